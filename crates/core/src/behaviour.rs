@@ -1,0 +1,151 @@
+//! What callers teach us by how they behave: who presses 0 at the first prompt, which
+//! preference they chose in a menu, and when they last called.
+//!
+//! Keyed by phone number rather than customer, so that unknown callers learn too. One
+//! record is a few bytes and updates under the map's shard lock only.
+
+use dashmap::DashMap;
+
+use crate::{clock::Millis, customer::Preference, number::E164};
+
+/// Most first-prompt observations kept per number; the configured window may not exceed it.
+pub const MAX_WINDOW: u8 = 16;
+
+/// The learned record of one number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Learned {
+    /// One bit per call that heard the first prompt, newest in bit 0: set when the caller
+    /// pressed 0 there.
+    zero_out_bits: u16,
+    /// How many of those bits are real observations (at most [`MAX_WINDOW`]).
+    observed: u8,
+    /// A preference the caller chose in a menu.
+    pub chosen: Option<Preference>,
+    /// When the number last reached us.
+    pub last_call: Option<Millis>,
+}
+
+impl Learned {
+    /// Calls among the last `window` first-prompt observations.
+    pub fn observed(&self, window: u8) -> u8 {
+        self.observed.min(window)
+    }
+
+    /// Zero-outs among the last `window` first-prompt observations.
+    pub fn zero_outs(&self, window: u8) -> u8 {
+        let window = self.observed(window);
+        let mask = if window >= 16 {
+            u16::MAX
+        } else {
+            (1u16 << window) - 1
+        };
+        (self.zero_out_bits & mask).count_ones() as u8
+    }
+}
+
+/// How many zero-outs, in how many recent calls, make a caller an operator-seeker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZeroOutPolicy {
+    pub window: u8,
+    pub threshold: u8,
+}
+
+impl ZeroOutPolicy {
+    pub fn is_zero_presser(&self, learned: &Learned) -> bool {
+        learned.zero_outs(self.window) >= self.threshold
+    }
+}
+
+/// The learned records of every number that has called.
+#[derive(Debug, Default)]
+pub struct Behaviour {
+    by_number: DashMap<E164, Learned>,
+}
+
+impl Behaviour {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, number: E164) -> Learned {
+        self.by_number.get(&number).map(|l| *l).unwrap_or_default()
+    }
+
+    /// Records a call's arrival and returns the record as it was before it.
+    pub fn record_call(&self, number: E164, now: Millis) -> Learned {
+        let mut entry = self.by_number.entry(number).or_default();
+        let before = *entry;
+        entry.last_call = Some(now);
+        before
+    }
+
+    /// Records what the caller did at the first prompt of a call.
+    pub fn record_first_prompt(&self, number: E164, pressed_zero: bool) {
+        let mut entry = self.by_number.entry(number).or_default();
+        entry.zero_out_bits = (entry.zero_out_bits << 1) | u16::from(pressed_zero);
+        entry.observed = (entry.observed + 1).min(MAX_WINDOW);
+    }
+
+    /// Records a preference the caller chose in a menu.
+    pub fn record_choice(&self, number: E164, preference: Preference) {
+        self.by_number.entry(number).or_default().chosen = Some(preference);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: ZeroOutPolicy = ZeroOutPolicy {
+        window: 5,
+        threshold: 3,
+    };
+
+    fn number() -> E164 {
+        "+12125550101".parse().unwrap()
+    }
+
+    #[test]
+    fn three_zero_outs_in_the_last_five_calls_make_a_zero_presser() {
+        let b = Behaviour::new();
+        for pressed in [true, false, true] {
+            b.record_first_prompt(number(), pressed);
+        }
+        assert!(!POLICY.is_zero_presser(&b.get(number())));
+        b.record_first_prompt(number(), true);
+        assert!(POLICY.is_zero_presser(&b.get(number())));
+    }
+
+    #[test]
+    fn zero_outs_older_than_the_window_are_forgotten() {
+        let b = Behaviour::new();
+        for pressed in [true, true, true, false, false, false] {
+            b.record_first_prompt(number(), pressed);
+        }
+        // The last five calls hold only two zero-outs.
+        assert_eq!(b.get(number()).zero_outs(5), 2);
+        assert!(!POLICY.is_zero_presser(&b.get(number())));
+    }
+
+    #[test]
+    fn the_window_is_bounded_by_what_was_observed() {
+        let b = Behaviour::new();
+        for _ in 0..40 {
+            b.record_first_prompt(number(), true);
+        }
+        let l = b.get(number());
+        assert_eq!(l.observed(16), 16);
+        assert_eq!(l.zero_outs(16), 16);
+        assert_eq!(l.zero_outs(5), 5);
+    }
+
+    #[test]
+    fn record_call_returns_the_previous_call_time() {
+        let b = Behaviour::new();
+        assert_eq!(b.record_call(number(), Millis(1_000)).last_call, None);
+        assert_eq!(
+            b.record_call(number(), Millis(2_000)).last_call,
+            Some(Millis(1_000))
+        );
+    }
+}

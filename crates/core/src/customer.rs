@@ -1,0 +1,398 @@
+//! Customers and the directory that finds them by phone number.
+
+use std::{
+    fmt,
+    str::FromStr,
+    sync::{Arc, Mutex},
+};
+
+use dashmap::DashMap;
+
+use crate::number::E164;
+
+/// Index of a tier in the configured order, lowest (e.g. `standard`) first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TierId(pub u8);
+
+/// How a customer likes to be served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Preference {
+    #[default]
+    None,
+    /// Skip every menu, straight to a person.
+    AlwaysOperator,
+    /// Fastest competent resolution.
+    GetItDone,
+    /// Agents known for rapport, no rush.
+    FriendlyChat,
+}
+
+impl Preference {
+    pub const ALL: [Preference; 4] = [
+        Preference::None,
+        Preference::AlwaysOperator,
+        Preference::GetItDone,
+        Preference::FriendlyChat,
+    ];
+
+    /// The name used in config files, CSV and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preference::None => "none",
+            Preference::AlwaysOperator => "always_operator",
+            Preference::GetItDone => "get_it_done",
+            Preference::FriendlyChat => "friendly_chat",
+        }
+    }
+
+    /// A one-bit mask, for rule conditions over sets of preferences.
+    pub fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+impl fmt::Display for Preference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A preference name that is not one of [`Preference::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown preference {0:?} (expected none, always_operator, get_it_done or friendly_chat)")]
+pub struct UnknownPreference(pub String);
+
+impl FromStr for Preference {
+    type Err = UnknownPreference;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Preference::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| UnknownPreference(s.to_owned()))
+    }
+}
+
+/// A customer profile. Shared (`Arc`) between the directory's indexes and the calls that
+/// routed with it; replaced whole on update, never mutated in place.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub numbers: Vec<E164>,
+    pub tier: TierId,
+    /// The explicit preference (CRM or admin); learned behaviour is kept apart.
+    pub preference: Preference,
+    pub language: String,
+    pub lifetime_value: f64,
+    /// Social influence, 0 to 100.
+    pub influence: u8,
+    pub tags: Vec<String>,
+    /// Sorted by key, keys unique.
+    pub attributes: Vec<(String, String)>,
+    pub preferred_agent: Option<String>,
+}
+
+/// Limits on customer fields. Generous for real CRM data, tight enough that a bad import
+/// or request cannot balloon memory.
+pub mod limits {
+    pub const ID: usize = 64;
+    pub const NAME: usize = 128;
+    pub const NUMBERS: usize = 16;
+    pub const LANGUAGE: usize = 35;
+    pub const TAGS: usize = 32;
+    pub const TAG: usize = 64;
+    pub const ATTRIBUTES: usize = 32;
+    pub const ATTRIBUTE_KEY: usize = 64;
+    pub const ATTRIBUTE_VALUE: usize = 256;
+    pub const INFLUENCE: u32 = 100;
+}
+
+/// A customer field that breaks a rule; `field` is the name used in CSV and the API.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct CustomerError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+fn bad(field: &'static str, problem: impl Into<String>) -> CustomerError {
+    CustomerError {
+        field,
+        problem: problem.into(),
+    }
+}
+
+fn check_len(
+    field: &'static str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), CustomerError> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(bad(field, "must not be empty"));
+    }
+    if n > max {
+        return Err(bad(field, format!("longer than {max} characters ({n})")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(bad(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+impl Customer {
+    /// Checks every field against [`limits`], sorts attributes and drops duplicate
+    /// numbers. Numbers are already normalized by the caller (it knows the default
+    /// country).
+    pub fn validated(mut self) -> Result<Self, CustomerError> {
+        check_len("customer_id", &self.id, 1, limits::ID)?;
+        if self.id.trim() != self.id {
+            return Err(bad("customer_id", "has leading or trailing spaces"));
+        }
+        check_len("name", &self.name, 0, limits::NAME)?;
+        check_len("language", &self.language, 0, limits::LANGUAGE)?;
+        if self.numbers.is_empty() {
+            return Err(bad("phone_numbers", "at least one number is required"));
+        }
+        let mut seen = Vec::with_capacity(self.numbers.len());
+        self.numbers.retain(|n| {
+            let new = !seen.contains(n);
+            seen.push(*n);
+            new
+        });
+        if self.numbers.len() > limits::NUMBERS {
+            return Err(bad(
+                "phone_numbers",
+                format!("more than {} numbers", limits::NUMBERS),
+            ));
+        }
+        if !self.lifetime_value.is_finite() || self.lifetime_value < 0.0 {
+            return Err(bad(
+                "lifetime_value",
+                format!(
+                    "must be a finite amount not below 0 (got {})",
+                    self.lifetime_value
+                ),
+            ));
+        }
+        if u32::from(self.influence) > limits::INFLUENCE {
+            return Err(bad(
+                "influence",
+                format!("must be 0 to 100 (got {})", self.influence),
+            ));
+        }
+        if self.tags.len() > limits::TAGS {
+            return Err(bad("tags", format!("more than {} tags", limits::TAGS)));
+        }
+        for tag in &self.tags {
+            check_len("tags", tag, 1, limits::TAG)?;
+        }
+        if self.attributes.len() > limits::ATTRIBUTES {
+            return Err(bad(
+                "attributes",
+                format!("more than {} attributes", limits::ATTRIBUTES),
+            ));
+        }
+        for (k, v) in &self.attributes {
+            check_len("attributes", k, 1, limits::ATTRIBUTE_KEY)?;
+            check_len("attributes", v, 0, limits::ATTRIBUTE_VALUE)?;
+        }
+        self.attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(w) = self.attributes.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(bad("attributes", format!("key {:?} given twice", w[0].0)));
+        }
+        if let Some(agent) = &self.preferred_agent {
+            check_len("preferred_agent", agent, 1, limits::ID)?;
+        }
+        Ok(self)
+    }
+
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.attributes[i].1.as_str())
+    }
+}
+
+/// Why the directory refused a change.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("phone number {number} belongs to customer {owner}")]
+    NumberTaken { number: E164, owner: String },
+}
+
+/// Every known customer, by phone number (the route path) and by customer id (admin).
+///
+/// Reads never block each other: both indexes are sharded concurrent maps. Writers
+/// (imports, admin upserts) take one mutex so that the two indexes and the
+/// one-number-one-customer rule stay consistent; writes are rare and off the route path.
+#[derive(Debug, Default)]
+pub struct Directory {
+    by_number: DashMap<E164, Arc<Customer>>,
+    by_id: DashMap<String, Arc<Customer>>,
+    writer: Mutex<()>,
+}
+
+impl Directory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The customer calling from `number`, if known.
+    pub fn lookup(&self, number: E164) -> Option<Arc<Customer>> {
+        self.by_number.get(&number).map(|c| Arc::clone(&c))
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Customer>> {
+        self.by_id.get(id).map(|c| Arc::clone(&c))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Inserts or replaces the customer with `customer.id`. Numbers the old profile had
+    /// and the new one lacks stop resolving to it. A number owned by another customer is
+    /// refused and nothing changes.
+    pub fn upsert(&self, customer: Customer) -> Result<Arc<Customer>, DirectoryError> {
+        // A poisoned lock only means another writer panicked; the maps are still whole.
+        let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        for number in &customer.numbers {
+            if let Some(owner) = self.by_number.get(number) {
+                if owner.id != customer.id {
+                    return Err(DirectoryError::NumberTaken {
+                        number: *number,
+                        owner: owner.id.clone(),
+                    });
+                }
+            }
+        }
+        let customer = Arc::new(customer);
+        let old = self
+            .by_id
+            .insert(customer.id.clone(), Arc::clone(&customer));
+        for number in &customer.numbers {
+            self.by_number.insert(*number, Arc::clone(&customer));
+        }
+        if let Some(old) = old {
+            for number in old.numbers.iter().filter(|n| !customer.numbers.contains(n)) {
+                self.by_number.remove(number);
+            }
+        }
+        Ok(customer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> E164 {
+        s.parse().unwrap()
+    }
+
+    fn customer(id: &str, numbers: &[&str]) -> Customer {
+        Customer {
+            id: id.into(),
+            name: format!("Customer {id}"),
+            numbers: numbers.iter().map(|s| n(s)).collect(),
+            tier: TierId(0),
+            preference: Preference::None,
+            language: "en".into(),
+            lifetime_value: 10.0,
+            influence: 5,
+            tags: vec![],
+            attributes: vec![],
+            preferred_agent: None,
+        }
+    }
+
+    #[test]
+    fn customer_is_found_by_every_number_and_by_id() {
+        let dir = Directory::new();
+        dir.upsert(customer("c1", &["+12125550101", "+12125550102"]))
+            .unwrap();
+        assert_eq!(dir.lookup(n("+12125550101")).unwrap().id, "c1");
+        assert_eq!(dir.lookup(n("+12125550102")).unwrap().id, "c1");
+        assert_eq!(dir.get("c1").unwrap().numbers.len(), 2);
+        assert!(dir.lookup(n("+12125550103")).is_none());
+    }
+
+    #[test]
+    fn replacing_a_customer_releases_numbers_it_no_longer_has() {
+        let dir = Directory::new();
+        dir.upsert(customer("c1", &["+12125550101", "+12125550102"]))
+            .unwrap();
+        dir.upsert(customer("c1", &["+12125550102", "+12125550104"]))
+            .unwrap();
+        assert!(dir.lookup(n("+12125550101")).is_none());
+        assert_eq!(dir.lookup(n("+12125550104")).unwrap().id, "c1");
+        assert_eq!(dir.len(), 1);
+    }
+
+    #[test]
+    fn a_number_of_another_customer_is_refused_and_nothing_changes() {
+        let dir = Directory::new();
+        dir.upsert(customer("c1", &["+12125550101"])).unwrap();
+        let err = dir
+            .upsert(customer("c2", &["+12125550105", "+12125550101"]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "phone number +12125550101 belongs to customer c1"
+        );
+        assert!(dir.get("c2").is_none());
+        assert!(dir.lookup(n("+12125550105")).is_none());
+    }
+
+    #[test]
+    fn field_limits_are_enforced_with_the_field_named() {
+        let mut c = customer("c1", &["+12125550101"]);
+        c.lifetime_value = f64::NAN;
+        assert_eq!(c.validated().unwrap_err().field, "lifetime_value");
+        let mut c = customer("", &["+12125550101"]);
+        c.id.clear();
+        assert_eq!(
+            c.validated().unwrap_err().to_string(),
+            "customer_id: must not be empty"
+        );
+        let mut c = customer("c1", &["+12125550101"]);
+        c.tags = vec!["x".repeat(65)];
+        assert_eq!(
+            c.validated().unwrap_err().to_string(),
+            "tags: longer than 64 characters (65)"
+        );
+        let mut c = customer("c1", &["+12125550101"]);
+        c.attributes = vec![("a".into(), "1".into()), ("a".into(), "2".into())];
+        assert_eq!(
+            c.validated().unwrap_err().to_string(),
+            "attributes: key \"a\" given twice"
+        );
+        let c = customer("c1", &[]);
+        assert_eq!(c.validated().unwrap_err().field, "phone_numbers");
+        let mut c = customer("c1", &["+12125550101"]);
+        c.influence = 101;
+        assert_eq!(c.validated().unwrap_err().field, "influence");
+    }
+
+    #[test]
+    fn attributes_are_sorted_for_lookup() {
+        let mut c = customer("c1", &["+12125550101", "+12125550101"]);
+        c.attributes = vec![
+            ("z".into(), "last".into()),
+            ("device_purchased".into(), "2024-03-01".into()),
+        ];
+        let c = c.validated().unwrap();
+        assert_eq!(c.attribute("device_purchased"), Some("2024-03-01"));
+        assert_eq!(c.attribute("z"), Some("last"));
+        assert_eq!(c.attribute("missing"), None);
+        assert_eq!(c.numbers.len(), 1, "duplicate numbers are dropped");
+    }
+}

@@ -1,0 +1,24 @@
+//! The domain and hot path of Switchboard: who is calling, what the rules say, and where
+//! the call goes. Plain synchronous Rust with no async runtime, RPC or I/O, so a test, a
+//! benchmark or a simulator with a virtual clock can drive it directly.
+//!
+//! Layout:
+//! - [`number`]: strict normalization of caller and dialed numbers to E.164.
+//! - [`customer`]: customer profiles and the concurrent directory keyed by number.
+//! - [`behaviour`]: what callers teach by behaviour (zero-outs, menu choices, last call).
+//! - [`plan`]: the compiled routing plan (tiers, lines, menus, queues, rules).
+//! - [`router`]: the route path, menu input, explanations and idempotent call state.
+//! - [`clock`]: time as milliseconds, always passed in.
+
+pub mod behaviour;
+pub mod clock;
+pub mod customer;
+pub mod number;
+pub mod plan;
+pub mod router;
+
+pub use clock::Millis;
+pub use customer::{Customer, Directory, Preference, TierId};
+pub use number::{E164, NumberError, NumberPlan};
+pub use plan::RoutePlan;
+pub use router::{Decision, Router};

@@ -1,0 +1,333 @@
+//! The compiled routing plan: tiers, lines, menus, queues and rules, with every reference
+//! resolved to an index. Built once from config, shared immutably and swapped whole.
+
+use std::{collections::HashMap, fmt, time::Duration};
+
+use crate::{
+    behaviour::ZeroOutPolicy,
+    customer::{Preference, TierId},
+    number::{E164, NumberPlan},
+};
+
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u16);
+
+        impl $name {
+            pub fn index(self) -> usize {
+                usize::from(self.0)
+            }
+        }
+    };
+}
+
+id!(
+    /// Index of a line in [`RoutePlan::lines`].
+    LineId
+);
+id!(
+    /// Index of a menu in [`RoutePlan::menus`].
+    MenuId
+);
+id!(
+    /// Index of a queue in [`RoutePlan::queues`].
+    QueueId
+);
+id!(
+    /// Index of a rule in [`RoutePlan::rules`], which is also its evaluation order.
+    RuleId
+);
+
+/// A published service standard: answer `percent` of calls within `within`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ServiceStandard {
+    pub percent: u8,
+    pub within: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tier {
+    pub name: String,
+    pub base_priority: i32,
+    pub standard: ServiceStandard,
+}
+
+/// A set of tiers as a bit mask (tiers are limited to [`MAX_TIERS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TierSet(pub u32);
+
+pub const MAX_TIERS: usize = 32;
+
+impl TierSet {
+    pub fn contains(self, tier: TierId) -> bool {
+        tier.0 < 32 && self.0 & (1 << tier.0) != 0
+    }
+
+    pub fn insert(&mut self, tier: TierId) {
+        self.0 |= 1 << tier.0;
+    }
+}
+
+/// Where a call goes next: a menu to play or a queue to wait in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Menu(MenuId),
+    Queue(QueueId),
+}
+
+/// A dialed number and how calls to it begin.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub name: String,
+    pub number: E164,
+    pub entry: Target,
+    /// When set, only these tiers may use the line; others follow `others`.
+    pub admits: Option<TierSet>,
+    pub others: Option<LineRedirect>,
+}
+
+/// Where a line sends callers it does not admit, and the prompt that tells them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineRedirect {
+    pub line: LineId,
+    pub prompt: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Menu {
+    pub name: String,
+    pub prompt: String,
+    pub options: Vec<MenuOption>,
+    /// How many times the menu plays before invalid input follows `fallback`.
+    pub attempts: u8,
+    pub fallback: Target,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MenuOption {
+    pub digits: String,
+    pub intent: Option<String>,
+    pub label: String,
+    pub target: Target,
+    /// A preference the choice reveals, remembered for the caller's next calls.
+    pub remember: Option<Preference>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Queue {
+    pub name: String,
+    pub skills: Vec<String>,
+}
+
+/// A routing rule: a condition over the caller and the call, and what to do on a match.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    pub when: When,
+    pub then: Then,
+}
+
+/// Conditions of a rule; every one that is set must hold. An empty `When` always holds.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct When {
+    pub tiers: Option<TierSet>,
+    /// Bit mask of [`Preference::bit`].
+    pub preferences: Option<u8>,
+    pub lines: Option<Vec<LineId>>,
+    pub known: Option<bool>,
+    pub repeat: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Then {
+    pub target: Option<Target>,
+    /// Replaces the priority so far.
+    pub priority: Option<i32>,
+    /// Added to the priority so far (after `priority`).
+    pub raise_priority: i32,
+    /// Evaluate later rules too instead of stopping at this one.
+    pub continue_: bool,
+}
+
+/// Thresholds for learning from behaviour.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Learning {
+    pub zero_out: ZeroOutPolicy,
+    /// A caller who called before within this window is a repeat caller.
+    pub repeat_window: Duration,
+}
+
+/// The whole plan. Constructed through [`RoutePlan::new`], which checks that every index
+/// points somewhere.
+#[derive(Clone, Debug)]
+pub struct RoutePlan {
+    pub numbers: NumberPlan,
+    pub tiers: Vec<Tier>,
+    pub lines: Vec<Line>,
+    pub default_line: LineId,
+    pub menus: Vec<Menu>,
+    pub queues: Vec<Queue>,
+    pub rules: Vec<Rule>,
+    pub learning: Learning,
+    line_by_number: HashMap<E164, LineId>,
+}
+
+/// The parts of a plan, before their indexes are checked.
+#[derive(Clone, Debug)]
+pub struct PlanParts {
+    pub numbers: NumberPlan,
+    pub tiers: Vec<Tier>,
+    pub lines: Vec<Line>,
+    pub default_line: LineId,
+    pub menus: Vec<Menu>,
+    pub queues: Vec<Queue>,
+    pub rules: Vec<Rule>,
+    pub learning: Learning,
+}
+
+/// A plan whose parts do not fit together. The config crate reports these with file
+/// positions before a plan is ever built; this is the last line of defence.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{what} index {index} is out of range")]
+    DanglingIndex { what: &'static str, index: usize },
+    #[error("number {0} is used by two lines")]
+    DuplicateLineNumber(E164),
+    #[error("at least one tier is required, at most {MAX_TIERS}")]
+    TierCount,
+}
+
+impl RoutePlan {
+    pub fn new(parts: PlanParts) -> Result<Self, PlanError> {
+        let PlanParts {
+            numbers,
+            tiers,
+            lines,
+            default_line,
+            menus,
+            queues,
+            rules,
+            learning,
+        } = parts;
+        if tiers.is_empty() || tiers.len() > MAX_TIERS {
+            return Err(PlanError::TierCount);
+        }
+        let check_target = |t: Target| match t {
+            Target::Menu(m) if m.index() >= menus.len() => Err(PlanError::DanglingIndex {
+                what: "menu",
+                index: m.index(),
+            }),
+            Target::Queue(q) if q.index() >= queues.len() => Err(PlanError::DanglingIndex {
+                what: "queue",
+                index: q.index(),
+            }),
+            _ => Ok(()),
+        };
+        let check_line = |l: LineId| {
+            if l.index() >= lines.len() {
+                Err(PlanError::DanglingIndex {
+                    what: "line",
+                    index: l.index(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        check_line(default_line)?;
+        let mut line_by_number = HashMap::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            check_target(line.entry)?;
+            if let Some(r) = &line.others {
+                check_line(r.line)?;
+            }
+            if line_by_number
+                .insert(line.number, LineId(i as u16))
+                .is_some()
+            {
+                return Err(PlanError::DuplicateLineNumber(line.number));
+            }
+        }
+        for menu in &menus {
+            check_target(menu.fallback)?;
+            for option in &menu.options {
+                check_target(option.target)?;
+            }
+        }
+        for rule in &rules {
+            if let Some(t) = rule.then.target {
+                check_target(t)?;
+            }
+            for l in rule.when.lines.iter().flatten() {
+                check_line(*l)?;
+            }
+        }
+        Ok(RoutePlan {
+            numbers,
+            tiers,
+            lines,
+            default_line,
+            menus,
+            queues,
+            rules,
+            learning,
+            line_by_number,
+        })
+    }
+
+    /// The line for a dialed number, if it is one of ours.
+    pub fn line_for(&self, dialed: E164) -> Option<LineId> {
+        self.line_by_number.get(&dialed).copied()
+    }
+
+    pub fn tier(&self, id: TierId) -> &Tier {
+        // Customers loaded under an older plan may name a tier this plan no longer has;
+        // they are served as the lowest tier rather than not at all.
+        self.tiers.get(usize::from(id.0)).unwrap_or(&self.tiers[0])
+    }
+
+    pub fn line(&self, id: LineId) -> &Line {
+        &self.lines[id.index()]
+    }
+
+    pub fn menu(&self, id: MenuId) -> &Menu {
+        &self.menus[id.index()]
+    }
+
+    pub fn queue(&self, id: QueueId) -> &Queue {
+        &self.queues[id.index()]
+    }
+
+    pub fn rule(&self, id: RuleId) -> &Rule {
+        &self.rules[id.index()]
+    }
+
+    pub fn tier_by_name(&self, name: &str) -> Option<TierId> {
+        self.tiers
+            .iter()
+            .position(|t| t.name == name)
+            .map(|i| TierId(i as u8))
+    }
+
+    /// A target by name, for messages: `menu main` or `queue operator`.
+    pub fn target_name(&self, target: Target) -> TargetName<'_> {
+        TargetName { plan: self, target }
+    }
+}
+
+/// Displays a [`Target`] with its configured name.
+#[derive(Debug)]
+pub struct TargetName<'a> {
+    plan: &'a RoutePlan,
+    target: Target,
+}
+
+impl fmt::Display for TargetName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.target {
+            Target::Menu(m) => write!(f, "menu {}", self.plan.menu(m).name),
+            Target::Queue(q) => write!(f, "queue {}", self.plan.queue(q).name),
+        }
+    }
+}

@@ -1,0 +1,790 @@
+//! The route path: from a new call (or menu input) to a decision.
+//!
+//! A call is resolved to a caller (number, profile, learned behaviour), checked against
+//! its line, then run through the ordered rules. The same evaluation serves `RouteCall`
+//! and `ExplainRoute`: a [`Trace`] decides whether it records why, and the no-op trace
+//! compiles away, so the route path builds no strings.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use dashmap::{DashMap, mapref::entry::Entry};
+
+use crate::{
+    behaviour::{Behaviour, Learned},
+    clock::Millis,
+    customer::{Customer, Directory, Preference, TierId},
+    number::{E164, NumberError},
+    plan::{LineId, MenuId, QueueId, RoutePlan, RuleId, Target, When},
+};
+
+/// Longest call id a switch may send.
+pub const MAX_CALL_ID: usize = 128;
+/// Longest number (caller or dialed) we read; anything longer is a bad request.
+pub const MAX_NUMBER_TEXT: usize = 64;
+/// Most DTMF digits in one menu answer.
+pub const MAX_DIGITS_INPUT: usize = 32;
+/// Longest intent name.
+pub const MAX_INTENT: usize = 64;
+/// Most rules a decision lists as matched; later matches still apply but are not listed.
+pub const MAX_LISTED_MATCHES: usize = 8;
+
+/// How the contact reaches us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Channel {
+    #[default]
+    Voice,
+    Video,
+    Chat,
+    Email,
+    Callback,
+}
+
+/// A new call as the switch describes it.
+#[derive(Clone, Copy, Debug)]
+pub struct CallRequest<'a> {
+    pub call_id: &'a str,
+    pub caller: &'a str,
+    pub dialed: &'a str,
+    pub channel: Channel,
+}
+
+/// A caller's answer to a menu.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    Digits(&'a str),
+    Intent(&'a str),
+}
+
+/// Where the routing preference came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreferenceSource {
+    None,
+    Explicit,
+    LearnedZeroOut,
+    LearnedChoice,
+}
+
+/// Everything routing knows about who is calling.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub number: Result<E164, NumberError>,
+    pub customer: Option<Arc<Customer>>,
+    pub tier: TierId,
+    pub preference: Preference,
+    pub source: PreferenceSource,
+    pub repeat: bool,
+    pub learned: Learned,
+}
+
+/// What the switch should do with the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    PlayMenu { menu: MenuId, attempt: u8 },
+    Enqueue { queue: QueueId, priority: i32 },
+}
+
+/// What decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Rule(RuleId),
+    /// No rule chose a target: the line's own entry.
+    LineEntry,
+    MenuOption {
+        menu: MenuId,
+        option: u8,
+    },
+    /// Input matched no option; the menu plays again.
+    InvalidInput(MenuId),
+    /// The menu's attempts ran out.
+    MenuFallback(MenuId),
+}
+
+/// The rules that matched, in order; at most [`MAX_LISTED_MATCHES`], kept inline so a
+/// decision never allocates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MatchedRules {
+    ids: [u16; MAX_LISTED_MATCHES],
+    len: u8,
+}
+
+impl MatchedRules {
+    fn push(&mut self, id: RuleId) {
+        if usize::from(self.len) < MAX_LISTED_MATCHES {
+            self.ids[usize::from(self.len)] = id.0;
+            self.len += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = RuleId> + '_ {
+        self.ids[..usize::from(self.len)].iter().map(|i| RuleId(*i))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub action: Action,
+    pub reason: Reason,
+    pub matched: MatchedRules,
+    /// The line the call is on, after any redirect.
+    pub line: LineId,
+    /// The dialed line, when it did not admit the caller.
+    pub redirected_from: Option<LineId>,
+    pub menu_skipped: bool,
+}
+
+/// A decision with the plan it refers to (its ids index that plan).
+#[derive(Clone, Debug)]
+pub struct Routed {
+    pub plan: Arc<RoutePlan>,
+    pub decision: Decision,
+    /// True when the call id was seen before and this is the first decision again.
+    pub replayed: bool,
+}
+
+/// Requests the router refuses. Small and allocation-free: the server names the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("{field}: {problem}")]
+    InvalidField {
+        field: &'static str,
+        problem: &'static str,
+    },
+    #[error("unknown call")]
+    UnknownCall,
+    #[error("the call is not at a menu")]
+    NotAtMenu,
+}
+
+fn invalid(field: &'static str, problem: &'static str) -> RouteError {
+    RouteError::InvalidField { field, problem }
+}
+
+/// Checks a call id: 1 to [`MAX_CALL_ID`] printable ASCII characters.
+pub fn check_call_id(id: &str) -> Result<(), RouteError> {
+    if id.is_empty() {
+        return Err(invalid("call_id", "must not be empty"));
+    }
+    if id.len() > MAX_CALL_ID {
+        return Err(invalid("call_id", "longer than 128 characters"));
+    }
+    if !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid("call_id", "must be printable ASCII without spaces"));
+    }
+    Ok(())
+}
+
+fn check_number_text(field: &'static str, text: &str) -> Result<(), RouteError> {
+    if text.len() > MAX_NUMBER_TEXT {
+        return Err(invalid(field, "longer than 64 characters"));
+    }
+    Ok(())
+}
+
+fn check_input(input: Input<'_>) -> Result<(), RouteError> {
+    match input {
+        Input::Digits(d) => {
+            if d.is_empty() {
+                return Err(invalid("digits", "must not be empty"));
+            }
+            if d.len() > MAX_DIGITS_INPUT {
+                return Err(invalid("digits", "more than 32 digits"));
+            }
+            if !d
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+            {
+                return Err(invalid("digits", "only 0-9, * and # are digits"));
+            }
+        }
+        Input::Intent(i) => {
+            if i.is_empty() {
+                return Err(invalid("intent", "must not be empty"));
+            }
+            if i.len() > MAX_INTENT {
+                return Err(invalid("intent", "longer than 64 characters"));
+            }
+            if i.chars().any(char::is_control) {
+                return Err(invalid("intent", "contains control characters"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a call stands, for idempotent replays and menu input.
+#[derive(Debug)]
+struct CallState {
+    plan: Arc<RoutePlan>,
+    first: Decision,
+    current: Decision,
+    number: Option<E164>,
+    priority: i32,
+    /// The caller has not yet answered the first prompt of the call.
+    first_prompt_pending: bool,
+    created: Millis,
+}
+
+/// Records why, for explanations. The route path uses [`NoTrace`].
+pub trait Trace {
+    const ON: bool;
+    fn rule(&mut self, trace: RuleTrace);
+    fn note(&mut self, note: String);
+}
+
+/// Records nothing.
+#[derive(Debug)]
+pub struct NoTrace;
+
+impl Trace for NoTrace {
+    const ON: bool = false;
+    fn rule(&mut self, _: RuleTrace) {}
+    fn note(&mut self, _: String) {}
+}
+
+/// One condition of a rule as evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConditionTrace {
+    pub condition: String,
+    pub actual: String,
+    pub matched: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleTrace {
+    pub rule: RuleId,
+    pub matched: bool,
+    pub conditions: Vec<ConditionTrace>,
+    /// What the rule does when it matches.
+    pub effect: String,
+}
+
+/// A dry run: the caller as resolved, every rule considered, and the decisions.
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    pub plan: Arc<RoutePlan>,
+    pub caller: Caller,
+    pub rules: Vec<RuleTrace>,
+    pub decisions: Vec<Decision>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Recorder {
+    rules: Vec<RuleTrace>,
+    notes: Vec<String>,
+}
+
+impl Trace for Recorder {
+    const ON: bool = true;
+    fn rule(&mut self, trace: RuleTrace) {
+        self.rules.push(trace);
+    }
+    fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+}
+
+/// The routing engine: the current plan, the customer directory, learned behaviour and
+/// the calls in progress.
+#[derive(Debug)]
+pub struct Router {
+    plan: ArcSwap<RoutePlan>,
+    directory: Arc<Directory>,
+    behaviour: Behaviour,
+    calls: DashMap<Box<str>, CallState>,
+}
+
+impl Router {
+    pub fn new(plan: RoutePlan, directory: Arc<Directory>) -> Self {
+        Router {
+            plan: ArcSwap::from_pointee(plan),
+            directory,
+            behaviour: Behaviour::new(),
+            calls: DashMap::new(),
+        }
+    }
+
+    pub fn plan(&self) -> Arc<RoutePlan> {
+        self.plan.load_full()
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    pub fn behaviour(&self) -> &Behaviour {
+        &self.behaviour
+    }
+
+    /// Calls the router remembers (for idempotency and menu input).
+    pub fn calls_in_progress(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Decides where a new call goes. The same call id again returns the first decision
+    /// and changes nothing.
+    pub fn route(&self, req: &CallRequest<'_>, now: Millis) -> Result<Routed, RouteError> {
+        check_call_id(req.call_id)?;
+        check_number_text("caller", req.caller)?;
+        check_number_text("dialed", req.dialed)?;
+        if let Some(state) = self.calls.get(req.call_id) {
+            return Ok(replay(&state));
+        }
+        let plan = self.plan.load_full();
+        // The entry holds the call id's shard until the state is in, so two concurrent
+        // requests for one new call id decide once.
+        match self.calls.entry(Box::from(req.call_id)) {
+            Entry::Occupied(state) => Ok(replay(state.get())),
+            Entry::Vacant(slot) => {
+                let caller = self.resolve_caller(&plan, req.caller, now, true);
+                let line = configured_line(&plan, req.dialed).unwrap_or(plan.default_line);
+                let (decision, priority) = evaluate(&plan, &caller, line, &mut NoTrace);
+                slot.insert(CallState {
+                    plan: Arc::clone(&plan),
+                    first: decision,
+                    current: decision,
+                    number: caller.number.ok(),
+                    priority,
+                    first_prompt_pending: true,
+                    created: now,
+                });
+                Ok(Routed {
+                    plan,
+                    decision,
+                    replayed: false,
+                })
+            }
+        }
+    }
+
+    /// Applies the caller's answer to the menu the call is at.
+    pub fn submit_input(
+        &self,
+        call_id: &str,
+        input: Input<'_>,
+        _now: Millis,
+    ) -> Result<Routed, RouteError> {
+        check_call_id(call_id)?;
+        check_input(input)?;
+        let mut state = self.calls.get_mut(call_id).ok_or(RouteError::UnknownCall)?;
+        let Action::PlayMenu { menu, attempt } = state.current.action else {
+            return Err(RouteError::NotAtMenu);
+        };
+        let plan = Arc::clone(&state.plan);
+        let step = menu_step(
+            &plan,
+            menu,
+            attempt,
+            input,
+            state.priority,
+            state.current.line,
+        );
+        if let Some(number) = state.number {
+            if state.first_prompt_pending {
+                self.behaviour
+                    .record_first_prompt(number, step.pressed_zero);
+            }
+            if let Some(p) = step.remember {
+                self.behaviour.record_choice(number, p);
+            }
+        }
+        state.first_prompt_pending = false;
+        state.current = step.decision;
+        Ok(Routed {
+            plan,
+            decision: step.decision,
+            replayed: false,
+        })
+    }
+
+    /// A dry run of [`Router::route`] followed by one menu answer per `digits` entry.
+    /// Records nothing: no call, no learning.
+    pub fn explain(&self, caller: &str, dialed: &str, digits: &[&str], now: Millis) -> Explanation {
+        let plan = self.plan.load_full();
+        let caller = self.resolve_caller(&plan, caller, now, false);
+        let mut rec = Recorder::default();
+        match caller.number {
+            Ok(n) => rec.note(format!("caller number {n}")),
+            Err(e) => rec.note(format!("caller routes as unknown: {e}")),
+        }
+        let line = configured_line(&plan, dialed).unwrap_or_else(|| {
+            rec.note(format!(
+                "dialed number {dialed:?} is not a configured line: default line {}",
+                plan.line(plan.default_line).name
+            ));
+            plan.default_line
+        });
+        let (first, priority) = evaluate(&plan, &caller, line, &mut rec);
+        let mut decisions = vec![first];
+        let mut current = first;
+        for d in digits {
+            let Action::PlayMenu { menu, attempt } = current.action else {
+                rec.note(format!(
+                    "input {d:?} not applied: the call is no longer at a menu"
+                ));
+                break;
+            };
+            if let Err(e) = check_input(Input::Digits(d)) {
+                rec.note(format!("input {d:?} not applied: {e}"));
+                break;
+            }
+            let step = menu_step(
+                &plan,
+                menu,
+                attempt,
+                Input::Digits(d),
+                priority,
+                current.line,
+            );
+            current = step.decision;
+            decisions.push(current);
+        }
+        Explanation {
+            plan,
+            caller,
+            rules: rec.rules,
+            decisions,
+            notes: rec.notes,
+        }
+    }
+
+    /// Forgets calls that began before `cutoff`; returns how many. Keeps memory bounded
+    /// for calls whose switch never reports their end.
+    pub fn forget_calls_before(&self, cutoff: Millis) -> usize {
+        let before = self.calls.len();
+        self.calls.retain(|_, s| s.created >= cutoff);
+        before.saturating_sub(self.calls.len())
+    }
+
+    fn resolve_caller(&self, plan: &RoutePlan, raw: &str, now: Millis, record: bool) -> Caller {
+        let number = plan.numbers.normalize(raw);
+        let customer = number.ok().and_then(|n| self.directory.lookup(n));
+        let learned = match number {
+            Ok(n) if record => self.behaviour.record_call(n, now),
+            Ok(n) => self.behaviour.get(n),
+            Err(_) => Learned::default(),
+        };
+        let repeat = learned
+            .last_call
+            .is_some_and(|t| now.since(t) <= plan.learning.repeat_window);
+        let tier = customer
+            .as_ref()
+            .map(|c| c.tier)
+            .filter(|t| usize::from(t.0) < plan.tiers.len())
+            .unwrap_or_default();
+        let explicit = customer.as_ref().map_or(Preference::None, |c| c.preference);
+        let (preference, source) = effective_preference(explicit, &learned, plan);
+        Caller {
+            number,
+            customer,
+            tier,
+            preference,
+            source,
+            repeat,
+            learned,
+        }
+    }
+}
+
+/// An explicit preference wins; then learned zero-outs; then a choice made in a menu.
+pub fn effective_preference(
+    explicit: Preference,
+    learned: &Learned,
+    plan: &RoutePlan,
+) -> (Preference, PreferenceSource) {
+    if explicit != Preference::None {
+        (explicit, PreferenceSource::Explicit)
+    } else if plan.learning.zero_out.is_zero_presser(learned) {
+        (Preference::AlwaysOperator, PreferenceSource::LearnedZeroOut)
+    } else if let Some(p) = learned.chosen.filter(|p| *p != Preference::None) {
+        (p, PreferenceSource::LearnedChoice)
+    } else {
+        (Preference::None, PreferenceSource::None)
+    }
+}
+
+fn replay(state: &CallState) -> Routed {
+    Routed {
+        plan: Arc::clone(&state.plan),
+        decision: state.first,
+        replayed: true,
+    }
+}
+
+fn configured_line(plan: &RoutePlan, dialed: &str) -> Option<LineId> {
+    plan.numbers
+        .normalize(dialed)
+        .ok()
+        .and_then(|n| plan.line_for(n))
+}
+
+/// Runs the line check and the rules; returns the decision and the call's priority.
+fn evaluate<T: Trace>(
+    plan: &RoutePlan,
+    caller: &Caller,
+    dialed: LineId,
+    trace: &mut T,
+) -> (Decision, i32) {
+    let mut line = dialed;
+    let mut redirected_from = None;
+    let dialed_line = plan.line(dialed);
+    if let (Some(admits), Some(others)) = (dialed_line.admits, &dialed_line.others) {
+        if !admits.contains(caller.tier) {
+            redirected_from = Some(dialed);
+            line = others.line;
+            if T::ON {
+                trace.note(format!(
+                    "line {} does not admit tier {}: redirected to line {}",
+                    dialed_line.name,
+                    plan.tier(caller.tier).name,
+                    plan.line(line).name
+                ));
+            }
+        }
+    }
+    let mut priority = plan.tier(caller.tier).base_priority;
+    let mut target = None;
+    let mut reason = Reason::LineEntry;
+    let mut matched = MatchedRules::default();
+    for (i, rule) in plan.rules.iter().enumerate() {
+        let id = RuleId(i as u16);
+        let ok = when_matches(&rule.when, caller, line);
+        if T::ON {
+            trace.rule(rule_trace(plan, id, caller, line, ok));
+        }
+        if !ok {
+            continue;
+        }
+        matched.push(id);
+        if let Some(p) = rule.then.priority {
+            priority = p;
+        }
+        priority = priority.saturating_add(rule.then.raise_priority);
+        if let Some(t) = rule.then.target {
+            target = Some(t);
+            reason = Reason::Rule(id);
+        }
+        if !rule.then.continue_ {
+            break;
+        }
+    }
+    let entry = plan.line(line).entry;
+    let chosen = target.unwrap_or(entry);
+    let action = match chosen {
+        Target::Menu(menu) => Action::PlayMenu { menu, attempt: 1 },
+        Target::Queue(queue) => Action::Enqueue { queue, priority },
+    };
+    let menu_skipped = matches!(entry, Target::Menu(_)) && matches!(chosen, Target::Queue(_));
+    let decision = Decision {
+        action,
+        reason,
+        matched,
+        line,
+        redirected_from,
+        menu_skipped,
+    };
+    (decision, priority)
+}
+
+fn when_matches(when: &When, caller: &Caller, line: LineId) -> bool {
+    when.tiers.is_none_or(|t| t.contains(caller.tier))
+        && when
+            .preferences
+            .is_none_or(|p| p & caller.preference.bit() != 0)
+        && when.lines.as_ref().is_none_or(|ls| ls.contains(&line))
+        && when.known.is_none_or(|k| k == caller.customer.is_some())
+        && when.repeat.is_none_or(|r| r == caller.repeat)
+}
+
+fn rule_trace(
+    plan: &RoutePlan,
+    rule: RuleId,
+    caller: &Caller,
+    line: LineId,
+    matched: bool,
+) -> RuleTrace {
+    let when = &plan.rule(rule).when;
+    let mut conditions = Vec::new();
+    if let Some(tiers) = when.tiers {
+        let names: Vec<&str> = plan
+            .tiers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| tiers.contains(TierId(*i as u8)))
+            .map(|(_, t)| t.name.as_str())
+            .collect();
+        conditions.push(ConditionTrace {
+            condition: format!("tier in [{}]", names.join(", ")),
+            actual: plan.tier(caller.tier).name.clone(),
+            matched: tiers.contains(caller.tier),
+        });
+    }
+    if let Some(prefs) = when.preferences {
+        let names: Vec<&str> = Preference::ALL
+            .iter()
+            .filter(|p| prefs & p.bit() != 0)
+            .map(|p| p.as_str())
+            .collect();
+        let source = match caller.source {
+            PreferenceSource::None => "",
+            PreferenceSource::Explicit => " (explicit)",
+            PreferenceSource::LearnedZeroOut => " (learned from zero-outs)",
+            PreferenceSource::LearnedChoice => " (learned from a menu choice)",
+        };
+        conditions.push(ConditionTrace {
+            condition: format!("preference in [{}]", names.join(", ")),
+            actual: format!("{}{source}", caller.preference),
+            matched: prefs & caller.preference.bit() != 0,
+        });
+    }
+    if let Some(lines) = &when.lines {
+        let names: Vec<&str> = lines.iter().map(|l| plan.line(*l).name.as_str()).collect();
+        conditions.push(ConditionTrace {
+            condition: format!("line in [{}]", names.join(", ")),
+            actual: plan.line(line).name.clone(),
+            matched: lines.contains(&line),
+        });
+    }
+    if let Some(known) = when.known {
+        let actual = caller.customer.is_some();
+        conditions.push(ConditionTrace {
+            condition: format!("known caller is {known}"),
+            actual: actual.to_string(),
+            matched: known == actual,
+        });
+    }
+    if let Some(repeat) = when.repeat {
+        conditions.push(ConditionTrace {
+            condition: format!("repeat caller is {repeat}"),
+            actual: caller.repeat.to_string(),
+            matched: repeat == caller.repeat,
+        });
+    }
+    let then = &plan.rule(rule).then;
+    let mut effect = Vec::new();
+    if let Some(t) = then.target {
+        effect.push(plan.target_name(t).to_string());
+    }
+    if let Some(p) = then.priority {
+        effect.push(format!("priority {p}"));
+    }
+    if then.raise_priority != 0 {
+        effect.push(format!("priority {:+}", then.raise_priority));
+    }
+    effect.push(
+        if then.continue_ {
+            "then continue"
+        } else {
+            "then stop"
+        }
+        .to_owned(),
+    );
+    let effect = effect.join(", ");
+    RuleTrace {
+        rule,
+        matched,
+        conditions,
+        effect,
+    }
+}
+
+struct Step {
+    decision: Decision,
+    pressed_zero: bool,
+    remember: Option<Preference>,
+}
+
+fn menu_step(
+    plan: &RoutePlan,
+    menu_id: MenuId,
+    attempt: u8,
+    input: Input<'_>,
+    priority: i32,
+    line: LineId,
+) -> Step {
+    let menu = plan.menu(menu_id);
+    let found = menu.options.iter().position(|o| match input {
+        Input::Digits(d) => o.digits == d,
+        Input::Intent(i) => o
+            .intent
+            .as_deref()
+            .is_some_and(|oi| oi.eq_ignore_ascii_case(i)),
+    });
+    let to = |target: Target, reason: Reason| {
+        let action = match target {
+            Target::Menu(menu) => Action::PlayMenu { menu, attempt: 1 },
+            Target::Queue(queue) => Action::Enqueue { queue, priority },
+        };
+        Decision {
+            action,
+            reason,
+            matched: MatchedRules::default(),
+            line,
+            redirected_from: None,
+            menu_skipped: false,
+        }
+    };
+    match found {
+        Some(i) => {
+            let option = &menu.options[i];
+            Step {
+                decision: to(
+                    option.target,
+                    Reason::MenuOption {
+                        menu: menu_id,
+                        option: i as u8,
+                    },
+                ),
+                pressed_zero: option.digits == "0",
+                remember: option.remember,
+            }
+        }
+        None if attempt < menu.attempts => Step {
+            decision: Decision {
+                action: Action::PlayMenu {
+                    menu: menu_id,
+                    attempt: attempt + 1,
+                },
+                ..to(Target::Menu(menu_id), Reason::InvalidInput(menu_id))
+            },
+            pressed_zero: false,
+            remember: None,
+        },
+        None => Step {
+            decision: to(menu.fallback, Reason::MenuFallback(menu_id)),
+            pressed_zero: false,
+            remember: None,
+        },
+    }
+}
+
+/// A reason in words, with configured names: `rule platinum-desk`, `line entry`,
+/// `menu main option 2`.
+pub fn describe_reason(plan: &RoutePlan, reason: Reason) -> String {
+    match reason {
+        Reason::Rule(r) => format!("rule {}", plan.rule(r).name),
+        Reason::LineEntry => "line entry".to_owned(),
+        Reason::MenuOption { menu, option } => {
+            let m = plan.menu(menu);
+            format!(
+                "menu {} option {}",
+                m.name,
+                m.options[usize::from(option)].digits
+            )
+        }
+        Reason::InvalidInput(menu) => {
+            format!("menu {}: input matched no option", plan.menu(menu).name)
+        }
+        Reason::MenuFallback(menu) => {
+            format!(
+                "menu {}: no valid input after {} attempts",
+                plan.menu(menu).name,
+                plan.menu(menu).attempts
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

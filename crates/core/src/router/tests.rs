@@ -1,0 +1,551 @@
+use std::time::Duration;
+
+use super::*;
+use crate::{
+    behaviour::ZeroOutPolicy,
+    plan::{
+        Learning, Line, LineRedirect, Menu, MenuOption, PlanParts, Queue, Rule, ServiceStandard,
+        Then, Tier, TierSet,
+    },
+};
+
+const STANDARD: TierId = TierId(0);
+const GOLD: TierId = TierId(1);
+const PLATINUM: TierId = TierId(2);
+
+const OPERATOR: QueueId = QueueId(0);
+const CARE: QueueId = QueueId(1);
+const SUPPORT: QueueId = QueueId(2);
+const PLATINUM_DESK: QueueId = QueueId(3);
+
+const MAIN_LINE: &str = "+18005550100";
+const PLATINUM_LINE: &str = "+18005550199";
+
+fn tier(name: &str, base_priority: i32) -> Tier {
+    Tier {
+        name: name.into(),
+        base_priority,
+        standard: ServiceStandard {
+            percent: 80,
+            within: Duration::from_secs(30),
+        },
+    }
+}
+
+fn option(digits: &str, target: Target, remember: Option<Preference>) -> MenuOption {
+    MenuOption {
+        digits: digits.into(),
+        intent: None,
+        label: digits.into(),
+        target,
+        remember,
+    }
+}
+
+fn rule(name: &str, when: When, then: Then) -> Rule {
+    Rule {
+        name: name.into(),
+        when,
+        then,
+    }
+}
+
+fn plan() -> RoutePlan {
+    let mut platinum_only = TierSet::default();
+    platinum_only.insert(PLATINUM);
+    RoutePlan::new(PlanParts {
+        numbers: crate::NumberPlan::for_country("US").unwrap(),
+        tiers: vec![tier("standard", 0), tier("gold", 20), tier("platinum", 50)],
+        lines: vec![
+            Line {
+                name: "main".into(),
+                number: MAIN_LINE.parse().unwrap(),
+                entry: Target::Menu(MenuId(0)),
+                admits: None,
+                others: None,
+            },
+            Line {
+                name: "platinum".into(),
+                number: PLATINUM_LINE.parse().unwrap(),
+                entry: Target::Menu(MenuId(0)),
+                admits: Some(platinum_only),
+                others: Some(LineRedirect {
+                    line: LineId(0),
+                    prompt: "members-only".into(),
+                }),
+            },
+        ],
+        default_line: LineId(0),
+        menus: vec![Menu {
+            name: "main".into(),
+            prompt: "main-menu".into(),
+            options: vec![
+                option("0", Target::Queue(OPERATOR), None),
+                option("1", Target::Queue(CARE), Some(Preference::FriendlyChat)),
+                option("2", Target::Queue(SUPPORT), Some(Preference::GetItDone)),
+            ],
+            attempts: 2,
+            fallback: Target::Queue(OPERATOR),
+        }],
+        queues: ["operator", "care", "support", "platinum_desk"]
+            .into_iter()
+            .map(|n| Queue {
+                name: n.into(),
+                skills: vec![],
+            })
+            .collect(),
+        rules: vec![
+            rule(
+                "gold-boost",
+                When {
+                    tiers: Some(TierSet(1 << GOLD.0)),
+                    ..When::default()
+                },
+                Then {
+                    raise_priority: 5,
+                    continue_: true,
+                    ..Then::default()
+                },
+            ),
+            rule(
+                "operator-seekers",
+                When {
+                    preferences: Some(Preference::AlwaysOperator.bit()),
+                    ..When::default()
+                },
+                Then {
+                    target: Some(Target::Queue(OPERATOR)),
+                    ..Then::default()
+                },
+            ),
+            rule(
+                "platinum-desk",
+                When {
+                    tiers: Some(platinum_only),
+                    ..When::default()
+                },
+                Then {
+                    target: Some(Target::Queue(PLATINUM_DESK)),
+                    ..Then::default()
+                },
+            ),
+            rule(
+                "friendly-chat",
+                When {
+                    preferences: Some(Preference::FriendlyChat.bit()),
+                    ..When::default()
+                },
+                Then {
+                    target: Some(Target::Queue(CARE)),
+                    ..Then::default()
+                },
+            ),
+        ],
+        learning: Learning {
+            zero_out: ZeroOutPolicy {
+                window: 5,
+                threshold: 3,
+            },
+            repeat_window: Duration::from_secs(7 * 86_400),
+        },
+    })
+    .unwrap()
+}
+
+fn customer(id: &str, number: &str, tier: TierId, preference: Preference) -> Customer {
+    Customer {
+        id: id.into(),
+        name: format!("Customer {id}"),
+        numbers: vec![number.parse().unwrap()],
+        tier,
+        preference,
+        language: "en".into(),
+        lifetime_value: 0.0,
+        influence: 0,
+        tags: vec![],
+        attributes: vec![],
+        preferred_agent: None,
+    }
+}
+
+fn router() -> Router {
+    let dir = Directory::new();
+    dir.upsert(customer("std", "+12125550101", STANDARD, Preference::None))
+        .unwrap();
+    dir.upsert(customer("gold", "+12125550102", GOLD, Preference::None))
+        .unwrap();
+    dir.upsert(customer("plat", "+12125550103", PLATINUM, Preference::None))
+        .unwrap();
+    dir.upsert(customer(
+        "op",
+        "+12125550104",
+        STANDARD,
+        Preference::AlwaysOperator,
+    ))
+    .unwrap();
+    dir.upsert(customer(
+        "chat",
+        "+12125550105",
+        GOLD,
+        Preference::GetItDone,
+    ))
+    .unwrap();
+    Router::new(plan(), Arc::new(dir))
+}
+
+const T0: Millis = Millis(1_800_000_000_000);
+
+fn call<'a>(id: &'a str, caller: &'a str, dialed: &'a str) -> CallRequest<'a> {
+    CallRequest {
+        call_id: id,
+        caller,
+        dialed,
+        channel: Channel::Voice,
+    }
+}
+
+fn route(r: &Router, id: &str, caller: &str, dialed: &str) -> Decision {
+    r.route(&call(id, caller, dialed), T0).unwrap().decision
+}
+
+#[test]
+fn unknown_caller_hears_the_main_menu() {
+    let r = router();
+    let d = route(&r, "c1", "+13125550199", MAIN_LINE);
+    assert_eq!(
+        d.action,
+        Action::PlayMenu {
+            menu: MenuId(0),
+            attempt: 1
+        }
+    );
+    assert_eq!(d.reason, Reason::LineEntry);
+    assert!(!d.menu_skipped);
+}
+
+#[test]
+fn withheld_and_garbage_numbers_route_as_unknown_callers() {
+    let r = router();
+    for (i, caller) in ["anonymous", "", "1-800-FLOWERS", "+999 1", "%%%"]
+        .iter()
+        .enumerate()
+    {
+        let d = route(&r, &format!("c{i}"), caller, MAIN_LINE);
+        assert_eq!(
+            d.action,
+            Action::PlayMenu {
+                menu: MenuId(0),
+                attempt: 1
+            },
+            "{caller:?}"
+        );
+    }
+}
+
+#[test]
+fn always_operator_caller_skips_the_menu() {
+    let r = router();
+    let d = route(&r, "c1", "(212) 555-0104", MAIN_LINE);
+    assert_eq!(
+        d.action,
+        Action::Enqueue {
+            queue: OPERATOR,
+            priority: 0
+        }
+    );
+    assert_eq!(d.reason, Reason::Rule(RuleId(1)));
+    assert!(d.menu_skipped);
+}
+
+#[test]
+fn platinum_caller_on_platinum_line_goes_to_the_platinum_desk_with_tier_priority() {
+    let r = router();
+    let d = route(&r, "c1", "+12125550103", PLATINUM_LINE);
+    assert_eq!(
+        d.action,
+        Action::Enqueue {
+            queue: PLATINUM_DESK,
+            priority: 50
+        }
+    );
+    assert_eq!(d.redirected_from, None);
+    assert_eq!(r.plan().line(d.line).name, "platinum");
+}
+
+#[test]
+fn non_member_on_platinum_line_is_redirected_to_the_main_entry() {
+    let r = router();
+    let d = route(&r, "c1", "+12125550102", PLATINUM_LINE);
+    assert_eq!(d.redirected_from, Some(LineId(1)));
+    assert_eq!(d.line, LineId(0));
+    assert_eq!(
+        d.action,
+        Action::PlayMenu {
+            menu: MenuId(0),
+            attempt: 1
+        }
+    );
+}
+
+#[test]
+fn continuing_rules_raise_priority_and_later_rules_still_decide() {
+    let r = router();
+    // Gold (20) + gold-boost (5); the menu, then option 2.
+    let d = route(&r, "c1", "+12125550102", MAIN_LINE);
+    assert_eq!(d.matched.iter().collect::<Vec<_>>(), vec![RuleId(0)]);
+    let next = r
+        .submit_input("c1", Input::Digits("2"), T0)
+        .unwrap()
+        .decision;
+    assert_eq!(
+        next.action,
+        Action::Enqueue {
+            queue: SUPPORT,
+            priority: 25
+        }
+    );
+    assert_eq!(
+        next.reason,
+        Reason::MenuOption {
+            menu: MenuId(0),
+            option: 2
+        }
+    );
+}
+
+#[test]
+fn the_same_call_id_gets_the_same_decision_and_learns_nothing_more() {
+    let r = router();
+    let first = route(&r, "dup", "+12125550101", MAIN_LINE);
+    let again = r
+        .route(&call("dup", "+12125550104", PLATINUM_LINE), T0)
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.decision, first);
+    assert_eq!(r.calls_in_progress(), 1);
+    let n: E164 = "+12125550104".parse().unwrap();
+    assert_eq!(
+        r.behaviour().get(n).last_call,
+        None,
+        "a replay is not a call"
+    );
+}
+
+#[test]
+fn caller_who_pressed_zero_in_three_of_five_calls_skips_the_menu_next_time() {
+    let r = router();
+    let caller = "+13125550150";
+    for (i, digits) in ["0", "2", "0", "0"].iter().enumerate() {
+        let id = format!("z{i}");
+        let d = route(&r, &id, caller, MAIN_LINE);
+        assert!(
+            matches!(d.action, Action::PlayMenu { .. }),
+            "call {i} still hears the menu"
+        );
+        r.submit_input(&id, Input::Digits(digits), T0).unwrap();
+    }
+    let d = route(&r, "z-next", caller, MAIN_LINE);
+    assert_eq!(
+        d.action,
+        Action::Enqueue {
+            queue: OPERATOR,
+            priority: 0
+        }
+    );
+    assert!(d.menu_skipped);
+    let e = r.explain(caller, MAIN_LINE, &[], T0);
+    assert_eq!(e.caller.source, PreferenceSource::LearnedZeroOut);
+}
+
+#[test]
+fn explicit_preference_wins_over_a_learned_one() {
+    let r = router();
+    // The get_it_done customer presses 0 every time; explicit stays.
+    for i in 0..5 {
+        let id = format!("g{i}");
+        route(&r, &id, "+12125550105", MAIN_LINE);
+        r.submit_input(&id, Input::Digits("0"), T0).unwrap();
+    }
+    let e = r.explain("+12125550105", MAIN_LINE, &[], T0);
+    assert_eq!(e.caller.preference, Preference::GetItDone);
+    assert_eq!(e.caller.source, PreferenceSource::Explicit);
+}
+
+#[test]
+fn a_menu_choice_is_remembered_for_the_next_call() {
+    let r = router();
+    let caller = "+13125550151";
+    route(&r, "m1", caller, MAIN_LINE);
+    r.submit_input("m1", Input::Digits("1"), T0).unwrap();
+    let d = route(&r, "m2", caller, MAIN_LINE);
+    assert_eq!(
+        d.action,
+        Action::Enqueue {
+            queue: CARE,
+            priority: 0
+        }
+    );
+    assert_eq!(d.reason, Reason::Rule(RuleId(3)));
+}
+
+#[test]
+fn invalid_input_replays_the_menu_then_falls_back() {
+    let r = router();
+    route(&r, "c1", "+12125550101", MAIN_LINE);
+    let d = r
+        .submit_input("c1", Input::Digits("9"), T0)
+        .unwrap()
+        .decision;
+    assert_eq!(
+        d.action,
+        Action::PlayMenu {
+            menu: MenuId(0),
+            attempt: 2
+        }
+    );
+    assert_eq!(d.reason, Reason::InvalidInput(MenuId(0)));
+    let d = r
+        .submit_input("c1", Input::Digits("9"), T0)
+        .unwrap()
+        .decision;
+    assert_eq!(
+        d.action,
+        Action::Enqueue {
+            queue: OPERATOR,
+            priority: 0
+        }
+    );
+    assert_eq!(d.reason, Reason::MenuFallback(MenuId(0)));
+    assert_eq!(
+        r.submit_input("c1", Input::Digits("1"), T0).unwrap_err(),
+        RouteError::NotAtMenu
+    );
+}
+
+#[test]
+fn bad_requests_name_the_field_and_leave_other_calls_alone() {
+    let r = router();
+    route(&r, "ok", "+12125550101", MAIN_LINE);
+    let long = "x".repeat(129);
+    for (req, field) in [
+        (call("", "+12125550101", MAIN_LINE), "call_id"),
+        (call(&long, "+12125550101", MAIN_LINE), "call_id"),
+        (call("has space", "+12125550101", MAIN_LINE), "call_id"),
+        (call("c2", &"1".repeat(65), MAIN_LINE), "caller"),
+        (call("c3", "+12125550101", &"1".repeat(65)), "dialed"),
+    ] {
+        match r.route(&req, T0) {
+            Err(RouteError::InvalidField { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: expected an invalid field, got {other:?}"),
+        }
+    }
+    for input in [
+        Input::Digits("1a"),
+        Input::Digits(""),
+        Input::Digits(&"1".repeat(33)),
+    ] {
+        assert!(matches!(
+            r.submit_input("ok", input, T0),
+            Err(RouteError::InvalidField {
+                field: "digits",
+                ..
+            })
+        ));
+    }
+    assert_eq!(
+        r.submit_input("nope", Input::Digits("1"), T0).unwrap_err(),
+        RouteError::UnknownCall
+    );
+    assert_eq!(r.calls_in_progress(), 1);
+    let d = r
+        .submit_input("ok", Input::Digits("2"), T0)
+        .unwrap()
+        .decision;
+    assert_eq!(
+        d.action,
+        Action::Enqueue {
+            queue: SUPPORT,
+            priority: 0
+        }
+    );
+}
+
+#[test]
+fn unknown_dialed_number_follows_the_default_line() {
+    let r = router();
+    let d = route(&r, "c1", "+12125550101", "+18005559999");
+    assert_eq!(d.line, LineId(0));
+    let e = r.explain("+12125550101", "+18005559999", &[], T0);
+    assert!(
+        e.notes.iter().any(|n| n.contains("not a configured line")),
+        "{:?}",
+        e.notes
+    );
+}
+
+#[test]
+fn explain_lists_every_rule_and_each_condition_agrees_with_the_match() {
+    let r = router();
+    let e = r.explain("+12125550102", PLATINUM_LINE, &["2"], T0);
+    assert_eq!(e.rules.len(), 4);
+    for t in &e.rules {
+        assert_eq!(t.matched, t.conditions.iter().all(|c| c.matched), "{t:?}");
+    }
+    assert_eq!(e.rules[0].conditions[0].condition, "tier in [gold]");
+    assert_eq!(e.rules[0].conditions[0].actual, "gold");
+    assert_eq!(e.rules[0].effect, "priority +5, then continue");
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("line platinum does not admit tier gold"))
+    );
+    assert_eq!(e.decisions.len(), 2);
+    assert_eq!(
+        e.decisions[1].action,
+        Action::Enqueue {
+            queue: SUPPORT,
+            priority: 25
+        }
+    );
+    // A dry run records nothing.
+    assert_eq!(r.calls_in_progress(), 0);
+    assert_eq!(
+        r.behaviour().get("+12125550102".parse().unwrap()),
+        Learned::default()
+    );
+}
+
+#[test]
+fn repeat_callers_are_recognized_within_the_window() {
+    let r = router();
+    route(&r, "r1", "+12125550101", MAIN_LINE);
+    let soon = Millis(T0.0 + 3_600_000);
+    assert!(
+        r.explain("+12125550101", MAIN_LINE, &[], soon)
+            .caller
+            .repeat
+    );
+    let later = Millis(T0.0 + 8 * 86_400_000);
+    assert!(
+        !r.explain("+12125550101", MAIN_LINE, &[], later)
+            .caller
+            .repeat
+    );
+}
+
+#[test]
+fn old_calls_are_forgotten() {
+    let r = router();
+    route(&r, "old", "+12125550101", MAIN_LINE);
+    r.route(
+        &call("new", "+12125550101", MAIN_LINE),
+        Millis(T0.0 + 10_000),
+    )
+    .unwrap();
+    assert_eq!(r.forget_calls_before(Millis(T0.0 + 5_000)), 1);
+    assert_eq!(
+        r.submit_input("old", Input::Digits("1"), T0).unwrap_err(),
+        RouteError::UnknownCall
+    );
+    assert!(r.submit_input("new", Input::Digits("1"), T0).is_ok());
+}
