@@ -1,1 +1,10 @@
+//! Shared fixtures for Switchboard's benchmarks and sample data: a deterministic
+//! generator of realistic customers (tiers, preferences, languages, values, devices).
+//!
+//! Layout:
+//! - [`synthetic`]: the customer generator, as CSV rows in the `config/customers.csv`
+//!   format.
+//! - `bin/gen-customers`: writes those rows to stdout (`config/customers.csv` is made
+//!   with it).
 
+pub mod synthetic;

@@ -1,0 +1,154 @@
+//! The config file as written: serde structs that mirror the TOML one to one, refuse
+//! unknown keys, and keep the position of every value validation may complain about.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(crate) type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub(crate) server: RawServer,
+    pub(crate) directory: S<RawDirectory>,
+    #[serde(default)]
+    pub(crate) learning: RawLearning,
+    #[serde(default)]
+    pub(crate) calls: RawCalls,
+    pub(crate) tiers: S<Vec<S<RawTier>>>,
+    pub(crate) lines: S<BTreeMap<String, S<RawLine>>>,
+    #[serde(default)]
+    pub(crate) menus: BTreeMap<String, S<RawMenu>>,
+    pub(crate) queues: S<BTreeMap<String, S<RawQueue>>>,
+    #[serde(default)]
+    pub(crate) rules: Vec<S<RawRule>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub(crate) listen: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDirectory {
+    pub(crate) default_country: S<String>,
+    pub(crate) customers: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLearning {
+    pub(crate) zero_out_window: Option<S<i64>>,
+    pub(crate) zero_out_threshold: Option<S<i64>>,
+    pub(crate) repeat_window: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCalls {
+    pub(crate) forget_after: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTier {
+    pub(crate) name: S<String>,
+    pub(crate) base_priority: S<i64>,
+    pub(crate) standard: S<RawStandard>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStandard {
+    pub(crate) answer_percent: S<i64>,
+    pub(crate) within: S<String>,
+}
+
+/// Exactly one of `menu` or `queue`: where something leads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTarget {
+    pub(crate) menu: Option<S<String>>,
+    pub(crate) queue: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLine {
+    pub(crate) number: S<String>,
+    pub(crate) menu: Option<S<String>>,
+    pub(crate) queue: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) default: bool,
+    pub(crate) admit_tiers: Option<S<Vec<S<String>>>>,
+    pub(crate) others: Option<S<RawRedirect>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedirect {
+    pub(crate) line: S<String>,
+    pub(crate) prompt: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMenu {
+    pub(crate) prompt: S<String>,
+    pub(crate) attempts: Option<S<i64>>,
+    pub(crate) fallback: S<RawTarget>,
+    pub(crate) options: S<Vec<S<RawOption>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOption {
+    pub(crate) digits: S<String>,
+    pub(crate) label: Option<S<String>>,
+    pub(crate) intent: Option<S<String>>,
+    pub(crate) menu: Option<S<String>>,
+    pub(crate) queue: Option<S<String>>,
+    pub(crate) remember: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawQueue {
+    #[serde(default)]
+    pub(crate) skills: Vec<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRule {
+    pub(crate) name: S<String>,
+    pub(crate) when: Option<S<RawWhen>>,
+    pub(crate) then: S<RawThen>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWhen {
+    pub(crate) tier: Option<S<Vec<S<String>>>>,
+    pub(crate) min_tier: Option<S<String>>,
+    pub(crate) preference: Option<S<Vec<S<String>>>>,
+    pub(crate) line: Option<S<Vec<S<String>>>>,
+    pub(crate) known: Option<bool>,
+    pub(crate) repeat: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawThen {
+    pub(crate) menu: Option<S<String>>,
+    pub(crate) queue: Option<S<String>>,
+    pub(crate) priority: Option<S<i64>>,
+    pub(crate) raise_priority: Option<S<i64>>,
+    #[serde(default, rename = "continue")]
+    pub(crate) continue_: bool,
+}

@@ -1,0 +1,465 @@
+use std::path::Path;
+
+use switchboard_core::{Directory, plan::Target};
+
+use super::*;
+
+const FILE: &str = "config/switchboard.toml";
+
+/// The shipped config with one edit, as an ops engineer would make it.
+fn edited(from: &str, to: &str) -> String {
+    assert!(
+        DEFAULT_CONFIG.contains(from),
+        "fixture text not in the shipped config: {from}"
+    );
+    DEFAULT_CONFIG.replacen(from, to, 1)
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match parse(text, Path::new(FILE)) {
+        Ok(_) => panic!("expected the config to be refused"),
+        Err(e @ ConfigError::Invalid { .. }) => e.lines(),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+/// `file:line:column` of the first occurrence of `needle` in `text`.
+fn at(text: &str, needle: &str) -> String {
+    let offset = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in text"));
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap().chars().count() + 1;
+    format!("{FILE}:{line}:{col}")
+}
+
+#[test]
+fn every_shipped_config_file_loads_without_errors_or_warnings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let mut tomls = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let config =
+                load(&path).unwrap_or_else(|e| panic!("{}: {:#?}", path.display(), e.lines()));
+            assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+            let customers = config
+                .settings
+                .customers
+                .expect("the shipped config names its customers");
+            let dir = Directory::new();
+            let report = customers::import_file(&customers, &config.plan, &dir).unwrap();
+            assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+            assert!(report.imported >= 1_000, "{} customers", report.imported);
+            tomls += 1;
+        }
+    }
+    assert_eq!(tomls, 1);
+}
+
+#[test]
+fn the_embedded_default_is_the_shipped_config() {
+    let config = load_default().unwrap();
+    let plan = &config.plan;
+    let tiers: Vec<&str> = plan.tiers.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(tiers, ["standard", "gold", "platinum", "concierge"]);
+    for q in [
+        "operator",
+        "care",
+        "support",
+        "billing",
+        "platinum_desk",
+        "concierge",
+    ] {
+        assert!(plan.queues.iter().any(|x| x.name == q), "queue {q}");
+    }
+    let main = plan.line(plan.line_for("+18005550100".parse().unwrap()).unwrap());
+    assert_eq!(main.name, "main");
+    let platinum = plan.line(plan.line_for("+18005550199".parse().unwrap()).unwrap());
+    assert!(platinum.admits.is_some() && platinum.others.is_some());
+    let menu = plan.menus.iter().find(|m| m.name == "main").unwrap();
+    let option_queue = |d: &str| match menu.options.iter().find(|o| o.digits == d).unwrap().target {
+        Target::Queue(q) => plan.queue(q).name.as_str(),
+        Target::Menu(_) => "a menu",
+    };
+    assert_eq!(
+        ["0", "1", "2", "3"].map(option_queue),
+        ["operator", "care", "support", "billing"]
+    );
+    assert_eq!(config.settings.listen.to_string(), "127.0.0.1:50051");
+    let dir = Directory::new();
+    let report = customers::import(DEFAULT_CUSTOMERS.as_bytes(), plan, &dir).unwrap();
+    assert!(report.rejected.is_empty() && report.imported >= 1_000);
+}
+
+#[test]
+fn unknown_queue_is_reported_with_position_path_and_suggestion() {
+    let text = edited(
+        "when = { tier = [\"platinum\"] }\nthen = { queue = \"platinum_desk\" }",
+        "when = { tier = [\"platinum\"] }\nthen = { queue = \"platnum_desk\" }",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: rules[2].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)",
+            at(&text, "\"platnum_desk\"")
+        )]
+    );
+}
+
+#[test]
+fn unknown_key_is_reported_with_its_path_and_the_keys_allowed() {
+    let text = edited("then = { queue = \"care\" }", "then = { queu = \"care\" }");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].starts_with(&format!(
+            "{}: rules[4].then.queu: unknown key \"queu\" (did you mean \"queue\"?)",
+            at(&text, "queu =")
+        )),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn wrong_value_type_names_the_field() {
+    let text = edited("base_priority = 20", "base_priority = \"high\"");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].starts_with(&format!(
+            "{}: tiers[1].base_priority: ",
+            at(&text, "\"high\"")
+        )),
+        "{errs:?}"
+    );
+    assert!(
+        errs[0].ends_with("invalid type: string \"high\", expected a whole number"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn toml_syntax_errors_carry_line_and_column() {
+    let text = edited("[queues.billing]", "[queues.billing");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1);
+    let line = at(&text, "[queues.billing")
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    assert!(errs[0].starts_with(&format!("{FILE}:{line}:")), "{errs:?}");
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let text = edited("default_country = \"US\"", "default_country = \"USA\"");
+    let text = text.replacen("repeat_window = \"7d\"", "repeat_window = \"7 days\"", 1);
+    let text = text.replacen(
+        "admit_tiers = [\"platinum\", \"concierge\"]",
+        "admit_tiers = [\"platinum\", \"concierg\"]",
+        1,
+    );
+    let text = text.replacen(
+        "then = { menu = \"quick\" }",
+        "then = { menu = \"quick\", queue = \"support\" }",
+        1,
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert!(errs[0].starts_with(&format!(
+        "{}: directory.default_country: unsupported country \"USA\"",
+        at(&text, "\"USA\"")
+    )));
+    assert_eq!(
+        errs[1],
+        format!(
+            "{}: learning.repeat_window: \"7 days\": missing unit after 7 (use s, m, h or d)",
+            at(&text, "\"7 days\"")
+        )
+    );
+    assert_eq!(
+        errs[2],
+        format!(
+            "{}: lines.platinum.admit_tiers[1]: unknown tier \"concierg\" (did you mean \"concierge\"?)",
+            at(&text, "\"concierg\"")
+        )
+    );
+    assert_eq!(
+        errs[3],
+        format!(
+            "{}: rules[5].then: set either menu or queue, not both",
+            at(&text, "\"quick\"")
+        )
+    );
+}
+
+#[test]
+fn invalid_line_number_is_refused() {
+    let text = edited("number = \"+18005550199\"", "number = \"1-800-PLATINUM\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: lines.platinum.number: \"1-800-PLATINUM\" is not a valid number: letters in number",
+            at(&text, "\"1-800-PLATINUM\"")
+        )]
+    );
+    let text = edited("number = \"+18005550199\"", "number = \"+1 800 555 0100\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: lines.platinum.number: +18005550100 is also the number of line \"main\"",
+            at(&text, "\"+1 800 555 0100\"")
+        )]
+    );
+}
+
+#[test]
+fn line_rules_are_checked() {
+    let text = edited(
+        "others = { line = \"main\", prompt = \"platinum-line-members-only\" }\n",
+        "",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: lines.platinum.admit_tiers: a line that admits only some tiers needs `others` (where the rest go)",
+            at(&text, "[\"platinum\", \"concierge\"]")
+        )]
+    );
+    let text = edited("default = true\n", "");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0]
+            .ends_with("lines: mark one line `default = true`: calls to other numbers follow it"),
+        "{errs:?}"
+    );
+    let text = edited(
+        "others = { line = \"main\"",
+        "others = { line = \"platinum\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: lines.platinum.others.line: a line cannot send callers to itself",
+            at(&text, "\"platinum\", prompt")
+        )]
+    );
+}
+
+#[test]
+fn menu_mistakes_are_each_named() {
+    let text = edited(
+        "{ digits = \"3\", intent = \"billing\"",
+        "{ digits = \"2\", intent = \"billing\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: menus.main.options[3].digits: \"2\" is already an option of this menu",
+            at(&text, "\"2\", intent = \"billing\"")
+        )]
+    );
+    let text = edited("remember = \"friendly_chat\"", "remember = \"friendly\"");
+    let errs = errors(&text);
+    assert_eq!(
+        errs,
+        [format!(
+            "{}: menus.main.options[1].remember: \"friendly\" is not a preference to remember (always_operator, get_it_done or friendly_chat)",
+            at(&text, "\"friendly\"")
+        )]
+    );
+    let text = edited(
+        "digits = \"0\", intent = \"agent\", label = \"a person\"",
+        "digits = \"0a\", intent = \"agent\", label = \"a person\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: menus.main.options[0].digits: \"0a\" must be 1 to 4 of 0-9, * and #",
+            at(&text, "\"0a\"")
+        )]
+    );
+}
+
+#[test]
+fn rule_mistakes_are_each_named() {
+    let text = edited(
+        "when = { preference = [\"friendly_chat\"] }",
+        "when = { preference = [\"friendly-chat\"] }",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: rules[4].when.preference[0]: unknown preference \"friendly-chat\" (expected none, always_operator, get_it_done or friendly_chat) (did you mean \"friendly_chat\"?)",
+            at(&text, "\"friendly-chat\"]")
+        )]
+    );
+    let text = edited(
+        "then = { raise_priority = 10, continue = true }",
+        "then = { continue = true }",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: rules[0].then: the rule does nothing: set menu, queue, priority or raise_priority",
+            at(&text, "{ continue = true }")
+        )]
+    );
+    let text = edited("name = \"platinum-desk\"", "name = \"concierge\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: rules[2].name: rule \"concierge\" is already defined at rules[1]",
+            at(&text, "\"concierge\"\nwhen = { tier = [\"platinum\"]")
+        )]
+    );
+    let text = edited("name = \"platinum-desk\"", "name = \"Platinum Desk\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: rules[2].name: name \"Platinum Desk\" must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
+            at(&text, "\"Platinum Desk\"")
+        )]
+    );
+}
+
+#[test]
+fn a_rule_after_one_that_always_stops_is_a_warning() {
+    let text = edited("when = { tier = [\"concierge\"] }\n", "");
+    let config = parse(&text, Path::new(FILE)).unwrap();
+    let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 4, "{warnings:#?}");
+    assert!(warnings[0].contains("warning: rules[2]: rule \"platinum-desk\" is never reached: rule \"concierge\" matches every call and stops"), "{warnings:#?}");
+}
+
+#[test]
+fn out_of_range_numbers_and_bad_addresses_are_refused() {
+    let text = edited("zero_out_threshold = 3", "zero_out_threshold = 6");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: learning.zero_out_threshold: 6 is out of range (1 to 5)",
+            at(&text, "6\n")
+        )]
+    );
+    let text = edited("listen = \"127.0.0.1:50051\"", "listen = \"localhost\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: server.listen: \"localhost\" is not an address with a port, e.g. \"127.0.0.1:50051\"",
+            at(&text, "\"localhost\"")
+        )]
+    );
+    let text = edited("answer_percent = 90", "answer_percent = 190");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: tiers[2].standard.answer_percent: 190 is out of range (1 to 100)",
+            at(&text, "190")
+        )]
+    );
+}
+
+#[test]
+fn a_missing_file_is_an_io_error_naming_it() {
+    let err = load(Path::new("/nonexistent/switchboard.toml")).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/switchboard.toml: "),
+        "{err}"
+    );
+}
+
+mod customer_csv {
+    use super::*;
+
+    fn import(csv: &str) -> (ImportReport, Directory) {
+        let plan = load_default().unwrap().plan;
+        let dir = Directory::new();
+        let report = customers::import(csv.as_bytes(), &plan, &dir).unwrap();
+        (report, dir)
+    }
+
+    use customers::ImportReport;
+
+    #[test]
+    fn bad_rows_are_reported_by_line_and_skipped_while_good_rows_load() {
+        let csv = "customer_id,name,phone_numbers,tier,preference\n\
+                   A1,Good One,+12125550150,gold,none\n\
+                   A2,Short Number,+1 212 55,gold,none\n\
+                   A3,Vanity,1-800-FLOWERS,standard,none\n\
+                   A4,Typo Tier,+12125550151,platnum,none\n\
+                   A5,Bad Preference,+12125550152,gold,chatty\n\
+                   A6,Too,Many,Fields,Here,Now\n\
+                   A7,Taken Number,+12125550150,gold,none\n\
+                   A8,Good Two,(212) 555-0153,,\n";
+        let (report, dir) = import(csv);
+        assert_eq!(report.imported, 2);
+        let rejected: Vec<String> = report.rejected.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rejected,
+            [
+                "line 3: phone_numbers: \"+1 212 55\" is not a valid number (not a valid North American number)",
+                "line 4: phone_numbers: \"1-800-FLOWERS\" is not a valid number (letters in number)",
+                "line 5: tier: unknown tier \"platnum\" (did you mean \"platinum\"?)",
+                "line 6: preference: unknown preference \"chatty\" (expected none, always_operator, get_it_done or friendly_chat)",
+                "line 7: 6 fields where the header has 5",
+                "line 8: phone number +12125550150 belongs to customer A1",
+            ]
+        );
+        assert_eq!(
+            dir.get("A8").unwrap().numbers[0].to_string(),
+            "+12125550153"
+        );
+        assert!(dir.get("A7").is_none());
+    }
+
+    #[test]
+    fn field_limits_and_formats_are_reported() {
+        let csv = format!(
+            "customer_id,phone_numbers,lifetime_value,influence,attributes,tags\n\
+             B1,+12125550160,lots,,,\n\
+             B2,+12125550161,-5,,,\n\
+             B3,+12125550162,,101,,\n\
+             B4,+12125550163,,,device_purchased,\n\
+             B5,+12125550164,,,,{}\n\
+             ,+12125550165,,,,\n",
+            "t".repeat(65)
+        );
+        let (report, _) = import(&csv);
+        assert_eq!(report.imported, 0);
+        let rejected: Vec<String> = report.rejected.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rejected,
+            [
+                "line 2: lifetime_value: \"lots\" is not a number",
+                "line 3: lifetime_value: must be a finite amount not below 0 (got -5)",
+                "line 4: influence: \"101\" is not a whole number from 0 to 100",
+                "line 5: attributes: \"device_purchased\" is not key=value",
+                "line 6: tags: longer than 64 characters (65)",
+                "line 7: customer_id: must not be empty",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_header_refuses_the_file() {
+        let plan = load_default().unwrap().plan;
+        let dir = Directory::new();
+        let err =
+            customers::import("customer_id,phone,tier\n".as_bytes(), &plan, &dir).unwrap_err();
+        assert_eq!(err.to_string(), "header: unknown column \"phone\"");
+        let err = customers::import("customer_id,name\n".as_bytes(), &plan, &dir).unwrap_err();
+        assert_eq!(err.to_string(), "header: missing column \"phone_numbers\"");
+        let err = customers::import("customer_id,phone_number,tier\n".as_bytes(), &plan, &dir)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "header: unknown column \"phone_number\" (did you mean \"phone_numbers\"?)"
+        );
+    }
+}

@@ -1,0 +1,859 @@
+//! Stage two: raw structs into a checked [`RoutePlan`] and server settings. Every problem
+//! is collected, not just the first, each with its position and field path.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::SocketAddr,
+    ops::Range,
+    path::Path,
+    time::Duration,
+};
+
+use switchboard_core::{
+    NumberPlan, Preference, TierId,
+    behaviour::{MAX_WINDOW, ZeroOutPolicy},
+    plan::{
+        Learning, Line, LineId, LineRedirect, MAX_TIERS, Menu, MenuId, MenuOption, PlanParts,
+        Queue, QueueId, RoutePlan, Rule, ServiceStandard, Target, Then, Tier, TierSet, When,
+    },
+};
+
+use crate::{
+    Settings,
+    diagnostic::{Diagnostic, Severity, Source, did_you_mean},
+    duration::parse_duration,
+    raw::{RawConfig, RawTarget, S},
+};
+
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+const DEFAULT_ZERO_OUT_WINDOW: u8 = 5;
+const DEFAULT_ZERO_OUT_THRESHOLD: u8 = 3;
+const DEFAULT_REPEAT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
+const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(4 * 3_600);
+const DEFAULT_MENU_ATTEMPTS: u8 = 3;
+const MAX_NAME: usize = 64;
+const MAX_PROMPT: usize = 128;
+
+pub(crate) struct Checker<'a> {
+    src: &'a Source<'a>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    pub(crate) fn new(src: &'a Source<'a>) -> Self {
+        Checker {
+            src,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, span: Range<usize>, path: impl Into<String>, message: impl Into<String>) {
+        let d = self
+            .src
+            .at(Severity::Error, span, &path.into(), message.into());
+        self.diagnostics.push(d);
+    }
+
+    fn warn(&mut self, span: Range<usize>, path: impl Into<String>, message: impl Into<String>) {
+        let d = self
+            .src
+            .at(Severity::Warning, span, &path.into(), message.into());
+        self.diagnostics.push(d);
+    }
+
+    fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
+    fn name(&mut self, name: &str, span: Range<usize>, path: &str) {
+        let ok = !name.is_empty()
+            && name.len() <= MAX_NAME
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !ok {
+            self.error(
+                span,
+                path,
+                format!(
+                    "name {name:?} must be 1 to {MAX_NAME} characters of a-z, 0-9, '_' and '-'"
+                ),
+            );
+        }
+    }
+
+    fn text(&mut self, value: &S<String>, path: &str, max: usize) {
+        let v = value.get_ref();
+        if v.trim().is_empty() {
+            self.error(value.span(), path, "must not be empty");
+        } else if v.chars().count() > max || v.chars().any(char::is_control) {
+            self.error(
+                value.span(),
+                path,
+                format!("{v:?} must be at most {max} characters without control characters"),
+            );
+        }
+    }
+
+    fn duration(&mut self, value: &S<String>, path: &str, min: Duration) -> Option<Duration> {
+        match parse_duration(value.get_ref()) {
+            Ok(d) if d >= min => Some(d),
+            Ok(_) => {
+                self.error(
+                    value.span(),
+                    path,
+                    format!(
+                        "{:?} is shorter than the minimum {}",
+                        value.get_ref(),
+                        humanize(min)
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(value.span(), path, format!("{:?}: {e}", value.get_ref()));
+                None
+            }
+        }
+    }
+
+    fn int_in(
+        &mut self,
+        value: &S<i64>,
+        path: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<i64> {
+        let v = *value.get_ref();
+        if range.contains(&v) {
+            Some(v)
+        } else {
+            self.error(
+                value.span(),
+                path,
+                format!("{v} is out of range ({} to {})", range.start(), range.end()),
+            );
+            None
+        }
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    if s % 86_400 == 0 {
+        format!("{}d", s / 86_400)
+    } else if s % 3_600 == 0 {
+        format!("{}h", s / 3_600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Names of one kind (tiers, lines, menus, queues) and their ids, for references.
+struct Names<T> {
+    kind: &'static str,
+    ids: HashMap<String, T>,
+    order: Vec<String>,
+}
+
+impl<T: Copy> Names<T> {
+    fn new(kind: &'static str) -> Self {
+        Names {
+            kind,
+            ids: HashMap::new(),
+            order: Vec::new(),
+        }
+    }
+
+    fn resolve(&self, c: &mut Checker<'_>, name: &S<String>, path: &str) -> Option<T> {
+        let n = name.get_ref();
+        match self.ids.get(n) {
+            Some(id) => Some(*id),
+            None => {
+                let hint = did_you_mean(n, self.order.iter().map(String::as_str));
+                c.error(
+                    name.span(),
+                    path,
+                    format!("unknown {} {n:?}{hint}", self.kind),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn resolve_target(
+    c: &mut Checker<'_>,
+    menus: &Names<MenuId>,
+    queues: &Names<QueueId>,
+    menu: Option<&S<String>>,
+    queue: Option<&S<String>>,
+    span: Range<usize>,
+    path: &str,
+) -> Option<Option<Target>> {
+    match (menu, queue) {
+        (Some(m), None) => menus
+            .resolve(c, m, &format!("{path}.menu"))
+            .map(|m| Some(Target::Menu(m))),
+        (None, Some(q)) => queues
+            .resolve(c, q, &format!("{path}.queue"))
+            .map(|q| Some(Target::Queue(q))),
+        (None, None) => Some(None),
+        (Some(m), Some(_)) => {
+            c.error(m.span(), path, "set either menu or queue, not both");
+            let _ = span;
+            None
+        }
+    }
+}
+
+pub(crate) fn validate(
+    c: &mut Checker<'_>,
+    raw: RawConfig,
+    base_dir: &Path,
+) -> Option<(RoutePlan, Settings)> {
+    // Server settings.
+    let listen = match &raw.server.listen {
+        Some(l) => match l.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                c.error(
+                    l.span(),
+                    "server.listen",
+                    format!(
+                        "{:?} is not an address with a port, e.g. \"127.0.0.1:50051\"",
+                        l.get_ref()
+                    ),
+                );
+                None
+            }
+        },
+        None => DEFAULT_LISTEN.parse().ok(),
+    };
+
+    // Directory.
+    let dir = raw.directory.get_ref();
+    let numbers = match NumberPlan::for_country(dir.default_country.get_ref()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            c.error(
+                dir.default_country.span(),
+                "directory.default_country",
+                e.to_string(),
+            );
+            None
+        }
+    };
+    let customers = dir.customers.as_ref().map(|p| base_dir.join(p.get_ref()));
+
+    // Learning and call memory.
+    let window = match &raw.learning.zero_out_window {
+        Some(w) => c
+            .int_in(w, "learning.zero_out_window", 1..=i64::from(MAX_WINDOW))
+            .map(|v| v as u8),
+        None => Some(DEFAULT_ZERO_OUT_WINDOW),
+    };
+    let threshold = match (&raw.learning.zero_out_threshold, window) {
+        (Some(t), Some(w)) => c
+            .int_in(t, "learning.zero_out_threshold", 1..=i64::from(w))
+            .map(|v| v as u8),
+        (Some(_), None) => None,
+        (None, Some(w)) => Some(DEFAULT_ZERO_OUT_THRESHOLD.min(w)),
+        (None, None) => None,
+    };
+    let repeat_window = match &raw.learning.repeat_window {
+        Some(d) => c.duration(d, "learning.repeat_window", Duration::from_secs(60)),
+        None => Some(DEFAULT_REPEAT_WINDOW),
+    };
+    let forget_after = match &raw.calls.forget_after {
+        Some(d) => c.duration(d, "calls.forget_after", Duration::from_secs(60)),
+        None => Some(DEFAULT_FORGET_AFTER),
+    };
+
+    // Tiers, in order.
+    let mut tier_names: Names<TierId> = Names::new("tier");
+    let mut tiers = Vec::new();
+    if raw.tiers.get_ref().is_empty() || raw.tiers.get_ref().len() > MAX_TIERS {
+        c.error(
+            raw.tiers.span(),
+            "tiers",
+            format!("1 to {MAX_TIERS} tiers are required"),
+        );
+    }
+    for (i, t) in raw.tiers.get_ref().iter().enumerate() {
+        let path = format!("tiers[{i}]");
+        let t = t.get_ref();
+        c.name(t.name.get_ref(), t.name.span(), &format!("{path}.name"));
+        if tier_names.ids.contains_key(t.name.get_ref()) {
+            c.error(
+                t.name.span(),
+                format!("{path}.name"),
+                format!("tier {:?} is defined twice", t.name.get_ref()),
+            );
+        }
+        let priority = c.int_in(
+            &t.base_priority,
+            &format!("{path}.base_priority"),
+            -1_000_000..=1_000_000,
+        );
+        let std = t.standard.get_ref();
+        let percent = c.int_in(
+            &std.answer_percent,
+            &format!("{path}.standard.answer_percent"),
+            1..=100,
+        );
+        let within = c.duration(
+            &std.within,
+            &format!("{path}.standard.within"),
+            Duration::from_secs(1),
+        );
+        tier_names
+            .ids
+            .insert(t.name.get_ref().clone(), TierId(i.min(255) as u8));
+        tier_names.order.push(t.name.get_ref().clone());
+        if let (Some(p), Some(percent), Some(within)) = (priority, percent, within) {
+            tiers.push(Tier {
+                name: t.name.get_ref().clone(),
+                base_priority: p as i32,
+                standard: ServiceStandard {
+                    percent: percent as u8,
+                    within,
+                },
+            });
+        }
+    }
+
+    // Names of lines, menus and queues first, so references can point forward.
+    let mut line_names: Names<LineId> = Names::new("line");
+    for (i, (name, l)) in raw.lines.get_ref().iter().enumerate() {
+        c.name(name, l.span(), &format!("lines.{name}"));
+        line_names.ids.insert(name.clone(), LineId(i as u16));
+        line_names.order.push(name.clone());
+    }
+    let mut menu_names: Names<MenuId> = Names::new("menu");
+    for (i, (name, m)) in raw.menus.iter().enumerate() {
+        c.name(name, m.span(), &format!("menus.{name}"));
+        menu_names.ids.insert(name.clone(), MenuId(i as u16));
+        menu_names.order.push(name.clone());
+    }
+    let mut queue_names: Names<QueueId> = Names::new("queue");
+    for (i, (name, q)) in raw.queues.get_ref().iter().enumerate() {
+        c.name(name, q.span(), &format!("queues.{name}"));
+        queue_names.ids.insert(name.clone(), QueueId(i as u16));
+        queue_names.order.push(name.clone());
+    }
+    if raw.queues.get_ref().is_empty() {
+        c.error(
+            raw.queues.span(),
+            "queues",
+            "at least one queue is required",
+        );
+    }
+
+    let queues: Vec<Queue> = raw
+        .queues
+        .get_ref()
+        .iter()
+        .map(|(name, q)| {
+            for (i, s) in q.get_ref().skills.iter().enumerate() {
+                c.name(s.get_ref(), s.span(), &format!("queues.{name}.skills[{i}]"));
+            }
+            Queue {
+                name: name.clone(),
+                skills: q
+                    .get_ref()
+                    .skills
+                    .iter()
+                    .map(|s| s.get_ref().clone())
+                    .collect(),
+            }
+        })
+        .collect();
+
+    // Lines.
+    let mut lines = Vec::new();
+    let mut defaults = Vec::new();
+    let mut seen_numbers: BTreeMap<u64, String> = BTreeMap::new();
+    if raw.lines.get_ref().is_empty() {
+        c.error(raw.lines.span(), "lines", "at least one line is required");
+    }
+    for (name, l) in raw.lines.get_ref() {
+        let path = format!("lines.{name}");
+        let span = l.span();
+        let l = l.get_ref();
+        let number = numbers.and_then(|plan| match plan.normalize(l.number.get_ref()) {
+            Ok(n) => {
+                if let Some(other) = seen_numbers.insert(n.as_u64(), name.clone()) {
+                    c.error(
+                        l.number.span(),
+                        format!("{path}.number"),
+                        format!("{n} is also the number of line {other:?}"),
+                    );
+                }
+                Some(n)
+            }
+            Err(e) => {
+                c.error(
+                    l.number.span(),
+                    format!("{path}.number"),
+                    format!("{:?} is not a valid number: {e}", l.number.get_ref()),
+                );
+                None
+            }
+        });
+        let entry = match resolve_target(
+            c,
+            &menu_names,
+            &queue_names,
+            l.menu.as_ref(),
+            l.queue.as_ref(),
+            span.clone(),
+            &path,
+        ) {
+            Some(Some(t)) => Some(t),
+            Some(None) => {
+                c.error(
+                    span.clone(),
+                    &path,
+                    "a line needs an entry: set menu or queue",
+                );
+                None
+            }
+            None => None,
+        };
+        if l.default {
+            defaults.push((name.clone(), span.clone()));
+        }
+        let admits = l.admit_tiers.as_ref().map(|tiers| {
+            let mut set = TierSet::default();
+            for (i, t) in tiers.get_ref().iter().enumerate() {
+                if let Some(id) = tier_names.resolve(c, t, &format!("{path}.admit_tiers[{i}]")) {
+                    set.insert(id);
+                }
+            }
+            set
+        });
+        let others = match (&l.admit_tiers, &l.others) {
+            (Some(a), None) => {
+                c.error(
+                    a.span(),
+                    format!("{path}.admit_tiers"),
+                    "a line that admits only some tiers needs `others` (where the rest go)",
+                );
+                None
+            }
+            (None, Some(o)) => {
+                c.error(
+                    o.span(),
+                    format!("{path}.others"),
+                    "`others` only applies with admit_tiers",
+                );
+                None
+            }
+            (_, Some(o)) => {
+                let o = o.get_ref();
+                c.text(&o.prompt, &format!("{path}.others.prompt"), MAX_PROMPT);
+                let target = line_names.resolve(c, &o.line, &format!("{path}.others.line"));
+                if target == line_names.ids.get(name).copied() {
+                    c.error(
+                        o.line.span(),
+                        format!("{path}.others.line"),
+                        "a line cannot send callers to itself",
+                    );
+                }
+                target.map(|line| LineRedirect {
+                    line,
+                    prompt: o.prompt.get_ref().clone(),
+                })
+            }
+            (None, None) => None,
+        };
+        if let (Some(number), Some(entry)) = (number, entry) {
+            lines.push(Line {
+                name: name.clone(),
+                number,
+                entry,
+                admits,
+                others,
+            });
+        }
+    }
+    let default_line = match defaults.as_slice() {
+        [(name, _)] => line_names.ids.get(name).copied(),
+        [] if raw.lines.get_ref().len() == 1 => Some(LineId(0)),
+        [] => {
+            c.error(
+                raw.lines.span(),
+                "lines",
+                "mark one line `default = true`: calls to other numbers follow it",
+            );
+            None
+        }
+        [_, (name, span), ..] => {
+            c.error(
+                span.clone(),
+                format!("lines.{name}.default"),
+                "only one line may be the default",
+            );
+            None
+        }
+    };
+
+    // Menus.
+    let mut menus = Vec::new();
+    for (name, m) in &raw.menus {
+        let path = format!("menus.{name}");
+        let m = m.get_ref();
+        c.text(&m.prompt, &format!("{path}.prompt"), MAX_PROMPT);
+        let attempts = match &m.attempts {
+            Some(a) => c
+                .int_in(a, &format!("{path}.attempts"), 1..=9)
+                .map(|v| v as u8),
+            None => Some(DEFAULT_MENU_ATTEMPTS),
+        };
+        let fb: &RawTarget = m.fallback.get_ref();
+        let fallback = match resolve_target(
+            c,
+            &menu_names,
+            &queue_names,
+            fb.menu.as_ref(),
+            fb.queue.as_ref(),
+            m.fallback.span(),
+            &format!("{path}.fallback"),
+        ) {
+            Some(Some(t)) => Some(t),
+            Some(None) => {
+                c.error(
+                    m.fallback.span(),
+                    format!("{path}.fallback"),
+                    "set menu or queue",
+                );
+                None
+            }
+            None => None,
+        };
+        if m.options.get_ref().is_empty() {
+            c.error(
+                m.options.span(),
+                format!("{path}.options"),
+                "a menu needs at least one option",
+            );
+        }
+        let mut options = Vec::new();
+        for (i, o) in m.options.get_ref().iter().enumerate() {
+            let opath = format!("{path}.options[{i}]");
+            let span = o.span();
+            let o = o.get_ref();
+            let d = o.digits.get_ref();
+            if d.is_empty()
+                || d.len() > 4
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+            {
+                c.error(
+                    o.digits.span(),
+                    format!("{opath}.digits"),
+                    format!("{d:?} must be 1 to 4 of 0-9, * and #"),
+                );
+            } else if m.options.get_ref()[..i]
+                .iter()
+                .any(|p| p.get_ref().digits.get_ref() == d)
+            {
+                c.error(
+                    o.digits.span(),
+                    format!("{opath}.digits"),
+                    format!("{d:?} is already an option of this menu"),
+                );
+            }
+            if let Some(intent) = &o.intent {
+                c.name(intent.get_ref(), intent.span(), &format!("{opath}.intent"));
+            }
+            if let Some(label) = &o.label {
+                c.text(label, &format!("{opath}.label"), MAX_PROMPT);
+            }
+            let remember = o.remember.as_ref().and_then(|r| match r.get_ref().parse::<Preference>() {
+                Ok(Preference::None) | Err(_) => {
+                    let names = Preference::ALL[1..].iter().map(|p| p.as_str());
+                    let hint = did_you_mean(r.get_ref(), names);
+                    c.error(r.span(), format!("{opath}.remember"), format!("{:?} is not a preference to remember (always_operator, get_it_done or friendly_chat){hint}", r.get_ref()));
+                    None
+                }
+                Ok(p) => Some(p),
+            });
+            let target = match resolve_target(
+                c,
+                &menu_names,
+                &queue_names,
+                o.menu.as_ref(),
+                o.queue.as_ref(),
+                span.clone(),
+                &opath,
+            ) {
+                Some(Some(t)) => Some(t),
+                Some(None) => {
+                    c.error(span, &opath, "an option needs a menu or queue");
+                    None
+                }
+                None => None,
+            };
+            if let Some(target) = target {
+                options.push(MenuOption {
+                    digits: d.clone(),
+                    intent: o.intent.as_ref().map(|s| s.get_ref().clone()),
+                    label: o
+                        .label
+                        .as_ref()
+                        .map_or_else(|| d.clone(), |s| s.get_ref().clone()),
+                    target,
+                    remember,
+                });
+            }
+        }
+        if let (Some(attempts), Some(fallback)) = (attempts, fallback) {
+            menus.push(Menu {
+                name: name.clone(),
+                prompt: m.prompt.get_ref().clone(),
+                options,
+                attempts,
+                fallback,
+            });
+        }
+    }
+
+    // Rules, in order.
+    let mut rules = Vec::new();
+    let mut rule_names: HashMap<String, usize> = HashMap::new();
+    let mut always_stops: Option<String> = None;
+    for (i, r) in raw.rules.iter().enumerate() {
+        let path = format!("rules[{i}]");
+        let span = r.span();
+        let r = r.get_ref();
+        let name = r.name.get_ref();
+        c.name(name, r.name.span(), &format!("{path}.name"));
+        if let Some(first) = rule_names.insert(name.clone(), i) {
+            c.error(
+                r.name.span(),
+                format!("{path}.name"),
+                format!("rule {name:?} is already defined at rules[{first}]"),
+            );
+        }
+        if let Some(earlier) = &always_stops {
+            c.warn(
+                span.clone(),
+                &path,
+                format!(
+                    "rule {name:?} is never reached: rule {earlier:?} matches every call and stops"
+                ),
+            );
+        }
+        let mut when = When::default();
+        if let Some(w) = &r.when {
+            let w = w.get_ref();
+            let mut tiers: Option<TierSet> = None;
+            if let Some(list) = &w.tier {
+                let mut set = TierSet::default();
+                for (j, t) in list.get_ref().iter().enumerate() {
+                    if let Some(id) = tier_names.resolve(c, t, &format!("{path}.when.tier[{j}]")) {
+                        set.insert(id);
+                    }
+                }
+                if list.get_ref().is_empty() {
+                    c.error(
+                        list.span(),
+                        format!("{path}.when.tier"),
+                        "an empty list matches nothing",
+                    );
+                }
+                tiers = Some(set);
+            }
+            if let Some(min) = &w.min_tier {
+                if let Some(id) = tier_names.resolve(c, min, &format!("{path}.when.min_tier")) {
+                    let mut set = TierSet::default();
+                    for t in id.0..tier_names.order.len() as u8 {
+                        set.insert(TierId(t));
+                    }
+                    tiers = Some(TierSet(tiers.map_or(set.0, |t| t.0 & set.0)));
+                }
+            }
+            when.tiers = tiers;
+            if let Some(list) = &w.preference {
+                let mut mask = 0u8;
+                for (j, p) in list.get_ref().iter().enumerate() {
+                    match p.get_ref().parse::<Preference>() {
+                        Ok(pref) => mask |= pref.bit(),
+                        Err(e) => {
+                            let hint = did_you_mean(
+                                p.get_ref(),
+                                Preference::ALL.iter().map(|p| p.as_str()),
+                            );
+                            c.error(
+                                p.span(),
+                                format!("{path}.when.preference[{j}]"),
+                                format!("{e}{hint}"),
+                            );
+                        }
+                    }
+                }
+                if list.get_ref().is_empty() {
+                    c.error(
+                        list.span(),
+                        format!("{path}.when.preference"),
+                        "an empty list matches nothing",
+                    );
+                }
+                when.preferences = Some(mask);
+            }
+            if let Some(list) = &w.line {
+                let mut ids = Vec::new();
+                for (j, l) in list.get_ref().iter().enumerate() {
+                    if let Some(id) = line_names.resolve(c, l, &format!("{path}.when.line[{j}]")) {
+                        ids.push(id);
+                    }
+                }
+                if list.get_ref().is_empty() {
+                    c.error(
+                        list.span(),
+                        format!("{path}.when.line"),
+                        "an empty list matches nothing",
+                    );
+                }
+                when.lines = Some(ids);
+            }
+            when.known = w.known;
+            when.repeat = w.repeat;
+        }
+        let t = r.then.get_ref();
+        let target = resolve_target(
+            c,
+            &menu_names,
+            &queue_names,
+            t.menu.as_ref(),
+            t.queue.as_ref(),
+            r.then.span(),
+            &format!("{path}.then"),
+        )
+        .flatten();
+        let priority = t
+            .priority
+            .as_ref()
+            .and_then(|p| c.int_in(p, &format!("{path}.then.priority"), -1_000_000..=1_000_000))
+            .map(|p| p as i32);
+        let raise = t
+            .raise_priority
+            .as_ref()
+            .and_then(|p| {
+                c.int_in(
+                    p,
+                    &format!("{path}.then.raise_priority"),
+                    -1_000_000..=1_000_000,
+                )
+            })
+            .map_or(0, |p| p as i32);
+        if t.menu.is_none()
+            && t.queue.is_none()
+            && t.priority.is_none()
+            && t.raise_priority.is_none()
+        {
+            c.error(
+                r.then.span(),
+                format!("{path}.then"),
+                "the rule does nothing: set menu, queue, priority or raise_priority",
+            );
+        }
+        if when == When::default() && !t.continue_ && always_stops.is_none() {
+            always_stops = Some(name.clone());
+        }
+        rules.push(Rule {
+            name: name.clone(),
+            when,
+            then: Then {
+                target,
+                priority,
+                raise_priority: raise,
+                continue_: t.continue_,
+            },
+        });
+    }
+
+    // Menus nothing leads to are dead config: worth a warning, not a refusal. Counted
+    // from the names as written, so errors elsewhere do not make menus look unused.
+    let mut used: Vec<&str> = Vec::new();
+    used.extend(
+        raw.lines
+            .get_ref()
+            .values()
+            .filter_map(|l| l.get_ref().menu.as_ref())
+            .map(|m| m.get_ref().as_str()),
+    );
+    for m in raw.menus.values() {
+        used.extend(
+            m.get_ref()
+                .fallback
+                .get_ref()
+                .menu
+                .as_ref()
+                .map(|m| m.get_ref().as_str()),
+        );
+        used.extend(
+            m.get_ref()
+                .options
+                .get_ref()
+                .iter()
+                .filter_map(|o| o.get_ref().menu.as_ref())
+                .map(|m| m.get_ref().as_str()),
+        );
+    }
+    used.extend(
+        raw.rules
+            .iter()
+            .filter_map(|r| r.get_ref().then.get_ref().menu.as_ref())
+            .map(|m| m.get_ref().as_str()),
+    );
+    for (name, m) in &raw.menus {
+        if !used.contains(&name.as_str()) {
+            c.warn(
+                m.span(),
+                format!("menus.{name}"),
+                "no line, option or rule leads to this menu",
+            );
+        }
+    }
+
+    if c.has_errors() {
+        return None;
+    }
+    let plan = RoutePlan::new(PlanParts {
+        numbers: numbers?,
+        tiers,
+        lines,
+        default_line: default_line?,
+        menus,
+        queues,
+        rules,
+        learning: Learning {
+            zero_out: ZeroOutPolicy {
+                window: window?,
+                threshold: threshold?,
+            },
+            repeat_window: repeat_window?,
+        },
+    });
+    match plan {
+        Ok(plan) => Some((
+            plan,
+            Settings {
+                listen: listen?,
+                forget_calls_after: forget_after?,
+                customers,
+            },
+        )),
+        Err(e) => {
+            c.error(0..0, "", format!("internal: {e}"));
+            None
+        }
+    }
+}
