@@ -1,1 +1,54 @@
-fn main() {}
+//! `switchboard`: serve the routing engine, check config files, explain a route.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod check;
+mod explain;
+mod serve;
+
+/// Contact-center call routing: the IVR/ACD core a telephony switch asks where each call goes.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gRPC server (the embedded default config unless --config is given).
+    Serve(serve::Args),
+    /// Validate a config file: print every error and warning; exit 1 if there are errors.
+    Check(check::Args),
+    /// Show which rules a call would match and where it would go, without a server.
+    Explain(explain::Args),
+}
+
+/// Exit code for a config that cannot be used at start (EX_CONFIG would be 78; 64 is
+/// EX_USAGE, which our ops tooling already treats as "fix your input").
+const EXIT_BAD_CONFIG: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Check(args) => check::run(&args),
+        Command::Explain(args) => explain::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -181,7 +181,8 @@ fn check_number_text(field: &'static str, text: &str) -> Result<(), RouteError> 
     Ok(())
 }
 
-fn check_input(input: Input<'_>) -> Result<(), RouteError> {
+/// Checks a menu answer: digits 0-9, * and # (1 to 32), or an intent name.
+pub fn check_input(input: Input<'_>) -> Result<(), RouteError> {
     match input {
         Input::Digits(d) => {
             if d.is_empty() {

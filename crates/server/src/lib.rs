@@ -1,1 +1,151 @@
+//! Switchboard's gRPC server: the `switchboard.v1` services over tonic, standard health
+//! checking and server reflection, and the background upkeep of call state.
+//!
+//! Layout:
+//! - [`App`]: the shared state every service holds (router, clock, settings).
+//! - `routing`, `agents`, `admin`: one module per service.
+//! - `convert`: API messages to core types and back, refusing bad fields by name.
+//! - [`error`]: every client-visible failure and its one mapping to a gRPC status.
 
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+
+use switchboard_config::{Config, customers};
+use switchboard_core::{Directory, Millis, Router};
+use switchboard_proto::{
+    FILE_DESCRIPTOR_SET,
+    v1::{admin_server::AdminServer, agents_server::AgentsServer, routing_server::RoutingServer},
+};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+mod admin;
+mod agents;
+mod convert;
+pub mod error;
+mod routing;
+
+/// Where time comes from: the wall clock in production, a hand-driven one in tests.
+pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
+    fn now(&self) -> Millis;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        Millis::now()
+    }
+}
+
+/// Where the customers loaded at start come from.
+#[derive(Debug, Clone)]
+pub enum CustomerSource {
+    /// The sample customers built into the binary.
+    Embedded,
+    File(PathBuf),
+    None,
+}
+
+/// State shared by every service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub router: Arc<Router>,
+    pub clock: Arc<dyn Clock>,
+    pub forget_calls_after: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("customers: {0}")]
+    Customers(#[from] customers::CustomersError),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+impl App {
+    /// Builds the router from a valid config and loads the customers. Bad customer rows
+    /// are returned for the caller to report; they never stop the start.
+    pub fn new(
+        config: Config,
+        customers: &CustomerSource,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(App, customers::ImportReport), StartError> {
+        let directory = Arc::new(Directory::new());
+        let report = match customers {
+            CustomerSource::Embedded => customers::import(
+                switchboard_config::DEFAULT_CUSTOMERS.as_bytes(),
+                &config.plan,
+                &directory,
+            )?,
+            CustomerSource::File(path) => customers::import_file(path, &config.plan, &directory)?,
+            CustomerSource::None => customers::ImportReport::default(),
+        };
+        let router = Arc::new(Router::new(config.plan, directory));
+        let app = App {
+            router,
+            clock,
+            forget_calls_after: config.settings.forget_calls_after,
+        };
+        Ok((app, report))
+    }
+}
+
+/// Serves every service on `listener` until `shutdown` completes.
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<RoutingServer<routing::RoutingService>>()
+        .await;
+    health
+        .set_serving::<AdminServer<admin::AdminService>>()
+        .await;
+    // Agents answers, but only UNIMPLEMENTED until the ACD exists.
+    health
+        .set_not_serving::<AgentsServer<agents::AgentsService>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let upkeep = tokio::spawn(forget_old_calls(app.clone()));
+    let result = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(RoutingServer::new(routing::RoutingService {
+            app: app.clone(),
+        }))
+        .add_service(AgentsServer::new(agents::AgentsService))
+        .add_service(AdminServer::new(admin::AdminService { app }))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    upkeep.abort();
+    Ok(result?)
+}
+
+/// Calls whose switch never reports their end are forgotten after the configured time,
+/// so memory stays bounded.
+async fn forget_old_calls(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let cutoff = app.clock.now().saturating_sub(app.forget_calls_after);
+        let forgotten = app.router.forget_calls_before(cutoff);
+        if forgotten > 0 {
+            tracing::debug!(forgotten, "forgot calls past calls.forget_after");
+        }
+    }
+}

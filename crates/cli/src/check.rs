@@ -1,0 +1,62 @@
+//! `switchboard check`
+
+use std::{path::PathBuf, process::ExitCode};
+
+use switchboard_config::customers;
+use switchboard_core::Directory;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The config file to check.
+    path: PathBuf,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let config = match switchboard_config::load(&args.path) {
+        Ok(c) => c,
+        Err(e) => {
+            for line in e.lines() {
+                println!("{line}");
+            }
+            println!("{}: {e}", args.path.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for w in &config.warnings {
+        println!("{w}");
+    }
+    let plan = &config.plan;
+    let mut customers_note = String::new();
+    if let Some(path) = &config.settings.customers {
+        match customers::import_file(path, plan, &Directory::new()) {
+            Ok(report) => {
+                for row in &report.rejected {
+                    println!("{}: warning: {row} (row skipped)", path.display());
+                }
+                customers_note = format!("; {} customers", report.imported);
+                if !report.rejected.is_empty() {
+                    customers_note.push_str(&format!(", {} rows skipped", report.rejected.len()));
+                }
+            }
+            Err(e) => {
+                println!("{}: {e}", path.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    println!(
+        "{}: ok ({} tiers, {} lines, {} menus, {} queues, {} rules{customers_note}{})",
+        args.path.display(),
+        plan.tiers.len(),
+        plan.lines.len(),
+        plan.menus.len(),
+        plan.queues.len(),
+        plan.rules.len(),
+        match config.warnings.len() {
+            0 => String::new(),
+            1 => "; 1 warning".to_owned(),
+            n => format!("; {n} warnings"),
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}

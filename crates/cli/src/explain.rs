@@ -1,0 +1,143 @@
+//! `switchboard explain`
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use switchboard_config::customers;
+use switchboard_core::{
+    Directory, Millis, Router,
+    router::{Action, Decision, Explanation, PreferenceSource, describe_reason},
+};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Config file; the embedded default (with the sample customers) when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The caller's number, in any format a switch sends.
+    #[arg(long)]
+    caller: String,
+    /// The dialed number.
+    #[arg(long)]
+    dialed: String,
+    /// Menu answers to follow, one per prompt: --digits 2 or --digits 2,1.
+    #[arg(long, value_delimiter = ',')]
+    digits: Vec<String>,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let loaded = match &args.config {
+        Some(path) => switchboard_config::load(path),
+        None => switchboard_config::load_default(),
+    };
+    let config = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
+        }
+    };
+    let directory = Directory::new();
+    let report = match (&args.config, &config.settings.customers) {
+        (None, _) => customers::import(
+            switchboard_config::DEFAULT_CUSTOMERS.as_bytes(),
+            &config.plan,
+            &directory,
+        )?,
+        (Some(_), Some(path)) => customers::import_file(path, &config.plan, &directory)?,
+        (Some(_), None) => customers::ImportReport::default(),
+    };
+    if !report.rejected.is_empty() {
+        eprintln!(
+            "({} customer rows skipped; `switchboard check` lists them)",
+            report.rejected.len()
+        );
+    }
+    let router = Router::new(config.plan, Arc::new(directory));
+    let digits: Vec<&str> = args.digits.iter().map(String::as_str).collect();
+    let e = router.explain(&args.caller, &args.dialed, &digits, Millis::now());
+    print!("{}", render(&e));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(e: &Explanation) -> String {
+    let plan = &e.plan;
+    let mut out = String::new();
+    let caller = match (&e.caller.number, &e.caller.customer) {
+        (Ok(n), Some(c)) => format!(
+            "{n}: customer {} ({}), tier {}",
+            c.id,
+            c.name,
+            plan.tier(e.caller.tier).name
+        ),
+        (Ok(n), None) => format!(
+            "{n}: unknown caller, tier {}",
+            plan.tier(e.caller.tier).name
+        ),
+        (Err(err), _) => format!("unknown caller ({err})"),
+    };
+    let source = match e.caller.source {
+        PreferenceSource::None => "",
+        PreferenceSource::Explicit => " (explicit)",
+        PreferenceSource::LearnedZeroOut => " (learned: presses 0)",
+        PreferenceSource::LearnedChoice => " (learned: menu choice)",
+    };
+    out.push_str(&format!(
+        "caller: {caller}; preference {}{source}\n",
+        e.caller.preference
+    ));
+    for note in e.notes.iter().skip(1) {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out.push_str("rules:\n");
+    for r in &e.rules {
+        let mark = if r.matched { "match" } else { "  -  " };
+        out.push_str(&format!(
+            "  [{mark}] {} => {}\n",
+            plan.rule(r.rule).name,
+            r.effect
+        ));
+        if r.conditions.is_empty() {
+            out.push_str("          always\n");
+        }
+        for c in &r.conditions {
+            let ok = if c.matched { "yes" } else { "no " };
+            out.push_str(&format!(
+                "          {ok} {} (is {})\n",
+                c.condition, c.actual
+            ));
+        }
+    }
+    for (i, d) in e.decisions.iter().enumerate() {
+        out.push_str(&format!("decision {}: {}\n", i + 1, decision(plan, d)));
+    }
+    out
+}
+
+fn decision(plan: &switchboard_core::RoutePlan, d: &Decision) -> String {
+    let action = match d.action {
+        Action::PlayMenu { menu, attempt } => {
+            let m = plan.menu(menu);
+            let options: Vec<String> = m
+                .options
+                .iter()
+                .map(|o| format!("{} {}", o.digits, o.label))
+                .collect();
+            format!(
+                "play menu {} (attempt {attempt}: {})",
+                m.name,
+                options.join(", ")
+            )
+        }
+        Action::Enqueue { queue, priority } => {
+            format!("queue {} at priority {priority}", plan.queue(queue).name)
+        }
+    };
+    let skipped = if d.menu_skipped { ", menu skipped" } else { "" };
+    format!(
+        "{action} on line {} [{}{skipped}]",
+        plan.line(d.line).name,
+        describe_reason(plan, d.reason)
+    )
+}

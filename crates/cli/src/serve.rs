@@ -1,0 +1,92 @@
+//! `switchboard serve`
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use anyhow::Context;
+use switchboard_config::{Config, ConfigError};
+use switchboard_server::{App, CustomerSource, SystemClock};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Config file; without it the embedded default config and sample customers are used.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Listen address, overriding `server.listen` (e.g. 127.0.0.1:0 for any free port).
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (loaded, customers) = match &args.config {
+        Some(path) => {
+            let loaded = switchboard_config::load(path);
+            let customers = match &loaded {
+                Ok(c) => c
+                    .settings
+                    .customers
+                    .clone()
+                    .map_or(CustomerSource::None, CustomerSource::File),
+                Err(_) => CustomerSource::None,
+            };
+            (loaded, customers)
+        }
+        None => (switchboard_config::load_default(), CustomerSource::Embedded),
+    };
+    let config: Config = match loaded {
+        Ok(c) => c,
+        Err(e) => return Ok(refuse(&e)),
+    };
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let listen = args.listen.unwrap_or(config.settings.listen);
+    let (app, report) = App::new(config, &customers, Arc::new(SystemClock))?;
+    for row in &report.rejected {
+        tracing::warn!("customers {row} (row skipped)");
+    }
+    tracing::info!(
+        customers = report.imported,
+        rejected = report.rejected.len(),
+        "customer directory loaded"
+    );
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        tracing::info!(address = %listener.local_addr()?, "switchboard serving gRPC");
+        switchboard_server::serve(app, listener, shutdown_signal()).await?;
+        tracing::info!("switchboard stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn refuse(e: &ConfigError) -> ExitCode {
+    for line in e.lines() {
+        eprintln!("{line}");
+    }
+    eprintln!("switchboard: not starting: {e}");
+    ExitCode::from(crate::EXIT_BAD_CONFIG)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,207 @@
+//! `switchboard.v1.Admin`: customers, route explanations, and (later) reload and stats.
+
+use switchboard_core::router::{
+    Input, MAX_NUMBER_TEXT, RouteError, check_input, effective_preference,
+};
+use switchboard_proto::v1::{self as pb, admin_server::Admin};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{App, convert, error::ApiError};
+
+#[derive(Debug, Clone)]
+pub(crate) struct AdminService {
+    pub app: App,
+}
+
+/// Most menu answers one explanation follows.
+const MAX_EXPLAIN_STEPS: usize = 16;
+
+fn check_number_text(field: &str, text: &str) -> Result<(), ApiError> {
+    if text.len() > MAX_NUMBER_TEXT {
+        return Err(ApiError::invalid(field, "longer than 64 characters"));
+    }
+    Ok(())
+}
+
+impl AdminService {
+    fn view(&self, customer: &switchboard_core::Customer) -> pb::CustomerView {
+        let plan = self.app.router.plan();
+        let behaviour = self.app.router.behaviour();
+        let learned: Vec<_> = customer.numbers.iter().map(|n| behaviour.get(*n)).collect();
+        // Routing decides per number; the view reports the customer's first number.
+        let first = learned.first().copied().unwrap_or_default();
+        let (preference, source) = effective_preference(customer.preference, &first, &plan);
+        pb::CustomerView {
+            customer: Some(convert::customer_to(&plan, customer)),
+            effective_preference: convert::preference_to(preference).into(),
+            preference_source: convert::source_to(source).into(),
+            learned: learned
+                .iter()
+                .map(|l| convert::learned_to(&plan, l))
+                .collect(),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Admin for AdminService {
+    async fn upsert_customer(
+        &self,
+        request: Request<pb::UpsertCustomerRequest>,
+    ) -> Result<Response<pb::CustomerView>, Status> {
+        let customer = request
+            .into_inner()
+            .customer
+            .ok_or_else(|| ApiError::invalid("customer", "required"))?;
+        let plan = self.app.router.plan();
+        let customer = convert::customer_from(&plan, customer)?;
+        let stored = self
+            .app
+            .router
+            .directory()
+            .upsert(customer)
+            .map_err(ApiError::from)?;
+        tracing::info!(customer_id = %stored.id, "customer upserted");
+        Ok(Response::new(self.view(&stored)))
+    }
+
+    async fn get_customer(
+        &self,
+        request: Request<pb::GetCustomerRequest>,
+    ) -> Result<Response<pb::CustomerView>, Status> {
+        let directory = self.app.router.directory();
+        let customer = match request.into_inner().key {
+            Some(pb::get_customer_request::Key::CustomerId(id)) => {
+                directory.get(&id).ok_or(ApiError::NotFound {
+                    what: "customer",
+                    key: id,
+                })?
+            }
+            Some(pb::get_customer_request::Key::PhoneNumber(raw)) => {
+                check_number_text("phone_number", &raw)?;
+                let number = self
+                    .app
+                    .router
+                    .plan()
+                    .numbers
+                    .normalize(&raw)
+                    .map_err(|e| {
+                        ApiError::invalid(
+                            "phone_number",
+                            format!("{raw:?} is not a valid number ({e})"),
+                        )
+                    })?;
+                directory.lookup(number).ok_or(ApiError::NotFound {
+                    what: "customer with phone number",
+                    key: number.to_string(),
+                })?
+            }
+            None => return Err(ApiError::invalid("key", "set customer_id or phone_number").into()),
+        };
+        Ok(Response::new(self.view(&customer)))
+    }
+
+    async fn import_customers(
+        &self,
+        _: Request<Streaming<pb::ImportCustomersRequest>>,
+    ) -> Result<Response<pb::ImportCustomersResponse>, Status> {
+        Err(ApiError::Unimplemented(
+            "Admin.ImportCustomers",
+            "bulk import arrives with persistence",
+        )
+        .into())
+    }
+
+    async fn reload_config(
+        &self,
+        _: Request<pb::ReloadConfigRequest>,
+    ) -> Result<Response<pb::ReloadConfigResponse>, Status> {
+        Err(ApiError::Unimplemented(
+            "Admin.ReloadConfig",
+            "hot reload is not built yet; restart to apply config",
+        )
+        .into())
+    }
+
+    async fn get_queue_stats(
+        &self,
+        _: Request<pb::GetQueueStatsRequest>,
+    ) -> Result<Response<pb::GetQueueStatsResponse>, Status> {
+        Err(
+            ApiError::Unimplemented("Admin.GetQueueStats", "live queues arrive with the ACD")
+                .into(),
+        )
+    }
+
+    async fn explain_route(
+        &self,
+        request: Request<pb::ExplainRouteRequest>,
+    ) -> Result<Response<pb::ExplainRouteResponse>, Status> {
+        let req = request.into_inner();
+        check_number_text("caller", &req.caller)?;
+        check_number_text("dialed", &req.dialed)?;
+        convert::channel(req.channel)?;
+        if req.digits.len() > MAX_EXPLAIN_STEPS {
+            return Err(ApiError::invalid(
+                "digits",
+                format!("more than {MAX_EXPLAIN_STEPS} menu answers"),
+            )
+            .into());
+        }
+        for (i, d) in req.digits.iter().enumerate() {
+            if let Err(RouteError::InvalidField { problem, .. }) = check_input(Input::Digits(d)) {
+                return Err(ApiError::invalid(format!("digits[{i}]"), problem).into());
+            }
+        }
+        let digits: Vec<&str> = req.digits.iter().map(String::as_str).collect();
+        let e = self
+            .app
+            .router
+            .explain(&req.caller, &req.dialed, &digits, self.app.clock.now());
+        Ok(Response::new(explanation(&e)))
+    }
+}
+
+pub(crate) fn explanation(e: &switchboard_core::router::Explanation) -> pb::ExplainRouteResponse {
+    let plan = &e.plan;
+    pb::ExplainRouteResponse {
+        caller: match e.caller.number {
+            Ok(n) => n.to_string(),
+            Err(err) => err.to_string(),
+        },
+        caller_known: e.caller.customer.is_some(),
+        customer_id: e
+            .caller
+            .customer
+            .as_ref()
+            .map(|c| c.id.clone())
+            .unwrap_or_default(),
+        tier: plan.tier(e.caller.tier).name.clone(),
+        effective_preference: convert::preference_to(e.caller.preference).into(),
+        preference_source: convert::source_to(e.caller.source).into(),
+        rules: e
+            .rules
+            .iter()
+            .map(|r| pb::RuleTrace {
+                rule: plan.rule(r.rule).name.clone(),
+                matched: r.matched,
+                conditions: r
+                    .conditions
+                    .iter()
+                    .map(|c| pb::ConditionTrace {
+                        condition: c.condition.clone(),
+                        actual: c.actual.clone(),
+                        matched: c.matched,
+                    })
+                    .collect(),
+                effect: r.effect.clone(),
+            })
+            .collect(),
+        decisions: e
+            .decisions
+            .iter()
+            .map(|d| convert::decision(plan, "", d))
+            .collect(),
+        notes: e.notes.clone(),
+    }
+}
