@@ -1,1 +1,104 @@
+//! One way to start the real server for end-to-end tests: on 127.0.0.1:0, with the
+//! embedded default config and sample customers unless told otherwise, stopped when the
+//! handle drops.
 
+use std::{net::SocketAddr, path::Path, sync::Arc};
+
+use switchboard_config::DEFAULT_CONFIG;
+use switchboard_proto::v1::{
+    admin_client::AdminClient, agents_client::AgentsClient, routing_client::RoutingClient,
+};
+use switchboard_server::{App, CustomerSource, SystemClock};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+
+/// The main line and the platinum line of the shipped config.
+pub const MAIN_LINE: &str = "+18005550100";
+pub const PLATINUM_LINE: &str = "+18005550199";
+
+/// Sample customers (personas in `config/customers.csv`).
+pub const MARIA_PLATINUM: &str = "+12125550101";
+pub const JAMES_GOLD: &str = "+12125550102";
+pub const PRIYA_CONCIERGE: &str = "+12125550103";
+pub const TOM_ALWAYS_OPERATOR: &str = "+12125550104";
+pub const GRACE_GET_IT_DONE: &str = "+12125550105";
+pub const LUIS_FRIENDLY_CHAT: &str = "+12125550106";
+pub const EMMA_STANDARD: &str = "+12125550107";
+
+#[derive(Debug)]
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub app: App,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// The server on the shipped config and sample customers.
+pub async fn start() -> TestServer {
+    start_with(DEFAULT_CONFIG).await
+}
+
+/// The server on `config` (TOML text) with the sample customers.
+pub async fn start_with(config: &str) -> TestServer {
+    let config = switchboard_config::parse(config, Path::new("test.toml"))
+        .unwrap_or_else(|e| panic!("test config invalid: {:#?}", e.lines()));
+    let (app, report) = App::new(config, &CustomerSource::Embedded, Arc::new(SystemClock)).unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let served = app.clone();
+    let task = tokio::spawn(async move {
+        switchboard_server::serve(served, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestServer {
+        addr,
+        app,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl TestServer {
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    pub async fn routing(&self) -> RoutingClient<Channel> {
+        RoutingClient::new(self.channel().await)
+    }
+
+    pub async fn admin(&self) -> AdminClient<Channel> {
+        AdminClient::new(self.channel().await)
+    }
+
+    pub async fn agents(&self) -> AgentsClient<Channel> {
+        AgentsClient::new(self.channel().await)
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
