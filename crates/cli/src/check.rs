@@ -34,8 +34,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     println!("{}: warning: {row} (row skipped)", path.display());
                 }
                 customers_note = format!("; {} customers", report.imported);
-                if !report.rejected.is_empty() {
-                    customers_note.push_str(&format!(", {} rows skipped", report.rejected.len()));
+                match report.rejected.len() {
+                    0 => {}
+                    1 => customers_note.push_str(", 1 row skipped"),
+                    n => customers_note.push_str(&format!(", {n} rows skipped")),
                 }
             }
             Err(e) => {

@@ -1,0 +1,240 @@
+//! The binary as ops use it: check, explain and serve, with their exit codes.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpStream,
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+fn switchboard() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+}
+
+fn shipped_config() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/switchboard.toml")
+}
+
+/// A copy of the shipped config folder with one edit, in a fresh temporary folder.
+fn edited_config(name: &str, from: &str, to: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(shipped_config()).unwrap();
+    assert!(text.contains(from));
+    std::fs::write(dir.join("switchboard.toml"), text.replacen(from, to, 1)).unwrap();
+    let csv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/customers.csv");
+    std::fs::copy(csv, dir.join("customers.csv")).unwrap();
+    dir.join("switchboard.toml")
+}
+
+#[test]
+fn check_passes_the_shipped_config_with_a_one_line_summary() {
+    let out = switchboard()
+        .arg("check")
+        .arg(shipped_config())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.ends_with(
+            "switchboard.toml: ok (4 tiers, 2 lines, 2 menus, 6 queues, 6 rules; 1200 customers)\n"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_prints_every_error_and_exits_1() {
+    let path = edited_config(
+        "check",
+        "queue = \"platinum_desk\" }",
+        "queue = \"platnum_desk\" }",
+    );
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "repeat_window = \"7d\"",
+        "repeat_window = \"soon\"",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = switchboard().arg("check").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let file = path.display().to_string();
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{file}:21:17: learning.repeat_window: \"soon\": expected a number before \"soon\""
+            ),
+            format!(
+                "{file}:123:18: rules[2].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)"
+            ),
+            format!("{file}: 2 errors in config"),
+        ]
+    );
+}
+
+#[test]
+fn check_reports_bad_customer_rows_as_warnings_with_their_lines() {
+    let path = edited_config(
+        "rows",
+        "default_country = \"US\"",
+        "default_country = \"US\"",
+    );
+    let csv = path.with_file_name("customers.csv");
+    let mut text = std::fs::read_to_string(&csv).unwrap();
+    text.push_str("C9999999,Bad Row,+1 212 555,gold,none,en,1,1,,,\n");
+    std::fs::write(&csv, text).unwrap();
+    let out = switchboard().arg("check").arg(&path).output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("customers.csv: warning: line 1202: phone_numbers: \"+1 212 555\" is not a valid number (not a valid North American number) (row skipped)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1200 customers, 1 row skipped"), "{stdout}");
+}
+
+#[test]
+fn check_of_a_missing_file_names_it() {
+    let out = switchboard()
+        .args(["check", "/nonexistent/switchboard.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("/nonexistent/switchboard.toml: No such file"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_bad_config_with_exit_64_and_the_errors() {
+    let path = edited_config(
+        "serve",
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"nowhere\"",
+    );
+    let out = switchboard()
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("server.listen: \"nowhere\" is not an address with a port"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("switchboard: not starting: 1 error in config"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn explain_shows_rules_and_decisions_for_a_call() {
+    let out = switchboard()
+        .args([
+            "explain",
+            "--caller",
+            "212-555-0104",
+            "--dialed",
+            "+18005550100",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("caller: +12125550104: customer C0000004 (Tom Becker), tier standard; preference always_operator (explicit)\n"), "{stdout}");
+    assert!(
+        stdout.contains("  [match] operator-seekers => queue operator, then stop\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "          yes preference in [always_operator] (is always_operator (explicit))\n"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("decision 1: queue operator at priority 0 on line main [rule operator-seekers, menu skipped]\n"), "{stdout}");
+}
+
+#[test]
+fn explain_follows_menu_digits() {
+    let out = switchboard()
+        .args([
+            "explain",
+            "--caller",
+            "anonymous",
+            "--dialed",
+            "+18005550100",
+            "--digits",
+            "9,3",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let decisions: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("decision"))
+        .collect();
+    assert_eq!(decisions.len(), 3, "{stdout}");
+    assert!(
+        decisions[1].contains("play menu main (attempt 2"),
+        "{stdout}"
+    );
+    assert!(
+        decisions[2].ends_with("queue billing at priority 0 on line main [menu main option 3]"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_starts_on_the_embedded_defaults_and_listens() {
+    let mut child = switchboard()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Read the log on a thread so a server that never logs its address fails the test
+    // instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut address = None;
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        if let Some(rest) = line.split("address=").nth(1) {
+            address = rest.split_whitespace().next().map(str::to_owned);
+            break;
+        }
+        seen.push(line);
+    }
+    let Some(address) = address else {
+        child.kill().unwrap();
+        panic!("no listen address logged: {seen:?}");
+    };
+    assert!(
+        seen.iter().any(|l| l.contains("customers=1200")),
+        "{seen:?}"
+    );
+    let stream = TcpStream::connect_timeout(&address.parse().unwrap(), Duration::from_secs(5));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    stream.unwrap();
+}
