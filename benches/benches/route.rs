@@ -1,1 +1,113 @@
-fn main() {}
+//! The route path in process, at realistic scale: 1,000,000 customers in the directory and
+//! the shipped routing config.
+//!
+//! `cargo bench --bench route`
+
+use std::{hint::black_box, sync::Arc};
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use switchboard_config::{customers, load_default};
+use switchboard_core::{
+    Directory, E164, Millis, Router,
+    router::{CallRequest, Channel},
+};
+
+const CUSTOMERS: u64 = 1_000_000;
+
+fn router() -> Router {
+    let config = load_default().expect("shipped config");
+    let mut csv = Vec::with_capacity(110 * CUSTOMERS as usize);
+    switchboard_benches::synthetic::write_csv(&mut csv, CUSTOMERS, 7).unwrap();
+    let directory = Directory::new();
+    let report = customers::import(csv.as_slice(), &config.plan, &directory).unwrap();
+    assert!(
+        report.rejected.is_empty(),
+        "{:?}",
+        &report.rejected[..report.rejected.len().min(5)]
+    );
+    Router::new(config.plan, Arc::new(directory))
+}
+
+fn benches(c: &mut Criterion) {
+    let router = router();
+    let plan = router.plan();
+
+    let mut g = c.benchmark_group("normalize");
+    for (name, raw) in [
+        ("e164", "+12125550101"),
+        ("national_formatted", "(212) 555-0101"),
+        ("sip_uri", "sip:+12125550101@sbc.example.net;user=phone"),
+        ("letters_refused", "1-800-FLOWERS"),
+    ] {
+        g.bench_function(name, |b| b.iter(|| plan.numbers.normalize(black_box(raw))));
+    }
+    g.finish();
+
+    let known: E164 = "+12125550101".parse().unwrap();
+    let unknown: E164 = "+13125550199".parse().unwrap();
+    let mut g = c.benchmark_group("directory_lookup_1m");
+    g.bench_function("hit", |b| {
+        b.iter(|| router.directory().lookup(black_box(known)))
+    });
+    g.bench_function("miss", |b| {
+        b.iter(|| router.directory().lookup(black_box(unknown)))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("route_decision");
+    let now = Millis(1_800_000_000_000);
+    let mut n = 0u64;
+    let mut next_id = || {
+        n += 1;
+        // Calls accumulate as the benchmark runs; forget them now and then (untimed).
+        if n.is_multiple_of(1_000_000) {
+            router.forget_calls_before(Millis(u64::MAX));
+        }
+        format!("bench-{n}")
+    };
+    for (name, caller, dialed) in [
+        ("platinum_known_skips_menu", "+12125550101", "+18005550199"),
+        ("unknown_caller_main_menu", "+13125550199", "+18005550100"),
+        ("withheld_caller", "anonymous", "+18005550100"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                &mut next_id,
+                |id| {
+                    let req = CallRequest {
+                        call_id: &id,
+                        caller,
+                        dialed,
+                        channel: Channel::Voice,
+                    };
+                    router.route(black_box(&req), now).map(|r| r.decision)
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    router
+        .route(
+            &CallRequest {
+                call_id: "replay",
+                caller: "+12125550101",
+                dialed: "+18005550199",
+                channel: Channel::Voice,
+            },
+            now,
+        )
+        .unwrap();
+    g.bench_function("replayed_call_id", |b| {
+        let req = CallRequest {
+            call_id: "replay",
+            caller: "+12125550101",
+            dialed: "+18005550199",
+            channel: Channel::Voice,
+        };
+        b.iter(|| router.route(black_box(&req), now).map(|r| r.decision))
+    });
+    g.finish();
+}
+
+criterion_group!(route, benches);
+criterion_main!(route);

@@ -141,11 +141,11 @@ impl<'a> Checker<'a> {
 
 fn humanize(d: Duration) -> String {
     let s = d.as_secs();
-    if s % 86_400 == 0 {
+    if s.is_multiple_of(86_400) {
         format!("{}d", s / 86_400)
-    } else if s % 3_600 == 0 {
+    } else if s.is_multiple_of(3_600) {
         format!("{}h", s / 3_600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
@@ -191,7 +191,6 @@ fn resolve_target(
     queues: &Names<QueueId>,
     menu: Option<&S<String>>,
     queue: Option<&S<String>>,
-    span: Range<usize>,
     path: &str,
 ) -> Option<Option<Target>> {
     match (menu, queue) {
@@ -204,7 +203,6 @@ fn resolve_target(
         (None, None) => Some(None),
         (Some(m), Some(_)) => {
             c.error(m.span(), path, "set either menu or queue, not both");
-            let _ = span;
             None
         }
     }
@@ -410,7 +408,6 @@ pub(crate) fn validate(
             &queue_names,
             l.menu.as_ref(),
             l.queue.as_ref(),
-            span.clone(),
             &path,
         ) {
             Some(Some(t)) => Some(t),
@@ -521,7 +518,6 @@ pub(crate) fn validate(
             &queue_names,
             fb.menu.as_ref(),
             fb.queue.as_ref(),
-            m.fallback.span(),
             &format!("{path}.fallback"),
         ) {
             Some(Some(t)) => Some(t),
@@ -590,7 +586,6 @@ pub(crate) fn validate(
                 &queue_names,
                 o.menu.as_ref(),
                 o.queue.as_ref(),
-                span.clone(),
                 &opath,
             ) {
                 Some(Some(t)) => Some(t),
@@ -670,14 +665,14 @@ pub(crate) fn validate(
                 }
                 tiers = Some(set);
             }
-            if let Some(min) = &w.min_tier {
-                if let Some(id) = tier_names.resolve(c, min, &format!("{path}.when.min_tier")) {
-                    let mut set = TierSet::default();
-                    for t in id.0..tier_names.order.len() as u8 {
-                        set.insert(TierId(t));
-                    }
-                    tiers = Some(TierSet(tiers.map_or(set.0, |t| t.0 & set.0)));
+            if let Some(min) = &w.min_tier
+                && let Some(id) = tier_names.resolve(c, min, &format!("{path}.when.min_tier"))
+            {
+                let mut set = TierSet::default();
+                for t in id.0..tier_names.order.len() as u8 {
+                    set.insert(TierId(t));
                 }
+                tiers = Some(TierSet(tiers.map_or(set.0, |t| t.0 & set.0)));
             }
             when.tiers = tiers;
             if let Some(list) = &w.preference {
@@ -733,7 +728,6 @@ pub(crate) fn validate(
             &queue_names,
             t.menu.as_ref(),
             t.queue.as_ref(),
-            r.then.span(),
             &format!("{path}.then"),
         )
         .flatten();

@@ -265,13 +265,13 @@ impl Directory {
         // A poisoned lock only means another writer panicked; the maps are still whole.
         let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         for number in &customer.numbers {
-            if let Some(owner) = self.by_number.get(number) {
-                if owner.id != customer.id {
-                    return Err(DirectoryError::NumberTaken {
-                        number: *number,
-                        owner: owner.id.clone(),
-                    });
-                }
+            if let Some(owner) = self.by_number.get(number)
+                && owner.id != customer.id
+            {
+                return Err(DirectoryError::NumberTaken {
+                    number: *number,
+                    owner: owner.id.clone(),
+                });
             }
         }
         let customer = Arc::new(customer);

@@ -360,12 +360,7 @@ impl Router {
     }
 
     /// Applies the caller's answer to the menu the call is at.
-    pub fn submit_input(
-        &self,
-        call_id: &str,
-        input: Input<'_>,
-        _now: Millis,
-    ) -> Result<Routed, RouteError> {
+    pub fn submit_input(&self, call_id: &str, input: Input<'_>) -> Result<Routed, RouteError> {
         check_call_id(call_id)?;
         check_input(input)?;
         let mut state = self.calls.get_mut(call_id).ok_or(RouteError::UnknownCall)?;
@@ -530,18 +525,18 @@ fn evaluate<T: Trace>(
     let mut line = dialed;
     let mut redirected_from = None;
     let dialed_line = plan.line(dialed);
-    if let (Some(admits), Some(others)) = (dialed_line.admits, &dialed_line.others) {
-        if !admits.contains(caller.tier) {
-            redirected_from = Some(dialed);
-            line = others.line;
-            if T::ON {
-                trace.note(format!(
-                    "line {} does not admit tier {}: redirected to line {}",
-                    dialed_line.name,
-                    plan.tier(caller.tier).name,
-                    plan.line(line).name
-                ));
-            }
+    if let (Some(admits), Some(others)) = (dialed_line.admits, &dialed_line.others)
+        && !admits.contains(caller.tier)
+    {
+        redirected_from = Some(dialed);
+        line = others.line;
+        if T::ON {
+            trace.note(format!(
+                "line {} does not admit tier {}: redirected to line {}",
+                dialed_line.name,
+                plan.tier(caller.tier).name,
+                plan.line(line).name
+            ));
         }
     }
     let mut priority = plan.tier(caller.tier).base_priority;

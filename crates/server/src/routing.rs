@@ -64,7 +64,7 @@ impl Routing for RoutingService {
         let routed = self
             .app
             .router
-            .submit_input(&req.call_id, input, self.app.clock.now())
+            .submit_input(&req.call_id, input)
             .map_err(|e| ApiError::route(&req.call_id, e))?;
         Ok(Response::new(convert::decision(
             &routed.plan,

@@ -293,10 +293,7 @@ fn continuing_rules_raise_priority_and_later_rules_still_decide() {
     // Gold (20) + gold-boost (5); the menu, then option 2.
     let d = route(&r, "c1", "+12125550102", MAIN_LINE);
     assert_eq!(d.matched.iter().collect::<Vec<_>>(), vec![RuleId(0)]);
-    let next = r
-        .submit_input("c1", Input::Digits("2"), T0)
-        .unwrap()
-        .decision;
+    let next = r.submit_input("c1", Input::Digits("2")).unwrap().decision;
     assert_eq!(
         next.action,
         Action::Enqueue {
@@ -342,7 +339,7 @@ fn caller_who_pressed_zero_in_three_of_five_calls_skips_the_menu_next_time() {
             matches!(d.action, Action::PlayMenu { .. }),
             "call {i} still hears the menu"
         );
-        r.submit_input(&id, Input::Digits(digits), T0).unwrap();
+        r.submit_input(&id, Input::Digits(digits)).unwrap();
     }
     let d = route(&r, "z-next", caller, MAIN_LINE);
     assert_eq!(
@@ -364,7 +361,7 @@ fn explicit_preference_wins_over_a_learned_one() {
     for i in 0..5 {
         let id = format!("g{i}");
         route(&r, &id, "+12125550105", MAIN_LINE);
-        r.submit_input(&id, Input::Digits("0"), T0).unwrap();
+        r.submit_input(&id, Input::Digits("0")).unwrap();
     }
     let e = r.explain("+12125550105", MAIN_LINE, &[], T0);
     assert_eq!(e.caller.preference, Preference::GetItDone);
@@ -376,7 +373,7 @@ fn a_menu_choice_is_remembered_for_the_next_call() {
     let r = router();
     let caller = "+13125550151";
     route(&r, "m1", caller, MAIN_LINE);
-    r.submit_input("m1", Input::Digits("1"), T0).unwrap();
+    r.submit_input("m1", Input::Digits("1")).unwrap();
     let d = route(&r, "m2", caller, MAIN_LINE);
     assert_eq!(
         d.action,
@@ -392,10 +389,7 @@ fn a_menu_choice_is_remembered_for_the_next_call() {
 fn invalid_input_replays_the_menu_then_falls_back() {
     let r = router();
     route(&r, "c1", "+12125550101", MAIN_LINE);
-    let d = r
-        .submit_input("c1", Input::Digits("9"), T0)
-        .unwrap()
-        .decision;
+    let d = r.submit_input("c1", Input::Digits("9")).unwrap().decision;
     assert_eq!(
         d.action,
         Action::PlayMenu {
@@ -404,10 +398,7 @@ fn invalid_input_replays_the_menu_then_falls_back() {
         }
     );
     assert_eq!(d.reason, Reason::InvalidInput(MenuId(0)));
-    let d = r
-        .submit_input("c1", Input::Digits("9"), T0)
-        .unwrap()
-        .decision;
+    let d = r.submit_input("c1", Input::Digits("9")).unwrap().decision;
     assert_eq!(
         d.action,
         Action::Enqueue {
@@ -417,7 +408,7 @@ fn invalid_input_replays_the_menu_then_falls_back() {
     );
     assert_eq!(d.reason, Reason::MenuFallback(MenuId(0)));
     assert_eq!(
-        r.submit_input("c1", Input::Digits("1"), T0).unwrap_err(),
+        r.submit_input("c1", Input::Digits("1")).unwrap_err(),
         RouteError::NotAtMenu
     );
 }
@@ -445,7 +436,7 @@ fn bad_requests_name_the_field_and_leave_other_calls_alone() {
         Input::Digits(&"1".repeat(33)),
     ] {
         assert!(matches!(
-            r.submit_input("ok", input, T0),
+            r.submit_input("ok", input),
             Err(RouteError::InvalidField {
                 field: "digits",
                 ..
@@ -453,14 +444,11 @@ fn bad_requests_name_the_field_and_leave_other_calls_alone() {
         ));
     }
     assert_eq!(
-        r.submit_input("nope", Input::Digits("1"), T0).unwrap_err(),
+        r.submit_input("nope", Input::Digits("1")).unwrap_err(),
         RouteError::UnknownCall
     );
     assert_eq!(r.calls_in_progress(), 1);
-    let d = r
-        .submit_input("ok", Input::Digits("2"), T0)
-        .unwrap()
-        .decision;
+    let d = r.submit_input("ok", Input::Digits("2")).unwrap().decision;
     assert_eq!(
         d.action,
         Action::Enqueue {
@@ -544,8 +532,8 @@ fn old_calls_are_forgotten() {
     .unwrap();
     assert_eq!(r.forget_calls_before(Millis(T0.0 + 5_000)), 1);
     assert_eq!(
-        r.submit_input("old", Input::Digits("1"), T0).unwrap_err(),
+        r.submit_input("old", Input::Digits("1")).unwrap_err(),
         RouteError::UnknownCall
     );
-    assert!(r.submit_input("new", Input::Digits("1"), T0).is_ok());
+    assert!(r.submit_input("new", Input::Digits("1")).is_ok());
 }
