@@ -61,6 +61,13 @@ impl<'a> Checker<'a> {
         self.diagnostics.push(d);
     }
 
+    /// A `when` list that is present but empty would match nothing: surely a mistake.
+    fn non_empty<T>(&mut self, list: &S<Vec<T>>, path: &str) {
+        if list.get_ref().is_empty() {
+            self.error(list.span(), path, "an empty list matches nothing");
+        }
+    }
+
     fn has_errors(&self) -> bool {
         self.diagnostics
             .iter()
@@ -656,13 +663,7 @@ pub(crate) fn validate(
                         set.insert(id);
                     }
                 }
-                if list.get_ref().is_empty() {
-                    c.error(
-                        list.span(),
-                        format!("{path}.when.tier"),
-                        "an empty list matches nothing",
-                    );
-                }
+                c.non_empty(list, &format!("{path}.when.tier"));
                 tiers = Some(set);
             }
             if let Some(min) = &w.min_tier
@@ -693,13 +694,7 @@ pub(crate) fn validate(
                         }
                     }
                 }
-                if list.get_ref().is_empty() {
-                    c.error(
-                        list.span(),
-                        format!("{path}.when.preference"),
-                        "an empty list matches nothing",
-                    );
-                }
+                c.non_empty(list, &format!("{path}.when.preference"));
                 when.preferences = Some(mask);
             }
             if let Some(list) = &w.line {
@@ -709,13 +704,7 @@ pub(crate) fn validate(
                         ids.push(id);
                     }
                 }
-                if list.get_ref().is_empty() {
-                    c.error(
-                        list.span(),
-                        format!("{path}.when.line"),
-                        "an empty list matches nothing",
-                    );
-                }
+                c.non_empty(list, &format!("{path}.when.line"));
                 when.lines = Some(ids);
             }
             when.known = w.known;

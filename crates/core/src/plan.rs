@@ -159,22 +159,24 @@ pub struct Learning {
     pub repeat_window: Duration,
 }
 
-/// The whole plan. Constructed through [`RoutePlan::new`], which checks that every index
-/// points somewhere.
+/// The whole plan: its checked parts (reached through `Deref`) and the indexes built from
+/// them. Constructed through [`RoutePlan::new`], which checks that every index points
+/// somewhere.
 #[derive(Clone, Debug)]
 pub struct RoutePlan {
-    pub numbers: NumberPlan,
-    pub tiers: Vec<Tier>,
-    pub lines: Vec<Line>,
-    pub default_line: LineId,
-    pub menus: Vec<Menu>,
-    pub queues: Vec<Queue>,
-    pub rules: Vec<Rule>,
-    pub learning: Learning,
+    parts: PlanParts,
     line_by_number: HashMap<E164, LineId>,
 }
 
-/// The parts of a plan, before their indexes are checked.
+impl std::ops::Deref for RoutePlan {
+    type Target = PlanParts;
+
+    fn deref(&self) -> &PlanParts {
+        &self.parts
+    }
+}
+
+/// The parts of a plan. Only a [`RoutePlan`] guarantees their indexes are in range.
 #[derive(Clone, Debug)]
 pub struct PlanParts {
     pub numbers: NumberPlan,
@@ -202,15 +204,15 @@ pub enum PlanError {
 impl RoutePlan {
     pub fn new(parts: PlanParts) -> Result<Self, PlanError> {
         let PlanParts {
-            numbers,
             tiers,
             lines,
             default_line,
             menus,
             queues,
             rules,
-            learning,
-        } = parts;
+            ..
+        } = &parts;
+        let default_line = *default_line;
         if tiers.is_empty() || tiers.len() > MAX_TIERS {
             return Err(PlanError::TierCount);
         }
@@ -249,13 +251,13 @@ impl RoutePlan {
                 return Err(PlanError::DuplicateLineNumber(line.number));
             }
         }
-        for menu in &menus {
+        for menu in menus {
             check_target(menu.fallback)?;
             for option in &menu.options {
                 check_target(option.target)?;
             }
         }
-        for rule in &rules {
+        for rule in rules {
             if let Some(t) = rule.then.target {
                 check_target(t)?;
             }
@@ -264,14 +266,7 @@ impl RoutePlan {
             }
         }
         Ok(RoutePlan {
-            numbers,
-            tiers,
-            lines,
-            default_line,
-            menus,
-            queues,
-            rules,
-            learning,
+            parts,
             line_by_number,
         })
     }
