@@ -87,7 +87,7 @@ fn render(e: &Explanation) -> String {
         "caller: {caller}; preference {}{source}\n",
         e.caller.preference
     ));
-    for note in e.notes.iter().skip(1) {
+    for note in &e.notes {
         out.push_str(&format!("note: {note}\n"));
     }
     out.push_str("rules:\n");

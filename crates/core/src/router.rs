@@ -400,10 +400,6 @@ impl Router {
         let plan = self.plan.load_full();
         let caller = self.resolve_caller(&plan, caller, now, false);
         let mut rec = Recorder::default();
-        match caller.number {
-            Ok(n) => rec.note(format!("caller number {n}")),
-            Err(e) => rec.note(format!("caller routes as unknown: {e}")),
-        }
         let line = configured_line(&plan, dialed).unwrap_or_else(|| {
             rec.note(format!(
                 "dialed number {dialed:?} is not a configured line: default line {}",
