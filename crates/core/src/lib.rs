@@ -8,8 +8,10 @@
 //! - [`behaviour`]: what callers teach by behaviour (zero-outs, menu choices, last call).
 //! - [`plan`]: the compiled routing plan (tiers, lines, menus, queues, rules).
 //! - [`router`]: the route path, menu input, explanations and idempotent call state.
+//! - [`acd`]: agents, waiting calls and race-free matching of the two.
 //! - [`clock`]: time as milliseconds, always passed in.
 
+pub mod acd;
 pub mod behaviour;
 pub mod clock;
 pub mod customer;

@@ -1,0 +1,549 @@
+//! The automatic call distributor: agents, waiting calls, and the matching of the two.
+//!
+//! Race-freedom rests on two rules:
+//! - **An agent is claimed by one compare-and-swap** on its state word (state plus an
+//!   epoch that every change bumps), so two calls can never take one agent.
+//! - **Publish, then look.** A new call is inserted in its queue before it looks for an
+//!   idle agent; an agent is marked available before it looks for a waiting call. With
+//!   sequentially consistent atomics at least one of the two sees the other, so a call
+//!   never waits while an eligible agent sits idle. A side that claims but finds nothing
+//!   undoes its claim and looks once more.
+//!
+//! Each queue's waiting calls sit in an ordered map behind a short per-queue mutex; keys
+//! are fixed at insert (see [`WaitKey`]), so the critical section is one map operation.
+//! Agents and the call index are sharded concurrent maps: there is no global lock.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering::SeqCst},
+    },
+};
+
+use dashmap::DashMap;
+
+use crate::{clock::Millis, plan::QueueId};
+
+/// Agent states, as the desk and the switch see them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum AgentState {
+    LoggedOut = 0,
+    Available = 1,
+    /// Offered a call; waiting for the switch to connect it.
+    Reserved = 2,
+    OnCall = 3,
+    WrapUp = 4,
+    NotReady = 5,
+}
+
+impl AgentState {
+    fn from_bits(b: u64) -> AgentState {
+        match b {
+            1 => AgentState::Available,
+            2 => AgentState::Reserved,
+            3 => AgentState::OnCall,
+            4 => AgentState::WrapUp,
+            5 => AgentState::NotReady,
+            _ => AgentState::LoggedOut,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::LoggedOut => "logged_out",
+            AgentState::Available => "available",
+            AgentState::Reserved => "reserved",
+            AgentState::OnCall => "on_call",
+            AgentState::WrapUp => "wrap_up",
+            AgentState::NotReady => "not_ready",
+        }
+    }
+}
+
+/// How a queue picks among several idle eligible agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// The agent idle the longest: spreads work evenly over time.
+    #[default]
+    LongestIdle,
+    /// The agent with the highest proficiency in the queue's skills, then longest idle.
+    MostSkilled,
+}
+
+/// What the ACD needs to know about a queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueSpec {
+    pub name: String,
+    /// Skill names with the minimum proficiency an agent needs in each.
+    pub skills: Vec<(String, u8)>,
+    pub strategy: Strategy,
+    /// Priority points a waiting call gains per second waited.
+    pub aging_per_second: i64,
+}
+
+/// An agent as they logged in. Replaced whole on the next log-in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentProfile {
+    pub id: String,
+    pub endpoint: String,
+    /// Skill names with proficiency 1 to 10.
+    pub skills: Vec<(String, u8)>,
+    pub tags: Vec<String>,
+}
+
+/// A logged-in agent: an immutable profile and the atomics that change.
+#[derive(Debug)]
+pub struct Agent {
+    pub profile: AgentProfile,
+    /// `state << 56 | epoch`: every transition bumps the epoch, so a compare-and-swap
+    /// cannot succeed against a state that changed and changed back.
+    word: AtomicU64,
+    /// When the state last changed (longest-idle ordering, time in state).
+    since: AtomicU64,
+    /// The queues this agent's skills qualify for, with the agent's proficiency score in
+    /// each (the sum over the queue's skills).
+    queues: Vec<(QueueId, u16)>,
+}
+
+const EPOCH_MASK: u64 = (1 << 56) - 1;
+
+fn pack(state: AgentState, epoch: u64) -> u64 {
+    (state as u64) << 56 | (epoch & EPOCH_MASK)
+}
+
+impl Agent {
+    pub fn state(&self) -> AgentState {
+        AgentState::from_bits(self.word.load(SeqCst) >> 56)
+    }
+
+    pub fn since(&self) -> Millis {
+        Millis(self.since.load(SeqCst))
+    }
+
+    pub fn serves(&self, queue: QueueId) -> bool {
+        self.queues.iter().any(|(q, _)| *q == queue)
+    }
+
+    fn score(&self, queue: QueueId) -> u16 {
+        self.queues
+            .iter()
+            .find(|(q, _)| *q == queue)
+            .map_or(0, |(_, s)| *s)
+    }
+
+    /// Moves from `from` to `to` if the agent is in `from`; the one atomic step that
+    /// claims or releases an agent.
+    fn transition(&self, from: AgentState, to: AgentState, now: Millis) -> bool {
+        let current = self.word.load(SeqCst);
+        if AgentState::from_bits(current >> 56) != from {
+            return false;
+        }
+        let next = pack(to, (current & EPOCH_MASK) + 1);
+        if self
+            .word
+            .compare_exchange(current, next, SeqCst, SeqCst)
+            .is_ok()
+        {
+            self.since.store(now.0, SeqCst);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Where a waiting call sits. Effective priority at time `t` (in thousandths of a point)
+/// is `priority * 1000 + rate * (t - arrived)`; since the rate is the queue's, the order
+/// within a queue is that of `priority * 1000 - rate * arrived`, fixed at insert. Ties go
+/// to the earlier arrival (`seq`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WaitKey {
+    /// Negated so that the map's first entry is the best call.
+    neg_key: i64,
+    seq: u64,
+}
+
+/// A call waiting in a queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitingCall {
+    pub call_id: Arc<str>,
+    pub priority: i32,
+    pub arrived: Millis,
+}
+
+#[derive(Debug)]
+struct QueueState {
+    spec: QueueSpec,
+    waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
+    /// Logged-in agents whose skills qualify for this queue.
+    members: RwLock<Vec<Arc<Agent>>>,
+}
+
+/// A call and an agent brought together; the switch connects them.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    pub call: WaitingCall,
+    pub queue: QueueId,
+    pub agent: Arc<Agent>,
+}
+
+/// The result of putting a call in a queue.
+#[derive(Clone, Debug)]
+pub enum Placed {
+    /// An idle agent took it at once.
+    Assigned(Assignment),
+    /// It waits; `position` is 1-based.
+    Waiting { position: usize },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AcdError {
+    #[error("unknown queue")]
+    UnknownQueue,
+    #[error("unknown agent")]
+    UnknownAgent,
+    #[error("call is already waiting")]
+    AlreadyWaiting,
+    #[error("agent cannot go from {from} to {to}")]
+    IllegalTransition {
+        from: &'static str,
+        to: &'static str,
+    },
+}
+
+/// The distributor.
+#[derive(Debug)]
+pub struct Acd {
+    queues: Vec<QueueState>,
+    agents: DashMap<Box<str>, Arc<Agent>>,
+    /// Waiting calls by id, to find them for abandon and transfer.
+    waiting: DashMap<Arc<str>, (QueueId, WaitKey)>,
+    seq: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding a queue lock leaves a whole map behind; keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Acd {
+    pub fn new(queues: Vec<QueueSpec>) -> Self {
+        Acd {
+            queues: queues
+                .into_iter()
+                .map(|spec| QueueState {
+                    spec,
+                    waiting: Mutex::new(BTreeMap::new()),
+                    members: RwLock::new(Vec::new()),
+                })
+                .collect(),
+            agents: DashMap::new(),
+            waiting: DashMap::new(),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    fn queue(&self, q: QueueId) -> Result<&QueueState, AcdError> {
+        self.queues.get(q.index()).ok_or(AcdError::UnknownQueue)
+    }
+
+    pub fn agent(&self, id: &str) -> Option<Arc<Agent>> {
+        self.agents.get(id).map(|a| Arc::clone(&a))
+    }
+
+    /// Logs an agent in, not ready. A second log-in replaces the profile only from
+    /// logged out; otherwise it is an illegal transition.
+    pub fn log_in(&self, profile: AgentProfile, now: Millis) -> Result<Arc<Agent>, AcdError> {
+        if let Some(old) = self.agent(&profile.id) {
+            let state = old.state();
+            if state != AgentState::LoggedOut {
+                return Err(AcdError::IllegalTransition {
+                    from: state.as_str(),
+                    to: "logged in",
+                });
+            }
+        }
+        let queues = self
+            .queues
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| {
+                let mut score = 0u16;
+                for (skill, min) in &q.spec.skills {
+                    let have = profile
+                        .skills
+                        .iter()
+                        .find(|(s, _)| s == skill)
+                        .map(|(_, p)| *p)?;
+                    if have < *min {
+                        return None;
+                    }
+                    score += u16::from(have);
+                }
+                Some((QueueId(i as u16), score))
+            })
+            .collect();
+        let agent = Arc::new(Agent {
+            profile,
+            word: AtomicU64::new(pack(AgentState::NotReady, 0)),
+            since: AtomicU64::new(now.0),
+            queues,
+        });
+        for (q, _) in &agent.queues {
+            let members = &self.queues[q.index()].members;
+            let mut members = members.write().unwrap_or_else(|e| e.into_inner());
+            members.retain(|a| a.profile.id != agent.profile.id);
+            members.push(Arc::clone(&agent));
+        }
+        self.agents.insert(
+            agent.profile.id.clone().into_boxed_str(),
+            Arc::clone(&agent),
+        );
+        Ok(agent)
+    }
+
+    /// The agent is ready for a call: marks them available, then offers them the best
+    /// waiting call across their queues.
+    pub fn ready(&self, agent_id: &str, now: Millis) -> Result<Option<Assignment>, AcdError> {
+        let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
+        let from = agent.state();
+        match from {
+            AgentState::NotReady | AgentState::WrapUp => {
+                if !agent.transition(from, AgentState::Available, now) {
+                    return Err(AcdError::IllegalTransition {
+                        from: agent.state().as_str(),
+                        to: "available",
+                    });
+                }
+            }
+            AgentState::Available => {}
+            other => {
+                return Err(AcdError::IllegalTransition {
+                    from: other.as_str(),
+                    to: "available",
+                });
+            }
+        }
+        Ok(self.offer_agent(&agent, now))
+    }
+
+    /// Puts a call in a queue, or straight to the best idle eligible agent.
+    pub fn enqueue(
+        &self,
+        queue: QueueId,
+        call_id: Arc<str>,
+        priority: i32,
+        arrived: Millis,
+        now: Millis,
+    ) -> Result<Placed, AcdError> {
+        let q = self.queue(queue)?;
+        let key = WaitKey {
+            neg_key: Self::key(&q.spec, priority, arrived),
+            seq: self.seq.fetch_add(1, SeqCst),
+        };
+        match self.waiting.entry(Arc::clone(&call_id)) {
+            dashmap::mapref::entry::Entry::Occupied(_) => return Err(AcdError::AlreadyWaiting),
+            dashmap::mapref::entry::Entry::Vacant(v) => {
+                v.insert((queue, key));
+            }
+        }
+        let position = {
+            let mut waiting = lock(&q.waiting);
+            waiting.insert(
+                key,
+                WaitingCall {
+                    call_id,
+                    priority,
+                    arrived,
+                },
+            );
+            waiting.range(..key).count() + 1
+        };
+        // Published; now look for an agent.
+        match self.offer_queue(queue, now) {
+            Some(a) => Ok(Placed::Assigned(a)),
+            None => Ok(Placed::Waiting { position }),
+        }
+    }
+
+    /// Removes a waiting call (the caller hung up). False if it was not waiting.
+    pub fn abandon(&self, call_id: &str) -> bool {
+        let Some((_, (queue, key))) = self.waiting.remove(call_id) else {
+            return false;
+        };
+        lock(&self.queues[queue.index()].waiting)
+            .remove(&key)
+            .is_some()
+    }
+
+    pub fn waiting_in(&self, queue: QueueId) -> usize {
+        self.queue(queue).map_or(0, |q| lock(&q.waiting).len())
+    }
+
+    /// The switch connected the agent to the call.
+    pub fn connected(&self, agent_id: &str, now: Millis) -> Result<(), AcdError> {
+        self.step(agent_id, AgentState::Reserved, AgentState::OnCall, now)
+    }
+
+    /// The call ended; the agent wraps up.
+    pub fn ended(&self, agent_id: &str, now: Millis) -> Result<(), AcdError> {
+        self.step(agent_id, AgentState::OnCall, AgentState::WrapUp, now)
+    }
+
+    /// The agent did not answer: the call goes back to the head of its queue, the agent
+    /// to not ready. Returns a new assignment if the call met another agent at once.
+    pub fn no_answer(
+        &self,
+        agent_id: &str,
+        assignment: &Assignment,
+        now: Millis,
+    ) -> Result<Option<Assignment>, AcdError> {
+        self.step(agent_id, AgentState::Reserved, AgentState::NotReady, now)?;
+        let q = &self.queues[assignment.queue.index()];
+        // Back at the head of its queue: its own key, or just ahead of the current head.
+        let key = {
+            let mut waiting = lock(&q.waiting);
+            let own = Self::key(&q.spec, assignment.call.priority, assignment.call.arrived);
+            let neg_key = waiting
+                .keys()
+                .next()
+                .map_or(own, |head| own.min(head.neg_key - 1));
+            let key = WaitKey {
+                neg_key,
+                seq: self.seq.fetch_add(1, SeqCst),
+            };
+            waiting.insert(key, assignment.call.clone());
+            key
+        };
+        self.waiting.insert(
+            Arc::clone(&assignment.call.call_id),
+            (assignment.queue, key),
+        );
+        Ok(self.offer_queue(assignment.queue, now))
+    }
+
+    /// The negated order key of a call (see [`WaitKey`]).
+    fn key(spec: &QueueSpec, priority: i32, arrived: Millis) -> i64 {
+        let arrived = i64::try_from(arrived.0).unwrap_or(i64::MAX / 2);
+        spec.aging_per_second.saturating_mul(arrived) - i64::from(priority) * 1000
+    }
+
+    fn step(
+        &self,
+        agent_id: &str,
+        from: AgentState,
+        to: AgentState,
+        now: Millis,
+    ) -> Result<(), AcdError> {
+        let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
+        if agent.transition(from, to, now) {
+            Ok(())
+        } else {
+            Err(AcdError::IllegalTransition {
+                from: agent.state().as_str(),
+                to: to.as_str(),
+            })
+        }
+    }
+
+    /// A call is waiting in `queue`: find it an agent.
+    fn offer_queue(&self, queue: QueueId, now: Millis) -> Option<Assignment> {
+        let q = &self.queues[queue.index()];
+        loop {
+            let agent = self.claim_idle(q, queue, now)?;
+            match self.pop_best(&agent, now) {
+                Some(a) => return Some(a),
+                None => {
+                    // Someone else took the call; give the agent back, and let it look
+                    // for work like any newly available agent.
+                    agent.transition(AgentState::Reserved, AgentState::Available, now);
+                    if let Some(a) = self.offer_agent(&agent, now) {
+                        return Some(a);
+                    }
+                    if lock(&q.waiting).is_empty() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// An agent is available: find them a call.
+    fn offer_agent(&self, agent: &Arc<Agent>, now: Millis) -> Option<Assignment> {
+        loop {
+            if !agent.transition(AgentState::Available, AgentState::Reserved, now) {
+                // Another path claimed this agent (and will look for their call).
+                return None;
+            }
+            if let Some(a) = self.pop_best(agent, now) {
+                return Some(a);
+            }
+            agent.transition(AgentState::Reserved, AgentState::Available, now);
+            // A call inserted while the agent was reserved did not see them; look again.
+            let any = agent
+                .queues
+                .iter()
+                .any(|(q, _)| !lock(&self.queues[q.index()].waiting).is_empty());
+            if !any {
+                return None;
+            }
+        }
+    }
+
+    /// Claims the best idle agent of a queue by its strategy.
+    fn claim_idle(&self, q: &QueueState, queue: QueueId, now: Millis) -> Option<Arc<Agent>> {
+        loop {
+            let best = {
+                let members = q.members.read().unwrap_or_else(|e| e.into_inner());
+                members
+                    .iter()
+                    .filter(|a| a.state() == AgentState::Available)
+                    .min_by_key(|a| match q.spec.strategy {
+                        Strategy::LongestIdle => (0, a.since.load(SeqCst)),
+                        Strategy::MostSkilled => (u16::MAX - a.score(queue), a.since.load(SeqCst)),
+                    })
+                    .cloned()
+            }?;
+            if best.transition(AgentState::Available, AgentState::Reserved, now) {
+                return Some(best);
+            }
+        }
+    }
+
+    /// For a claimed agent: takes the call with the highest effective priority now across
+    /// the agent's queues, or returns `None` if none waits.
+    fn pop_best(&self, agent: &Arc<Agent>, now: Millis) -> Option<Assignment> {
+        loop {
+            let mut best: Option<(i64, u64, QueueId, WaitKey)> = None;
+            for (queue, _) in &agent.queues {
+                let q = &self.queues[queue.index()];
+                if let Some(key) = lock(&q.waiting).keys().next().copied() {
+                    let now_ms = i64::try_from(now.0).unwrap_or(i64::MAX / 2);
+                    let effective = q.spec.aging_per_second.saturating_mul(now_ms) - key.neg_key;
+                    let better = best.is_none_or(|(e, s, _, _)| {
+                        effective > e || (effective == e && key.seq < s)
+                    });
+                    if better {
+                        best = Some((effective, key.seq, *queue, key));
+                    }
+                }
+            }
+            let (_, _, queue, key) = best?;
+            let call = lock(&self.queues[queue.index()].waiting).remove(&key);
+            // Gone already (another agent or an abandon): look again.
+            if let Some(call) = call {
+                self.waiting.remove(&call.call_id);
+                return Some(Assignment {
+                    call,
+                    queue,
+                    agent: Arc::clone(agent),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,329 @@
+use std::{
+    collections::HashSet,
+    sync::atomic::{AtomicUsize, Ordering},
+    thread,
+};
+
+use super::*;
+
+const SUPPORT: QueueId = QueueId(0);
+const BILLING: QueueId = QueueId(1);
+const T0: Millis = Millis(1_800_000_000_000);
+
+fn at(seconds: u64) -> Millis {
+    Millis(T0.0 + seconds * 1_000)
+}
+
+fn spec(name: &str, skill: &str, strategy: Strategy) -> QueueSpec {
+    QueueSpec {
+        name: name.into(),
+        skills: vec![(skill.into(), 3)],
+        strategy,
+        aging_per_second: 1,
+    }
+}
+
+fn acd(strategy: Strategy) -> Acd {
+    Acd::new(vec![
+        spec("support", "technical", strategy),
+        spec("billing", "billing", strategy),
+    ])
+}
+
+fn agent(id: &str, skills: &[(&str, u8)]) -> AgentProfile {
+    AgentProfile {
+        id: id.into(),
+        endpoint: format!("sip:{id}@pbx"),
+        skills: skills.iter().map(|(s, p)| (s.to_string(), *p)).collect(),
+        tags: vec![],
+    }
+}
+
+fn call(acd: &Acd, queue: QueueId, id: &str, priority: i32, arrived: Millis) -> Placed {
+    acd.enqueue(queue, Arc::from(id), priority, arrived, arrived)
+        .unwrap()
+}
+
+fn assigned(p: Placed) -> Assignment {
+    match p {
+        Placed::Assigned(a) => a,
+        Placed::Waiting { position } => panic!("expected an assignment, waiting at {position}"),
+    }
+}
+
+fn position(p: Placed) -> usize {
+    match p {
+        Placed::Waiting { position } => position,
+        Placed::Assigned(a) => panic!("expected to wait, assigned to {}", a.agent.profile.id),
+    }
+}
+
+#[test]
+fn a_call_waits_until_an_agent_is_ready_then_is_offered_to_them() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    assert_eq!(position(call(&acd, SUPPORT, "c1", 0, T0)), 1);
+    let a = acd.ready("ann", at(5)).unwrap().expect("the waiting call");
+    assert_eq!(&*a.call.call_id, "c1");
+    assert_eq!(a.agent.state(), AgentState::Reserved);
+    assert_eq!(acd.waiting_in(SUPPORT), 0);
+}
+
+#[test]
+fn an_idle_agent_takes_a_new_call_at_once() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    assert!(acd.ready("ann", T0).unwrap().is_none());
+    let a = assigned(call(&acd, SUPPORT, "c1", 0, at(1)));
+    assert_eq!(a.agent.profile.id, "ann");
+    // Reserved agents are not offered a second call.
+    assert_eq!(position(call(&acd, SUPPORT, "c2", 0, at(2))), 1);
+}
+
+#[test]
+fn higher_priority_is_served_first_and_equals_in_arrival_order() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    call(&acd, SUPPORT, "std-1", 0, T0);
+    call(&acd, SUPPORT, "std-2", 0, T0);
+    assert_eq!(position(call(&acd, SUPPORT, "plat", 50, T0)), 1);
+    let mut served = Vec::new();
+    for _ in 0..3 {
+        let a = acd.ready("ann", T0).unwrap().unwrap();
+        served.push(a.call.call_id.to_string());
+        acd.connected("ann", T0).unwrap();
+        acd.ended("ann", T0).unwrap();
+    }
+    assert_eq!(served, ["plat", "std-1", "std-2"]);
+}
+
+#[test]
+fn a_long_waiting_standard_caller_beats_a_newly_arrived_gold_caller() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    // Aging 1 point a second: after 30 s the standard call is worth 30, gold arrives at 20.
+    call(&acd, SUPPORT, "standard", 0, T0);
+    assert_eq!(position(call(&acd, SUPPORT, "gold", 20, at(30))), 2);
+    assert_eq!(
+        &*acd.ready("ann", at(30)).unwrap().unwrap().call.call_id,
+        "standard"
+    );
+    // Had gold arrived after 10 s, it would have gone first.
+    let acd = self::acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    call(&acd, SUPPORT, "standard", 0, T0);
+    assert_eq!(position(call(&acd, SUPPORT, "gold", 20, at(10))), 1);
+    assert_eq!(
+        &*acd.ready("ann", at(10)).unwrap().unwrap().call.call_id,
+        "gold"
+    );
+}
+
+#[test]
+fn an_agent_takes_the_best_call_across_every_queue_they_serve() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("bo", &[("technical", 5), ("billing", 5)]), T0)
+        .unwrap();
+    call(&acd, SUPPORT, "support-early", 0, T0);
+    call(&acd, BILLING, "billing-gold", 20, at(5));
+    call(&acd, SUPPORT, "support-late", 0, at(6));
+    let order: Vec<String> = (0..3)
+        .map(|_| {
+            let a = acd.ready("bo", at(10)).unwrap().unwrap();
+            acd.connected("bo", at(10)).unwrap();
+            acd.ended("bo", at(10)).unwrap();
+            a.call.call_id.to_string()
+        })
+        .collect();
+    // At 10 s: billing-gold is worth 25, support-early 10, support-late 4.
+    assert_eq!(order, ["billing-gold", "support-early", "support-late"]);
+}
+
+#[test]
+fn only_agents_with_the_skills_at_the_minimum_proficiency_are_offered_a_queues_calls() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("novice", &[("technical", 2)]), T0)
+        .unwrap();
+    acd.log_in(agent("biller", &[("billing", 9)]), T0).unwrap();
+    acd.ready("novice", T0).unwrap();
+    acd.ready("biller", T0).unwrap();
+    assert_eq!(position(call(&acd, SUPPORT, "c1", 0, at(1))), 1);
+    acd.log_in(agent("tech", &[("technical", 3)]), T0).unwrap();
+    assert_eq!(
+        acd.ready("tech", at(2))
+            .unwrap()
+            .unwrap()
+            .call
+            .call_id
+            .as_ref(),
+        "c1"
+    );
+}
+
+#[test]
+fn longest_idle_and_most_skilled_choose_differently() {
+    for (strategy, expected) in [
+        (Strategy::LongestIdle, "waited-longest"),
+        (Strategy::MostSkilled, "expert"),
+    ] {
+        let acd = acd(strategy);
+        acd.log_in(agent("waited-longest", &[("technical", 4)]), T0)
+            .unwrap();
+        acd.log_in(agent("expert", &[("technical", 10)]), T0)
+            .unwrap();
+        acd.ready("waited-longest", at(1)).unwrap();
+        acd.ready("expert", at(50)).unwrap();
+        let a = assigned(call(&acd, SUPPORT, "c1", 0, at(60)));
+        assert_eq!(a.agent.profile.id, expected, "{strategy:?}");
+    }
+}
+
+#[test]
+fn no_answer_puts_the_call_back_at_the_head_and_the_agent_not_ready() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.log_in(agent("cy", &[("technical", 5)]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    let offered = assigned(call(&acd, SUPPORT, "vip", 0, at(1)));
+    call(&acd, SUPPORT, "higher", 40, at(2));
+    assert!(acd.no_answer("ann", &offered, at(20)).unwrap().is_none());
+    assert_eq!(acd.agent("ann").unwrap().state(), AgentState::NotReady);
+    // Back ahead of the higher-priority call that arrived meanwhile, arrival time kept.
+    let next = acd.ready("cy", at(21)).unwrap().unwrap();
+    assert_eq!(&*next.call.call_id, "vip");
+    assert_eq!(next.call.arrived, at(1));
+}
+
+#[test]
+fn an_abandoned_call_leaves_the_queue() {
+    let acd = acd(Strategy::LongestIdle);
+    call(&acd, SUPPORT, "c1", 0, T0);
+    call(&acd, SUPPORT, "c2", 0, T0);
+    assert!(acd.abandon("c1"));
+    assert!(!acd.abandon("c1"), "a duplicate abandon is harmless");
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    assert_eq!(&*acd.ready("ann", T0).unwrap().unwrap().call.call_id, "c2");
+}
+
+#[test]
+fn illegal_transitions_and_unknowns_are_refused() {
+    let acd = acd(Strategy::LongestIdle);
+    assert_eq!(acd.ready("ghost", T0).unwrap_err(), AcdError::UnknownAgent);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    assert_eq!(
+        acd.connected("ann", T0).unwrap_err(),
+        AcdError::IllegalTransition {
+            from: "not_ready",
+            to: "on_call"
+        }
+    );
+    assert_eq!(
+        acd.log_in(agent("ann", &[]), T0).unwrap_err(),
+        AcdError::IllegalTransition {
+            from: "not_ready",
+            to: "logged in"
+        }
+    );
+    call(&acd, SUPPORT, "c1", 0, T0);
+    assert_eq!(
+        acd.enqueue(SUPPORT, Arc::from("c1"), 0, T0, T0)
+            .unwrap_err(),
+        AcdError::AlreadyWaiting
+    );
+    assert_eq!(
+        acd.enqueue(QueueId(9), Arc::from("c9"), 0, T0, T0)
+            .unwrap_err(),
+        AcdError::UnknownQueue
+    );
+    acd.ready("ann", T0).unwrap().unwrap();
+    assert_eq!(
+        acd.ready("ann", T0).unwrap_err(),
+        AcdError::IllegalTransition {
+            from: "reserved",
+            to: "available"
+        }
+    );
+}
+
+/// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
+/// no call was assigned twice, every call was assigned, abandoned or is still waiting,
+/// and no call waits while an agent sits available.
+#[test]
+fn concurrent_arrivals_readies_and_abandons_never_double_assign_or_strand_a_call() {
+    const THREADS: usize = 4;
+    const CALLS_PER_THREAD: usize = 2_000;
+    let acd = Arc::new(acd(Strategy::LongestIdle));
+    for i in 0..8 {
+        acd.log_in(
+            agent(&format!("a{i}"), &[("technical", 5), ("billing", 5)]),
+            T0,
+        )
+        .unwrap();
+    }
+    let assigned_ids = Arc::new(Mutex::new(Vec::<String>::new()));
+    let abandoned = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let acd = Arc::clone(&acd);
+            let assigned_ids = Arc::clone(&assigned_ids);
+            let abandoned = Arc::clone(&abandoned);
+            thread::spawn(move || {
+                let record = |a: Assignment| {
+                    // The agent completes the call right away and looks for the next.
+                    let id = a.agent.profile.id.clone();
+                    assigned_ids
+                        .lock()
+                        .unwrap()
+                        .push(a.call.call_id.to_string());
+                    acd.connected(&id, T0).unwrap();
+                    acd.ended(&id, T0).unwrap();
+                    id
+                };
+                for i in 0..CALLS_PER_THREAD {
+                    let id = format!("t{t}-c{i}");
+                    let queue = if i % 3 == 0 { BILLING } else { SUPPORT };
+                    if let Placed::Assigned(a) = call(&acd, queue, &id, (i % 7) as i32, T0) {
+                        let mut agent = record(a);
+                        while let Some(next) = acd.ready(&agent, T0).unwrap() {
+                            agent = record(next);
+                        }
+                    }
+                    if i % 5 == 0 && acd.abandon(&format!("t{t}-c{}", i / 2)) {
+                        abandoned.fetch_add(1, Ordering::SeqCst);
+                    }
+                    // Agents that finished wrap-up come back now and then.
+                    let name = format!("a{}", (i + t) % 8);
+                    if acd.agent(&name).unwrap().state() == AgentState::NotReady {
+                        let mut agent = name;
+                        while let Ok(Some(next)) = acd.ready(&agent, T0) {
+                            agent = record(next);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let ids = assigned_ids.lock().unwrap();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "a call was assigned twice");
+    let waiting = acd.waiting_in(SUPPORT) + acd.waiting_in(BILLING);
+    assert_eq!(
+        ids.len() + abandoned.load(Ordering::SeqCst) + waiting,
+        THREADS * CALLS_PER_THREAD,
+        "every call is assigned, abandoned or waiting"
+    );
+    let available = (0..8)
+        .filter(|i| acd.agent(&format!("a{i}")).unwrap().state() == AgentState::Available)
+        .count();
+    assert!(
+        waiting == 0 || available == 0,
+        "{waiting} calls wait while {available} agents are available"
+    );
+    assert!(
+        (0..8).all(|i| acd.agent(&format!("a{i}")).unwrap().state() != AgentState::Reserved),
+        "no agent is stuck reserved"
+    );
+}
