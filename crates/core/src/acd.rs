@@ -480,16 +480,21 @@ impl Acd {
             if let Some(a) = self.pop_best(agent, now) {
                 return Some(a);
             }
-            agent.transition(AgentState::Reserved, AgentState::Available, now);
-            // A call inserted while the agent was reserved did not see them; look again.
-            let any = agent
-                .queues
-                .iter()
-                .any(|(q, _)| !lock(&self.queues[q.index()].waiting).is_empty());
-            if !any {
+            if !self.release_empty_claim(agent, now) {
                 return None;
             }
         }
+    }
+
+    /// Gives back an agent claimed for a call that was not there. True when a call is
+    /// waiting in one of the agent's queues: it may have arrived while the agent was
+    /// reserved and so not seen them, and the agent must look again.
+    fn release_empty_claim(&self, agent: &Agent, now: Millis) -> bool {
+        agent.transition(AgentState::Reserved, AgentState::Available, now);
+        agent
+            .queues
+            .iter()
+            .any(|(q, _)| !lock(&self.queues[q.index()].waiting).is_empty())
     }
 
     /// Claims the best idle agent of a queue by its strategy.

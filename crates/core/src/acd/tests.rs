@@ -245,6 +245,24 @@ fn illegal_transitions_and_unknowns_are_refused() {
     );
 }
 
+#[test]
+fn a_call_arriving_while_an_agents_empty_claim_is_in_flight_is_not_stranded() {
+    let acd = acd(Strategy::LongestIdle);
+    let ann = acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    assert!(acd.ready("ann", T0).unwrap().is_none());
+    // Ann's own look for work is in flight: she is claimed and has found no call...
+    assert!(ann.transition(AgentState::Available, AgentState::Reserved, T0));
+    // ...when a call arrives, sees no available agent, and waits.
+    assert_eq!(position(call(&acd, SUPPORT, "c1", 0, at(1))), 1);
+    // Giving back her empty claim must send her to look again, and she finds it.
+    assert!(
+        acd.release_empty_claim(&ann, at(1)),
+        "the agent must look again"
+    );
+    let a = acd.offer_agent(&ann, at(1)).expect("the waiting call");
+    assert_eq!(&*a.call.call_id, "c1");
+}
+
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
 /// no call was assigned twice, every call was assigned, abandoned or is still waiting,
 /// and no call waits while an agent sits available.
