@@ -71,7 +71,7 @@ fn check_prints_every_error_and_exits_1() {
                 "{file}:21:17: learning.repeat_window: \"soon\": expected a number before \"soon\""
             ),
             format!(
-                "{file}:123:18: rules[2].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)"
+                "{file}:130:18: rules[2].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)"
             ),
             format!("{file}: 2 errors in config"),
         ]

@@ -119,8 +119,11 @@ pub(crate) struct RawOption {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawQueue {
+    /// Skill name = minimum proficiency.
     #[serde(default)]
-    pub(crate) skills: Vec<S<String>>,
+    pub(crate) skills: BTreeMap<String, S<i64>>,
+    pub(crate) strategy: Option<S<String>>,
+    pub(crate) aging_per_minute: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

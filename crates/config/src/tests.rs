@@ -365,6 +365,69 @@ fn out_of_range_numbers_and_bad_addresses_are_refused() {
 }
 
 #[test]
+fn queue_policies_are_read_from_the_shipped_config() {
+    use switchboard_core::plan::Strategy;
+    let plan = load_default().unwrap().plan;
+    let q = |name: &str| plan.queues.iter().find(|q| q.name == name).unwrap().clone();
+    let desk = q("platinum_desk");
+    assert_eq!(
+        desk.skills,
+        [("general".to_owned(), 5), ("platinum".to_owned(), 1)]
+    );
+    assert_eq!(
+        (desk.strategy, desk.aging_per_minute),
+        (Strategy::MostSkilled, 20)
+    );
+    let operator = q("operator");
+    assert_eq!(
+        (operator.strategy, operator.aging_per_minute),
+        (Strategy::LongestIdle, 10)
+    );
+}
+
+#[test]
+fn queue_policy_mistakes_are_each_named() {
+    let text = edited("skills = { technical = 3 }", "skills = { technical = 11 }");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.support.skills.technical: 11 is out of range (1 to 10)",
+            at(&text, "11 }")
+        )]
+    );
+    let text = edited(
+        "strategy = \"most_skilled\"\naging_per_minute = 20",
+        "strategy = \"most_skiled\"\naging_per_minute = 20",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.platinum_desk.strategy: unknown strategy \"most_skiled\" (expected longest_idle or most_skilled) (did you mean \"most_skilled\"?)",
+            at(&text, "\"most_skiled\"")
+        )]
+    );
+    let text = edited("aging_per_minute = 30", "aging_per_minute = -1");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.concierge.aging_per_minute: -1 is out of range (0 to 100000)",
+            at(&text, "-1")
+        )]
+    );
+    let text = edited(
+        "skills = { concierge = 1 }",
+        "skills = { \"Concierge Desk\" = 1 }",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.concierge.skills.Concierge Desk: name \"Concierge Desk\" must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
+            at(&text, "1 }\naging_per_minute = 30")
+        )]
+    );
+}
+
+#[test]
 fn a_missing_file_is_an_io_error_naming_it() {
     let err = load(Path::new("/nonexistent/switchboard.toml")).unwrap_err();
     assert!(

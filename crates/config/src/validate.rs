@@ -14,7 +14,8 @@ use switchboard_core::{
     behaviour::{MAX_WINDOW, ZeroOutPolicy},
     plan::{
         Learning, Line, LineId, LineRedirect, MAX_TIERS, Menu, MenuId, MenuOption, PlanParts,
-        Queue, QueueId, RoutePlan, Rule, ServiceStandard, Target, Then, Tier, TierSet, When,
+        Queue, QueueId, RoutePlan, Rule, ServiceStandard, Strategy, Target, Then, Tier, TierSet,
+        When,
     },
 };
 
@@ -32,6 +33,10 @@ const DEFAULT_REPEAT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(4 * 3_600);
 const DEFAULT_MENU_ATTEMPTS: u8 = 3;
 const MAX_NAME: usize = 64;
+/// A standard caller who waited two minutes outranks a fresh gold caller (base 20).
+const DEFAULT_AGING_PER_MINUTE: i64 = 10;
+/// Keeps the aging arithmetic (rate times milliseconds since 1970) far from overflow.
+const MAX_AGING: i64 = 100_000;
 const MAX_PROMPT: usize = 128;
 
 pub(crate) struct Checker<'a> {
@@ -358,25 +363,53 @@ pub(crate) fn validate(
         );
     }
 
-    let queues: Vec<Queue> = raw
-        .queues
-        .get_ref()
-        .iter()
-        .map(|(name, q)| {
-            for (i, s) in q.get_ref().skills.iter().enumerate() {
-                c.name(s.get_ref(), s.span(), &format!("queues.{name}.skills[{i}]"));
+    let mut queues: Vec<Queue> = Vec::new();
+    for (name, q) in raw.queues.get_ref() {
+        let path = format!("queues.{name}");
+        let q = q.get_ref();
+        let mut skills = Vec::new();
+        for (skill, min) in &q.skills {
+            c.name(skill, min.span(), &format!("{path}.skills.{skill}"));
+            if let Some(min) = c.int_in(min, &format!("{path}.skills.{skill}"), 1..=10) {
+                skills.push((skill.clone(), min as u8));
             }
-            Queue {
-                name: name.clone(),
-                skills: q
-                    .get_ref()
-                    .skills
-                    .iter()
-                    .map(|s| s.get_ref().clone())
-                    .collect(),
-            }
-        })
-        .collect();
+        }
+        let strategy = match &q.strategy {
+            None => Strategy::default(),
+            Some(s) => match Strategy::ALL
+                .into_iter()
+                .find(|x| x.as_str() == s.get_ref())
+            {
+                Some(x) => x,
+                None => {
+                    let names = Strategy::ALL.map(Strategy::as_str);
+                    let hint = did_you_mean(s.get_ref(), names);
+                    c.error(
+                        s.span(),
+                        format!("{path}.strategy"),
+                        format!(
+                            "unknown strategy {:?} (expected {}){hint}",
+                            s.get_ref(),
+                            names.join(" or ")
+                        ),
+                    );
+                    Strategy::default()
+                }
+            },
+        };
+        let aging_per_minute = match &q.aging_per_minute {
+            Some(a) => c
+                .int_in(a, &format!("{path}.aging_per_minute"), 0..=MAX_AGING)
+                .unwrap_or(0),
+            None => DEFAULT_AGING_PER_MINUTE,
+        };
+        queues.push(Queue {
+            name: name.clone(),
+            skills,
+            strategy,
+            aging_per_minute,
+        });
+    }
 
     // Lines.
     let mut lines = Vec::new();

@@ -23,7 +23,10 @@ use std::{
 
 use dashmap::DashMap;
 
-use crate::{clock::Millis, plan::QueueId};
+use crate::{
+    clock::Millis,
+    plan::{Queue, QueueId, Strategy},
+};
 
 /// Agent states, as the desk and the switch see them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,27 +65,6 @@ impl AgentState {
     }
 }
 
-/// How a queue picks among several idle eligible agents.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Strategy {
-    /// The agent idle the longest: spreads work evenly over time.
-    #[default]
-    LongestIdle,
-    /// The agent with the highest proficiency in the queue's skills, then longest idle.
-    MostSkilled,
-}
-
-/// What the ACD needs to know about a queue.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueueSpec {
-    pub name: String,
-    /// Skill names with the minimum proficiency an agent needs in each.
-    pub skills: Vec<(String, u8)>,
-    pub strategy: Strategy,
-    /// Priority points a waiting call gains per second waited.
-    pub aging_per_second: i64,
-}
-
 /// An agent as they logged in. Replaced whole on the next log-in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentProfile {
@@ -106,6 +88,9 @@ pub struct Agent {
     /// each (the sum over the queue's skills).
     queues: Vec<(QueueId, u16)>,
 }
+
+/// Milliseconds in a minute: aging rates are per minute, times in milliseconds.
+const AGING_SCALE: i64 = 60_000;
 
 const EPOCH_MASK: u64 = (1 << 56) - 1;
 
@@ -154,10 +139,11 @@ impl Agent {
     }
 }
 
-/// Where a waiting call sits. Effective priority at time `t` (in thousandths of a point)
-/// is `priority * 1000 + rate * (t - arrived)`; since the rate is the queue's, the order
-/// within a queue is that of `priority * 1000 - rate * arrived`, fixed at insert. Ties go
-/// to the earlier arrival (`seq`).
+/// Where a waiting call sits. With times in milliseconds and the queue's aging rate in
+/// points per minute, effective priority at time `t`, scaled by 60,000, is
+/// `priority * 60_000 + rate * (t - arrived)`. The rate is the queue's, so the order
+/// within a queue is that of `priority * 60_000 - rate * arrived`, fixed at insert. Ties
+/// go to the earlier arrival (`seq`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct WaitKey {
     /// Negated so that the map's first entry is the best call.
@@ -175,7 +161,7 @@ pub struct WaitingCall {
 
 #[derive(Debug)]
 struct QueueState {
-    spec: QueueSpec,
+    spec: Queue,
     waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
     /// Logged-in agents whose skills qualify for this queue.
     members: RwLock<Vec<Arc<Agent>>>,
@@ -229,7 +215,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Acd {
-    pub fn new(queues: Vec<QueueSpec>) -> Self {
+    pub fn new(queues: Vec<Queue>) -> Self {
         Acd {
             queues: queues
                 .into_iter()
@@ -425,9 +411,9 @@ impl Acd {
     }
 
     /// The negated order key of a call (see [`WaitKey`]).
-    fn key(spec: &QueueSpec, priority: i32, arrived: Millis) -> i64 {
+    fn key(spec: &Queue, priority: i32, arrived: Millis) -> i64 {
         let arrived = i64::try_from(arrived.0).unwrap_or(i64::MAX / 2);
-        spec.aging_per_second.saturating_mul(arrived) - i64::from(priority) * 1000
+        spec.aging_per_minute.saturating_mul(arrived) - i64::from(priority) * AGING_SCALE
     }
 
     fn step(
@@ -526,7 +512,7 @@ impl Acd {
                 let q = &self.queues[queue.index()];
                 if let Some(key) = lock(&q.waiting).keys().next().copied() {
                     let now_ms = i64::try_from(now.0).unwrap_or(i64::MAX / 2);
-                    let effective = q.spec.aging_per_second.saturating_mul(now_ms) - key.neg_key;
+                    let effective = q.spec.aging_per_minute.saturating_mul(now_ms) - key.neg_key;
                     let better = best.is_none_or(|(e, s, _, _)| {
                         effective > e || (effective == e && key.seq < s)
                     });

@@ -115,10 +115,36 @@ pub struct MenuOption {
     pub remember: Option<Preference>,
 }
 
+/// How a queue picks among several idle eligible agents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// The agent idle the longest: spreads work evenly over time.
+    #[default]
+    LongestIdle,
+    /// The agent with the highest proficiency in the queue's skills, then longest idle.
+    MostSkilled,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 2] = [Strategy::LongestIdle, Strategy::MostSkilled];
+
+    /// The name used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::LongestIdle => "longest_idle",
+            Strategy::MostSkilled => "most_skilled",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Queue {
     pub name: String,
-    pub skills: Vec<String>,
+    /// Skill names with the minimum proficiency (1 to 10) an agent needs in each.
+    pub skills: Vec<(String, u8)>,
+    pub strategy: Strategy,
+    /// Priority points a waiting call gains per minute waited.
+    pub aging_per_minute: i64,
 }
 
 /// A routing rule: a condition over the caller and the call, and what to do on a match.

@@ -14,12 +14,13 @@ fn at(seconds: u64) -> Millis {
     Millis(T0.0 + seconds * 1_000)
 }
 
-fn spec(name: &str, skill: &str, strategy: Strategy) -> QueueSpec {
-    QueueSpec {
+fn spec(name: &str, skill: &str, strategy: Strategy) -> Queue {
+    // Aging 60 points a minute: one point a second, easy to reason about in tests.
+    Queue {
         name: name.into(),
         skills: vec![(skill.into(), 3)],
         strategy,
-        aging_per_second: 1,
+        aging_per_minute: 60,
     }
 }
 

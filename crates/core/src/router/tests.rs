@@ -5,7 +5,7 @@ use crate::{
     behaviour::ZeroOutPolicy,
     plan::{
         Learning, Line, LineRedirect, Menu, MenuOption, PlanParts, Queue, Rule, ServiceStandard,
-        Then, Tier, TierSet,
+        Strategy, Then, Tier, TierSet,
     },
 };
 
@@ -92,6 +92,8 @@ fn plan() -> RoutePlan {
             .map(|n| Queue {
                 name: n.into(),
                 skills: vec![],
+                strategy: Strategy::LongestIdle,
+                aging_per_minute: 10,
             })
             .collect(),
         rules: vec![
