@@ -87,6 +87,11 @@ pub struct Agent {
     /// The queues this agent's skills qualify for, with the agent's proficiency score in
     /// each (the sum over the queue's skills).
     queues: Vec<(QueueId, u16)>,
+    /// Why the agent is not ready, while they are.
+    reason: Mutex<Option<Box<str>>>,
+    /// The call offered to or held by the agent, with its queue, from assignment until it
+    /// ends or goes back to the queue.
+    holding: Mutex<Option<(WaitingCall, QueueId)>>,
 }
 
 /// Milliseconds in a minute: aging rates are per minute, times in milliseconds.
@@ -105,6 +110,17 @@ impl Agent {
 
     pub fn since(&self) -> Millis {
         Millis(self.since.load(SeqCst))
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        lock(&self.reason).as_deref().map(str::to_owned)
+    }
+
+    /// The call the agent was offered or is on, if any.
+    pub fn call(&self) -> Option<Arc<str>> {
+        lock(&self.holding)
+            .as_ref()
+            .map(|(c, _)| Arc::clone(&c.call_id))
     }
 
     pub fn serves(&self, queue: QueueId) -> bool {
@@ -155,6 +171,8 @@ pub struct WaitKey {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WaitingCall {
     pub call_id: Arc<str>,
+    /// The switch whose stream the assignment goes to.
+    pub switch_id: Arc<str>,
     pub priority: i32,
     pub arrived: Millis,
 }
@@ -190,6 +208,8 @@ pub enum AcdError {
     UnknownQueue,
     #[error("unknown agent")]
     UnknownAgent,
+    #[error("the agent does not hold that call")]
+    NotHolding,
     #[error("call is already waiting")]
     AlreadyWaiting,
     #[error("agent cannot go from {from} to {to}")]
@@ -276,6 +296,8 @@ impl Acd {
             word: AtomicU64::new(pack(AgentState::NotReady, 0)),
             since: AtomicU64::new(now.0),
             queues,
+            reason: Mutex::new(None),
+            holding: Mutex::new(None),
         });
         for (q, _) in &agent.queues {
             let members = &self.queues[q.index()].members;
@@ -297,6 +319,7 @@ impl Acd {
         let from = agent.state();
         match from {
             AgentState::NotReady | AgentState::WrapUp => {
+                *lock(&agent.reason) = None;
                 if !agent.transition(from, AgentState::Available, now) {
                     return Err(AcdError::IllegalTransition {
                         from: agent.state().as_str(),
@@ -319,17 +342,15 @@ impl Acd {
     pub fn enqueue(
         &self,
         queue: QueueId,
-        call_id: Arc<str>,
-        priority: i32,
-        arrived: Millis,
+        call: WaitingCall,
         now: Millis,
     ) -> Result<Placed, AcdError> {
         let q = self.queue(queue)?;
         let key = WaitKey {
-            neg_key: Self::key(&q.spec, priority, arrived),
+            neg_key: Self::key(&q.spec, call.priority, call.arrived),
             seq: self.seq.fetch_add(1, SeqCst),
         };
-        match self.waiting.entry(Arc::clone(&call_id)) {
+        match self.waiting.entry(Arc::clone(&call.call_id)) {
             dashmap::mapref::entry::Entry::Occupied(_) => return Err(AcdError::AlreadyWaiting),
             dashmap::mapref::entry::Entry::Vacant(v) => {
                 v.insert((queue, key));
@@ -337,14 +358,7 @@ impl Acd {
         }
         let position = {
             let mut waiting = lock(&q.waiting);
-            waiting.insert(
-                key,
-                WaitingCall {
-                    call_id,
-                    priority,
-                    arrived,
-                },
-            );
+            waiting.insert(key, call);
             waiting.range(..key).count() + 1
         };
         // Published; now look for an agent.
@@ -368,30 +382,40 @@ impl Acd {
         self.queue(queue).map_or(0, |q| lock(&q.waiting).len())
     }
 
-    /// The switch connected the agent to the call.
-    pub fn connected(&self, agent_id: &str, now: Millis) -> Result<(), AcdError> {
-        self.step(agent_id, AgentState::Reserved, AgentState::OnCall, now)
+    /// The switch connected the agent to the call they were offered.
+    pub fn connected(&self, agent_id: &str, call_id: &str, now: Millis) -> Result<(), AcdError> {
+        let agent = self.holder(agent_id, call_id)?;
+        self.step(&agent, AgentState::Reserved, AgentState::OnCall, now)
     }
 
     /// The call ended; the agent wraps up.
-    pub fn ended(&self, agent_id: &str, now: Millis) -> Result<(), AcdError> {
-        self.step(agent_id, AgentState::OnCall, AgentState::WrapUp, now)
+    pub fn ended(&self, agent_id: &str, call_id: &str, now: Millis) -> Result<(), AcdError> {
+        let agent = self.holder(agent_id, call_id)?;
+        self.step(&agent, AgentState::OnCall, AgentState::WrapUp, now)?;
+        lock(&agent.holding).take();
+        Ok(())
     }
 
-    /// The agent did not answer: the call goes back to the head of its queue, the agent
-    /// to not ready. Returns a new assignment if the call met another agent at once.
+    /// The agent did not answer: the call goes back to the head of its queue with its
+    /// arrival time, the agent to not ready. Returns a new assignment if the call met
+    /// another agent at once.
     pub fn no_answer(
         &self,
         agent_id: &str,
-        assignment: &Assignment,
+        call_id: &str,
         now: Millis,
     ) -> Result<Option<Assignment>, AcdError> {
-        self.step(agent_id, AgentState::Reserved, AgentState::NotReady, now)?;
-        let q = &self.queues[assignment.queue.index()];
+        let agent = self.holder(agent_id, call_id)?;
+        self.step(&agent, AgentState::Reserved, AgentState::NotReady, now)?;
+        *lock(&agent.reason) = Some("no_answer".into());
+        let Some((call, queue)) = lock(&agent.holding).take() else {
+            return Ok(None);
+        };
+        let q = &self.queues[queue.index()];
         // Back at the head of its queue: its own key, or just ahead of the current head.
-        let key = {
+        {
             let mut waiting = lock(&q.waiting);
-            let own = Self::key(&q.spec, assignment.call.priority, assignment.call.arrived);
+            let own = Self::key(&q.spec, call.priority, call.arrived);
             let neg_key = waiting
                 .keys()
                 .next()
@@ -400,14 +424,71 @@ impl Acd {
                 neg_key,
                 seq: self.seq.fetch_add(1, SeqCst),
             };
-            waiting.insert(key, assignment.call.clone());
-            key
-        };
-        self.waiting.insert(
-            Arc::clone(&assignment.call.call_id),
-            (assignment.queue, key),
-        );
-        Ok(self.offer_queue(assignment.queue, now))
+            self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
+            waiting.insert(key, call);
+        }
+        Ok(self.offer_queue(queue, now))
+    }
+
+    /// The agent steps away: from available, wrap-up or not ready (a new reason).
+    pub fn not_ready(&self, agent_id: &str, reason: &str, now: Millis) -> Result<(), AcdError> {
+        let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
+        let from = agent.state();
+        match from {
+            AgentState::NotReady => {}
+            AgentState::Available | AgentState::WrapUp => {
+                self.step(&agent, from, AgentState::NotReady, now)?
+            }
+            other => {
+                return Err(AcdError::IllegalTransition {
+                    from: other.as_str(),
+                    to: "not_ready",
+                });
+            }
+        }
+        *lock(&agent.reason) = Some(reason.into());
+        Ok(())
+    }
+
+    /// The agent logs out; not while offered or on a call.
+    pub fn log_out(&self, agent_id: &str, now: Millis) -> Result<(), AcdError> {
+        let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
+        let from = agent.state();
+        match from {
+            AgentState::Available | AgentState::WrapUp | AgentState::NotReady => {
+                self.step(&agent, from, AgentState::LoggedOut, now)?;
+            }
+            other => {
+                return Err(AcdError::IllegalTransition {
+                    from: other.as_str(),
+                    to: "logged_out",
+                });
+            }
+        }
+        for (q, _) in &agent.queues {
+            let members = &self.queues[q.index()].members;
+            members
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|a| !Arc::ptr_eq(a, &agent));
+        }
+        Ok(())
+    }
+
+    /// Every agent that ever logged in, by id.
+    pub fn agents(&self) -> Vec<Arc<Agent>> {
+        let mut all: Vec<Arc<Agent>> = self.agents.iter().map(|a| Arc::clone(a.value())).collect();
+        all.sort_by(|a, b| a.profile.id.cmp(&b.profile.id));
+        all
+    }
+
+    /// The agent, if they hold `call_id`.
+    fn holder(&self, agent_id: &str, call_id: &str) -> Result<Arc<Agent>, AcdError> {
+        let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
+        if agent.call().as_deref() != Some(call_id) {
+            return Err(AcdError::NotHolding);
+        }
+        Ok(agent)
     }
 
     /// The negated order key of a call (see [`WaitKey`]).
@@ -418,12 +499,11 @@ impl Acd {
 
     fn step(
         &self,
-        agent_id: &str,
+        agent: &Agent,
         from: AgentState,
         to: AgentState,
         now: Millis,
     ) -> Result<(), AcdError> {
-        let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
         if agent.transition(from, to, now) {
             Ok(())
         } else {
@@ -526,6 +606,7 @@ impl Acd {
             // Gone already (another agent or an abandon): look again.
             if let Some(call) = call {
                 self.waiting.remove(&call.call_id);
+                *lock(&agent.holding) = Some((call.clone(), queue));
                 return Some(Assignment {
                     call,
                     queue,

@@ -40,8 +40,17 @@ fn agent(id: &str, skills: &[(&str, u8)]) -> AgentProfile {
     }
 }
 
+fn waiting(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
+    WaitingCall {
+        call_id: Arc::from(id),
+        switch_id: Arc::from("sbc-1"),
+        priority,
+        arrived,
+    }
+}
+
 fn call(acd: &Acd, queue: QueueId, id: &str, priority: i32, arrived: Millis) -> Placed {
-    acd.enqueue(queue, Arc::from(id), priority, arrived, arrived)
+    acd.enqueue(queue, waiting(id, priority, arrived), arrived)
         .unwrap()
 }
 
@@ -92,8 +101,8 @@ fn higher_priority_is_served_first_and_equals_in_arrival_order() {
     for _ in 0..3 {
         let a = acd.ready("ann", T0).unwrap().unwrap();
         served.push(a.call.call_id.to_string());
-        acd.connected("ann", T0).unwrap();
-        acd.ended("ann", T0).unwrap();
+        acd.connected("ann", &a.call.call_id, T0).unwrap();
+        acd.ended("ann", &a.call.call_id, T0).unwrap();
     }
     assert_eq!(served, ["plat", "std-1", "std-2"]);
 }
@@ -131,8 +140,8 @@ fn an_agent_takes_the_best_call_across_every_queue_they_serve() {
     let order: Vec<String> = (0..3)
         .map(|_| {
             let a = acd.ready("bo", at(10)).unwrap().unwrap();
-            acd.connected("bo", at(10)).unwrap();
-            acd.ended("bo", at(10)).unwrap();
+            acd.connected("bo", &a.call.call_id, at(10)).unwrap();
+            acd.ended("bo", &a.call.call_id, at(10)).unwrap();
             a.call.call_id.to_string()
         })
         .collect();
@@ -186,9 +195,15 @@ fn no_answer_puts_the_call_back_at_the_head_and_the_agent_not_ready() {
     acd.log_in(agent("cy", &[("technical", 5)]), T0).unwrap();
     acd.ready("ann", T0).unwrap();
     let offered = assigned(call(&acd, SUPPORT, "vip", 0, at(1)));
+    assert_eq!(offered.agent.call().as_deref(), Some("vip"));
     call(&acd, SUPPORT, "higher", 40, at(2));
-    assert!(acd.no_answer("ann", &offered, at(20)).unwrap().is_none());
-    assert_eq!(acd.agent("ann").unwrap().state(), AgentState::NotReady);
+    assert!(acd.no_answer("ann", "vip", at(20)).unwrap().is_none());
+    let ann = acd.agent("ann").unwrap();
+    assert_eq!(ann.state(), AgentState::NotReady);
+    assert_eq!(
+        (ann.reason().as_deref(), ann.call()),
+        (Some("no_answer"), None)
+    );
     // Back ahead of the higher-priority call that arrived meanwhile, arrival time kept.
     let next = acd.ready("cy", at(21)).unwrap().unwrap();
     assert_eq!(&*next.call.call_id, "vip");
@@ -212,11 +227,8 @@ fn illegal_transitions_and_unknowns_are_refused() {
     assert_eq!(acd.ready("ghost", T0).unwrap_err(), AcdError::UnknownAgent);
     acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
     assert_eq!(
-        acd.connected("ann", T0).unwrap_err(),
-        AcdError::IllegalTransition {
-            from: "not_ready",
-            to: "on_call"
-        }
+        acd.connected("ann", "c1", T0).unwrap_err(),
+        AcdError::NotHolding
     );
     assert_eq!(
         acd.log_in(agent("ann", &[]), T0).unwrap_err(),
@@ -227,12 +239,11 @@ fn illegal_transitions_and_unknowns_are_refused() {
     );
     call(&acd, SUPPORT, "c1", 0, T0);
     assert_eq!(
-        acd.enqueue(SUPPORT, Arc::from("c1"), 0, T0, T0)
-            .unwrap_err(),
+        acd.enqueue(SUPPORT, waiting("c1", 0, T0), T0).unwrap_err(),
         AcdError::AlreadyWaiting
     );
     assert_eq!(
-        acd.enqueue(QueueId(9), Arc::from("c9"), 0, T0, T0)
+        acd.enqueue(QueueId(9), waiting("c9", 0, T0), T0)
             .unwrap_err(),
         AcdError::UnknownQueue
     );
@@ -243,6 +254,29 @@ fn illegal_transitions_and_unknowns_are_refused() {
             from: "reserved",
             to: "available"
         }
+    );
+    // Events for a call the agent does not hold, and steps out of order, are refused.
+    assert_eq!(
+        acd.connected("ann", "c2", T0).unwrap_err(),
+        AcdError::NotHolding
+    );
+    let refused = |r: Result<(), AcdError>, to: &'static str| {
+        assert_eq!(
+            r.unwrap_err(),
+            AcdError::IllegalTransition {
+                from: "reserved",
+                to
+            }
+        );
+    };
+    refused(acd.ended("ann", "c1", T0), "wrap_up");
+    refused(acd.log_out("ann", T0), "logged_out");
+    refused(acd.not_ready("ann", "break", T0), "not_ready");
+    // Still reserved and holding the call: the refusals changed nothing.
+    let ann = acd.agent("ann").unwrap();
+    assert_eq!(
+        (ann.state(), ann.call().as_deref()),
+        (AgentState::Reserved, Some("c1"))
     );
 }
 
@@ -262,6 +296,38 @@ fn a_call_arriving_while_an_agents_empty_claim_is_in_flight_is_not_stranded() {
     );
     let a = acd.offer_agent(&ann, at(1)).expect("the waiting call");
     assert_eq!(&*a.call.call_id, "c1");
+}
+
+#[test]
+fn not_ready_keeps_a_reason_and_logging_out_stops_offers() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    acd.not_ready("ann", "break", at(1)).unwrap();
+    let ann = acd.agent("ann").unwrap();
+    assert_eq!(
+        (ann.state(), ann.reason().as_deref()),
+        (AgentState::NotReady, Some("break"))
+    );
+    assert_eq!(position(call(&acd, SUPPORT, "c1", 0, at(2))), 1);
+    acd.log_out("ann", at(3)).unwrap();
+    assert_eq!(ann.state(), AgentState::LoggedOut);
+    // Logged out, Ann is neither offered calls nor able to become ready without logging in.
+    assert_eq!(
+        acd.ready("ann", at(4)).unwrap_err(),
+        AcdError::IllegalTransition {
+            from: "logged_out",
+            to: "available"
+        }
+    );
+    // Logging in again (new skills) works, and the waiting call is hers once ready.
+    acd.log_in(agent("ann", &[("technical", 6)]), at(5))
+        .unwrap();
+    assert_eq!(
+        &*acd.ready("ann", at(6)).unwrap().unwrap().call.call_id,
+        "c1"
+    );
+    assert_eq!(acd.agents().len(), 1);
 }
 
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
@@ -294,8 +360,8 @@ fn concurrent_arrivals_readies_and_abandons_never_double_assign_or_strand_a_call
                         .lock()
                         .unwrap()
                         .push(a.call.call_id.to_string());
-                    acd.connected(&id, T0).unwrap();
-                    acd.ended(&id, T0).unwrap();
+                    acd.connected(&id, &a.call.call_id, T0).unwrap();
+                    acd.ended(&id, &a.call.call_id, T0).unwrap();
                     id
                 };
                 for i in 0..CALLS_PER_THREAD {
