@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use dashmap::{DashMap, mapref::entry::Entry};
 
 use crate::{
+    acd::{Acd, Assignment, Placed, WaitingCall},
     behaviour::{Behaviour, Learned},
     clock::Millis,
     customer::{Customer, Directory, Preference, TierId},
@@ -47,6 +48,8 @@ pub struct CallRequest<'a> {
     pub caller: &'a str,
     pub dialed: &'a str,
     pub channel: Channel,
+    /// The switch whose assignment stream gets the call's agent.
+    pub switch_id: &'a str,
 }
 
 /// A caller's answer to a menu.
@@ -131,6 +134,20 @@ pub struct Decision {
     /// The dialed line, when it did not admit the caller.
     pub redirected_from: Option<LineId>,
     pub menu_skipped: bool,
+    /// For an enqueue: whether the call waits (and where) or met an agent at once.
+    pub placement: Placement,
+}
+
+/// Where an enqueued call stands in the ACD when the decision is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// Not an enqueue decision (a menu), or a dry run.
+    #[default]
+    NotQueued,
+    /// Waiting, at this 1-based position.
+    Waiting { position: u32 },
+    /// An idle agent took the call at once; the assignment is on its way to the switch.
+    Assigned,
 }
 
 /// A decision with the plan it refers to (its ids index that plan).
@@ -140,6 +157,9 @@ pub struct Routed {
     pub decision: Decision,
     /// True when the call id was seen before and this is the first decision again.
     pub replayed: bool,
+    /// The agent the call met at once, for the switch's assignment stream. Only on the
+    /// request that made the match, never on a replay.
+    pub assignment: Option<Assignment>,
 }
 
 /// Requests the router refuses. Small and allocation-free: the server names the call.
@@ -224,6 +244,8 @@ struct CallState {
     /// The caller has not yet answered the first prompt of the call.
     first_prompt_pending: bool,
     created: Millis,
+    call_id: Arc<str>,
+    switch_id: Arc<str>,
 }
 
 /// Records why, for explanations. The route path uses [`NoTrace`].
@@ -293,17 +315,24 @@ pub struct Router {
     plan: ArcSwap<RoutePlan>,
     directory: Arc<Directory>,
     behaviour: Behaviour,
-    calls: DashMap<Box<str>, CallState>,
+    calls: DashMap<Arc<str>, CallState>,
+    acd: Acd,
 }
 
 impl Router {
     pub fn new(plan: RoutePlan, directory: Arc<Directory>) -> Self {
         Router {
+            acd: Acd::new(plan.queues.clone()),
             plan: ArcSwap::from_pointee(plan),
             directory,
             behaviour: Behaviour::new(),
             calls: DashMap::new(),
         }
+    }
+
+    /// The agents and live queues.
+    pub fn acd(&self) -> &Acd {
+        &self.acd
     }
 
     pub fn plan(&self) -> Arc<RoutePlan> {
@@ -335,12 +364,15 @@ impl Router {
         let plan = self.plan.load_full();
         // The entry holds the call id's shard until the state is in, so two concurrent
         // requests for one new call id decide once.
-        match self.calls.entry(Box::from(req.call_id)) {
+        let call_id: Arc<str> = Arc::from(req.call_id);
+        match self.calls.entry(Arc::clone(&call_id)) {
             Entry::Occupied(state) => Ok(replay(state.get())),
             Entry::Vacant(slot) => {
                 let caller = self.resolve_caller(&plan, req.caller, now, true);
                 let line = configured_line(&plan, req.dialed).unwrap_or(plan.default_line);
-                let (decision, priority) = evaluate(&plan, &caller, line, &mut NoTrace);
+                let (mut decision, priority) = evaluate(&plan, &caller, line, &mut NoTrace);
+                let switch_id: Arc<str> = Arc::from(req.switch_id);
+                let assignment = self.place(&mut decision, &call_id, &switch_id, now);
                 slot.insert(CallState {
                     plan: Arc::clone(&plan),
                     first: decision,
@@ -349,18 +381,26 @@ impl Router {
                     priority,
                     first_prompt_pending: true,
                     created: now,
+                    call_id,
+                    switch_id,
                 });
                 Ok(Routed {
                     plan,
                     decision,
                     replayed: false,
+                    assignment,
                 })
             }
         }
     }
 
     /// Applies the caller's answer to the menu the call is at.
-    pub fn submit_input(&self, call_id: &str, input: Input<'_>) -> Result<Routed, RouteError> {
+    pub fn submit_input(
+        &self,
+        call_id: &str,
+        input: Input<'_>,
+        now: Millis,
+    ) -> Result<Routed, RouteError> {
         check_call_id(call_id)?;
         check_input(input)?;
         let mut state = self.calls.get_mut(call_id).ok_or(RouteError::UnknownCall)?;
@@ -386,11 +426,15 @@ impl Router {
             }
         }
         state.first_prompt_pending = false;
-        state.current = step.decision;
+        let mut decision = step.decision;
+        let (id, switch) = (Arc::clone(&state.call_id), Arc::clone(&state.switch_id));
+        let assignment = self.place(&mut decision, &id, &switch, now);
+        state.current = decision;
         Ok(Routed {
             plan,
-            decision: step.decision,
+            decision,
             replayed: false,
+            assignment,
         })
     }
 
@@ -444,9 +488,51 @@ impl Router {
     /// Forgets calls that began before `cutoff`; returns how many. Keeps memory bounded
     /// for calls whose switch never reports their end.
     pub fn forget_calls_before(&self, cutoff: Millis) -> usize {
-        let before = self.calls.len();
-        self.calls.retain(|_, s| s.created >= cutoff);
-        before.saturating_sub(self.calls.len())
+        let mut forgotten = 0;
+        self.calls.retain(|id, s| {
+            let keep = s.created >= cutoff;
+            if !keep {
+                // A forgotten call must not go on waiting for an agent.
+                self.acd.abandon(id);
+                forgotten += 1;
+            }
+            keep
+        });
+        forgotten
+    }
+
+    /// Puts an enqueue decision's call in its live queue, recording where it stands.
+    fn place(
+        &self,
+        decision: &mut Decision,
+        call_id: &Arc<str>,
+        switch_id: &Arc<str>,
+        now: Millis,
+    ) -> Option<Assignment> {
+        let Action::Enqueue { queue, priority } = decision.action else {
+            return None;
+        };
+        let call = WaitingCall {
+            call_id: Arc::clone(call_id),
+            switch_id: Arc::clone(switch_id),
+            priority,
+            arrived: now,
+        };
+        // The queue comes from the same plan the ACD was built from, and a call is
+        // enqueued once (its id is new, or it just left a menu), so this cannot fail.
+        match self.acd.enqueue(queue, call, now) {
+            Ok(Placed::Assigned(a)) => {
+                decision.placement = Placement::Assigned;
+                Some(a)
+            }
+            Ok(Placed::Waiting { position }) => {
+                decision.placement = Placement::Waiting {
+                    position: u32::try_from(position).unwrap_or(u32::MAX),
+                };
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     fn resolve_caller(&self, plan: &RoutePlan, raw: &str, now: Millis, record: bool) -> Caller {
@@ -501,6 +587,7 @@ fn replay(state: &CallState) -> Routed {
         plan: Arc::clone(&state.plan),
         decision: state.first,
         replayed: true,
+        assignment: None,
     }
 }
 
@@ -575,6 +662,7 @@ fn evaluate<T: Trace>(
         line,
         redirected_from,
         menu_skipped,
+        placement: Placement::NotQueued,
     };
     (decision, priority)
 }
@@ -715,6 +803,7 @@ fn menu_step(
             line,
             redirected_from: None,
             menu_skipped: false,
+            placement: Placement::NotQueued,
         }
     };
     match found {

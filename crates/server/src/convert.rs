@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use switchboard_core::{
     Customer, Preference, RoutePlan, TierId,
     behaviour::Learned,
-    router::{Action, Channel, Decision, PreferenceSource, describe_reason},
+    router::{Action, Channel, Decision, Placement, PreferenceSource, describe_reason},
 };
 use switchboard_proto::v1 as pb;
 
@@ -78,9 +78,13 @@ pub(crate) fn decision(plan: &RoutePlan, call_id: &str, d: &Decision) -> pb::Dec
         Action::Enqueue { queue, priority } => pb::decision::Action::Enqueue(pb::Enqueue {
             queue: plan.queue(queue).name.clone(),
             priority,
-            // Position, estimated wait and callback offers come from the live queues,
-            // which the ACD will hold; until then they are absent, not invented.
-            position: None,
+            position: match d.placement {
+                Placement::Waiting { position } => Some(position),
+                Placement::Assigned => Some(0),
+                Placement::NotQueued => None,
+            },
+            // The estimate and callback offers need handle times, which the ACD does not
+            // measure yet; absent rather than invented.
             estimated_wait: None,
             callback_offered: false,
         }),

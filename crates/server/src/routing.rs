@@ -32,6 +32,7 @@ impl Routing for RoutingService {
             caller: &req.caller,
             dialed: &req.dialed,
             channel,
+            switch_id: &req.switch_id,
         };
         let routed = self
             .app
@@ -64,7 +65,7 @@ impl Routing for RoutingService {
         let routed = self
             .app
             .router
-            .submit_input(&req.call_id, input)
+            .submit_input(&req.call_id, input, self.app.clock.now())
             .map_err(|e| ApiError::route(&req.call_id, e))?;
         Ok(Response::new(convert::decision(
             &routed.plan,

@@ -203,6 +203,7 @@ fn call<'a>(id: &'a str, caller: &'a str, dialed: &'a str) -> CallRequest<'a> {
         caller,
         dialed,
         channel: Channel::Voice,
+        switch_id: "sbc-1",
     }
 }
 
@@ -295,7 +296,10 @@ fn continuing_rules_raise_priority_and_later_rules_still_decide() {
     // Gold (20) + gold-boost (5); the menu, then option 2.
     let d = route(&r, "c1", "+12125550102", MAIN_LINE);
     assert_eq!(d.matched.iter().collect::<Vec<_>>(), vec![RuleId(0)]);
-    let next = r.submit_input("c1", Input::Digits("2")).unwrap().decision;
+    let next = r
+        .submit_input("c1", Input::Digits("2"), T0)
+        .unwrap()
+        .decision;
     assert_eq!(
         next.action,
         Action::Enqueue {
@@ -341,7 +345,7 @@ fn caller_who_pressed_zero_in_three_of_five_calls_skips_the_menu_next_time() {
             matches!(d.action, Action::PlayMenu { .. }),
             "call {i} still hears the menu"
         );
-        r.submit_input(&id, Input::Digits(digits)).unwrap();
+        r.submit_input(&id, Input::Digits(digits), T0).unwrap();
     }
     let d = route(&r, "z-next", caller, MAIN_LINE);
     assert_eq!(
@@ -363,7 +367,7 @@ fn explicit_preference_wins_over_a_learned_one() {
     for i in 0..5 {
         let id = format!("g{i}");
         route(&r, &id, "+12125550105", MAIN_LINE);
-        r.submit_input(&id, Input::Digits("0")).unwrap();
+        r.submit_input(&id, Input::Digits("0"), T0).unwrap();
     }
     let e = r.explain("+12125550105", MAIN_LINE, &[], T0);
     assert_eq!(e.caller.preference, Preference::GetItDone);
@@ -375,7 +379,7 @@ fn a_menu_choice_is_remembered_for_the_next_call() {
     let r = router();
     let caller = "+13125550151";
     route(&r, "m1", caller, MAIN_LINE);
-    r.submit_input("m1", Input::Digits("1")).unwrap();
+    r.submit_input("m1", Input::Digits("1"), T0).unwrap();
     let d = route(&r, "m2", caller, MAIN_LINE);
     assert_eq!(
         d.action,
@@ -391,7 +395,10 @@ fn a_menu_choice_is_remembered_for_the_next_call() {
 fn invalid_input_replays_the_menu_then_falls_back() {
     let r = router();
     route(&r, "c1", "+12125550101", MAIN_LINE);
-    let d = r.submit_input("c1", Input::Digits("9")).unwrap().decision;
+    let d = r
+        .submit_input("c1", Input::Digits("9"), T0)
+        .unwrap()
+        .decision;
     assert_eq!(
         d.action,
         Action::PlayMenu {
@@ -400,7 +407,10 @@ fn invalid_input_replays_the_menu_then_falls_back() {
         }
     );
     assert_eq!(d.reason, Reason::InvalidInput(MenuId(0)));
-    let d = r.submit_input("c1", Input::Digits("9")).unwrap().decision;
+    let d = r
+        .submit_input("c1", Input::Digits("9"), T0)
+        .unwrap()
+        .decision;
     assert_eq!(
         d.action,
         Action::Enqueue {
@@ -410,7 +420,7 @@ fn invalid_input_replays_the_menu_then_falls_back() {
     );
     assert_eq!(d.reason, Reason::MenuFallback(MenuId(0)));
     assert_eq!(
-        r.submit_input("c1", Input::Digits("1")).unwrap_err(),
+        r.submit_input("c1", Input::Digits("1"), T0).unwrap_err(),
         RouteError::NotAtMenu
     );
 }
@@ -438,7 +448,7 @@ fn bad_requests_name_the_field_and_leave_other_calls_alone() {
         Input::Digits(&"1".repeat(33)),
     ] {
         assert!(matches!(
-            r.submit_input("ok", input),
+            r.submit_input("ok", input, T0),
             Err(RouteError::InvalidField {
                 field: "digits",
                 ..
@@ -446,11 +456,14 @@ fn bad_requests_name_the_field_and_leave_other_calls_alone() {
         ));
     }
     assert_eq!(
-        r.submit_input("nope", Input::Digits("1")).unwrap_err(),
+        r.submit_input("nope", Input::Digits("1"), T0).unwrap_err(),
         RouteError::UnknownCall
     );
     assert_eq!(r.calls_in_progress(), 1);
-    let d = r.submit_input("ok", Input::Digits("2")).unwrap().decision;
+    let d = r
+        .submit_input("ok", Input::Digits("2"), T0)
+        .unwrap()
+        .decision;
     assert_eq!(
         d.action,
         Action::Enqueue {
@@ -534,8 +547,57 @@ fn old_calls_are_forgotten() {
     .unwrap();
     assert_eq!(r.forget_calls_before(Millis(T0.0 + 5_000)), 1);
     assert_eq!(
-        r.submit_input("old", Input::Digits("1")).unwrap_err(),
+        r.submit_input("old", Input::Digits("1"), T0).unwrap_err(),
         RouteError::UnknownCall
     );
-    assert!(r.submit_input("new", Input::Digits("1")).is_ok());
+    assert!(r.submit_input("new", Input::Digits("1"), T0).is_ok());
+}
+
+#[test]
+fn an_enqueue_decision_meets_an_idle_agent_or_says_where_the_call_waits() {
+    use crate::acd::AgentProfile;
+    let r = router();
+    let agent = AgentProfile {
+        id: "ann".into(),
+        endpoint: "sip:ann@pbx".into(),
+        skills: vec![],
+        tags: vec![],
+    };
+    r.acd().log_in(agent, T0).unwrap();
+    r.acd().ready("ann", T0).unwrap();
+    let first = r
+        .route(&call("p1", "+12125550103", PLATINUM_LINE), T0)
+        .unwrap();
+    assert_eq!(first.decision.placement, Placement::Assigned);
+    let a = first.assignment.expect("the idle agent");
+    assert_eq!(
+        (
+            &*a.call.call_id,
+            &*a.call.switch_id,
+            a.agent.profile.id.as_str()
+        ),
+        ("p1", "sbc-1", "ann")
+    );
+    // Nobody else is free: the next calls wait, in order.
+    let d = route(&r, "p2", "+12125550103", PLATINUM_LINE);
+    assert_eq!(d.placement, Placement::Waiting { position: 1 });
+    let d = route(&r, "p3", "+12125550103", PLATINUM_LINE);
+    assert_eq!(d.placement, Placement::Waiting { position: 2 });
+    // A replay repeats the placement and makes no new assignment.
+    let again = r
+        .route(&call("p1", "+12125550103", PLATINUM_LINE), T0)
+        .unwrap();
+    assert_eq!(
+        (again.decision.placement, again.assignment.is_none()),
+        (Placement::Assigned, true)
+    );
+    assert_eq!(r.acd().waiting_in(PLATINUM_DESK), 2);
+    // Forgetting calls takes them out of the live queues too.
+    assert_eq!(r.forget_calls_before(Millis(T0.0 + 1)), 3);
+    assert_eq!(r.acd().waiting_in(PLATINUM_DESK), 0);
+    // A menu decision is not queued.
+    assert_eq!(
+        route(&r, "m1", "+13125550199", MAIN_LINE).placement,
+        Placement::NotQueued
+    );
 }
