@@ -210,6 +210,8 @@ pub enum AcdError {
     UnknownAgent,
     #[error("the agent does not hold that call")]
     NotHolding,
+    #[error("the call is connected to an agent")]
+    CallConnected,
     #[error("call is already waiting")]
     AlreadyWaiting,
     #[error("agent cannot go from {from} to {to}")]
@@ -226,6 +228,8 @@ pub struct Acd {
     agents: DashMap<Box<str>, Arc<Agent>>,
     /// Waiting calls by id, to find them for abandon and transfer.
     waiting: DashMap<Arc<str>, (QueueId, WaitKey)>,
+    /// Offered or connected calls by id, with the agent who holds them.
+    held: DashMap<Arc<str>, Arc<Agent>>,
     seq: AtomicU64,
 }
 
@@ -247,6 +251,7 @@ impl Acd {
                 .collect(),
             agents: DashMap::new(),
             waiting: DashMap::new(),
+            held: DashMap::new(),
             seq: AtomicU64::new(0),
         }
     }
@@ -369,6 +374,29 @@ impl Acd {
     }
 
     /// Removes a waiting call (the caller hung up). False if it was not waiting.
+    /// The agent holding a call (offered or connected), if any.
+    pub fn holder_of(&self, call_id: &str) -> Option<Arc<Agent>> {
+        self.held.get(call_id).map(|a| Arc::clone(&a))
+    }
+
+    /// The caller hung up after their call was offered to an agent but before it was
+    /// connected: the agent is free again and looks for the next call. A call already
+    /// connected is ended, not abandoned.
+    pub fn withdraw_offer(
+        &self,
+        call_id: &str,
+        now: Millis,
+    ) -> Result<Option<Assignment>, AcdError> {
+        let agent = self.holder_of(call_id).ok_or(AcdError::NotHolding)?;
+        if agent.state() == AgentState::OnCall {
+            return Err(AcdError::CallConnected);
+        }
+        self.step(&agent, AgentState::Reserved, AgentState::Available, now)?;
+        lock(&agent.holding).take();
+        self.held.remove(call_id);
+        Ok(self.offer_agent(&agent, now))
+    }
+
     pub fn abandon(&self, call_id: &str) -> bool {
         let Some((_, (queue, key))) = self.waiting.remove(call_id) else {
             return false;
@@ -393,6 +421,7 @@ impl Acd {
         let agent = self.holder(agent_id, call_id)?;
         self.step(&agent, AgentState::OnCall, AgentState::WrapUp, now)?;
         lock(&agent.holding).take();
+        self.held.remove(call_id);
         Ok(())
     }
 
@@ -408,6 +437,7 @@ impl Acd {
         let agent = self.holder(agent_id, call_id)?;
         self.step(&agent, AgentState::Reserved, AgentState::NotReady, now)?;
         *lock(&agent.reason) = Some("no_answer".into());
+        self.held.remove(call_id);
         let Some((call, queue)) = lock(&agent.holding).take() else {
             return Ok(None);
         };
@@ -607,6 +637,8 @@ impl Acd {
             if let Some(call) = call {
                 self.waiting.remove(&call.call_id);
                 *lock(&agent.holding) = Some((call.clone(), queue));
+                self.held
+                    .insert(Arc::clone(&call.call_id), Arc::clone(agent));
                 return Some(Assignment {
                     call,
                     queue,

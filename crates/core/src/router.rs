@@ -347,6 +347,17 @@ impl Router {
         &self.behaviour
     }
 
+    /// The known customer behind a call, for the agent's screen.
+    pub fn customer_of(&self, call_id: &str) -> Option<Arc<Customer>> {
+        let number = self.calls.get(call_id)?.number?;
+        self.directory.lookup(number)
+    }
+
+    /// Whether the router knows this call (routed and not yet forgotten).
+    pub fn knows_call(&self, call_id: &str) -> bool {
+        self.calls.contains_key(call_id)
+    }
+
     /// Calls the router remembers (for idempotency and menu input).
     pub fn calls_in_progress(&self) -> usize {
         self.calls.len()

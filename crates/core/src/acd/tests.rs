@@ -330,6 +330,34 @@ fn not_ready_keeps_a_reason_and_logging_out_stops_offers() {
     assert_eq!(acd.agents().len(), 1);
 }
 
+#[test]
+fn a_caller_who_hangs_up_while_being_offered_frees_the_agent_for_the_next_call() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    assigned(call(&acd, SUPPORT, "gone", 0, at(1)));
+    call(&acd, SUPPORT, "next", 0, at(2));
+    assert_eq!(acd.holder_of("gone").unwrap().profile.id, "ann");
+    let a = acd
+        .withdraw_offer("gone", at(3))
+        .unwrap()
+        .expect("the next call");
+    assert_eq!(&*a.call.call_id, "next");
+    assert!(acd.holder_of("gone").is_none());
+    // Once connected, hanging up is the end of the call, not an abandon.
+    acd.connected("ann", "next", at(4)).unwrap();
+    assert_eq!(
+        acd.withdraw_offer("next", at(5)).unwrap_err(),
+        AcdError::CallConnected
+    );
+    acd.ended("ann", "next", at(6)).unwrap();
+    assert!(acd.holder_of("next").is_none());
+    assert_eq!(
+        acd.withdraw_offer("next", at(7)).unwrap_err(),
+        AcdError::NotHolding
+    );
+}
+
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
 /// no call was assigned twice, every call was assigned, abandoned or is still waiting,
 /// and no call waits while an agent sits available.
