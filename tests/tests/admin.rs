@@ -66,6 +66,7 @@ async fn upserted_customers_are_found_by_id_and_any_number_format_and_route_by_t
             call_id: "after-upsert".into(),
             caller: "+16465550142".into(),
             dialed: PLATINUM_LINE.into(),
+            switch_id: "sbc-1".into(),
             ..Default::default()
         })
         .await
@@ -109,6 +110,7 @@ async fn the_customer_view_shows_what_was_learned_and_where_the_preference_came_
                 call_id: id.clone(),
                 caller: EMMA_STANDARD.into(),
                 dialed: MAIN_LINE.into(),
+                switch_id: "sbc-1".into(),
                 ..Default::default()
             })
             .await
@@ -217,7 +219,7 @@ async fn health_reports_serving_and_reflection_lists_the_services() {
         ("", ServingStatus::Serving),
         ("switchboard.v1.Routing", ServingStatus::Serving),
         ("switchboard.v1.Admin", ServingStatus::Serving),
-        ("switchboard.v1.Agents", ServingStatus::NotServing),
+        ("switchboard.v1.Agents", ServingStatus::Serving),
     ] {
         let r = health
             .check(HealthCheckRequest {
@@ -260,26 +262,6 @@ async fn health_reports_serving_and_reflection_lists_the_services() {
 #[tokio::test]
 async fn capabilities_not_built_yet_answer_unimplemented_and_say_so() {
     let server = start().await;
-    let mut agents = server.agents().await;
-    let err = agents
-        .get_agent(pb::GetAgentRequest {
-            agent_id: "a1".into(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
-    assert!(
-        err.message()
-            .starts_with("Agents.GetAgent is not available yet"),
-        "{}",
-        err.message()
-    );
-    let mut routing = server.routing().await;
-    let err = routing
-        .report_call_event(pb::CallEvent::default())
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
     let err = server
         .admin()
         .await
@@ -287,6 +269,12 @@ async fn capabilities_not_built_yet_answer_unimplemented_and_say_so() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
+    assert!(
+        err.message()
+            .starts_with("Admin.GetQueueStats is not available yet"),
+        "{}",
+        err.message()
+    );
     let err = server
         .admin()
         .await
@@ -294,4 +282,31 @@ async fn capabilities_not_built_yet_answer_unimplemented_and_say_so() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
+    let mut routing = server.routing().await;
+    routing
+        .route_call(pb::RouteCallRequest {
+            call_id: "t1".into(),
+            caller: EMMA_STANDARD.into(),
+            dialed: MAIN_LINE.into(),
+            switch_id: "sbc-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let err = routing
+        .report_call_event(pb::CallEvent {
+            call_id: "t1".into(),
+            kind: pb::CallEventKind::Transferred.into(),
+            queue: "billing".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (
+            tonic::Code::Unimplemented,
+            "transfers is not available yet: a call cannot move between queues yet"
+        )
+    );
 }

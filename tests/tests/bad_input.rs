@@ -76,6 +76,13 @@ async fn malformed_route_requests_are_invalid_arguments_naming_the_field() {
             },
             "switch_id: longer than 128 characters",
         ),
+        (
+            pb::RouteCallRequest {
+                switch_id: String::new(),
+                ..call("no-switch")
+            },
+            "switch_id: must not be empty",
+        ),
     ];
     for (request, message) in cases {
         let err = c.route_call(request).await.unwrap_err();

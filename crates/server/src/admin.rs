@@ -128,7 +128,7 @@ impl Admin for AdminService {
         _: Request<pb::GetQueueStatsRequest>,
     ) -> Result<Response<pb::GetQueueStatsResponse>, Status> {
         Err(
-            ApiError::Unimplemented("Admin.GetQueueStats", "live queues arrive with the ACD")
+            ApiError::Unimplemented("Admin.GetQueueStats", "queue statistics are not built yet")
                 .into(),
         )
     }

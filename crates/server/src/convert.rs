@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use switchboard_core::{
     Customer, Preference, RoutePlan, TierId,
+    acd::{Agent, AgentProfile, AgentState},
     behaviour::Learned,
     router::{Action, Channel, Decision, Placement, PreferenceSource, describe_reason},
 };
@@ -211,4 +212,182 @@ pub(crate) fn learned_to(plan: &RoutePlan, l: &Learned) -> pb::LearnedBehaviour 
             nanos: i32::try_from((t.0 % 1_000) * 1_000_000).unwrap_or(0),
         }),
     }
+}
+
+/// An assignment as the switch receives it, with the caller's context for the agent's
+/// screen (this goes to the agent, not the caller).
+pub(crate) fn assignment(
+    router: &switchboard_core::Router,
+    a: &switchboard_core::acd::Assignment,
+    now: switchboard_core::Millis,
+) -> pb::Assignment {
+    let plan = router.plan();
+    let customer = router
+        .customer_of(&a.call.call_id)
+        .map(|c| pb::CustomerContext {
+            customer_id: c.id.clone(),
+            name: c.name.clone(),
+            tier: plan.tier(c.tier).name.clone(),
+            preference: preference_to(c.preference).into(),
+            last_contact: String::new(),
+            offers: vec![],
+            notes: vec![],
+        });
+    pb::Assignment {
+        call_id: a.call.call_id.to_string(),
+        kind: pb::AssignmentKind::Call.into(),
+        agent_id: a.agent.profile.id.clone(),
+        agent_endpoint: a.agent.profile.endpoint.clone(),
+        queue: plan.queue(a.queue).name.clone(),
+        waited: prost_types::Duration::try_from(now.since(a.call.arrived)).ok(),
+        customer,
+    }
+}
+
+pub(crate) fn agent_state_to(s: AgentState) -> pb::AgentState {
+    match s {
+        AgentState::LoggedOut => pb::AgentState::LoggedOut,
+        AgentState::Available => pb::AgentState::Available,
+        AgentState::Reserved => pb::AgentState::Reserved,
+        AgentState::OnCall => pb::AgentState::OnCall,
+        AgentState::WrapUp => pb::AgentState::WrapUp,
+        AgentState::NotReady => pb::AgentState::NotReady,
+    }
+}
+
+pub(crate) fn agent_to(a: &Agent) -> pb::Agent {
+    let since = a.since().0;
+    pb::Agent {
+        agent_id: a.profile.id.clone(),
+        state: agent_state_to(a.state()).into(),
+        reason: a.reason().unwrap_or_default(),
+        skills: a
+            .profile
+            .skills
+            .iter()
+            .map(|(name, p)| pb::Skill {
+                name: name.clone(),
+                proficiency: u32::from(*p),
+            })
+            .collect(),
+        endpoint: a.profile.endpoint.clone(),
+        style_tags: a.profile.tags.clone(),
+        capacity: HashMap::from([("voice".to_owned(), 1)]),
+        state_since: Some(prost_types::Timestamp {
+            seconds: i64::try_from(since / 1_000).unwrap_or(i64::MAX),
+            nanos: i32::try_from((since % 1_000) * 1_000_000).unwrap_or(0),
+        }),
+        call_ids: a.call().map(|c| c.to_string()).into_iter().collect(),
+    }
+}
+
+/// Checks an id-like field: 1 to `max` printable ASCII characters without spaces.
+pub(crate) fn check_id(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(ApiError::invalid(
+            field,
+            format!("longer than {max} characters"),
+        ));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            field,
+            "must be printable ASCII without spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a config-style name (skills, style tags): a-z, 0-9, '_' and '-'.
+pub(crate) fn check_name(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    let ok = !value.is_empty()
+        && value.len() <= max
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("{value:?} must be 1 to {max} characters of a-z, 0-9, '_' and '-'"),
+        ))
+    }
+}
+
+/// The log-in part of a SetAgentState request, checked.
+pub(crate) fn agent_profile(req: &pb::SetAgentStateRequest) -> Result<AgentProfile, ApiError> {
+    if req.endpoint.is_empty() {
+        return Err(ApiError::invalid(
+            "endpoint",
+            "required to log in (a SIP URI or extension)",
+        ));
+    }
+    if req.endpoint.chars().count() > 256 || req.endpoint.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "endpoint",
+            "at most 256 characters without control characters",
+        ));
+    }
+    if req.skills.is_empty() {
+        return Err(ApiError::invalid(
+            "skills",
+            "at least one skill is required to log in",
+        ));
+    }
+    if req.skills.len() > 32 {
+        return Err(ApiError::invalid("skills", "more than 32 skills"));
+    }
+    let mut skills: Vec<(String, u8)> = Vec::with_capacity(req.skills.len());
+    for (i, s) in req.skills.iter().enumerate() {
+        check_name(&format!("skills[{i}].name"), &s.name, 64)?;
+        let p = u8::try_from(s.proficiency)
+            .ok()
+            .filter(|p| (1..=10).contains(p))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    format!("skills[{i}].proficiency"),
+                    format!("must be 1 to 10 (got {})", s.proficiency),
+                )
+            })?;
+        if skills.iter().any(|(n, _)| *n == s.name) {
+            return Err(ApiError::invalid(
+                format!("skills[{i}].name"),
+                format!("{:?} given twice", s.name),
+            ));
+        }
+        skills.push((s.name.clone(), p));
+    }
+    if req.style_tags.len() > 16 {
+        return Err(ApiError::invalid("style_tags", "more than 16 tags"));
+    }
+    for (i, t) in req.style_tags.iter().enumerate() {
+        check_name(&format!("style_tags[{i}]"), t, 32)?;
+    }
+    for (channel, n) in &req.capacity {
+        match (channel.as_str(), n) {
+            ("voice", 1) => {}
+            ("voice", n) => {
+                return Err(ApiError::invalid(
+                    "capacity.voice",
+                    format!("an agent takes one voice call at a time (got {n})"),
+                ));
+            }
+            (other, _) => {
+                return Err(ApiError::invalid(
+                    format!("capacity.{other}"),
+                    "only voice calls are routed so far",
+                ));
+            }
+        }
+    }
+    Ok(AgentProfile {
+        id: req.agent_id.clone(),
+        endpoint: req.endpoint.clone(),
+        skills,
+        tags: req.style_tags.clone(),
+    })
 }

@@ -1,6 +1,6 @@
 //! Every failure a client can see, and the one place that turns it into a gRPC status.
 
-use switchboard_core::{customer::DirectoryError, router::RouteError};
+use switchboard_core::{acd::AcdError, customer::DirectoryError, router::RouteError};
 use tonic::{Code, Status};
 
 /// What went wrong with a request, in the API's terms.
@@ -16,6 +16,14 @@ pub enum ApiError {
     NotFound { what: &'static str, key: String },
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    #[error("agent {agent_id:?}: {error}")]
+    Agent { agent_id: String, error: AcdError },
+    #[error(
+        "agent {agent_id:?} is logged in: log out first to change skills, endpoint, tags or capacity"
+    )]
+    AlreadyLoggedIn { agent_id: String },
+    #[error("call {call_id:?}: {error}")]
+    Call { call_id: String, error: AcdError },
     #[error("{0} is not available yet: {1}")]
     Unimplemented(&'static str, &'static str),
 }
@@ -49,6 +57,14 @@ impl From<ApiError> for Status {
             ApiError::UnknownCall { .. } | ApiError::NotFound { .. } => Code::NotFound,
             ApiError::NotAtMenu { .. } => Code::FailedPrecondition,
             ApiError::Directory(DirectoryError::NumberTaken { .. }) => Code::FailedPrecondition,
+            ApiError::Agent { error, .. } | ApiError::Call { error, .. } => match error {
+                AcdError::UnknownAgent | AcdError::UnknownQueue => Code::NotFound,
+                AcdError::IllegalTransition { .. }
+                | AcdError::NotHolding
+                | AcdError::CallConnected
+                | AcdError::AlreadyWaiting => Code::FailedPrecondition,
+            },
+            ApiError::AlreadyLoggedIn { .. } => Code::FailedPrecondition,
             ApiError::Unimplemented(..) => Code::Unimplemented,
         };
         Status::new(code, e.to_string())

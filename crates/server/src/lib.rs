@@ -21,6 +21,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 mod admin;
 mod agents;
 mod convert;
+mod dispatch;
 pub mod error;
 mod routing;
 
@@ -52,6 +53,7 @@ pub enum CustomerSource {
 #[derive(Debug, Clone)]
 pub struct App {
     pub router: Arc<Router>,
+    dispatch: Arc<dispatch::Dispatch>,
     pub clock: Arc<dyn Clock>,
     pub forget_calls_after: Duration,
 }
@@ -87,6 +89,7 @@ impl App {
         let router = Arc::new(Router::new(config.plan, directory));
         let app = App {
             router,
+            dispatch: Arc::default(),
             clock,
             forget_calls_after: config.settings.forget_calls_after,
         };
@@ -107,9 +110,8 @@ pub async fn serve(
     health
         .set_serving::<AdminServer<admin::AdminService>>()
         .await;
-    // Agents answers, but only UNIMPLEMENTED until the ACD exists.
     health
-        .set_not_serving::<AgentsServer<agents::AgentsService>>()
+        .set_serving::<AgentsServer<agents::AgentsService>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -128,7 +130,9 @@ pub async fn serve(
         .add_service(RoutingServer::new(routing::RoutingService {
             app: app.clone(),
         }))
-        .add_service(AgentsServer::new(agents::AgentsService))
+        .add_service(AgentsServer::new(agents::AgentsService {
+            app: app.clone(),
+        }))
         .add_service(AdminServer::new(admin::AdminService { app }))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;

@@ -2,9 +2,12 @@
 
 use std::pin::Pin;
 
-use switchboard_core::router::{CallRequest, Input, MAX_CALL_ID};
+use switchboard_core::{
+    acd::{AcdError, AgentState},
+    router::{CallRequest, Input, MAX_CALL_ID},
+};
 use switchboard_proto::v1::{self as pb, routing_server::Routing};
-use tokio_stream::Stream;
+use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
 use crate::{App, convert, error::ApiError};
@@ -24,9 +27,7 @@ impl Routing for RoutingService {
     ) -> Result<Response<pb::Decision>, Status> {
         let req = request.into_inner();
         let channel = convert::channel(req.channel)?;
-        if req.switch_id.len() > MAX_CALL_ID {
-            return Err(ApiError::invalid("switch_id", "longer than 128 characters").into());
-        }
+        convert::check_id("switch_id", &req.switch_id, MAX_CALL_ID)?;
         let call = CallRequest {
             call_id: &req.call_id,
             caller: &req.caller,
@@ -34,11 +35,15 @@ impl Routing for RoutingService {
             channel,
             switch_id: &req.switch_id,
         };
+        let now = self.app.clock.now();
         let routed = self
             .app
             .router
-            .route(&call, self.app.clock.now())
+            .route(&call, now)
             .map_err(|e| ApiError::route(&req.call_id, e))?;
+        if let Some(a) = &routed.assignment {
+            self.app.dispatch.send(&self.app.router, a, now);
+        }
         tracing::debug!(
             call_id = %req.call_id,
             replayed = routed.replayed,
@@ -62,11 +67,15 @@ impl Routing for RoutingService {
             Some(pb::submit_input_request::Input::Intent(i)) => Input::Intent(i),
             None => return Err(ApiError::invalid("input", "set digits or intent").into()),
         };
+        let now = self.app.clock.now();
         let routed = self
             .app
             .router
-            .submit_input(&req.call_id, input, self.app.clock.now())
+            .submit_input(&req.call_id, input, now)
             .map_err(|e| ApiError::route(&req.call_id, e))?;
+        if let Some(a) = &routed.assignment {
+            self.app.dispatch.send(&self.app.router, a, now);
+        }
         Ok(Response::new(convert::decision(
             &routed.plan,
             &req.call_id,
@@ -76,24 +85,141 @@ impl Routing for RoutingService {
 
     async fn report_call_event(
         &self,
-        _: Request<pb::CallEvent>,
+        request: Request<pb::CallEvent>,
     ) -> Result<Response<pb::CallEventAck>, Status> {
-        Err(
-            ApiError::Unimplemented("Routing.ReportCallEvent", "call events arrive with the ACD")
-                .into(),
-        )
+        let event = request.into_inner();
+        Ok(Response::new(self.call_event(&event)?))
     }
 
     type WatchAssignmentsStream = AssignmentStream;
 
     async fn watch_assignments(
         &self,
-        _: Request<pb::WatchAssignmentsRequest>,
+        request: Request<pb::WatchAssignmentsRequest>,
     ) -> Result<Response<Self::WatchAssignmentsStream>, Status> {
-        Err(ApiError::Unimplemented(
-            "Routing.WatchAssignments",
-            "assignments arrive with the ACD",
-        )
-        .into())
+        let switch_id = request.into_inner().switch_id;
+        convert::check_id("switch_id", &switch_id, MAX_CALL_ID)?;
+        tracing::info!(%switch_id, "switch watching assignments");
+        let rx = self.app.dispatch.watch(&switch_id);
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+impl RoutingService {
+    fn call_event(&self, event: &pb::CallEvent) -> Result<pb::CallEventAck, ApiError> {
+        convert::check_id("call_id", &event.call_id, MAX_CALL_ID)?;
+        let kind = pb::CallEventKind::try_from(event.kind)
+            .map_err(|_| ApiError::invalid("kind", format!("unknown value {}", event.kind)))?;
+        if event.satisfaction > 5 {
+            return Err(ApiError::invalid(
+                "satisfaction",
+                format!(
+                    "must be 1 to 5, or 0 when not answered (got {})",
+                    event.satisfaction
+                ),
+            ));
+        }
+        if event.recommend.is_some_and(|r| r > 10) {
+            return Err(ApiError::invalid("recommend", "must be 0 to 10"));
+        }
+        if event.wrap_up_code.chars().count() > 64
+            || event.wrap_up_code.chars().any(char::is_control)
+        {
+            return Err(ApiError::invalid(
+                "wrap_up_code",
+                "at most 64 characters without control characters",
+            ));
+        }
+        let needs_agent = matches!(
+            kind,
+            pb::CallEventKind::Connected | pb::CallEventKind::NoAnswer | pb::CallEventKind::Ended
+        );
+        if needs_agent {
+            convert::check_id("agent_id", &event.agent_id, 64)?;
+        }
+        let router = &self.app.router;
+        if !router.knows_call(&event.call_id) {
+            return Err(ApiError::UnknownCall {
+                call_id: event.call_id.clone(),
+            });
+        }
+        let acd = router.acd();
+        let now = self.app.clock.now();
+        let call_err = |error| match error {
+            AcdError::UnknownAgent => ApiError::Agent {
+                agent_id: event.agent_id.clone(),
+                error,
+            },
+            error => ApiError::Call {
+                call_id: event.call_id.clone(),
+                error,
+            },
+        };
+        let holds = |agent_id: &str| {
+            acd.holder_of(&event.call_id)
+                .is_some_and(|a| a.profile.id == agent_id)
+        };
+        let applied = match kind {
+            pb::CallEventKind::Unspecified => return Err(ApiError::invalid("kind", "required")),
+            pb::CallEventKind::Transferred => {
+                return Err(ApiError::Unimplemented(
+                    "transfers",
+                    "a call cannot move between queues yet",
+                ));
+            }
+            pb::CallEventKind::Connected => {
+                let already = acd.agent(&event.agent_id).is_some_and(|a| {
+                    a.state() == AgentState::OnCall
+                        && a.call().as_deref() == Some(event.call_id.as_str())
+                });
+                if already {
+                    false
+                } else {
+                    acd.connected(&event.agent_id, &event.call_id, now)
+                        .map_err(call_err)?;
+                    true
+                }
+            }
+            // A repeat of an event that already took effect finds the agent no longer
+            // holding the call: acknowledged, nothing changes.
+            pb::CallEventKind::NoAnswer if !holds(&event.agent_id) => false,
+            pb::CallEventKind::NoAnswer => {
+                if let Some(next) = acd
+                    .no_answer(&event.agent_id, &event.call_id, now)
+                    .map_err(call_err)?
+                {
+                    self.app.dispatch.send(router, &next, now);
+                }
+                true
+            }
+            pb::CallEventKind::Ended if !holds(&event.agent_id) => false,
+            pb::CallEventKind::Ended => {
+                acd.ended(&event.agent_id, &event.call_id, now)
+                    .map_err(call_err)?;
+                true
+            }
+            pb::CallEventKind::Abandoned => {
+                if acd.abandon(&event.call_id) {
+                    true
+                } else {
+                    match acd.withdraw_offer(&event.call_id, now) {
+                        Ok(next) => {
+                            if let Some(next) = next {
+                                self.app.dispatch.send(router, &next, now);
+                            }
+                            true
+                        }
+                        Err(AcdError::NotHolding) => false,
+                        Err(error) => return Err(call_err(error)),
+                    }
+                }
+            }
+        };
+        if applied {
+            // Whatever happened, the switch has answered for the call's assignment.
+            self.app.dispatch.settle(&event.call_id);
+            tracing::debug!(call_id = %event.call_id, kind = kind.as_str_name(), "call event");
+        }
+        Ok(pb::CallEventAck { applied })
     }
 }

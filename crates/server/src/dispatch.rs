@@ -1,0 +1,77 @@
+//! Assignments on their way to switches. Each switch has one live stream at a time and a
+//! list of assignments not yet settled by a call event; a switch that reconnects gets
+//! that list first, so an assignment made while it was away is not lost.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use switchboard_core::{Millis, Router, acd::Assignment};
+use switchboard_proto::v1 as pb;
+use tokio::sync::mpsc;
+use tonic::Status;
+
+use crate::convert;
+
+/// Assignments a slow switch may have in flight before new ones wait in `pending` only.
+const STREAM_BUFFER: usize = 1_024;
+
+type Sender = mpsc::Sender<Result<pb::Assignment, Status>>;
+
+#[derive(Debug, Default)]
+struct Switch {
+    pending: Vec<pb::Assignment>,
+    stream: Option<Sender>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Dispatch {
+    // A short critical section (push, try_send) and never held across an await.
+    switches: Mutex<HashMap<Arc<str>, Switch>>,
+}
+
+impl Dispatch {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Switch>> {
+        self.switches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends an assignment to its switch (or keeps it until the switch connects).
+    pub(crate) fn send(&self, router: &Router, a: &Assignment, now: Millis) {
+        let message = convert::assignment(router, a, now);
+        tracing::debug!(call_id = %a.call.call_id, agent_id = %a.agent.profile.id, "assignment");
+        let mut switches = self.lock();
+        let switch = switches.entry(Arc::clone(&a.call.switch_id)).or_default();
+        switch.pending.push(message.clone());
+        if let Some(stream) = &switch.stream
+            && stream.try_send(Ok(message)).is_err()
+        {
+            // Closed or full: the assignment stays pending and goes out on reconnect.
+            tracing::warn!(switch_id = %a.call.switch_id, "assignment stream not accepting; kept pending");
+            if stream.is_closed() {
+                switch.stream = None;
+            }
+        }
+    }
+
+    /// A new stream for a switch, starting with what is pending for it.
+    pub(crate) fn watch(&self, switch_id: &str) -> mpsc::Receiver<Result<pb::Assignment, Status>> {
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let mut switches = self.lock();
+        let switch = switches.entry(Arc::from(switch_id)).or_default();
+        for a in &switch.pending {
+            if tx.try_send(Ok(a.clone())).is_err() {
+                break;
+            }
+        }
+        switch.stream = Some(tx);
+        rx
+    }
+
+    /// The switch reported on the call: its assignment is no longer pending.
+    pub(crate) fn settle(&self, call_id: &str) {
+        for switch in self.lock().values_mut() {
+            switch.pending.retain(|a| a.call_id != call_id);
+        }
+    }
+}

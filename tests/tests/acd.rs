@@ -1,0 +1,480 @@
+//! The ACD over real gRPC: agents log in and out, calls meet agents in priority order,
+//! assignments reach the switch's stream, and call events move calls and agents on.
+
+use std::time::Duration;
+
+use switchboard_proto::v1::{self as pb, decision::Action, routing_client::RoutingClient};
+use switchboard_tests::*;
+use tokio_stream::StreamExt;
+use tonic::{Code, Streaming, transport::Channel};
+
+const SWITCH: &str = "sbc-1";
+
+/// An agent with the skills of the platinum desk, operator and care queues.
+fn senior(id: &str) -> pb::SetAgentStateRequest {
+    pb::SetAgentStateRequest {
+        agent_id: id.into(),
+        state: pb::AgentState::Available.into(),
+        skills: vec![
+            pb::Skill {
+                name: "general".into(),
+                proficiency: 8,
+            },
+            pb::Skill {
+                name: "platinum".into(),
+                proficiency: 5,
+            },
+        ],
+        endpoint: format!("sip:{id}@pbx.example"),
+        style_tags: vec!["rapport".into()],
+        ..Default::default()
+    }
+}
+
+fn state(id: &str, state: pb::AgentState) -> pb::SetAgentStateRequest {
+    pb::SetAgentStateRequest {
+        agent_id: id.into(),
+        state: state.into(),
+        ..Default::default()
+    }
+}
+
+async fn route(
+    c: &mut RoutingClient<Channel>,
+    id: &str,
+    caller: &str,
+    dialed: &str,
+) -> pb::Decision {
+    c.route_call(pb::RouteCallRequest {
+        call_id: id.into(),
+        caller: caller.into(),
+        dialed: dialed.into(),
+        channel: pb::Channel::Voice.into(),
+        switch_id: SWITCH.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+fn position(d: &pb::Decision) -> Option<u32> {
+    match &d.action {
+        Some(Action::Enqueue(e)) => e.position,
+        other => panic!("expected a queue, got {other:?}"),
+    }
+}
+
+async fn event(
+    c: &mut RoutingClient<Channel>,
+    call: &str,
+    kind: pb::CallEventKind,
+    agent: &str,
+) -> Result<bool, tonic::Status> {
+    c.report_call_event(pb::CallEvent {
+        call_id: call.into(),
+        kind: kind.into(),
+        agent_id: agent.into(),
+        ..Default::default()
+    })
+    .await
+    .map(|r| r.into_inner().applied)
+}
+
+async fn next(stream: &mut Streaming<pb::Assignment>) -> pb::Assignment {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("an assignment within 10 s")
+        .expect("the stream is open")
+        .expect("not an error")
+}
+
+async fn watch(c: &mut RoutingClient<Channel>) -> Streaming<pb::Assignment> {
+    c.watch_assignments(pb::WatchAssignmentsRequest {
+        switch_id: SWITCH.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+#[tokio::test]
+async fn an_idle_agent_gets_the_call_at_once_with_the_callers_context() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    let agent = server
+        .agents()
+        .await
+        .set_agent_state(senior("ann"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(agent.state(), pb::AgentState::Available);
+
+    let d = route(&mut routing, "p1", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(position(&d), Some(0), "an agent took the call at once");
+    let a = next(&mut stream).await;
+    assert_eq!(
+        (a.call_id.as_str(), a.agent_id.as_str(), a.queue.as_str()),
+        ("p1", "ann", "platinum_desk")
+    );
+    assert_eq!(a.agent_endpoint, "sip:ann@pbx.example");
+    let who = a.customer.unwrap();
+    assert_eq!(
+        (
+            who.customer_id.as_str(),
+            who.name.as_str(),
+            who.tier.as_str()
+        ),
+        ("C0000001", "Maria Lopez", "platinum")
+    );
+
+    let ann = server
+        .agents()
+        .await
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "ann".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (ann.state(), ann.call_ids.as_slice()),
+        (pb::AgentState::Reserved, ["p1".to_owned()].as_slice())
+    );
+    assert!(
+        event(&mut routing, "p1", pb::CallEventKind::Connected, "ann")
+            .await
+            .unwrap()
+    );
+    assert!(
+        event(&mut routing, "p1", pb::CallEventKind::Ended, "ann")
+            .await
+            .unwrap()
+    );
+    let ann = server
+        .agents()
+        .await
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "ann".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (ann.state(), ann.call_ids.len()),
+        (pb::AgentState::WrapUp, 0)
+    );
+}
+
+#[tokio::test]
+async fn an_agent_who_becomes_ready_takes_the_platinum_caller_before_the_standard_one() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    // Tom (standard, operator queue) waits first; Maria (platinum desk) arrives later.
+    let tom = route(&mut routing, "std", TOM_ALWAYS_OPERATOR, MAIN_LINE).await;
+    assert_eq!(position(&tom), Some(1));
+    let maria = route(&mut routing, "plat", MARIA_PLATINUM, MAIN_LINE).await;
+    assert_eq!(position(&maria), Some(1));
+
+    let mut stream = watch(&mut routing).await;
+    let mut agents = server.agents().await;
+    agents.set_agent_state(senior("ann")).await.unwrap();
+    assert_eq!(next(&mut stream).await.call_id, "plat");
+    event(&mut routing, "plat", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap();
+    event(&mut routing, "plat", pb::CallEventKind::Ended, "ann")
+        .await
+        .unwrap();
+    // Ready again after wrap-up: now the standard caller.
+    agents
+        .set_agent_state(state("ann", pb::AgentState::Available))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut stream).await.call_id, "std");
+}
+
+#[tokio::test]
+async fn no_answer_sends_the_call_to_the_next_agent_and_the_first_to_not_ready() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    let mut agents = server.agents().await;
+    agents.set_agent_state(senior("ann")).await.unwrap();
+    route(&mut routing, "c1", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(next(&mut stream).await.agent_id, "ann");
+    // Another caller arrives while Ann's phone rings.
+    route(&mut routing, "c2", MARIA_PLATINUM, MAIN_LINE).await;
+
+    assert!(
+        event(&mut routing, "c1", pb::CallEventKind::NoAnswer, "ann")
+            .await
+            .unwrap()
+    );
+    let ann = agents
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "ann".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (ann.state(), ann.reason.as_str()),
+        (pb::AgentState::NotReady, "no_answer")
+    );
+    // A repeated event is harmless.
+    assert!(
+        !event(&mut routing, "c1", pb::CallEventKind::NoAnswer, "ann")
+            .await
+            .unwrap()
+    );
+    // c1 went back to the head: the next agent gets it before c2.
+    agents.set_agent_state(senior("bo")).await.unwrap();
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("c1", "bo"));
+}
+
+#[tokio::test]
+async fn a_switch_that_connects_late_receives_the_assignments_pending_for_it() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    server
+        .agents()
+        .await
+        .set_agent_state(senior("ann"))
+        .await
+        .unwrap();
+    route(&mut routing, "early", MARIA_PLATINUM, PLATINUM_LINE).await;
+    // The switch was not watching when the assignment was made.
+    let mut stream = watch(&mut routing).await;
+    assert_eq!(next(&mut stream).await.call_id, "early");
+    // Reconnecting before the call is settled re-sends it...
+    let mut again = watch(&mut routing).await;
+    assert_eq!(next(&mut again).await.call_id, "early");
+    // ...and after CONNECTED it is no longer pending.
+    event(&mut routing, "early", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap();
+    let mut third = watch(&mut routing).await;
+    server
+        .agents()
+        .await
+        .set_agent_state(senior("bo"))
+        .await
+        .unwrap();
+    route(&mut routing, "later", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(next(&mut third).await.call_id, "later");
+}
+
+#[tokio::test]
+async fn abandoned_calls_leave_the_queue_or_free_the_agent_they_were_offered_to() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    route(&mut routing, "a1", TOM_ALWAYS_OPERATOR, MAIN_LINE).await;
+    assert!(
+        event(&mut routing, "a1", pb::CallEventKind::Abandoned, "")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !event(&mut routing, "a1", pb::CallEventKind::Abandoned, "")
+            .await
+            .unwrap(),
+        "a repeat is harmless"
+    );
+
+    let mut stream = watch(&mut routing).await;
+    let mut agents = server.agents().await;
+    agents.set_agent_state(senior("ann")).await.unwrap();
+    route(&mut routing, "a2", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(next(&mut stream).await.call_id, "a2");
+    route(&mut routing, "a3", TOM_ALWAYS_OPERATOR, MAIN_LINE).await;
+    // The caller hangs up while Ann's phone rings: Ann takes the next call.
+    assert!(
+        event(&mut routing, "a2", pb::CallEventKind::Abandoned, "")
+            .await
+            .unwrap()
+    );
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("a3", "ann"));
+}
+
+#[tokio::test]
+async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
+    let server = start().await;
+    let mut agents = server.agents().await;
+    let refuse =
+        |r: Result<tonic::Response<pb::Agent>, tonic::Status>, code: Code, message: &str| {
+            let e = r.unwrap_err();
+            assert_eq!((e.code(), e.message()), (code, message));
+        };
+    let mut bad_skill = senior("x");
+    bad_skill.skills[0].proficiency = 11;
+    refuse(
+        agents.set_agent_state(bad_skill).await,
+        Code::InvalidArgument,
+        "skills[0].proficiency: must be 1 to 10 (got 11)",
+    );
+    let mut no_endpoint = senior("x");
+    no_endpoint.endpoint.clear();
+    refuse(
+        agents.set_agent_state(no_endpoint).await,
+        Code::InvalidArgument,
+        "endpoint: required to log in (a SIP URI or extension)",
+    );
+    let mut chat = senior("x");
+    chat.capacity.insert("chat".into(), 3);
+    refuse(
+        agents.set_agent_state(chat).await,
+        Code::InvalidArgument,
+        "capacity.chat: only voice calls are routed so far",
+    );
+    refuse(
+        agents.set_agent_state(senior("")).await,
+        Code::InvalidArgument,
+        "agent_id: must not be empty",
+    );
+    refuse(
+        agents
+            .set_agent_state(state("x", pb::AgentState::Reserved))
+            .await,
+        Code::InvalidArgument,
+        "state: reserved, on call and wrap-up follow from call events; set AVAILABLE, NOT_READY or LOGGED_OUT",
+    );
+    refuse(
+        agents
+            .set_agent_state(pb::SetAgentStateRequest {
+                state: 42,
+                ..senior("x")
+            })
+            .await,
+        Code::InvalidArgument,
+        "state: unknown value 42",
+    );
+    refuse(
+        agents
+            .set_agent_state(state("ghost", pb::AgentState::LoggedOut))
+            .await,
+        Code::NotFound,
+        "agent \"ghost\": unknown agent",
+    );
+    refuse(
+        agents
+            .get_agent(pb::GetAgentRequest {
+                agent_id: "ghost".into(),
+            })
+            .await,
+        Code::NotFound,
+        "agent \"ghost\" not found",
+    );
+
+    // Ann, offered a call, can neither log out nor log in again.
+    agents.set_agent_state(senior("ann")).await.unwrap();
+    let mut routing = server.routing().await;
+    route(&mut routing, "c1", MARIA_PLATINUM, PLATINUM_LINE).await;
+    refuse(
+        agents
+            .set_agent_state(state("ann", pb::AgentState::LoggedOut))
+            .await,
+        Code::FailedPrecondition,
+        "agent \"ann\": agent cannot go from reserved to logged_out",
+    );
+    refuse(
+        agents.set_agent_state(senior("ann")).await,
+        Code::FailedPrecondition,
+        "agent \"ann\" is logged in: log out first to change skills, endpoint, tags or capacity",
+    );
+    let list = agents
+        .list_agents(pb::ListAgentsRequest {
+            state: pb::AgentState::Reserved.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        list.agents
+            .iter()
+            .map(|a| a.agent_id.as_str())
+            .collect::<Vec<_>>(),
+        ["ann"]
+    );
+}
+
+#[tokio::test]
+async fn call_events_that_contradict_the_call_are_refused() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    let mut agents = server.agents().await;
+    agents.set_agent_state(senior("ann")).await.unwrap();
+    route(&mut routing, "c1", MARIA_PLATINUM, PLATINUM_LINE).await;
+    agents.set_agent_state(senior("bo")).await.unwrap();
+    let refuse = |r: Result<bool, tonic::Status>, code: Code, message: &str| {
+        let e = r.unwrap_err();
+        assert_eq!((e.code(), e.message()), (code, message));
+    };
+    refuse(
+        event(&mut routing, "nope", pb::CallEventKind::Connected, "ann").await,
+        Code::NotFound,
+        "call_id: unknown call \"nope\"",
+    );
+    refuse(
+        event(&mut routing, "c1", pb::CallEventKind::Connected, "ghost").await,
+        Code::NotFound,
+        "agent \"ghost\": unknown agent",
+    );
+    refuse(
+        event(&mut routing, "c1", pb::CallEventKind::Connected, "bo").await,
+        Code::FailedPrecondition,
+        "call \"c1\": the agent does not hold that call",
+    );
+    refuse(
+        event(&mut routing, "c1", pb::CallEventKind::Connected, "").await,
+        Code::InvalidArgument,
+        "agent_id: must not be empty",
+    );
+    refuse(
+        event(&mut routing, "c1", pb::CallEventKind::Unspecified, "ann").await,
+        Code::InvalidArgument,
+        "kind: required",
+    );
+    let bad_survey = routing
+        .report_call_event(pb::CallEvent {
+            call_id: "c1".into(),
+            kind: pb::CallEventKind::Ended.into(),
+            agent_id: "ann".into(),
+            satisfaction: 6,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        bad_survey.unwrap_err().message(),
+        "satisfaction: must be 1 to 5, or 0 when not answered (got 6)"
+    );
+    // Connected twice is harmless; hanging up once connected is an end, not an abandon.
+    assert!(
+        event(&mut routing, "c1", pb::CallEventKind::Connected, "ann")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !event(&mut routing, "c1", pb::CallEventKind::Connected, "ann")
+            .await
+            .unwrap()
+    );
+    refuse(
+        event(&mut routing, "c1", pb::CallEventKind::Abandoned, "").await,
+        Code::FailedPrecondition,
+        "call \"c1\": the call is connected to an agent",
+    );
+    assert!(
+        event(&mut routing, "c1", pb::CallEventKind::Ended, "ann")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !event(&mut routing, "c1", pb::CallEventKind::Ended, "ann")
+            .await
+            .unwrap()
+    );
+}
