@@ -2,13 +2,22 @@
 //! embedded default config and sample customers unless told otherwise, stopped when the
 //! handle drops.
 
-use std::{net::SocketAddr, path::Path, sync::Arc};
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use switchboard_config::DEFAULT_CONFIG;
+use switchboard_core::Millis;
 use switchboard_proto::v1::{
     admin_client::AdminClient, agents_client::AgentsClient, routing_client::RoutingClient,
 };
-use switchboard_server::{App, CustomerSource, SystemClock};
+use switchboard_server::{App, Clock, CustomerSource, SystemClock};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
 
@@ -40,9 +49,35 @@ pub async fn start() -> TestServer {
 
 /// The server on `config` (TOML text) with the sample customers.
 pub async fn start_with(config: &str) -> TestServer {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// A clock the test moves by hand, so time-dependent behaviour is tested without sleeps.
+#[derive(Debug)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    pub fn new() -> Arc<Self> {
+        Arc::new(ManualClock(AtomicU64::new(Millis::now().0)))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.0
+            .fetch_add(u64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        Millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// The server on `config` with the sample customers and the given clock.
+pub async fn start_with_clock(config: &str, clock: Arc<dyn Clock>) -> TestServer {
     let config = switchboard_config::parse(config, Path::new("test.toml"))
         .unwrap_or_else(|e| panic!("test config invalid: {:#?}", e.lines()));
-    let (app, report) = App::new(config, &CustomerSource::Embedded, Arc::new(SystemClock)).unwrap();
+    let (app, report) = App::new(config, &CustomerSource::Embedded, clock).unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

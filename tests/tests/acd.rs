@@ -301,6 +301,43 @@ async fn abandoned_calls_leave_the_queue_or_free_the_agent_they_were_offered_to(
 }
 
 #[tokio::test]
+async fn an_offer_the_switch_never_confirms_goes_to_the_next_agent_after_its_lease() {
+    let clock = ManualClock::new();
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    let mut agents = server.agents().await;
+    agents.set_agent_state(senior("ann")).await.unwrap();
+    route(&mut routing, "lost", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(next(&mut stream).await.agent_id, "ann");
+    agents.set_agent_state(senior("bo")).await.unwrap();
+    // The switch says nothing. Past the 20 s lease, the once-a-second upkeep re-offers it.
+    clock.advance(Duration::from_secs(21));
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("lost", "bo"));
+    assert!(
+        a.waited.unwrap().seconds >= 21,
+        "the call keeps its arrival time"
+    );
+    let ann = agents
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "ann".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (ann.state(), ann.reason.as_str()),
+        (pb::AgentState::NotReady, "offer_timeout")
+    );
+    // Ann's late CONNECTED is refused: the call is Bo's now.
+    let late = event(&mut routing, "lost", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;
     let mut agents = server.agents().await;

@@ -64,6 +64,12 @@ fn check_prints_every_error_and_exits_1() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     let file = path.display().to_string();
+    let written = std::fs::read_to_string(&path).unwrap();
+    let queue_line = written
+        .lines()
+        .position(|l| l.contains("\"platnum_desk\""))
+        .unwrap()
+        + 1;
     assert_eq!(
         lines,
         [
@@ -71,7 +77,7 @@ fn check_prints_every_error_and_exits_1() {
                 "{file}:21:17: learning.repeat_window: \"soon\": expected a number before \"soon\""
             ),
             format!(
-                "{file}:130:18: rules[2].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)"
+                "{file}:{queue_line}:18: rules[2].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)"
             ),
             format!("{file}: 2 errors in config"),
         ]

@@ -17,7 +17,7 @@ use std::{
     time::Duration,
 };
 
-use switchboard_core::RoutePlan;
+use switchboard_core::{RoutePlan, acd::AgentState};
 
 pub mod customers;
 pub mod diagnostic;
@@ -40,6 +40,11 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Calls are forgotten this long after they began, whatever their state.
     pub forget_calls_after: Duration,
+    /// How long the switch has to report CONNECTED or NO_ANSWER for an offered call
+    /// before it goes back to its queue.
+    pub offer_timeout: Duration,
+    /// Where an agent whose offer expired goes: not ready (default) or available.
+    pub after_offer_timeout: AgentState,
     /// The customers file named in the config, resolved against the config's folder.
     pub customers: Option<PathBuf>,
 }

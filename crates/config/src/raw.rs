@@ -52,6 +52,8 @@ pub(crate) struct RawLearning {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCalls {
     pub(crate) forget_after: Option<S<String>>,
+    pub(crate) offer_timeout: Option<S<String>>,
+    pub(crate) after_offer_timeout: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

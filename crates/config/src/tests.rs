@@ -428,6 +428,34 @@ fn queue_policy_mistakes_are_each_named() {
 }
 
 #[test]
+fn offer_lease_settings_are_checked() {
+    let config = load_default().unwrap();
+    assert_eq!(
+        config.settings.offer_timeout,
+        std::time::Duration::from_secs(20)
+    );
+    let text = edited(
+        "after_offer_timeout = \"not_ready\"",
+        "after_offer_timeout = \"notready\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: calls.after_offer_timeout: \"notready\" is not a state an agent can be put in (not_ready or available) (did you mean \"not_ready\"?)",
+            at(&text, "\"notready\"")
+        )]
+    );
+    let text = edited("offer_timeout = \"20s\"", "offer_timeout = \"0s\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: calls.offer_timeout: \"0s\" is shorter than the minimum 1s",
+            at(&text, "\"0s\"")
+        )]
+    );
+}
+
+#[test]
 fn a_missing_file_is_an_io_error_naming_it() {
     let err = load(Path::new("/nonexistent/switchboard.toml")).unwrap_err();
     assert!(

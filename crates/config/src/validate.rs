@@ -11,6 +11,7 @@ use std::{
 
 use switchboard_core::{
     NumberPlan, Preference, TierId,
+    acd::AgentState,
     behaviour::{MAX_WINDOW, ZeroOutPolicy},
     plan::{
         Learning, Line, LineId, LineRedirect, MAX_TIERS, Menu, MenuId, MenuOption, PlanParts,
@@ -32,6 +33,9 @@ const DEFAULT_ZERO_OUT_THRESHOLD: u8 = 3;
 const DEFAULT_REPEAT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(4 * 3_600);
 const DEFAULT_MENU_ATTEMPTS: u8 = 3;
+/// Long enough for a phone to ring a few times; short enough that a lost offer does not
+/// keep a caller and an agent apart for long.
+const DEFAULT_OFFER_TIMEOUT: Duration = Duration::from_secs(20);
 const MAX_NAME: usize = 64;
 /// A standard caller who waited two minutes outranks a fresh gold caller (base 20).
 const DEFAULT_AGING_PER_MINUTE: i64 = 10;
@@ -281,6 +285,26 @@ pub(crate) fn validate(
     let forget_after = match &raw.calls.forget_after {
         Some(d) => c.duration(d, "calls.forget_after", Duration::from_secs(60)),
         None => Some(DEFAULT_FORGET_AFTER),
+    };
+    let offer_timeout = match &raw.calls.offer_timeout {
+        Some(d) => c.duration(d, "calls.offer_timeout", Duration::from_secs(1)),
+        None => Some(DEFAULT_OFFER_TIMEOUT),
+    };
+    let after_offer_timeout = match &raw.calls.after_offer_timeout {
+        None => Some(AgentState::NotReady),
+        Some(s) => match s.get_ref().as_str() {
+            "not_ready" => Some(AgentState::NotReady),
+            "available" => Some(AgentState::Available),
+            other => {
+                let hint = did_you_mean(other, ["not_ready", "available"]);
+                c.error(
+                    s.span(),
+                    "calls.after_offer_timeout",
+                    format!("{other:?} is not a state an agent can be put in (not_ready or available){hint}"),
+                );
+                None
+            }
+        },
     };
 
     // Tiers, in order.
@@ -864,6 +888,8 @@ pub(crate) fn validate(
             Settings {
                 listen: listen?,
                 forget_calls_after: forget_after?,
+                offer_timeout: offer_timeout?,
+                after_offer_timeout: after_offer_timeout?,
                 customers,
             },
         )),

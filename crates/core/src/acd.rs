@@ -435,12 +435,61 @@ impl Acd {
         now: Millis,
     ) -> Result<Option<Assignment>, AcdError> {
         let agent = self.holder(agent_id, call_id)?;
-        self.step(&agent, AgentState::Reserved, AgentState::NotReady, now)?;
-        *lock(&agent.reason) = Some("no_answer".into());
-        self.held.remove(call_id);
+        self.return_offer(&agent, call_id, AgentState::NotReady, "no_answer", now)
+    }
+
+    /// Offers the switch confirmed neither way within `timeout`: each call goes back to
+    /// the head of its queue and the agent to `then` (not ready, reason `offer_timeout`,
+    /// or available). Returns the expired call ids, each with the assignment it met at
+    /// once, if any. This is what keeps agents from being stuck reserved.
+    pub fn expire_offers(
+        &self,
+        now: Millis,
+        timeout: std::time::Duration,
+        then: AgentState,
+    ) -> Vec<(Arc<str>, Option<Assignment>)> {
+        let cutoff = now.saturating_sub(timeout);
+        let expired: Vec<(Arc<str>, Arc<Agent>)> = self
+            .held
+            .iter()
+            .filter(|e| e.value().state() == AgentState::Reserved && e.value().since() <= cutoff)
+            .map(|e| (Arc::clone(e.key()), Arc::clone(e.value())))
+            .collect();
+        expired
+            .into_iter()
+            // A CONNECTED that raced the sweep wins the state change; skip those.
+            .filter_map(|(call, agent)| {
+                let next = self
+                    .return_offer(&agent, &call, then, "offer_timeout", now)
+                    .ok()?;
+                Some((call, next))
+            })
+            .collect()
+    }
+
+    /// Takes an offered call back from a reserved agent and puts it at the head of its
+    /// queue; the agent goes to `then` (with `reason` if not ready).
+    fn return_offer(
+        &self,
+        agent: &Arc<Agent>,
+        call_id: &str,
+        then: AgentState,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Option<Assignment>, AcdError> {
+        // Hold the agent reserved while the call goes back, so that, made available, they
+        // are not offered the very call they failed to take before others see it.
         let Some((call, queue)) = lock(&agent.holding).take() else {
-            return Ok(None);
+            return Err(AcdError::NotHolding);
         };
+        if agent.state() != AgentState::Reserved {
+            *lock(&agent.holding) = Some((call, queue));
+            return Err(AcdError::IllegalTransition {
+                from: agent.state().as_str(),
+                to: then.as_str(),
+            });
+        }
+        self.held.remove(call_id);
         let q = &self.queues[queue.index()];
         // Back at the head of its queue: its own key, or just ahead of the current head.
         {
@@ -457,7 +506,16 @@ impl Acd {
             self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
             waiting.insert(key, call);
         }
-        Ok(self.offer_queue(queue, now))
+        let next = self.offer_queue(queue, now);
+        if then == AgentState::NotReady {
+            *lock(&agent.reason) = Some(reason.into());
+        }
+        if self.step(agent, AgentState::Reserved, then, now).is_ok()
+            && then == AgentState::Available
+        {
+            return Ok(next.or_else(|| self.offer_agent(agent, now)));
+        }
+        Ok(next)
     }
 
     /// The agent steps away: from available, wrap-up or not ready (a new reason).

@@ -9,7 +9,7 @@
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
-use switchboard_config::{Config, customers};
+use switchboard_config::{Config, Settings, customers};
 use switchboard_core::{Directory, Millis, Router};
 use switchboard_proto::{
     FILE_DESCRIPTOR_SET,
@@ -55,7 +55,7 @@ pub struct App {
     pub router: Arc<Router>,
     dispatch: Arc<dispatch::Dispatch>,
     pub clock: Arc<dyn Clock>,
-    pub forget_calls_after: Duration,
+    pub settings: Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +91,7 @@ impl App {
             router,
             dispatch: Arc::default(),
             clock,
-            forget_calls_after: config.settings.forget_calls_after,
+            settings: config.settings,
         };
         Ok((app, report))
     }
@@ -123,6 +123,7 @@ pub async fn serve(
         .build_v1alpha()?;
 
     let upkeep = tokio::spawn(forget_old_calls(app.clone()));
+    let leases = tokio::spawn(expire_offers(app.clone()));
     let result = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -137,6 +138,7 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     upkeep.abort();
+    leases.abort();
     Ok(result?)
 }
 
@@ -146,10 +148,35 @@ async fn forget_old_calls(app: App) {
     let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
-        let cutoff = app.clock.now().saturating_sub(app.forget_calls_after);
+        let cutoff = app
+            .clock
+            .now()
+            .saturating_sub(app.settings.forget_calls_after);
         let forgotten = app.router.forget_calls_before(cutoff);
         if forgotten > 0 {
             tracing::debug!(forgotten, "forgot calls past calls.forget_after");
+        }
+    }
+}
+
+/// Offers the switch never confirmed go back to their queue once their lease runs out, so
+/// no agent stays reserved for a call that is not coming.
+async fn expire_offers(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = app.clock.now();
+        let expired = app.router.acd().expire_offers(
+            now,
+            app.settings.offer_timeout,
+            app.settings.after_offer_timeout,
+        );
+        for (call_id, next) in expired {
+            tracing::warn!(%call_id, "offer not confirmed within calls.offer_timeout; call back to its queue");
+            app.dispatch.settle(&call_id);
+            if let Some(a) = next {
+                app.dispatch.send(&app.router, &a, now);
+            }
         }
     }
 }

@@ -358,6 +358,69 @@ fn a_caller_who_hangs_up_while_being_offered_frees_the_agent_for_the_next_call()
     );
 }
 
+#[test]
+fn an_offer_nobody_confirms_expires_back_to_the_head_and_to_the_next_agent() {
+    use std::time::Duration;
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    assigned(call(&acd, SUPPORT, "lost", 0, at(1)));
+    call(&acd, SUPPORT, "later", 50, at(2));
+    let lease = Duration::from_secs(20);
+    // Not yet: the switch still has time.
+    assert!(
+        acd.expire_offers(at(20), lease, AgentState::NotReady)
+            .is_empty()
+    );
+    acd.log_in(agent("bo", &[("technical", 5)]), T0).unwrap();
+    acd.ready("bo", at(5))
+        .unwrap()
+        .expect("bo takes the later call");
+    acd.log_in(agent("cy", &[("technical", 5)]), T0).unwrap();
+    acd.ready("cy", at(6)).unwrap();
+    // 21 s after the offer: Ann's offer expires; the call goes straight to Cy.
+    let expired = acd.expire_offers(at(22), lease, AgentState::NotReady);
+    assert_eq!(expired.len(), 1);
+    let (call_id, next) = &expired[0];
+    assert_eq!(&**call_id, "lost");
+    let next = next.as_ref().expect("reassigned at once");
+    assert_eq!(
+        (next.agent.profile.id.as_str(), next.call.arrived),
+        ("cy", at(1))
+    );
+    let ann = acd.agent("ann").unwrap();
+    assert_eq!(
+        (ann.state(), ann.reason().as_deref(), ann.call()),
+        (AgentState::NotReady, Some("offer_timeout"), None)
+    );
+    // Bo's offer is younger than the lease; a connected call never expires.
+    acd.connected("cy", "lost", at(23)).unwrap();
+    assert!(
+        acd.expire_offers(at(24), lease, AgentState::NotReady)
+            .is_empty()
+    );
+    assert!(
+        acd.expire_offers(at(500), lease, AgentState::NotReady)
+            .iter()
+            .all(|(c, _)| &**c != "lost")
+    );
+}
+
+#[test]
+fn an_expired_agent_made_available_is_not_offered_the_call_they_let_expire() {
+    use std::time::Duration;
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    assigned(call(&acd, SUPPORT, "c1", 0, at(1)));
+    acd.log_in(agent("bo", &[("technical", 5)]), T0).unwrap();
+    acd.ready("bo", at(2)).unwrap();
+    let expired = acd.expire_offers(at(30), Duration::from_secs(20), AgentState::Available);
+    let next = expired[0].1.as_ref().expect("reassigned");
+    assert_eq!(next.agent.profile.id, "bo");
+    assert_eq!(acd.agent("ann").unwrap().state(), AgentState::Available);
+}
+
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
 /// no call was assigned twice, every call was assigned, abandoned or is still waiting,
 /// and no call waits while an agent sits available.
