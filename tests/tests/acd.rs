@@ -338,6 +338,33 @@ async fn an_offer_the_switch_never_confirms_goes_to_the_next_agent_after_its_lea
 }
 
 #[tokio::test]
+async fn wrap_up_ends_by_itself_and_the_agent_takes_the_next_call() {
+    let clock = ManualClock::new();
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    server
+        .agents()
+        .await
+        .set_agent_state(senior("ann"))
+        .await
+        .unwrap();
+    route(&mut routing, "c1", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(next(&mut stream).await.call_id, "c1");
+    event(&mut routing, "c1", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap();
+    event(&mut routing, "c1", pb::CallEventKind::Ended, "ann")
+        .await
+        .unwrap();
+    route(&mut routing, "c2", TOM_ALWAYS_OPERATOR, MAIN_LINE).await;
+    // The platinum desk's wrap-up is the default 15 s; Ann says nothing.
+    clock.advance(Duration::from_secs(16));
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("c2", "ann"));
+}
+
+#[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;
     let mut agents = server.agents().await;

@@ -126,6 +126,7 @@ pub(crate) struct RawQueue {
     pub(crate) skills: BTreeMap<String, S<i64>>,
     pub(crate) strategy: Option<S<String>>,
     pub(crate) aging_per_minute: Option<S<i64>>,
+    pub(crate) wrap_up: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -383,6 +383,11 @@ fn queue_policies_are_read_from_the_shipped_config() {
         (operator.strategy, operator.aging_per_minute),
         (Strategy::LongestIdle, 10)
     );
+    let secs = |name: &str| q(name).wrap_up.as_secs();
+    assert_eq!(
+        (secs("operator"), secs("care"), secs("concierge")),
+        (15, 30, 60)
+    );
 }
 
 #[test]
@@ -404,6 +409,14 @@ fn queue_policy_mistakes_are_each_named() {
         [format!(
             "{}: queues.platinum_desk.strategy: unknown strategy \"most_skiled\" (expected longest_idle or most_skilled) (did you mean \"most_skilled\"?)",
             at(&text, "\"most_skiled\"")
+        )]
+    );
+    let text = edited("wrap_up = \"30s\"", "wrap_up = \"30\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.care.wrap_up: \"30\": missing unit after 30 (use s, m, h or d)",
+            at(&text, "\"30\"")
         )]
     );
     let text = edited("aging_per_minute = 30", "aging_per_minute = -1");

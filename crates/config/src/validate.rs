@@ -33,6 +33,7 @@ const DEFAULT_ZERO_OUT_THRESHOLD: u8 = 3;
 const DEFAULT_REPEAT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(4 * 3_600);
 const DEFAULT_MENU_ATTEMPTS: u8 = 3;
+const DEFAULT_WRAP_UP: Duration = Duration::from_secs(15);
 /// Long enough for a phone to ring a few times; short enough that a lost offer does not
 /// keep a caller and an agent apart for long.
 const DEFAULT_OFFER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -427,11 +428,18 @@ pub(crate) fn validate(
                 .unwrap_or(0),
             None => DEFAULT_AGING_PER_MINUTE,
         };
+        let wrap_up = match &q.wrap_up {
+            Some(d) => c
+                .duration(d, &format!("{path}.wrap_up"), Duration::ZERO)
+                .unwrap_or_default(),
+            None => DEFAULT_WRAP_UP,
+        };
         queues.push(Queue {
             name: name.clone(),
             skills,
             strategy,
             aging_per_minute,
+            wrap_up,
         });
     }
 

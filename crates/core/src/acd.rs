@@ -84,6 +84,8 @@ pub struct Agent {
     word: AtomicU64,
     /// When the state last changed (longest-idle ordering, time in state).
     since: AtomicU64,
+    /// While in wrap-up: when it ends by itself (milliseconds).
+    wrap_up_until: AtomicU64,
     /// The queues this agent's skills qualify for, with the agent's proficiency score in
     /// each (the sum over the queue's skills).
     queues: Vec<(QueueId, u16)>,
@@ -300,6 +302,7 @@ impl Acd {
             profile,
             word: AtomicU64::new(pack(AgentState::NotReady, 0)),
             since: AtomicU64::new(now.0),
+            wrap_up_until: AtomicU64::new(0),
             queues,
             reason: Mutex::new(None),
             holding: Mutex::new(None),
@@ -416,13 +419,38 @@ impl Acd {
         self.step(&agent, AgentState::Reserved, AgentState::OnCall, now)
     }
 
-    /// The call ended; the agent wraps up.
+    /// The call ended; the agent wraps up for the call's queue's wrap-up time.
     pub fn ended(&self, agent_id: &str, call_id: &str, now: Millis) -> Result<(), AcdError> {
         let agent = self.holder(agent_id, call_id)?;
+        let queue = lock(&agent.holding).as_ref().map(|(_, q)| *q);
+        let wrap_up = queue.map_or(std::time::Duration::ZERO, |q| {
+            self.queues[q.index()].spec.wrap_up
+        });
+        let until = Millis(
+            now.0
+                .saturating_add(u64::try_from(wrap_up.as_millis()).unwrap_or(u64::MAX)),
+        );
+        agent.wrap_up_until.store(until.0, SeqCst);
         self.step(&agent, AgentState::OnCall, AgentState::WrapUp, now)?;
         lock(&agent.holding).take();
         self.held.remove(call_id);
         Ok(())
+    }
+
+    /// Agents whose wrap-up time is over become available and take the best waiting
+    /// call; returns the assignments made.
+    pub fn end_wrap_ups(&self, now: Millis) -> Vec<Assignment> {
+        let due: Vec<Arc<Agent>> = self
+            .agents
+            .iter()
+            .filter(|a| a.state() == AgentState::WrapUp && a.wrap_up_until.load(SeqCst) <= now.0)
+            .map(|a| Arc::clone(a.value()))
+            .collect();
+        due.iter()
+            // An agent who said ready, stepped away or logged out meanwhile is skipped.
+            .filter(|a| a.transition(AgentState::WrapUp, AgentState::Available, now))
+            .filter_map(|a| self.offer_agent(a, now))
+            .collect()
     }
 
     /// The agent did not answer: the call goes back to the head of its queue with its

@@ -145,6 +145,9 @@ pub struct Queue {
     pub strategy: Strategy,
     /// Priority points a waiting call gains per minute waited.
     pub aging_per_minute: i64,
+    /// Time an agent spends in wrap-up after a call from this queue before becoming
+    /// available again by themselves (they may say ready sooner).
+    pub wrap_up: Duration,
 }
 
 /// A routing rule: a condition over the caller and the call, and what to do on a match.

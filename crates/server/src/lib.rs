@@ -159,14 +159,16 @@ async fn forget_old_calls(app: App) {
     }
 }
 
-/// Offers the switch never confirmed go back to their queue once their lease runs out, so
-/// no agent stays reserved for a call that is not coming.
+/// Once a second: offers the switch never confirmed go back to their queue once their
+/// lease runs out, so no agent stays reserved for a call that is not coming; and agents
+/// whose wrap-up time is over become available and take the next call.
 async fn expire_offers(app: App) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
         let now = app.clock.now();
-        let expired = app.router.acd().expire_offers(
+        let acd = app.router.acd();
+        let expired = acd.expire_offers(
             now,
             app.settings.offer_timeout,
             app.settings.after_offer_timeout,
@@ -177,6 +179,9 @@ async fn expire_offers(app: App) {
             if let Some(a) = next {
                 app.dispatch.send(&app.router, &a, now);
             }
+        }
+        for a in acd.end_wrap_ups(now) {
+            app.dispatch.send(&app.router, &a, now);
         }
     }
 }

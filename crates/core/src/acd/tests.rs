@@ -21,6 +21,7 @@ fn spec(name: &str, skill: &str, strategy: Strategy) -> Queue {
         skills: vec![(skill.into(), 3)],
         strategy,
         aging_per_minute: 60,
+        wrap_up: std::time::Duration::from_secs(30),
     }
 }
 
@@ -419,6 +420,33 @@ fn an_expired_agent_made_available_is_not_offered_the_call_they_let_expire() {
     let next = expired[0].1.as_ref().expect("reassigned");
     assert_eq!(next.agent.profile.id, "bo");
     assert_eq!(acd.agent("ann").unwrap().state(), AgentState::Available);
+}
+
+#[test]
+fn wrap_up_ends_by_itself_after_the_queues_wrap_up_time() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    assigned(call(&acd, SUPPORT, "c1", 0, at(1)));
+    acd.connected("ann", "c1", at(2)).unwrap();
+    acd.ended("ann", "c1", at(60)).unwrap();
+    call(&acd, SUPPORT, "c2", 0, at(61));
+    // The queue's wrap-up is 30 s: not yet at 89 s...
+    assert!(acd.end_wrap_ups(at(89)).is_empty());
+    assert_eq!(acd.agent("ann").unwrap().state(), AgentState::WrapUp);
+    // ...at 90 s Ann is available again and takes the waiting call.
+    let made = acd.end_wrap_ups(at(90));
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        (&*made[0].call.call_id, made[0].agent.profile.id.as_str()),
+        ("c2", "ann")
+    );
+    // An agent who stepped away during wrap-up stays away.
+    acd.connected("ann", "c2", at(91)).unwrap();
+    acd.ended("ann", "c2", at(92)).unwrap();
+    acd.not_ready("ann", "break", at(93)).unwrap();
+    assert!(acd.end_wrap_ups(at(500)).is_empty());
+    assert_eq!(acd.agent("ann").unwrap().state(), AgentState::NotReady);
 }
 
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:

@@ -94,6 +94,7 @@ fn plan() -> RoutePlan {
                 skills: vec![],
                 strategy: Strategy::LongestIdle,
                 aging_per_minute: 10,
+                wrap_up: Duration::from_secs(15),
             })
             .collect(),
         rules: vec![
