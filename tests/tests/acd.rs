@@ -365,6 +365,42 @@ async fn wrap_up_ends_by_itself_and_the_agent_takes_the_next_call() {
 }
 
 #[tokio::test]
+async fn a_friendly_chat_caller_is_offered_to_the_agent_known_for_rapport() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    let mut agents = server.agents().await;
+    // Pat has been idle longer, but has no rapport tag.
+    agents
+        .set_agent_state(pb::SetAgentStateRequest {
+            style_tags: vec![],
+            ..senior("pat")
+        })
+        .await
+        .unwrap();
+    agents.set_agent_state(senior("rae")).await.unwrap();
+    let d = route(&mut routing, "chat", LUIS_FRIENDLY_CHAT, MAIN_LINE).await;
+    assert_eq!(position(&d), Some(0));
+    let a = next(&mut stream).await;
+    assert_eq!(
+        (a.call_id.as_str(), a.queue.as_str(), a.agent_id.as_str()),
+        ("chat", "care", "rae")
+    );
+    // A caller without that preference gets the agent idle longest.
+    route(&mut routing, "plain", EMMA_STANDARD, MAIN_LINE).await;
+    let d = routing
+        .submit_input(pb::SubmitInputRequest {
+            call_id: "plain".into(),
+            input: Some(pb::submit_input_request::Input::Digits("0".into())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(position(&d), Some(0));
+    assert_eq!(next(&mut stream).await.agent_id, "pat");
+}
+
+#[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;
     let mut agents = server.agents().await;

@@ -25,6 +25,7 @@ use dashmap::DashMap;
 
 use crate::{
     clock::Millis,
+    customer::Preference,
     plan::{Queue, QueueId, Strategy},
 };
 
@@ -95,6 +96,9 @@ pub struct Agent {
     /// ends or goes back to the queue.
     holding: Mutex<Option<(WaitingCall, QueueId)>>,
 }
+
+/// The style tag of agents known for rapport, whom `friendly_chat` callers prefer.
+pub const RAPPORT: &str = "rapport";
 
 /// Milliseconds in a minute: aging rates are per minute, times in milliseconds.
 const AGING_SCALE: i64 = 60_000;
@@ -177,6 +181,9 @@ pub struct WaitingCall {
     pub switch_id: Arc<str>,
     pub priority: i32,
     pub arrived: Millis,
+    /// How the caller likes to be served: `friendly_chat` callers go to an idle agent
+    /// tagged `rapport` when there is one, `get_it_done` callers to the most skilled.
+    pub preference: Preference,
 }
 
 #[derive(Debug)]
@@ -634,7 +641,13 @@ impl Acd {
     fn offer_queue(&self, queue: QueueId, now: Millis) -> Option<Assignment> {
         let q = &self.queues[queue.index()];
         loop {
-            let agent = self.claim_idle(q, queue, now)?;
+            // Pick the agent for the call at the head of this queue: the one that waits
+            // for an agent now.
+            let wants = lock(&q.waiting)
+                .values()
+                .next()
+                .map_or(Preference::None, |c| c.preference);
+            let agent = self.claim_idle(q, queue, wants, now)?;
             match self.pop_best(&agent, now) {
                 Some(a) => return Some(a),
                 None => {
@@ -679,17 +692,34 @@ impl Acd {
             .any(|(q, _)| !lock(&self.queues[q.index()].waiting).is_empty())
     }
 
-    /// Claims the best idle agent of a queue by its strategy.
-    fn claim_idle(&self, q: &QueueState, queue: QueueId, now: Millis) -> Option<Arc<Agent>> {
+    /// Claims the best idle agent of a queue for a call with preference `wants`: the
+    /// queue's strategy, except that `get_it_done` always means most skilled and
+    /// `friendly_chat` puts agents tagged `rapport` first.
+    fn claim_idle(
+        &self,
+        q: &QueueState,
+        queue: QueueId,
+        wants: Preference,
+        now: Millis,
+    ) -> Option<Arc<Agent>> {
+        let most_skilled =
+            q.spec.strategy == Strategy::MostSkilled || wants == Preference::GetItDone;
+        let rapport_first = wants == Preference::FriendlyChat;
         loop {
             let best = {
                 let members = q.members.read().unwrap_or_else(|e| e.into_inner());
                 members
                     .iter()
                     .filter(|a| a.state() == AgentState::Available)
-                    .min_by_key(|a| match q.spec.strategy {
-                        Strategy::LongestIdle => (0, a.since.load(SeqCst)),
-                        Strategy::MostSkilled => (u16::MAX - a.score(queue), a.since.load(SeqCst)),
+                    .min_by_key(|a| {
+                        let lacks_rapport =
+                            rapport_first && !a.profile.tags.iter().any(|t| t == RAPPORT);
+                        let skill = if most_skilled {
+                            u16::MAX - a.score(queue)
+                        } else {
+                            0
+                        };
+                        (lacks_rapport, skill, a.since.load(SeqCst))
                     })
                     .cloned()
             }?;

@@ -241,6 +241,8 @@ struct CallState {
     current: Decision,
     number: Option<E164>,
     priority: i32,
+    /// The caller's effective preference, which also steers the choice of agent.
+    preference: Preference,
     /// The caller has not yet answered the first prompt of the call.
     first_prompt_pending: bool,
     created: Millis,
@@ -383,13 +385,15 @@ impl Router {
                 let line = configured_line(&plan, req.dialed).unwrap_or(plan.default_line);
                 let (mut decision, priority) = evaluate(&plan, &caller, line, &mut NoTrace);
                 let switch_id: Arc<str> = Arc::from(req.switch_id);
-                let assignment = self.place(&mut decision, &call_id, &switch_id, now);
+                let assignment =
+                    self.place(&mut decision, &call_id, &switch_id, caller.preference, now);
                 slot.insert(CallState {
                     plan: Arc::clone(&plan),
                     first: decision,
                     current: decision,
                     number: caller.number.ok(),
                     priority,
+                    preference: caller.preference,
                     first_prompt_pending: true,
                     created: now,
                     call_id,
@@ -437,9 +441,13 @@ impl Router {
             }
         }
         state.first_prompt_pending = false;
+        // A choice that reveals a preference ("a friendly chat") applies to this call too.
+        if let Some(p) = step.remember {
+            state.preference = p;
+        }
         let mut decision = step.decision;
         let (id, switch) = (Arc::clone(&state.call_id), Arc::clone(&state.switch_id));
-        let assignment = self.place(&mut decision, &id, &switch, now);
+        let assignment = self.place(&mut decision, &id, &switch, state.preference, now);
         state.current = decision;
         Ok(Routed {
             plan,
@@ -518,6 +526,7 @@ impl Router {
         decision: &mut Decision,
         call_id: &Arc<str>,
         switch_id: &Arc<str>,
+        preference: Preference,
         now: Millis,
     ) -> Option<Assignment> {
         let Action::Enqueue { queue, priority } = decision.action else {
@@ -528,6 +537,7 @@ impl Router {
             switch_id: Arc::clone(switch_id),
             priority,
             arrived: now,
+            preference,
         };
         // The queue comes from the same plan the ACD was built from, and a call is
         // enqueued once (its id is new, or it just left a menu), so this cannot fail.

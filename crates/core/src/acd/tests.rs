@@ -47,6 +47,7 @@ fn waiting(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
         switch_id: Arc::from("sbc-1"),
         priority,
         arrived,
+        preference: Preference::None,
     }
 }
 
@@ -447,6 +448,49 @@ fn wrap_up_ends_by_itself_after_the_queues_wrap_up_time() {
     acd.not_ready("ann", "break", at(93)).unwrap();
     assert!(acd.end_wrap_ups(at(500)).is_empty());
     assert_eq!(acd.agent("ann").unwrap().state(), AgentState::NotReady);
+}
+
+#[test]
+fn friendly_chat_callers_get_rapport_agents_and_get_it_done_callers_the_most_skilled() {
+    let acd = acd(Strategy::LongestIdle);
+    let tagged = |id: &str, proficiency: u8, tags: &[&str]| AgentProfile {
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        ..agent(id, &[("technical", proficiency)])
+    };
+    let place = |id: &str, preference: Preference, at_s: u64| {
+        let call = WaitingCall {
+            preference,
+            ..waiting(id, 0, at(at_s))
+        };
+        assigned(acd.enqueue(SUPPORT, call, at(at_s)).unwrap())
+            .agent
+            .profile
+            .id
+            .clone()
+    };
+    let reset = |ids: &[&str], at_s: u64| {
+        for id in ids {
+            let a = acd.agent(id).unwrap();
+            if let Some(call) = a.call() {
+                acd.connected(id, &call, at(at_s)).unwrap();
+                acd.ended(id, &call, at(at_s)).unwrap();
+            }
+        }
+    };
+    // Idle longest first: plain, then expert, then chatty.
+    acd.log_in(tagged("plain", 4, &[]), T0).unwrap();
+    acd.log_in(tagged("expert", 10, &["expert"]), T0).unwrap();
+    acd.log_in(tagged("chatty", 5, &[RAPPORT]), T0).unwrap();
+    for (i, id) in ["plain", "expert", "chatty"].iter().enumerate() {
+        acd.ready(id, at(i as u64)).unwrap();
+    }
+    assert_eq!(place("chat", Preference::FriendlyChat, 10), "chatty");
+    assert_eq!(place("done", Preference::GetItDone, 11), "expert");
+    assert_eq!(place("plain-call", Preference::None, 12), "plain");
+    // With no rapport agent idle, a friendly chat still gets someone.
+    reset(&["chatty", "expert"], 13);
+    acd.ready("expert", at(14)).unwrap();
+    assert_eq!(place("chat-2", Preference::FriendlyChat, 15), "expert");
 }
 
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
