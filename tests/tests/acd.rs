@@ -401,6 +401,55 @@ async fn a_friendly_chat_caller_is_offered_to_the_agent_known_for_rapport() {
 }
 
 #[tokio::test]
+async fn a_repeat_caller_waits_a_little_for_the_agent_who_served_them_then_goes_to_anyone() {
+    let clock = ManualClock::new();
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    let mut agents = server.agents().await;
+    agents.set_agent_state(senior("ann")).await.unwrap();
+    route(&mut routing, "first", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(next(&mut stream).await.agent_id, "ann");
+    event(&mut routing, "first", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap();
+    event(&mut routing, "first", pb::CallEventKind::Ended, "ann")
+        .await
+        .unwrap();
+    agents
+        .set_agent_state(state("ann", pb::AgentState::NotReady))
+        .await
+        .unwrap();
+    agents.set_agent_state(senior("bo")).await.unwrap();
+
+    // Maria calls back; Bo is free, but the call waits for Ann...
+    let d = route(&mut routing, "again", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(position(&d), Some(1));
+    // ...who comes back in time and gets it.
+    agents
+        .set_agent_state(state("ann", pb::AgentState::Available))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut stream).await.agent_id, "ann");
+    event(&mut routing, "again", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap();
+    event(&mut routing, "again", pb::CallEventKind::Ended, "ann")
+        .await
+        .unwrap();
+    agents
+        .set_agent_state(state("ann", pb::AgentState::NotReady))
+        .await
+        .unwrap();
+
+    // The third time Ann stays away: after 20 s the call goes to Bo.
+    route(&mut routing, "third", MARIA_PLATINUM, PLATINUM_LINE).await;
+    clock.advance(Duration::from_secs(21));
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("third", "bo"));
+}
+
+#[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;
     let mut agents = server.agents().await;

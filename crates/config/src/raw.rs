@@ -46,6 +46,7 @@ pub(crate) struct RawLearning {
     pub(crate) zero_out_window: Option<S<i64>>,
     pub(crate) zero_out_threshold: Option<S<i64>>,
     pub(crate) repeat_window: Option<S<String>>,
+    pub(crate) same_agent_for: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

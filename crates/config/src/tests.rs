@@ -463,7 +463,27 @@ fn offer_lease_settings_are_checked() {
         errors(&text),
         [format!(
             "{}: calls.offer_timeout: \"0s\" is shorter than the minimum 1s",
-            at(&text, "\"0s\"")
+            at(&text, "\"0s\"\nafter_offer_timeout")
+        )]
+    );
+}
+
+#[test]
+fn same_agent_time_is_read_and_checked() {
+    let config = load_default().unwrap();
+    assert_eq!(
+        config.plan.learning.same_agent_for,
+        std::time::Duration::from_secs(20)
+    );
+    let text = edited(
+        "same_agent_for = \"20s\"",
+        "same_agent_for = \"20 seconds\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: learning.same_agent_for: \"20 seconds\": missing unit after 20 (use s, m, h or d)",
+            at(&text, "\"20 seconds\"")
         )]
     );
 }

@@ -34,6 +34,9 @@ const DEFAULT_REPEAT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(4 * 3_600);
 const DEFAULT_MENU_ATTEMPTS: u8 = 3;
 const DEFAULT_WRAP_UP: Duration = Duration::from_secs(15);
+/// Long enough for an agent finishing wrap-up to come back; short enough not to matter
+/// to a caller who would be served sooner by someone else.
+const DEFAULT_SAME_AGENT_FOR: Duration = Duration::from_secs(20);
 /// Long enough for a phone to ring a few times; short enough that a lost offer does not
 /// keep a caller and an agent apart for long.
 const DEFAULT_OFFER_TIMEOUT: Duration = Duration::from_secs(20);
@@ -282,6 +285,10 @@ pub(crate) fn validate(
     let repeat_window = match &raw.learning.repeat_window {
         Some(d) => c.duration(d, "learning.repeat_window", Duration::from_secs(60)),
         None => Some(DEFAULT_REPEAT_WINDOW),
+    };
+    let same_agent_for = match &raw.learning.same_agent_for {
+        Some(d) => c.duration(d, "learning.same_agent_for", Duration::ZERO),
+        None => Some(DEFAULT_SAME_AGENT_FOR),
     };
     let forget_after = match &raw.calls.forget_after {
         Some(d) => c.duration(d, "calls.forget_after", Duration::from_secs(60)),
@@ -888,6 +895,7 @@ pub(crate) fn validate(
                 threshold: threshold?,
             },
             repeat_window: repeat_window?,
+            same_agent_for: same_agent_for?,
         },
     });
     match plan {

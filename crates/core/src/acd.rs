@@ -194,6 +194,14 @@ struct QueueState {
     members: RwLock<Vec<Arc<Agent>>>,
 }
 
+/// A call kept aside for one agent until a deadline.
+#[derive(Clone, Debug)]
+struct Promise {
+    call: WaitingCall,
+    queue: QueueId,
+    until: Millis,
+}
+
 /// A call and an agent brought together; the switch connects them.
 #[derive(Clone, Debug)]
 pub struct Assignment {
@@ -239,6 +247,10 @@ pub struct Acd {
     waiting: DashMap<Arc<str>, (QueueId, WaitKey)>,
     /// Offered or connected calls by id, with the agent who holds them.
     held: DashMap<Arc<str>, Arc<Agent>>,
+    /// Calls kept for one agent (a repeat caller's last agent) until a deadline, by agent.
+    promised: DashMap<Box<str>, Vec<Promise>>,
+    /// The agent each promised call is kept for, by call.
+    promised_calls: DashMap<Arc<str>, Box<str>>,
     seq: AtomicU64,
 }
 
@@ -261,6 +273,8 @@ impl Acd {
             agents: DashMap::new(),
             waiting: DashMap::new(),
             held: DashMap::new(),
+            promised: DashMap::new(),
+            promised_calls: DashMap::new(),
             seq: AtomicU64::new(0),
         }
     }
@@ -407,7 +421,118 @@ impl Acd {
         Ok(self.offer_agent(&agent, now))
     }
 
+    /// Puts a call aside for one agent until `until` (a repeat caller and the agent who
+    /// served them last). If that agent is free they take it now; when they become ready
+    /// they take it before anything in their queues; after `until` it joins its queue
+    /// with its arrival time (see [`Acd::expire_promises`]). An agent who is logged out
+    /// or does not serve the queue is not waited for.
+    pub fn enqueue_for(
+        &self,
+        queue: QueueId,
+        call: WaitingCall,
+        agent_id: &str,
+        until: Millis,
+        now: Millis,
+    ) -> Result<Placed, AcdError> {
+        self.queue(queue)?;
+        let agent = match self.agent(agent_id) {
+            Some(a) if a.state() != AgentState::LoggedOut && a.serves(queue) && until > now => a,
+            _ => return self.enqueue(queue, call, now),
+        };
+        if self.waiting.contains_key(&call.call_id)
+            || self.promised_calls.contains_key(&call.call_id)
+        {
+            return Err(AcdError::AlreadyWaiting);
+        }
+        // Publish, then look, as everywhere else.
+        self.promised_calls
+            .insert(Arc::clone(&call.call_id), agent_id.into());
+        self.promised
+            .entry(agent_id.into())
+            .or_default()
+            .push(Promise { call, queue, until });
+        if agent.transition(AgentState::Available, AgentState::Reserved, now) {
+            if let Some(a) = self.pop_promised(&agent) {
+                return Ok(Placed::Assigned(a));
+            }
+            if self.release_empty_claim(&agent, now)
+                && let Some(a) = self.offer_agent(&agent, now)
+            {
+                return Ok(Placed::Assigned(a));
+            }
+        }
+        Ok(Placed::Waiting { position: 1 })
+    }
+
+    /// Promised calls whose agent did not come in time (or logged out) join their queues,
+    /// keeping their arrival time; returns the assignments they met at once.
+    pub fn expire_promises(&self, now: Millis) -> Vec<Assignment> {
+        let mut released = Vec::new();
+        for mut entry in self.promised.iter_mut() {
+            let gone = self
+                .agent(entry.key())
+                .is_none_or(|a| a.state() == AgentState::LoggedOut);
+            let (due, keep): (Vec<Promise>, Vec<Promise>) = std::mem::take(entry.value_mut())
+                .into_iter()
+                .partition(|p| gone || p.until <= now);
+            *entry.value_mut() = keep;
+            released.extend(due);
+        }
+        let mut made = Vec::new();
+        for p in released {
+            // Gone already if the caller hung up meanwhile.
+            if self.promised_calls.remove(&p.call.call_id).is_some()
+                && let Ok(Placed::Assigned(a)) = self.enqueue(p.queue, p.call, now)
+            {
+                made.push(a);
+            }
+        }
+        made
+    }
+
+    /// Takes the best call promised to a claimed agent.
+    fn pop_promised(&self, agent: &Arc<Agent>) -> Option<Assignment> {
+        let promise = {
+            let mut list = self.promised.get_mut(agent.profile.id.as_str())?;
+            let best = list
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, p)| (p.call.priority, std::cmp::Reverse(p.call.arrived)))
+                .map(|(i, _)| i)?;
+            list.swap_remove(best)
+        };
+        self.promised_calls.remove(&promise.call.call_id);
+        *lock(&agent.holding) = Some((promise.call.clone(), promise.queue));
+        self.held
+            .insert(Arc::clone(&promise.call.call_id), Arc::clone(agent));
+        Some(Assignment {
+            call: promise.call,
+            queue: promise.queue,
+            agent: Arc::clone(agent),
+        })
+    }
+
+    /// 1-based place of a waiting call in its queue (1 for a call kept for its agent).
+    pub fn position(&self, call_id: &str) -> Option<usize> {
+        if self.promised_calls.contains_key(call_id) {
+            return Some(1);
+        }
+        let (queue, key) = *self.waiting.get(call_id)?;
+        Some(
+            lock(&self.queues[queue.index()].waiting)
+                .range(..key)
+                .count()
+                + 1,
+        )
+    }
+
     pub fn abandon(&self, call_id: &str) -> bool {
+        if let Some((_, agent)) = self.promised_calls.remove(call_id) {
+            if let Some(mut list) = self.promised.get_mut(&agent) {
+                list.retain(|p| &*p.call.call_id != call_id);
+            }
+            return true;
+        }
         let Some((_, (queue, key))) = self.waiting.remove(call_id) else {
             return false;
         };
@@ -672,7 +797,10 @@ impl Acd {
                 // Another path claimed this agent (and will look for their call).
                 return None;
             }
-            if let Some(a) = self.pop_best(agent, now) {
+            if let Some(a) = self
+                .pop_promised(agent)
+                .or_else(|| self.pop_best(agent, now))
+            {
                 return Some(a);
             }
             if !self.release_empty_claim(agent, now) {
@@ -686,10 +814,15 @@ impl Acd {
     /// reserved and so not seen them, and the agent must look again.
     fn release_empty_claim(&self, agent: &Agent, now: Millis) -> bool {
         agent.transition(AgentState::Reserved, AgentState::Available, now);
-        agent
-            .queues
-            .iter()
-            .any(|(q, _)| !lock(&self.queues[q.index()].waiting).is_empty())
+        let promised = self
+            .promised
+            .get(agent.profile.id.as_str())
+            .is_some_and(|list| !list.is_empty());
+        promised
+            || agent
+                .queues
+                .iter()
+                .any(|(q, _)| !lock(&self.queues[q.index()].waiting).is_empty())
     }
 
     /// Claims the best idle agent of a queue for a call with preference `wants`: the

@@ -4,6 +4,8 @@
 //! Keyed by phone number rather than customer, so that unknown callers learn too. One
 //! record is a few bytes and updates under the map's shard lock only.
 
+use std::sync::Arc;
+
 use dashmap::DashMap;
 
 use crate::{clock::Millis, customer::Preference, number::E164};
@@ -60,6 +62,8 @@ impl ZeroOutPolicy {
 #[derive(Debug, Default)]
 pub struct Behaviour {
     by_number: DashMap<E164, Learned>,
+    /// The agent who last served each number, and when.
+    served_by: DashMap<E164, (Arc<str>, Millis)>,
 }
 
 impl Behaviour {
@@ -84,6 +88,16 @@ impl Behaviour {
         let mut entry = self.by_number.entry(number).or_default();
         entry.zero_out_bits = (entry.zero_out_bits << 1) | u16::from(pressed_zero);
         entry.observed = (entry.observed + 1).min(MAX_WINDOW);
+    }
+
+    /// Records that an agent served the number (the call ended with them).
+    pub fn record_served(&self, number: E164, agent_id: &str, now: Millis) {
+        self.served_by.insert(number, (Arc::from(agent_id), now));
+    }
+
+    /// The agent who last served the number, and when.
+    pub fn last_agent(&self, number: E164) -> Option<(Arc<str>, Millis)> {
+        self.served_by.get(&number).map(|e| e.clone())
     }
 
     /// Records a preference the caller chose in a menu.

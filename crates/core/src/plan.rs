@@ -186,6 +186,9 @@ pub struct Learning {
     pub zero_out: ZeroOutPolicy,
     /// A caller who called before within this window is a repeat caller.
     pub repeat_window: Duration,
+    /// How long a repeat caller's call is kept for the agent who served them last before
+    /// anyone may take it; zero turns this off.
+    pub same_agent_for: Duration,
 }
 
 /// The whole plan: its checked parts (reached through `Deref`) and the indexes built from

@@ -243,6 +243,8 @@ struct CallState {
     priority: i32,
     /// The caller's effective preference, which also steers the choice of agent.
     preference: Preference,
+    /// The agent who served this caller last, if recently: the call is kept for them first.
+    last_agent: Option<Arc<str>>,
     /// The caller has not yet answered the first prompt of the call.
     first_prompt_pending: bool,
     created: Millis,
@@ -355,6 +357,13 @@ impl Router {
         self.directory.lookup(number)
     }
 
+    /// Records who served a call's caller, so their next call is kept for that agent first.
+    pub fn record_served(&self, call_id: &str, agent_id: &str, now: Millis) {
+        if let Some(number) = self.calls.get(call_id).and_then(|s| s.number) {
+            self.behaviour.record_served(number, agent_id, now);
+        }
+    }
+
     /// Whether the router knows this call (routed and not yet forgotten).
     pub fn knows_call(&self, call_id: &str) -> bool {
         self.calls.contains_key(call_id)
@@ -384,21 +393,32 @@ impl Router {
                 let caller = self.resolve_caller(&plan, req.caller, now, true);
                 let line = configured_line(&plan, req.dialed).unwrap_or(plan.default_line);
                 let (mut decision, priority) = evaluate(&plan, &caller, line, &mut NoTrace);
-                let switch_id: Arc<str> = Arc::from(req.switch_id);
-                let assignment =
-                    self.place(&mut decision, &call_id, &switch_id, caller.preference, now);
-                slot.insert(CallState {
+                // A caller served recently is kept first for the agent who served them.
+                let last_agent = match caller.number {
+                    Ok(n) if !plan.learning.same_agent_for.is_zero() => self
+                        .behaviour
+                        .last_agent(n)
+                        .filter(|(_, t)| now.since(*t) <= plan.learning.repeat_window)
+                        .map(|(agent, _)| agent),
+                    _ => None,
+                };
+                let mut state = CallState {
                     plan: Arc::clone(&plan),
                     first: decision,
                     current: decision,
                     number: caller.number.ok(),
                     priority,
                     preference: caller.preference,
+                    last_agent,
                     first_prompt_pending: true,
                     created: now,
                     call_id,
-                    switch_id,
-                });
+                    switch_id: Arc::from(req.switch_id),
+                };
+                let assignment = self.place(&mut decision, &state, now);
+                state.first = decision;
+                state.current = decision;
+                slot.insert(state);
                 Ok(Routed {
                     plan,
                     decision,
@@ -446,8 +466,7 @@ impl Router {
             state.preference = p;
         }
         let mut decision = step.decision;
-        let (id, switch) = (Arc::clone(&state.call_id), Arc::clone(&state.switch_id));
-        let assignment = self.place(&mut decision, &id, &switch, state.preference, now);
+        let assignment = self.place(&mut decision, &state, now);
         state.current = decision;
         Ok(Routed {
             plan,
@@ -521,27 +540,41 @@ impl Router {
     }
 
     /// Puts an enqueue decision's call in its live queue, recording where it stands.
-    fn place(
-        &self,
-        decision: &mut Decision,
-        call_id: &Arc<str>,
-        switch_id: &Arc<str>,
-        preference: Preference,
-        now: Millis,
-    ) -> Option<Assignment> {
+    fn place(&self, decision: &mut Decision, state: &CallState, now: Millis) -> Option<Assignment> {
         let Action::Enqueue { queue, priority } = decision.action else {
             return None;
         };
         let call = WaitingCall {
-            call_id: Arc::clone(call_id),
-            switch_id: Arc::clone(switch_id),
+            call_id: Arc::clone(&state.call_id),
+            switch_id: Arc::clone(&state.switch_id),
             priority,
             arrived: now,
-            preference,
+            preference: state.preference,
         };
         // The queue comes from the same plan the ACD was built from, and a call is
         // enqueued once (its id is new, or it just left a menu), so this cannot fail.
-        match self.acd.enqueue(queue, call, now) {
+        let placed = match &state.last_agent {
+            Some(agent) => {
+                let until = Millis(
+                    now.0.saturating_add(
+                        u64::try_from(state.plan.learning.same_agent_for.as_millis())
+                            .unwrap_or(u64::MAX),
+                    ),
+                );
+                self.acd.enqueue_for(queue, call, agent, until, now)
+            }
+            None => self.acd.enqueue(queue, call, now),
+        };
+        match placed {
+            // Under concurrent arrivals the agent claimed may have taken another call;
+            // this one then waits, and says where.
+            Ok(Placed::Assigned(a)) if a.call.call_id != state.call_id => {
+                let position = self.acd.position(&state.call_id).unwrap_or(1);
+                decision.placement = Placement::Waiting {
+                    position: u32::try_from(position).unwrap_or(u32::MAX),
+                };
+                Some(a)
+            }
             Ok(Placed::Assigned(a)) => {
                 decision.placement = Placement::Assigned;
                 Some(a)

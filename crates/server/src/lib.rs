@@ -180,7 +180,11 @@ async fn expire_offers(app: App) {
                 app.dispatch.send(&app.router, &a, now);
             }
         }
-        for a in acd.end_wrap_ups(now) {
+        for a in acd
+            .expire_promises(now)
+            .into_iter()
+            .chain(acd.end_wrap_ups(now))
+        {
             app.dispatch.send(&app.router, &a, now);
         }
     }

@@ -196,6 +196,7 @@ impl RoutingService {
             pb::CallEventKind::Ended => {
                 acd.ended(&event.agent_id, &event.call_id, now)
                     .map_err(call_err)?;
+                router.record_served(&event.call_id, &event.agent_id, now);
                 true
             }
             pb::CallEventKind::Abandoned => {

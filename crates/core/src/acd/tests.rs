@@ -493,6 +493,82 @@ fn friendly_chat_callers_get_rapport_agents_and_get_it_done_callers_the_most_ski
     assert_eq!(place("chat-2", Preference::FriendlyChat, 15), "expert");
 }
 
+#[test]
+fn a_call_kept_for_its_agent_waits_for_them_then_joins_the_queue() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.log_in(agent("bo", &[("technical", 5)]), T0).unwrap();
+    acd.ready("bo", T0).unwrap();
+    // Ann served this caller last; she is not ready now, Bo is idle. The call waits for Ann.
+    let p = acd
+        .enqueue_for(SUPPORT, waiting("repeat", 0, at(1)), "ann", at(21), at(1))
+        .unwrap();
+    assert_eq!(position(p), 1);
+    assert_eq!(acd.position("repeat"), Some(1));
+    // Ann comes back within the time: the call is hers, before anything in her queues.
+    call(&acd, SUPPORT, "other", 90, at(2));
+    assert_eq!(acd.agent("bo").unwrap().call().as_deref(), Some("other"));
+    let a = acd.ready("ann", at(5)).unwrap().unwrap();
+    assert_eq!(&*a.call.call_id, "repeat");
+
+    // Another repeat caller for Ann, who does not come back: after the deadline the call
+    // joins the queue with its arrival time and goes to whoever is free.
+    acd.log_in(agent("cy", &[("technical", 5)]), T0).unwrap();
+    acd.ready("cy", at(6)).unwrap();
+    let p = acd
+        .enqueue_for(SUPPORT, waiting("again", 0, at(10)), "ann", at(30), at(10))
+        .unwrap();
+    assert_eq!(position(p), 1);
+    assert!(acd.expire_promises(at(29)).is_empty());
+    let made = acd.expire_promises(at(30));
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        (
+            &*made[0].call.call_id,
+            made[0].agent.profile.id.as_str(),
+            made[0].call.arrived
+        ),
+        ("again", "cy", at(10))
+    );
+}
+
+#[test]
+fn a_call_kept_for_a_free_agent_goes_to_them_at_once_and_can_be_abandoned_while_kept() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.log_in(agent("bo", &[("technical", 5)]), T0).unwrap();
+    acd.ready("bo", T0).unwrap();
+    acd.ready("ann", at(1)).unwrap();
+    // Bo is idle longer, but the call is kept for Ann, who is free.
+    let a = assigned(
+        acd.enqueue_for(SUPPORT, waiting("r1", 0, at(2)), "ann", at(22), at(2))
+            .unwrap(),
+    );
+    assert_eq!(a.agent.profile.id, "ann");
+    // Kept for a logged-out agent: not kept at all.
+    acd.log_in(agent("cy", &[("billing", 5)]), T0).unwrap();
+    let a = assigned(
+        acd.enqueue_for(SUPPORT, waiting("r2", 0, at(3)), "nobody", at(23), at(3))
+            .unwrap(),
+    );
+    assert_eq!(a.agent.profile.id, "bo");
+    // Nor for an agent who does not serve the queue.
+    let p = acd
+        .enqueue_for(SUPPORT, waiting("r3", 0, at(4)), "cy", at(24), at(4))
+        .unwrap();
+    assert_eq!(position(p), 1);
+    assert!(acd.abandon("r3"));
+    // An abandoned kept call is gone for good.
+    let p = acd
+        .enqueue_for(SUPPORT, waiting("r4", 0, at(5)), "ann", at(25), at(5))
+        .unwrap();
+    assert_eq!(position(p), 1);
+    assert!(acd.abandon("r4"));
+    assert!(!acd.abandon("r4"));
+    assert!(acd.expire_promises(at(100)).is_empty());
+    assert_eq!(acd.position("r4"), None);
+}
+
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
 /// no call was assigned twice, every call was assigned, abandoned or is still waiting,
 /// and no call waits while an agent sits available.

@@ -150,6 +150,7 @@ fn plan() -> RoutePlan {
                 threshold: 3,
             },
             repeat_window: Duration::from_secs(7 * 86_400),
+            same_agent_for: Duration::from_secs(20),
         },
     })
     .unwrap()
@@ -601,4 +602,46 @@ fn an_enqueue_decision_meets_an_idle_agent_or_says_where_the_call_waits() {
         route(&r, "m1", "+13125550199", MAIN_LINE).placement,
         Placement::NotQueued
     );
+}
+
+#[test]
+fn a_repeat_caller_is_kept_first_for_the_agent_who_served_them() {
+    use crate::acd::AgentProfile;
+    let r = router();
+    let agent = |id: &str| AgentProfile {
+        id: id.into(),
+        endpoint: format!("sip:{id}@pbx"),
+        skills: vec![],
+        tags: vec![],
+    };
+    r.acd().log_in(agent("ann"), T0).unwrap();
+    r.acd().ready("ann", T0).unwrap();
+    let first = r
+        .route(&call("v1", "+12125550103", PLATINUM_LINE), T0)
+        .unwrap();
+    assert_eq!(first.assignment.unwrap().agent.profile.id, "ann");
+    r.acd().connected("ann", "v1", T0).unwrap();
+    r.acd().ended("ann", "v1", T0).unwrap();
+    r.record_served("v1", "ann", T0);
+    // Bo is free, Ann is wrapping up: the caller's next call waits for Ann...
+    r.acd().log_in(agent("bo"), T0).unwrap();
+    r.acd().ready("bo", T0).unwrap();
+    let later = Millis(T0.0 + 60_000);
+    let again = r
+        .route(&call("v2", "+12125550103", PLATINUM_LINE), later)
+        .unwrap();
+    assert_eq!(again.decision.placement, Placement::Waiting { position: 1 });
+    assert!(again.assignment.is_none());
+    // ...and is hers when she is ready.
+    let a = r
+        .acd()
+        .ready("ann", Millis(later.0 + 5_000))
+        .unwrap()
+        .unwrap();
+    assert_eq!(&*a.call.call_id, "v2");
+    // A caller with no history is kept for no one: free Bo takes them from the menu.
+    route(&r, "v3", "+13125550140", MAIN_LINE);
+    let other = r.submit_input("v3", Input::Digits("0"), later).unwrap();
+    assert_eq!(other.decision.placement, Placement::Assigned);
+    assert_eq!(other.assignment.unwrap().agent.profile.id, "bo");
 }
