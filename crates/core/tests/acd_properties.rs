@@ -1,0 +1,312 @@
+//! Random sequences of arrivals, agent changes, answers, no-answers, abandons and time
+//! passing, with the ACD's invariants checked after every step against a simple model.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use proptest::prelude::*;
+use switchboard_core::{
+    Millis, Preference,
+    acd::{Acd, AgentProfile, AgentState, Assignment, Placed, WaitingCall},
+    plan::{Queue, QueueId, Strategy as Pick},
+};
+
+const QUEUES: usize = 3;
+const AGENTS: usize = 4;
+const AGING_PER_MINUTE: i64 = 30;
+const T0: u64 = 1_800_000_000_000;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Arrive { queue: usize, priority: i32 },
+    Ready(usize),
+    Connect(usize),
+    End(usize),
+    NoAnswer(usize),
+    NotReady(usize),
+    Abandon(usize),
+    Wait(u64),
+    ExpireOffers,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..QUEUES, 0..100i32).prop_map(|(queue, priority)| Op::Arrive { queue, priority }),
+        3 => (0..AGENTS).prop_map(Op::Ready),
+        2 => (0..AGENTS).prop_map(Op::Connect),
+        2 => (0..AGENTS).prop_map(Op::End),
+        1 => (0..AGENTS).prop_map(Op::NoAnswer),
+        1 => (0..AGENTS).prop_map(Op::NotReady),
+        1 => (0..64usize).prop_map(Op::Abandon),
+        2 => (1..120u64).prop_map(Op::Wait),
+        1 => Just(Op::ExpireOffers),
+    ]
+}
+
+/// What the model knows of a call.
+#[derive(Clone, Debug, PartialEq)]
+enum Status {
+    Waiting,
+    Held,
+    Done,
+}
+
+#[derive(Debug)]
+struct ModelCall {
+    queue: usize,
+    priority: i32,
+    arrived: u64,
+    status: Status,
+    /// Went back to the head of its queue once (no-answer or lease): it may jump ahead
+    /// of higher priorities, so it is left out of the ordering check.
+    requeued: bool,
+}
+
+struct World {
+    acd: Acd,
+    now: u64,
+    calls: Vec<ModelCall>,
+    by_id: HashMap<String, usize>,
+}
+
+/// Agent `i` serves queues `i` and `i + 1` (mod 3), so queues overlap and compete.
+fn skills(i: usize) -> Vec<(String, u8)> {
+    vec![
+        (format!("q{}", i % QUEUES), 5),
+        (format!("q{}", (i + 1) % QUEUES), 5),
+    ]
+}
+
+fn serves(agent: usize, queue: usize) -> bool {
+    queue == agent % QUEUES || queue == (agent + 1) % QUEUES
+}
+
+impl World {
+    fn new() -> World {
+        let queues = (0..QUEUES)
+            .map(|q| Queue {
+                name: format!("q{q}"),
+                skills: vec![(format!("q{q}"), 1)],
+                strategy: if q == 0 {
+                    Pick::MostSkilled
+                } else {
+                    Pick::LongestIdle
+                },
+                aging_per_minute: AGING_PER_MINUTE,
+                wrap_up: Duration::ZERO,
+            })
+            .collect();
+        let acd = Acd::new(queues);
+        for i in 0..AGENTS {
+            let profile = AgentProfile {
+                id: format!("a{i}"),
+                endpoint: format!("sip:a{i}@pbx"),
+                skills: skills(i),
+                tags: vec![],
+            };
+            acd.log_in(profile, Millis(T0)).unwrap();
+        }
+        World {
+            acd,
+            now: T0,
+            calls: Vec::new(),
+            by_id: HashMap::new(),
+        }
+    }
+
+    fn effective(&self, c: &ModelCall) -> i64 {
+        i64::from(c.priority) * 60_000 + AGING_PER_MINUTE * (self.now as i64 - c.arrived as i64)
+    }
+
+    /// Checks an assignment against the model as it was before the step, then records it.
+    fn assigned(&mut self, a: &Assignment) {
+        let idx = self.by_id[&*a.call.call_id];
+        let agent: usize = a.agent.profile.id[1..].parse().unwrap();
+        let call = &self.calls[idx];
+        assert_eq!(
+            call.status,
+            Status::Waiting,
+            "assigned a call that was not waiting: {}",
+            a.call.call_id
+        );
+        assert!(
+            serves(agent, call.queue),
+            "agent {agent} got a call from queue {} it does not serve",
+            call.queue
+        );
+        if !call.requeued {
+            let mine = self.effective(call);
+            for (j, other) in self.calls.iter().enumerate() {
+                if j != idx
+                    && other.status == Status::Waiting
+                    && !other.requeued
+                    && serves(agent, other.queue)
+                {
+                    let theirs = self.effective(other);
+                    // Higher effective priority first; among equals, the earlier arrival.
+                    assert!(
+                        mine > theirs || (mine == theirs && idx < j),
+                        "{} (effective {mine}) was served before call {j} (effective {theirs})",
+                        a.call.call_id
+                    );
+                }
+            }
+        }
+        self.calls[idx].status = Status::Held;
+    }
+
+    fn held_by(&self, agent: usize) -> Option<String> {
+        self.acd
+            .agent(&format!("a{agent}"))
+            .and_then(|a| a.call())
+            .map(|c| c.to_string())
+    }
+
+    fn step(&mut self, op: &Op) {
+        let now = Millis(self.now);
+        let agent_id = |i: usize| format!("a{i}");
+        let mut made: Vec<Assignment> = Vec::new();
+        match *op {
+            Op::Arrive { queue, priority } => {
+                let id = format!("c{}", self.calls.len());
+                self.by_id.insert(id.clone(), self.calls.len());
+                self.calls.push(ModelCall {
+                    queue,
+                    priority,
+                    arrived: self.now,
+                    status: Status::Waiting,
+                    requeued: false,
+                });
+                let call = WaitingCall {
+                    call_id: Arc::from(id.as_str()),
+                    switch_id: Arc::from("sbc"),
+                    priority,
+                    arrived: now,
+                    preference: Preference::None,
+                };
+                if let Placed::Assigned(a) =
+                    self.acd.enqueue(QueueId(queue as u16), call, now).unwrap()
+                {
+                    made.push(a);
+                }
+            }
+            Op::Ready(i) => {
+                if let Ok(Some(a)) = self.acd.ready(&agent_id(i), now) {
+                    made.push(a);
+                }
+            }
+            Op::Connect(i) => {
+                if let Some(call) = self.held_by(i) {
+                    let _ = self.acd.connected(&agent_id(i), &call, now);
+                }
+            }
+            Op::End(i) => {
+                if let Some(call) = self.held_by(i)
+                    && self.acd.ended(&agent_id(i), &call, now).is_ok()
+                {
+                    self.calls[self.by_id[&call]].status = Status::Done;
+                    // Ending twice is refused: every call ends exactly once.
+                    assert!(self.acd.ended(&agent_id(i), &call, now).is_err());
+                }
+            }
+            Op::NoAnswer(i) => {
+                if let Some(call) = self.held_by(i)
+                    && let Ok(next) = self.acd.no_answer(&agent_id(i), &call, now)
+                {
+                    let idx = self.by_id[&call];
+                    self.calls[idx].status = Status::Waiting;
+                    self.calls[idx].requeued = true;
+                    made.extend(next);
+                }
+            }
+            Op::NotReady(i) => {
+                let _ = self.acd.not_ready(&agent_id(i), "break", now);
+            }
+            Op::Abandon(k) => {
+                if let Some(call) = self.calls.get(k)
+                    && call.status == Status::Waiting
+                {
+                    assert!(
+                        self.acd.abandon(&format!("c{k}")),
+                        "a waiting call can be abandoned"
+                    );
+                    self.calls[k].status = Status::Done;
+                }
+            }
+            Op::Wait(seconds) => self.now += seconds * 1_000,
+            Op::ExpireOffers => {
+                for (call, next) in
+                    self.acd
+                        .expire_offers(now, Duration::from_secs(20), AgentState::NotReady)
+                {
+                    let idx = self.by_id[&*call];
+                    self.calls[idx].status = Status::Waiting;
+                    self.calls[idx].requeued = true;
+                    made.extend(next);
+                }
+            }
+        }
+        for a in &made {
+            self.assigned(a);
+        }
+        self.check();
+    }
+
+    fn check(&self) {
+        let mut held = HashMap::new();
+        for i in 0..AGENTS {
+            let agent = self.acd.agent(&format!("a{i}")).unwrap();
+            let busy = matches!(agent.state(), AgentState::Reserved | AgentState::OnCall);
+            assert_eq!(
+                busy,
+                agent.call().is_some(),
+                "a{i} is {:?} holding {:?}",
+                agent.state(),
+                agent.call()
+            );
+            if let Some(call) = agent.call() {
+                // Capacity one: a call is held by one agent at most, and an agent holds one.
+                assert!(
+                    held.insert(call.to_string(), i).is_none(),
+                    "{call} held twice"
+                );
+            }
+        }
+        for (k, call) in self.calls.iter().enumerate() {
+            let id = format!("c{k}");
+            let waiting = self.acd.position(&id).is_some();
+            let holder = self.acd.holder_of(&id).is_some();
+            match call.status {
+                Status::Waiting => assert!(waiting && !holder, "{id} should be waiting"),
+                Status::Held => assert!(
+                    holder && !waiting && held.contains_key(&id),
+                    "{id} should be held"
+                ),
+                Status::Done => assert!(!waiting && !holder, "{id} ended but is still in the ACD"),
+            }
+        }
+        // No call waits while an agent who serves its queue sits available.
+        for i in 0..AGENTS {
+            if self.acd.agent(&format!("a{i}")).unwrap().state() == AgentState::Available {
+                for (k, call) in self.calls.iter().enumerate() {
+                    assert!(
+                        !(call.status == Status::Waiting && serves(i, call.queue)),
+                        "c{k} waits in queue {} while a{i} is available",
+                        call.queue
+                    );
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn acd_invariants_hold_over_random_event_sequences(ops in prop::collection::vec(op(), 1..120)) {
+        let mut world = World::new();
+        for op in &ops {
+            world.step(op);
+        }
+    }
+}
