@@ -407,7 +407,7 @@ fn queue_policy_mistakes_are_each_named() {
     assert_eq!(
         errors(&text),
         [format!(
-            "{}: queues.platinum_desk.strategy: unknown strategy \"most_skiled\" (expected longest_idle or most_skilled) (did you mean \"most_skilled\"?)",
+            "{}: queues.platinum_desk.strategy: unknown strategy \"most_skiled\" (expected longest_idle, most_skilled, round_robin or least_occupied) (did you mean \"most_skilled\"?)",
             at(&text, "\"most_skiled\"")
         )]
     );

@@ -420,9 +420,10 @@ pub(crate) fn validate(
                         s.span(),
                         format!("{path}.strategy"),
                         format!(
-                            "unknown strategy {:?} (expected {}){hint}",
+                            "unknown strategy {:?} (expected {} or {}){hint}",
                             s.get_ref(),
-                            names.join(" or ")
+                            names[..names.len() - 1].join(", "),
+                            names[names.len() - 1]
                         ),
                     );
                     Strategy::default()

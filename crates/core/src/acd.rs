@@ -87,6 +87,10 @@ pub struct Agent {
     since: AtomicU64,
     /// While in wrap-up: when it ends by itself (milliseconds).
     wrap_up_until: AtomicU64,
+    /// When the agent logged in, and the time since spent offered, on calls or wrapping
+    /// up (milliseconds), for `least_occupied`.
+    logged_in: Millis,
+    busy_ms: AtomicU64,
     /// The queues this agent's skills qualify for, with the agent's proficiency score in
     /// each (the sum over the queue's skills).
     queues: Vec<(QueueId, u16)>,
@@ -153,7 +157,14 @@ impl Agent {
             .compare_exchange(current, next, SeqCst, SeqCst)
             .is_ok()
         {
-            self.since.store(now.0, SeqCst);
+            let was_since = self.since.swap(now.0, SeqCst);
+            if matches!(
+                from,
+                AgentState::Reserved | AgentState::OnCall | AgentState::WrapUp
+            ) {
+                self.busy_ms
+                    .fetch_add(now.0.saturating_sub(was_since), SeqCst);
+            }
             true
         } else {
             false
@@ -192,6 +203,8 @@ struct QueueState {
     waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
     /// Logged-in agents whose skills qualify for this queue.
     members: RwLock<Vec<Arc<Agent>>>,
+    /// Where `round_robin` starts looking next, as an index into `members`.
+    next_turn: AtomicU64,
 }
 
 /// A call kept aside for one agent until a deadline.
@@ -268,6 +281,7 @@ impl Acd {
                     spec,
                     waiting: Mutex::new(BTreeMap::new()),
                     members: RwLock::new(Vec::new()),
+                    next_turn: AtomicU64::new(0),
                 })
                 .collect(),
             agents: DashMap::new(),
@@ -324,6 +338,8 @@ impl Acd {
             word: AtomicU64::new(pack(AgentState::NotReady, 0)),
             since: AtomicU64::new(now.0),
             wrap_up_until: AtomicU64::new(0),
+            logged_in: now,
+            busy_ms: AtomicU64::new(0),
             queues,
             reason: Mutex::new(None),
             holding: Mutex::new(None),
@@ -835,28 +851,44 @@ impl Acd {
         wants: Preference,
         now: Millis,
     ) -> Option<Arc<Agent>> {
-        let most_skilled =
-            q.spec.strategy == Strategy::MostSkilled || wants == Preference::GetItDone;
+        let strategy = if wants == Preference::GetItDone {
+            Strategy::MostSkilled
+        } else {
+            q.spec.strategy
+        };
         let rapport_first = wants == Preference::FriendlyChat;
         loop {
-            let best = {
+            let (index, best) = {
                 let members = q.members.read().unwrap_or_else(|e| e.into_inner());
+                let n = members.len().max(1);
+                let turn = usize::try_from(q.next_turn.load(SeqCst)).unwrap_or(0) % n;
                 members
                     .iter()
-                    .filter(|a| a.state() == AgentState::Available)
-                    .min_by_key(|a| {
+                    .enumerate()
+                    .filter(|(_, a)| a.state() == AgentState::Available)
+                    .min_by_key(|(i, a)| {
                         let lacks_rapport =
                             rapport_first && !a.profile.tags.iter().any(|t| t == RAPPORT);
-                        let skill = if most_skilled {
-                            u16::MAX - a.score(queue)
-                        } else {
-                            0
+                        let rank: u64 = match strategy {
+                            Strategy::LongestIdle => 0,
+                            Strategy::MostSkilled => u64::from(u16::MAX - a.score(queue)),
+                            // Distance from the cursor, so each agent gets a turn.
+                            Strategy::RoundRobin => ((i + n - turn) % n) as u64,
+                            // Busy share of logged-in time, in millionths.
+                            Strategy::LeastOccupied => {
+                                let logged = now.0.saturating_sub(a.logged_in.0).max(1);
+                                let busy = u128::from(a.busy_ms.load(SeqCst)) * 1_000_000;
+                                u64::try_from(busy / u128::from(logged)).unwrap_or(u64::MAX)
+                            }
                         };
-                        (lacks_rapport, skill, a.since.load(SeqCst))
+                        (lacks_rapport, rank, a.since.load(SeqCst))
                     })
-                    .cloned()
+                    .map(|(i, a)| (i, Arc::clone(a)))
             }?;
             if best.transition(AgentState::Available, AgentState::Reserved, now) {
+                if strategy == Strategy::RoundRobin {
+                    q.next_turn.store(index as u64 + 1, SeqCst);
+                }
                 return Some(best);
             }
         }

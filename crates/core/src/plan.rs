@@ -123,16 +123,28 @@ pub enum Strategy {
     LongestIdle,
     /// The agent with the highest proficiency in the queue's skills, then longest idle.
     MostSkilled,
+    /// Each idle agent in turn, in log-in order.
+    RoundRobin,
+    /// The agent who has spent the smallest share of their logged-in time busy
+    /// (offered, on a call or wrapping up), then longest idle.
+    LeastOccupied,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 2] = [Strategy::LongestIdle, Strategy::MostSkilled];
+    pub const ALL: [Strategy; 4] = [
+        Strategy::LongestIdle,
+        Strategy::MostSkilled,
+        Strategy::RoundRobin,
+        Strategy::LeastOccupied,
+    ];
 
     /// The name used in config files.
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::LongestIdle => "longest_idle",
             Strategy::MostSkilled => "most_skilled",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::LeastOccupied => "least_occupied",
         }
     }
 }

@@ -569,6 +569,54 @@ fn a_call_kept_for_a_free_agent_goes_to_them_at_once_and_can_be_abandoned_while_
     assert_eq!(acd.position("r4"), None);
 }
 
+/// Serves one call to completion (offer, connect, end) and readies the agent again.
+fn serve(acd: &Acd, a: &Assignment, start: u64, busy_for: u64) {
+    let id = a.agent.profile.id.clone();
+    acd.connected(&id, &a.call.call_id, at(start)).unwrap();
+    acd.ended(&id, &a.call.call_id, at(start + busy_for))
+        .unwrap();
+    acd.ready(&id, at(start + busy_for)).unwrap();
+}
+
+#[test]
+fn round_robin_gives_each_idle_agent_a_turn_in_log_in_order() {
+    let acd = acd(Strategy::RoundRobin);
+    for id in ["ann", "bo", "cy"] {
+        acd.log_in(agent(id, &[("technical", 5)]), T0).unwrap();
+    }
+    // Readied in reverse, so longest idle would pick Cy first.
+    for (i, id) in ["cy", "bo", "ann"].iter().enumerate() {
+        acd.ready(id, at(i as u64)).unwrap();
+    }
+    let mut order = Vec::new();
+    for i in 0..6u64 {
+        let a = assigned(call(&acd, SUPPORT, &format!("c{i}"), 0, at(10 + i * 10)));
+        order.push(a.agent.profile.id.clone());
+        serve(&acd, &a, 10 + i * 10, 1);
+    }
+    assert_eq!(order, ["ann", "bo", "cy", "ann", "bo", "cy"]);
+}
+
+#[test]
+fn least_occupied_picks_the_agent_busy_for_the_smallest_share_of_their_time() {
+    let acd = acd(Strategy::LeastOccupied);
+    for id in ["busy", "calm"] {
+        acd.log_in(agent(id, &[("technical", 5)]), T0).unwrap();
+    }
+    acd.ready("calm", T0).unwrap();
+    acd.ready("busy", at(1)).unwrap();
+    // Calm (idle longest) takes a short call, then Busy a long one.
+    let a = assigned(call(&acd, SUPPORT, "short", 0, at(2)));
+    assert_eq!(a.agent.profile.id, "calm");
+    let b = assigned(call(&acd, SUPPORT, "long", 0, at(3)));
+    assert_eq!(b.agent.profile.id, "busy");
+    serve(&acd, &b, 3, 300);
+    serve(&acd, &a, 2, 5);
+    // Busy is now idle longer than Calm, but has spent far more of the day on calls.
+    let c = assigned(call(&acd, SUPPORT, "next", 0, at(400)));
+    assert_eq!(c.agent.profile.id, "calm");
+}
+
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
 /// no call was assigned twice, every call was assigned, abandoned or is still waiting,
 /// and no call waits while an agent sits available.
