@@ -449,6 +449,66 @@ async fn a_repeat_caller_waits_a_little_for_the_agent_who_served_them_then_goes_
     assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("third", "bo"));
 }
 
+/// Grace (get_it_done) calls and chooses support in her quick menu.
+async fn to_support(c: &mut RoutingClient<Channel>, id: &str) -> pb::Decision {
+    route(c, id, GRACE_GET_IT_DONE, MAIN_LINE).await;
+    c.submit_input(pb::SubmitInputRequest {
+        call_id: id.into(),
+        input: Some(pb::submit_input_request::Input::Digits("1".into())),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+fn expectations(d: &pb::Decision) -> (Option<u32>, Option<i64>, bool) {
+    match &d.action {
+        Some(Action::Enqueue(e)) => (
+            e.position,
+            e.estimated_wait.map(|w| w.seconds),
+            e.callback_offered,
+        ),
+        other => panic!("expected a queue, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn callers_are_told_their_place_the_estimated_wait_and_offered_a_callback_when_long() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    // Nobody staffed for support: no estimate to give, so a callback is offered.
+    assert_eq!(
+        expectations(&to_support(&mut routing, "s1").await),
+        (Some(1), None, true)
+    );
+    assert!(
+        event(&mut routing, "s1", pb::CallEventKind::Abandoned, "")
+            .await
+            .unwrap()
+    );
+    // One technical agent takes the next call; the one after waits 1 x 6m / 1 agent,
+    // past the queue's 4m callback threshold.
+    let tech = pb::SetAgentStateRequest {
+        skills: vec![pb::Skill {
+            name: "technical".into(),
+            proficiency: 7,
+        }],
+        ..senior("tia")
+    };
+    server.agents().await.set_agent_state(tech).await.unwrap();
+    assert_eq!(
+        expectations(&to_support(&mut routing, "s2").await),
+        (Some(0), Some(0), false)
+    );
+    assert_eq!(
+        expectations(&to_support(&mut routing, "s3").await),
+        (Some(1), Some(360), true)
+    );
+    // Operator calls get an estimate but no callback offer: that queue has no threshold.
+    let op = route(&mut routing, "o1", TOM_ALWAYS_OPERATOR, MAIN_LINE).await;
+    assert_eq!(expectations(&op), (Some(1), None, false));
+}
+
 #[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;

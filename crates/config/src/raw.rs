@@ -128,6 +128,8 @@ pub(crate) struct RawQueue {
     pub(crate) strategy: Option<S<String>>,
     pub(crate) aging_per_minute: Option<S<i64>>,
     pub(crate) wrap_up: Option<S<String>>,
+    pub(crate) handle_time: Option<S<String>>,
+    pub(crate) callback_after: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

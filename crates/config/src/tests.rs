@@ -489,6 +489,35 @@ fn same_agent_time_is_read_and_checked() {
 }
 
 #[test]
+fn wait_estimate_settings_are_read_and_checked() {
+    let plan = load_default().unwrap().plan;
+    let support = plan.queues.iter().find(|q| q.name == "support").unwrap();
+    assert_eq!(support.handle_time.as_secs(), 360);
+    assert_eq!(support.callback_after.map(|d| d.as_secs()), Some(240));
+    let operator = plan.queues.iter().find(|q| q.name == "operator").unwrap();
+    assert_eq!(
+        (operator.handle_time.as_secs(), operator.callback_after),
+        (180, None)
+    );
+    let text = edited("handle_time = \"6m\"", "handle_time = \"6 min\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.support.handle_time: \"6 min\": missing unit after 6 (use s, m, h or d)",
+            at(&text, "\"6 min\"")
+        )]
+    );
+    let text = edited("callback_after = \"4m\"", "callback_after = \"4w\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.support.callback_after: \"4w\": unknown unit \"w\" (use s, m, h or d)",
+            at(&text, "\"4w\"")
+        )]
+    );
+}
+
+#[test]
 fn a_missing_file_is_an_io_error_naming_it() {
     let err = load(Path::new("/nonexistent/switchboard.toml")).unwrap_err();
     assert!(

@@ -34,6 +34,8 @@ const DEFAULT_REPEAT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(4 * 3_600);
 const DEFAULT_MENU_ATTEMPTS: u8 = 3;
 const DEFAULT_WRAP_UP: Duration = Duration::from_secs(15);
+/// A typical voice handle time, used until a queue's calls have been measured.
+const DEFAULT_HANDLE_TIME: Duration = Duration::from_secs(180);
 /// Long enough for an agent finishing wrap-up to come back; short enough not to matter
 /// to a caller who would be served sooner by someone else.
 const DEFAULT_SAME_AGENT_FOR: Duration = Duration::from_secs(20);
@@ -442,12 +444,24 @@ pub(crate) fn validate(
                 .unwrap_or_default(),
             None => DEFAULT_WRAP_UP,
         };
+        let handle_time = match &q.handle_time {
+            Some(d) => c
+                .duration(d, &format!("{path}.handle_time"), Duration::from_secs(1))
+                .unwrap_or(DEFAULT_HANDLE_TIME),
+            None => DEFAULT_HANDLE_TIME,
+        };
+        let callback_after = q
+            .callback_after
+            .as_ref()
+            .and_then(|d| c.duration(d, &format!("{path}.callback_after"), Duration::from_secs(1)));
         queues.push(Queue {
             name: name.clone(),
             skills,
             strategy,
             aging_per_minute,
             wrap_up,
+            handle_time,
+            callback_after,
         });
     }
 

@@ -205,6 +205,8 @@ struct QueueState {
     members: RwLock<Vec<Arc<Agent>>>,
     /// Where `round_robin` starts looking next, as an index into `members`.
     next_turn: AtomicU64,
+    /// Average handle time (talk plus wrap-up) of recent calls, milliseconds.
+    handle_ms: AtomicU64,
 }
 
 /// A call kept aside for one agent until a deadline.
@@ -278,6 +280,9 @@ impl Acd {
             queues: queues
                 .into_iter()
                 .map(|spec| QueueState {
+                    handle_ms: AtomicU64::new(
+                        u64::try_from(spec.handle_time.as_millis()).unwrap_or(u64::MAX),
+                    ),
                     spec,
                     waiting: Mutex::new(BTreeMap::new()),
                     members: RwLock::new(Vec::new()),
@@ -557,6 +562,41 @@ impl Acd {
             .is_some()
     }
 
+    /// The queue's average handle time (talk plus wrap-up) over recent calls.
+    pub fn average_handle_time(&self, queue: QueueId) -> Option<std::time::Duration> {
+        let q = self.queue(queue).ok()?;
+        Some(std::time::Duration::from_millis(q.handle_ms.load(SeqCst)))
+    }
+
+    /// Agents who will take the queue's calls: logged in and not stepped away.
+    pub fn staffed(&self, queue: QueueId) -> usize {
+        self.queue(queue).map_or(0, |q| {
+            let members = q.members.read().unwrap_or_else(|e| e.into_inner());
+            members
+                .iter()
+                .filter(|a| !matches!(a.state(), AgentState::LoggedOut | AgentState::NotReady))
+                .count()
+        })
+    }
+
+    /// Estimated wait for a call at `position` (1-based): `position x AHT / N` with N
+    /// the staffed agents. Why this method: with N agents busy, one frees up about every
+    /// AHT/N (their remaining times are spread over a handle time), and the call needs
+    /// `position` of those; it needs only live counts, reacts at once to staffing, and
+    /// errs long rather than short when agents are idle. `None` when nobody is staffed:
+    /// no honest estimate exists.
+    pub fn estimated_wait(&self, queue: QueueId, position: usize) -> Option<std::time::Duration> {
+        let staffed = self.staffed(queue);
+        if staffed == 0 {
+            return None;
+        }
+        let aht = self.average_handle_time(queue)?;
+        Some(
+            aht * u32::try_from(position).unwrap_or(u32::MAX)
+                / u32::try_from(staffed).unwrap_or(u32::MAX),
+        )
+    }
+
     pub fn waiting_in(&self, queue: QueueId) -> usize {
         self.queue(queue).map_or(0, |q| lock(&q.waiting).len())
     }
@@ -579,7 +619,17 @@ impl Acd {
                 .saturating_add(u64::try_from(wrap_up.as_millis()).unwrap_or(u64::MAX)),
         );
         agent.wrap_up_until.store(until.0, SeqCst);
+        let talk = now.since(agent.since());
         self.step(&agent, AgentState::OnCall, AgentState::WrapUp, now)?;
+        if let Some(q) = queue {
+            let sample = u64::try_from((talk + wrap_up).as_millis()).unwrap_or(u64::MAX);
+            // An exponential average weighting the latest call 1/8: follows a change in
+            // the work within a few dozen calls without jumping on one long call.
+            let avg = &self.queues[q.index()].handle_ms;
+            let _ = avg.fetch_update(SeqCst, SeqCst, |old| {
+                Some(old.saturating_sub(old / 8).saturating_add(sample / 8))
+            });
+        }
         lock(&agent.holding).take();
         self.held.remove(call_id);
         Ok(())

@@ -160,6 +160,10 @@ pub struct Queue {
     /// Time an agent spends in wrap-up after a call from this queue before becoming
     /// available again by themselves (they may say ready sooner).
     pub wrap_up: Duration,
+    /// Handle time (talk plus wrap-up) assumed until calls have been measured.
+    pub handle_time: Duration,
+    /// Offer a callback when the estimated wait passes this; `None`: never.
+    pub callback_after: Option<Duration>,
 }
 
 /// A routing rule: a condition over the caller and the call, and what to do on a match.

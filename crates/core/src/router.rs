@@ -145,7 +145,13 @@ pub enum Placement {
     #[default]
     NotQueued,
     /// Waiting, at this 1-based position.
-    Waiting { position: u32 },
+    Waiting {
+        position: u32,
+        /// `None` when no agent is staffed for the queue.
+        estimated_wait: Option<std::time::Duration>,
+        /// The estimate passes the queue's callback threshold: offer a callback.
+        callback_offered: bool,
+    },
     /// An idle agent took the call at once; the assignment is on its way to the switch.
     Assigned,
 }
@@ -570,9 +576,7 @@ impl Router {
             // this one then waits, and says where.
             Ok(Placed::Assigned(a)) if a.call.call_id != state.call_id => {
                 let position = self.acd.position(&state.call_id).unwrap_or(1);
-                decision.placement = Placement::Waiting {
-                    position: u32::try_from(position).unwrap_or(u32::MAX),
-                };
+                decision.placement = self.waiting(queue, position, &state.plan);
                 Some(a)
             }
             Ok(Placed::Assigned(a)) => {
@@ -580,12 +584,27 @@ impl Router {
                 Some(a)
             }
             Ok(Placed::Waiting { position }) => {
-                decision.placement = Placement::Waiting {
-                    position: u32::try_from(position).unwrap_or(u32::MAX),
-                };
+                decision.placement = self.waiting(queue, position, &state.plan);
                 None
             }
             Err(_) => None,
+        }
+    }
+
+    /// Where a waiting call stands: position, estimated wait and whether to offer a
+    /// callback.
+    fn waiting(&self, queue: QueueId, position: usize, plan: &RoutePlan) -> Placement {
+        let estimated_wait = self.acd.estimated_wait(queue, position);
+        let callback_offered = match (estimated_wait, plan.queue(queue).callback_after) {
+            (Some(wait), Some(after)) => wait > after,
+            // Nobody staffed at all: the wait is open-ended, so offer the callback.
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        Placement::Waiting {
+            position: u32::try_from(position).unwrap_or(u32::MAX),
+            estimated_wait,
+            callback_offered,
         }
     }
 

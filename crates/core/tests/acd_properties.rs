@@ -93,6 +93,8 @@ impl World {
                 },
                 aging_per_minute: AGING_PER_MINUTE,
                 wrap_up: Duration::ZERO,
+                handle_time: Duration::from_secs(180),
+                callback_after: Some(Duration::from_secs(300)),
             })
             .collect();
         let acd = Acd::new(queues);

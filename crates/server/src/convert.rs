@@ -80,14 +80,24 @@ pub(crate) fn decision(plan: &RoutePlan, call_id: &str, d: &Decision) -> pb::Dec
             queue: plan.queue(queue).name.clone(),
             priority,
             position: match d.placement {
-                Placement::Waiting { position } => Some(position),
+                Placement::Waiting { position, .. } => Some(position),
                 Placement::Assigned => Some(0),
                 Placement::NotQueued => None,
             },
-            // The estimate and callback offers need handle times, which the ACD does not
-            // measure yet; absent rather than invented.
-            estimated_wait: None,
-            callback_offered: false,
+            estimated_wait: match d.placement {
+                Placement::Waiting { estimated_wait, .. } => {
+                    estimated_wait.and_then(|w| prost_types::Duration::try_from(w).ok())
+                }
+                Placement::Assigned => Some(prost_types::Duration::default()),
+                Placement::NotQueued => None,
+            },
+            callback_offered: matches!(
+                d.placement,
+                Placement::Waiting {
+                    callback_offered: true,
+                    ..
+                }
+            ),
         }),
     };
     let redirect = d.redirected_from.map(|from| {

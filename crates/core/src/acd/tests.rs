@@ -22,6 +22,8 @@ fn spec(name: &str, skill: &str, strategy: Strategy) -> Queue {
         strategy,
         aging_per_minute: 60,
         wrap_up: std::time::Duration::from_secs(30),
+        handle_time: std::time::Duration::from_secs(180),
+        callback_after: Some(std::time::Duration::from_secs(300)),
     }
 }
 
@@ -615,6 +617,36 @@ fn least_occupied_picks_the_agent_busy_for_the_smallest_share_of_their_time() {
     // Busy is now idle longer than Calm, but has spent far more of the day on calls.
     let c = assigned(call(&acd, SUPPORT, "next", 0, at(400)));
     assert_eq!(c.agent.profile.id, "calm");
+}
+
+#[test]
+fn the_estimated_wait_follows_position_staffing_and_measured_handle_times() {
+    use std::time::Duration;
+    let acd = acd(Strategy::LongestIdle);
+    // Nobody staffed: no honest estimate.
+    assert_eq!(acd.estimated_wait(SUPPORT, 1), None);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.log_in(agent("bo", &[("technical", 5)]), T0).unwrap();
+    assert_eq!(
+        acd.estimated_wait(SUPPORT, 1),
+        None,
+        "logged in but not ready is not staffed"
+    );
+    acd.ready("ann", T0).unwrap();
+    acd.ready("bo", T0).unwrap();
+    // Two staffed, the configured 180 s handle time: the 4th in line waits 4 x 180 / 2.
+    assert_eq!(
+        acd.estimated_wait(SUPPORT, 4),
+        Some(Duration::from_secs(360))
+    );
+    // A 60 s call plus 30 s wrap-up pulls the average an eighth of the way to 90 s.
+    let a = assigned(call(&acd, SUPPORT, "c1", 0, at(1)));
+    acd.connected("ann", &a.call.call_id, at(10)).unwrap();
+    acd.ended("ann", &a.call.call_id, at(70)).unwrap();
+    assert_eq!(
+        acd.average_handle_time(SUPPORT),
+        Some(Duration::from_millis(180_000 - 22_500 + 11_250))
+    );
 }
 
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:

@@ -95,6 +95,8 @@ fn plan() -> RoutePlan {
                 strategy: Strategy::LongestIdle,
                 aging_per_minute: 10,
                 wrap_up: Duration::from_secs(15),
+                handle_time: Duration::from_secs(180),
+                callback_after: Some(Duration::from_secs(300)),
             })
             .collect(),
         rules: vec![
@@ -582,9 +584,27 @@ fn an_enqueue_decision_meets_an_idle_agent_or_says_where_the_call_waits() {
     );
     // Nobody else is free: the next calls wait, in order.
     let d = route(&r, "p2", "+12125550103", PLATINUM_LINE);
-    assert_eq!(d.placement, Placement::Waiting { position: 1 });
+    // One agent staffed, handle time 180 s: 180 s for the first in line, no callback;
+    // 360 s for the second, past the 300 s threshold, so a callback is offered.
+    let secs = Some(Duration::from_secs(180));
+    assert_eq!(
+        d.placement,
+        Placement::Waiting {
+            position: 1,
+            estimated_wait: secs,
+            callback_offered: false
+        }
+    );
     let d = route(&r, "p3", "+12125550103", PLATINUM_LINE);
-    assert_eq!(d.placement, Placement::Waiting { position: 2 });
+    let secs = Some(Duration::from_secs(360));
+    assert_eq!(
+        d.placement,
+        Placement::Waiting {
+            position: 2,
+            estimated_wait: secs,
+            callback_offered: true
+        }
+    );
     // A replay repeats the placement and makes no new assignment.
     let again = r
         .route(&call("p1", "+12125550103", PLATINUM_LINE), T0)
@@ -630,7 +650,17 @@ fn a_repeat_caller_is_kept_first_for_the_agent_who_served_them() {
     let again = r
         .route(&call("v2", "+12125550103", PLATINUM_LINE), later)
         .unwrap();
-    assert_eq!(again.decision.placement, Placement::Waiting { position: 1 });
+    // Two agents staffed (Ann wrapping up, Bo free). Ann's first call was measured: no
+    // talk plus 15 s wrap-up moved the average from 180 s to 180 - 180/8 + 15/8 = 159.375 s.
+    let secs = Some(Duration::from_micros(159_375_000 / 2));
+    assert_eq!(
+        again.decision.placement,
+        Placement::Waiting {
+            position: 1,
+            estimated_wait: secs,
+            callback_offered: false
+        }
+    );
     assert!(again.assignment.is_none());
     // ...and is hers when she is ready.
     let a = r
