@@ -510,6 +510,53 @@ async fn callers_are_told_their_place_the_estimated_wait_and_offered_a_callback_
 }
 
 #[tokio::test]
+async fn an_accepted_callback_keeps_its_place_and_comes_back_as_a_callback_assignment() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    let d = to_support(&mut routing, "cb").await;
+    assert!(expectations(&d).2, "callback offered");
+    assert!(
+        event(&mut routing, "cb", pb::CallEventKind::CallbackAccepted, "")
+            .await
+            .unwrap()
+    );
+    // Another caller (not a repeat caller, so no priority raise) queues behind.
+    route(&mut routing, "after", EMMA_STANDARD, MAIN_LINE).await;
+    routing
+        .submit_input(pb::SubmitInputRequest {
+            call_id: "after".into(),
+            input: Some(pb::submit_input_request::Input::Digits("2".into())),
+        })
+        .await
+        .unwrap();
+    let tech = pb::SetAgentStateRequest {
+        skills: vec![pb::Skill {
+            name: "technical".into(),
+            proficiency: 7,
+        }],
+        ..senior("tia")
+    };
+    server.agents().await.set_agent_state(tech).await.unwrap();
+    let a = next(&mut stream).await;
+    assert_eq!(
+        (a.call_id.as_str(), a.kind()),
+        ("cb", pb::AssignmentKind::Callback)
+    );
+    // The call is with Tia now: accepting a callback is refused.
+    let late = event(&mut routing, "cb", pb::CallEventKind::CallbackAccepted, "")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (late.code(), late.message()),
+        (
+            Code::FailedPrecondition,
+            "call \"cb\" is not waiting: an agent has it already"
+        )
+    );
+}
+
+#[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;
     let mut agents = server.agents().await;

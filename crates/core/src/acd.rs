@@ -195,6 +195,9 @@ pub struct WaitingCall {
     /// How the caller likes to be served: `friendly_chat` callers go to an idle agent
     /// tagged `rapport` when there is one, `get_it_done` callers to the most skilled.
     pub preference: Preference,
+    /// The caller accepted a callback: they may hang up, the call keeps its place, and
+    /// the agent's assignment is to call them back.
+    pub callback: bool,
 }
 
 #[derive(Debug)]
@@ -545,6 +548,25 @@ impl Acd {
                 .count()
                 + 1,
         )
+    }
+
+    /// The caller accepted a callback while waiting: the call keeps its place. False if
+    /// the call is not waiting in a queue (offered already, finished, or unknown).
+    pub fn accept_callback(&self, call_id: &str) -> bool {
+        if let Some(agent) = self.promised_calls.get(call_id).map(|a| a.value().clone())
+            && let Some(mut list) = self.promised.get_mut(&agent)
+            && let Some(p) = list.iter_mut().find(|p| &*p.call.call_id == call_id)
+        {
+            p.call.callback = true;
+            return true;
+        }
+        let Some((queue, key)) = self.waiting.get(call_id).map(|e| *e.value()) else {
+            return false;
+        };
+        lock(&self.queues[queue.index()].waiting)
+            .get_mut(&key)
+            .map(|c| c.callback = true)
+            .is_some()
     }
 
     pub fn abandon(&self, call_id: &str) -> bool {

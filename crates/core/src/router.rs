@@ -556,6 +556,7 @@ impl Router {
             priority,
             arrived: now,
             preference: state.preference,
+            callback: false,
         };
         // The queue comes from the same plan the ACD was built from, and a call is
         // enqueued once (its id is new, or it just left a menu), so this cannot fail.

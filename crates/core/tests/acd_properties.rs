@@ -184,6 +184,7 @@ impl World {
                     priority,
                     arrived: now,
                     preference: Preference::None,
+                    callback: false,
                 };
                 if let Placed::Assigned(a) =
                     self.acd.enqueue(QueueId(queue as u16), call, now).unwrap()

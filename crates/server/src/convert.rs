@@ -245,7 +245,12 @@ pub(crate) fn assignment(
         });
     pb::Assignment {
         call_id: a.call.call_id.to_string(),
-        kind: pb::AssignmentKind::Call.into(),
+        kind: if a.call.callback {
+            pb::AssignmentKind::Callback
+        } else {
+            pb::AssignmentKind::Call
+        }
+        .into(),
         agent_id: a.agent.profile.id.clone(),
         agent_endpoint: a.agent.profile.endpoint.clone(),
         queue: plan.queue(a.queue).name.clone(),

@@ -12,6 +12,8 @@ pub enum ApiError {
     UnknownCall { call_id: String },
     #[error("call {call_id:?} is not at a menu")]
     NotAtMenu { call_id: String },
+    #[error("call {call_id:?} is not waiting: an agent has it already")]
+    NotWaiting { call_id: String },
     #[error("{what} {key:?} not found")]
     NotFound { what: &'static str, key: String },
     #[error(transparent)]
@@ -55,7 +57,7 @@ impl From<ApiError> for Status {
         let code = match &e {
             ApiError::InvalidArgument { .. } => Code::InvalidArgument,
             ApiError::UnknownCall { .. } | ApiError::NotFound { .. } => Code::NotFound,
-            ApiError::NotAtMenu { .. } => Code::FailedPrecondition,
+            ApiError::NotAtMenu { .. } | ApiError::NotWaiting { .. } => Code::FailedPrecondition,
             ApiError::Directory(DirectoryError::NumberTaken { .. }) => Code::FailedPrecondition,
             ApiError::Agent { error, .. } | ApiError::Call { error, .. } => match error {
                 AcdError::UnknownAgent | AcdError::UnknownQueue => Code::NotFound,

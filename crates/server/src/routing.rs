@@ -199,6 +199,17 @@ impl RoutingService {
                 router.record_served(&event.call_id, &event.agent_id, now);
                 true
             }
+            pb::CallEventKind::CallbackAccepted => {
+                if acd.accept_callback(&event.call_id) {
+                    true
+                } else if acd.holder_of(&event.call_id).is_some() {
+                    return Err(ApiError::NotWaiting {
+                        call_id: event.call_id.clone(),
+                    });
+                } else {
+                    false
+                }
+            }
             pb::CallEventKind::Abandoned => {
                 if acd.abandon(&event.call_id) {
                     true

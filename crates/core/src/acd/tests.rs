@@ -50,6 +50,7 @@ fn waiting(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
         priority,
         arrived,
         preference: Preference::None,
+        callback: false,
     }
 }
 
@@ -647,6 +648,26 @@ fn the_estimated_wait_follows_position_staffing_and_measured_handle_times() {
         acd.average_handle_time(SUPPORT),
         Some(Duration::from_millis(180_000 - 22_500 + 11_250))
     );
+}
+
+#[test]
+fn an_accepted_callback_keeps_its_place_and_is_assigned_as_a_callback() {
+    let acd = acd(Strategy::LongestIdle);
+    call(&acd, SUPPORT, "first", 0, T0);
+    call(&acd, SUPPORT, "cb", 0, at(1));
+    call(&acd, SUPPORT, "last", 0, at(2));
+    assert!(acd.accept_callback("cb"));
+    assert_eq!(acd.position("cb"), Some(2), "the place is kept");
+    assert!(!acd.accept_callback("nobody"));
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    let first = acd.ready("ann", at(3)).unwrap().unwrap();
+    assert!(!first.call.callback);
+    serve(&acd, &first, 3, 1);
+    let cb = acd.agent("ann").unwrap().call().unwrap();
+    assert_eq!(&*cb, "cb");
+    assert!(acd.holder_of("cb").is_some());
+    // Offered already: too late to accept a callback.
+    assert!(!acd.accept_callback("cb"));
 }
 
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
