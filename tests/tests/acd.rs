@@ -557,6 +557,142 @@ async fn an_accepted_callback_keeps_its_place_and_comes_back_as_a_callback_assig
 }
 
 #[tokio::test]
+async fn queue_stats_show_waiting_agents_and_service_level_against_each_tiers_standard() {
+    let clock = ManualClock::new();
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
+    let mut routing = server.routing().await;
+    let mut admin = server.admin().await;
+    route(&mut routing, "m1", MARIA_PLATINUM, PLATINUM_LINE).await;
+    route(&mut routing, "t1", TOM_ALWAYS_OPERATOR, MAIN_LINE).await;
+    route(&mut routing, "e1", EMMA_STANDARD, MAIN_LINE).await;
+    routing
+        .submit_input(pb::SubmitInputRequest {
+            call_id: "e1".into(),
+            input: Some(pb::submit_input_request::Input::Digits("0".into())),
+        })
+        .await
+        .unwrap();
+    let stats = |r: pb::GetQueueStatsResponse| r.queues.into_iter().next().unwrap();
+    let operator = stats(
+        admin
+            .get_queue_stats(pb::GetQueueStatsRequest {
+                queue: "operator".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert_eq!(
+        (operator.waiting, operator.offered, operator.estimated_wait),
+        (2, 2, None)
+    );
+
+    // Maria is answered after 10 s: within platinum's 20 s standard.
+    clock.advance(Duration::from_secs(10));
+    server
+        .agents()
+        .await
+        .set_agent_state(senior("ann"))
+        .await
+        .unwrap();
+    event(&mut routing, "m1", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap();
+    // Emma hangs up after 70 s, past standard's 60 s; Tom is answered after 90 s.
+    clock.advance(Duration::from_secs(60));
+    event(&mut routing, "e1", pb::CallEventKind::Abandoned, "")
+        .await
+        .unwrap();
+    event(&mut routing, "m1", pb::CallEventKind::Ended, "ann")
+        .await
+        .unwrap();
+    server
+        .agents()
+        .await
+        .set_agent_state(state("ann", pb::AgentState::Available))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(20));
+    event(&mut routing, "t1", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap();
+
+    let desk = stats(
+        admin
+            .get_queue_stats(pb::GetQueueStatsRequest {
+                queue: "platinum_desk".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    let platinum = desk.tiers.iter().find(|t| t.tier == "platinum").unwrap();
+    assert_eq!(
+        (platinum.offered, platinum.answered, platinum.service_level),
+        (1, 1, Some(1.0))
+    );
+    assert_eq!(
+        (
+            platinum.service_level_target,
+            platinum.service_level_threshold.unwrap().seconds
+        ),
+        (0.9, 20)
+    );
+    assert_eq!(platinum.average_speed_of_answer.unwrap().seconds, 10);
+
+    let operator = stats(
+        admin
+            .get_queue_stats(pb::GetQueueStatsRequest {
+                queue: "operator".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    let standard = operator
+        .tiers
+        .iter()
+        .find(|t| t.tier == "standard")
+        .unwrap();
+    assert_eq!(
+        (
+            standard.offered,
+            standard.answered,
+            standard.abandoned,
+            standard.waiting
+        ),
+        (2, 1, 1, 0)
+    );
+    // Neither call met the 60 s standard: 0 of (1 answered + 1 late abandon).
+    assert_eq!(standard.service_level, Some(0.0));
+    assert_eq!(standard.average_speed_of_answer.unwrap().seconds, 90);
+    assert_eq!(operator.agents_by_state.get("on_call"), Some(&1));
+    let gold = operator.tiers.iter().find(|t| t.tier == "gold").unwrap();
+    assert_eq!(
+        (gold.offered, gold.service_level),
+        (0, None),
+        "no gold calls: no service level to claim"
+    );
+
+    let all = admin
+        .get_queue_stats(pb::GetQueueStatsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.queues.len(), 6);
+    let err = admin
+        .get_queue_stats(pb::GetQueueStatsRequest {
+            queue: "platnum_desk".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (Code::NotFound, "queue \"platnum_desk\" not found")
+    );
+}
+
+#[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;
     let mut agents = server.agents().await;

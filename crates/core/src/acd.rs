@@ -25,7 +25,7 @@ use dashmap::DashMap;
 
 use crate::{
     clock::Millis,
-    customer::Preference,
+    customer::{Preference, TierId},
     plan::{Queue, QueueId, Strategy},
 };
 
@@ -198,6 +198,8 @@ pub struct WaitingCall {
     /// The caller accepted a callback: they may hang up, the call keeps its place, and
     /// the agent's assignment is to call them back.
     pub callback: bool,
+    /// The caller's tier, for statistics by tier.
+    pub tier: TierId,
 }
 
 #[derive(Debug)]
@@ -210,6 +212,13 @@ struct QueueState {
     next_turn: AtomicU64,
     /// Average handle time (talk plus wrap-up) of recent calls, milliseconds.
     handle_ms: AtomicU64,
+}
+
+/// A queue at one moment: its waiting calls (tier, arrival) and its agents' states.
+#[derive(Clone, Debug, Default)]
+pub struct QueueSnapshot {
+    pub waiting: Vec<(TierId, Millis)>,
+    pub agents: Vec<AgentState>,
 }
 
 /// A call kept aside for one agent until a deadline.
@@ -582,6 +591,28 @@ impl Acd {
         lock(&self.queues[queue.index()].waiting)
             .remove(&key)
             .is_some()
+    }
+
+    /// The calls waiting in a queue (kept-for-an-agent ones included) and its agents by
+    /// state, for statistics.
+    pub fn snapshot(&self, queue: QueueId) -> Option<QueueSnapshot> {
+        let q = self.queue(queue).ok()?;
+        let mut waiting: Vec<(TierId, Millis)> = lock(&q.waiting)
+            .values()
+            .map(|c| (c.tier, c.arrived))
+            .collect();
+        for list in self.promised.iter() {
+            waiting.extend(
+                list.iter()
+                    .filter(|p| p.queue == queue)
+                    .map(|p| (p.call.tier, p.call.arrived)),
+            );
+        }
+        let mut agents = Vec::new();
+        for a in q.members.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            agents.push(a.state());
+        }
+        Some(QueueSnapshot { waiting, agents })
     }
 
     /// The queue's average handle time (talk plus wrap-up) over recent calls.

@@ -9,6 +9,7 @@
 //! - [`plan`]: the compiled routing plan (tiers, lines, menus, queues, rules).
 //! - [`router`]: the route path, menu input, explanations and idempotent call state.
 //! - [`acd`]: agents, waiting calls and race-free matching of the two.
+//! - [`stats`]: call counters per queue and tier (service level, speed of answer).
 //! - [`clock`]: time as milliseconds, always passed in.
 
 pub mod acd;
@@ -18,6 +19,7 @@ pub mod customer;
 pub mod number;
 pub mod plan;
 pub mod router;
+pub mod stats;
 
 pub use clock::Millis;
 pub use customer::{Customer, Directory, Preference, TierId};

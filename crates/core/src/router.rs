@@ -17,6 +17,7 @@ use crate::{
     customer::{Customer, Directory, Preference, TierId},
     number::{E164, NumberError},
     plan::{LineId, MenuId, QueueId, RoutePlan, RuleId, Target, When},
+    stats::{Counts, Stats},
 };
 
 /// Longest call id a switch may send.
@@ -251,6 +252,11 @@ struct CallState {
     preference: Preference,
     /// The agent who served this caller last, if recently: the call is kept for them first.
     last_agent: Option<Arc<str>>,
+    tier: TierId,
+    /// The queue the call entered and when, once it did.
+    queued: Option<(QueueId, Millis)>,
+    /// Answered or abandoned has been counted (each call counts once).
+    outcome_counted: bool,
     /// The caller has not yet answered the first prompt of the call.
     first_prompt_pending: bool,
     created: Millis,
@@ -327,12 +333,14 @@ pub struct Router {
     behaviour: Behaviour,
     calls: DashMap<Arc<str>, CallState>,
     acd: Acd,
+    stats: Stats,
 }
 
 impl Router {
     pub fn new(plan: RoutePlan, directory: Arc<Directory>) -> Self {
         Router {
             acd: Acd::new(plan.queues.clone()),
+            stats: Stats::new(plan.queues.len(), plan.tiers.len()),
             plan: ArcSwap::from_pointee(plan),
             directory,
             behaviour: Behaviour::new(),
@@ -368,6 +376,39 @@ impl Router {
         if let Some(number) = self.calls.get(call_id).and_then(|s| s.number) {
             self.behaviour.record_served(number, agent_id, now);
         }
+    }
+
+    /// The call was answered by an agent: counts toward its queue and tier's service
+    /// level, once.
+    pub fn record_answered(&self, call_id: &str, now: Millis) {
+        self.record_outcome(call_id, now, true);
+    }
+
+    /// The caller hung up before an agent answered; counted once.
+    pub fn record_abandoned(&self, call_id: &str, now: Millis) {
+        self.record_outcome(call_id, now, false);
+    }
+
+    fn record_outcome(&self, call_id: &str, now: Millis, answered: bool) {
+        let Some(mut state) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let Some((queue, since)) = state.queued.filter(|_| !state.outcome_counted) else {
+            return;
+        };
+        state.outcome_counted = true;
+        let standard = state.plan.tier(state.tier).standard.within;
+        let waited = now.since(since);
+        if answered {
+            self.stats.answered(queue, state.tier, waited, standard);
+        } else {
+            self.stats.abandoned(queue, state.tier, waited, standard);
+        }
+    }
+
+    /// Counters of a queue and tier.
+    pub fn counts(&self, queue: QueueId, tier: TierId) -> Counts {
+        self.stats.counts(queue, tier)
     }
 
     /// Whether the router knows this call (routed and not yet forgotten).
@@ -416,12 +457,15 @@ impl Router {
                     priority,
                     preference: caller.preference,
                     last_agent,
+                    tier: caller.tier,
+                    queued: None,
+                    outcome_counted: false,
                     first_prompt_pending: true,
                     created: now,
                     call_id,
                     switch_id: Arc::from(req.switch_id),
                 };
-                let assignment = self.place(&mut decision, &state, now);
+                let assignment = self.place(&mut decision, &mut state, now);
                 state.first = decision;
                 state.current = decision;
                 slot.insert(state);
@@ -472,7 +516,7 @@ impl Router {
             state.preference = p;
         }
         let mut decision = step.decision;
-        let assignment = self.place(&mut decision, &state, now);
+        let assignment = self.place(&mut decision, &mut state, now);
         state.current = decision;
         Ok(Routed {
             plan,
@@ -546,10 +590,17 @@ impl Router {
     }
 
     /// Puts an enqueue decision's call in its live queue, recording where it stands.
-    fn place(&self, decision: &mut Decision, state: &CallState, now: Millis) -> Option<Assignment> {
+    fn place(
+        &self,
+        decision: &mut Decision,
+        state: &mut CallState,
+        now: Millis,
+    ) -> Option<Assignment> {
         let Action::Enqueue { queue, priority } = decision.action else {
             return None;
         };
+        state.queued = Some((queue, now));
+        self.stats.offered(queue, state.tier);
         let call = WaitingCall {
             call_id: Arc::clone(&state.call_id),
             switch_id: Arc::clone(&state.switch_id),
@@ -557,6 +608,7 @@ impl Router {
             arrived: now,
             preference: state.preference,
             callback: false,
+            tier: state.tier,
         };
         // The queue comes from the same plan the ACD was built from, and a call is
         // enqueued once (its id is new, or it just left a menu), so this cannot fail.

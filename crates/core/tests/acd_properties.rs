@@ -185,6 +185,7 @@ impl World {
                     arrived: now,
                     preference: Preference::None,
                     callback: false,
+                    tier: switchboard_core::TierId(0),
                 };
                 if let Placed::Assigned(a) =
                     self.acd.enqueue(QueueId(queue as u16), call, now).unwrap()

@@ -1,8 +1,11 @@
 //! `switchboard.v1.Admin`: customers, route explanations, and (later) reload and stats.
 
+use std::collections::HashMap;
+
 use switchboard_core::router::{
     Input, MAX_NUMBER_TEXT, RouteError, check_input, effective_preference,
 };
+use switchboard_core::{Millis, RoutePlan, Router, TierId, plan::QueueId, stats::Counts};
 use switchboard_proto::v1::{self as pb, admin_server::Admin};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -125,12 +128,29 @@ impl Admin for AdminService {
 
     async fn get_queue_stats(
         &self,
-        _: Request<pb::GetQueueStatsRequest>,
+        request: Request<pb::GetQueueStatsRequest>,
     ) -> Result<Response<pb::GetQueueStatsResponse>, Status> {
-        Err(
-            ApiError::Unimplemented("Admin.GetQueueStats", "queue statistics are not built yet")
-                .into(),
-        )
+        let wanted = request.into_inner().queue;
+        let router = &self.app.router;
+        let plan = router.plan();
+        let ids: Vec<QueueId> =
+            if wanted.is_empty() {
+                (0..plan.queues.len()).map(|i| QueueId(i as u16)).collect()
+            } else {
+                let i = plan.queues.iter().position(|q| q.name == wanted).ok_or(
+                    ApiError::NotFound {
+                        what: "queue",
+                        key: wanted,
+                    },
+                )?;
+                vec![QueueId(i as u16)]
+            };
+        let now = self.app.clock.now();
+        let queues = ids
+            .into_iter()
+            .map(|q| queue_stats(router, &plan, q, now))
+            .collect();
+        Ok(Response::new(pb::GetQueueStatsResponse { queues }))
     }
 
     async fn explain_route(
@@ -203,5 +223,63 @@ pub(crate) fn explanation(e: &switchboard_core::router::Explanation) -> pb::Expl
             .map(|d| convert::decision(plan, "", d))
             .collect(),
         notes: e.notes.clone(),
+    }
+}
+
+fn duration(d: std::time::Duration) -> Option<prost_types::Duration> {
+    prost_types::Duration::try_from(d).ok()
+}
+
+fn queue_stats(router: &Router, plan: &RoutePlan, queue: QueueId, now: Millis) -> pb::QueueStats {
+    let acd = router.acd();
+    let snapshot = acd.snapshot(queue).unwrap_or_default();
+    let mut agents_by_state: HashMap<String, u32> = HashMap::new();
+    for s in &snapshot.agents {
+        *agents_by_state.entry(s.as_str().to_owned()).or_default() += 1;
+    }
+    let longest = |tier: Option<TierId>| {
+        snapshot
+            .waiting
+            .iter()
+            .filter(|(t, _)| tier.is_none_or(|x| x == *t))
+            .map(|(_, arrived)| now.since(*arrived))
+            .max()
+            .and_then(duration)
+    };
+    let mut total = Counts::default();
+    let tiers = plan
+        .tiers
+        .iter()
+        .enumerate()
+        .map(|(i, tier)| {
+            let id = TierId(i as u8);
+            let c = router.counts(queue, id);
+            total.add(&c);
+            pb::TierStats {
+                tier: tier.name.clone(),
+                waiting: snapshot.waiting.iter().filter(|(t, _)| *t == id).count() as u32,
+                longest_wait: longest(Some(id)),
+                offered: c.offered,
+                answered: c.answered,
+                abandoned: c.abandoned,
+                service_level: c.service_level(),
+                service_level_target: f64::from(tier.standard.percent) / 100.0,
+                service_level_threshold: duration(tier.standard.within),
+                average_speed_of_answer: c.average_speed_of_answer().and_then(duration),
+            }
+        })
+        .collect();
+    pb::QueueStats {
+        queue: plan.queue(queue).name.clone(),
+        waiting: snapshot.waiting.len() as u32,
+        longest_wait: longest(None),
+        estimated_wait: acd
+            .estimated_wait(queue, snapshot.waiting.len() + 1)
+            .and_then(duration),
+        agents_by_state,
+        offered: total.offered,
+        answered: total.answered,
+        abandoned: total.abandoned,
+        tiers,
     }
 }

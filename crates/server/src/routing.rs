@@ -177,6 +177,7 @@ impl RoutingService {
                 } else {
                     acd.connected(&event.agent_id, &event.call_id, now)
                         .map_err(call_err)?;
+                    router.record_answered(&event.call_id, now);
                     true
                 }
             }
@@ -212,10 +213,12 @@ impl RoutingService {
             }
             pb::CallEventKind::Abandoned => {
                 if acd.abandon(&event.call_id) {
+                    router.record_abandoned(&event.call_id, now);
                     true
                 } else {
                     match acd.withdraw_offer(&event.call_id, now) {
                         Ok(next) => {
+                            router.record_abandoned(&event.call_id, now);
                             if let Some(next) = next {
                                 self.app.dispatch.send(router, &next, now);
                             }

@@ -51,6 +51,7 @@ fn waiting(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
         arrived,
         preference: Preference::None,
         callback: false,
+        tier: crate::TierId(0),
     }
 }
 
