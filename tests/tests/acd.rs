@@ -693,6 +693,86 @@ async fn queue_stats_show_waiting_agents_and_service_level_against_each_tiers_st
 }
 
 #[tokio::test]
+async fn an_agent_transfers_a_call_to_billing_where_it_keeps_its_arrival_time() {
+    let clock = ManualClock::new();
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    server
+        .agents()
+        .await
+        .set_agent_state(senior("ann"))
+        .await
+        .unwrap();
+    route(&mut routing, "x1", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(next(&mut stream).await.agent_id, "ann");
+    event(&mut routing, "x1", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(120));
+    let transfer = |queue: &str| pb::CallEvent {
+        call_id: "x1".into(),
+        kind: pb::CallEventKind::Transferred.into(),
+        agent_id: "ann".into(),
+        queue: queue.into(),
+        ..Default::default()
+    };
+    let err = routing
+        .report_call_event(transfer("biling"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (Code::NotFound, "queue \"biling\" not found")
+    );
+    let err = routing.report_call_event(transfer("")).await.unwrap_err();
+    assert_eq!(
+        err.message(),
+        "queue: required for TRANSFERRED: the queue the call moves to"
+    );
+    assert!(
+        routing
+            .report_call_event(transfer("billing"))
+            .await
+            .unwrap()
+            .into_inner()
+            .applied
+    );
+    let ann = server
+        .agents()
+        .await
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "ann".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ann.state(), pb::AgentState::WrapUp);
+    let billing = pb::SetAgentStateRequest {
+        skills: vec![pb::Skill {
+            name: "billing".into(),
+            proficiency: 6,
+        }],
+        ..senior("bill")
+    };
+    server
+        .agents()
+        .await
+        .set_agent_state(billing)
+        .await
+        .unwrap();
+    let a = next(&mut stream).await;
+    assert_eq!(
+        (a.call_id.as_str(), a.queue.as_str(), a.agent_id.as_str()),
+        ("x1", "billing", "bill")
+    );
+    assert!(
+        a.waited.unwrap().seconds >= 120,
+        "waited since the call first arrived"
+    );
+}
+
+#[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;
     let mut agents = server.agents().await;

@@ -559,6 +559,40 @@ impl Acd {
         )
     }
 
+    /// Moves a call to another queue, keeping its original arrival time (so its aging
+    /// goes on). A waiting call leaves its queue; a connected call leaves its agent, who
+    /// wraps up (and whose handle time counts) as after any call. A call only offered,
+    /// not yet connected, cannot move. Returns the assignment the call met at once, if any.
+    pub fn transfer(
+        &self,
+        call_id: &str,
+        to: QueueId,
+        now: Millis,
+    ) -> Result<Option<Assignment>, AcdError> {
+        self.queue(to)?;
+        let call = if let Some((_, (queue, key))) = self.waiting.remove(call_id) {
+            lock(&self.queues[queue.index()].waiting).remove(&key)
+        } else if let Some(agent) = self.holder_of(call_id) {
+            if agent.state() != AgentState::OnCall {
+                return Err(AcdError::IllegalTransition {
+                    from: agent.state().as_str(),
+                    to: "transferred",
+                });
+            }
+            let call = lock(&agent.holding).as_ref().map(|(c, _)| c.clone());
+            self.ended(&agent.profile.id, call_id, now)?;
+            call
+        } else {
+            None
+        };
+        let mut call = call.ok_or(AcdError::NotHolding)?;
+        call.callback = false;
+        match self.enqueue(to, call, now)? {
+            Placed::Assigned(a) => Ok(Some(a)),
+            Placed::Waiting { .. } => Ok(None),
+        }
+    }
+
     /// The caller accepted a callback while waiting: the call keeps its place. False if
     /// the call is not waiting in a queue (offered already, finished, or unknown).
     pub fn accept_callback(&self, call_id: &str) -> bool {

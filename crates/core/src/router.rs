@@ -406,6 +406,16 @@ impl Router {
         }
     }
 
+    /// The call moved to another queue: it is offered there (and its wait there counted
+    /// from now) and will be answered or abandoned there.
+    pub fn record_transfer(&self, call_id: &str, queue: QueueId, now: Millis) {
+        if let Some(mut state) = self.calls.get_mut(call_id) {
+            state.queued = Some((queue, now));
+            state.outcome_counted = false;
+            self.stats.offered(queue, state.tier);
+        }
+    }
+
     /// Counters of a queue and tier.
     pub fn counts(&self, queue: QueueId, tier: TierId) -> Counts {
         self.stats.counts(queue, tier)

@@ -4,6 +4,7 @@ use std::pin::Pin;
 
 use switchboard_core::{
     acd::{AcdError, AgentState},
+    plan::QueueId,
     router::{CallRequest, Input, MAX_CALL_ID},
 };
 use switchboard_proto::v1::{self as pb, routing_server::Routing};
@@ -162,10 +163,33 @@ impl RoutingService {
         let applied = match kind {
             pb::CallEventKind::Unspecified => return Err(ApiError::invalid("kind", "required")),
             pb::CallEventKind::Transferred => {
-                return Err(ApiError::Unimplemented(
-                    "transfers",
-                    "a call cannot move between queues yet",
-                ));
+                if event.queue.is_empty() {
+                    return Err(ApiError::invalid(
+                        "queue",
+                        "required for TRANSFERRED: the queue the call moves to",
+                    ));
+                }
+                let plan = router.plan();
+                let to = plan
+                    .queues
+                    .iter()
+                    .position(|q| q.name == event.queue)
+                    .map(|i| QueueId(i as u16))
+                    .ok_or_else(|| ApiError::NotFound {
+                        what: "queue",
+                        key: event.queue.clone(),
+                    })?;
+                if !event.agent_id.is_empty()
+                    && acd.holder_of(&event.call_id).is_some()
+                    && !holds(&event.agent_id)
+                {
+                    return Err(call_err(AcdError::NotHolding));
+                }
+                if let Some(next) = acd.transfer(&event.call_id, to, now).map_err(call_err)? {
+                    self.app.dispatch.send(router, &next, now);
+                }
+                router.record_transfer(&event.call_id, to, now);
+                true
             }
             pb::CallEventKind::Connected => {
                 let already = acd.agent(&event.agent_id).is_some_and(|a| {

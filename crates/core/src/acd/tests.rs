@@ -671,6 +671,46 @@ fn an_accepted_callback_keeps_its_place_and_is_assigned_as_a_callback() {
     assert!(!acd.accept_callback("cb"));
 }
 
+#[test]
+fn a_transferred_call_keeps_its_arrival_time_in_its_new_queue() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    let a = assigned(call(&acd, SUPPORT, "moved", 0, at(1)));
+    // Offered but not connected: cannot move yet.
+    assert_eq!(
+        acd.transfer("moved", BILLING, at(2)).unwrap_err(),
+        AcdError::IllegalTransition {
+            from: "reserved",
+            to: "transferred"
+        }
+    );
+    acd.connected("ann", &a.call.call_id, at(2)).unwrap();
+    // A billing call that arrived after "moved" but before the transfer.
+    call(&acd, BILLING, "billing", 0, at(30));
+    assert!(acd.transfer("moved", BILLING, at(60)).unwrap().is_none());
+    assert_eq!(acd.agent("ann").unwrap().state(), AgentState::WrapUp);
+    assert_eq!(
+        acd.position("moved"),
+        Some(1),
+        "ahead of the later arrival, by its original time"
+    );
+    acd.log_in(agent("bill", &[("billing", 5)]), T0).unwrap();
+    let next = acd.ready("bill", at(61)).unwrap().unwrap();
+    assert_eq!((&*next.call.call_id, next.call.arrived), ("moved", at(1)));
+    // A waiting call moves too; an unknown call or queue is refused.
+    assert!(acd.transfer("billing", SUPPORT, at(62)).unwrap().is_none());
+    assert_eq!(acd.position("billing"), Some(1));
+    assert_eq!(
+        acd.transfer("nope", SUPPORT, at(63)).unwrap_err(),
+        AcdError::NotHolding
+    );
+    assert_eq!(
+        acd.transfer("billing", QueueId(7), at(63)).unwrap_err(),
+        AcdError::UnknownQueue
+    );
+}
+
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
 /// no call was assigned twice, every call was assigned, abandoned or is still waiting,
 /// and no call waits while an agent sits available.
