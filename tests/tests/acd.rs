@@ -773,6 +773,76 @@ async fn an_agent_transfers_a_call_to_billing_where_it_keeps_its_arrival_time() 
 }
 
 #[tokio::test]
+async fn calls_past_max_wait_overflow_get_a_callback_offer_or_go_to_voicemail() {
+    let clock = ManualClock::new();
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    let menu = |id: &str, digits: &str| pb::SubmitInputRequest {
+        call_id: id.into(),
+        input: Some(pb::submit_input_request::Input::Digits(digits.into())),
+    };
+    // Emma waits in care (callback after 10m) and billing (voicemail after 15m); Grace in
+    // support (overflow to operator after 20m). Nobody is logged in.
+    route(&mut routing, "care", EMMA_STANDARD, MAIN_LINE).await;
+    routing.submit_input(menu("care", "1")).await.unwrap();
+    route(&mut routing, "bill", JAMES_GOLD, MAIN_LINE).await;
+    routing.submit_input(menu("bill", "3")).await.unwrap();
+    to_support(&mut routing, "supp").await;
+
+    clock.advance(Duration::from_secs(601));
+    let offer = next(&mut stream).await;
+    assert_eq!(
+        (
+            offer.call_id.as_str(),
+            offer.kind(),
+            offer.agent_id.as_str()
+        ),
+        ("care", pb::AssignmentKind::OfferCallback, "")
+    );
+    clock.advance(Duration::from_secs(300));
+    let vm = next(&mut stream).await;
+    assert_eq!(
+        (vm.call_id.as_str(), vm.kind(), vm.queue.as_str()),
+        ("bill", pb::AssignmentKind::Voicemail, "billing")
+    );
+    clock.advance(Duration::from_secs(300));
+    // Grace's call is in the operator queue now: an operator agent gets it.
+    let operator = pb::SetAgentStateRequest {
+        skills: vec![pb::Skill {
+            name: "general".into(),
+            proficiency: 2,
+        }],
+        ..senior("opal")
+    };
+    server
+        .agents()
+        .await
+        .set_agent_state(operator)
+        .await
+        .unwrap();
+    let a = next(&mut stream).await;
+    assert_eq!(
+        (a.call_id.as_str(), a.queue.as_str(), a.agent_id.as_str()),
+        ("supp", "operator", "opal")
+    );
+
+    let stats = server
+        .admin()
+        .await
+        .get_queue_stats(pb::GetQueueStatsRequest {
+            queue: "care".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stats.queues[0].waiting, 1,
+        "the callback offer keeps the call in place"
+    );
+}
+
+#[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;
     let mut agents = server.agents().await;

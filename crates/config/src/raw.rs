@@ -130,6 +130,9 @@ pub(crate) struct RawQueue {
     pub(crate) wrap_up: Option<S<String>>,
     pub(crate) handle_time: Option<S<String>>,
     pub(crate) callback_after: Option<S<String>>,
+    pub(crate) max_wait: Option<S<String>>,
+    pub(crate) max_wait_action: Option<S<String>>,
+    pub(crate) overflow_to: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

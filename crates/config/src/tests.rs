@@ -518,6 +518,79 @@ fn wait_estimate_settings_are_read_and_checked() {
 }
 
 #[test]
+fn max_wait_policies_are_read_and_each_mistake_named() {
+    use switchboard_core::plan::MaxWaitAction;
+    let plan = load_default().unwrap().plan;
+    let q = |name: &str| {
+        plan.queues
+            .iter()
+            .find(|q| q.name == name)
+            .unwrap()
+            .max_wait
+    };
+    let operator = plan
+        .queues
+        .iter()
+        .position(|q| q.name == "operator")
+        .unwrap();
+    let support = q("support").unwrap();
+    assert_eq!(
+        (support.0.as_secs(), support.1),
+        (
+            1_200,
+            MaxWaitAction::Overflow(switchboard_core::plan::QueueId(operator as u16))
+        )
+    );
+    assert_eq!(q("care").map(|m| m.1), Some(MaxWaitAction::Callback));
+    assert_eq!(q("billing").map(|m| m.1), Some(MaxWaitAction::Voicemail));
+    assert_eq!(q("operator"), None);
+
+    let text = edited("overflow_to = \"operator\"", "overflow_to = \"operater\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.support.overflow_to: unknown queue \"operater\" (did you mean \"operator\"?)",
+            at(&text, "\"operater\"")
+        )]
+    );
+    let text = edited("overflow_to = \"operator\"", "overflow_to = \"support\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.support.overflow_to: a queue cannot overflow to itself",
+            at(&text, "\"support\"\n")
+        )]
+    );
+    let text = edited(
+        "max_wait_action = \"voicemail\"",
+        "max_wait_action = \"voice_mail\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.billing.max_wait_action: unknown action \"voice_mail\" (expected overflow, callback or voicemail) (did you mean \"voicemail\"?)",
+            at(&text, "\"voice_mail\"")
+        )]
+    );
+    let text = edited("max_wait_action = \"callback\"\n", "");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.care.max_wait_action: required with max_wait: overflow, callback or voicemail",
+            at(&text, "\"10m\"")
+        )]
+    );
+    let text = edited("max_wait = \"15m\"\n", "");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.billing.max_wait: required with max_wait_action",
+            at(&text, "\"voicemail\"\n")
+        )]
+    );
+}
+
+#[test]
 fn a_missing_file_is_an_io_error_naming_it() {
     let err = load(Path::new("/nonexistent/switchboard.toml")).unwrap_err();
     assert!(

@@ -14,9 +14,9 @@ use switchboard_core::{
     acd::AgentState,
     behaviour::{MAX_WINDOW, ZeroOutPolicy},
     plan::{
-        Learning, Line, LineId, LineRedirect, MAX_TIERS, Menu, MenuId, MenuOption, PlanParts,
-        Queue, QueueId, RoutePlan, Rule, ServiceStandard, Strategy, Target, Then, Tier, TierSet,
-        When,
+        Learning, Line, LineId, LineRedirect, MAX_TIERS, MaxWaitAction, Menu, MenuId, MenuOption,
+        PlanParts, Queue, QueueId, RoutePlan, Rule, ServiceStandard, Strategy, Target, Then, Tier,
+        TierSet, When,
     },
 };
 
@@ -454,6 +454,7 @@ pub(crate) fn validate(
             .callback_after
             .as_ref()
             .and_then(|d| c.duration(d, &format!("{path}.callback_after"), Duration::from_secs(1)));
+        let max_wait = max_wait_policy(c, &path, name, q, &queue_names);
         queues.push(Queue {
             name: name.clone(),
             skills,
@@ -462,6 +463,7 @@ pub(crate) fn validate(
             wrap_up,
             handle_time,
             callback_after,
+            max_wait,
         });
     }
 
@@ -929,4 +931,81 @@ pub(crate) fn validate(
             None
         }
     }
+}
+
+/// `max_wait` with `max_wait_action` (overflow, callback or voicemail) and, for
+/// overflow, `overflow_to`: all or none, and an overflow to a real, other queue.
+fn max_wait_policy(
+    c: &mut Checker<'_>,
+    path: &str,
+    name: &str,
+    q: &crate::raw::RawQueue,
+    queues: &Names<QueueId>,
+) -> Option<(Duration, MaxWaitAction)> {
+    let only_with_overflow = "only applies with max_wait_action = \"overflow\"";
+    let (max, action) = match (&q.max_wait, &q.max_wait_action) {
+        (None, None) => {
+            if let Some(to) = &q.overflow_to {
+                c.error(to.span(), format!("{path}.overflow_to"), only_with_overflow);
+            }
+            return None;
+        }
+        (Some(m), None) => {
+            c.error(
+                m.span(),
+                format!("{path}.max_wait_action"),
+                "required with max_wait: overflow, callback or voicemail",
+            );
+            return None;
+        }
+        (None, Some(a)) => {
+            c.error(
+                a.span(),
+                format!("{path}.max_wait"),
+                "required with max_wait_action",
+            );
+            return None;
+        }
+        (Some(m), Some(a)) => (m, a),
+    };
+    let max = c.duration(max, &format!("{path}.max_wait"), Duration::from_secs(1));
+    let action = match (action.get_ref().as_str(), &q.overflow_to) {
+        ("overflow", Some(to)) if to.get_ref() == name => {
+            c.error(
+                to.span(),
+                format!("{path}.overflow_to"),
+                "a queue cannot overflow to itself",
+            );
+            None
+        }
+        ("overflow", Some(to)) => queues
+            .resolve(c, to, &format!("{path}.overflow_to"))
+            .map(MaxWaitAction::Overflow),
+        ("overflow", None) => {
+            c.error(
+                action.span(),
+                format!("{path}.overflow_to"),
+                "required with max_wait_action = \"overflow\"",
+            );
+            None
+        }
+        ("callback" | "voicemail", Some(to)) => {
+            c.error(to.span(), format!("{path}.overflow_to"), only_with_overflow);
+            None
+        }
+        ("callback", None) => Some(MaxWaitAction::Callback),
+        ("voicemail", None) => Some(MaxWaitAction::Voicemail),
+        (other, _) => {
+            let hint = did_you_mean(other, ["overflow", "callback", "voicemail"]);
+            c.error(
+                action.span(),
+                format!("{path}.max_wait_action"),
+                format!(
+                    "unknown action {other:?} (expected overflow, callback or voicemail){hint}"
+                ),
+            );
+            None
+        }
+    };
+    Some((max?, action?))
 }

@@ -26,7 +26,7 @@ use dashmap::DashMap;
 use crate::{
     clock::Millis,
     customer::{Preference, TierId},
-    plan::{Queue, QueueId, Strategy},
+    plan::{MaxWaitAction, Queue, QueueId, Strategy},
 };
 
 /// Agent states, as the desk and the switch see them.
@@ -200,6 +200,9 @@ pub struct WaitingCall {
     pub callback: bool,
     /// The caller's tier, for statistics by tier.
     pub tier: TierId,
+    /// The call reached a queue's maximum wait once already; it is not acted on again,
+    /// so two queues that overflow into each other cannot bounce it.
+    pub max_wait_met: bool,
 }
 
 #[derive(Debug)]
@@ -212,6 +215,22 @@ struct QueueState {
     next_turn: AtomicU64,
     /// Average handle time (talk plus wrap-up) of recent calls, milliseconds.
     handle_ms: AtomicU64,
+}
+
+/// What happened to a call that reached its queue's maximum wait.
+#[derive(Clone, Debug)]
+pub enum WaitExpired {
+    /// Moved to another queue (and perhaps met an agent there at once).
+    Overflowed {
+        call_id: Arc<str>,
+        from: QueueId,
+        to: QueueId,
+        assignment: Option<Assignment>,
+    },
+    /// Still waiting in place; the switch should offer the caller a callback.
+    OfferCallback { call: WaitingCall, queue: QueueId },
+    /// Out of the queue; the switch should send the caller to voicemail.
+    Voicemail { call: WaitingCall, queue: QueueId },
 }
 
 /// A queue at one moment: its waiting calls (tier, arrival) and its agents' states.
@@ -591,6 +610,71 @@ impl Acd {
             Placed::Assigned(a) => Ok(Some(a)),
             Placed::Waiting { .. } => Ok(None),
         }
+    }
+
+    /// Calls that waited their queue's `max_wait` (each only once): overflowed to another
+    /// queue with their arrival time, offered a callback in place, or sent to voicemail
+    /// (out of the queue). Run by the server's once-a-second upkeep.
+    pub fn expire_waits(&self, now: Millis) -> Vec<WaitExpired> {
+        let mut outcomes = Vec::new();
+        for (i, q) in self.queues.iter().enumerate() {
+            let Some((max_wait, action)) = q.spec.max_wait else {
+                continue;
+            };
+            let queue = QueueId(i as u16);
+            let cutoff = now.saturating_sub(max_wait);
+            let due: Vec<(WaitKey, WaitingCall)> = {
+                let mut waiting = lock(&q.waiting);
+                let keys: Vec<WaitKey> = waiting
+                    .iter()
+                    .filter(|(_, c)| !c.max_wait_met && !c.callback && c.arrived <= cutoff)
+                    .map(|(k, _)| *k)
+                    .collect();
+                match action {
+                    // Stays in place, marked.
+                    MaxWaitAction::Callback => keys
+                        .iter()
+                        .filter_map(|k| {
+                            waiting.get_mut(k).map(|c| {
+                                c.max_wait_met = true;
+                                (*k, c.clone())
+                            })
+                        })
+                        .collect(),
+                    MaxWaitAction::Overflow(_) | MaxWaitAction::Voicemail => keys
+                        .iter()
+                        .filter_map(|k| waiting.remove(k).map(|c| (*k, c)))
+                        .collect(),
+                }
+            };
+            for (_, mut call) in due {
+                call.max_wait_met = true;
+                match action {
+                    MaxWaitAction::Callback => {
+                        outcomes.push(WaitExpired::OfferCallback { call, queue })
+                    }
+                    MaxWaitAction::Voicemail => {
+                        self.waiting.remove(&call.call_id);
+                        outcomes.push(WaitExpired::Voicemail { call, queue });
+                    }
+                    MaxWaitAction::Overflow(to) => {
+                        self.waiting.remove(&call.call_id);
+                        let id = Arc::clone(&call.call_id);
+                        let assignment = match self.enqueue(to, call, now) {
+                            Ok(Placed::Assigned(a)) => Some(a),
+                            _ => None,
+                        };
+                        outcomes.push(WaitExpired::Overflowed {
+                            call_id: id,
+                            from: queue,
+                            to,
+                            assignment,
+                        });
+                    }
+                }
+            }
+        }
+        outcomes
     }
 
     /// The caller accepted a callback while waiting: the call keeps its place. False if

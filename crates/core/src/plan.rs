@@ -164,6 +164,19 @@ pub struct Queue {
     pub handle_time: Duration,
     /// Offer a callback when the estimated wait passes this; `None`: never.
     pub callback_after: Option<Duration>,
+    /// What happens to a call that has waited this long (once per call).
+    pub max_wait: Option<(Duration, MaxWaitAction)>,
+}
+
+/// What a queue does with a call that reached its maximum wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaxWaitAction {
+    /// Move it to another queue, keeping its arrival time.
+    Overflow(QueueId),
+    /// Offer a callback; the call keeps its place.
+    Callback,
+    /// Send the caller to voicemail; the call leaves the queue.
+    Voicemail,
 }
 
 /// A routing rule: a condition over the caller and the call, and what to do on a match.
@@ -303,6 +316,11 @@ impl RoutePlan {
             check_target(menu.fallback)?;
             for option in &menu.options {
                 check_target(option.target)?;
+            }
+        }
+        for queue in queues {
+            if let Some((_, MaxWaitAction::Overflow(q))) = queue.max_wait {
+                check_target(Target::Queue(q))?;
             }
         }
         for rule in rules {

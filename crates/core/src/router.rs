@@ -389,6 +389,17 @@ impl Router {
         self.record_outcome(call_id, now, false);
     }
 
+    /// The call reached its queue's maximum wait and went to voicemail; counted once.
+    pub fn record_timed_out(&self, call_id: &str) {
+        let Some(mut state) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        if let Some((queue, _)) = state.queued.filter(|_| !state.outcome_counted) {
+            state.outcome_counted = true;
+            self.stats.timed_out(queue, state.tier);
+        }
+    }
+
     fn record_outcome(&self, call_id: &str, now: Millis, answered: bool) {
         let Some(mut state) = self.calls.get_mut(call_id) else {
             return;
@@ -619,6 +630,7 @@ impl Router {
             preference: state.preference,
             callback: false,
             tier: state.tier,
+            max_wait_met: false,
         };
         // The queue comes from the same plan the ACD was built from, and a call is
         // enqueued once (its id is new, or it just left a menu), so this cannot fail.

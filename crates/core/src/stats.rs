@@ -16,6 +16,7 @@ struct Cell {
     answer_wait_ms: AtomicU64,
     abandoned: AtomicU64,
     abandoned_after_standard: AtomicU64,
+    timed_out: AtomicU64,
 }
 
 /// A copy of one (queue, tier)'s counters.
@@ -31,6 +32,8 @@ pub struct Counts {
     pub abandoned: u64,
     /// Abandoned after waiting longer than the tier's standard.
     pub abandoned_after_standard: u64,
+    /// Reached the queue's maximum wait and went to voicemail.
+    pub timed_out: u64,
 }
 
 impl Counts {
@@ -55,6 +58,7 @@ impl Counts {
         self.answer_wait += other.answer_wait;
         self.abandoned += other.abandoned;
         self.abandoned_after_standard += other.abandoned_after_standard;
+        self.timed_out += other.timed_out;
     }
 }
 
@@ -108,6 +112,12 @@ impl Stats {
         }
     }
 
+    pub fn timed_out(&self, queue: QueueId, tier: TierId) {
+        if let Some(c) = self.cell(queue, tier) {
+            c.timed_out.fetch_add(1, Relaxed);
+        }
+    }
+
     pub fn counts(&self, queue: QueueId, tier: TierId) -> Counts {
         self.cell(queue, tier)
             .map_or_else(Counts::default, |c| Counts {
@@ -117,6 +127,7 @@ impl Stats {
                 answer_wait: Duration::from_millis(c.answer_wait_ms.load(Relaxed)),
                 abandoned: c.abandoned.load(Relaxed),
                 abandoned_after_standard: c.abandoned_after_standard.load(Relaxed),
+                timed_out: c.timed_out.load(Relaxed),
             })
     }
 }

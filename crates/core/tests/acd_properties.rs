@@ -95,6 +95,7 @@ impl World {
                 wrap_up: Duration::ZERO,
                 handle_time: Duration::from_secs(180),
                 callback_after: Some(Duration::from_secs(300)),
+                max_wait: None,
             })
             .collect();
         let acd = Acd::new(queues);
@@ -186,6 +187,7 @@ impl World {
                     preference: Preference::None,
                     callback: false,
                     tier: switchboard_core::TierId(0),
+                    max_wait_met: false,
                 };
                 if let Placed::Assigned(a) =
                     self.acd.enqueue(QueueId(queue as u16), call, now).unwrap()

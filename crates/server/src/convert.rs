@@ -406,3 +406,24 @@ pub(crate) fn agent_profile(req: &pb::SetAgentStateRequest) -> Result<AgentProfi
         tags: req.style_tags.clone(),
     })
 }
+
+/// A message for the switch about a waiting call that needs no agent: offer a callback,
+/// or send the caller to voicemail.
+pub(crate) fn directive(
+    router: &switchboard_core::Router,
+    call: &switchboard_core::acd::WaitingCall,
+    queue: switchboard_core::plan::QueueId,
+    kind: pb::AssignmentKind,
+    now: switchboard_core::Millis,
+) -> pb::Assignment {
+    let plan = router.plan();
+    pb::Assignment {
+        call_id: call.call_id.to_string(),
+        kind: kind.into(),
+        agent_id: String::new(),
+        agent_endpoint: String::new(),
+        queue: plan.queue(queue).name.clone(),
+        waited: prost_types::Duration::try_from(now.since(call.arrived)).ok(),
+        customer: None,
+    }
+}

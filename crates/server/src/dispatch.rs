@@ -38,16 +38,21 @@ impl Dispatch {
 
     /// Sends an assignment to its switch (or keeps it until the switch connects).
     pub(crate) fn send(&self, router: &Router, a: &Assignment, now: Millis) {
-        let message = convert::assignment(router, a, now);
         tracing::debug!(call_id = %a.call.call_id, agent_id = %a.agent.profile.id, "assignment");
+        self.send_message(&a.call.switch_id, convert::assignment(router, a, now));
+    }
+
+    /// Sends any message for the stream (an assignment, or a directive with no agent such
+    /// as a callback offer or voicemail) and keeps it until the switch reports on the call.
+    pub(crate) fn send_message(&self, switch_id: &Arc<str>, message: pb::Assignment) {
         let mut switches = self.lock();
-        let switch = switches.entry(Arc::clone(&a.call.switch_id)).or_default();
+        let switch = switches.entry(Arc::clone(switch_id)).or_default();
         switch.pending.push(message.clone());
         if let Some(stream) = &switch.stream
             && stream.try_send(Ok(message)).is_err()
         {
-            // Closed or full: the assignment stays pending and goes out on reconnect.
-            tracing::warn!(switch_id = %a.call.switch_id, "assignment stream not accepting; kept pending");
+            // Closed or full: the message stays pending and goes out on reconnect.
+            tracing::warn!(%switch_id, "assignment stream not accepting; kept pending");
             if stream.is_closed() {
                 switch.stream = None;
             }

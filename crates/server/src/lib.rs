@@ -10,9 +10,9 @@
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use switchboard_config::{Config, Settings, customers};
-use switchboard_core::{Directory, Millis, Router};
+use switchboard_core::{Directory, Millis, Router, acd::WaitExpired};
 use switchboard_proto::{
-    FILE_DESCRIPTOR_SET,
+    FILE_DESCRIPTOR_SET, v1 as pb,
     v1::{admin_server::AdminServer, agents_server::AgentsServer, routing_server::RoutingServer},
 };
 use tokio::net::TcpListener;
@@ -178,6 +178,42 @@ async fn expire_offers(app: App) {
             app.dispatch.settle(&call_id);
             if let Some(a) = next {
                 app.dispatch.send(&app.router, &a, now);
+            }
+        }
+        for outcome in acd.expire_waits(now) {
+            match outcome {
+                WaitExpired::Overflowed {
+                    call_id,
+                    to,
+                    assignment,
+                    ..
+                } => {
+                    app.router.record_transfer(&call_id, to, now);
+                    if let Some(a) = assignment {
+                        app.dispatch.send(&app.router, &a, now);
+                    }
+                }
+                WaitExpired::OfferCallback { call, queue } => {
+                    let offer = convert::directive(
+                        &app.router,
+                        &call,
+                        queue,
+                        pb::AssignmentKind::OfferCallback,
+                        now,
+                    );
+                    app.dispatch.send_message(&call.switch_id, offer);
+                }
+                WaitExpired::Voicemail { call, queue } => {
+                    app.router.record_timed_out(&call.call_id);
+                    let voicemail = convert::directive(
+                        &app.router,
+                        &call,
+                        queue,
+                        pb::AssignmentKind::Voicemail,
+                        now,
+                    );
+                    app.dispatch.send_message(&call.switch_id, voicemail);
+                }
             }
         }
         for a in acd

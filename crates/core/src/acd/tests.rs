@@ -24,6 +24,7 @@ fn spec(name: &str, skill: &str, strategy: Strategy) -> Queue {
         wrap_up: std::time::Duration::from_secs(30),
         handle_time: std::time::Duration::from_secs(180),
         callback_after: Some(std::time::Duration::from_secs(300)),
+        max_wait: None,
     }
 }
 
@@ -52,6 +53,7 @@ fn waiting(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
         preference: Preference::None,
         callback: false,
         tier: crate::TierId(0),
+        max_wait_met: false,
     }
 }
 
@@ -709,6 +711,62 @@ fn a_transferred_call_keeps_its_arrival_time_in_its_new_queue() {
         acd.transfer("billing", QueueId(7), at(63)).unwrap_err(),
         AcdError::UnknownQueue
     );
+}
+
+#[test]
+fn calls_that_reach_max_wait_overflow_get_a_callback_offer_or_go_to_voicemail_once() {
+    use crate::plan::MaxWaitAction;
+    use std::time::Duration;
+    let with = |name: &str, skill: &str, max: Option<(u64, MaxWaitAction)>| Queue {
+        max_wait: max.map(|(s, a)| (Duration::from_secs(s), a)),
+        ..spec(name, skill, Strategy::LongestIdle)
+    };
+    // support overflows to billing after 60 s; billing overflows back after 30 s; care
+    // offers a callback after 45 s; desk sends callers to voicemail after 90 s.
+    let acd = Acd::new(vec![
+        with(
+            "support",
+            "technical",
+            Some((60, MaxWaitAction::Overflow(BILLING))),
+        ),
+        with(
+            "billing",
+            "billing",
+            Some((30, MaxWaitAction::Overflow(SUPPORT))),
+        ),
+        with("care", "general", Some((45, MaxWaitAction::Callback))),
+        with("desk", "desk", Some((90, MaxWaitAction::Voicemail))),
+    ]);
+    let (care, desk) = (QueueId(2), QueueId(3));
+    call(&acd, SUPPORT, "s", 0, T0);
+    call(&acd, care, "c", 0, T0);
+    call(&acd, desk, "d", 0, T0);
+    assert!(acd.expire_waits(at(44)).is_empty());
+    let kinds = |out: &[WaitExpired]| -> Vec<String> {
+        out.iter()
+            .map(|o| match o {
+                WaitExpired::Overflowed { call_id, to, .. } => format!("{call_id}->{}", to.0),
+                WaitExpired::OfferCallback { call, .. } => format!("{}:callback", call.call_id),
+                WaitExpired::Voicemail { call, .. } => format!("{}:voicemail", call.call_id),
+            })
+            .collect()
+    };
+    assert_eq!(kinds(&acd.expire_waits(at(45))), ["c:callback"]);
+    assert_eq!(
+        acd.position("c"),
+        Some(1),
+        "a callback offer keeps the call in place"
+    );
+    assert_eq!(kinds(&acd.expire_waits(at(60))), ["s->1"]);
+    assert_eq!(acd.position("s"), Some(1));
+    // In billing it is far past 30 s, but a call meets its maximum wait only once.
+    assert_eq!(kinds(&acd.expire_waits(at(90))), ["d:voicemail"]);
+    assert_eq!(acd.position("d"), None);
+    assert!(acd.expire_waits(at(500)).is_empty());
+    // The overflowed call is served in billing with its first arrival time.
+    acd.log_in(agent("bill", &[("billing", 5)]), T0).unwrap();
+    let a = acd.ready("bill", at(501)).unwrap().unwrap();
+    assert_eq!((&*a.call.call_id, a.call.arrived), ("s", T0));
 }
 
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:

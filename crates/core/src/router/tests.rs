@@ -97,6 +97,7 @@ fn plan() -> RoutePlan {
                 wrap_up: Duration::from_secs(15),
                 handle_time: Duration::from_secs(180),
                 callback_after: Some(Duration::from_secs(300)),
+                max_wait: None,
             })
             .collect(),
         rules: vec![
