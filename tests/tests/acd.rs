@@ -842,6 +842,40 @@ async fn calls_past_max_wait_overflow_get_a_callback_offer_or_go_to_voicemail() 
     );
 }
 
+/// Tom (standard, priority 0) waits in the operator queue, aging 10 points a minute;
+/// James (gold, priority 20) arrives `gold_after` later. Who does the agent get first?
+async fn first_served(gold_after: Duration) -> String {
+    let clock = ManualClock::new();
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    route(&mut routing, "tom", TOM_ALWAYS_OPERATOR, MAIN_LINE).await;
+    clock.advance(gold_after);
+    route(&mut routing, "james", JAMES_GOLD, MAIN_LINE).await;
+    routing
+        .submit_input(pb::SubmitInputRequest {
+            call_id: "james".into(),
+            input: Some(pb::submit_input_request::Input::Digits("0".into())),
+        })
+        .await
+        .unwrap();
+    server
+        .agents()
+        .await
+        .set_agent_state(senior("ann"))
+        .await
+        .unwrap();
+    next(&mut stream).await.call_id
+}
+
+#[tokio::test]
+async fn a_long_waiting_standard_caller_beats_a_newly_arrived_gold_caller_by_aging() {
+    // After 3 minutes Tom is worth 30, more than James's 20.
+    assert_eq!(first_served(Duration::from_secs(180)).await, "tom");
+    // After 1 minute Tom is worth only 10: gold goes first.
+    assert_eq!(first_served(Duration::from_secs(60)).await, "james");
+}
+
 #[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;

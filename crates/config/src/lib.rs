@@ -45,6 +45,8 @@ pub struct Settings {
     pub offer_timeout: Duration,
     /// Where an agent whose offer expired goes: not ready (default) or available.
     pub after_offer_timeout: AgentState,
+    /// Offers an agent may leave unanswered in a row before going not ready.
+    pub no_answers_before_not_ready: u32,
     /// The customers file named in the config, resolved against the config's folder.
     pub customers: Option<PathBuf>,
 }

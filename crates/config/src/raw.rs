@@ -55,6 +55,7 @@ pub(crate) struct RawCalls {
     pub(crate) forget_after: Option<S<String>>,
     pub(crate) offer_timeout: Option<S<String>>,
     pub(crate) after_offer_timeout: Option<S<String>>,
+    pub(crate) no_answers_before_not_ready: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

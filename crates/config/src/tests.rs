@@ -591,6 +591,25 @@ fn max_wait_policies_are_read_and_each_mistake_named() {
 }
 
 #[test]
+fn the_no_answer_count_is_read_and_checked() {
+    assert_eq!(
+        load_default().unwrap().settings.no_answers_before_not_ready,
+        1
+    );
+    let text = edited(
+        "no_answers_before_not_ready = 1",
+        "no_answers_before_not_ready = 0",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: calls.no_answers_before_not_ready: 0 is out of range (1 to 10)",
+            at(&text, "0\n")
+        )]
+    );
+}
+
+#[test]
 fn a_missing_file_is_an_io_error_naming_it() {
     let err = load(Path::new("/nonexistent/switchboard.toml")).unwrap_err();
     assert!(

@@ -300,6 +300,12 @@ pub(crate) fn validate(
         Some(d) => c.duration(d, "calls.offer_timeout", Duration::from_secs(1)),
         None => Some(DEFAULT_OFFER_TIMEOUT),
     };
+    let no_answers = match &raw.calls.no_answers_before_not_ready {
+        Some(n) => c
+            .int_in(n, "calls.no_answers_before_not_ready", 1..=10)
+            .map(|n| n as u32),
+        None => Some(1),
+    };
     let after_offer_timeout = match &raw.calls.after_offer_timeout {
         None => Some(AgentState::NotReady),
         Some(s) => match s.get_ref().as_str() {
@@ -922,6 +928,7 @@ pub(crate) fn validate(
                 listen: listen?,
                 forget_calls_after: forget_after?,
                 offer_timeout: offer_timeout?,
+                no_answers_before_not_ready: no_answers?,
                 after_offer_timeout: after_offer_timeout?,
                 customers,
             },

@@ -17,7 +17,7 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc, Mutex, RwLock,
-        atomic::{AtomicU64, Ordering::SeqCst},
+        atomic::{AtomicU32, AtomicU64, Ordering::SeqCst},
     },
 };
 
@@ -91,6 +91,8 @@ pub struct Agent {
     /// up (milliseconds), for `least_occupied`.
     logged_in: Millis,
     busy_ms: AtomicU64,
+    /// Offers not answered in a row; reset by a connected call or saying ready.
+    missed: AtomicU32,
     /// The queues this agent's skills qualify for, with the agent's proficiency score in
     /// each (the sum over the queue's skills).
     queues: Vec<(QueueId, u16)>,
@@ -376,6 +378,7 @@ impl Acd {
             wrap_up_until: AtomicU64::new(0),
             logged_in: now,
             busy_ms: AtomicU64::new(0),
+            missed: AtomicU32::new(0),
             queues,
             reason: Mutex::new(None),
             holding: Mutex::new(None),
@@ -401,6 +404,7 @@ impl Acd {
         match from {
             AgentState::NotReady | AgentState::WrapUp => {
                 *lock(&agent.reason) = None;
+                agent.missed.store(0, SeqCst);
                 if !agent.transition(from, AgentState::Available, now) {
                     return Err(AcdError::IllegalTransition {
                         from: agent.state().as_str(),
@@ -775,7 +779,9 @@ impl Acd {
     /// The switch connected the agent to the call they were offered.
     pub fn connected(&self, agent_id: &str, call_id: &str, now: Millis) -> Result<(), AcdError> {
         let agent = self.holder(agent_id, call_id)?;
-        self.step(&agent, AgentState::Reserved, AgentState::OnCall, now)
+        self.step(&agent, AgentState::Reserved, AgentState::OnCall, now)?;
+        agent.missed.store(0, SeqCst);
+        Ok(())
     }
 
     /// The call ended; the agent wraps up for the call's queue's wrap-up time.
@@ -823,28 +829,37 @@ impl Acd {
     }
 
     /// The agent did not answer: the call goes back to the head of its queue with its
-    /// arrival time, the agent to not ready. Returns a new assignment if the call met
-    /// another agent at once.
+    /// arrival time; the agent goes not ready after `limit` misses in a row. Returns the
+    /// assignments this made (the call meeting another agent, the agent another call).
     pub fn no_answer(
         &self,
         agent_id: &str,
         call_id: &str,
+        limit: u32,
         now: Millis,
-    ) -> Result<Option<Assignment>, AcdError> {
+    ) -> Result<Vec<Assignment>, AcdError> {
         let agent = self.holder(agent_id, call_id)?;
-        self.return_offer(&agent, call_id, AgentState::NotReady, "no_answer", now)
+        // After `limit` misses in a row the agent is surely away: not ready. Before that
+        // they stay available (the missed call goes to someone else first).
+        let missed = agent.missed.fetch_add(1, SeqCst) + 1;
+        let then = if missed >= limit.max(1) {
+            AgentState::NotReady
+        } else {
+            AgentState::Available
+        };
+        self.return_offer(&agent, call_id, then, "no_answer", now)
     }
 
     /// Offers the switch confirmed neither way within `timeout`: each call goes back to
     /// the head of its queue and the agent to `then` (not ready, reason `offer_timeout`,
-    /// or available). Returns the expired call ids, each with the assignment it met at
-    /// once, if any. This is what keeps agents from being stuck reserved.
+    /// or available). Returns the expired call ids, each with the assignments made. This
+    /// is what keeps agents from being stuck reserved.
     pub fn expire_offers(
         &self,
         now: Millis,
         timeout: std::time::Duration,
         then: AgentState,
-    ) -> Vec<(Arc<str>, Option<Assignment>)> {
+    ) -> Vec<(Arc<str>, Vec<Assignment>)> {
         let cutoff = now.saturating_sub(timeout);
         let expired: Vec<(Arc<str>, Arc<Agent>)> = self
             .held
@@ -873,7 +888,7 @@ impl Acd {
         then: AgentState,
         reason: &str,
         now: Millis,
-    ) -> Result<Option<Assignment>, AcdError> {
+    ) -> Result<Vec<Assignment>, AcdError> {
         // Hold the agent reserved while the call goes back, so that, made available, they
         // are not offered the very call they failed to take before others see it.
         let Some((call, queue)) = lock(&agent.holding).take() else {
@@ -903,16 +918,18 @@ impl Acd {
             self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
             waiting.insert(key, call);
         }
-        let next = self.offer_queue(queue, now);
+        // Two assignments can come of this: the call meeting another agent, and the
+        // agent (made available) taking another waiting call. Both must go out.
+        let mut made: Vec<Assignment> = self.offer_queue(queue, now).into_iter().collect();
         if then == AgentState::NotReady {
             *lock(&agent.reason) = Some(reason.into());
         }
         if self.step(agent, AgentState::Reserved, then, now).is_ok()
             && then == AgentState::Available
         {
-            return Ok(next.or_else(|| self.offer_agent(agent, now)));
+            made.extend(self.offer_agent(agent, now));
         }
-        Ok(next)
+        Ok(made)
     }
 
     /// The agent steps away: from available, wrap-up or not ready (a new reason).

@@ -216,7 +216,7 @@ impl World {
             }
             Op::NoAnswer(i) => {
                 if let Some(call) = self.held_by(i)
-                    && let Ok(next) = self.acd.no_answer(&agent_id(i), &call, now)
+                    && let Ok(next) = self.acd.no_answer(&agent_id(i), &call, 2, now)
                 {
                     let idx = self.by_id[&call];
                     self.calls[idx].status = Status::Waiting;

@@ -176,8 +176,8 @@ async fn expire_offers(app: App) {
         for (call_id, next) in expired {
             tracing::warn!(%call_id, "offer not confirmed within calls.offer_timeout; call back to its queue");
             app.dispatch.settle(&call_id);
-            if let Some(a) = next {
-                app.dispatch.send(&app.router, &a, now);
+            for a in &next {
+                app.dispatch.send(&app.router, a, now);
             }
         }
         for outcome in acd.expire_waits(now) {

@@ -209,11 +209,16 @@ impl RoutingService {
             // holding the call: acknowledged, nothing changes.
             pb::CallEventKind::NoAnswer if !holds(&event.agent_id) => false,
             pb::CallEventKind::NoAnswer => {
-                if let Some(next) = acd
-                    .no_answer(&event.agent_id, &event.call_id, now)
-                    .map_err(call_err)?
-                {
-                    self.app.dispatch.send(router, &next, now);
+                let made = acd
+                    .no_answer(
+                        &event.agent_id,
+                        &event.call_id,
+                        self.app.settings.no_answers_before_not_ready,
+                        now,
+                    )
+                    .map_err(call_err)?;
+                for next in &made {
+                    self.app.dispatch.send(router, next, now);
                 }
                 true
             }

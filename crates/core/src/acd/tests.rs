@@ -205,7 +205,7 @@ fn no_answer_puts_the_call_back_at_the_head_and_the_agent_not_ready() {
     let offered = assigned(call(&acd, SUPPORT, "vip", 0, at(1)));
     assert_eq!(offered.agent.call().as_deref(), Some("vip"));
     call(&acd, SUPPORT, "higher", 40, at(2));
-    assert!(acd.no_answer("ann", "vip", at(20)).unwrap().is_none());
+    assert!(acd.no_answer("ann", "vip", 1, at(20)).unwrap().is_empty());
     let ann = acd.agent("ann").unwrap();
     assert_eq!(ann.state(), AgentState::NotReady);
     assert_eq!(
@@ -391,7 +391,8 @@ fn an_offer_nobody_confirms_expires_back_to_the_head_and_to_the_next_agent() {
     assert_eq!(expired.len(), 1);
     let (call_id, next) = &expired[0];
     assert_eq!(&**call_id, "lost");
-    let next = next.as_ref().expect("reassigned at once");
+    assert_eq!(next.len(), 1, "reassigned at once");
+    let next = &next[0];
     assert_eq!(
         (next.agent.profile.id.as_str(), next.call.arrived),
         ("cy", at(1))
@@ -424,7 +425,7 @@ fn an_expired_agent_made_available_is_not_offered_the_call_they_let_expire() {
     acd.log_in(agent("bo", &[("technical", 5)]), T0).unwrap();
     acd.ready("bo", at(2)).unwrap();
     let expired = acd.expire_offers(at(30), Duration::from_secs(20), AgentState::Available);
-    let next = expired[0].1.as_ref().expect("reassigned");
+    let next = expired[0].1.first().expect("reassigned");
     assert_eq!(next.agent.profile.id, "bo");
     assert_eq!(acd.agent("ann").unwrap().state(), AgentState::Available);
 }
@@ -767,6 +768,40 @@ fn calls_that_reach_max_wait_overflow_get_a_callback_offer_or_go_to_voicemail_on
     acd.log_in(agent("bill", &[("billing", 5)]), T0).unwrap();
     let a = acd.ready("bill", at(501)).unwrap().unwrap();
     assert_eq!((&*a.call.call_id, a.call.arrived), ("s", T0));
+}
+
+#[test]
+fn an_agent_goes_not_ready_only_after_the_configured_number_of_missed_offers() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    assigned(call(&acd, SUPPORT, "c1", 0, at(1)));
+    // First miss of two allowed: Ann stays available, and (alone) is offered it again.
+    let again = acd
+        .no_answer("ann", "c1", 2, at(20))
+        .unwrap()
+        .pop()
+        .expect("offered again");
+    assert_eq!(
+        (&*again.call.call_id, again.agent.profile.id.as_str()),
+        ("c1", "ann")
+    );
+    // Second miss in a row: not ready, the call waits at the head.
+    assert!(acd.no_answer("ann", "c1", 2, at(40)).unwrap().is_empty());
+    let ann = acd.agent("ann").unwrap();
+    assert_eq!(
+        (ann.state(), ann.reason().as_deref()),
+        (AgentState::NotReady, Some("no_answer"))
+    );
+    // Saying ready resets the count: one more miss is allowed again.
+    let a = acd.ready("ann", at(50)).unwrap().unwrap();
+    assert!(
+        acd.no_answer("ann", &a.call.call_id, 2, at(60))
+            .unwrap()
+            .len()
+            == 1
+    );
+    assert_eq!(ann.state(), AgentState::Reserved);
 }
 
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:
