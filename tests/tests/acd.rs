@@ -877,6 +877,51 @@ async fn a_long_waiting_standard_caller_beats_a_newly_arrived_gold_caller_by_agi
 }
 
 #[tokio::test]
+async fn a_long_waiting_support_call_overflows_to_a_less_skilled_agent_then_another_queue() {
+    let clock = ManualClock::new();
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    let mut agents = server.agents().await;
+    // Support needs technical 3; this agent has technical 1.
+    let novice = pb::SetAgentStateRequest {
+        skills: vec![pb::Skill {
+            name: "technical".into(),
+            proficiency: 1,
+        }],
+        ..senior("nova")
+    };
+    agents.set_agent_state(novice).await.unwrap();
+    let d = to_support(&mut routing, "s1").await;
+    assert_eq!(
+        position(&d),
+        Some(1),
+        "the novice does not qualify at first"
+    );
+    // After 2 minutes, technical 1 will do.
+    clock.advance(Duration::from_secs(121));
+    let a = next(&mut stream).await;
+    assert_eq!(
+        (a.call_id.as_str(), a.queue.as_str(), a.agent_id.as_str()),
+        ("s1", "support", "nova")
+    );
+    event(&mut routing, "s1", pb::CallEventKind::Connected, "nova").await.unwrap();
+    // After 5 minutes, platinum desk agents may help too.
+    agents.set_agent_state(senior("ann")).await.unwrap();
+    to_support(&mut routing, "s2").await;
+    clock.advance(Duration::from_secs(120));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1_500), stream.next())
+            .await
+            .is_err(),
+        "not yet at 2 minutes: no technical agent is free"
+    );
+    clock.advance(Duration::from_secs(181));
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("s2", "ann"));
+}
+
+#[tokio::test]
 async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     let server = start().await;
     let mut agents = server.agents().await;

@@ -134,6 +134,16 @@ pub(crate) struct RawQueue {
     pub(crate) max_wait: Option<S<String>>,
     pub(crate) max_wait_action: Option<S<String>>,
     pub(crate) overflow_to: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) overflow: Vec<S<RawOverflowStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOverflowStep {
+    pub(crate) after: S<String>,
+    pub(crate) min_proficiency: Option<S<i64>>,
+    pub(crate) also: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -610,6 +610,65 @@ fn the_no_answer_count_is_read_and_checked() {
 }
 
 #[test]
+fn overflow_steps_are_read_and_each_mistake_named() {
+    let plan = load_default().unwrap().plan;
+    let support = plan.queues.iter().find(|q| q.name == "support").unwrap();
+    let desk = plan
+        .queues
+        .iter()
+        .position(|q| q.name == "platinum_desk")
+        .unwrap() as u16;
+    let steps: Vec<(u64, Option<u8>, Vec<u16>)> = support
+        .overflow
+        .iter()
+        .map(|s| {
+            (
+                s.after.as_secs(),
+                s.min_proficiency,
+                s.also.iter().map(|q| q.0).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(steps, [(120, Some(1), vec![]), (300, None, vec![desk])]);
+
+    let text = edited("{ after = \"5m\", also", "{ after = \"1m\", also");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.support.overflow[1].after: each step must come later than the one before",
+            at(&text, "\"1m\"")
+        )]
+    );
+    let text = edited("also = [\"platinum_desk\"]", "also = [\"platinum_dsk\"]");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.support.overflow[1].also[0]: unknown queue \"platinum_dsk\" (did you mean \"platinum_desk\"?)",
+            at(&text, "\"platinum_dsk\"")
+        )]
+    );
+    let text = edited(
+        "{ after = \"2m\", min_proficiency = 1 }",
+        "{ after = \"2m\" }",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.support.overflow[0]: the step widens nothing: set min_proficiency or also",
+            at(&text, "{ after = \"2m\" }")
+        )]
+    );
+    let text = edited("min_proficiency = 1 }", "min_proficiency = 0 }");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.support.overflow[0].min_proficiency: 0 is out of range (1 to 10)",
+            at(&text, "0 }")
+        )]
+    );
+}
+
+#[test]
 fn a_missing_file_is_an_io_error_naming_it() {
     let err = load(Path::new("/nonexistent/switchboard.toml")).unwrap_err();
     assert!(

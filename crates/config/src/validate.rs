@@ -15,8 +15,8 @@ use switchboard_core::{
     behaviour::{MAX_WINDOW, ZeroOutPolicy},
     plan::{
         Learning, Line, LineId, LineRedirect, MAX_TIERS, MaxWaitAction, Menu, MenuId, MenuOption,
-        PlanParts, Queue, QueueId, RoutePlan, Rule, ServiceStandard, Strategy, Target, Then, Tier,
-        TierSet, When,
+        OverflowStep, PlanParts, Queue, QueueId, RoutePlan, Rule, ServiceStandard, Strategy,
+        Target, Then, Tier, TierSet, When,
     },
 };
 
@@ -461,6 +461,7 @@ pub(crate) fn validate(
             .as_ref()
             .and_then(|d| c.duration(d, &format!("{path}.callback_after"), Duration::from_secs(1)));
         let max_wait = max_wait_policy(c, &path, name, q, &queue_names);
+        let overflow = overflow_steps(c, &path, name, q, &queue_names);
         queues.push(Queue {
             name: name.clone(),
             skills,
@@ -470,6 +471,7 @@ pub(crate) fn validate(
             handle_time,
             callback_after,
             max_wait,
+            overflow,
         });
     }
 
@@ -1015,4 +1017,68 @@ fn max_wait_policy(
         }
     };
     Some((max?, action?))
+}
+
+/// Overflow steps: each with `after` (increasing from step to step) and at least one of
+/// `min_proficiency` (1-10) or `also` (other queues whose agents may help).
+fn overflow_steps(
+    c: &mut Checker<'_>,
+    path: &str,
+    name: &str,
+    q: &crate::raw::RawQueue,
+    queues: &Names<QueueId>,
+) -> Vec<OverflowStep> {
+    let mut steps: Vec<OverflowStep> = Vec::new();
+    for (i, raw) in q.overflow.iter().enumerate() {
+        let p = format!("{path}.overflow[{i}]");
+        let step = raw.get_ref();
+        let Some(after) = c.duration(&step.after, &format!("{p}.after"), Duration::from_secs(1))
+        else {
+            continue;
+        };
+        if steps.last().is_some_and(|prev| prev.after >= after) {
+            c.error(
+                step.after.span(),
+                format!("{p}.after"),
+                "each step must come later than the one before",
+            );
+        }
+        let min_proficiency = step
+            .min_proficiency
+            .as_ref()
+            .and_then(|m| c.int_in(m, &format!("{p}.min_proficiency"), 1..=10))
+            .map(|m| m as u8);
+        let mut also = Vec::new();
+        for (j, other) in step
+            .also
+            .iter()
+            .flat_map(|l| l.get_ref().iter())
+            .enumerate()
+        {
+            if other.get_ref() == name {
+                c.error(
+                    other.span(),
+                    format!("{p}.also[{j}]"),
+                    "a queue's own agents take its calls already",
+                );
+            } else if let Some(id) = queues.resolve(c, other, &format!("{p}.also[{j}]")) {
+                also.push(id);
+            }
+        }
+        if step.min_proficiency.is_none()
+            && step.also.as_ref().is_none_or(|l| l.get_ref().is_empty())
+        {
+            c.error(
+                raw.span(),
+                &p,
+                "the step widens nothing: set min_proficiency or also",
+            );
+        }
+        steps.push(OverflowStep {
+            after,
+            min_proficiency,
+            also,
+        });
+    }
+    steps
 }

@@ -93,6 +93,9 @@ pub struct Agent {
     busy_ms: AtomicU64,
     /// Offers not answered in a row; reset by a connected call or saying ready.
     missed: AtomicU32,
+    /// Queues the agent does not serve but may take calls from once they have waited
+    /// this long (the queue's overflow steps).
+    overflow_in: Vec<(QueueId, std::time::Duration)>,
     /// The queues this agent's skills qualify for, with the agent's proficiency score in
     /// each (the sum over the queue's skills).
     queues: Vec<(QueueId, u16)>,
@@ -370,7 +373,8 @@ impl Acd {
                 }
                 Some((QueueId(i as u16), score))
             })
-            .collect();
+            .collect::<Vec<(QueueId, u16)>>();
+        let overflow_in = self.overflow_eligibility(&profile, &queues);
         let agent = Arc::new(Agent {
             profile,
             word: AtomicU64::new(pack(AgentState::NotReady, 0)),
@@ -379,6 +383,7 @@ impl Acd {
             logged_in: now,
             busy_ms: AtomicU64::new(0),
             missed: AtomicU32::new(0),
+            overflow_in,
             queues,
             reason: Mutex::new(None),
             holding: Mutex::new(None),
@@ -1044,6 +1049,90 @@ impl Acd {
         }
     }
 
+    /// For each queue the agent does not serve, the wait after which one of its overflow
+    /// steps lets them take its calls (lowered skill minimums, or serving an `also` queue).
+    fn overflow_eligibility(
+        &self,
+        profile: &AgentProfile,
+        serves: &[(QueueId, u16)],
+    ) -> Vec<(QueueId, std::time::Duration)> {
+        let proficiency = |skill: &str| {
+            profile
+                .skills
+                .iter()
+                .find(|(s, _)| s == skill)
+                .map(|(_, p)| *p)
+        };
+        self.queues
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !serves.iter().any(|(q, _)| q.index() == *i))
+            .filter_map(|(i, q)| {
+                let step = q.spec.overflow.iter().find(|step| {
+                    let skilled = step.min_proficiency.is_some_and(|min| {
+                        q.spec
+                            .skills
+                            .iter()
+                            .all(|(s, _)| proficiency(s).is_some_and(|p| p >= min))
+                    });
+                    let via_also = step.also.iter().any(|a| serves.iter().any(|(q, _)| q == a));
+                    skilled || via_also
+                })?;
+                Some((QueueId(i as u16), step.after))
+            })
+            .collect()
+    }
+
+    /// The best call in an overflow queue that has waited at least `after`.
+    fn overflow_call(
+        &self,
+        queue: QueueId,
+        after: std::time::Duration,
+        now: Millis,
+    ) -> Option<WaitKey> {
+        let cutoff = now.saturating_sub(after);
+        lock(&self.queues[queue.index()].waiting)
+            .iter()
+            .find(|(_, c)| c.arrived <= cutoff)
+            .map(|(k, _)| *k)
+    }
+
+    /// Whether a call is there for the agent now: in their queues, kept for them, or old
+    /// enough in a queue they overflow into.
+    fn has_work(&self, agent: &Agent, now: Millis) -> bool {
+        self.promised
+            .get(agent.profile.id.as_str())
+            .is_some_and(|list| !list.is_empty())
+            || agent
+                .queues
+                .iter()
+                .any(|(q, _)| !lock(&self.queues[q.index()].waiting).is_empty())
+            || agent
+                .overflow_in
+                .iter()
+                .any(|(q, after)| self.overflow_call(*q, *after, now).is_some())
+    }
+
+    /// Calls whose wait crossed an overflow step meet the idle agents it lets in. Run by
+    /// the server's once-a-second upkeep (an arrival or a ready agent does it at once).
+    pub fn offer_overflow(&self, now: Millis) -> Vec<Assignment> {
+        let candidates: Vec<Arc<Agent>> = self
+            .agents
+            .iter()
+            .filter(|a| !a.overflow_in.is_empty() && a.state() == AgentState::Available)
+            .map(|a| Arc::clone(a.value()))
+            .collect();
+        candidates
+            .iter()
+            .filter(|a| {
+                a.overflow_in
+                    .iter()
+                    .any(|(q, after)| self.overflow_call(*q, *after, now).is_some())
+            })
+            .filter_map(|a| self.offer_agent(a, now))
+            .collect()
+    }
+
     /// An agent is available: find them a call.
     fn offer_agent(&self, agent: &Arc<Agent>, now: Millis) -> Option<Assignment> {
         loop {
@@ -1068,15 +1157,7 @@ impl Acd {
     /// reserved and so not seen them, and the agent must look again.
     fn release_empty_claim(&self, agent: &Agent, now: Millis) -> bool {
         agent.transition(AgentState::Reserved, AgentState::Available, now);
-        let promised = self
-            .promised
-            .get(agent.profile.id.as_str())
-            .is_some_and(|list| !list.is_empty());
-        promised
-            || agent
-                .queues
-                .iter()
-                .any(|(q, _)| !lock(&self.queues[q.index()].waiting).is_empty())
+        self.has_work(agent, now)
     }
 
     /// Claims the best idle agent of a queue for a call with preference `wants`: the
@@ -1137,17 +1218,28 @@ impl Acd {
     fn pop_best(&self, agent: &Arc<Agent>, now: Millis) -> Option<Assignment> {
         loop {
             let mut best: Option<(i64, u64, QueueId, WaitKey)> = None;
-            for (queue, _) in &agent.queues {
+            // The head of each queue the agent serves, and the best call old enough in
+            // each queue they overflow into.
+            let own = agent.queues.iter().filter_map(|(queue, _)| {
+                Some((
+                    *queue,
+                    lock(&self.queues[queue.index()].waiting)
+                        .keys()
+                        .next()
+                        .copied()?,
+                ))
+            });
+            let overflow = agent.overflow_in.iter().filter_map(|(queue, after)| {
+                Some((*queue, self.overflow_call(*queue, *after, now)?))
+            });
+            let now_ms = i64::try_from(now.0).unwrap_or(i64::MAX / 2);
+            for (queue, key) in own.chain(overflow) {
                 let q = &self.queues[queue.index()];
-                if let Some(key) = lock(&q.waiting).keys().next().copied() {
-                    let now_ms = i64::try_from(now.0).unwrap_or(i64::MAX / 2);
-                    let effective = q.spec.aging_per_minute.saturating_mul(now_ms) - key.neg_key;
-                    let better = best.is_none_or(|(e, s, _, _)| {
-                        effective > e || (effective == e && key.seq < s)
-                    });
-                    if better {
-                        best = Some((effective, key.seq, *queue, key));
-                    }
+                let effective = q.spec.aging_per_minute.saturating_mul(now_ms) - key.neg_key;
+                let better = best
+                    .is_none_or(|(e, s, _, _)| effective > e || (effective == e && key.seq < s));
+                if better {
+                    best = Some((effective, key.seq, queue, key));
                 }
             }
             let (_, _, queue, key) = best?;

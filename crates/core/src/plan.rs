@@ -166,6 +166,17 @@ pub struct Queue {
     pub callback_after: Option<Duration>,
     /// What happens to a call that has waited this long (once per call).
     pub max_wait: Option<(Duration, MaxWaitAction)>,
+    /// Steps that widen who may take a call as it waits, in increasing `after` order.
+    pub overflow: Vec<OverflowStep>,
+}
+
+/// After a call has waited `after`, more agents may take it: those with the queue's
+/// skills at `min_proficiency` or more (if set), and those who serve any of `also`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverflowStep {
+    pub after: Duration,
+    pub min_proficiency: Option<u8>,
+    pub also: Vec<QueueId>,
 }
 
 /// What a queue does with a call that reached its maximum wait.
@@ -321,6 +332,9 @@ impl RoutePlan {
         for queue in queues {
             if let Some((_, MaxWaitAction::Overflow(q))) = queue.max_wait {
                 check_target(Target::Queue(q))?;
+            }
+            for q in queue.overflow.iter().flat_map(|s| &s.also) {
+                check_target(Target::Queue(*q))?;
             }
         }
         for rule in rules {

@@ -96,6 +96,7 @@ impl World {
                 handle_time: Duration::from_secs(180),
                 callback_after: Some(Duration::from_secs(300)),
                 max_wait: None,
+                overflow: vec![],
             })
             .collect();
         let acd = Acd::new(queues);

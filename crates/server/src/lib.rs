@@ -180,6 +180,9 @@ async fn expire_offers(app: App) {
                 app.dispatch.send(&app.router, a, now);
             }
         }
+        for a in acd.offer_overflow(now) {
+            app.dispatch.send(&app.router, &a, now);
+        }
         for outcome in acd.expire_waits(now) {
             match outcome {
                 WaitExpired::Overflowed {

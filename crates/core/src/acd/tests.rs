@@ -25,6 +25,7 @@ fn spec(name: &str, skill: &str, strategy: Strategy) -> Queue {
         handle_time: std::time::Duration::from_secs(180),
         callback_after: Some(std::time::Duration::from_secs(300)),
         max_wait: None,
+        overflow: vec![],
     }
 }
 
@@ -802,6 +803,71 @@ fn an_agent_goes_not_ready_only_after_the_configured_number_of_missed_offers() {
             == 1
     );
     assert_eq!(ann.state(), AgentState::Reserved);
+}
+
+#[test]
+fn overflow_steps_widen_who_may_take_a_call_as_it_waits() {
+    use crate::plan::OverflowStep;
+    use std::time::Duration;
+    // Support needs technical 3. After 60 s technical 1 will do; after 120 s billing's
+    // agents may help too.
+    let support = Queue {
+        overflow: vec![
+            OverflowStep {
+                after: Duration::from_secs(60),
+                min_proficiency: Some(1),
+                also: vec![],
+            },
+            OverflowStep {
+                after: Duration::from_secs(120),
+                min_proficiency: None,
+                also: vec![BILLING],
+            },
+        ],
+        ..spec("support", "technical", Strategy::LongestIdle)
+    };
+    let acd = Acd::new(vec![
+        support,
+        spec("billing", "billing", Strategy::LongestIdle),
+    ]);
+    acd.log_in(agent("novice", &[("technical", 1)]), T0)
+        .unwrap();
+    acd.log_in(agent("biller", &[("billing", 5)]), T0).unwrap();
+    call(&acd, SUPPORT, "c1", 0, T0);
+    // Too early for either: readying returns at once with nothing.
+    assert!(acd.ready("novice", at(10)).unwrap().is_none());
+    assert!(acd.ready("biller", at(10)).unwrap().is_none());
+    assert!(acd.offer_overflow(at(59)).is_empty());
+    // At 60 s the novice may take it (the upkeep offers it).
+    let made = acd.offer_overflow(at(60));
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        (&*made[0].call.call_id, made[0].agent.profile.id.as_str()),
+        ("c1", "novice")
+    );
+    // A second call: the biller may take it after 120 s, and takes it on readying.
+    call(&acd, SUPPORT, "c2", 0, at(100));
+    assert!(
+        acd.offer_overflow(at(200)).is_empty(),
+        "80 s: only technical agents, and none is free"
+    );
+    acd.not_ready("biller", "break", at(201)).unwrap();
+    let a = acd.ready("biller", at(220)).unwrap().expect("120 s waited");
+    assert_eq!(&*a.call.call_id, "c2");
+    // The biller weighs overflow calls against their own by effective priority.
+    acd.connected("biller", "c2", at(221)).unwrap();
+    acd.ended("biller", "c2", at(222)).unwrap();
+    call(&acd, SUPPORT, "old-support", 0, at(230));
+    acd.ready("biller", at(240)).unwrap();
+    // A billing call at priority 500 outranks the support call's 170 s of aging...
+    let b = assigned(call(&acd, BILLING, "billing-vip", 500, at(400)));
+    assert_eq!(&*b.call.call_id, "billing-vip");
+    acd.connected("biller", "billing-vip", at(401)).unwrap();
+    acd.ended("biller", "billing-vip", at(402)).unwrap();
+    // ...but a priority-50 one does not: the long-waiting support call goes first.
+    call(&acd, BILLING, "billing-low", 50, at(403));
+    let c = acd.ready("biller", at(404)).unwrap().unwrap();
+    assert_eq!(&*c.call.call_id, "old-support");
 }
 
 /// Arrivals, agents finishing calls and abandons race on several threads. Afterwards:

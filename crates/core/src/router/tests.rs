@@ -98,6 +98,7 @@ fn plan() -> RoutePlan {
                 handle_time: Duration::from_secs(180),
                 callback_after: Some(Duration::from_secs(300)),
                 max_wait: None,
+                overflow: vec![],
             })
             .collect(),
         rules: vec![
