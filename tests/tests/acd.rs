@@ -905,7 +905,9 @@ async fn a_long_waiting_support_call_overflows_to_a_less_skilled_agent_then_anot
         (a.call_id.as_str(), a.queue.as_str(), a.agent_id.as_str()),
         ("s1", "support", "nova")
     );
-    event(&mut routing, "s1", pb::CallEventKind::Connected, "nova").await.unwrap();
+    event(&mut routing, "s1", pb::CallEventKind::Connected, "nova")
+        .await
+        .unwrap();
     // After 5 minutes, platinum desk agents may help too.
     agents.set_agent_state(senior("ann")).await.unwrap();
     to_support(&mut routing, "s2").await;
@@ -919,6 +921,44 @@ async fn a_long_waiting_support_call_overflows_to_a_less_skilled_agent_then_anot
     clock.advance(Duration::from_secs(181));
     let a = next(&mut stream).await;
     assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("s2", "ann"));
+}
+
+#[tokio::test]
+async fn the_next_agent_sees_how_the_callers_last_contact_ended() {
+    let clock = ManualClock::new();
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    server
+        .agents()
+        .await
+        .set_agent_state(senior("ann"))
+        .await
+        .unwrap();
+    route(&mut routing, "first", MARIA_PLATINUM, PLATINUM_LINE).await;
+    let a = next(&mut stream).await;
+    assert_eq!(a.customer.unwrap().last_contact, "", "no history yet");
+    event(&mut routing, "first", pb::CallEventKind::Connected, "ann")
+        .await
+        .unwrap();
+    routing
+        .report_call_event(pb::CallEvent {
+            call_id: "first".into(),
+            kind: pb::CallEventKind::Ended.into(),
+            agent_id: "ann".into(),
+            resolved: false,
+            wrap_up_code: "billing-dispute".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(2 * 3_600));
+    route(&mut routing, "again", MARIA_PLATINUM, PLATINUM_LINE).await;
+    let a = next(&mut stream).await;
+    assert_eq!(
+        a.customer.unwrap().last_contact,
+        "2 hours ago in platinum_desk with ann: not resolved (wrap-up billing-dispute)"
+    );
 }
 
 #[tokio::test]

@@ -13,6 +13,51 @@ use crate::{clock::Millis, customer::Preference, number::E164};
 /// Most first-prompt observations kept per number; the configured window may not exceed it.
 pub const MAX_WINDOW: u8 = 16;
 
+/// The last call of a number that reached an agent: what the next agent should know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastContact {
+    pub agent: Arc<str>,
+    pub at: Millis,
+    pub queue: Arc<str>,
+    pub resolved: bool,
+    pub wrap_up_code: Arc<str>,
+}
+
+impl LastContact {
+    /// e.g. "2 days ago in support with ann: not resolved (wrap-up billing-dispute)".
+    pub fn describe(&self, now: Millis) -> String {
+        let ago = now.since(self.at).as_secs();
+        let when = match ago {
+            0..=59 => "just now".to_owned(),
+            60..=3_599 => plural(ago / 60, "minute"),
+            3_600..=86_399 => plural(ago / 3_600, "hour"),
+            _ => plural(ago / 86_400, "day"),
+        };
+        let outcome = if self.resolved {
+            "resolved"
+        } else {
+            "not resolved"
+        };
+        let code = if self.wrap_up_code.is_empty() {
+            String::new()
+        } else {
+            format!(" (wrap-up {})", self.wrap_up_code)
+        };
+        format!(
+            "{when} in {} with {}: {outcome}{code}",
+            self.queue, self.agent
+        )
+    }
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit} ago")
+    } else {
+        format!("{n} {unit}s ago")
+    }
+}
+
 /// The learned record of one number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Learned {
@@ -63,7 +108,7 @@ impl ZeroOutPolicy {
 pub struct Behaviour {
     by_number: DashMap<E164, Learned>,
     /// The agent who last served each number, and when.
-    served_by: DashMap<E164, (Arc<str>, Millis)>,
+    served_by: DashMap<E164, LastContact>,
 }
 
 impl Behaviour {
@@ -91,13 +136,20 @@ impl Behaviour {
     }
 
     /// Records that an agent served the number (the call ended with them).
-    pub fn record_served(&self, number: E164, agent_id: &str, now: Millis) {
-        self.served_by.insert(number, (Arc::from(agent_id), now));
+    pub fn record_served(&self, number: E164, contact: LastContact) {
+        self.served_by.insert(number, contact);
     }
 
     /// The agent who last served the number, and when.
     pub fn last_agent(&self, number: E164) -> Option<(Arc<str>, Millis)> {
-        self.served_by.get(&number).map(|e| e.clone())
+        self.served_by
+            .get(&number)
+            .map(|c| (Arc::clone(&c.agent), c.at))
+    }
+
+    /// The number's last call that reached an agent.
+    pub fn last_contact(&self, number: E164) -> Option<LastContact> {
+        self.served_by.get(&number).map(|c| c.clone())
     }
 
     /// Records a preference the caller chose in a menu.

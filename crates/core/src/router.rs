@@ -12,7 +12,7 @@ use dashmap::{DashMap, mapref::entry::Entry};
 
 use crate::{
     acd::{Acd, Assignment, Placed, WaitingCall},
-    behaviour::{Behaviour, Learned},
+    behaviour::{Behaviour, LastContact, Learned},
     clock::Millis,
     customer::{Customer, Directory, Preference, TierId},
     number::{E164, NumberError},
@@ -371,11 +371,37 @@ impl Router {
         self.directory.lookup(number)
     }
 
-    /// Records who served a call's caller, so their next call is kept for that agent first.
-    pub fn record_served(&self, call_id: &str, agent_id: &str, now: Millis) {
-        if let Some(number) = self.calls.get(call_id).and_then(|s| s.number) {
-            self.behaviour.record_served(number, agent_id, now);
-        }
+    /// Records who served a call's caller and how it ended, so their next call is kept
+    /// for that agent first and the next agent sees what happened.
+    pub fn record_served(
+        &self,
+        call_id: &str,
+        agent_id: &str,
+        resolved: bool,
+        wrap_up_code: &str,
+        now: Millis,
+    ) {
+        let Some(state) = self.calls.get(call_id) else {
+            return;
+        };
+        let (Some(number), Some((queue, _))) = (state.number, state.queued) else {
+            return;
+        };
+        let contact = LastContact {
+            agent: Arc::from(agent_id),
+            at: now,
+            queue: Arc::from(state.plan.queue(queue).name.as_str()),
+            resolved,
+            wrap_up_code: Arc::from(wrap_up_code),
+        };
+        drop(state);
+        self.behaviour.record_served(number, contact);
+    }
+
+    /// What the caller behind a call last called about, for the agent's screen.
+    pub fn last_contact_of(&self, call_id: &str) -> Option<LastContact> {
+        let number = self.calls.get(call_id)?.number?;
+        self.behaviour.last_contact(number)
     }
 
     /// The call was answered by an agent: counts toward its queue and tier's service

@@ -239,7 +239,10 @@ pub(crate) fn assignment(
             name: c.name.clone(),
             tier: plan.tier(c.tier).name.clone(),
             preference: preference_to(c.preference).into(),
-            last_contact: String::new(),
+            last_contact: router
+                .last_contact_of(&a.call.call_id)
+                .map(|c| c.describe(now))
+                .unwrap_or_default(),
             offers: vec![],
             notes: vec![],
         });

@@ -226,7 +226,13 @@ impl RoutingService {
             pb::CallEventKind::Ended => {
                 acd.ended(&event.agent_id, &event.call_id, now)
                     .map_err(call_err)?;
-                router.record_served(&event.call_id, &event.agent_id, now);
+                router.record_served(
+                    &event.call_id,
+                    &event.agent_id,
+                    event.resolved,
+                    &event.wrap_up_code,
+                    now,
+                );
                 true
             }
             pb::CallEventKind::CallbackAccepted => {

@@ -644,7 +644,7 @@ fn a_repeat_caller_is_kept_first_for_the_agent_who_served_them() {
     assert_eq!(first.assignment.unwrap().agent.profile.id, "ann");
     r.acd().connected("ann", "v1", T0).unwrap();
     r.acd().ended("ann", "v1", T0).unwrap();
-    r.record_served("v1", "ann", T0);
+    r.record_served("v1", "ann", false, "billing-dispute", T0);
     // Bo is free, Ann is wrapping up: the caller's next call waits for Ann...
     r.acd().log_in(agent("bo"), T0).unwrap();
     r.acd().ready("bo", T0).unwrap();
@@ -652,6 +652,12 @@ fn a_repeat_caller_is_kept_first_for_the_agent_who_served_them() {
     let again = r
         .route(&call("v2", "+12125550103", PLATINUM_LINE), later)
         .unwrap();
+    // The agent's screen will say what happened last time.
+    let last = r.last_contact_of("v2").unwrap();
+    assert_eq!(
+        last.describe(later),
+        "1 minute ago in platinum_desk with ann: not resolved (wrap-up billing-dispute)"
+    );
     // Two agents staffed (Ann wrapping up, Bo free). Ann's first call was measured: no
     // talk plus 15 s wrap-up moved the average from 180 s to 180 - 180/8 + 15/8 = 159.375 s.
     let secs = Some(Duration::from_micros(159_375_000 / 2));
