@@ -31,6 +31,18 @@ fn senior(id: &str) -> pb::SetAgentStateRequest {
     }
 }
 
+/// An agent with a single skill, logging in available.
+fn skilled(id: &str, skill: &str, proficiency: u32) -> pb::SetAgentStateRequest {
+    pb::SetAgentStateRequest {
+        skills: vec![pb::Skill {
+            name: skill.into(),
+            proficiency,
+        }],
+        style_tags: vec![],
+        ..senior(id)
+    }
+}
+
 fn state(id: &str, state: pb::AgentState) -> pb::SetAgentStateRequest {
     pb::SetAgentStateRequest {
         agent_id: id.into(),
@@ -488,13 +500,7 @@ async fn callers_are_told_their_place_the_estimated_wait_and_offered_a_callback_
     );
     // One technical agent takes the next call; the one after waits 1 x 6m / 1 agent,
     // past the queue's 4m callback threshold.
-    let tech = pb::SetAgentStateRequest {
-        skills: vec![pb::Skill {
-            name: "technical".into(),
-            proficiency: 7,
-        }],
-        ..senior("tia")
-    };
+    let tech = skilled("tia", "technical", 7);
     server.agents().await.set_agent_state(tech).await.unwrap();
     assert_eq!(
         expectations(&to_support(&mut routing, "s2").await),
@@ -530,13 +536,7 @@ async fn an_accepted_callback_keeps_its_place_and_comes_back_as_a_callback_assig
         })
         .await
         .unwrap();
-    let tech = pb::SetAgentStateRequest {
-        skills: vec![pb::Skill {
-            name: "technical".into(),
-            proficiency: 7,
-        }],
-        ..senior("tia")
-    };
+    let tech = skilled("tia", "technical", 7);
     server.agents().await.set_agent_state(tech).await.unwrap();
     let a = next(&mut stream).await;
     assert_eq!(
@@ -748,13 +748,7 @@ async fn an_agent_transfers_a_call_to_billing_where_it_keeps_its_arrival_time() 
         .unwrap()
         .into_inner();
     assert_eq!(ann.state(), pb::AgentState::WrapUp);
-    let billing = pb::SetAgentStateRequest {
-        skills: vec![pb::Skill {
-            name: "billing".into(),
-            proficiency: 6,
-        }],
-        ..senior("bill")
-    };
+    let billing = skilled("bill", "billing", 6);
     server
         .agents()
         .await
@@ -808,13 +802,7 @@ async fn calls_past_max_wait_overflow_get_a_callback_offer_or_go_to_voicemail() 
     );
     clock.advance(Duration::from_secs(300));
     // Grace's call is in the operator queue now: an operator agent gets it.
-    let operator = pb::SetAgentStateRequest {
-        skills: vec![pb::Skill {
-            name: "general".into(),
-            proficiency: 2,
-        }],
-        ..senior("opal")
-    };
+    let operator = skilled("opal", "general", 2);
     server
         .agents()
         .await
@@ -884,13 +872,7 @@ async fn a_long_waiting_support_call_overflows_to_a_less_skilled_agent_then_anot
     let mut stream = watch(&mut routing).await;
     let mut agents = server.agents().await;
     // Support needs technical 3; this agent has technical 1.
-    let novice = pb::SetAgentStateRequest {
-        skills: vec![pb::Skill {
-            name: "technical".into(),
-            proficiency: 1,
-        }],
-        ..senior("nova")
-    };
+    let novice = skilled("nova", "technical", 1);
     agents.set_agent_state(novice).await.unwrap();
     let d = to_support(&mut routing, "s1").await;
     assert_eq!(

@@ -7,7 +7,11 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use switchboard_core::{Millis, Router, acd::Assignment};
+use switchboard_core::{
+    Millis, Router,
+    acd::{Assignment, WaitingCall},
+    plan::QueueId,
+};
 use switchboard_proto::v1 as pb;
 use tokio::sync::mpsc;
 use tonic::Status;
@@ -42,9 +46,26 @@ impl Dispatch {
         self.send_message(&a.call.switch_id, convert::assignment(router, a, now));
     }
 
+    /// Sends a directive about a waiting call that needs no agent (offer a callback,
+    /// send to voicemail).
+    pub(crate) fn send_directive(
+        &self,
+        router: &Router,
+        call: &WaitingCall,
+        queue: QueueId,
+        kind: pb::AssignmentKind,
+        now: Millis,
+    ) {
+        tracing::debug!(call_id = %call.call_id, kind = kind.as_str_name(), "directive");
+        self.send_message(
+            &call.switch_id,
+            convert::directive(router, call, queue, kind, now),
+        );
+    }
+
     /// Sends any message for the stream (an assignment, or a directive with no agent such
     /// as a callback offer or voicemail) and keeps it until the switch reports on the call.
-    pub(crate) fn send_message(&self, switch_id: &Arc<str>, message: pb::Assignment) {
+    fn send_message(&self, switch_id: &Arc<str>, message: pb::Assignment) {
         let mut switches = self.lock();
         let switch = switches.entry(Arc::clone(switch_id)).or_default();
         switch.pending.push(message.clone());

@@ -123,7 +123,7 @@ pub async fn serve(
         .build_v1alpha()?;
 
     let upkeep = tokio::spawn(forget_old_calls(app.clone()));
-    let leases = tokio::spawn(expire_offers(app.clone()));
+    let acd_upkeep_task = tokio::spawn(acd_upkeep(app.clone()));
     let result = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -138,7 +138,7 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     upkeep.abort();
-    leases.abort();
+    acd_upkeep_task.abort();
     Ok(result?)
 }
 
@@ -159,10 +159,15 @@ async fn forget_old_calls(app: App) {
     }
 }
 
-/// Once a second: offers the switch never confirmed go back to their queue once their
-/// lease runs out, so no agent stays reserved for a call that is not coming; and agents
-/// whose wrap-up time is over become available and take the next call.
-async fn expire_offers(app: App) {
+/// The ACD's time-driven work, once a second:
+/// - offers the switch never confirmed go back to their queue when their lease runs out,
+///   so no agent stays reserved for a call that is not coming;
+/// - calls whose wait crossed an overflow step meet the idle agents it lets in;
+/// - calls that reached their queue's maximum wait overflow, get a callback offer or go
+///   to voicemail;
+/// - calls kept for a repeat caller's last agent join their queue when that time is up;
+/// - agents whose wrap-up time is over become available and take the next call.
+async fn acd_upkeep(app: App) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
@@ -173,10 +178,10 @@ async fn expire_offers(app: App) {
             app.settings.offer_timeout,
             app.settings.after_offer_timeout,
         );
-        for (call_id, next) in expired {
+        for (call_id, made) in expired {
             tracing::warn!(%call_id, "offer not confirmed within calls.offer_timeout; call back to its queue");
             app.dispatch.settle(&call_id);
-            for a in &next {
+            for a in &made {
                 app.dispatch.send(&app.router, a, now);
             }
         }
@@ -197,25 +202,23 @@ async fn expire_offers(app: App) {
                     }
                 }
                 WaitExpired::OfferCallback { call, queue } => {
-                    let offer = convert::directive(
+                    app.dispatch.send_directive(
                         &app.router,
                         &call,
                         queue,
                         pb::AssignmentKind::OfferCallback,
                         now,
                     );
-                    app.dispatch.send_message(&call.switch_id, offer);
                 }
                 WaitExpired::Voicemail { call, queue } => {
                     app.router.record_timed_out(&call.call_id);
-                    let voicemail = convert::directive(
+                    app.dispatch.send_directive(
                         &app.router,
                         &call,
                         queue,
                         pb::AssignmentKind::Voicemail,
                         now,
                     );
-                    app.dispatch.send_message(&call.switch_id, voicemail);
                 }
             }
         }
