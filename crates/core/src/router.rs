@@ -622,14 +622,14 @@ impl Router {
 
     /// Forgets calls that began before `cutoff`; returns how many. Keeps memory bounded
     /// for calls whose switch never reports their end.
-    pub fn forget_calls_before(&self, cutoff: Millis) -> usize {
-        let mut forgotten = 0;
+    pub fn forget_calls_before(&self, cutoff: Millis) -> Vec<Arc<str>> {
+        let mut forgotten = Vec::new();
         self.calls.retain(|id, s| {
             let keep = s.created >= cutoff;
             if !keep {
                 // A forgotten call must not go on waiting for an agent.
                 self.acd.abandon(id);
-                forgotten += 1;
+                forgotten.push(Arc::clone(id));
             }
             keep
         });

@@ -153,8 +153,16 @@ async fn forget_old_calls(app: App) {
             .now()
             .saturating_sub(app.settings.forget_calls_after);
         let forgotten = app.router.forget_calls_before(cutoff);
-        if forgotten > 0 {
-            tracing::debug!(forgotten, "forgot calls past calls.forget_after");
+        // Nothing more will settle their messages to the switch (a voicemail directive,
+        // an assignment the switch never answered): drop them with the call.
+        for call_id in &forgotten {
+            app.dispatch.settle(call_id);
+        }
+        if !forgotten.is_empty() {
+            tracing::debug!(
+                forgotten = forgotten.len(),
+                "forgot calls past calls.forget_after"
+            );
         }
     }
 }

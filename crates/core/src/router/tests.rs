@@ -551,7 +551,7 @@ fn old_calls_are_forgotten() {
         Millis(T0.0 + 10_000),
     )
     .unwrap();
-    assert_eq!(r.forget_calls_before(Millis(T0.0 + 5_000)), 1);
+    assert_eq!(r.forget_calls_before(Millis(T0.0 + 5_000)).len(), 1);
     assert_eq!(
         r.submit_input("old", Input::Digits("1"), T0).unwrap_err(),
         RouteError::UnknownCall
@@ -617,7 +617,7 @@ fn an_enqueue_decision_meets_an_idle_agent_or_says_where_the_call_waits() {
     );
     assert_eq!(r.acd().waiting_in(PLATINUM_DESK), 2);
     // Forgetting calls takes them out of the live queues too.
-    assert_eq!(r.forget_calls_before(Millis(T0.0 + 1)), 3);
+    assert_eq!(r.forget_calls_before(Millis(T0.0 + 1)).len(), 3);
     assert_eq!(r.acd().waiting_in(PLATINUM_DESK), 0);
     // A menu decision is not queued.
     assert_eq!(
