@@ -43,6 +43,40 @@ fn skilled(id: &str, skill: &str, proficiency: u32) -> pb::SetAgentStateRequest 
     }
 }
 
+/// Logs an agent in (or changes their state); the request must succeed.
+async fn login(server: &TestServer, request: pb::SetAgentStateRequest) -> pb::Agent {
+    server
+        .agents()
+        .await
+        .set_agent_state(request)
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn agent_view(server: &TestServer, id: &str) -> pb::Agent {
+    server
+        .agents()
+        .await
+        .get_agent(pb::GetAgentRequest {
+            agent_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The caller at a menu presses `digits`.
+async fn press(c: &mut RoutingClient<Channel>, id: &str, digits: &str) -> pb::Decision {
+    c.submit_input(pb::SubmitInputRequest {
+        call_id: id.into(),
+        input: Some(pb::submit_input_request::Input::Digits(digits.into())),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
 fn state(id: &str, state: pb::AgentState) -> pb::SetAgentStateRequest {
     pb::SetAgentStateRequest {
         agent_id: id.into(),
@@ -114,13 +148,7 @@ async fn an_idle_agent_gets_the_call_at_once_with_the_callers_context() {
     let server = start().await;
     let mut routing = server.routing().await;
     let mut stream = watch(&mut routing).await;
-    let agent = server
-        .agents()
-        .await
-        .set_agent_state(senior("ann"))
-        .await
-        .unwrap()
-        .into_inner();
+    let agent = login(&server, senior("ann")).await;
     assert_eq!(agent.state(), pb::AgentState::Available);
 
     let d = route(&mut routing, "p1", MARIA_PLATINUM, PLATINUM_LINE).await;
@@ -141,15 +169,7 @@ async fn an_idle_agent_gets_the_call_at_once_with_the_callers_context() {
         ("C0000001", "Maria Lopez", "platinum")
     );
 
-    let ann = server
-        .agents()
-        .await
-        .get_agent(pb::GetAgentRequest {
-            agent_id: "ann".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ann = agent_view(&server, "ann").await;
     assert_eq!(
         (ann.state(), ann.call_ids.as_slice()),
         (pb::AgentState::Reserved, ["p1".to_owned()].as_slice())
@@ -164,15 +184,7 @@ async fn an_idle_agent_gets_the_call_at_once_with_the_callers_context() {
             .await
             .unwrap()
     );
-    let ann = server
-        .agents()
-        .await
-        .get_agent(pb::GetAgentRequest {
-            agent_id: "ann".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ann = agent_view(&server, "ann").await;
     assert_eq!(
         (ann.state(), ann.call_ids.len()),
         (pb::AgentState::WrapUp, 0)
@@ -224,13 +236,7 @@ async fn no_answer_sends_the_call_to_the_next_agent_and_the_first_to_not_ready()
             .await
             .unwrap()
     );
-    let ann = agents
-        .get_agent(pb::GetAgentRequest {
-            agent_id: "ann".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ann = agent_view(&server, "ann").await;
     assert_eq!(
         (ann.state(), ann.reason.as_str()),
         (pb::AgentState::NotReady, "no_answer")
@@ -251,12 +257,7 @@ async fn no_answer_sends_the_call_to_the_next_agent_and_the_first_to_not_ready()
 async fn a_switch_that_connects_late_receives_the_assignments_pending_for_it() {
     let server = start().await;
     let mut routing = server.routing().await;
-    server
-        .agents()
-        .await
-        .set_agent_state(senior("ann"))
-        .await
-        .unwrap();
+    login(&server, senior("ann")).await;
     route(&mut routing, "early", MARIA_PLATINUM, PLATINUM_LINE).await;
     // The switch was not watching when the assignment was made.
     let mut stream = watch(&mut routing).await;
@@ -269,12 +270,7 @@ async fn a_switch_that_connects_late_receives_the_assignments_pending_for_it() {
         .await
         .unwrap();
     let mut third = watch(&mut routing).await;
-    server
-        .agents()
-        .await
-        .set_agent_state(senior("bo"))
-        .await
-        .unwrap();
+    login(&server, senior("bo")).await;
     route(&mut routing, "later", MARIA_PLATINUM, PLATINUM_LINE).await;
     assert_eq!(next(&mut third).await.call_id, "later");
 }
@@ -331,13 +327,7 @@ async fn an_offer_the_switch_never_confirms_goes_to_the_next_agent_after_its_lea
         a.waited.unwrap().seconds >= 21,
         "the call keeps its arrival time"
     );
-    let ann = agents
-        .get_agent(pb::GetAgentRequest {
-            agent_id: "ann".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ann = agent_view(&server, "ann").await;
     assert_eq!(
         (ann.state(), ann.reason.as_str()),
         (pb::AgentState::NotReady, "offer_timeout")
@@ -355,12 +345,7 @@ async fn wrap_up_ends_by_itself_and_the_agent_takes_the_next_call() {
     let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
     let mut routing = server.routing().await;
     let mut stream = watch(&mut routing).await;
-    server
-        .agents()
-        .await
-        .set_agent_state(senior("ann"))
-        .await
-        .unwrap();
+    login(&server, senior("ann")).await;
     route(&mut routing, "c1", MARIA_PLATINUM, PLATINUM_LINE).await;
     assert_eq!(next(&mut stream).await.call_id, "c1");
     event(&mut routing, "c1", pb::CallEventKind::Connected, "ann")
@@ -400,14 +385,7 @@ async fn a_friendly_chat_caller_is_offered_to_the_agent_known_for_rapport() {
     );
     // A caller without that preference gets the agent idle longest.
     route(&mut routing, "plain", EMMA_STANDARD, MAIN_LINE).await;
-    let d = routing
-        .submit_input(pb::SubmitInputRequest {
-            call_id: "plain".into(),
-            input: Some(pb::submit_input_request::Input::Digits("0".into())),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let d = press(&mut routing, "plain", "0").await;
     assert_eq!(position(&d), Some(0));
     assert_eq!(next(&mut stream).await.agent_id, "pat");
 }
@@ -464,13 +442,7 @@ async fn a_repeat_caller_waits_a_little_for_the_agent_who_served_them_then_goes_
 /// Grace (get_it_done) calls and chooses support in her quick menu.
 async fn to_support(c: &mut RoutingClient<Channel>, id: &str) -> pb::Decision {
     route(c, id, GRACE_GET_IT_DONE, MAIN_LINE).await;
-    c.submit_input(pb::SubmitInputRequest {
-        call_id: id.into(),
-        input: Some(pb::submit_input_request::Input::Digits("1".into())),
-    })
-    .await
-    .unwrap()
-    .into_inner()
+    press(c, id, "1").await
 }
 
 fn expectations(d: &pb::Decision) -> (Option<u32>, Option<i64>, bool) {
@@ -501,7 +473,7 @@ async fn callers_are_told_their_place_the_estimated_wait_and_offered_a_callback_
     // One technical agent takes the next call; the one after waits 1 x 6m / 1 agent,
     // past the queue's 4m callback threshold.
     let tech = skilled("tia", "technical", 7);
-    server.agents().await.set_agent_state(tech).await.unwrap();
+    login(&server, tech).await;
     assert_eq!(
         expectations(&to_support(&mut routing, "s2").await),
         (Some(0), Some(0), false)
@@ -529,15 +501,9 @@ async fn an_accepted_callback_keeps_its_place_and_comes_back_as_a_callback_assig
     );
     // Another caller (not a repeat caller, so no priority raise) queues behind.
     route(&mut routing, "after", EMMA_STANDARD, MAIN_LINE).await;
-    routing
-        .submit_input(pb::SubmitInputRequest {
-            call_id: "after".into(),
-            input: Some(pb::submit_input_request::Input::Digits("2".into())),
-        })
-        .await
-        .unwrap();
+    press(&mut routing, "after", "2").await;
     let tech = skilled("tia", "technical", 7);
-    server.agents().await.set_agent_state(tech).await.unwrap();
+    login(&server, tech).await;
     let a = next(&mut stream).await;
     assert_eq!(
         (a.call_id.as_str(), a.kind()),
@@ -565,13 +531,7 @@ async fn queue_stats_show_waiting_agents_and_service_level_against_each_tiers_st
     route(&mut routing, "m1", MARIA_PLATINUM, PLATINUM_LINE).await;
     route(&mut routing, "t1", TOM_ALWAYS_OPERATOR, MAIN_LINE).await;
     route(&mut routing, "e1", EMMA_STANDARD, MAIN_LINE).await;
-    routing
-        .submit_input(pb::SubmitInputRequest {
-            call_id: "e1".into(),
-            input: Some(pb::submit_input_request::Input::Digits("0".into())),
-        })
-        .await
-        .unwrap();
+    press(&mut routing, "e1", "0").await;
     let stats = |r: pb::GetQueueStatsResponse| r.queues.into_iter().next().unwrap();
     let operator = stats(
         admin
@@ -589,12 +549,7 @@ async fn queue_stats_show_waiting_agents_and_service_level_against_each_tiers_st
 
     // Maria is answered after 10 s: within platinum's 20 s standard.
     clock.advance(Duration::from_secs(10));
-    server
-        .agents()
-        .await
-        .set_agent_state(senior("ann"))
-        .await
-        .unwrap();
+    login(&server, senior("ann")).await;
     event(&mut routing, "m1", pb::CallEventKind::Connected, "ann")
         .await
         .unwrap();
@@ -606,12 +561,7 @@ async fn queue_stats_show_waiting_agents_and_service_level_against_each_tiers_st
     event(&mut routing, "m1", pb::CallEventKind::Ended, "ann")
         .await
         .unwrap();
-    server
-        .agents()
-        .await
-        .set_agent_state(state("ann", pb::AgentState::Available))
-        .await
-        .unwrap();
+    login(&server, state("ann", pb::AgentState::Available)).await;
     clock.advance(Duration::from_secs(20));
     event(&mut routing, "t1", pb::CallEventKind::Connected, "ann")
         .await
@@ -698,12 +648,7 @@ async fn an_agent_transfers_a_call_to_billing_where_it_keeps_its_arrival_time() 
     let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
     let mut routing = server.routing().await;
     let mut stream = watch(&mut routing).await;
-    server
-        .agents()
-        .await
-        .set_agent_state(senior("ann"))
-        .await
-        .unwrap();
+    login(&server, senior("ann")).await;
     route(&mut routing, "x1", MARIA_PLATINUM, PLATINUM_LINE).await;
     assert_eq!(next(&mut stream).await.agent_id, "ann");
     event(&mut routing, "x1", pb::CallEventKind::Connected, "ann")
@@ -738,23 +683,10 @@ async fn an_agent_transfers_a_call_to_billing_where_it_keeps_its_arrival_time() 
             .into_inner()
             .applied
     );
-    let ann = server
-        .agents()
-        .await
-        .get_agent(pb::GetAgentRequest {
-            agent_id: "ann".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let ann = agent_view(&server, "ann").await;
     assert_eq!(ann.state(), pb::AgentState::WrapUp);
     let billing = skilled("bill", "billing", 6);
-    server
-        .agents()
-        .await
-        .set_agent_state(billing)
-        .await
-        .unwrap();
+    login(&server, billing).await;
     let a = next(&mut stream).await;
     assert_eq!(
         (a.call_id.as_str(), a.queue.as_str(), a.agent_id.as_str()),
@@ -803,12 +735,7 @@ async fn calls_past_max_wait_overflow_get_a_callback_offer_or_go_to_voicemail() 
     clock.advance(Duration::from_secs(300));
     // Grace's call is in the operator queue now: an operator agent gets it.
     let operator = skilled("opal", "general", 2);
-    server
-        .agents()
-        .await
-        .set_agent_state(operator)
-        .await
-        .unwrap();
+    login(&server, operator).await;
     let a = next(&mut stream).await;
     assert_eq!(
         (a.call_id.as_str(), a.queue.as_str(), a.agent_id.as_str()),
@@ -840,19 +767,8 @@ async fn first_served(gold_after: Duration) -> String {
     route(&mut routing, "tom", TOM_ALWAYS_OPERATOR, MAIN_LINE).await;
     clock.advance(gold_after);
     route(&mut routing, "james", JAMES_GOLD, MAIN_LINE).await;
-    routing
-        .submit_input(pb::SubmitInputRequest {
-            call_id: "james".into(),
-            input: Some(pb::submit_input_request::Input::Digits("0".into())),
-        })
-        .await
-        .unwrap();
-    server
-        .agents()
-        .await
-        .set_agent_state(senior("ann"))
-        .await
-        .unwrap();
+    press(&mut routing, "james", "0").await;
+    login(&server, senior("ann")).await;
     next(&mut stream).await.call_id
 }
 
@@ -911,12 +827,7 @@ async fn the_next_agent_sees_how_the_callers_last_contact_ended() {
     let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
     let mut routing = server.routing().await;
     let mut stream = watch(&mut routing).await;
-    server
-        .agents()
-        .await
-        .set_agent_state(senior("ann"))
-        .await
-        .unwrap();
+    login(&server, senior("ann")).await;
     route(&mut routing, "first", MARIA_PLATINUM, PLATINUM_LINE).await;
     let a = next(&mut stream).await;
     assert_eq!(a.customer.unwrap().last_contact, "", "no history yet");
