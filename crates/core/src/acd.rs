@@ -1260,5 +1260,31 @@ impl Acd {
     }
 }
 
+impl crate::condition::LiveQueues for Acd {
+    fn waiting(&self, queue: QueueId) -> usize {
+        self.queue(queue).map_or(0, |q| lock(&q.waiting).len())
+    }
+
+    fn estimated_wait(&self, queue: QueueId) -> Option<std::time::Duration> {
+        let position = crate::condition::LiveQueues::waiting(self, queue) + 1;
+        Acd::estimated_wait(self, queue, position)
+    }
+
+    fn staffed(&self, queue: QueueId) -> usize {
+        Acd::staffed(self, queue)
+    }
+
+    fn available(&self, queue: QueueId) -> usize {
+        self.queue(queue).map_or(0, |q| {
+            q.members
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .filter(|a| a.state() == AgentState::Available)
+                .count()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,8 @@
 //! - [`customer`]: customer profiles and the concurrent directory keyed by number.
 //! - [`behaviour`]: what callers teach by behaviour (zero-outs, menu choices, last call).
 //! - [`plan`]: the compiled routing plan (tiers, lines, menus, queues, rules).
+//! - [`condition`]: compiled rule conditions and their allocation-free evaluation.
+//! - [`calendar`]: business hours in a time zone, with holidays.
 //! - [`router`]: the route path, menu input, explanations and idempotent call state.
 //! - [`acd`]: agents, waiting calls and race-free matching of the two.
 //! - [`stats`]: call counters per queue and tier (service level, speed of answer).
@@ -14,7 +16,9 @@
 
 pub mod acd;
 pub mod behaviour;
+pub mod calendar;
 pub mod clock;
+pub mod condition;
 pub mod customer;
 pub mod number;
 pub mod plan;

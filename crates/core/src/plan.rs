@@ -1,10 +1,12 @@
 //! The compiled routing plan: tiers, lines, menus, queues and rules, with every reference
 //! resolved to an index. Built once from config, shared immutably and swapped whole.
 
-use std::{collections::HashMap, fmt, time::Duration};
+use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
 
 use crate::{
     behaviour::ZeroOutPolicy,
+    calendar::Calendar,
+    condition::{Condition, Test},
     customer::{Preference, TierId},
     number::{E164, NumberPlan},
 };
@@ -190,25 +192,17 @@ pub enum MaxWaitAction {
     Voicemail,
 }
 
-/// A routing rule: a condition over the caller and the call, and what to do on a match.
+/// A routing rule: a condition over the caller, the call, the time and live queue state,
+/// and what to do on a match.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
     pub name: String,
-    pub when: When,
+    pub when: Condition,
     pub then: Then,
 }
 
-/// Conditions of a rule; every one that is set must hold. An empty `When` always holds.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct When {
-    pub tiers: Option<TierSet>,
-    /// Bit mask of [`Preference::bit`].
-    pub preferences: Option<u8>,
-    pub lines: Option<Vec<LineId>>,
-    pub known: Option<bool>,
-    pub repeat: Option<bool>,
-}
-
+/// What a matching rule does. Several matching rules (those that `continue`) add up:
+/// later targets and priorities win, tags, offers and notes accumulate.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Then {
     pub target: Option<Target>,
@@ -216,6 +210,17 @@ pub struct Then {
     pub priority: Option<i32>,
     /// Added to the priority so far (after `priority`).
     pub raise_priority: i32,
+    /// Offer the caller a callback whatever the estimated wait.
+    pub offer_callback: bool,
+    /// Keep the call first for this agent (for `learning.same_agent_for`) before anyone
+    /// else may take it.
+    pub prefer_agent: Option<Arc<str>>,
+    /// Labels on the call, for the switch and for reporting.
+    pub tags: Vec<Arc<str>>,
+    /// Offers for the agent's screen (e.g. an extended warranty to propose).
+    pub offers: Vec<Arc<str>>,
+    /// Notes for the agent's screen.
+    pub notes: Vec<Arc<str>>,
     /// Evaluate later rules too instead of stopping at this one.
     pub continue_: bool,
 }
@@ -259,6 +264,10 @@ pub struct PlanParts {
     pub queues: Vec<Queue>,
     pub rules: Vec<Rule>,
     pub learning: Learning,
+    /// Business-hours calendars that conditions may ask about (`open("name")`).
+    pub calendars: Vec<Calendar>,
+    /// Where a reload sends the waiting calls of a queue it removes.
+    pub fallback_queue: Option<QueueId>,
 }
 
 /// A plan whose parts do not fit together. The config crate reports these with file
@@ -337,12 +346,26 @@ impl RoutePlan {
                 check_target(Target::Queue(*q))?;
             }
         }
+        if let Some(q) = parts.fallback_queue {
+            check_target(Target::Queue(q))?;
+        }
         for rule in rules {
             if let Some(t) = rule.then.target {
                 check_target(t)?;
             }
-            for l in rule.when.lines.iter().flatten() {
-                check_line(*l)?;
+            for leaf in rule.when.leaves() {
+                match &leaf.test {
+                    Test::LineIn(ls) => ls.iter().try_for_each(|l| check_line(*l))?,
+                    Test::Open(c) if usize::from(*c) >= parts.calendars.len() => {
+                        return Err(PlanError::DanglingIndex {
+                            what: "calendar",
+                            index: usize::from(*c),
+                        });
+                    }
+                    test => test
+                        .queues()
+                        .try_for_each(|q| check_target(Target::Queue(q)))?,
+                }
             }
         }
         Ok(RoutePlan {

@@ -16,7 +16,8 @@ use crate::{
     clock::Millis,
     customer::{Customer, Directory, Preference, TierId},
     number::{E164, NumberError},
-    plan::{LineId, MenuId, QueueId, RoutePlan, RuleId, Target, When},
+    condition::{Facts, LiveQueues},
+    plan::{LineId, MenuId, QueueId, RoutePlan, RuleId, Target},
     stats::{Counts, Stats},
 };
 
@@ -40,6 +41,32 @@ pub enum Channel {
     Chat,
     Email,
     Callback,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 5] = [
+        Channel::Voice,
+        Channel::Video,
+        Channel::Chat,
+        Channel::Email,
+        Channel::Callback,
+    ];
+
+    /// The name used in rule conditions (`call.channel == "chat"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Voice => "voice",
+            Channel::Video => "video",
+            Channel::Chat => "chat",
+            Channel::Email => "email",
+            Channel::Callback => "callback",
+        }
+    }
+
+    /// A one-bit mask, for conditions over sets of channels.
+    pub fn bit(self) -> u8 {
+        1 << self as u8
+    }
 }
 
 /// A new call as the switch describes it.
@@ -137,6 +164,10 @@ pub struct Decision {
     pub menu_skipped: bool,
     /// For an enqueue: whether the call waits (and where) or met an agent at once.
     pub placement: Placement,
+    /// A matching rule said to offer the caller a callback, whatever the wait.
+    pub offer_callback: bool,
+    /// The matching rule whose `prefer_agent` the call is kept for first.
+    pub prefer_agent: Option<RuleId>,
 }
 
 /// Where an enqueued call stands in the ACD when the decision is made.
@@ -250,8 +281,11 @@ struct CallState {
     priority: i32,
     /// The caller's effective preference, which also steers the choice of agent.
     preference: Preference,
-    /// The agent who served this caller last, if recently: the call is kept for them first.
+    /// The agent the call is kept for first: one a rule prefers, or the one who served
+    /// this caller last, if recently.
     last_agent: Option<Arc<str>>,
+    /// A rule said to offer a callback whatever the wait.
+    offer_callback: bool,
     tier: TierId,
     /// The queue the call entered and when, once it did.
     queued: Option<(QueueId, Millis)>,
@@ -486,16 +520,26 @@ impl Router {
             Entry::Vacant(slot) => {
                 let caller = self.resolve_caller(&plan, req.caller, now, true);
                 let line = configured_line(&plan, req.dialed).unwrap_or(plan.default_line);
-                let (mut decision, priority) = evaluate(&plan, &caller, line, &mut NoTrace);
-                // A caller served recently is kept first for the agent who served them.
-                let last_agent = match caller.number {
+                let call = CallFacts {
+                    dialed: line,
+                    channel: req.channel,
+                    now,
+                    live: &self.acd,
+                };
+                let (mut decision, priority) = evaluate(&plan, &caller, call, &mut NoTrace);
+                // A rule may name the agent to keep the call for; otherwise a caller
+                // served recently is kept first for the agent who served them.
+                let preferred = decision
+                    .prefer_agent
+                    .and_then(|r| plan.rule(r).then.prefer_agent.clone());
+                let last_agent = preferred.or_else(|| match caller.number {
                     Ok(n) if !plan.learning.same_agent_for.is_zero() => self
                         .behaviour
                         .last_agent(n)
                         .filter(|(_, t)| now.since(*t) <= plan.learning.repeat_window)
                         .map(|(agent, _)| agent),
                     _ => None,
-                };
+                });
                 let mut state = CallState {
                     plan: Arc::clone(&plan),
                     first: decision,
@@ -504,6 +548,7 @@ impl Router {
                     priority,
                     preference: caller.preference,
                     last_agent,
+                    offer_callback: decision.offer_callback,
                     tier: caller.tier,
                     queued: None,
                     outcome_counted: false,
@@ -575,7 +620,14 @@ impl Router {
 
     /// A dry run of [`Router::route`] followed by one menu answer per `digits` entry.
     /// Records nothing: no call, no learning.
-    pub fn explain(&self, caller: &str, dialed: &str, digits: &[&str], now: Millis) -> Explanation {
+    pub fn explain(
+        &self,
+        caller: &str,
+        dialed: &str,
+        channel: Channel,
+        digits: &[&str],
+        now: Millis,
+    ) -> Explanation {
         let plan = self.plan.load_full();
         let caller = self.resolve_caller(&plan, caller, now, false);
         let mut rec = Recorder::default();
@@ -586,7 +638,13 @@ impl Router {
             ));
             plan.default_line
         });
-        let (first, priority) = evaluate(&plan, &caller, line, &mut rec);
+        let call = CallFacts {
+            dialed: line,
+            channel,
+            now,
+            live: &self.acd,
+        };
+        let (first, priority) = evaluate(&plan, &caller, call, &mut rec);
         let mut decisions = vec![first];
         let mut current = first;
         for d in digits {
@@ -677,7 +735,8 @@ impl Router {
             // this one then waits, and says where.
             Ok(Placed::Assigned(a)) if a.call.call_id != state.call_id => {
                 let position = self.acd.position(&state.call_id).unwrap_or(1);
-                decision.placement = self.waiting(queue, position, &state.plan);
+                decision.placement =
+                    self.waiting(queue, position, &state.plan, state.offer_callback);
                 Some(a)
             }
             Ok(Placed::Assigned(a)) => {
@@ -685,7 +744,8 @@ impl Router {
                 Some(a)
             }
             Ok(Placed::Waiting { position }) => {
-                decision.placement = self.waiting(queue, position, &state.plan);
+                decision.placement =
+                    self.waiting(queue, position, &state.plan, state.offer_callback);
                 None
             }
             Err(_) => None,
@@ -694,9 +754,16 @@ impl Router {
 
     /// Where a waiting call stands: position, estimated wait and whether to offer a
     /// callback.
-    fn waiting(&self, queue: QueueId, position: usize, plan: &RoutePlan) -> Placement {
+    fn waiting(
+        &self,
+        queue: QueueId,
+        position: usize,
+        plan: &RoutePlan,
+        by_rule: bool,
+    ) -> Placement {
         let estimated_wait = self.acd.estimated_wait(queue, position);
-        let callback_offered = match (estimated_wait, plan.queue(queue).callback_after) {
+        let callback_offered = by_rule
+            || match (estimated_wait, plan.queue(queue).callback_after) {
             (Some(wait), Some(after)) => wait > after,
             // Nobody staffed at all: the wait is open-ended, so offer the callback.
             (None, Some(_)) => true,
@@ -772,13 +839,23 @@ fn configured_line(plan: &RoutePlan, dialed: &str) -> Option<LineId> {
         .and_then(|n| plan.line_for(n))
 }
 
+/// The call as the rules see it, apart from who is calling.
+#[derive(Clone, Copy)]
+struct CallFacts<'a> {
+    dialed: LineId,
+    channel: Channel,
+    now: Millis,
+    live: &'a dyn LiveQueues,
+}
+
 /// Runs the line check and the rules; returns the decision and the call's priority.
 fn evaluate<T: Trace>(
     plan: &RoutePlan,
     caller: &Caller,
-    dialed: LineId,
+    call: CallFacts<'_>,
     trace: &mut T,
 ) -> (Decision, i32) {
+    let dialed = call.dialed;
     let mut line = dialed;
     let mut redirected_from = None;
     let dialed_line = plan.line(dialed);
@@ -796,29 +873,48 @@ fn evaluate<T: Trace>(
             ));
         }
     }
+    let facts = Facts {
+        plan,
+        caller,
+        line,
+        channel: call.channel,
+        now: call.now,
+        live: call.live,
+    };
     let mut priority = plan.tier(caller.tier).base_priority;
     let mut target = None;
     let mut reason = Reason::LineEntry;
     let mut matched = MatchedRules::default();
+    let mut offer_callback = false;
+    let mut prefer_agent = None;
     for (i, rule) in plan.rules.iter().enumerate() {
         let id = RuleId(i as u16);
-        let ok = when_matches(&rule.when, caller, line);
-        if T::ON {
-            trace.rule(rule_trace(plan, id, caller, line, ok));
-        }
+        let ok = if T::ON {
+            let mut tests = Vec::new();
+            let ok = rule.when.explain(&facts, &mut tests);
+            trace.rule(rule_trace(plan, id, tests, ok));
+            ok
+        } else {
+            rule.when.eval(&facts)
+        };
         if !ok {
             continue;
         }
         matched.push(id);
-        if let Some(p) = rule.then.priority {
+        let then = &rule.then;
+        if let Some(p) = then.priority {
             priority = p;
         }
-        priority = priority.saturating_add(rule.then.raise_priority);
-        if let Some(t) = rule.then.target {
+        priority = priority.saturating_add(then.raise_priority);
+        if let Some(t) = then.target {
             target = Some(t);
             reason = Reason::Rule(id);
         }
-        if !rule.then.continue_ {
+        offer_callback |= then.offer_callback;
+        if then.prefer_agent.is_some() {
+            prefer_agent = Some(id);
+        }
+        if !then.continue_ {
             break;
         }
     }
@@ -837,85 +933,36 @@ fn evaluate<T: Trace>(
         redirected_from,
         menu_skipped,
         placement: Placement::NotQueued,
+        offer_callback,
+        prefer_agent,
     };
     (decision, priority)
-}
-
-fn when_matches(when: &When, caller: &Caller, line: LineId) -> bool {
-    when.tiers.is_none_or(|t| t.contains(caller.tier))
-        && when
-            .preferences
-            .is_none_or(|p| p & caller.preference.bit() != 0)
-        && when.lines.as_ref().is_none_or(|ls| ls.contains(&line))
-        && when.known.is_none_or(|k| k == caller.customer.is_some())
-        && when.repeat.is_none_or(|r| r == caller.repeat)
 }
 
 fn rule_trace(
     plan: &RoutePlan,
     rule: RuleId,
-    caller: &Caller,
-    line: LineId,
+    tests: Vec<crate::condition::TestTrace>,
     matched: bool,
 ) -> RuleTrace {
-    let when = &plan.rule(rule).when;
-    let mut conditions = Vec::new();
-    if let Some(tiers) = when.tiers {
-        let names: Vec<&str> = plan
-            .tiers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| tiers.contains(TierId(*i as u8)))
-            .map(|(_, t)| t.name.as_str())
-            .collect();
-        conditions.push(ConditionTrace {
-            condition: format!("tier in [{}]", names.join(", ")),
-            actual: plan.tier(caller.tier).name.clone(),
-            matched: tiers.contains(caller.tier),
-        });
+    let conditions = tests
+        .into_iter()
+        .map(|t| ConditionTrace {
+            condition: t.text,
+            actual: t.actual,
+            matched: t.matched,
+        })
+        .collect();
+    RuleTrace {
+        rule,
+        matched,
+        conditions,
+        effect: describe_then(plan, &plan.rule(rule).then),
     }
-    if let Some(prefs) = when.preferences {
-        let names: Vec<&str> = Preference::ALL
-            .iter()
-            .filter(|p| prefs & p.bit() != 0)
-            .map(|p| p.as_str())
-            .collect();
-        let source = match caller.source {
-            PreferenceSource::None => "",
-            PreferenceSource::Explicit => " (explicit)",
-            PreferenceSource::LearnedZeroOut => " (learned from zero-outs)",
-            PreferenceSource::LearnedChoice => " (learned from a menu choice)",
-        };
-        conditions.push(ConditionTrace {
-            condition: format!("preference in [{}]", names.join(", ")),
-            actual: format!("{}{source}", caller.preference),
-            matched: prefs & caller.preference.bit() != 0,
-        });
-    }
-    if let Some(lines) = &when.lines {
-        let names: Vec<&str> = lines.iter().map(|l| plan.line(*l).name.as_str()).collect();
-        conditions.push(ConditionTrace {
-            condition: format!("line in [{}]", names.join(", ")),
-            actual: plan.line(line).name.clone(),
-            matched: lines.contains(&line),
-        });
-    }
-    if let Some(known) = when.known {
-        let actual = caller.customer.is_some();
-        conditions.push(ConditionTrace {
-            condition: format!("known caller is {known}"),
-            actual: actual.to_string(),
-            matched: known == actual,
-        });
-    }
-    if let Some(repeat) = when.repeat {
-        conditions.push(ConditionTrace {
-            condition: format!("repeat caller is {repeat}"),
-            actual: caller.repeat.to_string(),
-            matched: repeat == caller.repeat,
-        });
-    }
-    let then = &plan.rule(rule).then;
+}
+
+/// What a rule does, in words: `queue operator, priority +10, tag vip, then stop`.
+pub fn describe_then(plan: &RoutePlan, then: &crate::plan::Then) -> String {
     let mut effect = Vec::new();
     if let Some(t) = then.target {
         effect.push(plan.target_name(t).to_string());
@@ -926,6 +973,19 @@ fn rule_trace(
     if then.raise_priority != 0 {
         effect.push(format!("priority {:+}", then.raise_priority));
     }
+    if then.offer_callback {
+        effect.push("offer a callback".to_owned());
+    }
+    if let Some(a) = &then.prefer_agent {
+        effect.push(format!("prefer agent {a}"));
+    }
+    for (word, list) in [
+        ("tag", &then.tags),
+        ("offer", &then.offers),
+        ("note", &then.notes),
+    ] {
+        effect.extend(list.iter().map(|x| format!("{word} {x:?}")));
+    }
     effect.push(
         if then.continue_ {
             "then continue"
@@ -934,13 +994,7 @@ fn rule_trace(
         }
         .to_owned(),
     );
-    let effect = effect.join(", ");
-    RuleTrace {
-        rule,
-        matched,
-        conditions,
-        effect,
-    }
+    effect.join(", ")
 }
 
 struct Step {
@@ -978,6 +1032,8 @@ fn menu_step(
             redirected_from: None,
             menu_skipped: false,
             placement: Placement::NotQueued,
+            offer_callback: false,
+            prefer_agent: None,
         }
     };
     match found {

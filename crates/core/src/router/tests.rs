@@ -3,6 +3,7 @@ use std::time::Duration;
 use super::*;
 use crate::{
     behaviour::ZeroOutPolicy,
+    condition::{Condition, Leaf, Test},
     plan::{
         Learning, Line, LineRedirect, Menu, MenuOption, PlanParts, Queue, Rule, ServiceStandard,
         Strategy, Then, Tier, TierSet,
@@ -42,7 +43,7 @@ fn option(digits: &str, target: Target, remember: Option<Preference>) -> MenuOpt
     }
 }
 
-fn rule(name: &str, when: When, then: Then) -> Rule {
+fn rule(name: &str, when: Condition, then: Then) -> Rule {
     Rule {
         name: name.into(),
         when,
@@ -104,10 +105,7 @@ fn plan() -> RoutePlan {
         rules: vec![
             rule(
                 "gold-boost",
-                When {
-                    tiers: Some(TierSet(1 << GOLD.0)),
-                    ..When::default()
-                },
+                Condition::Test(Leaf::new("caller.tier == \"gold\"", Test::TierIn(TierSet(1 << GOLD.0)))),
                 Then {
                     raise_priority: 5,
                     continue_: true,
@@ -116,10 +114,7 @@ fn plan() -> RoutePlan {
             ),
             rule(
                 "operator-seekers",
-                When {
-                    preferences: Some(Preference::AlwaysOperator.bit()),
-                    ..When::default()
-                },
+                Condition::Test(Leaf::new("caller.preference == \"always_operator\"", Test::PreferenceIn(Preference::AlwaysOperator.bit()))),
                 Then {
                     target: Some(Target::Queue(OPERATOR)),
                     ..Then::default()
@@ -127,10 +122,7 @@ fn plan() -> RoutePlan {
             ),
             rule(
                 "platinum-desk",
-                When {
-                    tiers: Some(platinum_only),
-                    ..When::default()
-                },
+                Condition::Test(Leaf::new("caller.tier == \"platinum\"", Test::TierIn(platinum_only))),
                 Then {
                     target: Some(Target::Queue(PLATINUM_DESK)),
                     ..Then::default()
@@ -138,10 +130,7 @@ fn plan() -> RoutePlan {
             ),
             rule(
                 "friendly-chat",
-                When {
-                    preferences: Some(Preference::FriendlyChat.bit()),
-                    ..When::default()
-                },
+                Condition::Test(Leaf::new("caller.preference == \"friendly_chat\"", Test::PreferenceIn(Preference::FriendlyChat.bit()))),
                 Then {
                     target: Some(Target::Queue(CARE)),
                     ..Then::default()
@@ -156,6 +145,8 @@ fn plan() -> RoutePlan {
             repeat_window: Duration::from_secs(7 * 86_400),
             same_agent_for: Duration::from_secs(20),
         },
+        calendars: vec![],
+        fallback_queue: None,
     })
     .unwrap()
 }
@@ -362,7 +353,7 @@ fn caller_who_pressed_zero_in_three_of_five_calls_skips_the_menu_next_time() {
         }
     );
     assert!(d.menu_skipped);
-    let e = r.explain(caller, MAIN_LINE, &[], T0);
+    let e = r.explain(caller, MAIN_LINE, Channel::Voice, &[], T0);
     assert_eq!(e.caller.source, PreferenceSource::LearnedZeroOut);
 }
 
@@ -375,7 +366,7 @@ fn explicit_preference_wins_over_a_learned_one() {
         route(&r, &id, "+12125550105", MAIN_LINE);
         r.submit_input(&id, Input::Digits("0"), T0).unwrap();
     }
-    let e = r.explain("+12125550105", MAIN_LINE, &[], T0);
+    let e = r.explain("+12125550105", MAIN_LINE, Channel::Voice, &[], T0);
     assert_eq!(e.caller.preference, Preference::GetItDone);
     assert_eq!(e.caller.source, PreferenceSource::Explicit);
 }
@@ -484,7 +475,7 @@ fn unknown_dialed_number_follows_the_default_line() {
     let r = router();
     let d = route(&r, "c1", "+12125550101", "+18005559999");
     assert_eq!(d.line, LineId(0));
-    let e = r.explain("+12125550101", "+18005559999", &[], T0);
+    let e = r.explain("+12125550101", "+18005559999", Channel::Voice, &[], T0);
     assert!(
         e.notes.iter().any(|n| n.contains("not a configured line")),
         "{:?}",
@@ -495,12 +486,12 @@ fn unknown_dialed_number_follows_the_default_line() {
 #[test]
 fn explain_lists_every_rule_and_each_condition_agrees_with_the_match() {
     let r = router();
-    let e = r.explain("+12125550102", PLATINUM_LINE, &["2"], T0);
+    let e = r.explain("+12125550102", PLATINUM_LINE, Channel::Voice, &["2"], T0);
     assert_eq!(e.rules.len(), 4);
     for t in &e.rules {
         assert_eq!(t.matched, t.conditions.iter().all(|c| c.matched), "{t:?}");
     }
-    assert_eq!(e.rules[0].conditions[0].condition, "tier in [gold]");
+    assert_eq!(e.rules[0].conditions[0].condition, "caller.tier == \"gold\"");
     assert_eq!(e.rules[0].conditions[0].actual, "gold");
     assert_eq!(e.rules[0].effect, "priority +5, then continue");
     assert!(
@@ -530,13 +521,13 @@ fn repeat_callers_are_recognized_within_the_window() {
     route(&r, "r1", "+12125550101", MAIN_LINE);
     let soon = Millis(T0.0 + 3_600_000);
     assert!(
-        r.explain("+12125550101", MAIN_LINE, &[], soon)
+        r.explain("+12125550101", MAIN_LINE, Channel::Voice, &[], soon)
             .caller
             .repeat
     );
     let later = Millis(T0.0 + 8 * 86_400_000);
     assert!(
-        !r.explain("+12125550101", MAIN_LINE, &[], later)
+        !r.explain("+12125550101", MAIN_LINE, Channel::Voice, &[], later)
             .caller
             .repeat
     );

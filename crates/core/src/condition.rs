@@ -1,0 +1,596 @@
+//! Compiled rule conditions: what an ops team wrote as
+//! `caller.tier >= "gold" and queue("support").estimated_wait > 120`, parsed and
+//! type-checked once at load (by the config crate) into a tree of typed tests.
+//!
+//! Every name is already resolved to an index (tiers, lines, queues, calendars) and every
+//! literal to its typed value, so evaluation compares integers and floats, walks no
+//! strings except attribute values, and allocates nothing. An explanation evaluates the
+//! same tree without short-circuiting and records each test's value.
+
+use std::time::Duration;
+
+use crate::{
+    clock::Millis,
+    customer::{Customer, Preference, TierId},
+    plan::{LineId, QueueId, RoutePlan, TierSet},
+    router::{Caller, Channel, PreferenceSource},
+};
+
+/// How two values compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cmp::Eq => "==",
+            Cmp::Ne => "!=",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+        }
+    }
+
+    fn holds<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Ne => a != b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+        }
+    }
+}
+
+/// A condition tree. `All([])` always holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    All(Box<[Condition]>),
+    Any(Box<[Condition]>),
+    Not(Box<Condition>),
+    Test(Leaf),
+}
+
+impl Default for Condition {
+    fn default() -> Self {
+        Condition::All(Box::new([]))
+    }
+}
+
+/// One test with the text it was written as, for explanations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Leaf {
+    pub text: Box<str>,
+    pub test: Test,
+}
+
+impl Leaf {
+    pub fn new(text: impl Into<Box<str>>, test: Test) -> Self {
+        Leaf {
+            text: text.into(),
+            test,
+        }
+    }
+}
+
+/// A true-or-false fact about the caller or the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flag {
+    /// The number belongs to a customer in the directory.
+    Known,
+    /// The caller called before within the learning repeat window.
+    Repeat,
+    /// The literal `true` or `false`.
+    Const(bool),
+}
+
+/// A number-valued operand.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Number {
+    Const(f64),
+    LifetimeValue,
+    Influence,
+    /// Zero-outs at the first prompt among the caller's recent calls (learning window).
+    ZeroOuts,
+    /// A free attribute read as a number; a missing or non-numeric value fails the test.
+    Attr(Box<str>),
+    /// Live state of a queue.
+    Queue(QueueId, QueueMetric),
+}
+
+/// Live figures of a queue that conditions may read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueMetric {
+    /// Calls waiting now.
+    Waiting,
+    /// What a caller entering now would be told, in seconds; unbounded when nobody is
+    /// staffed.
+    EstimatedWait,
+    /// Agents logged in and not stepped away.
+    Staffed,
+    /// Agents idle and ready for a call now.
+    Available,
+}
+
+impl QueueMetric {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueMetric::Waiting => "waiting",
+            QueueMetric::EstimatedWait => "estimated_wait",
+            QueueMetric::Staffed => "staffed",
+            QueueMetric::Available => "available",
+        }
+    }
+}
+
+/// A text-valued operand.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Text {
+    CustomerId,
+    Language,
+    PreferredAgent,
+    Attr(Box<str>),
+}
+
+/// A calendar date, as days since 1970-01-01.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Date {
+    Const(i64),
+    /// Today (in UTC) minus this many days.
+    DaysAgo(i64),
+    /// A free attribute read as `YYYY-MM-DD` (a longer timestamp's date part counts).
+    Attr(Box<str>),
+}
+
+/// One typed test.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Test {
+    Flag(Flag),
+    /// The caller's tier against one tier, in the configured order.
+    Tier(Cmp, TierId),
+    TierIn(TierSet),
+    /// Bit mask of [`Preference::bit`].
+    PreferenceIn(u8),
+    LineIn(Box<[LineId]>),
+    /// Bit mask of [`Channel::bit`].
+    ChannelIn(u8),
+    Number(Number, Cmp, Number),
+    /// Text equality (`==`, `!=`) with a literal.
+    Text(Text, Cmp, Box<str>),
+    TextIn(Text, Box<[Box<str>]>),
+    /// The customer carries this tag.
+    Tagged(Box<str>),
+    Date(Date, Cmp, Date),
+    /// The calendar is open now.
+    Open(u16),
+    /// The caller called before within this time.
+    RepeatWithin(Duration),
+}
+
+/// Live queue figures, as the ACD knows them.
+pub trait LiveQueues {
+    fn waiting(&self, queue: QueueId) -> usize;
+    /// `None` when nobody is staffed: the wait has no bound.
+    fn estimated_wait(&self, queue: QueueId) -> Option<Duration>;
+    fn staffed(&self, queue: QueueId) -> usize;
+    fn available(&self, queue: QueueId) -> usize;
+}
+
+/// No live state (a plan checked offline): queues are empty and unstaffed.
+#[derive(Debug)]
+pub struct NoLiveQueues;
+
+impl LiveQueues for NoLiveQueues {
+    fn waiting(&self, _: QueueId) -> usize {
+        0
+    }
+    fn estimated_wait(&self, _: QueueId) -> Option<Duration> {
+        None
+    }
+    fn staffed(&self, _: QueueId) -> usize {
+        0
+    }
+    fn available(&self, _: QueueId) -> usize {
+        0
+    }
+}
+
+/// Everything a condition can look at.
+#[derive(Clone, Copy)]
+pub struct Facts<'a> {
+    pub plan: &'a RoutePlan,
+    pub caller: &'a Caller,
+    /// The line the call is on (after any redirect).
+    pub line: LineId,
+    pub channel: Channel,
+    pub now: Millis,
+    pub live: &'a dyn LiveQueues,
+}
+
+impl std::fmt::Debug for Facts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Facts")
+            .field("line", &self.line)
+            .field("channel", &self.channel)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One test as evaluated, for explanations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestTrace {
+    pub text: String,
+    pub actual: String,
+    pub matched: bool,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl Condition {
+    pub fn always() -> Self {
+        Condition::default()
+    }
+
+    /// True when the condition holds for every call (an empty `All`).
+    pub fn is_always(&self) -> bool {
+        matches!(self, Condition::All(c) if c.is_empty())
+    }
+
+    pub fn eval(&self, facts: &Facts<'_>) -> bool {
+        match self {
+            Condition::All(cs) => cs.iter().all(|c| c.eval(facts)),
+            Condition::Any(cs) => cs.iter().any(|c| c.eval(facts)),
+            Condition::Not(c) => !c.eval(facts),
+            Condition::Test(leaf) => leaf.test.eval(facts),
+        }
+    }
+
+    /// Evaluates every test (no short-circuit) and records each one's value.
+    pub fn explain(&self, facts: &Facts<'_>, out: &mut Vec<TestTrace>) -> bool {
+        match self {
+            Condition::All(cs) => cs
+                .iter()
+                .map(|c| c.explain(facts, out))
+                .fold(true, |a, b| a && b),
+            Condition::Any(cs) => cs
+                .iter()
+                .map(|c| c.explain(facts, out))
+                .fold(false, |a, b| a || b),
+            Condition::Not(c) => !c.explain(facts, out),
+            Condition::Test(leaf) => {
+                let matched = leaf.test.eval(facts);
+                out.push(TestTrace {
+                    text: leaf.text.to_string(),
+                    actual: leaf.test.describe(facts),
+                    matched,
+                });
+                matched
+            }
+        }
+    }
+
+    /// The tests of the tree, in order.
+    pub fn leaves(&self) -> Vec<&Leaf> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<&'a Leaf>) {
+        match self {
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| c.collect(out)),
+            Condition::Not(c) => c.collect(out),
+            Condition::Test(l) => out.push(l),
+        }
+    }
+}
+
+fn attr<'a>(customer: Option<&'a Customer>, key: &str) -> Option<&'a str> {
+    let attrs = &customer?.attributes;
+    attrs
+        .binary_search_by(|(k, _)| k.as_str().cmp(key))
+        .ok()
+        .map(|i| attrs[i].1.as_str())
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day number (inverse of [`days_from_civil`]).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Reads `YYYY-MM-DD` (anything after the date, such as a time, is ignored) as a day
+/// number; `None` for anything else, including impossible dates.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    if b.len() > 10 && !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let s = text.get(r)?;
+        if !s.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
+        return None;
+    }
+    Some(days_from_civil(i64::from(y), m, d))
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+fn format_date(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+impl Number {
+    fn value(&self, f: &Facts<'_>) -> Option<f64> {
+        let customer = f.caller.customer.as_deref();
+        Some(match self {
+            Number::Const(v) => *v,
+            Number::LifetimeValue => customer.map_or(0.0, |c| c.lifetime_value),
+            Number::Influence => customer.map_or(0.0, |c| f64::from(c.influence)),
+            Number::ZeroOuts => f64::from(
+                f.caller
+                    .learned
+                    .zero_outs(f.plan.learning.zero_out.window),
+            ),
+            Number::Attr(key) => attr(customer, key)?.trim().parse::<f64>().ok()?,
+            Number::Queue(q, metric) => match metric {
+                QueueMetric::Waiting => f.live.waiting(*q) as f64,
+                QueueMetric::EstimatedWait => f
+                    .live
+                    .estimated_wait(*q)
+                    .map_or(f64::INFINITY, |d| d.as_secs_f64()),
+                QueueMetric::Staffed => f.live.staffed(*q) as f64,
+                QueueMetric::Available => f.live.available(*q) as f64,
+            },
+        })
+    }
+
+    fn describe(&self, f: &Facts<'_>) -> String {
+        match (self, self.value(f)) {
+            (Number::Attr(key), None) => match attr(f.caller.customer.as_deref(), key) {
+                Some(v) => format!("{v:?} (not a number)"),
+                None => "missing".to_owned(),
+            },
+            (Number::Queue(_, QueueMetric::EstimatedWait), Some(v)) if v.is_infinite() => {
+                "unbounded (nobody staffed)".to_owned()
+            }
+            (_, Some(v)) => format_number(v),
+            (_, None) => "missing".to_owned(),
+        }
+    }
+}
+
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+impl Text {
+    fn value<'a>(&self, f: &Facts<'a>) -> Option<&'a str> {
+        let customer = f.caller.customer.as_deref()?;
+        match self {
+            Text::CustomerId => Some(&customer.id),
+            Text::Language => Some(&customer.language),
+            Text::PreferredAgent => customer.preferred_agent.as_deref(),
+            Text::Attr(key) => attr(Some(customer), key),
+        }
+    }
+}
+
+impl Date {
+    fn value(&self, f: &Facts<'_>) -> Option<i64> {
+        match self {
+            Date::Const(d) => Some(*d),
+            Date::DaysAgo(n) => Some(i64::try_from(f.now.0).unwrap_or(i64::MAX) / DAY_MS - n),
+            Date::Attr(key) => parse_date(attr(f.caller.customer.as_deref(), key)?),
+        }
+    }
+
+    fn describe(&self, f: &Facts<'_>) -> String {
+        match (self, self.value(f)) {
+            (_, Some(d)) => format_date(d),
+            (Date::Attr(key), None) => match attr(f.caller.customer.as_deref(), key) {
+                Some(v) => format!("{v:?} (not a date)"),
+                None => "missing".to_owned(),
+            },
+            (_, None) => "missing".to_owned(),
+        }
+    }
+}
+
+impl Test {
+    pub fn eval(&self, f: &Facts<'_>) -> bool {
+        let caller = f.caller;
+        match self {
+            Test::Flag(flag) => match flag {
+                Flag::Known => caller.customer.is_some(),
+                Flag::Repeat => caller.repeat,
+                Flag::Const(b) => *b,
+            },
+            Test::Tier(cmp, tier) => cmp.holds(caller.tier, *tier),
+            Test::TierIn(set) => set.contains(caller.tier),
+            Test::PreferenceIn(mask) => mask & caller.preference.bit() != 0,
+            Test::LineIn(lines) => lines.contains(&f.line),
+            Test::ChannelIn(mask) => mask & f.channel.bit() != 0,
+            Test::Number(a, cmp, b) => match (a.value(f), b.value(f)) {
+                (Some(a), Some(b)) => cmp.holds(a, b),
+                _ => false,
+            },
+            Test::Text(t, cmp, lit) => t.value(f).is_some_and(|v| cmp.holds(v, lit)),
+            Test::TextIn(t, set) => t.value(f).is_some_and(|v| set.iter().any(|s| **s == *v)),
+            Test::Tagged(tag) => caller
+                .customer
+                .as_ref()
+                .is_some_and(|c| c.tags.iter().any(|t| **t == **tag)),
+            Test::Date(a, cmp, b) => match (a.value(f), b.value(f)) {
+                (Some(a), Some(b)) => cmp.holds(a, b),
+                _ => false,
+            },
+            Test::Open(cal) => f
+                .plan
+                .calendars
+                .get(usize::from(*cal))
+                .is_some_and(|c| c.is_open(f.now)),
+            Test::RepeatWithin(window) => caller
+                .learned
+                .last_call
+                .is_some_and(|t| f.now.since(t) <= *window),
+        }
+    }
+
+    /// The value the test looked at, in words.
+    pub fn describe(&self, f: &Facts<'_>) -> String {
+        let caller = f.caller;
+        let text = |t: &Text| match t.value(f) {
+            Some(v) => format!("{v:?}"),
+            None if caller.customer.is_none() => "unknown caller".to_owned(),
+            None => "missing".to_owned(),
+        };
+        match self {
+            Test::Flag(Flag::Known) => caller.customer.is_some().to_string(),
+            Test::Flag(Flag::Repeat) => caller.repeat.to_string(),
+            Test::Flag(Flag::Const(b)) => b.to_string(),
+            Test::Tier(..) | Test::TierIn(_) => f.plan.tier(caller.tier).name.clone(),
+            Test::PreferenceIn(_) => {
+                let source = match caller.source {
+                    PreferenceSource::None => "",
+                    PreferenceSource::Explicit => " (explicit)",
+                    PreferenceSource::LearnedZeroOut => " (learned from zero-outs)",
+                    PreferenceSource::LearnedChoice => " (learned from a menu choice)",
+                };
+                format!("{}{source}", caller.preference)
+            }
+            Test::LineIn(_) => f.plan.line(f.line).name.clone(),
+            Test::ChannelIn(_) => f.channel.as_str().to_owned(),
+            Test::Number(a, _, b) => {
+                let (a, b) = (a.describe(f), b.describe(f));
+                if matches!(self, Test::Number(_, _, Number::Const(_))) {
+                    a
+                } else {
+                    format!("{a} vs {b}")
+                }
+            }
+            Test::Text(t, ..) | Test::TextIn(t, _) => text(t),
+            Test::Tagged(_) => match &caller.customer {
+                Some(c) if c.tags.is_empty() => "no tags".to_owned(),
+                Some(c) => format!("tags [{}]", c.tags.join(", ")),
+                None => "unknown caller".to_owned(),
+            },
+            Test::Date(a, _, b) => format!("{} vs {}", a.describe(f), b.describe(f)),
+            Test::Open(cal) => match f.plan.calendars.get(usize::from(*cal)) {
+                Some(c) => c.describe(f.now),
+                None => "no such calendar".to_owned(),
+            },
+            Test::RepeatWithin(_) => match caller.learned.last_call {
+                Some(t) => format!("last called {}s ago", f.now.since(t).as_secs()),
+                None => "no earlier call".to_owned(),
+            },
+        }
+    }
+
+    /// Queues whose live state the test reads.
+    pub fn queues(&self) -> impl Iterator<Item = QueueId> + '_ {
+        let (a, b) = match self {
+            Test::Number(Number::Queue(q, _), _, other)
+            | Test::Number(other, _, Number::Queue(q, _)) => (
+                Some(*q),
+                match other {
+                    Number::Queue(q, _) => Some(*q),
+                    _ => None,
+                },
+            ),
+            _ => (None, None),
+        };
+        a.into_iter().chain(b)
+    }
+
+}
+
+impl Preference {
+    /// The mask of a set of preferences.
+    pub fn mask(prefs: &[Preference]) -> u8 {
+        prefs.iter().fold(0, |m, p| m | p.bit())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_through_day_numbers() {
+        for days in [-1_000, 0, 59, 60, 11_000, 20_454, 30_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        assert_eq!(parse_date("2024-02-29T10:00:00Z"), Some(19_782));
+    }
+
+    #[test]
+    fn impossible_or_malformed_dates_are_refused() {
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "24-01-01",
+            "2024/01/01",
+            "2024-01-0x",
+            "2024-01-01x",
+            "",
+            "२०२४-01-01",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+}
