@@ -61,6 +61,14 @@ impl ManualClock {
         Arc::new(ManualClock(AtomicU64::new(Millis::now().0)))
     }
 
+    /// A clock stopped at `utc`, e.g. "2026-11-23T15:00:00Z".
+    pub fn at(utc: &str) -> Arc<Self> {
+        let ts: jiff::Timestamp = utc.parse().expect("an RFC 3339 time");
+        Arc::new(ManualClock(AtomicU64::new(
+            u64::try_from(ts.as_millisecond()).unwrap(),
+        )))
+    }
+
     pub fn advance(&self, by: Duration) {
         self.0
             .fetch_add(u64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);

@@ -176,16 +176,42 @@ async fn explain_route_names_every_rule_its_conditions_and_the_decisions() {
         names,
         [
             "repeat-callers-first",
+            "warranty-offer",
             "concierge",
             "platinum-desk",
             "operator-seekers",
             "friendly-chat",
+            "get-it-done-busy",
             "get-it-done"
         ]
     );
-    assert!(e.rules.iter().all(|r| !r.matched));
-    let platinum = &e.rules[2];
-    assert_eq!(platinum.conditions[0].condition, "tier in [platinum]");
+    // James's device is from 2023-02-01: more than two years old, so the agent's screen
+    // gets the warranty offer; no other rule matches.
+    let matched: Vec<&str> = e
+        .rules
+        .iter()
+        .filter(|r| r.matched)
+        .map(|r| r.rule.as_str())
+        .collect();
+    assert_eq!(matched, ["warranty-offer"]);
+    let warranty = &e.rules[1].conditions[0];
+    assert_eq!(
+        warranty.condition,
+        "caller.attr.device_purchased < days_ago(730)"
+    );
+    assert!(
+        warranty.actual.starts_with("2023-02-01 vs "),
+        "{warranty:?}"
+    );
+    assert_eq!(
+        e.rules[1].effect,
+        "offer \"extended-warranty\", then continue"
+    );
+    let platinum = &e.rules[3];
+    assert_eq!(
+        platinum.conditions[0].condition,
+        "caller.tier == \"platinum\""
+    );
     assert_eq!(platinum.conditions[0].actual, "gold");
     assert_eq!(platinum.effect, "queue platinum_desk, then stop");
     assert!(

@@ -3,6 +3,7 @@
 use switchboard_proto::v1::{
     self as pb, decision::Action, routing_client::RoutingClient, submit_input_request::Input,
 };
+use switchboard_server::Clock;
 use switchboard_tests::*;
 use tonic::transport::Channel;
 
@@ -123,12 +124,46 @@ async fn always_operator_callers_skip_every_menu() {
 
 #[tokio::test]
 async fn preferences_choose_a_shorter_menu_or_skip_it() {
-    let server = start().await;
+    // Monday 10:00 in New York: support is open.
+    let clock = ManualClock::at("2026-11-23T15:00:00Z");
+    let server = start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone()).await;
     let mut c = server.routing().await;
+    // Nobody staffs support yet: the wait has no bound, so the get-it-done caller gets the
+    // short menu and, once in the queue, a callback offer.
     let d = route(&mut c, "g1", GRACE_GET_IT_DONE, MAIN_LINE).await;
     assert_eq!(menu(&d).menu, "quick");
     assert_eq!(menu(&d).options.len(), 3);
+    assert_eq!(d.reason, "rule get-it-done-busy");
+    let d = press(&mut c, "g1", "1").await;
+    match &d.action {
+        Some(Action::Enqueue(q)) => {
+            assert_eq!(q.queue, "support");
+            assert!(q.callback_offered, "{q:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Two technical agents log in, both busy elsewhere but staffed: an estimated
+    // 1 x 6m / 2 = 3 minutes is within the rule's 4, so the plain rule applies.
+    let acd = server.app.router.acd();
+    for id in ["tech-1", "tech-2"] {
+        acd.log_in(
+            switchboard_core::acd::AgentProfile {
+                id: id.into(),
+                endpoint: format!("sip:{id}@pbx"),
+                skills: vec![("technical".into(), 5)],
+                tags: vec![],
+            },
+            clock.now(),
+        )
+        .unwrap();
+        acd.ready(id, clock.now()).unwrap();
+    }
+    let d = route(&mut c, "g2", GRACE_GET_IT_DONE, MAIN_LINE).await;
     assert_eq!(d.reason, "rule get-it-done");
+    // Saturday evening support is closed: busy again, whatever the staffing.
+    clock.advance(std::time::Duration::from_secs(5 * 86_400 + 9 * 3_600));
+    let d = route(&mut c, "g3", GRACE_GET_IT_DONE, MAIN_LINE).await;
+    assert_eq!(d.reason, "rule get-it-done-busy");
     let d = route(&mut c, "f1", LUIS_FRIENDLY_CHAT, MAIN_LINE).await;
     // Gold base priority 20, care queue, no menu.
     assert_eq!(queue(&d), ("care", 20));

@@ -7,7 +7,7 @@ use switchboard_core::Directory;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The config file to check.
+    /// The config file, or a directory of `*.toml` files, to check.
     path: PathBuf,
 }
 

@@ -5,12 +5,13 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc};
 use switchboard_config::customers;
 use switchboard_core::{
     Directory, Millis, Router,
-    router::{Action, Decision, Explanation, PreferenceSource, describe_reason},
+    router::{Action, Channel, Decision, Explanation, PreferenceSource, describe_reason},
 };
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Config file; the embedded default (with the sample customers) when absent.
+    /// Config file or directory; the embedded default (with the sample customers) when
+    /// absent.
     #[arg(long)]
     config: Option<PathBuf>,
     /// The caller's number, in any format a switch sends.
@@ -22,6 +23,16 @@ pub(crate) struct Args {
     /// Menu answers to follow, one per prompt: --digits 2 or --digits 2,1.
     #[arg(long, value_delimiter = ',')]
     digits: Vec<String>,
+    /// How the contact arrives: voice, video, chat, email or callback.
+    #[arg(long, default_value = "voice", value_parser = channel)]
+    channel: Channel,
+}
+
+fn channel(name: &str) -> Result<Channel, String> {
+    Channel::ALL
+        .into_iter()
+        .find(|c| c.as_str() == name)
+        .ok_or_else(|| format!("unknown channel {name:?} (voice, video, chat, email or callback)"))
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -56,7 +67,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let router = Router::new(config.plan, Arc::new(directory));
     let digits: Vec<&str> = args.digits.iter().map(String::as_str).collect();
-    let e = router.explain(&args.caller, &args.dialed, &digits, Millis::now());
+    let e = router.explain(
+        &args.caller,
+        &args.dialed,
+        args.channel,
+        &digits,
+        Millis::now(),
+    );
     print!("{}", render(&e));
     Ok(ExitCode::SUCCESS)
 }

@@ -22,7 +22,8 @@ struct Cli {
 enum Command {
     /// Run the gRPC server (the embedded default config unless --config is given).
     Serve(serve::Args),
-    /// Validate a config file: print every error and warning; exit 1 if there are errors.
+    /// Validate a config file or directory: print every error and warning; exit 1 if there
+    /// are errors.
     Check(check::Args),
     /// Show which rules a call would match and where it would go, without a server.
     Explain(explain::Args),

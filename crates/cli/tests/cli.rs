@@ -40,7 +40,7 @@ fn check_passes_the_shipped_config_with_a_one_line_summary() {
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(
         stdout.ends_with(
-            "switchboard.toml: ok (4 tiers, 2 lines, 2 menus, 6 queues, 6 rules; 1200 customers)\n"
+            "switchboard.toml: ok (4 tiers, 2 lines, 2 menus, 6 queues, 8 rules; 1200 customers)\n"
         ),
         "{stdout}"
     );
@@ -77,7 +77,7 @@ fn check_prints_every_error_and_exits_1() {
                 "{file}:21:17: learning.repeat_window: \"soon\": expected a number before \"soon\""
             ),
             format!(
-                "{file}:{queue_line}:18: rules[2].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)"
+                "{file}:{queue_line}:18: rules[3].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)"
             ),
             format!("{file}: 2 errors in config"),
         ]
@@ -165,7 +165,7 @@ fn explain_shows_rules_and_decisions_for_a_call() {
     );
     assert!(
         stdout.contains(
-            "          yes preference in [always_operator] (is always_operator (explicit))\n"
+            "          yes caller.preference == \"always_operator\" (is always_operator (explicit))\n"
         ),
         "{stdout}"
     );

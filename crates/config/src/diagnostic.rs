@@ -1,7 +1,10 @@
 //! Config errors and warnings that say exactly where: file, line, column, field path,
 //! the offending value and the rule it breaks.
 
-use std::{fmt, ops::Range, path::Path};
+use std::{fmt, ops::Range};
+
+#[cfg(test)]
+use std::path::Path;
 
 use toml::de::{DeTable, DeValue};
 
@@ -39,19 +42,53 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Turns byte offsets into line and column for one source text.
+/// Turns byte offsets into file, line and column. A config directory's files are laid
+/// end to end in one offset space (each parsed behind padding of its start offset), so a
+/// span anywhere in the config names its own file.
 #[derive(Debug)]
 pub(crate) struct Source<'a> {
-    pub file: String,
-    pub text: &'a str,
+    files: Vec<SourceFile<'a>>,
+}
+
+#[derive(Debug)]
+struct SourceFile<'a> {
+    name: String,
+    /// Where the file starts in the shared offset space.
+    base: usize,
+    text: &'a str,
 }
 
 impl<'a> Source<'a> {
+    #[cfg(test)]
     pub(crate) fn new(path: &Path, text: &'a str) -> Self {
         Source {
-            file: path.display().to_string(),
-            text,
+            files: vec![SourceFile {
+                name: path.display().to_string(),
+                base: 0,
+                text,
+            }],
         }
+    }
+
+    /// Several files, each starting at the given offset (in increasing order).
+    pub(crate) fn files(files: impl IntoIterator<Item = (String, usize, &'a str)>) -> Self {
+        Source {
+            files: files
+                .into_iter()
+                .map(|(name, base, text)| SourceFile { name, base, text })
+                .collect(),
+        }
+    }
+
+    fn file(&self, offset: usize) -> Option<&SourceFile<'a>> {
+        self.files.iter().rev().find(|f| f.base <= offset)
+    }
+
+    /// The text of a span, if it lies within one file.
+    pub(crate) fn slice(&self, span: Range<usize>) -> Option<&'a str> {
+        let f = self.file(span.start)?;
+        f.text
+            .get(span.start - f.base..span.end.checked_sub(f.base)?)
     }
 
     pub(crate) fn at(
@@ -61,13 +98,17 @@ impl<'a> Source<'a> {
         path: &str,
         message: String,
     ) -> Diagnostic {
-        let offset = span.start.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(self.text, offset)];
+        let (file, text, offset) = match self.file(span.start) {
+            Some(f) => (f.name.clone(), f.text, span.start - f.base),
+            None => (String::new(), "", 0),
+        };
+        let offset = offset.min(text.len());
+        let before = &text[..floor_char_boundary(text, offset)];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         Diagnostic {
             severity,
-            file: self.file.clone(),
+            file,
             line,
             column,
             path: path.to_owned(),
@@ -158,7 +199,7 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, c)| *d <= limit && !c.is_empty())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -213,10 +254,7 @@ mod tests {
 
     #[test]
     fn positions_are_one_based_lines_and_columns() {
-        let src = Source {
-            file: "f.toml".into(),
-            text: "a = 1\nbé = 2\n",
-        };
+        let src = Source::new(Path::new("f.toml"), "a = 1\nbé = 2\n");
         let d = src.at(Severity::Error, 10..11, "b", "bad".into());
         // Byte 10 is the '=' after "bé ", the fourth character of line 2.
         assert_eq!((d.line, d.column), (2, 4));

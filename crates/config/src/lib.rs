@@ -6,7 +6,10 @@
 //!
 //! Layout:
 //! - `raw`: the serde structs, one to one with the TOML.
-//! - `validate`: raw structs into the plan, collecting every error and warning.
+//! - `expr`: the rule condition language's lexer and parser.
+//! - `condition`: condition type-checking and compilation to the core's form.
+//! - `validate`: raw structs into the plan, collecting every error and warning, and the
+//!   merging of a config directory's files.
 //! - [`diagnostic`]: positioned errors, field paths from spans, did-you-mean hints.
 //! - [`duration`]: `20s`, `4h`, `7d`.
 //! - [`customers`]: customer CSV import with per-row errors.
@@ -19,10 +22,13 @@ use std::{
 
 use switchboard_core::{RoutePlan, acd::AgentState};
 
+mod condition;
 pub mod customers;
 pub mod diagnostic;
 pub mod duration;
+mod expr;
 mod raw;
+mod reach;
 mod validate;
 
 pub use diagnostic::{Diagnostic, Severity};
@@ -49,6 +55,20 @@ pub struct Settings {
     pub no_answers_before_not_ready: u32,
     /// The customers file named in the config, resolved against the config's folder.
     pub customers: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Keys whose change a reload cannot apply (they take effect at the next start).
+    pub fn restart_only_changes(&self, running: &Settings) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.listen != running.listen {
+            out.push("server.listen");
+        }
+        if self.customers != running.customers {
+            out.push("directory.customers");
+        }
+        out
+    }
 }
 
 /// A valid config.
@@ -95,13 +115,122 @@ impl ConfigError {
     }
 }
 
-/// Reads and validates a config file.
+/// Config text as read: one file, or the `*.toml` files of a directory in name order
+/// (their rules run in that order; every other section may live in any one file).
+#[derive(Debug, Clone)]
+pub struct ConfigFiles {
+    /// Display name and text of each file.
+    pub files: Vec<(String, String)>,
+    /// Where relative paths in the config (the customers file) start from.
+    pub base_dir: PathBuf,
+}
+
+/// Most files a config directory may hold.
+pub const MAX_FILES: usize = 256;
+
+impl ConfigFiles {
+    pub fn single(name: &Path, text: String) -> Self {
+        ConfigFiles {
+            files: vec![(name.display().to_string(), text)],
+            base_dir: name.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        }
+    }
+
+    /// Reads a config file, or every `*.toml` file of a directory.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let io = |source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if !path.is_dir() {
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            return Ok(ConfigFiles::single(path, text));
+        }
+        let mut names: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            .collect();
+        names.sort();
+        if names.is_empty() || names.len() > MAX_FILES {
+            return Err(io(std::io::Error::other(format!(
+                "a config directory needs 1 to {MAX_FILES} *.toml files (found {})",
+                names.len()
+            ))));
+        }
+        let mut files = Vec::with_capacity(names.len());
+        for name in names {
+            let text = std::fs::read_to_string(&name).map_err(|source| ConfigError::Io {
+                path: name.display().to_string(),
+                source,
+            })?;
+            files.push((name.display().to_string(), text));
+        }
+        Ok(ConfigFiles {
+            files,
+            base_dir: path.to_path_buf(),
+        })
+    }
+
+    /// Validates the files into a config. With `running`, the plan being replaced, queues
+    /// keep their ids (a removed queue stays behind as retired, so calls still holding its
+    /// id find it) and tiers must keep their order.
+    pub fn compile(&self, running: Option<&RoutePlan>) -> Result<Config, ConfigError> {
+        let mut bases = Vec::with_capacity(self.files.len());
+        let mut base = 0;
+        for (_, text) in &self.files {
+            bases.push(base);
+            base += text.len() + 1;
+        }
+        let src = diagnostic::Source::files(
+            self.files
+                .iter()
+                .zip(&bases)
+                .map(|((name, text), b)| (name.clone(), *b, text.as_str())),
+        );
+        let mut errors = Vec::new();
+        let mut parts = Vec::new();
+        for ((_, text), base) in self.files.iter().zip(&bases) {
+            // Blank lines in front put the file's spans at its place in the shared offset
+            // space, so every diagnostic names the right file.
+            let padded = format!("{}{text}", "\n".repeat(*base));
+            match toml::from_str::<raw::RawPart>(&padded) {
+                Ok(part) => parts.push(part),
+                Err(e) => {
+                    let span = e.span().unwrap_or(*base..*base);
+                    let field = diagnostic::path_at(&padded, span.start);
+                    let message = serde_message(e.message());
+                    errors.push(src.at(Severity::Error, span, &field, message));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ConfigError::Invalid {
+                errors,
+                warnings: vec![],
+            });
+        }
+        let mut checker = validate::Checker::new(&src);
+        let result = validate::merge(&mut checker, parts)
+            .and_then(|raw| validate::validate(&mut checker, raw, &self.base_dir, running));
+        let (errors, warnings): (Vec<_>, Vec<_>) = checker
+            .diagnostics
+            .into_iter()
+            .partition(|d| d.severity == Severity::Error);
+        match result {
+            Some((plan, settings)) if errors.is_empty() => Ok(Config {
+                plan,
+                settings,
+                warnings,
+            }),
+            _ => Err(ConfigError::Invalid { errors, warnings }),
+        }
+    }
+}
+
+/// Reads and validates a config file or directory.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    parse(&text, path)
+    ConfigFiles::read(path)?.compile(None)
 }
 
 /// The embedded default config.
@@ -111,35 +240,7 @@ pub fn load_default() -> Result<Config, ConfigError> {
 
 /// Validates config text; `path` names it in diagnostics and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let src = diagnostic::Source::new(path, text);
-    let raw: raw::RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let field = diagnostic::path_at(text, span.start);
-            let message = serde_message(e.message());
-            let error = src.at(Severity::Error, span, &field, message);
-            return Err(ConfigError::Invalid {
-                errors: vec![error],
-                warnings: vec![],
-            });
-        }
-    };
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut checker = validate::Checker::new(&src);
-    let result = validate::validate(&mut checker, raw, base);
-    let (errors, warnings): (Vec<_>, Vec<_>) = checker
-        .diagnostics
-        .into_iter()
-        .partition(|d| d.severity == Severity::Error);
-    match result {
-        Some((plan, settings)) if errors.is_empty() => Ok(Config {
-            plan,
-            settings,
-            warnings,
-        }),
-        _ => Err(ConfigError::Invalid { errors, warnings }),
-    }
+    ConfigFiles::single(path, text.to_owned()).compile(None)
 }
 
 /// Serde's message, with a did-you-mean for unknown keys and without its trailing

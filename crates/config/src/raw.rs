@@ -8,23 +8,46 @@ use toml::Spanned;
 
 pub(crate) type S<T> = Spanned<T>;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The whole config, from one file or merged from the files of a config directory.
+#[derive(Debug)]
 pub(crate) struct RawConfig {
-    #[serde(default)]
     pub(crate) server: RawServer,
     pub(crate) directory: S<RawDirectory>,
-    #[serde(default)]
     pub(crate) learning: RawLearning,
-    #[serde(default)]
     pub(crate) calls: RawCalls,
     pub(crate) tiers: S<Vec<S<RawTier>>>,
     pub(crate) lines: S<BTreeMap<String, S<RawLine>>>,
-    #[serde(default)]
     pub(crate) menus: BTreeMap<String, S<RawMenu>>,
     pub(crate) queues: S<BTreeMap<String, S<RawQueue>>>,
+    pub(crate) calendars: BTreeMap<String, S<RawCalendar>>,
+    pub(crate) rules: Vec<S<RawRule>>,
+}
+
+/// One file of the config: every section optional, so a directory may split them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPart {
+    pub(crate) server: Option<S<RawServer>>,
+    pub(crate) directory: Option<S<RawDirectory>>,
+    pub(crate) learning: Option<S<RawLearning>>,
+    pub(crate) calls: Option<S<RawCalls>>,
+    pub(crate) tiers: Option<S<Vec<S<RawTier>>>>,
+    pub(crate) lines: Option<S<BTreeMap<String, S<RawLine>>>>,
+    pub(crate) menus: Option<BTreeMap<String, S<RawMenu>>>,
+    pub(crate) queues: Option<S<BTreeMap<String, S<RawQueue>>>>,
+    pub(crate) calendars: Option<BTreeMap<String, S<RawCalendar>>>,
     #[serde(default)]
     pub(crate) rules: Vec<S<RawRule>>,
+}
+
+/// Business hours: `hours = { mon-fri = "08:00-20:00", sat = "09:00-13:00" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCalendar {
+    pub(crate) time_zone: S<String>,
+    pub(crate) hours: S<BTreeMap<String, S<String>>>,
+    #[serde(default)]
+    pub(crate) holidays: Vec<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +79,7 @@ pub(crate) struct RawCalls {
     pub(crate) offer_timeout: Option<S<String>>,
     pub(crate) after_offer_timeout: Option<S<String>>,
     pub(crate) no_answers_before_not_ready: Option<S<i64>>,
+    pub(crate) fallback_queue: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,19 +174,9 @@ pub(crate) struct RawOverflowStep {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRule {
     pub(crate) name: S<String>,
-    pub(crate) when: Option<S<RawWhen>>,
+    /// A condition in the rule language; absent matches every call.
+    pub(crate) when: Option<S<String>>,
     pub(crate) then: S<RawThen>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawWhen {
-    pub(crate) tier: Option<S<Vec<S<String>>>>,
-    pub(crate) min_tier: Option<S<String>>,
-    pub(crate) preference: Option<S<Vec<S<String>>>>,
-    pub(crate) line: Option<S<Vec<S<String>>>>,
-    pub(crate) known: Option<bool>,
-    pub(crate) repeat: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -172,6 +186,15 @@ pub(crate) struct RawThen {
     pub(crate) queue: Option<S<String>>,
     pub(crate) priority: Option<S<i64>>,
     pub(crate) raise_priority: Option<S<i64>>,
+    #[serde(default)]
+    pub(crate) offer_callback: bool,
+    pub(crate) prefer_agent: Option<S<String>>,
+    #[serde(default)]
+    pub(crate) tags: Vec<S<String>>,
+    #[serde(default)]
+    pub(crate) offers: Vec<S<String>>,
+    #[serde(default)]
+    pub(crate) notes: Vec<S<String>>,
     #[serde(default, rename = "continue")]
     pub(crate) continue_: bool,
 }

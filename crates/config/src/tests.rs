@@ -96,13 +96,13 @@ fn the_embedded_default_is_the_shipped_config() {
 #[test]
 fn unknown_queue_is_reported_with_position_path_and_suggestion() {
     let text = edited(
-        "when = { tier = [\"platinum\"] }\nthen = { queue = \"platinum_desk\" }",
-        "when = { tier = [\"platinum\"] }\nthen = { queue = \"platnum_desk\" }",
+        "then = { queue = \"platinum_desk\" }",
+        "then = { queue = \"platnum_desk\" }",
     );
     assert_eq!(
         errors(&text),
         [format!(
-            "{}: rules[2].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)",
+            "{}: rules[3].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)",
             at(&text, "\"platnum_desk\"")
         )]
     );
@@ -115,7 +115,7 @@ fn unknown_key_is_reported_with_its_path_and_the_keys_allowed() {
     assert_eq!(errs.len(), 1);
     assert!(
         errs[0].starts_with(&format!(
-            "{}: rules[4].then.queu: unknown key \"queu\" (did you mean \"queue\"?)",
+            "{}: rules[5].then.queu: unknown key \"queu\" (did you mean \"queue\"?)",
             at(&text, "queu =")
         )),
         "{errs:?}"
@@ -167,8 +167,9 @@ fn every_error_is_reported_at_once() {
         "then = { menu = \"quick\", queue = \"support\" }",
         1,
     );
+    let text = text.replacen("caller.tier == \"platinum\"", "caller.tier == 5", 1);
     let errs = errors(&text);
-    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert_eq!(errs.len(), 5, "{errs:#?}");
     assert!(errs[0].starts_with(&format!(
         "{}: directory.default_country: unsupported country \"USA\"",
         at(&text, "\"USA\"")
@@ -190,8 +191,15 @@ fn every_error_is_reported_at_once() {
     assert_eq!(
         errs[3],
         format!(
-            "{}: rules[5].then: set either menu or queue, not both",
-            at(&text, "\"quick\"")
+            "{}: rules[3].when: cannot compare caller.tier (a tier) with 5 (a number)",
+            at(&text, "caller.tier == 5")
+        )
+    );
+    assert_eq!(
+        errs[4],
+        format!(
+            "{}: rules[7].then: set either menu or queue, not both",
+            at(&text, "\"quick\", queue")
         )
     );
 }
@@ -288,24 +296,24 @@ fn menu_mistakes_are_each_named() {
 #[test]
 fn rule_mistakes_are_each_named() {
     let text = edited(
-        "when = { preference = [\"friendly_chat\"] }",
-        "when = { preference = [\"friendly-chat\"] }",
+        "caller.preference == \"friendly_chat\"",
+        "caller.preference == \"friendly-chat\"",
     );
     assert_eq!(
         errors(&text),
         [format!(
-            "{}: rules[4].when.preference[0]: unknown preference \"friendly-chat\" (expected none, always_operator, get_it_done or friendly_chat) (did you mean \"friendly_chat\"?)",
-            at(&text, "\"friendly-chat\"]")
+            "{}: rules[5].when: unknown preference \"friendly-chat\" (expected none, always_operator, get_it_done or friendly_chat) (did you mean \"friendly_chat\"?)",
+            at(&text, "\"friendly-chat\"'")
         )]
     );
     let text = edited(
-        "then = { raise_priority = 10, continue = true }",
+        "then = { offers = [\"extended-warranty\"], continue = true }",
         "then = { continue = true }",
     );
     assert_eq!(
         errors(&text),
         [format!(
-            "{}: rules[0].then: the rule does nothing: set menu, queue, priority or raise_priority",
+            "{}: rules[1].then: the rule does nothing: set menu, queue, priority, raise_priority, offer_callback, prefer_agent, tags, offers or notes",
             at(&text, "{ continue = true }")
         )]
     );
@@ -313,15 +321,15 @@ fn rule_mistakes_are_each_named() {
     assert_eq!(
         errors(&text),
         [format!(
-            "{}: rules[2].name: rule \"concierge\" is already defined at rules[1]",
-            at(&text, "\"concierge\"\nwhen = { tier = [\"platinum\"]")
+            "{}: rules[3].name: rule \"concierge\" is already defined at rules[2]",
+            at(&text, "\"concierge\"\nwhen = 'caller.tier == \"platinum\"'")
         )]
     );
     let text = edited("name = \"platinum-desk\"", "name = \"Platinum Desk\"");
     assert_eq!(
         errors(&text),
         [format!(
-            "{}: rules[2].name: name \"Platinum Desk\" must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
+            "{}: rules[3].name: name \"Platinum Desk\" must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
             at(&text, "\"Platinum Desk\"")
         )]
     );
@@ -329,11 +337,16 @@ fn rule_mistakes_are_each_named() {
 
 #[test]
 fn a_rule_after_one_that_always_stops_is_a_warning() {
-    let text = edited("when = { tier = [\"concierge\"] }\n", "");
+    let text = edited("when = 'caller.tier == \"concierge\"'\n", "");
     let config = parse(&text, Path::new(FILE)).unwrap();
     let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
-    assert_eq!(warnings.len(), 4, "{warnings:#?}");
-    assert!(warnings[0].contains("warning: rules[2]: rule \"platinum-desk\" is never reached: rule \"concierge\" matches every call and stops"), "{warnings:#?}");
+    assert_eq!(warnings.len(), 5, "{warnings:#?}");
+    assert!(
+        warnings[0].contains(
+            "warning: rules[3]: rule \"platinum-desk\" is never reached: every call it matches is taken first by \"concierge\""
+        ),
+        "{warnings:#?}"
+    );
 }
 
 #[test]
@@ -766,4 +779,303 @@ mod customer_csv {
             "header: unknown column \"phone_number\" (did you mean \"phone_numbers\"?)"
         );
     }
+}
+
+#[test]
+fn rules_that_can_never_match_or_are_always_taken_first_are_warnings() {
+    let text = edited(
+        "[[rules]]\nname = \"concierge\"",
+        "[[rules]]\nname = \"impossible\"\nwhen = 'caller.tier == \"gold\" and not caller.known'\nthen = { queue = \"care\" }\n\n[[rules]]\nname = \"gold-or-better\"\nwhen = 'caller.tier >= \"gold\" or caller.lifetime_value > 100000'\nthen = { queue = \"care\" }\n\n[[rules]]\nname = \"concierge\"",
+    );
+    let config = parse(&text, Path::new(FILE)).unwrap();
+    let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            format!(
+                "{}: warning: rules[2]: rule \"impossible\" can never match: its condition is false for every call",
+                at(&text, "[[rules]]\nname = \"impossible\"")
+            ),
+            format!(
+                "{}: warning: rules[4]: rule \"concierge\" is never reached: every call it matches is taken first by \"gold-or-better\"",
+                at(&text, "[[rules]]\nname = \"concierge\"")
+            ),
+            format!(
+                "{}: warning: rules[5]: rule \"platinum-desk\" is never reached: every call it matches is taken first by \"gold-or-better\"",
+                at(&text, "[[rules]]\nname = \"platinum-desk\"")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_condition_error_points_inside_the_string_at_the_mistake() {
+    let text = edited(
+        "when = 'caller.tier == \"platinum\"'",
+        "when = 'caller.tier == \"platinum\" and caller.lifetime_valu > 10'",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: rules[3].when: unknown field caller.lifetime_valu (did you mean \"caller.lifetime_value\"?)",
+            at(&text, "caller.lifetime_valu ")
+        )]
+    );
+    // Multi-line literal strings keep columns too.
+    let text = edited(
+        "when = 'caller.tier == \"platinum\"'",
+        "when = '''\ncaller.tier == \"platinum\" and\n  open(\"weekend\")'''",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: rules[3].when: unknown calendar \"weekend\"",
+            at(&text, "\"weekend\"")
+        )]
+    );
+    // With escapes the text differs from the file, so the error points at the value.
+    let text = edited(
+        "when = 'caller.tier == \"platinum\"'",
+        "when = \"caller.tier == \\\"platnum\\\"\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: rules[3].when: unknown tier \"platnum\" (did you mean \"platinum\"?)",
+            at(&text, "\"caller.tier == \\\"platnum")
+        )]
+    );
+}
+
+#[test]
+fn rule_actions_are_read_and_checked() {
+    let config = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
+    let plan = &config.plan;
+    let warranty = plan
+        .rules
+        .iter()
+        .find(|r| r.name == "warranty-offer")
+        .unwrap();
+    assert_eq!(
+        warranty
+            .then
+            .offers
+            .iter()
+            .map(|o| &**o)
+            .collect::<Vec<_>>(),
+        ["extended-warranty"]
+    );
+    assert!(warranty.then.continue_);
+    let busy = plan
+        .rules
+        .iter()
+        .find(|r| r.name == "get-it-done-busy")
+        .unwrap();
+    assert!(busy.then.offer_callback);
+    let text = edited(
+        "then = { offers = [\"extended-warranty\"], continue = true }",
+        "then = { offers = [\"\"], prefer_agent = \"\", continue = true }",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "{}: rules[1].then.prefer_agent: must not be empty",
+                at(&text, "\"\", continue")
+            ),
+            format!(
+                "{}: rules[1].then.offers[0]: must not be empty",
+                at(&text, "\"\"], prefer")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn calendars_are_read_and_each_mistake_named() {
+    let config = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
+    let cal = &config.plan.calendars[0];
+    assert_eq!(cal.name, "support_hours");
+    assert_eq!(cal.hours[0], [(8 * 60, 20 * 60)]);
+    assert_eq!(cal.hours[5], [(9 * 60, 13 * 60)]);
+    assert!(cal.hours[6].is_empty());
+    assert_eq!(cal.holidays.len(), 2);
+    let text = edited(
+        "time_zone = \"America/New_York\"",
+        "time_zone = \"America/Gotham\"",
+    );
+    let text = text.replacen("sat = \"09:00-13:00\"", "sat = \"13:00-09:00\"", 1);
+    let text = text.replacen("mon-fri =", "mon-fry =", 1);
+    let text = text.replacen("\"2027-01-01\"", "\"2027-13-01\"", 1);
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "{}: calendars.support_hours.time_zone: unknown time zone \"America/Gotham\" (use an IANA name such as \"America/New_York\" or \"UTC\")",
+                at(&text, "\"America/Gotham\"")
+            ),
+            format!(
+                "{}: calendars.support_hours.hours.mon-fry: \"mon-fry\" is not a day or a range of days (mon, tue, wed, thu, fri, sat, sun, or e.g. mon-fri)",
+                at(&text, "\"08:00-20:00\"")
+            ),
+            format!(
+                "{}: calendars.support_hours.hours.sat: \"13:00-09:00\" is not opening hours like \"08:00-20:00\" (start before end, 24:00 for midnight), or \"closed\"",
+                at(&text, "\"13:00-09:00\"")
+            ),
+            format!(
+                "{}: calendars.support_hours.holidays[1]: \"2027-13-01\" is not a date like \"2026-12-25\"",
+                at(&text, "\"2027-13-01\"")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_fallback_queue_must_exist() {
+    let text = edited(
+        "fallback_queue = \"operator\"",
+        "fallback_queue = \"operater\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: calls.fallback_queue: unknown queue \"operater\" (did you mean \"operator\"?)",
+            at(&text, "\"operater\"")
+        )]
+    );
+}
+
+/// A config directory: the shipped config split into three files.
+fn split_config(dir: &Path) -> (String, String, String) {
+    let text = DEFAULT_CONFIG;
+    let queues_at = text.find("# Queues.").unwrap();
+    let rules_at = text.find("# Business hours").unwrap();
+    let base = text[..queues_at].to_owned();
+    let queues = text[queues_at..rules_at].to_owned();
+    let rules = text[rules_at..].to_owned();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("10-base.toml"), &base).unwrap();
+    std::fs::write(dir.join("20-queues.toml"), &queues).unwrap();
+    std::fs::write(dir.join("30-rules.toml"), &rules).unwrap();
+    std::fs::write(dir.join("customers.csv"), DEFAULT_CUSTOMERS).unwrap();
+    std::fs::write(dir.join("README.txt"), "not config").unwrap();
+    (base, queues, rules)
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("switchboard-config-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_config_directory_is_its_files_in_name_order() {
+    let dir = temp_dir("split");
+    split_config(&dir);
+    let split = load(&dir).unwrap();
+    let whole = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
+    assert_eq!(split.plan.rules, whole.plan.rules);
+    assert_eq!(split.plan.queues, whole.plan.queues);
+    assert!(split.warnings.is_empty(), "{:?}", split.warnings);
+    assert_eq!(split.settings.customers, Some(dir.join("customers.csv")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn errors_in_a_config_directory_name_their_own_file() {
+    let dir = temp_dir("errors");
+    let (_, queues, rules) = split_config(&dir);
+    std::fs::write(
+        dir.join("20-queues.toml"),
+        queues.replacen(
+            "strategy = \"most_skilled\"",
+            "strategy = \"most_skiled\"",
+            1,
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("30-rules.toml"),
+        rules.replacen(
+            "'caller.tier == \"concierge\"'",
+            "'caller.tier == \"concierg\"'",
+            1,
+        ),
+    )
+    .unwrap();
+    // The same queue defined in a second file is refused, naming the first.
+    std::fs::write(
+        dir.join("40-more.toml"),
+        "[queues.care]\nskills = { general = 1 }\n",
+    )
+    .unwrap();
+    let lines = match load(&dir) {
+        Err(e @ ConfigError::Invalid { .. }) => e.lines(),
+        other => panic!("{other:?}"),
+    };
+    let file = |n: &str| dir.join(n).display().to_string();
+    let queues_text = std::fs::read_to_string(dir.join("20-queues.toml")).unwrap();
+    let rules_text = std::fs::read_to_string(dir.join("30-rules.toml")).unwrap();
+    let pos = |text: &str, needle: &str| {
+        let at = at(text, needle);
+        at.split_once(':').unwrap().1.to_owned()
+    };
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "{}:1:1: queues.care: queues.care is already defined in {}:{}",
+                file("40-more.toml"),
+                file("20-queues.toml"),
+                pos(&queues_text, "[queues.care]")
+            ),
+            format!(
+                "{}:{}: queues.support.strategy: unknown strategy \"most_skiled\" (expected longest_idle, most_skilled, round_robin or least_occupied) (did you mean \"most_skilled\"?)",
+                file("20-queues.toml"),
+                pos(&queues_text, "\"most_skiled\"")
+            ),
+            format!(
+                "{}:{}: rules[2].when: unknown tier \"concierg\" (did you mean \"concierge\"?)",
+                file("30-rules.toml"),
+                pos(&rules_text, "\"concierg\"")
+            ),
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_directory_without_config_files_or_with_a_section_twice_is_refused() {
+    let dir = temp_dir("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let e = load(&dir).unwrap_err().to_string();
+    assert!(
+        e.ends_with("a config directory needs 1 to 256 *.toml files (found 0)"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.join("a.toml"),
+        "[directory]\ndefault_country = \"US\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.toml"),
+        "[directory]\ndefault_country = \"GB\"\n",
+    )
+    .unwrap();
+    let lines = load(&dir).unwrap_err().lines();
+    assert_eq!(
+        lines[0],
+        format!(
+            "{}:1:1: directory: [directory] is already set in {}:1:1",
+            dir.join("b.toml").display(),
+            dir.join("a.toml").display()
+        )
+    );
+    assert!(
+        lines[1].ends_with("tiers: missing section [tiers]"),
+        "{lines:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -9,22 +9,27 @@ use std::{
     time::Duration,
 };
 
+use std::sync::Arc;
+
 use switchboard_core::{
     NumberPlan, Preference, TierId,
     acd::AgentState,
     behaviour::{MAX_WINDOW, ZeroOutPolicy},
+    calendar::{Calendar, WEEKDAYS},
+    condition::{Condition, parse_date},
     plan::{
         Learning, Line, LineId, LineRedirect, MAX_TIERS, MaxWaitAction, Menu, MenuId, MenuOption,
         OverflowStep, PlanParts, Queue, QueueId, RoutePlan, Rule, ServiceStandard, Strategy,
-        Target, Then, Tier, TierSet, When,
+        Target, Then, Tier, TierSet,
     },
 };
 
 use crate::{
     Settings,
+    condition::{Scope, compile},
     diagnostic::{Diagnostic, Severity, Source, did_you_mean},
     duration::parse_duration,
-    raw::{RawConfig, RawTarget, S},
+    raw::{RawCalendar, RawConfig, RawPart, RawTarget, S},
 };
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -48,6 +53,12 @@ const DEFAULT_AGING_PER_MINUTE: i64 = 10;
 /// Keeps the aging arithmetic (rate times milliseconds since 1970) far from overflow.
 const MAX_AGING: i64 = 100_000;
 const MAX_PROMPT: usize = 128;
+/// Queues a running server can hold, counting retired ones; well inside a `u16` id.
+const MAX_QUEUE_SLOTS: usize = 4_096;
+/// Longest tag, offer or note a rule attaches.
+const MAX_LABEL: usize = 256;
+/// Most tags, offers and notes one rule attaches, each.
+const MAX_LABELS: usize = 16;
 
 pub(crate) struct Checker<'a> {
     src: &'a Source<'a>,
@@ -76,10 +87,33 @@ impl<'a> Checker<'a> {
         self.diagnostics.push(d);
     }
 
-    /// A `when` list that is present but empty would match nothing: surely a mistake.
-    fn non_empty<T>(&mut self, list: &S<Vec<T>>, path: &str) {
-        if list.get_ref().is_empty() {
-            self.error(list.span(), path, "an empty list matches nothing");
+    /// Where a byte of a string value's content sits in the file: after its opening
+    /// quotes, when the text as written is the value (no escapes) so offsets agree; at
+    /// the value otherwise.
+    fn inside(&self, value: &S<String>, offset: usize) -> Range<usize> {
+        let span = value.span();
+        let Some(raw) = self.src.slice(span.clone()) else {
+            return span;
+        };
+        let (open, trimmed_newline) = if raw.starts_with("'''") || raw.starts_with("\"\"\"") {
+            let after = &raw[3..];
+            let nl = if after.starts_with("\r\n") {
+                2
+            } else {
+                usize::from(after.starts_with('\n'))
+            };
+            (3, nl)
+        } else {
+            (1, 0)
+        };
+        let content = raw
+            .get(open + trimmed_newline..raw.len().saturating_sub(open))
+            .unwrap_or("");
+        if content == value.get_ref() {
+            let at = span.start + open + trimmed_newline + offset;
+            at..at
+        } else {
+            span
         }
     }
 
@@ -234,6 +268,7 @@ pub(crate) fn validate(
     c: &mut Checker<'_>,
     raw: RawConfig,
     base_dir: &Path,
+    running: Option<&RoutePlan>,
 ) -> Option<(RoutePlan, Settings)> {
     // Server settings.
     let listen = match &raw.server.listen {
@@ -376,6 +411,23 @@ pub(crate) fn validate(
         }
     }
 
+    // Customers and waiting calls hold tiers by position: a reload may add tiers at the
+    // end, but not rename, remove or reorder the ones in use.
+    if let Some(running) = running {
+        let before: Vec<&str> = running.tiers.iter().map(|t| t.name.as_str()).collect();
+        let after: Vec<&str> = tier_names.order.iter().map(String::as_str).collect();
+        if !after.starts_with(&before) {
+            c.error(
+                raw.tiers.span(),
+                "tiers",
+                format!(
+                    "a reload cannot rename, remove or reorder tiers (running: {}); add new tiers at the end, or restart to apply",
+                    before.join(", ")
+                ),
+            );
+        }
+    }
+
     // Names of lines, menus and queues first, so references can point forward.
     let mut line_names: Names<LineId> = Names::new("line");
     for (i, (name, l)) in raw.lines.get_ref().iter().enumerate() {
@@ -389,11 +441,34 @@ pub(crate) fn validate(
         menu_names.ids.insert(name.clone(), MenuId(i as u16));
         menu_names.order.push(name.clone());
     }
+    // Queue ids: the running plan's queues keep theirs, so waiting calls and agents keep
+    // their places across a reload; new queues follow. A queue the new config drops stays
+    // behind, retired, under its old id.
+    let mut slots: Vec<String> = running
+        .map(|p| p.queues.iter().map(|q| q.name.clone()).collect())
+        .unwrap_or_default();
+    for name in raw.queues.get_ref().keys() {
+        if !slots.contains(name) {
+            slots.push(name.clone());
+        }
+    }
+    if slots.len() > MAX_QUEUE_SLOTS {
+        c.error(
+            raw.queues.span(),
+            "queues",
+            format!(
+                "more than {MAX_QUEUE_SLOTS} queues, counting those removed since the server started; restart to forget removed queues"
+            ),
+        );
+        slots.truncate(MAX_QUEUE_SLOTS);
+    }
     let mut queue_names: Names<QueueId> = Names::new("queue");
-    for (i, (name, q)) in raw.queues.get_ref().iter().enumerate() {
+    for (name, q) in raw.queues.get_ref() {
         c.name(name, q.span(), &format!("queues.{name}"));
-        queue_names.ids.insert(name.clone(), QueueId(i as u16));
-        queue_names.order.push(name.clone());
+        if let Some(i) = slots.iter().position(|s| s == name) {
+            queue_names.ids.insert(name.clone(), QueueId(i as u16));
+            queue_names.order.push(name.clone());
+        }
     }
     if raw.queues.get_ref().is_empty() {
         c.error(
@@ -403,8 +478,21 @@ pub(crate) fn validate(
         );
     }
 
-    let mut queues: Vec<Queue> = Vec::new();
+    let mut queues: Vec<Option<Queue>> = vec![None; slots.len()];
+    if let Some(running) = running {
+        for (i, q) in running.queues.iter().enumerate() {
+            if !queue_names.ids.contains_key(&q.name) {
+                queues[i] = Some(Queue {
+                    retired: true,
+                    ..q.clone()
+                });
+            }
+        }
+    }
     for (name, q) in raw.queues.get_ref() {
+        let Some(id) = queue_names.ids.get(name).copied() else {
+            continue;
+        };
         let path = format!("queues.{name}");
         let q = q.get_ref();
         let mut skills = Vec::new();
@@ -462,7 +550,7 @@ pub(crate) fn validate(
             .and_then(|d| c.duration(d, &format!("{path}.callback_after"), Duration::from_secs(1)));
         let max_wait = max_wait_policy(c, &path, name, q, &queue_names);
         let overflow = overflow_steps(c, &path, name, q, &queue_names);
-        queues.push(Queue {
+        queues[id.index()] = Some(Queue {
             name: name.clone(),
             skills,
             strategy,
@@ -472,8 +560,16 @@ pub(crate) fn validate(
             callback_after,
             max_wait,
             overflow,
+            retired: false,
         });
     }
+    let fallback_queue = raw
+        .calls
+        .fallback_queue
+        .as_ref()
+        .and_then(|q| queue_names.resolve(c, q, "calls.fallback_queue"));
+    let calendars = calendars(c, &raw.calendars);
+    let calendar_names: Vec<String> = raw.calendars.keys().cloned().collect();
 
     // Lines.
     let mut lines = Vec::new();
@@ -724,12 +820,26 @@ pub(crate) fn validate(
     }
 
     // Rules, in order.
+    let queue_scope: Vec<String> = slots
+        .iter()
+        .map(|n| {
+            if queue_names.ids.contains_key(n) {
+                n.clone()
+            } else {
+                String::new()
+            }
+        })
+        .collect();
+    let scope = Scope {
+        tiers: &tier_names.order,
+        lines: &line_names.order,
+        queues: &queue_scope,
+        calendars: &calendar_names,
+    };
     let mut rules = Vec::new();
     let mut rule_names: HashMap<String, usize> = HashMap::new();
-    let mut always_stops: Option<String> = None;
     for (i, r) in raw.rules.iter().enumerate() {
-        let path = format!("rules[{i}]");
-        let span = r.span();
+        let path = format!("{}[{i}]", "rules");
         let r = r.get_ref();
         let name = r.name.get_ref();
         c.name(name, r.name.span(), &format!("{path}.name"));
@@ -740,73 +850,19 @@ pub(crate) fn validate(
                 format!("rule {name:?} is already defined at rules[{first}]"),
             );
         }
-        if let Some(earlier) = &always_stops {
-            c.warn(
-                span.clone(),
-                &path,
-                format!(
-                    "rule {name:?} is never reached: rule {earlier:?} matches every call and stops"
-                ),
-            );
-        }
-        let mut when = When::default();
-        if let Some(w) = &r.when {
-            let w = w.get_ref();
-            let mut tiers: Option<TierSet> = None;
-            if let Some(list) = &w.tier {
-                let mut set = TierSet::default();
-                for (j, t) in list.get_ref().iter().enumerate() {
-                    if let Some(id) = tier_names.resolve(c, t, &format!("{path}.when.tier[{j}]")) {
-                        set.insert(id);
+        let when = match &r.when {
+            None => Condition::always(),
+            Some(text) => match compile(text.get_ref(), scope) {
+                Ok(cond) => cond,
+                Err(errors) => {
+                    for e in errors {
+                        let at = c.inside(text, e.span.start);
+                        c.error(at, format!("{path}.when"), e.message);
                     }
+                    Condition::always()
                 }
-                c.non_empty(list, &format!("{path}.when.tier"));
-                tiers = Some(set);
-            }
-            if let Some(min) = &w.min_tier
-                && let Some(id) = tier_names.resolve(c, min, &format!("{path}.when.min_tier"))
-            {
-                let mut set = TierSet::default();
-                for t in id.0..tier_names.order.len() as u8 {
-                    set.insert(TierId(t));
-                }
-                tiers = Some(TierSet(tiers.map_or(set.0, |t| t.0 & set.0)));
-            }
-            when.tiers = tiers;
-            if let Some(list) = &w.preference {
-                let mut mask = 0u8;
-                for (j, p) in list.get_ref().iter().enumerate() {
-                    match p.get_ref().parse::<Preference>() {
-                        Ok(pref) => mask |= pref.bit(),
-                        Err(e) => {
-                            let hint = did_you_mean(
-                                p.get_ref(),
-                                Preference::ALL.iter().map(|p| p.as_str()),
-                            );
-                            c.error(
-                                p.span(),
-                                format!("{path}.when.preference[{j}]"),
-                                format!("{e}{hint}"),
-                            );
-                        }
-                    }
-                }
-                c.non_empty(list, &format!("{path}.when.preference"));
-                when.preferences = Some(mask);
-            }
-            if let Some(list) = &w.line {
-                let mut ids = Vec::new();
-                for (j, l) in list.get_ref().iter().enumerate() {
-                    if let Some(id) = line_names.resolve(c, l, &format!("{path}.when.line[{j}]")) {
-                        ids.push(id);
-                    }
-                }
-                c.non_empty(list, &format!("{path}.when.line"));
-                when.lines = Some(ids);
-            }
-            when.known = w.known;
-            when.repeat = w.repeat;
-        }
+            },
+        };
         let t = r.then.get_ref();
         let target = resolve_target(
             c,
@@ -833,19 +889,44 @@ pub(crate) fn validate(
                 )
             })
             .map_or(0, |p| p as i32);
-        if t.menu.is_none()
-            && t.queue.is_none()
-            && t.priority.is_none()
-            && t.raise_priority.is_none()
-        {
+        let prefer_agent = t.prefer_agent.as_ref().map(|a| {
+            c.text(a, &format!("{path}.then.prefer_agent"), MAX_NAME);
+            Arc::<str>::from(a.get_ref().as_str())
+        });
+        let mut labels = |list: &[S<String>], key: &str| -> Vec<Arc<str>> {
+            if list.len() > MAX_LABELS {
+                c.error(
+                    list[MAX_LABELS].span(),
+                    format!("{path}.then.{key}"),
+                    format!("at most {MAX_LABELS} per rule"),
+                );
+            }
+            list.iter()
+                .enumerate()
+                .map(|(j, v)| {
+                    c.text(v, &format!("{path}.then.{key}[{j}]"), MAX_LABEL);
+                    Arc::from(v.get_ref().as_str())
+                })
+                .collect()
+        };
+        let tags = labels(&t.tags, "tags");
+        let offers = labels(&t.offers, "offers");
+        let notes = labels(&t.notes, "notes");
+        let does_something = t.menu.is_some()
+            || t.queue.is_some()
+            || t.priority.is_some()
+            || t.raise_priority.is_some()
+            || t.offer_callback
+            || prefer_agent.is_some()
+            || !tags.is_empty()
+            || !offers.is_empty()
+            || !notes.is_empty();
+        if !does_something {
             c.error(
                 r.then.span(),
                 format!("{path}.then"),
-                "the rule does nothing: set menu, queue, priority or raise_priority",
+                "the rule does nothing: set menu, queue, priority, raise_priority, offer_callback, prefer_agent, tags, offers or notes",
             );
-        }
-        if when == When::default() && !t.continue_ && always_stops.is_none() {
-            always_stops = Some(name.clone());
         }
         rules.push(Rule {
             name: name.clone(),
@@ -854,9 +935,42 @@ pub(crate) fn validate(
                 target,
                 priority,
                 raise_priority: raise,
+                offer_callback: t.offer_callback,
+                prefer_agent,
+                tags,
+                offers,
+                notes,
                 continue_: t.continue_,
             },
         });
+    }
+    if !c.has_errors() {
+        let spans: Vec<Range<usize>> = raw.rules.iter().map(|r| r.span()).collect();
+        for finding in
+            crate::reach::unreachable(&rules, tier_names.order.len(), line_names.order.len())
+        {
+            let (i, message) = match finding {
+                crate::reach::Finding::NeverMatches(i) => (
+                    i,
+                    format!(
+                        "rule {:?} can never match: its condition is false for every call",
+                        rules[i].name
+                    ),
+                ),
+                crate::reach::Finding::Shadowed { rule, by } => (
+                    rule,
+                    format!(
+                        "rule {:?} is never reached: every call it matches is taken first by {}",
+                        rules[rule].name,
+                        by.iter()
+                            .map(|b| format!("{:?}", rules[*b].name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            };
+            c.warn(spans[i].clone(), format!("rules[{i}]"), message);
+        }
     }
 
     // Menus nothing leads to are dead config: worth a warning, not a refusal. Counted
@@ -912,8 +1026,10 @@ pub(crate) fn validate(
         lines,
         default_line: default_line?,
         menus,
-        queues,
+        queues: queues.into_iter().collect::<Option<Vec<Queue>>>()?,
         rules,
+        calendars,
+        fallback_queue,
         learning: Learning {
             zero_out: ZeroOutPolicy {
                 window: window?,
@@ -1081,4 +1197,245 @@ fn overflow_steps(
         });
     }
     steps
+}
+
+/// A config directory's files into one config: each section in at most one file (every
+/// name of lines, menus, queues and calendars once), tiers and rules in file order.
+pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfig> {
+    fn once<T>(c: &mut Checker<'_>, slot: &mut Option<S<T>>, value: Option<S<T>>, key: &str) {
+        let Some(value) = value else { return };
+        if let Some(first) = slot {
+            let at = c.src.at(Severity::Error, first.span(), "", String::new());
+            c.error(
+                value.span(),
+                key,
+                format!(
+                    "[{key}] is already set in {}:{}:{}",
+                    at.file, at.line, at.column
+                ),
+            );
+        } else {
+            *slot = Some(value);
+        }
+    }
+    fn union<T>(
+        c: &mut Checker<'_>,
+        into: &mut BTreeMap<String, S<T>>,
+        from: BTreeMap<String, S<T>>,
+        key: &str,
+    ) {
+        for (name, value) in from {
+            if let Some(first) = into.get(&name) {
+                let at = c.src.at(Severity::Error, first.span(), "", String::new());
+                c.error(
+                    value.span(),
+                    format!("{key}.{name}"),
+                    format!(
+                        "{key}.{name} is already defined in {}:{}:{}",
+                        at.file, at.line, at.column
+                    ),
+                );
+            } else {
+                into.insert(name, value);
+            }
+        }
+    }
+    /// Two optional spanned maps as one, the first one's span standing for both.
+    fn union_spanned<T>(
+        c: &mut Checker<'_>,
+        into: Option<S<BTreeMap<String, S<T>>>>,
+        from: Option<S<BTreeMap<String, S<T>>>>,
+        key: &str,
+    ) -> Option<S<BTreeMap<String, S<T>>>> {
+        match (into, from) {
+            (Some(all), Some(more)) => {
+                let span = all.span();
+                let mut map = all.into_inner();
+                union(c, &mut map, more.into_inner(), key);
+                Some(S::new(span, map))
+            }
+            (all, more) => all.or(more),
+        }
+    }
+    let mut server = None;
+    let mut directory = None;
+    let mut learning = None;
+    let mut calls = None;
+    let mut tiers: Option<S<Vec<S<crate::raw::RawTier>>>> = None;
+    let mut lines: Option<S<BTreeMap<String, S<crate::raw::RawLine>>>> = None;
+    let mut queues: Option<S<BTreeMap<String, S<crate::raw::RawQueue>>>> = None;
+    let mut menus = BTreeMap::new();
+    let mut calendars = BTreeMap::new();
+    let mut rules = Vec::new();
+    for part in parts {
+        once(c, &mut server, part.server, "server");
+        once(c, &mut directory, part.directory, "directory");
+        once(c, &mut learning, part.learning, "learning");
+        once(c, &mut calls, part.calls, "calls");
+        if let Some(t) = part.tiers {
+            tiers = Some(match tiers.take() {
+                None => t,
+                Some(all) => {
+                    let span = all.span();
+                    let mut list = all.into_inner();
+                    list.extend(t.into_inner());
+                    S::new(span, list)
+                }
+            });
+        }
+        lines = union_spanned(c, lines, part.lines, "lines");
+        queues = union_spanned(c, queues, part.queues, "queues");
+        union(c, &mut menus, part.menus.unwrap_or_default(), "menus");
+        union(
+            c,
+            &mut calendars,
+            part.calendars.unwrap_or_default(),
+            "calendars",
+        );
+        rules.extend(part.rules);
+    }
+    let mut missing = |what: &str| {
+        c.error(0..0, what, format!("missing section [{what}]"));
+    };
+    if directory.is_none() {
+        missing("directory");
+    }
+    if tiers.is_none() {
+        missing("tiers");
+    }
+    if lines.is_none() {
+        missing("lines");
+    }
+    if queues.is_none() {
+        missing("queues");
+    }
+    Some(RawConfig {
+        server: server.map(S::into_inner).unwrap_or_default(),
+        directory: directory?,
+        learning: learning.map(S::into_inner).unwrap_or_default(),
+        calls: calls.map(S::into_inner).unwrap_or_default(),
+        tiers: tiers?,
+        lines: lines?,
+        menus,
+        queues: queues?,
+        calendars,
+        rules,
+    })
+}
+
+/// Calendars: a time zone from the bundled database, opening hours per weekday (or
+/// range of weekdays, `mon-fri`) as `HH:MM-HH:MM` intervals separated by commas, and
+/// closed dates.
+fn calendars(c: &mut Checker<'_>, raw: &BTreeMap<String, S<RawCalendar>>) -> Vec<Calendar> {
+    let mut out = Vec::new();
+    for (name, cal) in raw {
+        let path = format!("calendars.{name}");
+        c.name(name, cal.span(), &path);
+        let cal = cal.get_ref();
+        let tz_name = cal.time_zone.get_ref();
+        let time_zone = match jiff::tz::TimeZone::get(tz_name) {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                c.error(
+                    cal.time_zone.span(),
+                    format!("{path}.time_zone"),
+                    format!("unknown time zone {tz_name:?} (use an IANA name such as \"America/New_York\" or \"UTC\")"),
+                );
+                None
+            }
+        };
+        let mut hours: [Vec<(u16, u16)>; 7] = Default::default();
+        let mut seen = [false; 7];
+        for (days, spec) in cal.hours.get_ref() {
+            let key_path = format!("{path}.hours.{days}");
+            let Some(range) = weekday_range(days) else {
+                c.error(
+                    spec.span(),
+                    &key_path,
+                    format!("{days:?} is not a day or a range of days (mon, tue, wed, thu, fri, sat, sun, or e.g. mon-fri)"),
+                );
+                continue;
+            };
+            let mut intervals = Vec::new();
+            if !spec.get_ref().trim().eq_ignore_ascii_case("closed") {
+                for part in spec.get_ref().split(',') {
+                    match interval(part.trim()) {
+                        Some(iv) => intervals.push(iv),
+                        None => c.error(
+                            spec.span(),
+                            &key_path,
+                            format!(
+                                "{:?} is not opening hours like \"08:00-20:00\" (start before end, 24:00 for midnight), or \"closed\"",
+                                part.trim()
+                            ),
+                        ),
+                    }
+                }
+            }
+            intervals.sort_unstable();
+            if intervals.windows(2).any(|w| w[0].1 > w[1].0) {
+                c.error(spec.span(), &key_path, "opening hours overlap");
+            }
+            for d in range {
+                if seen[d] {
+                    c.error(
+                        spec.span(),
+                        &key_path,
+                        format!("{} is given hours twice", WEEKDAYS[d]),
+                    );
+                }
+                seen[d] = true;
+                hours[d] = intervals.clone();
+            }
+        }
+        let mut holidays = Vec::new();
+        for (i, h) in cal.holidays.iter().enumerate() {
+            match parse_date(h.get_ref()).filter(|_| h.get_ref().len() == 10) {
+                Some(d) => holidays.push(d),
+                None => c.error(
+                    h.span(),
+                    format!("{path}.holidays[{i}]"),
+                    format!("{:?} is not a date like \"2026-12-25\"", h.get_ref()),
+                ),
+            }
+        }
+        holidays.sort_unstable();
+        holidays.dedup();
+        if let Some(time_zone) = time_zone {
+            out.push(Calendar {
+                name: name.clone(),
+                time_zone,
+                time_zone_name: tz_name.clone(),
+                hours,
+                holidays,
+            });
+        }
+    }
+    out
+}
+
+fn weekday_range(days: &str) -> Option<std::ops::RangeInclusive<usize>> {
+    let day = |d: &str| WEEKDAYS.iter().position(|w| *w == d);
+    match days.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (day(a)?, day(b)?);
+            (a <= b).then_some(a..=b)
+        }
+        None => day(days).map(|d| d..=d),
+    }
+}
+
+/// `HH:MM-HH:MM` as minutes from midnight, end exclusive; `24:00` ends at midnight.
+fn interval(text: &str) -> Option<(u16, u16)> {
+    let (a, b) = text.split_once('-')?;
+    let time = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        if h.len() != 2 || m.len() != 2 {
+            return None;
+        }
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+    };
+    let (a, b) = (time(a)?, time(b)?);
+    (a < b).then_some((a, b))
 }

@@ -47,8 +47,7 @@ impl Calendar {
         let date = dt.date();
         LocalTime {
             weekday: usize::try_from(dt.weekday().to_monday_zero_offset()).unwrap_or(0),
-            minute: u16::try_from(i32::from(dt.hour()) * 60 + i32::from(dt.minute()))
-                .unwrap_or(0),
+            minute: u16::try_from(i32::from(dt.hour()) * 60 + i32::from(dt.minute())).unwrap_or(0),
             day: days_from_civil(
                 i64::from(date.year()),
                 u32::try_from(date.month()).unwrap_or(1),

@@ -39,7 +39,7 @@ impl Cmp {
         }
     }
 
-    fn holds<T: PartialOrd>(self, a: T, b: T) -> bool {
+    pub fn holds<T: PartialOrd>(self, a: T, b: T) -> bool {
         match self {
             Cmp::Eq => a == b,
             Cmp::Ne => a != b,
@@ -71,6 +71,8 @@ impl Default for Condition {
 pub struct Leaf {
     pub text: Box<str>,
     pub test: Test,
+    /// The leaf holds when the test fails (`!=`, `not in`, `== false`).
+    pub negated: bool,
 }
 
 impl Leaf {
@@ -78,7 +80,19 @@ impl Leaf {
         Leaf {
             text: text.into(),
             test,
+            negated: false,
         }
+    }
+
+    pub fn negated(text: impl Into<Box<str>>, test: Test) -> Self {
+        Leaf {
+            negated: true,
+            ..Leaf::new(text, test)
+        }
+    }
+
+    pub fn eval(&self, facts: &Facts<'_>) -> bool {
+        self.test.eval(facts) != self.negated
     }
 }
 
@@ -251,24 +265,31 @@ impl Condition {
             Condition::All(cs) => cs.iter().all(|c| c.eval(facts)),
             Condition::Any(cs) => cs.iter().any(|c| c.eval(facts)),
             Condition::Not(c) => !c.eval(facts),
-            Condition::Test(leaf) => leaf.test.eval(facts),
+            Condition::Test(leaf) => leaf.eval(facts),
         }
     }
 
     /// Evaluates every test (no short-circuit) and records each one's value.
     pub fn explain(&self, facts: &Facts<'_>, out: &mut Vec<TestTrace>) -> bool {
         match self {
-            Condition::All(cs) => cs
-                .iter()
-                .map(|c| c.explain(facts, out))
-                .fold(true, |a, b| a && b),
-            Condition::Any(cs) => cs
-                .iter()
-                .map(|c| c.explain(facts, out))
-                .fold(false, |a, b| a || b),
+            // Every branch is explained, so no short-circuit.
+            Condition::All(cs) => {
+                let mut all = true;
+                for c in cs.iter() {
+                    all &= c.explain(facts, out);
+                }
+                all
+            }
+            Condition::Any(cs) => {
+                let mut any = false;
+                for c in cs.iter() {
+                    any |= c.explain(facts, out);
+                }
+                any
+            }
             Condition::Not(c) => !c.explain(facts, out),
             Condition::Test(leaf) => {
-                let matched = leaf.test.eval(facts);
+                let matched = leaf.eval(facts);
                 out.push(TestTrace {
                     text: leaf.text.to_string(),
                     actual: leaf.test.describe(facts),
@@ -373,11 +394,9 @@ impl Number {
             Number::Const(v) => *v,
             Number::LifetimeValue => customer.map_or(0.0, |c| c.lifetime_value),
             Number::Influence => customer.map_or(0.0, |c| f64::from(c.influence)),
-            Number::ZeroOuts => f64::from(
-                f.caller
-                    .learned
-                    .zero_outs(f.plan.learning.zero_out.window),
-            ),
+            Number::ZeroOuts => {
+                f64::from(f.caller.learned.zero_outs(f.plan.learning.zero_out.window))
+            }
             Number::Attr(key) => attr(customer, key)?.trim().parse::<f64>().ok()?,
             Number::Queue(q, metric) => match metric {
                 QueueMetric::Waiting => f.live.waiting(*q) as f64,
@@ -552,7 +571,6 @@ impl Test {
         };
         a.into_iter().chain(b)
     }
-
 }
 
 impl Preference {

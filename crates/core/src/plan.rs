@@ -170,6 +170,10 @@ pub struct Queue {
     pub max_wait: Option<(Duration, MaxWaitAction)>,
     /// Steps that widen who may take a call as it waits, in increasing `after` order.
     pub overflow: Vec<OverflowStep>,
+    /// Removed by a reload: kept only so that calls still holding its id find it (an
+    /// agent on one of its calls wraps up by its rules). No rule, menu or agent leads to
+    /// it; its waiting calls moved to the fallback queue.
+    pub retired: bool,
 }
 
 /// After a call has waited `after`, more agents may take it: those with the queue's

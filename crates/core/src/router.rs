@@ -14,9 +14,9 @@ use crate::{
     acd::{Acd, Assignment, Placed, WaitingCall},
     behaviour::{Behaviour, LastContact, Learned},
     clock::Millis,
+    condition::{Facts, LiveQueues},
     customer::{Customer, Directory, Preference, TierId},
     number::{E164, NumberError},
-    condition::{Facts, LiveQueues},
     plan::{LineId, MenuId, QueueId, RoutePlan, RuleId, Target},
     stats::{Counts, Stats},
 };
@@ -764,11 +764,11 @@ impl Router {
         let estimated_wait = self.acd.estimated_wait(queue, position);
         let callback_offered = by_rule
             || match (estimated_wait, plan.queue(queue).callback_after) {
-            (Some(wait), Some(after)) => wait > after,
-            // Nobody staffed at all: the wait is open-ended, so offer the callback.
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
+                (Some(wait), Some(after)) => wait > after,
+                // Nobody staffed at all: the wait is open-ended, so offer the callback.
+                (None, Some(_)) => true,
+                (_, None) => false,
+            };
         Placement::Waiting {
             position: u32::try_from(position).unwrap_or(u32::MAX),
             estimated_wait,

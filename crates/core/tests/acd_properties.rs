@@ -97,6 +97,7 @@ impl World {
                 callback_after: Some(Duration::from_secs(300)),
                 max_wait: None,
                 overflow: vec![],
+                retired: false,
             })
             .collect();
         let acd = Acd::new(queues);

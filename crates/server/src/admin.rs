@@ -160,7 +160,7 @@ impl Admin for AdminService {
         let req = request.into_inner();
         check_number_text("caller", &req.caller)?;
         check_number_text("dialed", &req.dialed)?;
-        convert::channel(req.channel)?;
+        let channel = convert::channel(req.channel)?;
         if req.digits.len() > MAX_EXPLAIN_STEPS {
             return Err(ApiError::invalid(
                 "digits",
@@ -174,10 +174,13 @@ impl Admin for AdminService {
             }
         }
         let digits: Vec<&str> = req.digits.iter().map(String::as_str).collect();
-        let e = self
-            .app
-            .router
-            .explain(&req.caller, &req.dialed, &digits, self.app.clock.now());
+        let e = self.app.router.explain(
+            &req.caller,
+            &req.dialed,
+            channel,
+            &digits,
+            self.app.clock.now(),
+        );
         Ok(Response::new(explanation(&e)))
     }
 }

@@ -26,6 +26,7 @@ fn spec(name: &str, skill: &str, strategy: Strategy) -> Queue {
         callback_after: Some(std::time::Duration::from_secs(300)),
         max_wait: None,
         overflow: vec![],
+        retired: false,
     }
 }
 

@@ -100,12 +100,16 @@ fn plan() -> RoutePlan {
                 callback_after: Some(Duration::from_secs(300)),
                 max_wait: None,
                 overflow: vec![],
+                retired: false,
             })
             .collect(),
         rules: vec![
             rule(
                 "gold-boost",
-                Condition::Test(Leaf::new("caller.tier == \"gold\"", Test::TierIn(TierSet(1 << GOLD.0)))),
+                Condition::Test(Leaf::new(
+                    "caller.tier == \"gold\"",
+                    Test::TierIn(TierSet(1 << GOLD.0)),
+                )),
                 Then {
                     raise_priority: 5,
                     continue_: true,
@@ -114,7 +118,10 @@ fn plan() -> RoutePlan {
             ),
             rule(
                 "operator-seekers",
-                Condition::Test(Leaf::new("caller.preference == \"always_operator\"", Test::PreferenceIn(Preference::AlwaysOperator.bit()))),
+                Condition::Test(Leaf::new(
+                    "caller.preference == \"always_operator\"",
+                    Test::PreferenceIn(Preference::AlwaysOperator.bit()),
+                )),
                 Then {
                     target: Some(Target::Queue(OPERATOR)),
                     ..Then::default()
@@ -122,7 +129,10 @@ fn plan() -> RoutePlan {
             ),
             rule(
                 "platinum-desk",
-                Condition::Test(Leaf::new("caller.tier == \"platinum\"", Test::TierIn(platinum_only))),
+                Condition::Test(Leaf::new(
+                    "caller.tier == \"platinum\"",
+                    Test::TierIn(platinum_only),
+                )),
                 Then {
                     target: Some(Target::Queue(PLATINUM_DESK)),
                     ..Then::default()
@@ -130,7 +140,10 @@ fn plan() -> RoutePlan {
             ),
             rule(
                 "friendly-chat",
-                Condition::Test(Leaf::new("caller.preference == \"friendly_chat\"", Test::PreferenceIn(Preference::FriendlyChat.bit()))),
+                Condition::Test(Leaf::new(
+                    "caller.preference == \"friendly_chat\"",
+                    Test::PreferenceIn(Preference::FriendlyChat.bit()),
+                )),
                 Then {
                     target: Some(Target::Queue(CARE)),
                     ..Then::default()
@@ -491,7 +504,10 @@ fn explain_lists_every_rule_and_each_condition_agrees_with_the_match() {
     for t in &e.rules {
         assert_eq!(t.matched, t.conditions.iter().all(|c| c.matched), "{t:?}");
     }
-    assert_eq!(e.rules[0].conditions[0].condition, "caller.tier == \"gold\"");
+    assert_eq!(
+        e.rules[0].conditions[0].condition,
+        "caller.tier == \"gold\""
+    );
     assert_eq!(e.rules[0].conditions[0].actual, "gold");
     assert_eq!(e.rules[0].effect, "priority +5, then continue");
     assert!(
