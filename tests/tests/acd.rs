@@ -1032,3 +1032,42 @@ async fn call_events_that_contradict_the_call_are_refused() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn rules_put_offers_and_notes_on_the_agents_screen_and_tags_on_the_decision() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    let mut stream = watch(&mut routing).await;
+    // James's device dates from 2023-02-01: the warranty rule matches and continues.
+    let d = route(&mut routing, "j1", JAMES_GOLD, MAIN_LINE).await;
+    assert_eq!(d.matched_rules, ["warranty-offer"]);
+    assert!(d.tags.is_empty(), "{:?}", d.tags);
+    press(&mut routing, "j1", "2").await;
+    login(&server, skilled("tech", "technical", 5)).await;
+    let a = next(&mut stream).await;
+    assert_eq!(a.call_id, "j1");
+    let screen = a.customer.unwrap();
+    assert_eq!(screen.offers, ["extended-warranty"]);
+    assert!(screen.notes.is_empty());
+    event(&mut routing, "j1", pb::CallEventKind::Connected, "tech")
+        .await
+        .unwrap();
+    event(&mut routing, "j1", pb::CallEventKind::Ended, "tech")
+        .await
+        .unwrap();
+    // He calls again: a repeat caller, tagged, with a note for the next agent. Pressing 2
+    // taught that he wants things done: the short menu, and support is busy for him.
+    let d = route(&mut routing, "j2", JAMES_GOLD, MAIN_LINE).await;
+    assert_eq!(
+        d.matched_rules,
+        ["repeat-callers-first", "warranty-offer", "get-it-done-busy"]
+    );
+    assert_eq!(d.tags, ["repeat"]);
+    press(&mut routing, "j2", "1").await;
+    login(&server, state("tech", pb::AgentState::Available)).await;
+    let a = next(&mut stream).await;
+    assert_eq!(a.call_id, "j2");
+    let screen = a.customer.unwrap();
+    assert_eq!(screen.offers, ["extended-warranty"]);
+    assert_eq!(screen.notes, ["called in the last 7 days"]);
+}

@@ -432,6 +432,13 @@ impl Router {
         self.behaviour.record_served(number, contact);
     }
 
+    /// The first decision of a call with the plan it refers to: its matching rules say
+    /// what goes on the agent's screen.
+    pub fn first_decision(&self, call_id: &str) -> Option<(Arc<RoutePlan>, Decision)> {
+        let state = self.calls.get(call_id)?;
+        Some((Arc::clone(&state.plan), state.first))
+    }
+
     /// What the caller behind a call last called about, for the agent's screen.
     pub fn last_contact_of(&self, call_id: &str) -> Option<LastContact> {
         let number = self.calls.get(call_id)?.number?;

@@ -140,7 +140,25 @@ pub(crate) fn decision(plan: &RoutePlan, call_id: &str, d: &Decision) -> pb::Dec
         line: plan.line(d.line).name.clone(),
         redirect,
         menu_skipped: d.menu_skipped,
+        tags: labels(plan, d, |t| &t.tags),
     }
+}
+
+/// The tags (or offers, or notes) of a decision's matching rules, each once, in order.
+pub(crate) fn labels(
+    plan: &RoutePlan,
+    d: &Decision,
+    pick: impl Fn(&switchboard_core::plan::Then) -> &Vec<std::sync::Arc<str>>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in d.matched.iter() {
+        for label in pick(&plan.rule(r).then) {
+            if !out.iter().any(|o| **o == **label) {
+                out.push(label.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// A customer from the API, checked field by field. Numbers are normalized with the
@@ -232,20 +250,29 @@ pub(crate) fn assignment(
     now: switchboard_core::Millis,
 ) -> pb::Assignment {
     let plan = router.plan();
-    let customer = router
-        .customer_of(&a.call.call_id)
-        .map(|c| pb::CustomerContext {
-            customer_id: c.id.clone(),
-            name: c.name.clone(),
-            tier: plan.tier(c.tier).name.clone(),
-            preference: preference_to(c.preference).into(),
-            last_contact: router
+    let (offers, notes) = match router.first_decision(&a.call.call_id) {
+        Some((p, d)) => (labels(&p, &d, |t| &t.offers), labels(&p, &d, |t| &t.notes)),
+        None => (vec![], vec![]),
+    };
+    let known = router.customer_of(&a.call.call_id);
+    let customer = (known.is_some() || !offers.is_empty() || !notes.is_empty()).then(|| {
+        let mut context = pb::CustomerContext {
+            offers,
+            notes,
+            ..Default::default()
+        };
+        if let Some(c) = known {
+            context.customer_id = c.id.clone();
+            context.name = c.name.clone();
+            context.tier = plan.tier(c.tier).name.clone();
+            context.preference = preference_to(c.preference).into();
+            context.last_contact = router
                 .last_contact_of(&a.call.call_id)
                 .map(|c| c.describe(now))
-                .unwrap_or_default(),
-            offers: vec![],
-            notes: vec![],
-        });
+                .unwrap_or_default();
+        }
+        context
+    });
     pb::Assignment {
         call_id: a.call.call_id.to_string(),
         kind: if a.call.callback {
