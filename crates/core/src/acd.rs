@@ -16,11 +16,12 @@
 use std::{
     collections::BTreeMap,
     sync::{
-        Arc, Mutex, RwLock,
+        Arc, Mutex, OnceLock, RwLock,
         atomic::{AtomicU32, AtomicU64, Ordering::SeqCst},
     },
 };
 
+use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
 use crate::{
@@ -93,17 +94,25 @@ pub struct Agent {
     busy_ms: AtomicU64,
     /// Offers not answered in a row; reset by a connected call or saying ready.
     missed: AtomicU32,
-    /// Queues the agent does not serve but may take calls from once they have waited
-    /// this long (the queue's overflow steps).
-    overflow_in: Vec<(QueueId, std::time::Duration)>,
-    /// The queues this agent's skills qualify for, with the agent's proficiency score in
-    /// each (the sum over the queue's skills).
-    queues: Vec<(QueueId, u16)>,
+    /// Which queues the agent serves, worked out from their skills and the queues'
+    /// policies; replaced whole when a reload changes the queues.
+    routing: ArcSwap<AgentQueues>,
     /// Why the agent is not ready, while they are.
     reason: Mutex<Option<Box<str>>>,
     /// The call offered to or held by the agent, with its queue, from assignment until it
     /// ends or goes back to the queue.
     holding: Mutex<Option<(WaitingCall, QueueId)>>,
+}
+
+/// The queues an agent's skills qualify them for.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct AgentQueues {
+    /// The queues this agent's skills qualify for, with the agent's proficiency score in
+    /// each (the sum over the queue's skills).
+    queues: Vec<(QueueId, u16)>,
+    /// Queues the agent does not serve but may take calls from once they have waited
+    /// this long (the queue's overflow steps).
+    overflow_in: Vec<(QueueId, std::time::Duration)>,
 }
 
 /// The style tag of agents known for rapport, whom `friendly_chat` callers prefer.
@@ -139,11 +148,13 @@ impl Agent {
     }
 
     pub fn serves(&self, queue: QueueId) -> bool {
-        self.queues.iter().any(|(q, _)| *q == queue)
+        self.routing.load().queues.iter().any(|(q, _)| *q == queue)
     }
 
     fn score(&self, queue: QueueId) -> u16 {
-        self.queues
+        self.routing
+            .load()
+            .queues
             .iter()
             .find(|(q, _)| *q == queue)
             .map_or(0, |(_, s)| *s)
@@ -212,7 +223,8 @@ pub struct WaitingCall {
 
 #[derive(Debug)]
 struct QueueState {
-    spec: Queue,
+    /// The queue's policy; swapped whole by a reload, read without locking.
+    spec: ArcSwap<Queue>,
     waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
     /// Logged-in agents whose skills qualify for this queue.
     members: RwLock<Vec<Arc<Agent>>>,
@@ -261,6 +273,15 @@ pub struct Assignment {
     pub agent: Arc<Agent>,
 }
 
+/// What applying a reloaded plan's queues did.
+#[derive(Debug, Default)]
+pub struct Reconfigured {
+    /// Calls and agents brought together by the new queues.
+    pub assignments: Vec<Assignment>,
+    /// Calls moved from removed queues to the fallback queue.
+    pub moved: Vec<Arc<str>>,
+}
+
 /// The result of putting a call in a queue.
 #[derive(Clone, Debug)]
 pub enum Placed {
@@ -282,6 +303,8 @@ pub enum AcdError {
     CallConnected,
     #[error("call is already waiting")]
     AlreadyWaiting,
+    #[error("a reloaded plan must keep every queue's id")]
+    QueuesMoved,
     #[error("agent cannot go from {from} to {to}")]
     IllegalTransition {
         from: &'static str,
@@ -292,7 +315,14 @@ pub enum AcdError {
 /// The distributor.
 #[derive(Debug)]
 pub struct Acd {
-    queues: Vec<QueueState>,
+    /// One slot per queue id, filled in id order and never emptied: a queue keeps its
+    /// slot (and its waiting calls) across reloads, so no lookup ever locks the list.
+    queues: Box<[OnceLock<Box<QueueState>>]>,
+    /// Where calls sent to a retired queue go instead.
+    fallback: ArcSwap<Option<QueueId>>,
+    /// Serializes log-in and log-out with reloads, so that no agent's queues are worked
+    /// out against a policy that is being replaced.
+    membership: Mutex<()>,
     agents: DashMap<Box<str>, Arc<Agent>>,
     /// Waiting calls by id, to find them for abandon and transfer.
     waiting: DashMap<Arc<str>, (QueueId, WaitKey)>,
@@ -310,21 +340,34 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Most queues an ACD holds over its life, retired ones included.
+pub const MAX_QUEUES: usize = 4_096;
+
+impl QueueState {
+    fn new(spec: Queue) -> Self {
+        QueueState {
+            handle_ms: AtomicU64::new(
+                u64::try_from(spec.handle_time.as_millis()).unwrap_or(u64::MAX),
+            ),
+            spec: ArcSwap::from_pointee(spec),
+            waiting: Mutex::new(BTreeMap::new()),
+            members: RwLock::new(Vec::new()),
+            next_turn: AtomicU64::new(0),
+        }
+    }
+}
+
 impl Acd {
     pub fn new(queues: Vec<Queue>) -> Self {
+        let slots: Box<[OnceLock<Box<QueueState>>]> =
+            (0..MAX_QUEUES).map(|_| OnceLock::new()).collect();
+        for (slot, spec) in slots.iter().zip(queues) {
+            let _ = slot.set(Box::new(QueueState::new(spec)));
+        }
         Acd {
-            queues: queues
-                .into_iter()
-                .map(|spec| QueueState {
-                    handle_ms: AtomicU64::new(
-                        u64::try_from(spec.handle_time.as_millis()).unwrap_or(u64::MAX),
-                    ),
-                    spec,
-                    waiting: Mutex::new(BTreeMap::new()),
-                    members: RwLock::new(Vec::new()),
-                    next_turn: AtomicU64::new(0),
-                })
-                .collect(),
+            queues: slots,
+            fallback: ArcSwap::from_pointee(None),
+            membership: Mutex::new(()),
             agents: DashMap::new(),
             waiting: DashMap::new(),
             held: DashMap::new(),
@@ -335,7 +378,26 @@ impl Acd {
     }
 
     fn queue(&self, q: QueueId) -> Result<&QueueState, AcdError> {
-        self.queues.get(q.index()).ok_or(AcdError::UnknownQueue)
+        self.queues
+            .get(q.index())
+            .and_then(OnceLock::get)
+            .map(|b| &**b)
+            .ok_or(AcdError::UnknownQueue)
+    }
+
+    /// A queue by an id known to be valid (taken from a call or an agent of this ACD).
+    fn at(&self, q: QueueId) -> &QueueState {
+        self.queue(q)
+            .unwrap_or_else(|_| panic!("queue id {} has no slot", q.index()))
+    }
+
+    /// The queues in id order.
+    fn slots(&self) -> impl Iterator<Item = (QueueId, &QueueState)> {
+        self.queues
+            .iter()
+            .map_while(|s| s.get())
+            .enumerate()
+            .map(|(i, q)| (QueueId(i as u16), &**q))
     }
 
     pub fn agent(&self, id: &str) -> Option<Arc<Agent>> {
@@ -354,27 +416,8 @@ impl Acd {
                 });
             }
         }
-        let queues = self
-            .queues
-            .iter()
-            .enumerate()
-            .filter_map(|(i, q)| {
-                let mut score = 0u16;
-                for (skill, min) in &q.spec.skills {
-                    let have = profile
-                        .skills
-                        .iter()
-                        .find(|(s, _)| s == skill)
-                        .map(|(_, p)| *p)?;
-                    if have < *min {
-                        return None;
-                    }
-                    score += u16::from(have);
-                }
-                Some((QueueId(i as u16), score))
-            })
-            .collect::<Vec<(QueueId, u16)>>();
-        let overflow_in = self.overflow_eligibility(&profile, &queues);
+        let _membership = lock(&self.membership);
+        let routing = self.eligibility(&profile);
         let agent = Arc::new(Agent {
             profile,
             word: AtomicU64::new(pack(AgentState::NotReady, 0)),
@@ -383,13 +426,12 @@ impl Acd {
             logged_in: now,
             busy_ms: AtomicU64::new(0),
             missed: AtomicU32::new(0),
-            overflow_in,
-            queues,
+            routing: ArcSwap::from_pointee(routing),
             reason: Mutex::new(None),
             holding: Mutex::new(None),
         });
-        for (q, _) in &agent.queues {
-            let members = &self.queues[q.index()].members;
+        for (q, _) in &agent.routing.load().queues {
+            let members = &self.at(*q).members;
             let mut members = members.write().unwrap_or_else(|e| e.into_inner());
             members.retain(|a| a.profile.id != agent.profile.id);
             members.push(Arc::clone(&agent));
@@ -436,18 +478,39 @@ impl Acd {
         now: Millis,
     ) -> Result<Placed, AcdError> {
         let q = self.queue(queue)?;
-        let key = WaitKey {
-            neg_key: Self::key(&q.spec, call.priority, call.arrived),
-            seq: self.seq.fetch_add(1, SeqCst),
-        };
+        let spec = q.spec.load();
+        // A call still bound for a queue a reload removed (from a menu of the old config,
+        // or a promise) goes where the removed queue's calls went.
+        if spec.retired
+            && let Some(fallback) = **self.fallback.load()
+            && fallback != queue
+        {
+            return self.enqueue(fallback, call, now);
+        }
+        let seq = self.seq.fetch_add(1, SeqCst);
         match self.waiting.entry(Arc::clone(&call.call_id)) {
             dashmap::mapref::entry::Entry::Occupied(_) => return Err(AcdError::AlreadyWaiting),
             dashmap::mapref::entry::Entry::Vacant(v) => {
-                v.insert((queue, key));
+                v.insert((
+                    queue,
+                    WaitKey {
+                        neg_key: Self::key(&spec, call.priority, call.arrived),
+                        seq,
+                    },
+                ));
             }
         }
         let position = {
             let mut waiting = lock(&q.waiting);
+            // The key comes from the policy in force under the queue's lock, which is
+            // where a reload changes it.
+            let key = WaitKey {
+                neg_key: Self::key(&q.spec.load(), call.priority, call.arrived),
+                seq,
+            };
+            if let Some(mut entry) = self.waiting.get_mut(&call.call_id) {
+                entry.1 = key;
+            }
             waiting.insert(key, call);
             waiting.range(..key).count() + 1
         };
@@ -579,12 +642,7 @@ impl Acd {
             return Some(1);
         }
         let (queue, key) = *self.waiting.get(call_id)?;
-        Some(
-            lock(&self.queues[queue.index()].waiting)
-                .range(..key)
-                .count()
-                + 1,
-        )
+        Some(lock(&self.at(queue).waiting).range(..key).count() + 1)
     }
 
     /// Moves a call to another queue, keeping its original arrival time (so its aging
@@ -599,7 +657,7 @@ impl Acd {
     ) -> Result<Option<Assignment>, AcdError> {
         self.queue(to)?;
         let call = if let Some((_, (queue, key))) = self.waiting.remove(call_id) {
-            lock(&self.queues[queue.index()].waiting).remove(&key)
+            lock(&self.at(queue).waiting).remove(&key)
         } else if let Some(agent) = self.holder_of(call_id) {
             if agent.state() != AgentState::OnCall {
                 return Err(AcdError::IllegalTransition {
@@ -626,11 +684,10 @@ impl Acd {
     /// (out of the queue). Run by the server's once-a-second upkeep.
     pub fn expire_waits(&self, now: Millis) -> Vec<WaitExpired> {
         let mut outcomes = Vec::new();
-        for (i, q) in self.queues.iter().enumerate() {
-            let Some((max_wait, action)) = q.spec.max_wait else {
+        for (queue, q) in self.slots() {
+            let Some((max_wait, action)) = q.spec.load().max_wait else {
                 continue;
             };
-            let queue = QueueId(i as u16);
             let cutoff = now.saturating_sub(max_wait);
             let due: Vec<(WaitKey, WaitingCall)> = {
                 let mut waiting = lock(&q.waiting);
@@ -699,7 +756,7 @@ impl Acd {
         let Some((queue, key)) = self.waiting.get(call_id).map(|e| *e.value()) else {
             return false;
         };
-        lock(&self.queues[queue.index()].waiting)
+        lock(&self.at(queue).waiting)
             .get_mut(&key)
             .map(|c| c.callback = true)
             .is_some()
@@ -715,9 +772,7 @@ impl Acd {
         let Some((_, (queue, key))) = self.waiting.remove(call_id) else {
             return false;
         };
-        lock(&self.queues[queue.index()].waiting)
-            .remove(&key)
-            .is_some()
+        lock(&self.at(queue).waiting).remove(&key).is_some()
     }
 
     /// The calls waiting in a queue (kept-for-an-agent ones included) and its agents by
@@ -794,7 +849,7 @@ impl Acd {
         let agent = self.holder(agent_id, call_id)?;
         let queue = lock(&agent.holding).as_ref().map(|(_, q)| *q);
         let wrap_up = queue.map_or(std::time::Duration::ZERO, |q| {
-            self.queues[q.index()].spec.wrap_up
+            self.at(q).spec.load().wrap_up
         });
         let until = Millis(
             now.0
@@ -807,7 +862,7 @@ impl Acd {
             let sample = u64::try_from((talk + wrap_up).as_millis()).unwrap_or(u64::MAX);
             // An exponential average weighting the latest call 1/8: follows a change in
             // the work within a few dozen calls without jumping on one long call.
-            let avg = &self.queues[q.index()].handle_ms;
+            let avg = &self.at(q).handle_ms;
             let _ = avg.fetch_update(SeqCst, SeqCst, |old| {
                 Some(old.saturating_sub(old / 8).saturating_add(sample / 8))
             });
@@ -907,11 +962,18 @@ impl Acd {
             });
         }
         self.held.remove(call_id);
-        let q = &self.queues[queue.index()];
-        // Back at the head of its queue: its own key, or just ahead of the current head.
-        {
+        let q = &self.at(queue);
+        let retired_to = (**self.fallback.load()).filter(|_| q.spec.load().retired);
+        let mut made: Vec<Assignment> = Vec::new();
+        if let Some(fallback) = retired_to {
+            // Its queue was removed meanwhile: it goes where that queue's calls went.
+            if let Ok(Placed::Assigned(a)) = self.enqueue(fallback, call, now) {
+                made.push(a);
+            }
+        } else {
+            // Back at the head of its queue: its own key, or just ahead of the head.
             let mut waiting = lock(&q.waiting);
-            let own = Self::key(&q.spec, call.priority, call.arrived);
+            let own = Self::key(&q.spec.load(), call.priority, call.arrived);
             let neg_key = waiting
                 .keys()
                 .next()
@@ -922,10 +984,11 @@ impl Acd {
             };
             self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
             waiting.insert(key, call);
+            drop(waiting);
+            // Two assignments can come of this: the call meeting another agent, and the
+            // agent (made available) taking another waiting call. Both must go out.
+            made.extend(self.offer_queue(queue, now));
         }
-        // Two assignments can come of this: the call meeting another agent, and the
-        // agent (made available) taking another waiting call. Both must go out.
-        let mut made: Vec<Assignment> = self.offer_queue(queue, now).into_iter().collect();
         if then == AgentState::NotReady {
             *lock(&agent.reason) = Some(reason.into());
         }
@@ -935,6 +998,121 @@ impl Acd {
             made.extend(self.offer_agent(agent, now));
         }
         Ok(made)
+    }
+
+    /// Applies the queues of a reloaded plan. A queue keeps its id, its waiting calls (in
+    /// their order) and its measured handle time; its policy is replaced. New queues take
+    /// new ids. A queue the plan retires has its waiting calls moved to `fallback`, with
+    /// their arrival times and priorities. Every logged-in agent's queues are worked out
+    /// again from their skills. Returns the assignments this made possible (moved calls
+    /// meeting agents, agents who now serve a queue taking its calls).
+    pub fn reconfigure(
+        &self,
+        queues: &[Queue],
+        fallback: Option<QueueId>,
+        now: Millis,
+    ) -> Result<Reconfigured, AcdError> {
+        let existing = self.slots().count();
+        if queues.len() > MAX_QUEUES || queues.len() < existing {
+            return Err(AcdError::QueuesMoved);
+        }
+        for (id, q) in self.slots() {
+            if q.spec.load().name != queues[id.index()].name {
+                return Err(AcdError::QueuesMoved);
+            }
+        }
+        if fallback.is_some_and(|f| queues.get(f.index()).is_none_or(|q| q.retired)) {
+            return Err(AcdError::UnknownQueue);
+        }
+        let membership = lock(&self.membership);
+        self.fallback.store(Arc::new(fallback));
+        for (i, spec) in queues.iter().enumerate() {
+            let id = QueueId(i as u16);
+            match self.queue(id) {
+                Ok(q) => self.replace_policy(id, q, spec),
+                Err(_) => {
+                    let _ = self.queues[i].set(Box::new(QueueState::new(spec.clone())));
+                }
+            }
+        }
+        let mut agents: Vec<Arc<Agent>> = self
+            .agents
+            .iter()
+            .filter(|a| a.state() != AgentState::LoggedOut)
+            .map(|a| Arc::clone(a.value()))
+            .collect();
+        // Log-in order, which round robin follows.
+        agents.sort_by(|a, b| (a.logged_in, &a.profile.id).cmp(&(b.logged_in, &b.profile.id)));
+        for a in &agents {
+            a.routing.store(Arc::new(self.eligibility(&a.profile)));
+        }
+        for (id, q) in self.slots() {
+            let members: Vec<Arc<Agent>> = agents
+                .iter()
+                .filter(|a| a.serves(id))
+                .map(Arc::clone)
+                .collect();
+            *q.members.write().unwrap_or_else(|e| e.into_inner()) = members;
+        }
+        drop(membership);
+        let mut made = Vec::new();
+        let mut moved = Vec::new();
+        if let Some(fallback) = fallback {
+            for (id, q) in self.slots() {
+                if !q.spec.load().retired || id == fallback {
+                    continue;
+                }
+                let calls: Vec<WaitingCall> = std::mem::take(&mut *lock(&q.waiting))
+                    .into_values()
+                    .collect();
+                for call in calls {
+                    // Gone from the index: the caller hung up while it moved.
+                    if self.waiting.remove(&call.call_id).is_none() {
+                        continue;
+                    }
+                    moved.push(Arc::clone(&call.call_id));
+                    if let Ok(Placed::Assigned(a)) = self.enqueue(fallback, call, now) {
+                        made.push(a);
+                    }
+                }
+            }
+        }
+        for a in agents.iter().filter(|a| a.state() == AgentState::Available) {
+            made.extend(self.offer_agent(a, now));
+        }
+        Ok(Reconfigured {
+            assignments: made,
+            moved,
+        })
+    }
+
+    /// Replaces a queue's policy under its lock. If the aging rate changed, its waiting
+    /// calls take the keys the new rate gives (see [`WaitKey`]), shifted by the same
+    /// amount so that a call put back at the head stays ahead of those it was before.
+    fn replace_policy(&self, id: QueueId, q: &QueueState, spec: &Queue) {
+        let mut waiting = lock(&q.waiting);
+        let old_rate = q.spec.load().aging_per_minute;
+        let new_rate = spec.aging_per_minute;
+        q.spec.store(Arc::new(spec.clone()));
+        if old_rate == new_rate {
+            return;
+        }
+        let calls = std::mem::take(&mut *waiting);
+        for (key, call) in calls {
+            let arrived = i64::try_from(call.arrived.0).unwrap_or(i64::MAX / 2);
+            let moved = WaitKey {
+                neg_key: key
+                    .neg_key
+                    .saturating_add(new_rate.saturating_sub(old_rate).saturating_mul(arrived)),
+                seq: key.seq,
+            };
+            // A call whose index entry is gone is being abandoned: let it go.
+            if let Some(mut entry) = self.waiting.get_mut(&call.call_id) {
+                *entry = (id, moved);
+                drop(entry);
+                waiting.insert(moved, call);
+            }
+        }
     }
 
     /// The agent steps away: from available, wrap-up or not ready (a new reason).
@@ -972,8 +1150,9 @@ impl Acd {
                 });
             }
         }
-        for (q, _) in &agent.queues {
-            let members = &self.queues[q.index()].members;
+        let _membership = lock(&self.membership);
+        for (q, _) in &agent.routing.load().queues {
+            let members = &self.at(*q).members;
             members
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
@@ -1023,7 +1202,7 @@ impl Acd {
 
     /// A call is waiting in `queue`: find it an agent.
     fn offer_queue(&self, queue: QueueId, now: Millis) -> Option<Assignment> {
-        let q = &self.queues[queue.index()];
+        let q = &self.at(queue);
         loop {
             // Pick the agent for the call at the head of this queue: the one that waits
             // for an agent now.
@@ -1049,6 +1228,38 @@ impl Acd {
         }
     }
 
+    /// The queues an agent's skills qualify for under the current policies (retired
+    /// queues are served by nobody), and those they may help once calls have waited.
+    fn eligibility(&self, profile: &AgentProfile) -> AgentQueues {
+        let queues = self
+            .slots()
+            .filter_map(|(id, q)| {
+                let spec = q.spec.load();
+                if spec.retired {
+                    return None;
+                }
+                let mut score = 0u16;
+                for (skill, min) in &spec.skills {
+                    let have = profile
+                        .skills
+                        .iter()
+                        .find(|(s, _)| s == skill)
+                        .map(|(_, p)| *p)?;
+                    if have < *min {
+                        return None;
+                    }
+                    score += u16::from(have);
+                }
+                Some((id, score))
+            })
+            .collect::<Vec<(QueueId, u16)>>();
+        let overflow_in = self.overflow_eligibility(profile, &queues);
+        AgentQueues {
+            queues,
+            overflow_in,
+        }
+    }
+
     /// For each queue the agent does not serve, the wait after which one of its overflow
     /// steps lets them take its calls (lowered skill minimums, or serving an `also` queue).
     fn overflow_eligibility(
@@ -1063,22 +1274,23 @@ impl Acd {
                 .find(|(s, _)| s == skill)
                 .map(|(_, p)| *p)
         };
-        self.queues
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !serves.iter().any(|(q, _)| q.index() == *i))
-            .filter_map(|(i, q)| {
-                let step = q.spec.overflow.iter().find(|step| {
+        self.slots()
+            .filter(|(id, _)| !serves.iter().any(|(q, _)| q == id))
+            .filter_map(|(id, q)| {
+                let spec = q.spec.load();
+                if spec.retired {
+                    return None;
+                }
+                let step = spec.overflow.iter().find(|step| {
                     let skilled = step.min_proficiency.is_some_and(|min| {
-                        q.spec
-                            .skills
+                        spec.skills
                             .iter()
                             .all(|(s, _)| proficiency(s).is_some_and(|p| p >= min))
                     });
                     let via_also = step.also.iter().any(|a| serves.iter().any(|(q, _)| q == a));
                     skilled || via_also
                 })?;
-                Some((QueueId(i as u16), step.after))
+                Some((id, step.after))
             })
             .collect()
     }
@@ -1091,7 +1303,7 @@ impl Acd {
         now: Millis,
     ) -> Option<WaitKey> {
         let cutoff = now.saturating_sub(after);
-        lock(&self.queues[queue.index()].waiting)
+        lock(&self.at(queue).waiting)
             .iter()
             .find(|(_, c)| c.arrived <= cutoff)
             .map(|(k, _)| *k)
@@ -1100,14 +1312,15 @@ impl Acd {
     /// Whether a call is there for the agent now: in their queues, kept for them, or old
     /// enough in a queue they overflow into.
     fn has_work(&self, agent: &Agent, now: Millis) -> bool {
+        let routing = agent.routing.load();
         self.promised
             .get(agent.profile.id.as_str())
             .is_some_and(|list| !list.is_empty())
-            || agent
+            || routing
                 .queues
                 .iter()
-                .any(|(q, _)| !lock(&self.queues[q.index()].waiting).is_empty())
-            || agent
+                .any(|(q, _)| !lock(&self.at(*q).waiting).is_empty())
+            || routing
                 .overflow_in
                 .iter()
                 .any(|(q, after)| self.overflow_call(*q, *after, now).is_some())
@@ -1119,13 +1332,17 @@ impl Acd {
         let candidates: Vec<Arc<Agent>> = self
             .agents
             .iter()
-            .filter(|a| !a.overflow_in.is_empty() && a.state() == AgentState::Available)
+            .filter(|a| {
+                !a.routing.load().overflow_in.is_empty() && a.state() == AgentState::Available
+            })
             .map(|a| Arc::clone(a.value()))
             .collect();
         candidates
             .iter()
             .filter(|a| {
-                a.overflow_in
+                a.routing
+                    .load()
+                    .overflow_in
                     .iter()
                     .any(|(q, after)| self.overflow_call(*q, *after, now).is_some())
             })
@@ -1173,7 +1390,7 @@ impl Acd {
         let strategy = if wants == Preference::GetItDone {
             Strategy::MostSkilled
         } else {
-            q.spec.strategy
+            q.spec.load().strategy
         };
         let rapport_first = wants == Preference::FriendlyChat;
         loop {
@@ -1220,22 +1437,20 @@ impl Acd {
             let mut best: Option<(i64, u64, QueueId, WaitKey)> = None;
             // The head of each queue the agent serves, and the best call old enough in
             // each queue they overflow into.
-            let own = agent.queues.iter().filter_map(|(queue, _)| {
+            let routing = agent.routing.load();
+            let own = routing.queues.iter().filter_map(|(queue, _)| {
                 Some((
                     *queue,
-                    lock(&self.queues[queue.index()].waiting)
-                        .keys()
-                        .next()
-                        .copied()?,
+                    lock(&self.at(*queue).waiting).keys().next().copied()?,
                 ))
             });
-            let overflow = agent.overflow_in.iter().filter_map(|(queue, after)| {
+            let overflow = routing.overflow_in.iter().filter_map(|(queue, after)| {
                 Some((*queue, self.overflow_call(*queue, *after, now)?))
             });
             let now_ms = i64::try_from(now.0).unwrap_or(i64::MAX / 2);
             for (queue, key) in own.chain(overflow) {
-                let q = &self.queues[queue.index()];
-                let effective = q.spec.aging_per_minute.saturating_mul(now_ms) - key.neg_key;
+                let q = &self.at(queue);
+                let effective = q.spec.load().aging_per_minute.saturating_mul(now_ms) - key.neg_key;
                 let better = best
                     .is_none_or(|(e, s, _, _)| effective > e || (effective == e && key.seq < s));
                 if better {
@@ -1243,7 +1458,7 @@ impl Acd {
                 }
             }
             let (_, _, queue, key) = best?;
-            let call = lock(&self.queues[queue.index()].waiting).remove(&key);
+            let call = lock(&self.at(queue).waiting).remove(&key);
             // Gone already (another agent or an abandon): look again.
             if let Some(call) = call {
                 self.waiting.remove(&call.call_id);

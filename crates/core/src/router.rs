@@ -368,17 +368,104 @@ pub struct Router {
     calls: DashMap<Arc<str>, CallState>,
     acd: Acd,
     stats: Stats,
+    /// One reload at a time; routing itself never takes it.
+    reloading: std::sync::Mutex<()>,
+}
+
+/// Why a new plan cannot replace the running one. Nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReloadError {
+    #[error("tiers must keep their names and order across a reload (new tiers go at the end)")]
+    TiersChanged,
+    #[error(
+        "queue {queue} is removed but calls.fallback_queue is not set, so its calls would have nowhere to go"
+    )]
+    NoFallback { queue: String },
+    #[error(
+        "the new plan does not keep the running queues' ids (it must be built against the running plan)"
+    )]
+    QueuesMoved,
+}
+
+/// What a reload did besides swapping the plan.
+#[derive(Debug, Default)]
+pub struct Reloaded {
+    /// Calls moved from removed queues to the fallback queue.
+    pub moved: usize,
+    /// Assignments the new queues made possible, for the switches.
+    pub assignments: Vec<Assignment>,
 }
 
 impl Router {
+    /// Replaces the plan. Calls keep their places: the ACD keeps every queue's waiting
+    /// calls, agents are matched to the new queues by their skills, and calls waiting in
+    /// a removed queue move to the plan's fallback queue with their arrival times. Calls
+    /// at a menu finish it under the plan they started with.
+    pub fn reload(&self, plan: RoutePlan, now: Millis) -> Result<Reloaded, ReloadError> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.plan.load_full();
+        if plan.tiers.len() < old.tiers.len()
+            || old
+                .tiers
+                .iter()
+                .zip(&plan.tiers)
+                .any(|(a, b)| a.name != b.name)
+        {
+            return Err(ReloadError::TiersChanged);
+        }
+        if plan.queues.len() < old.queues.len()
+            || old
+                .queues
+                .iter()
+                .zip(&plan.queues)
+                .any(|(a, b)| a.name != b.name)
+        {
+            return Err(ReloadError::QueuesMoved);
+        }
+        if plan.fallback_queue.is_none()
+            && let Some(q) = plan
+                .queues
+                .iter()
+                .zip(&old.queues)
+                .find(|(new, old)| new.retired && !old.retired)
+        {
+            return Err(ReloadError::NoFallback {
+                queue: q.0.name.clone(),
+            });
+        }
+        self.stats.ensure(plan.queues.len());
+        let reconfigured = self
+            .acd
+            .reconfigure(&plan.queues, plan.fallback_queue, now)
+            .map_err(|_| ReloadError::QueuesMoved)?;
+        if let Some(fallback) = plan.fallback_queue {
+            for call_id in &reconfigured.moved {
+                if let Some(mut state) = self.calls.get_mut(call_id) {
+                    let since = state.queued.map_or(now, |(_, t)| t);
+                    state.queued = Some((fallback, since));
+                    self.stats.offered(fallback, state.tier);
+                }
+            }
+        }
+        self.plan.store(Arc::new(plan));
+        Ok(Reloaded {
+            moved: reconfigured.moved.len(),
+            assignments: reconfigured.assignments,
+        })
+    }
+
     pub fn new(plan: RoutePlan, directory: Arc<Directory>) -> Self {
+        let acd = Acd::new(plan.queues.clone());
+        // Only sets the fallback: the queues are the ones just made.
+        let _ = acd.reconfigure(&plan.queues, plan.fallback_queue, Millis(0));
         Router {
-            acd: Acd::new(plan.queues.clone()),
-            stats: Stats::new(plan.queues.len(), plan.tiers.len()),
+            acd,
+            stats: Stats::new(plan.queues.len()),
             plan: ArcSwap::from_pointee(plan),
             directory,
             behaviour: Behaviour::new(),
             calls: DashMap::new(),
+            reloading: std::sync::Mutex::new(()),
         }
     }
 
@@ -424,7 +511,9 @@ impl Router {
         let contact = LastContact {
             agent: Arc::from(agent_id),
             at: now,
-            queue: Arc::from(state.plan.queue(queue).name.as_str()),
+            // The current plan: a transfer or a reload may have moved the call to a
+            // queue its own plan does not know.
+            queue: Arc::from(self.plan.load().queue(queue).name.as_str()),
             resolved,
             wrap_up_code: Arc::from(wrap_up_code),
         };

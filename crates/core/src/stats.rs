@@ -6,7 +6,13 @@ use std::{
     time::Duration,
 };
 
-use crate::{TierId, plan::QueueId};
+use std::sync::OnceLock;
+
+use crate::{
+    TierId,
+    acd::MAX_QUEUES,
+    plan::{MAX_TIERS, QueueId},
+};
 
 #[derive(Debug, Default)]
 struct Cell {
@@ -62,26 +68,35 @@ impl Counts {
     }
 }
 
-/// Counters for every (queue, tier) of a plan.
+/// Counters for every (queue, tier). A queue's row holds every possible tier and is
+/// made when the queue first appears (at start or by a reload), so counting never locks
+/// and a reload that adds queues or tiers loses no count.
 #[derive(Debug)]
 pub struct Stats {
-    tiers: usize,
-    cells: Vec<Cell>,
+    rows: Box<[OnceLock<Box<[Cell]>>]>,
 }
 
 impl Stats {
-    pub fn new(queues: usize, tiers: usize) -> Self {
-        Stats {
-            tiers,
-            cells: (0..queues * tiers).map(|_| Cell::default()).collect(),
+    pub fn new(queues: usize) -> Self {
+        let stats = Stats {
+            rows: (0..MAX_QUEUES).map(|_| OnceLock::new()).collect(),
+        };
+        stats.ensure(queues);
+        stats
+    }
+
+    /// Makes sure the first `queues` queues have counters.
+    pub fn ensure(&self, queues: usize) {
+        for row in self.rows.iter().take(queues) {
+            row.get_or_init(|| (0..MAX_TIERS).map(|_| Cell::default()).collect());
         }
     }
 
     fn cell(&self, queue: QueueId, tier: TierId) -> Option<&Cell> {
-        let t = usize::from(tier.0);
-        (t < self.tiers)
-            .then(|| self.cells.get(queue.index() * self.tiers + t))
-            .flatten()
+        self.rows
+            .get(queue.index())?
+            .get()?
+            .get(usize::from(tier.0))
     }
 
     pub fn offered(&self, queue: QueueId, tier: TierId) {
@@ -138,7 +153,7 @@ mod tests {
 
     #[test]
     fn service_level_counts_late_abandons_but_not_early_ones() {
-        let s = Stats::new(2, 2);
+        let s = Stats::new(2);
         let (q, t) = (QueueId(1), TierId(1));
         let standard = Duration::from_secs(20);
         for _ in 0..5 {

@@ -1,5 +1,6 @@
-//! Random sequences of arrivals, agent changes, answers, no-answers, abandons and time
-//! passing, with the ACD's invariants checked after every step against a simple model.
+//! Random sequences of arrivals, agent changes, answers, no-answers, abandons, time
+//! passing and reloads of the queue policies, with the ACD's invariants checked after
+//! every step against a simple model.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -13,11 +14,16 @@ use switchboard_core::{
 const QUEUES: usize = 3;
 const AGENTS: usize = 4;
 const AGING_PER_MINUTE: i64 = 30;
+/// Aging rates a reload may switch a queue set to.
+const RATES: [i64; 3] = [AGING_PER_MINUTE, 6, 120];
 const T0: u64 = 1_800_000_000_000;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Arrive { queue: usize, priority: i32 },
+    Arrive {
+        queue: usize,
+        priority: i32,
+    },
     Ready(usize),
     Connect(usize),
     End(usize),
@@ -26,6 +32,11 @@ enum Op {
     Abandon(usize),
     Wait(u64),
     ExpireOffers,
+    /// New policies for every queue: an aging rate from [`RATES`], strategies swapped.
+    Reload {
+        rate: usize,
+        swap: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -39,6 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..64usize).prop_map(Op::Abandon),
         2 => (1..120u64).prop_map(Op::Wait),
         1 => Just(Op::ExpireOffers),
+        1 => (0..RATES.len(), any::<bool>()).prop_map(|(rate, swap)| Op::Reload { rate, swap }),
     ]
 }
 
@@ -63,6 +75,8 @@ struct ModelCall {
 
 struct World {
     acd: Acd,
+    /// The aging rate in force: a reload re-keys waiting calls as if it always applied.
+    aging: i64,
     now: u64,
     calls: Vec<ModelCall>,
     by_id: HashMap<String, usize>,
@@ -80,27 +94,30 @@ fn serves(agent: usize, queue: usize) -> bool {
     queue == agent % QUEUES || queue == (agent + 1) % QUEUES
 }
 
+fn queues(aging: i64, swap: bool) -> Vec<Queue> {
+    (0..QUEUES)
+        .map(|q| Queue {
+            name: format!("q{q}"),
+            skills: vec![(format!("q{q}"), 1)],
+            strategy: if (q == 0) != swap {
+                Pick::MostSkilled
+            } else {
+                Pick::LongestIdle
+            },
+            aging_per_minute: aging,
+            wrap_up: Duration::ZERO,
+            handle_time: Duration::from_secs(180),
+            callback_after: Some(Duration::from_secs(300)),
+            max_wait: None,
+            overflow: vec![],
+            retired: false,
+        })
+        .collect()
+}
+
 impl World {
     fn new() -> World {
-        let queues = (0..QUEUES)
-            .map(|q| Queue {
-                name: format!("q{q}"),
-                skills: vec![(format!("q{q}"), 1)],
-                strategy: if q == 0 {
-                    Pick::MostSkilled
-                } else {
-                    Pick::LongestIdle
-                },
-                aging_per_minute: AGING_PER_MINUTE,
-                wrap_up: Duration::ZERO,
-                handle_time: Duration::from_secs(180),
-                callback_after: Some(Duration::from_secs(300)),
-                max_wait: None,
-                overflow: vec![],
-                retired: false,
-            })
-            .collect();
-        let acd = Acd::new(queues);
+        let acd = Acd::new(queues(AGING_PER_MINUTE, false));
         for i in 0..AGENTS {
             let profile = AgentProfile {
                 id: format!("a{i}"),
@@ -112,6 +129,7 @@ impl World {
         }
         World {
             acd,
+            aging: AGING_PER_MINUTE,
             now: T0,
             calls: Vec::new(),
             by_id: HashMap::new(),
@@ -119,7 +137,7 @@ impl World {
     }
 
     fn effective(&self, c: &ModelCall) -> i64 {
-        i64::from(c.priority) * 60_000 + AGING_PER_MINUTE * (self.now as i64 - c.arrived as i64)
+        i64::from(c.priority) * 60_000 + self.aging * (self.now as i64 - c.arrived as i64)
     }
 
     /// Checks an assignment against the model as it was before the step, then records it.
@@ -241,6 +259,15 @@ impl World {
                 }
             }
             Op::Wait(seconds) => self.now += seconds * 1_000,
+            Op::Reload { rate, swap } => {
+                let done = self
+                    .acd
+                    .reconfigure(&queues(RATES[rate], swap), None, now)
+                    .unwrap();
+                self.aging = RATES[rate];
+                assert!(done.moved.is_empty());
+                made.extend(done.assignments);
+            }
             Op::ExpireOffers => {
                 for (call, next) in
                     self.acd

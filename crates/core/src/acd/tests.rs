@@ -953,3 +953,134 @@ fn concurrent_arrivals_readies_and_abandons_never_double_assign_or_strand_a_call
         "no agent is stuck reserved"
     );
 }
+
+fn waiting_ids(acd: &Acd, queue: QueueId) -> Vec<String> {
+    lock(&acd.at(queue).waiting)
+        .values()
+        .map(|c| c.call_id.to_string())
+        .collect()
+}
+
+#[test]
+fn a_reload_keeps_waiting_calls_in_order_and_adds_queues_after_the_others() {
+    let acd = acd(Strategy::LongestIdle);
+    call(&acd, SUPPORT, "s1", 0, at(0));
+    call(&acd, SUPPORT, "s2", 10, at(5));
+    call(&acd, BILLING, "b1", 0, at(1));
+    let mut specs = vec![
+        spec("support", "technical", Strategy::MostSkilled),
+        spec("billing", "billing", Strategy::LongestIdle),
+        spec("sales", "sales", Strategy::LongestIdle),
+    ];
+    specs[0].wrap_up = std::time::Duration::from_secs(5);
+    let done = acd.reconfigure(&specs, None, at(10)).unwrap();
+    assert!(done.assignments.is_empty() && done.moved.is_empty());
+    assert_eq!(waiting_ids(&acd, SUPPORT), ["s2", "s1"]);
+    assert_eq!(waiting_ids(&acd, BILLING), ["b1"]);
+    assert_eq!(acd.at(SUPPORT).spec.load().strategy, Strategy::MostSkilled);
+    // The new queue works like any other.
+    let sales = QueueId(2);
+    acd.log_in(agent("sam", &[("sales", 5)]), at(11)).unwrap();
+    assert!(acd.ready("sam", at(11)).unwrap().is_none());
+    assert_eq!(
+        assigned(call(&acd, sales, "x1", 0, at(12)))
+            .agent
+            .profile
+            .id,
+        "sam"
+    );
+}
+
+#[test]
+fn a_reload_that_lowers_a_skill_minimum_lets_an_idle_agent_take_a_waiting_call() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("junior", &[("technical", 1)]), at(0))
+        .unwrap();
+    acd.ready("junior", at(0)).unwrap();
+    assert_eq!(position(call(&acd, SUPPORT, "s1", 0, at(1))), 1);
+    let mut support = spec("support", "technical", Strategy::LongestIdle);
+    support.skills = vec![("technical".into(), 1)];
+    let done = acd
+        .reconfigure(
+            &[support, spec("billing", "billing", Strategy::LongestIdle)],
+            None,
+            at(2),
+        )
+        .unwrap();
+    assert_eq!(done.assignments.len(), 1);
+    assert_eq!(done.assignments[0].call.call_id.as_ref(), "s1");
+    assert_eq!(done.assignments[0].agent.profile.id, "junior");
+    assert!(acd.agent("junior").unwrap().serves(SUPPORT));
+}
+
+#[test]
+fn a_removed_queue_moves_its_calls_to_the_fallback_with_their_arrival_times() {
+    let acd = acd(Strategy::LongestIdle);
+    call(&acd, BILLING, "b-early", 0, at(0));
+    call(&acd, BILLING, "b-late", 0, at(30));
+    call(&acd, SUPPORT, "s-mid", 0, at(10));
+    let mut billing = spec("billing", "billing", Strategy::LongestIdle);
+    billing.retired = true;
+    let specs = [spec("support", "technical", Strategy::LongestIdle), billing];
+    let done = acd.reconfigure(&specs, Some(SUPPORT), at(40)).unwrap();
+    assert_eq!(done.moved.len(), 2);
+    assert!(waiting_ids(&acd, BILLING).is_empty());
+    // Same aging in both: the order is by arrival.
+    assert_eq!(waiting_ids(&acd, SUPPORT), ["b-early", "s-mid", "b-late"]);
+    assert_eq!(acd.position("b-late"), Some(3));
+    // A billing agent serves nothing retired; a call sent there later goes to support.
+    acd.log_in(agent("bill", &[("billing", 9)]), at(41))
+        .unwrap();
+    assert!(!acd.agent("bill").unwrap().serves(BILLING));
+    assert_eq!(position(call(&acd, BILLING, "b-new", 0, at(42))), 4);
+    assert_eq!(waiting_ids(&acd, SUPPORT).last().unwrap(), "b-new");
+    // Abandons still find the moved calls.
+    assert!(acd.abandon("b-early"));
+    assert_eq!(waiting_ids(&acd, SUPPORT), ["s-mid", "b-late", "b-new"]);
+}
+
+#[test]
+fn a_new_aging_rate_reorders_waiting_calls_as_if_it_had_always_applied() {
+    let acd = acd(Strategy::LongestIdle);
+    // Priority 100 arriving at 100 s against priority 0 waiting since 0 s: at 60 points a
+    // minute the old call is 100 points behind and 100 s older, a tie broken by arrival.
+    call(&acd, SUPPORT, "old", 0, at(0));
+    call(&acd, SUPPORT, "vip", 100, at(100));
+    assert_eq!(waiting_ids(&acd, SUPPORT), ["old", "vip"]);
+    let mut slow = spec("support", "technical", Strategy::LongestIdle);
+    slow.aging_per_minute = 6;
+    let billing = spec("billing", "billing", Strategy::LongestIdle);
+    acd.reconfigure(&[slow.clone(), billing.clone()], None, at(101))
+        .unwrap();
+    // At 6 points a minute 100 s of waiting is worth 10 points: the VIP goes first.
+    assert_eq!(waiting_ids(&acd, SUPPORT), ["vip", "old"]);
+    // Keys stay consistent: a new call lands by the new rate and abandons work.
+    call(&acd, SUPPORT, "mid", 50, at(102));
+    assert_eq!(waiting_ids(&acd, SUPPORT), ["vip", "mid", "old"]);
+    assert!(acd.abandon("vip"));
+    assert_eq!(acd.position("old"), Some(2));
+}
+
+#[test]
+fn a_reload_that_renames_or_drops_a_queue_slot_is_refused() {
+    let acd = acd(Strategy::LongestIdle);
+    let err = acd
+        .reconfigure(
+            &[spec("support", "technical", Strategy::LongestIdle)],
+            None,
+            at(1),
+        )
+        .unwrap_err();
+    assert_eq!(err, AcdError::QueuesMoved);
+    let err = acd
+        .reconfigure(
+            &[
+                spec("billing", "billing", Strategy::LongestIdle),
+                spec("support", "technical", Strategy::LongestIdle),
+            ],
+            None,
+            at(1),
+        )
+        .unwrap_err();
+    assert_eq!(err, AcdError::QueuesMoved);
+}
