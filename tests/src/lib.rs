@@ -87,6 +87,27 @@ pub async fn start_with_clock(config: &str, clock: Arc<dyn Clock>) -> TestServer
         .unwrap_or_else(|e| panic!("test config invalid: {:#?}", e.lines()));
     let (app, report) = App::new(config, &CustomerSource::Embedded, clock).unwrap();
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    serve(app).await
+}
+
+/// The server on the config file or directory at `path` (which it reloads from), with
+/// the sample customers and the given clock.
+pub async fn start_from_path(path: &Path, clock: Arc<dyn Clock>) -> TestServer {
+    let config = switchboard_config::load(path)
+        .unwrap_or_else(|e| panic!("test config invalid: {:#?}", e.lines()));
+    let (app, _) = App::new(config, &CustomerSource::Embedded, clock).unwrap();
+    serve(app.with_config_path(path.to_path_buf())).await
+}
+
+/// A fresh, empty folder for one test's files.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-tests-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn serve(app: App) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();

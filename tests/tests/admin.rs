@@ -291,19 +291,6 @@ async fn capabilities_not_built_yet_answer_unimplemented_and_say_so() {
     let err = server
         .admin()
         .await
-        .reload_config(pb::ReloadConfigRequest {})
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
-    assert!(
-        err.message()
-            .starts_with("Admin.ReloadConfig is not available yet"),
-        "{}",
-        err.message()
-    );
-    let err = server
-        .admin()
-        .await
         .import_customers(tokio_stream::iter(Vec::<pb::ImportCustomersRequest>::new()))
         .await
         .unwrap_err();

@@ -8,7 +8,9 @@ use switchboard_server::{App, CustomerSource, SystemClock};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Config file; without it the embedded default config and sample customers are used.
+    /// Config file or directory; without it the embedded default config and sample
+    /// customers are used. It is reloaded on SIGHUP, on Admin.ReloadConfig and (unless
+    /// `server.reload_on_change = false`) when its files change.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Listen address, overriding `server.listen` (e.g. 127.0.0.1:0 for any free port).
@@ -40,7 +42,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::warn!("{w}");
     }
     let listen = args.listen.unwrap_or(config.settings.listen);
-    let (app, report) = App::new(config, &customers, Arc::new(SystemClock))?;
+    let (mut app, report) = App::new(config, &customers, Arc::new(SystemClock))?;
+    if let Some(path) = &args.config {
+        app = app.with_config_path(path.clone());
+    }
     for row in &report.rejected {
         tracing::warn!("customers {row} (row skipped)");
     }
@@ -54,7 +59,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        tracing::info!(address = %listener.local_addr()?, "switchboard serving gRPC");
         switchboard_server::serve(app, listener, shutdown_signal()).await?;
         tracing::info!("switchboard stopped");
         Ok(ExitCode::SUCCESS)

@@ -244,3 +244,85 @@ fn serve_starts_on_the_embedded_defaults_and_listens() {
     child.wait().unwrap();
     stream.unwrap();
 }
+
+/// Waits up to a minute for a log line containing `needle`; the lines before it.
+fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Result<String, Vec<String>> {
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        if line.contains(needle) {
+            return Ok(line);
+        }
+        seen.push(line);
+    }
+    Err(seen)
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_reloads_its_config_on_sighup_and_keeps_it_when_the_edit_is_broken() {
+    // File changes are not watched here, so only SIGHUP can cause the reloads.
+    let path = edited_config(
+        "sighup",
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"127.0.0.1:50051\"\nreload_on_change = false",
+    );
+    let mut child = switchboard()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let hangup = |child: &std::process::Child| {
+        let status = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let result = (|| {
+        wait_for(&rx, "switchboard serving gRPC")?;
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replacen(
+                "queue = \"platinum_desk\" }",
+                "queue = \"platnum_desk\" }",
+                1,
+            ),
+        )
+        .unwrap();
+        hangup(&child);
+        let refused = wait_for(&rx, "config reload refused")?;
+        let why = wait_for(&rx, "unknown queue \"platnum_desk\"")?;
+        std::fs::write(&path, text).unwrap();
+        hangup(&child);
+        let applied = wait_for(&rx, "config reloaded")?;
+        Ok::<_, Vec<String>>((refused, why, applied))
+    })();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (refused, why, applied) =
+        result.unwrap_or_else(|seen| panic!("log ended early: {seen:#?}"));
+    assert!(
+        refused.contains("trigger=\"SIGHUP\"") || refused.contains("trigger=SIGHUP"),
+        "{refused}"
+    );
+    assert!(
+        why.contains(
+            "rules[3].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)"
+        ),
+        "{why}"
+    );
+    assert!(applied.contains("SIGHUP"), "{applied}");
+}

@@ -44,6 +44,9 @@ pub const DEFAULT_CONFIG_NAME: &str = "config/switchboard.toml (embedded)";
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// Reload the config when its files change (reloads on request and SIGHUP happen
+    /// either way).
+    pub reload_on_change: bool,
     /// Calls are forgotten this long after they began, whatever their state.
     pub forget_calls_after: Duration,
     /// How long the switch has to report CONNECTED or NO_ANSWER for an offered call

@@ -1044,6 +1044,7 @@ pub(crate) fn validate(
             plan,
             Settings {
                 listen: listen?,
+                reload_on_change: raw.server.reload_on_change.unwrap_or(true),
                 forget_calls_after: forget_after?,
                 offer_timeout: offer_timeout?,
                 no_answers_before_not_ready: no_answers?,

@@ -405,6 +405,14 @@ impl RoutePlan {
         &self.rules[id.index()]
     }
 
+    /// A queue in service by name (retired queues are not found).
+    pub fn queue_by_name(&self, name: &str) -> Option<QueueId> {
+        self.queues
+            .iter()
+            .position(|q| q.name == name && !q.retired)
+            .map(|i| QueueId(i as u16))
+    }
+
     pub fn tier_by_name(&self, name: &str) -> Option<TierId> {
         self.tiers
             .iter()

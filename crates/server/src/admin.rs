@@ -119,11 +119,22 @@ impl Admin for AdminService {
         &self,
         _: Request<pb::ReloadConfigRequest>,
     ) -> Result<Response<pb::ReloadConfigResponse>, Status> {
-        Err(ApiError::Unimplemented(
-            "Admin.ReloadConfig",
-            "hot reload is not built yet; restart to apply config",
-        )
-        .into())
+        let app = self.app.clone();
+        // Reading and checking a large config takes milliseconds: off the async workers.
+        let outcome = tokio::task::spawn_blocking(move || app.reload("Admin.ReloadConfig"))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "reload task failed");
+                Status::internal("reload failed; see the server log")
+            })??;
+        let counts = self.app.reload_counts();
+        Ok(Response::new(pb::ReloadConfigResponse {
+            errors: outcome.errors,
+            warnings: outcome.warnings,
+            applied: outcome.applied,
+            reloads_applied: counts.applied,
+            reloads_failed: counts.failed,
+        }))
     }
 
     async fn get_queue_stats(
@@ -133,18 +144,17 @@ impl Admin for AdminService {
         let wanted = request.into_inner().queue;
         let router = &self.app.router;
         let plan = router.plan();
-        let ids: Vec<QueueId> =
-            if wanted.is_empty() {
-                (0..plan.queues.len()).map(|i| QueueId(i as u16)).collect()
-            } else {
-                let i = plan.queues.iter().position(|q| q.name == wanted).ok_or(
-                    ApiError::NotFound {
-                        what: "queue",
-                        key: wanted,
-                    },
-                )?;
-                vec![QueueId(i as u16)]
-            };
+        let ids: Vec<QueueId> = if wanted.is_empty() {
+            (0..plan.queues.len())
+                .map(|i| QueueId(i as u16))
+                .filter(|q| !plan.queue(*q).retired)
+                .collect()
+        } else {
+            vec![plan.queue_by_name(&wanted).ok_or(ApiError::NotFound {
+                what: "queue",
+                key: wanted,
+            })?]
+        };
         let now = self.app.clock.now();
         let queues = ids
             .into_iter()

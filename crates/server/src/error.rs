@@ -28,6 +28,10 @@ pub enum ApiError {
     Call { call_id: String, error: AcdError },
     #[error("{0} is not available yet: {1}")]
     Unimplemented(&'static str, &'static str),
+    #[error(
+        "the server runs on the embedded default config, which cannot change: start it with --config FILE|DIR to reload"
+    )]
+    NoConfigFile,
 }
 
 impl ApiError {
@@ -64,9 +68,10 @@ impl From<ApiError> for Status {
                 AcdError::IllegalTransition { .. }
                 | AcdError::NotHolding
                 | AcdError::CallConnected
-                | AcdError::AlreadyWaiting => Code::FailedPrecondition,
+                | AcdError::AlreadyWaiting
+                | AcdError::QueuesMoved => Code::FailedPrecondition,
             },
-            ApiError::AlreadyLoggedIn { .. } => Code::FailedPrecondition,
+            ApiError::AlreadyLoggedIn { .. } | ApiError::NoConfigFile => Code::FailedPrecondition,
             ApiError::Unimplemented(..) => Code::Unimplemented,
         };
         Status::new(code, e.to_string())

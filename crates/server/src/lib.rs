@@ -3,12 +3,15 @@
 //!
 //! Layout:
 //! - [`App`]: the shared state every service holds (router, clock, settings).
+//! - `reload`: applying an edited config while calls are in flight, on request, on
+//!   SIGHUP or when the files change.
 //! - `routing`, `agents`, `admin`: one module per service.
 //! - `convert`: API messages to core types and back, refusing bad fields by name.
 //! - [`error`]: every client-visible failure and its one mapping to a gRPC status.
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
+use arc_swap::ArcSwap;
 use switchboard_config::{Config, Settings, customers};
 use switchboard_core::{Directory, Millis, Router, acd::WaitExpired};
 use switchboard_proto::{
@@ -23,7 +26,10 @@ mod agents;
 mod convert;
 mod dispatch;
 pub mod error;
+mod reload;
 mod routing;
+
+pub use reload::{ReloadCounts, ReloadOutcome};
 
 /// Where time comes from: the wall clock in production, a hand-driven one in tests.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
@@ -55,7 +61,10 @@ pub struct App {
     pub router: Arc<Router>,
     dispatch: Arc<dispatch::Dispatch>,
     pub clock: Arc<dyn Clock>,
-    pub settings: Settings,
+    settings: Arc<ArcSwap<Settings>>,
+    /// The config file or directory to reload from; `None` on the embedded default.
+    config_path: Option<Arc<PathBuf>>,
+    reloads: Arc<reload::Counters>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,9 +100,16 @@ impl App {
             router,
             dispatch: Arc::default(),
             clock,
-            settings: config.settings,
+            settings: Arc::new(ArcSwap::from_pointee(config.settings)),
+            config_path: None,
+            reloads: Arc::default(),
         };
         Ok((app, report))
+    }
+
+    /// The settings in force (a reload may replace them).
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.load_full()
     }
 }
 
@@ -124,6 +140,10 @@ pub async fn serve(
 
     let upkeep = tokio::spawn(forget_old_calls(app.clone()));
     let acd_upkeep_task = tokio::spawn(acd_upkeep(app.clone()));
+    let reloads = reload::reload_triggers(app.clone());
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "switchboard serving gRPC");
+    }
     let result = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -139,6 +159,9 @@ pub async fn serve(
         .await;
     upkeep.abort();
     acd_upkeep_task.abort();
+    if let Some(r) = reloads {
+        r.abort();
+    }
     Ok(result?)
 }
 
@@ -151,7 +174,7 @@ async fn forget_old_calls(app: App) {
         let cutoff = app
             .clock
             .now()
-            .saturating_sub(app.settings.forget_calls_after);
+            .saturating_sub(app.settings().forget_calls_after);
         let forgotten = app.router.forget_calls_before(cutoff);
         // Nothing more will settle their messages to the switch (a voicemail directive,
         // an assignment the switch never answered): drop them with the call.
@@ -181,11 +204,8 @@ async fn acd_upkeep(app: App) {
         tick.tick().await;
         let now = app.clock.now();
         let acd = app.router.acd();
-        let expired = acd.expire_offers(
-            now,
-            app.settings.offer_timeout,
-            app.settings.after_offer_timeout,
-        );
+        let settings = app.settings();
+        let expired = acd.expire_offers(now, settings.offer_timeout, settings.after_offer_timeout);
         for (call_id, made) in expired {
             tracing::warn!(%call_id, "offer not confirmed within calls.offer_timeout; call back to its queue");
             app.dispatch.settle(&call_id);

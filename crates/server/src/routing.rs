@@ -4,7 +4,6 @@ use std::pin::Pin;
 
 use switchboard_core::{
     acd::{AcdError, AgentState},
-    plan::QueueId,
     router::{CallRequest, Input, MAX_CALL_ID},
 };
 use switchboard_proto::v1::{self as pb, routing_server::Routing};
@@ -171,10 +170,7 @@ impl RoutingService {
                 }
                 let plan = router.plan();
                 let to = plan
-                    .queues
-                    .iter()
-                    .position(|q| q.name == event.queue)
-                    .map(|i| QueueId(i as u16))
+                    .queue_by_name(&event.queue)
                     .ok_or_else(|| ApiError::NotFound {
                         what: "queue",
                         key: event.queue.clone(),
@@ -213,7 +209,7 @@ impl RoutingService {
                     .no_answer(
                         &event.agent_id,
                         &event.call_id,
-                        self.app.settings.no_answers_before_not_ready,
+                        self.app.settings().no_answers_before_not_ready,
                         now,
                     )
                     .map_err(call_err)?;

@@ -1,0 +1,392 @@
+//! Hot reload over real gRPC: an edit on disk takes effect with no restart, a broken edit
+//! leaves routing as it was and says why, and waiting calls keep their places.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use switchboard_config::DEFAULT_CONFIG;
+use switchboard_proto::v1::{self as pb, decision::Action, routing_client::RoutingClient};
+use switchboard_server::SystemClock;
+use switchboard_tests::*;
+use tokio_stream::StreamExt;
+use tonic::{Code, Streaming, transport::Channel};
+
+const SWITCH: &str = "sbc-1";
+/// Unknown callers: standard tier, no preference, the main menu.
+const CALLERS: [&str; 3] = ["+13125550171", "+13125550172", "+13125550173"];
+
+/// The shipped config as a file of its own in a fresh folder.
+fn config_file(test: &str) -> PathBuf {
+    let path = temp_dir(test).join("switchboard.toml");
+    std::fs::write(&path, DEFAULT_CONFIG).unwrap();
+    path
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in the config");
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+const STANDARD_TO_CARE: &str = "
+[[rules]]
+name = \"standard-to-care\"
+when = 'caller.tier == \"standard\" and caller.preference == \"none\"'
+then = { queue = \"care\" }
+";
+
+async fn route(c: &mut RoutingClient<Channel>, id: &str, caller: &str) -> pb::Decision {
+    c.route_call(pb::RouteCallRequest {
+        call_id: id.into(),
+        caller: caller.into(),
+        dialed: MAIN_LINE.into(),
+        channel: pb::Channel::Voice.into(),
+        switch_id: SWITCH.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+async fn press(c: &mut RoutingClient<Channel>, id: &str, digits: &str) -> pb::Decision {
+    c.submit_input(pb::SubmitInputRequest {
+        call_id: id.into(),
+        input: Some(pb::submit_input_request::Input::Digits(digits.into())),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+/// Where a dry run sends `caller` now: "menu NAME" or "queue NAME".
+async fn goes_to(server: &TestServer, caller: &str) -> String {
+    let e = server
+        .admin()
+        .await
+        .explain_route(pb::ExplainRouteRequest {
+            caller: caller.into(),
+            dialed: MAIN_LINE.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    match &e.decisions[0].action {
+        Some(Action::PlayMenu(m)) => format!("menu {}", m.menu),
+        Some(Action::Enqueue(q)) => format!("queue {}", q.queue),
+        None => "nothing".into(),
+    }
+}
+
+async fn reload(server: &TestServer) -> pb::ReloadConfigResponse {
+    server
+        .admin()
+        .await
+        .reload_config(pb::ReloadConfigRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn waiting_in(server: &TestServer, queue: &str) -> u32 {
+    server
+        .admin()
+        .await
+        .get_queue_stats(pb::GetQueueStatsRequest {
+            queue: queue.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .queues[0]
+        .waiting
+}
+
+fn agent(id: &str, skill: &str) -> pb::SetAgentStateRequest {
+    pb::SetAgentStateRequest {
+        agent_id: id.into(),
+        state: pb::AgentState::Available.into(),
+        skills: vec![pb::Skill {
+            name: skill.into(),
+            proficiency: 5,
+        }],
+        endpoint: format!("sip:{id}@pbx"),
+        ..Default::default()
+    }
+}
+
+async fn set_state(server: &TestServer, request: pb::SetAgentStateRequest) {
+    server
+        .agents()
+        .await
+        .set_agent_state(request)
+        .await
+        .unwrap();
+}
+
+async fn next(stream: &mut Streaming<pb::Assignment>) -> pb::Assignment {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("an assignment within 10 s")
+        .expect("the stream is open")
+        .expect("not an error")
+}
+
+/// Takes the agent's current call to its end and makes them available for the next.
+async fn finish(server: &TestServer, c: &mut RoutingClient<Channel>, call: &str, agent: &str) {
+    for kind in [pb::CallEventKind::Connected, pb::CallEventKind::Ended] {
+        c.report_call_event(pb::CallEvent {
+            call_id: call.into(),
+            kind: kind.into(),
+            agent_id: agent.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    set_state(
+        server,
+        pb::SetAgentStateRequest {
+            agent_id: agent.into(),
+            state: pb::AgentState::Available.into(),
+            ..Default::default()
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_rule_edited_on_disk_changes_the_next_decision_without_a_restart() {
+    let path = config_file("edit");
+    let server = start_from_path(&path, Arc::new(SystemClock)).await;
+    let mut routing = server.routing().await;
+    assert_eq!(goes_to(&server, CALLERS[0]).await, "menu main");
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text + STANDARD_TO_CARE).unwrap();
+    let edited = Instant::now();
+    let deadline = edited + Duration::from_secs(10);
+    while goes_to(&server, CALLERS[0]).await != "queue care" {
+        assert!(Instant::now() < deadline, "the edit was not applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "edit applied {} ms after the write",
+        edited.elapsed().as_millis()
+    );
+    let d = route(&mut routing, "after-edit", CALLERS[0]).await;
+    assert_eq!(d.reason, "rule standard-to-care");
+    assert!(d.menu_skipped);
+    assert_eq!(server.app.reload_counts().applied, 1);
+}
+
+#[tokio::test]
+async fn a_broken_edit_leaves_routing_on_the_running_config_and_says_why() {
+    let path = config_file("broken");
+    let server = start_from_path(&path, Arc::new(SystemClock)).await;
+    let broken = STANDARD_TO_CARE
+        .replace("queue = \"care\"", "queue = \"car\"")
+        .replace("caller.preference", "caller.preferense");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.clone() + &broken).unwrap();
+    // The watcher notices, refuses and counts it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.app.reload_counts().failed == 0 {
+        assert!(Instant::now() < deadline, "the broken edit was not noticed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.app.reload_counts().applied, 0);
+    assert_eq!(goes_to(&server, CALLERS[0]).await, "menu main");
+    let mut routing = server.routing().await;
+    let d = route(&mut routing, "still-old", CALLERS[0]).await;
+    assert_eq!(d.reason, "line entry");
+
+    // Asked directly, the server says exactly what is wrong, every error at once.
+    let r = reload(&server).await;
+    assert!(!r.applied);
+    let file = path.display().to_string();
+    let written = std::fs::read_to_string(&path).unwrap();
+    let line_of = |needle: &str| written.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert_eq!(
+        r.errors,
+        [
+            format!(
+                "{file}:{}:39: rules[8].when: unknown field caller.preferense (did you mean \"caller.preference\"?)",
+                line_of("caller.preferense")
+            ),
+            format!(
+                "{file}:{}:18: rules[8].then.queue: unknown queue \"car\" (did you mean \"care\"?)",
+                line_of("\"car\"")
+            ),
+            format!("{file}: 2 errors in config; the running config stays"),
+        ]
+    );
+    assert_eq!((r.reloads_applied, r.reloads_failed), (0, 2));
+
+    // Fixed, it applies.
+    std::fs::write(&path, text + STANDARD_TO_CARE).unwrap();
+    let r = reload(&server).await;
+    assert!(r.applied, "{:?}", r.errors);
+    assert_eq!(goes_to(&server, CALLERS[0]).await, "queue care");
+}
+
+#[tokio::test]
+async fn waiting_calls_keep_their_places_across_a_reload() {
+    let path = config_file("places");
+    let server = start_from_path(&path, Arc::new(SystemClock)).await;
+    let mut routing = server.routing().await;
+    let mut stream = routing
+        .watch_assignments(pb::WatchAssignmentsRequest {
+            switch_id: SWITCH.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for (i, caller) in CALLERS.iter().enumerate() {
+        route(&mut routing, &format!("w{i}"), caller).await;
+        press(&mut routing, &format!("w{i}"), "0").await;
+    }
+    assert_eq!(waiting_in(&server, "operator").await, 3);
+
+    // A new queue, a new aging rate and strategy for the operator queue, a new rule.
+    edit(
+        &path,
+        "[queues.operator]\nskills = { general = 1 }",
+        "[queues.operator]\nskills = { general = 1 }\naging_per_minute = 30\nstrategy = \"round_robin\"\n\n[queues.sales]\nskills = { sales = 1 }",
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text + STANDARD_TO_CARE).unwrap();
+    let r = reload(&server).await;
+    assert!(r.applied, "{:?}", r.errors);
+    assert_eq!(waiting_in(&server, "operator").await, 3);
+    assert_eq!(waiting_in(&server, "sales").await, 0);
+
+    // One operator serves them in their original order.
+    set_state(&server, agent("op", "general")).await;
+    for i in 0..3 {
+        let a = next(&mut stream).await;
+        assert_eq!(
+            (a.call_id.as_str(), a.queue.as_str()),
+            (format!("w{i}").as_str(), "operator")
+        );
+        finish(&server, &mut routing, &a.call_id, "op").await;
+    }
+}
+
+#[tokio::test]
+async fn a_removed_queue_hands_its_waiting_calls_to_the_fallback_queue() {
+    let path = config_file("removed");
+    let server = start_from_path(&path, Arc::new(SystemClock)).await;
+    let mut routing = server.routing().await;
+    let mut stream = routing
+        .watch_assignments(pb::WatchAssignmentsRequest {
+            switch_id: SWITCH.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    route(&mut routing, "b0", CALLERS[0]).await;
+    press(&mut routing, "b0", "3").await;
+    route(&mut routing, "o1", CALLERS[1]).await;
+    press(&mut routing, "o1", "0").await;
+    route(&mut routing, "b2", CALLERS[2]).await;
+    press(&mut routing, "b2", "3").await;
+    assert_eq!(waiting_in(&server, "billing").await, 2);
+
+    // Billing goes; its menu options lead to care now.
+    edit(&path, "[queues.billing]\n", "[queues.billing_gone]\n");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[queues.billing_gone]", "[queues.collections]")
+        .replace("queue = \"billing\" }", "queue = \"care\" }");
+    std::fs::write(&path, text).unwrap();
+    let r = reload(&server).await;
+    assert!(r.applied, "{:?}", r.errors);
+    let stats = server
+        .admin()
+        .await
+        .get_queue_stats(pb::GetQueueStatsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = stats.queues.iter().map(|q| q.queue.as_str()).collect();
+    assert!(!names.contains(&"billing"), "{names:?}");
+    assert!(names.contains(&"collections"), "{names:?}");
+    assert_eq!(waiting_in(&server, "operator").await, 3);
+    let status = server
+        .admin()
+        .await
+        .get_queue_stats(pb::GetQueueStatsRequest {
+            queue: "billing".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+
+    // In arrival order, whichever queue they came from.
+    set_state(&server, agent("op", "general")).await;
+    for id in ["b0", "o1", "b2"] {
+        let a = next(&mut stream).await;
+        assert_eq!((a.call_id.as_str(), a.queue.as_str()), (id, "operator"));
+        finish(&server, &mut routing, &a.call_id, "op").await;
+    }
+}
+
+#[tokio::test]
+async fn a_reload_that_would_strand_calls_or_reorder_tiers_is_refused() {
+    let path = config_file("refused");
+    let server = start_from_path(&path, Arc::new(SystemClock)).await;
+    // Without a fallback queue, removing a queue is refused.
+    edit(&path, "fallback_queue = \"operator\"\n", "");
+    edit(&path, "[queues.concierge]\n", "[queues.vip_desk]\n");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "then = { queue = \"concierge\" }",
+        "then = { queue = \"vip_desk\" }",
+    );
+    std::fs::write(&path, &text).unwrap();
+    let r = reload(&server).await;
+    assert!(!r.applied);
+    assert_eq!(
+        r.errors,
+        [format!(
+            "{}: queue concierge is removed but calls.fallback_queue is not set, so its calls would have nowhere to go",
+            path.display()
+        )]
+    );
+    // Tiers hold customers' places: they may not be reordered.
+    let config = DEFAULT_CONFIG.replacen(
+        "name = \"gold\"\nbase_priority = 20",
+        "name = \"silver\"\nbase_priority = 20",
+        1,
+    );
+    std::fs::write(&path, config).unwrap();
+    let r = reload(&server).await;
+    assert!(!r.applied);
+    assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
+    assert!(
+        r.errors[0].contains(": tiers: a reload cannot rename, remove or reorder tiers (running: standard, gold, platinum, concierge); add new tiers at the end, or restart to apply"),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(goes_to(&server, JAMES_GOLD).await, "menu main");
+}
+
+#[tokio::test]
+async fn a_server_on_the_embedded_config_cannot_reload() {
+    let server = start().await;
+    let status = server
+        .admin()
+        .await
+        .reload_config(pb::ReloadConfigRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(
+        status.message().contains("--config"),
+        "{}",
+        status.message()
+    );
+}
