@@ -60,7 +60,8 @@ fn busy_router() -> Router {
             tier: switchboard_core::TierId(0),
             max_wait_met: false,
         };
-        acd.enqueue(QueueId((i % QUEUES) as u16), call, NOW).unwrap();
+        acd.enqueue(QueueId((i % QUEUES) as u16), call, NOW)
+            .unwrap();
     }
     router
 }
@@ -93,7 +94,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("check_and_apply", |bench| {
         bench.iter(|| {
             turn += 1;
-            let files = if turn % 2 == 0 { &a } else { &b };
+            let files = if turn.is_multiple_of(2) { &a } else { &b };
             let plan = files.compile(Some(&router.plan())).unwrap().plan;
             router.reload(plan, NOW).map(|r| r.moved)
         })

@@ -4,7 +4,12 @@
 
 use std::fmt::Write;
 
-const STRATEGIES: [&str; 4] = ["longest_idle", "most_skilled", "round_robin", "least_occupied"];
+const STRATEGIES: [&str; 4] = [
+    "longest_idle",
+    "most_skilled",
+    "round_robin",
+    "least_occupied",
+];
 
 /// Skills the queues draw from (queue `i` needs `skill_{i % SKILLS}`).
 pub const SKILLS: usize = 20;
@@ -50,9 +55,15 @@ pub fn text(queues: usize, rules: usize, aging: u32) -> String {
     }
     for i in 0..rules {
         let when = match i % 6 {
-            0 => format!("caller.tier >= \"gold\" and caller.lifetime_value > {}", i * 10),
+            0 => format!(
+                "caller.tier >= \"gold\" and caller.lifetime_value > {}",
+                i * 10
+            ),
             1 => format!("caller.attr.segment == \"s{i}\" and call.channel == \"voice\""),
-            2 => format!("\"tag{i}\" in caller.tags or caller.influence > {}", 50 + i % 50),
+            2 => format!(
+                "\"tag{i}\" in caller.tags or caller.influence > {}",
+                50 + i % 50
+            ),
             3 => format!(
                 "queue(\"q{:03}\").estimated_wait > {} and open(\"hours\")",
                 i % queues,
@@ -90,6 +101,10 @@ mod tests {
             .unwrap_or_else(|e| panic!("{:#?}", &e.lines()[..e.lines().len().min(5)]));
         assert_eq!(config.plan.queues.len(), 200);
         assert_eq!(config.plan.rules.len(), 1_000);
-        assert!(config.warnings.is_empty(), "{:?}", &config.warnings[..3.min(config.warnings.len())]);
+        assert!(
+            config.warnings.is_empty(),
+            "{:?}",
+            &config.warnings[..3.min(config.warnings.len())]
+        );
     }
 }

@@ -182,7 +182,8 @@ async fn explain_route_names_every_rule_its_conditions_and_the_decisions() {
             "operator-seekers",
             "friendly-chat",
             "get-it-done-busy",
-            "get-it-done"
+            "get-it-done",
+            "gold-billing"
         ]
     );
     // James's device is from 2023-02-01: more than two years old, so the agent's screen

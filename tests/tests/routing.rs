@@ -377,3 +377,42 @@ async fn a_dialed_number_that_is_not_a_line_follows_the_default_line() {
     let d = route(&mut c, "d2", EMMA_STANDARD, "not a number").await;
     assert_eq!(d.line, "main");
 }
+
+#[tokio::test]
+async fn rules_that_read_the_menu_answers_apply_after_each_answer() {
+    let server = start().await;
+    let mut c = server.routing().await;
+    // James is gold: billing (3) puts him ahead, by rule gold-billing.
+    let d = route(&mut c, "gb1", JAMES_GOLD, MAIN_LINE).await;
+    assert_eq!(menu(&d).menu, "main");
+    let d = press(&mut c, "gb1", "3").await;
+    assert_eq!(queue(&d), ("billing", 35));
+    assert_eq!(d.reason, "menu main option 3");
+    assert_eq!(d.matched_rules, ["gold-billing"]);
+    // Emma is standard: the same answer, no boost.
+    let d = route(&mut c, "gb2", EMMA_STANDARD, MAIN_LINE).await;
+    assert_eq!(menu(&d).menu, "main");
+    let d = press(&mut c, "gb2", "3").await;
+    assert_eq!(queue(&d), ("billing", 0));
+    assert!(d.matched_rules.is_empty());
+    // The dry run says so too.
+    let e = server
+        .admin()
+        .await
+        .explain_route(pb::ExplainRouteRequest {
+            caller: JAMES_GOLD.into(),
+            dialed: MAIN_LINE.into(),
+            digits: vec!["3".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        e.notes.contains(
+            &"after answers \"3\": rule gold-billing matched (priority +15, then stop)".to_owned()
+        ),
+        "{:?}",
+        e.notes
+    );
+}

@@ -40,7 +40,7 @@ fn check_passes_the_shipped_config_with_a_one_line_summary() {
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(
         stdout.ends_with(
-            "switchboard.toml: ok (4 tiers, 2 lines, 2 menus, 6 queues, 8 rules; 1200 customers)\n"
+            "switchboard.toml: ok (4 tiers, 2 lines, 2 menus, 6 queues, 9 rules; 1200 customers)\n"
         ),
         "{stdout}"
     );

@@ -43,6 +43,7 @@ const FIELDS: &[&str] = &[
     "caller.tags",
     "caller.attr",
     "call.channel",
+    "call.digits",
     "call.line",
     "call.repeat_within",
     "line.name",
@@ -494,6 +495,7 @@ impl Compiler<'_> {
             (["caller", "tags"], true) => Operand::Tags,
             (["caller", "attr", key], true) => Operand::Attr((*key).into()),
             (["call", "channel"], true) => Operand::Channel,
+            (["call", "digits"], true) => Operand::Text(Text::Digits),
             (["call", "line"] | ["line", "name"], true) => Operand::Line,
             (["call", "repeat_within"], false) if segs[1].args.is_some() => {
                 let (d, span) = self.text_arg(&segs[1], "duration")?;
@@ -741,6 +743,7 @@ mod tests {
             channel: Channel::Voice,
             now: NOW,
             live: &NoLiveQueues,
+            digits: "2,1",
         };
         let mut traces = Vec::new();
         let explained = cond.explain(&facts, &mut traces);
@@ -805,6 +808,8 @@ mod tests {
             &c
         ));
         assert!(holds("caller.zero_outs == 0", &c));
+        assert!(holds("call.digits == \"2,1\" and call.digits != \"2\"", &c));
+        assert!(holds("call.digits in [\"2,1\", \"2,2\"]", &c));
     }
 
     #[test]
@@ -862,6 +867,7 @@ mod tests {
             channel: Channel::Voice,
             now: NOW,
             live: &NoLiveQueues,
+            digits: "2,1",
         };
         let mut traces = Vec::new();
         assert!(cond.explain(&facts, &mut traces));

@@ -8,7 +8,8 @@
 //! true whatever those tests say. A rule is reported only when no combination makes it
 //! possible, or when every combination that does is certain for an earlier stopping rule,
 //! so the warnings are never wrong; some dead rules (say, `amount > 5 and amount < 3`)
-//! go unreported.
+//! go unreported. Rules that read `call.digits` run again after menu answers, without
+//! the rules before them, so they are never reported as shadowed.
 
 use switchboard_core::{
     Preference,
@@ -51,6 +52,12 @@ enum Tri {
     False,
     Unknown,
     True,
+}
+
+/// A rule that reads the menu answers also runs after each answer, where the rules
+/// before it do not: they cannot shadow it.
+fn reads_digits(rule: &Rule) -> bool {
+    rule.when.leaves().iter().any(|l| l.test.reads_digits())
 }
 
 fn uses(cond: &Condition, d: &mut Dims) {
@@ -175,7 +182,7 @@ pub(crate) fn unreachable(rules: &[Rule], tiers: usize, lines: usize) -> Vec<Fin
         let dead = if possible.iter().all(|w| *w == 0) {
             findings.push(Finding::NeverMatches(i));
             true
-        } else if possible.iter().zip(&covered).all(|(p, c)| p & !c == 0) {
+        } else if !reads_digits(rule) && possible.iter().zip(&covered).all(|(p, c)| p & !c == 0) {
             let by = certain_by
                 .iter()
                 .filter(|(_, cert)| cert.iter().zip(&possible).any(|(c, p)| c & p != 0))

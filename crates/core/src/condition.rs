@@ -149,6 +149,8 @@ impl QueueMetric {
 /// A text-valued operand.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Text {
+    /// The caller's menu answers so far in this call, separated by commas ("2,1").
+    Digits,
     CustomerId,
     Language,
     PreferredAgent,
@@ -228,6 +230,8 @@ pub struct Facts<'a> {
     pub channel: Channel,
     pub now: Millis,
     pub live: &'a dyn LiveQueues,
+    /// The caller's menu answers so far, separated by commas; empty before any.
+    pub digits: &'a str,
 }
 
 impl std::fmt::Debug for Facts<'_> {
@@ -435,8 +439,12 @@ fn format_number(v: f64) -> String {
 
 impl Text {
     fn value<'a>(&self, f: &Facts<'a>) -> Option<&'a str> {
+        if let Text::Digits = self {
+            return Some(f.digits);
+        }
         let customer = f.caller.customer.as_deref()?;
         match self {
+            Text::Digits => Some(f.digits),
             Text::CustomerId => Some(&customer.id),
             Text::Language => Some(&customer.language),
             Text::PreferredAgent => customer.preferred_agent.as_deref(),
@@ -554,6 +562,14 @@ impl Test {
                 None => "no earlier call".to_owned(),
             },
         }
+    }
+
+    /// Whether the test reads the caller's menu answers (such rules run again after each).
+    pub fn reads_digits(&self) -> bool {
+        matches!(
+            self,
+            Test::Text(Text::Digits, ..) | Test::TextIn(Text::Digits, _)
+        )
     }
 
     /// Queues whose live state the test reads.

@@ -247,6 +247,9 @@ pub struct Learning {
 pub struct RoutePlan {
     parts: PlanParts,
     line_by_number: HashMap<E164, LineId>,
+    /// Rules whose condition reads `call.digits`, in order: they run again after every
+    /// menu answer.
+    digit_rules: Vec<RuleId>,
 }
 
 impl std::ops::Deref for RoutePlan {
@@ -372,10 +375,22 @@ impl RoutePlan {
                 }
             }
         }
+        let digit_rules = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.when.leaves().iter().any(|l| l.test.reads_digits()))
+            .map(|(i, _)| RuleId(i as u16))
+            .collect();
         Ok(RoutePlan {
             parts,
             line_by_number,
+            digit_rules,
         })
+    }
+
+    /// Rules that read the caller's menu answers, in order.
+    pub fn digit_rules(&self) -> &[RuleId] {
+        &self.digit_rules
     }
 
     /// The line for a dialed number, if it is one of ours.

@@ -271,6 +271,41 @@ pub fn check_input(input: Input<'_>) -> Result<(), RouteError> {
     Ok(())
 }
 
+/// The caller's menu answers so far, comma-separated, kept inline (no allocation).
+#[derive(Clone, Copy, Debug)]
+struct DigitTrail {
+    bytes: [u8; DigitTrail::CAPACITY],
+    len: u8,
+}
+
+impl DigitTrail {
+    /// Answers past this length are not recorded (64 bytes is a dozen menus deep).
+    const CAPACITY: usize = 64;
+
+    const EMPTY: DigitTrail = DigitTrail {
+        bytes: [0; DigitTrail::CAPACITY],
+        len: 0,
+    };
+
+    fn push(&mut self, answer: &str) {
+        let len = usize::from(self.len);
+        let sep = usize::from(len > 0);
+        // Digits are ASCII (checked on input), so any cut is a character boundary.
+        if len + sep + answer.len() > Self::CAPACITY {
+            return;
+        }
+        if sep == 1 {
+            self.bytes[len] = b',';
+        }
+        self.bytes[len + sep..len + sep + answer.len()].copy_from_slice(answer.as_bytes());
+        self.len = (len + sep + answer.len()) as u8;
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
 /// Where a call stands, for idempotent replays and menu input.
 #[derive(Debug)]
 struct CallState {
@@ -293,6 +328,9 @@ struct CallState {
     outcome_counted: bool,
     /// The caller has not yet answered the first prompt of the call.
     first_prompt_pending: bool,
+    /// The menu answers so far, for rules that read `call.digits`.
+    digits: DigitTrail,
+    channel: Channel,
     created: Millis,
     call_id: Arc<str>,
     switch_id: Arc<str>,
@@ -621,6 +659,7 @@ impl Router {
                     channel: req.channel,
                     now,
                     live: &self.acd,
+                    digits: "",
                 };
                 let (mut decision, priority) = evaluate(&plan, &caller, call, &mut NoTrace);
                 // A rule may name the agent to keep the call for; otherwise a caller
@@ -649,6 +688,8 @@ impl Router {
                     queued: None,
                     outcome_counted: false,
                     first_prompt_pending: true,
+                    digits: DigitTrail::EMPTY,
+                    channel: req.channel,
                     created: now,
                     call_id,
                     switch_id: Arc::from(req.switch_id),
@@ -704,6 +745,24 @@ impl Router {
             state.preference = p;
         }
         let mut decision = step.decision;
+        if let (Reason::MenuOption { .. }, Input::Digits(d)) = (decision.reason, input) {
+            state.digits.push(d);
+            if !plan.digit_rules().is_empty() {
+                let number = state.number.ok_or(NumberError::Withheld);
+                let caller = self.caller_for(&plan, number, now, false);
+                let call = CallFacts {
+                    dialed: decision.line,
+                    channel: state.channel,
+                    now,
+                    live: &self.acd,
+                    digits: state.digits.as_str(),
+                };
+                let priority;
+                (decision, priority) = digit_rules(&plan, &caller, call, decision, state.priority);
+                state.priority = priority;
+                state.offer_callback |= decision.offer_callback;
+            }
+        }
         let assignment = self.place(&mut decision, &mut state, now);
         state.current = decision;
         Ok(Routed {
@@ -739,8 +798,10 @@ impl Router {
             channel,
             now,
             live: &self.acd,
+            digits: "",
         };
-        let (first, priority) = evaluate(&plan, &caller, call, &mut rec);
+        let (first, mut priority) = evaluate(&plan, &caller, call, &mut rec);
+        let mut trail = DigitTrail::EMPTY;
         let mut decisions = vec![first];
         let mut current = first;
         for d in digits {
@@ -763,6 +824,30 @@ impl Router {
                 current.line,
             );
             current = step.decision;
+            if matches!(current.reason, Reason::MenuOption { .. }) {
+                trail.push(d);
+                let call = CallFacts {
+                    dialed: current.line,
+                    channel,
+                    now,
+                    live: &self.acd,
+                    digits: trail.as_str(),
+                };
+                let before = current.matched;
+                (current, priority) = digit_rules(&plan, &caller, call, current, priority);
+                for r in current
+                    .matched
+                    .iter()
+                    .filter(|r| !before.iter().any(|b| b == *r))
+                {
+                    rec.note(format!(
+                        "after answers {:?}: rule {} matched ({})",
+                        trail.as_str(),
+                        plan.rule(r).name,
+                        describe_then(&plan, &plan.rule(r).then)
+                    ));
+                }
+            }
             decisions.push(current);
         }
         Explanation {
@@ -873,7 +958,16 @@ impl Router {
     }
 
     fn resolve_caller(&self, plan: &RoutePlan, raw: &str, now: Millis, record: bool) -> Caller {
-        let number = plan.numbers.normalize(raw);
+        self.caller_for(plan, plan.numbers.normalize(raw), now, record)
+    }
+
+    fn caller_for(
+        &self,
+        plan: &RoutePlan,
+        number: Result<E164, NumberError>,
+        now: Millis,
+        record: bool,
+    ) -> Caller {
         let customer = number.ok().and_then(|n| self.directory.lookup(n));
         let learned = match number {
             Ok(n) if record => self.behaviour.record_call(n, now),
@@ -942,6 +1036,7 @@ struct CallFacts<'a> {
     channel: Channel,
     now: Millis,
     live: &'a dyn LiveQueues,
+    digits: &'a str,
 }
 
 /// Runs the line check and the rules; returns the decision and the call's priority.
@@ -976,6 +1071,7 @@ fn evaluate<T: Trace>(
         channel: call.channel,
         now: call.now,
         live: call.live,
+        digits: call.digits,
     };
     let mut priority = plan.tier(caller.tier).base_priority;
     let mut target = None;
@@ -1031,6 +1127,56 @@ fn evaluate<T: Trace>(
         placement: Placement::NotQueued,
         offer_callback,
         prefer_agent,
+    };
+    (decision, priority)
+}
+
+/// After a menu answer: the rules that read `call.digits`, in order, on the decision the
+/// menu made. The first match with a target replaces the menu's destination; priorities
+/// and callback offers apply as in [`evaluate`].
+fn digit_rules(
+    plan: &RoutePlan,
+    caller: &Caller,
+    call: CallFacts<'_>,
+    mut decision: Decision,
+    mut priority: i32,
+) -> (Decision, i32) {
+    let facts = Facts {
+        plan,
+        caller,
+        line: call.dialed,
+        channel: call.channel,
+        now: call.now,
+        live: call.live,
+        digits: call.digits,
+    };
+    let mut target = None;
+    for id in plan.digit_rules() {
+        let rule = plan.rule(*id);
+        if !rule.when.eval(&facts) {
+            continue;
+        }
+        decision.matched.push(*id);
+        let then = &rule.then;
+        if let Some(p) = then.priority {
+            priority = p;
+        }
+        priority = priority.saturating_add(then.raise_priority);
+        decision.offer_callback |= then.offer_callback;
+        if then.target.is_some() {
+            target = then.target;
+            decision.reason = Reason::Rule(*id);
+        }
+        if !then.continue_ {
+            break;
+        }
+    }
+    decision.action = match (target, decision.action) {
+        (Some(Target::Menu(menu)), _) => Action::PlayMenu { menu, attempt: 1 },
+        (Some(Target::Queue(queue)), _) | (None, Action::Enqueue { queue, .. }) => {
+            Action::Enqueue { queue, priority }
+        }
+        (None, menu @ Action::PlayMenu { .. }) => menu,
     };
     (decision, priority)
 }
