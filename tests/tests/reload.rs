@@ -214,11 +214,11 @@ async fn a_broken_edit_leaves_routing_on_the_running_config_and_says_why() {
         r.errors,
         [
             format!(
-                "{file}:{}:39: rules[8].when: unknown field caller.preferense (did you mean \"caller.preference\"?)",
+                "{file}:{}:39: rules[9].when: unknown field caller.preferense (did you mean \"caller.preference\"?)",
                 line_of("caller.preferense")
             ),
             format!(
-                "{file}:{}:18: rules[8].then.queue: unknown queue \"car\" (did you mean \"care\"?)",
+                "{file}:{}:18: rules[9].then.queue: unknown queue \"car\" (did you mean \"care\"?)",
                 line_of("\"car\"")
             ),
             format!("{file}: 2 errors in config; the running config stays"),
@@ -365,7 +365,8 @@ async fn a_reload_that_would_strand_calls_or_reorder_tiers_is_refused() {
     std::fs::write(&path, config).unwrap();
     let r = reload(&server).await;
     assert!(!r.applied);
-    assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
+    // (The rule that names gold is refused too.)
+    assert_eq!(r.errors.len(), 3, "{:?}", r.errors);
     assert!(
         r.errors[0].contains(": tiers: a reload cannot rename, remove or reorder tiers (running: standard, gold, platinum, concierge); add new tiers at the end, or restart to apply"),
         "{:?}",
