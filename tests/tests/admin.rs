@@ -158,6 +158,7 @@ async fn explain_route_names_every_rule_its_conditions_and_the_decisions() {
             dialed: PLATINUM_LINE.into(),
             channel: 0,
             digits: vec!["2".into()],
+            at: None,
         })
         .await
         .unwrap()
@@ -301,5 +302,41 @@ async fn capabilities_not_built_yet_answer_unimplemented_and_say_so() {
             .starts_with("Admin.ImportCustomers is not available yet"),
         "{}",
         err.message()
+    );
+}
+
+#[tokio::test]
+async fn explain_route_can_be_asked_about_another_time() {
+    let server = start().await;
+    let e = server
+        .admin()
+        .await
+        .explain_route(pb::ExplainRouteRequest {
+            caller: GRACE_GET_IT_DONE.into(),
+            dialed: MAIN_LINE.into(),
+            // Saturday 2026-11-28 18:00 in New York.
+            at: Some(prost_types::Timestamp {
+                seconds: 1_795_906_800,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let busy = e
+        .rules
+        .iter()
+        .find(|r| r.rule == "get-it-done-busy")
+        .unwrap();
+    assert!(busy.matched);
+    let hours = busy
+        .conditions
+        .iter()
+        .find(|c| c.condition == "open(\"support_hours\")")
+        .unwrap();
+    assert_eq!(
+        (hours.actual.as_str(), hours.matched),
+        ("closed at sat 18:00 America/New_York", false)
     );
 }

@@ -255,6 +255,7 @@ async fn bad_customer_lookups_and_explanations_are_refused() {
         dialed: MAIN_LINE.into(),
         channel,
         digits: digits.into_iter().map(String::from).collect(),
+        at: None,
     };
     let cases = [
         (
@@ -267,6 +268,26 @@ async fn bad_customer_lookups_and_explanations_are_refused() {
             "digits: more than 16 menu answers",
         ),
         (explain(vec![], -1), "channel: unknown value -1"),
+        (
+            pb::ExplainRouteRequest {
+                at: Some(prost_types::Timestamp {
+                    seconds: -5,
+                    nanos: 0,
+                }),
+                ..explain(vec![], 0)
+            },
+            "at: not a time after 1970",
+        ),
+        (
+            pb::ExplainRouteRequest {
+                at: Some(prost_types::Timestamp {
+                    seconds: 1,
+                    nanos: -1,
+                }),
+                ..explain(vec![], 0)
+            },
+            "at: not a time after 1970",
+        ),
     ];
     for (request, message) in cases {
         assert_status(

@@ -26,6 +26,19 @@ pub(crate) struct Args {
     /// How the contact arrives: voice, video, chat, email or callback.
     #[arg(long, default_value = "voice", value_parser = channel)]
     channel: Channel,
+    /// Explain as if the call came at this time, e.g. 2026-12-25T10:00:00-05:00 (business
+    /// hours, days_ago); default now.
+    #[arg(long, value_parser = time)]
+    at: Option<Millis>,
+}
+
+fn time(text: &str) -> Result<Millis, String> {
+    let ts: jiff::Timestamp = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a time like 2026-12-25T10:00:00-05:00"))?;
+    u64::try_from(ts.as_millisecond())
+        .map(Millis)
+        .map_err(|_| format!("{text:?} is before 1970"))
 }
 
 fn channel(name: &str) -> Result<Channel, String> {
@@ -72,7 +85,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &args.dialed,
         args.channel,
         &digits,
-        Millis::now(),
+        args.at.unwrap_or_else(Millis::now),
     );
     print!("{}", render(&e));
     Ok(ExitCode::SUCCESS)

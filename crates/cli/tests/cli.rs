@@ -326,3 +326,65 @@ fn serve_reloads_its_config_on_sighup_and_keeps_it_when_the_edit_is_broken() {
     );
     assert!(applied.contains("SIGHUP"), "{applied}");
 }
+
+#[test]
+fn explain_at_a_given_time_shows_business_hours_and_each_condition() {
+    let out = switchboard()
+        .args([
+            "explain",
+            "--caller",
+            "212-555-0105",
+            "--dialed",
+            "+18005550100",
+            "--at",
+            "2026-11-28T18:00:00-05:00",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("  [match] get-it-done-busy => menu quick, offer a callback, then stop\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "          yes caller.preference == \"get_it_done\" (is get_it_done (explicit))\n"
+        ),
+        "{stdout}"
+    );
+    // Nobody staffs support in an offline explain: the wait has no bound.
+    assert!(
+        stdout.contains("          yes queue(\"support\").estimated_wait > 240 (is unbounded (nobody staffed))\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "          no  open(\"support_hours\") (is closed at sat 18:00 America/New_York)\n"
+        ),
+        "{stdout}"
+    );
+    let out = switchboard()
+        .args([
+            "explain",
+            "--caller",
+            "1",
+            "--dialed",
+            "2",
+            "--at",
+            "yesterday",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("\"yesterday\" is not a time like 2026-12-25T10:00:00-05:00"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -184,13 +184,22 @@ impl Admin for AdminService {
             }
         }
         let digits: Vec<&str> = req.digits.iter().map(String::as_str).collect();
-        let e = self.app.router.explain(
-            &req.caller,
-            &req.dialed,
-            channel,
-            &digits,
-            self.app.clock.now(),
-        );
+        let at = match req.at {
+            None => self.app.clock.now(),
+            Some(t) => {
+                let ms = t
+                    .seconds
+                    .checked_mul(1_000)
+                    .and_then(|s| s.checked_add(i64::from(t.nanos) / 1_000_000))
+                    .filter(|ms| *ms >= 0 && (0..1_000_000_000).contains(&t.nanos))
+                    .ok_or_else(|| ApiError::invalid("at", "not a time after 1970"))?;
+                Millis(ms as u64)
+            }
+        };
+        let e = self
+            .app
+            .router
+            .explain(&req.caller, &req.dialed, channel, &digits, at);
         Ok(Response::new(explanation(&e)))
     }
 }
