@@ -417,7 +417,7 @@ impl Acd {
             }
         }
         let _membership = lock(&self.membership);
-        let routing = self.eligibility(&profile);
+        let routing = self.eligibility(&profile, &self.policies());
         let agent = Arc::new(Agent {
             profile,
             word: AtomicU64::new(pack(AgentState::NotReady, 0)),
@@ -1043,16 +1043,17 @@ impl Acd {
             .collect();
         // Log-in order, which round robin follows.
         agents.sort_by(|a, b| (a.logged_in, &a.profile.id).cmp(&(b.logged_in, &b.profile.id)));
+        let specs = self.policies();
+        let mut members: Vec<Vec<Arc<Agent>>> = vec![Vec::new(); specs.len()];
         for a in &agents {
-            a.routing.store(Arc::new(self.eligibility(&a.profile)));
+            let routing = self.eligibility(&a.profile, &specs);
+            for (q, _) in &routing.queues {
+                members[q.index()].push(Arc::clone(a));
+            }
+            a.routing.store(Arc::new(routing));
         }
-        for (id, q) in self.slots() {
-            let members: Vec<Arc<Agent>> = agents
-                .iter()
-                .filter(|a| a.serves(id))
-                .map(Arc::clone)
-                .collect();
-            *q.members.write().unwrap_or_else(|e| e.into_inner()) = members;
+        for ((_, q), list) in self.slots().zip(members) {
+            *q.members.write().unwrap_or_else(|e| e.into_inner()) = list;
         }
         drop(membership);
         let mut made = Vec::new();
@@ -1228,13 +1229,19 @@ impl Acd {
         }
     }
 
+    /// Every queue's policy now, in id order.
+    fn policies(&self) -> Vec<Arc<Queue>> {
+        self.slots().map(|(_, q)| q.spec.load_full()).collect()
+    }
+
     /// The queues an agent's skills qualify for under the current policies (retired
     /// queues are served by nobody), and those they may help once calls have waited.
-    fn eligibility(&self, profile: &AgentProfile) -> AgentQueues {
-        let queues = self
-            .slots()
-            .filter_map(|(id, q)| {
-                let spec = q.spec.load();
+    fn eligibility(&self, profile: &AgentProfile, specs: &[Arc<Queue>]) -> AgentQueues {
+        let queues = specs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, spec)| {
+                let id = QueueId(i as u16);
                 if spec.retired {
                     return None;
                 }
@@ -1253,7 +1260,7 @@ impl Acd {
                 Some((id, score))
             })
             .collect::<Vec<(QueueId, u16)>>();
-        let overflow_in = self.overflow_eligibility(profile, &queues);
+        let overflow_in = Self::overflow_eligibility(profile, &queues, specs);
         AgentQueues {
             queues,
             overflow_in,
@@ -1263,9 +1270,9 @@ impl Acd {
     /// For each queue the agent does not serve, the wait after which one of its overflow
     /// steps lets them take its calls (lowered skill minimums, or serving an `also` queue).
     fn overflow_eligibility(
-        &self,
         profile: &AgentProfile,
         serves: &[(QueueId, u16)],
+        specs: &[Arc<Queue>],
     ) -> Vec<(QueueId, std::time::Duration)> {
         let proficiency = |skill: &str| {
             profile
@@ -1274,11 +1281,13 @@ impl Acd {
                 .find(|(s, _)| s == skill)
                 .map(|(_, p)| *p)
         };
-        self.slots()
+        specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| (QueueId(i as u16), spec))
             .filter(|(id, _)| !serves.iter().any(|(q, _)| q == id))
-            .filter_map(|(id, q)| {
-                let spec = q.spec.load();
-                if spec.retired {
+            .filter_map(|(id, spec)| {
+                if spec.retired || spec.overflow.is_empty() {
                     return None;
                 }
                 let step = spec.overflow.iter().find(|step| {
