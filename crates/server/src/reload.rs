@@ -101,7 +101,6 @@ impl App {
             tracing::error!(
                 trigger,
                 path = %path.display(),
-                errors = outcome.errors.len(),
                 "config reload refused; routing stays on the running config"
             );
             for e in &outcome.errors {
