@@ -1079,3 +1079,22 @@ fn a_directory_without_config_files_or_with_a_section_twice_is_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_conditions_ops_teams_write_all_load() {
+    for when in [
+        r#"caller.tier in ["gold", "platinum"] and caller.lifetime_value > 5000"#,
+        r#"caller.preference == "get_it_done" and queue("support").estimated_wait > 120"#,
+        "caller.attr.device_purchased < days_ago(730)",
+        r#"call.repeat_within("7d")"#,
+        r#"line.name == "platinum" and not caller.tier >= "platinum""#,
+        r#"open("support_hours")"#,
+    ] {
+        let text = format!(
+            "{DEFAULT_CONFIG}\n[[rules]]\nname = \"example\"\nwhen = '{when}'\nthen = {{ tags = [\"x\"] }}\n"
+        );
+        if let Err(e) = parse(&text, Path::new(FILE)) {
+            panic!("{when}: {:?}", e.lines());
+        }
+    }
+}
