@@ -391,3 +391,99 @@ async fn a_server_on_the_embedded_config_cannot_reload() {
         status.message()
     );
 }
+
+const SPANISH_GOLD: &str = "[[rules]]
+name = \"spanish-gold\"
+when = 'caller.language == \"es\" and caller.tier == \"gold\"'
+then = { queue = \"support\", skills = { spanish = 5 } }
+
+";
+
+fn agent_with(id: &str, skills: &[(&str, u32)]) -> pb::SetAgentStateRequest {
+    pb::SetAgentStateRequest {
+        skills: skills
+            .iter()
+            .map(|(name, proficiency)| pb::Skill {
+                name: (*name).into(),
+                proficiency: *proficiency,
+            })
+            .collect(),
+        ..agent(id, "")
+    }
+}
+
+#[tokio::test]
+async fn calls_needing_extra_skills_wait_for_agents_who_have_them_and_go_home_when_the_rule_goes() {
+    let path = config_file("skills");
+    edit(
+        &path,
+        "[[rules]]\nname = \"concierge\"",
+        &format!("{SPANISH_GOLD}[[rules]]\nname = \"concierge\""),
+    );
+    let server = start_from_path(&path, Arc::new(SystemClock)).await;
+    let mut routing = server.routing().await;
+    let mut stream = routing
+        .watch_assignments(pb::WatchAssignmentsRequest {
+            switch_id: SWITCH.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Luis Ortega is gold and speaks Spanish.
+    let d = route(&mut routing, "es1", LUIS_FRIENDLY_CHAT).await;
+    match &d.action {
+        Some(Action::Enqueue(q)) => {
+            assert_eq!(
+                (q.queue.as_str(), q.position),
+                ("support[spanish>=5]", Some(1))
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A technical agent without Spanish does not get him; one with it does.
+    set_state(&server, agent_with("tech", &[("technical", 5)])).await;
+    assert_eq!(waiting_in(&server, "support[spanish>=5]").await, 1);
+    set_state(
+        &server,
+        agent_with("ana", &[("technical", 5), ("spanish", 6)]),
+    )
+    .await;
+    let a = next(&mut stream).await;
+    assert_eq!(
+        (a.call_id.as_str(), a.agent_id.as_str(), a.queue.as_str()),
+        ("es1", "ana", "support[spanish>=5]")
+    );
+    // He calls again while Ana is busy; tech goes on a break, so the call waits.
+    set_state(
+        &server,
+        pb::SetAgentStateRequest {
+            agent_id: "tech".into(),
+            state: pb::AgentState::NotReady.into(),
+            reason: "break".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    route(&mut routing, "es2", LUIS_FRIENDLY_CHAT).await;
+    assert_eq!(waiting_in(&server, "support[spanish>=5]").await, 1);
+    // The rule goes: his call goes back to support, where tech, back from the break,
+    // takes it.
+    edit(&path, SPANISH_GOLD, "");
+    let r = reload(&server).await;
+    assert!(r.applied, "{:?}", r.errors);
+    assert_eq!(waiting_in(&server, "support").await, 1);
+    set_state(
+        &server,
+        pb::SetAgentStateRequest {
+            agent_id: "tech".into(),
+            state: pb::AgentState::Available.into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let a = next(&mut stream).await;
+    assert_eq!(
+        (a.call_id.as_str(), a.agent_id.as_str(), a.queue.as_str()),
+        ("es2", "tech", "support")
+    );
+}

@@ -187,6 +187,8 @@ pub(crate) struct RawThen {
     pub(crate) queue: Option<S<String>>,
     pub(crate) priority: Option<S<i64>>,
     pub(crate) raise_priority: Option<S<i64>>,
+    /// Skills the call needs on top of its queue's: `{ spanish = 5 }`.
+    pub(crate) skills: Option<S<BTreeMap<String, S<i64>>>>,
     #[serde(default)]
     pub(crate) offer_callback: bool,
     pub(crate) prefer_agent: Option<S<String>>,

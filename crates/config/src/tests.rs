@@ -313,7 +313,7 @@ fn rule_mistakes_are_each_named() {
     assert_eq!(
         errors(&text),
         [format!(
-            "{}: rules[1].then: the rule does nothing: set menu, queue, priority, raise_priority, offer_callback, prefer_agent, tags, offers or notes",
+            "{}: rules[1].then: the rule does nothing: set menu, queue, skills, priority, raise_priority, offer_callback, prefer_agent, tags, offers or notes",
             at(&text, "{ continue = true }")
         )]
     );
@@ -1097,4 +1097,75 @@ fn the_conditions_ops_teams_write_all_load() {
             panic!("{when}: {:?}", e.lines());
         }
     }
+}
+
+const SPANISH_SUPPORT: &str = "
+[[rules]]
+name = \"spanish-support\"
+when = 'caller.language == \"es\"'
+then = { queue = \"support\", skills = { spanish = 5, technical = 4 } }
+";
+
+#[test]
+fn a_rule_needing_extra_skills_routes_to_a_queue_made_for_them() {
+    let text = edited(
+        "[[rules]]\nname = \"concierge\"",
+        &format!("{SPANISH_SUPPORT}\n[[rules]]\nname = \"concierge\""),
+    );
+    let plan = parse(&text, Path::new(FILE)).unwrap().plan;
+    let support = plan.queue_by_name("support").unwrap();
+    let skilled = plan
+        .queue_by_name("support[spanish>=5,technical>=4]")
+        .unwrap();
+    let q = plan.queue(skilled);
+    assert_eq!(q.part_of, Some(support));
+    // The base queue's policy, with the skills added (technical raised from 3 to 4).
+    assert_eq!(
+        q.skills,
+        [("technical".to_owned(), 4), ("spanish".to_owned(), 5)]
+    );
+    assert_eq!(q.strategy, plan.queue(support).strategy);
+    assert_eq!(q.max_wait, plan.queue(support).max_wait);
+    let rule = plan
+        .rules
+        .iter()
+        .find(|r| r.name == "spanish-support")
+        .unwrap();
+    assert_eq!(rule.then.target, Some(Target::Queue(skilled)));
+    // Conditions cannot name it.
+    let text = text.replacen(
+        "when = 'caller.language == \"es\"'",
+        "when = 'queue(\"support[spanish>=5,technical>=4]\").waiting > 1'",
+        1,
+    );
+    assert!(
+        errors(&text)[0].contains("unknown queue"),
+        "{:?}",
+        errors(&text)
+    );
+}
+
+#[test]
+fn extra_skills_mistakes_are_each_named() {
+    let text = edited(
+        "then = { offers = [\"extended-warranty\"], continue = true }",
+        "then = { skills = { spanish = 11, \"Bad Skill\" = 2 }, continue = true }",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "{}: rules[1].then.skills.Bad Skill: name \"Bad Skill\" must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
+                at(&text, "2 }")
+            ),
+            format!(
+                "{}: rules[1].then.skills.spanish: 11 is out of range (1 to 10)",
+                at(&text, "11,")
+            ),
+            format!(
+                "{}: rules[1].then.skills: needs queue in the same rule: the skills are added to that queue's",
+                at(&text, "{ spanish = 11")
+            ),
+        ]
+    );
 }

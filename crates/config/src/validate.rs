@@ -452,6 +452,13 @@ pub(crate) fn validate(
             slots.push(name.clone());
         }
     }
+    // Rules that need extra skills get queues of their own, after the configured ones.
+    let derived = skilled_queues(c, &raw);
+    for name in derived.keys() {
+        if !slots.contains(name) {
+            slots.push(name.clone());
+        }
+    }
     if slots.len() > MAX_QUEUE_SLOTS {
         c.error(
             raw.queues.span(),
@@ -561,6 +568,31 @@ pub(crate) fn validate(
             max_wait,
             overflow,
             retired: false,
+            part_of: None,
+        });
+    }
+    for (name, (base, extra)) in &derived {
+        let (Some(id), Some(base_id)) = (
+            slots.iter().position(|s| s == name),
+            queue_names.ids.get(base).copied(),
+        ) else {
+            continue;
+        };
+        let Some(base_spec) = queues[base_id.index()].clone() else {
+            continue;
+        };
+        let mut skills = base_spec.skills.clone();
+        for (skill, min) in extra {
+            match skills.iter_mut().find(|(s, _)| s == skill) {
+                Some((_, m)) => *m = (*m).max(*min),
+                None => skills.push((skill.clone(), *min)),
+            }
+        }
+        queues[id] = Some(Queue {
+            name: name.clone(),
+            skills,
+            part_of: Some(base_id),
+            ..base_spec
         });
     }
     let fallback_queue = raw
@@ -873,6 +905,16 @@ pub(crate) fn validate(
             &format!("{path}.then"),
         )
         .flatten();
+        // With extra skills, the call waits in the queue made for them.
+        let target = match (target, t.queue.as_ref(), t.skills.as_ref()) {
+            (Some(Target::Queue(_)), Some(q), Some(skills)) => {
+                skilled_name(q.get_ref(), skills.get_ref())
+                    .and_then(|n| slots.iter().position(|s| *s == n))
+                    .map(|i| Target::Queue(QueueId(i as u16)))
+                    .or(target)
+            }
+            _ => target,
+        };
         let priority = t
             .priority
             .as_ref()
@@ -912,7 +954,8 @@ pub(crate) fn validate(
         let tags = labels(&t.tags, "tags");
         let offers = labels(&t.offers, "offers");
         let notes = labels(&t.notes, "notes");
-        let does_something = t.menu.is_some()
+        let does_something = t.skills.is_some()
+            || t.menu.is_some()
             || t.queue.is_some()
             || t.priority.is_some()
             || t.raise_priority.is_some()
@@ -925,7 +968,7 @@ pub(crate) fn validate(
             c.error(
                 r.then.span(),
                 format!("{path}.then"),
-                "the rule does nothing: set menu, queue, priority, raise_priority, offer_callback, prefer_agent, tags, offers or notes",
+                "the rule does nothing: set menu, queue, skills, priority, raise_priority, offer_callback, prefer_agent, tags, offers or notes",
             );
         }
         rules.push(Rule {
@@ -1439,4 +1482,64 @@ fn interval(text: &str) -> Option<(u16, u16)> {
     };
     let (a, b) = (time(a)?, time(b)?);
     (a < b).then_some((a, b))
+}
+
+/// The name of the queue for calls of `base` that need `skills` too, e.g.
+/// `support[spanish>=5]`; `None` if a skill or level is invalid (reported elsewhere).
+fn skilled_name(base: &str, skills: &BTreeMap<String, S<i64>>) -> Option<String> {
+    let mut parts = Vec::with_capacity(skills.len());
+    for (skill, level) in skills {
+        let level = *level.get_ref();
+        if !(1..=10).contains(&level) || skill.is_empty() {
+            return None;
+        }
+        parts.push(format!("{skill}>={level}"));
+    }
+    (!parts.is_empty()).then(|| format!("{base}[{}]", parts.join(",")))
+}
+
+/// The queues that rules needing extra skills (`then = { queue, skills }`) route to, by
+/// name, with their base queue's name and the extra skills. Each is the base queue's
+/// policy with the skills added, so the calls that need them wait for agents who have
+/// them, ordered and matched like any other. Mistakes are reported here, once.
+fn skilled_queues(
+    c: &mut Checker<'_>,
+    raw: &RawConfig,
+) -> BTreeMap<String, (String, Vec<(String, u8)>)> {
+    let mut out = BTreeMap::new();
+    for (i, r) in raw.rules.iter().enumerate() {
+        let t = r.get_ref().then.get_ref();
+        let Some(skills) = &t.skills else { continue };
+        let path = format!("rules[{i}].then.skills");
+        if skills.get_ref().is_empty() {
+            c.error(
+                skills.span(),
+                &path,
+                "name at least one skill, e.g. { spanish = 5 }",
+            );
+            continue;
+        }
+        let mut extra = Vec::new();
+        for (skill, level) in skills.get_ref() {
+            c.name(skill, level.span(), &format!("{path}.{skill}"));
+            if let Some(l) = c.int_in(level, &format!("{path}.{skill}"), 1..=10) {
+                extra.push((skill.clone(), l as u8));
+            }
+        }
+        let Some(queue) = &t.queue else {
+            c.error(
+                skills.span(),
+                &path,
+                "needs queue in the same rule: the skills are added to that queue's",
+            );
+            continue;
+        };
+        if !raw.queues.get_ref().contains_key(queue.get_ref()) {
+            continue; // the unknown queue is reported with the rule
+        }
+        if let Some(name) = skilled_name(queue.get_ref(), skills.get_ref()) {
+            out.insert(name, (queue.get_ref().clone(), extra));
+        }
+    }
+    out
 }

@@ -278,8 +278,8 @@ pub struct Assignment {
 pub struct Reconfigured {
     /// Calls and agents brought together by the new queues.
     pub assignments: Vec<Assignment>,
-    /// Calls moved from removed queues to the fallback queue.
-    pub moved: Vec<Arc<str>>,
+    /// Calls moved from removed queues, and where to.
+    pub moved: Vec<(Arc<str>, QueueId)>,
 }
 
 /// The result of putting a call in a queue.
@@ -481,11 +481,8 @@ impl Acd {
         let spec = q.spec.load();
         // A call still bound for a queue a reload removed (from a menu of the old config,
         // or a promise) goes where the removed queue's calls went.
-        if spec.retired
-            && let Some(fallback) = **self.fallback.load()
-            && fallback != queue
-        {
-            return self.enqueue(fallback, call, now);
+        if let Some(to) = self.moves_to(queue, &spec) {
+            return self.enqueue(to, call, now);
         }
         let seq = self.seq.fetch_add(1, SeqCst);
         match self.waiting.entry(Arc::clone(&call.call_id)) {
@@ -963,7 +960,7 @@ impl Acd {
         }
         self.held.remove(call_id);
         let q = &self.at(queue);
-        let retired_to = (**self.fallback.load()).filter(|_| q.spec.load().retired);
+        let retired_to = self.moves_to(queue, &q.spec.load());
         let mut made: Vec<Assignment> = Vec::new();
         if let Some(fallback) = retired_to {
             // Its queue was removed meanwhile: it goes where that queue's calls went.
@@ -1058,23 +1055,21 @@ impl Acd {
         drop(membership);
         let mut made = Vec::new();
         let mut moved = Vec::new();
-        if let Some(fallback) = fallback {
-            for (id, q) in self.slots() {
-                if !q.spec.load().retired || id == fallback {
+        for (id, q) in self.slots() {
+            let Some(to) = self.moves_to(id, &q.spec.load()) else {
+                continue;
+            };
+            let calls: Vec<WaitingCall> = std::mem::take(&mut *lock(&q.waiting))
+                .into_values()
+                .collect();
+            for call in calls {
+                // Gone from the index: the caller hung up while it moved.
+                if self.waiting.remove(&call.call_id).is_none() {
                     continue;
                 }
-                let calls: Vec<WaitingCall> = std::mem::take(&mut *lock(&q.waiting))
-                    .into_values()
-                    .collect();
-                for call in calls {
-                    // Gone from the index: the caller hung up while it moved.
-                    if self.waiting.remove(&call.call_id).is_none() {
-                        continue;
-                    }
-                    moved.push(Arc::clone(&call.call_id));
-                    if let Ok(Placed::Assigned(a)) = self.enqueue(fallback, call, now) {
-                        made.push(a);
-                    }
+                moved.push((Arc::clone(&call.call_id), to));
+                if let Ok(Placed::Assigned(a)) = self.enqueue(to, call, now) {
+                    made.push(a);
                 }
             }
         }
@@ -1227,6 +1222,18 @@ impl Acd {
                 }
             }
         }
+    }
+
+    /// Where calls bound for a retired queue go instead: the queue it was made from, if
+    /// that one is in service, else the fallback queue. `None` for a queue in service.
+    fn moves_to(&self, queue: QueueId, spec: &Queue) -> Option<QueueId> {
+        if !spec.retired {
+            return None;
+        }
+        spec.part_of
+            .filter(|p| self.queue(*p).is_ok_and(|q| !q.spec.load().retired))
+            .or(**self.fallback.load())
+            .filter(|to| *to != queue)
     }
 
     /// Every queue's policy now, in id order.

@@ -174,6 +174,10 @@ pub struct Queue {
     /// agent on one of its calls wraps up by its rules). No rule, menu or agent leads to
     /// it; its waiting calls moved to the fallback queue.
     pub retired: bool,
+    /// Set on a queue made for calls that need more skills than `part_of` asks (a rule's
+    /// `skills`): it takes that queue's policy with the extra skills, and when it goes,
+    /// its calls go back there.
+    pub part_of: Option<QueueId>,
 }
 
 /// After a call has waited `after`, more agents may take it: those with the queue's

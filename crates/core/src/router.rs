@@ -460,12 +460,18 @@ impl Router {
         {
             return Err(ReloadError::QueuesMoved);
         }
+        // A removed queue made for extra skills hands its calls back to the queue it was
+        // made from; any other needs the fallback queue.
+        let has_home = |q: &crate::plan::Queue| {
+            q.part_of
+                .is_some_and(|p| plan.queues.get(p.index()).is_some_and(|p| !p.retired))
+        };
         if plan.fallback_queue.is_none()
             && let Some(q) = plan
                 .queues
                 .iter()
                 .zip(&old.queues)
-                .find(|(new, old)| new.retired && !old.retired)
+                .find(|(new, old)| new.retired && !old.retired && !has_home(new))
         {
             return Err(ReloadError::NoFallback {
                 queue: q.0.name.clone(),
@@ -476,13 +482,11 @@ impl Router {
             .acd
             .reconfigure(&plan.queues, plan.fallback_queue, now)
             .map_err(|_| ReloadError::QueuesMoved)?;
-        if let Some(fallback) = plan.fallback_queue {
-            for call_id in &reconfigured.moved {
-                if let Some(mut state) = self.calls.get_mut(call_id) {
-                    let since = state.queued.map_or(now, |(_, t)| t);
-                    state.queued = Some((fallback, since));
-                    self.stats.offered(fallback, state.tier);
-                }
+        for (call_id, to) in &reconfigured.moved {
+            if let Some(mut state) = self.calls.get_mut(&**call_id) {
+                let since = state.queued.map_or(now, |(_, t)| t);
+                state.queued = Some((*to, since));
+                self.stats.offered(*to, state.tier);
             }
         }
         self.plan.store(Arc::new(plan));

@@ -111,6 +111,7 @@ fn queues(aging: i64, swap: bool) -> Vec<Queue> {
             max_wait: None,
             overflow: vec![],
             retired: false,
+            part_of: None,
         })
         .collect()
 }

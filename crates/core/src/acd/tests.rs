@@ -27,6 +27,7 @@ fn spec(name: &str, skill: &str, strategy: Strategy) -> Queue {
         max_wait: None,
         overflow: vec![],
         retired: false,
+        part_of: None,
     }
 }
 

@@ -101,6 +101,7 @@ fn plan() -> RoutePlan {
                 max_wait: None,
                 overflow: vec![],
                 retired: false,
+                part_of: None,
             })
             .collect(),
         rules: vec![
