@@ -487,3 +487,34 @@ async fn calls_needing_extra_skills_wait_for_agents_who_have_them_and_go_home_wh
         ("es2", "tech", "support")
     );
 }
+
+#[tokio::test]
+async fn a_rule_can_keep_a_call_for_a_named_agent() {
+    let path = config_file("prefer");
+    edit(
+        &path,
+        "[[rules]]\nname = \"concierge\"",
+        "[[rules]]\nname = \"tom-to-bob\"\nwhen = 'caller.id == \"C0000004\"'\nthen = { queue = \"operator\", prefer_agent = \"bob\" }\n\n[[rules]]\nname = \"concierge\"",
+    );
+    let server = start_from_path(&path, Arc::new(SystemClock)).await;
+    let mut routing = server.routing().await;
+    let mut stream = routing
+        .watch_assignments(pb::WatchAssignmentsRequest {
+            switch_id: SWITCH.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Amy has been idle longest, so longest-idle would pick her; the rule picks Bob.
+    set_state(&server, agent("amy", "general")).await;
+    set_state(&server, agent("bob", "general")).await;
+    let d = route(&mut routing, "tom", TOM_ALWAYS_OPERATOR).await;
+    assert_eq!(d.reason, "rule tom-to-bob");
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("tom", "bob"));
+    // Anyone else still gets Amy first.
+    route(&mut routing, "other", CALLERS[0]).await;
+    press(&mut routing, "other", "0").await;
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("other", "amy"));
+}

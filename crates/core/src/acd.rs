@@ -1236,6 +1236,15 @@ impl Acd {
             .filter(|to| *to != queue)
     }
 
+    /// The queue a call bound for `queue` goes to: itself, or for a retired queue, where
+    /// its calls went.
+    pub fn destination(&self, queue: QueueId) -> QueueId {
+        self.queue(queue)
+            .ok()
+            .and_then(|q| self.moves_to(queue, &q.spec.load()))
+            .unwrap_or(queue)
+    }
+
     /// Every queue's policy now, in id order.
     fn policies(&self) -> Vec<Arc<Queue>> {
         self.slots().map(|(_, q)| q.spec.load_full()).collect()

@@ -889,6 +889,11 @@ impl Router {
         let Action::Enqueue { queue, priority } = decision.action else {
             return None;
         };
+        // The call's plan may be older than a reload that removed this queue (a caller
+        // at a menu when it happened): it goes where that queue's calls went, and the
+        // decision says so.
+        let queue = self.acd.destination(queue);
+        decision.action = Action::Enqueue { queue, priority };
         state.queued = Some((queue, now));
         self.stats.offered(queue, state.tier);
         let call = WaitingCall {
@@ -920,8 +925,7 @@ impl Router {
             // this one then waits, and says where.
             Ok(Placed::Assigned(a)) if a.call.call_id != state.call_id => {
                 let position = self.acd.position(&state.call_id).unwrap_or(1);
-                decision.placement =
-                    self.waiting(queue, position, &state.plan, state.offer_callback);
+                decision.placement = self.waiting(queue, position, state.offer_callback);
                 Some(a)
             }
             Ok(Placed::Assigned(a)) => {
@@ -929,8 +933,7 @@ impl Router {
                 Some(a)
             }
             Ok(Placed::Waiting { position }) => {
-                decision.placement =
-                    self.waiting(queue, position, &state.plan, state.offer_callback);
+                decision.placement = self.waiting(queue, position, state.offer_callback);
                 None
             }
             Err(_) => None,
@@ -939,16 +942,12 @@ impl Router {
 
     /// Where a waiting call stands: position, estimated wait and whether to offer a
     /// callback.
-    fn waiting(
-        &self,
-        queue: QueueId,
-        position: usize,
-        plan: &RoutePlan,
-        by_rule: bool,
-    ) -> Placement {
+    fn waiting(&self, queue: QueueId, position: usize, by_rule: bool) -> Placement {
         let estimated_wait = self.acd.estimated_wait(queue, position);
+        // The current plan: queue ids never change meaning, and it knows them all.
+        let callback_after = self.plan.load().queue(queue).callback_after;
         let callback_offered = by_rule
-            || match (estimated_wait, plan.queue(queue).callback_after) {
+            || match (estimated_wait, callback_after) {
                 (Some(wait), Some(after)) => wait > after,
                 // Nobody staffed at all: the wait is open-ended, so offer the callback.
                 (None, Some(_)) => true,

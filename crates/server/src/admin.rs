@@ -242,7 +242,7 @@ pub(crate) fn explanation(e: &switchboard_core::router::Explanation) -> pb::Expl
         decisions: e
             .decisions
             .iter()
-            .map(|d| convert::decision(plan, "", d))
+            .map(|d| convert::decision(plan, plan, "", d))
             .collect(),
         notes: e.notes.clone(),
     }

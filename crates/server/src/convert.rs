@@ -57,7 +57,15 @@ pub(crate) fn source_to(s: PreferenceSource) -> pb::PreferenceSource {
 
 /// A decision as the switch sees it: names, prompts and options; nothing of the caller's
 /// profile.
-pub(crate) fn decision(plan: &RoutePlan, call_id: &str, d: &Decision) -> pb::Decision {
+/// A decision in API terms. `plan` is the one the decision was made under; queue names
+/// come from `current`, which knows every queue id (a reload may have sent the call to a
+/// queue its own plan does not have).
+pub(crate) fn decision(
+    plan: &RoutePlan,
+    current: &RoutePlan,
+    call_id: &str,
+    d: &Decision,
+) -> pb::Decision {
     let action = match d.action {
         Action::PlayMenu { menu, attempt } => {
             let m = plan.menu(menu);
@@ -77,7 +85,7 @@ pub(crate) fn decision(plan: &RoutePlan, call_id: &str, d: &Decision) -> pb::Dec
             })
         }
         Action::Enqueue { queue, priority } => pb::decision::Action::Enqueue(pb::Enqueue {
-            queue: plan.queue(queue).name.clone(),
+            queue: current.queue(queue).name.clone(),
             priority,
             position: match d.placement {
                 Placement::Waiting { position, .. } => Some(position),

@@ -52,6 +52,7 @@ impl Routing for RoutingService {
         );
         Ok(Response::new(convert::decision(
             &routed.plan,
+            &self.app.router.plan(),
             &req.call_id,
             &routed.decision,
         )))
@@ -78,6 +79,7 @@ impl Routing for RoutingService {
         }
         Ok(Response::new(convert::decision(
             &routed.plan,
+            &self.app.router.plan(),
             &req.call_id,
             &routed.decision,
         )))

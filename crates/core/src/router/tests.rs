@@ -691,3 +691,112 @@ fn a_repeat_caller_is_kept_first_for_the_agent_who_served_them() {
     assert_eq!(other.decision.placement, Placement::Assigned);
     assert_eq!(other.assignment.unwrap().agent.profile.id, "bo");
 }
+
+/// The test plan with the platinum desk removed (its calls go to the operator queue) or
+/// back, and every queue's aging rate set to `aging`.
+fn variant(aging: i64, desk_removed: bool, running: &RoutePlan) -> RoutePlan {
+    let mut parts: crate::plan::PlanParts = (**running).clone();
+    for q in &mut parts.queues {
+        q.aging_per_minute = aging;
+        q.retired = false;
+    }
+    parts.queues[PLATINUM_DESK.index()].retired = desk_removed;
+    if desk_removed {
+        for rule in &mut parts.rules {
+            if rule.then.target == Some(Target::Queue(PLATINUM_DESK)) {
+                rule.then.target = Some(Target::Queue(OPERATOR));
+            }
+        }
+    }
+    parts.fallback_queue = Some(OPERATOR);
+    RoutePlan::new(parts).unwrap()
+}
+
+#[test]
+fn reloads_while_calls_arrive_lose_no_call_and_never_route_to_a_removed_queue() {
+    let r = Arc::new(router());
+    let base = r.plan();
+    let callers = ["+12125550103", "+12125550104", "+13125550199"];
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let r = Arc::clone(&r);
+            s.spawn(move || {
+                for i in 0..2_000 {
+                    let id = format!("t{t}-{i}");
+                    let caller = callers[i % callers.len()];
+                    let routed = r.route(&call(&id, caller, MAIN_LINE), T0).unwrap();
+                    if let Action::Enqueue { queue, .. } = routed.decision.action {
+                        // Whatever plan decided, the call is somewhere in the ACD.
+                        assert!(
+                            r.acd().position(&id).is_some() || r.acd().holder_of(&id).is_some(),
+                            "{id} routed to queue {} is nowhere",
+                            queue.index()
+                        );
+                    }
+                }
+            });
+        }
+        let r = Arc::clone(&r);
+        s.spawn(move || {
+            for k in 0..200 {
+                let plan = variant(10 + k % 3, k % 2 == 0, &base);
+                r.reload(plan, T0).unwrap();
+            }
+        });
+    });
+    // The last reload put the desk back: it works as before.
+    let plan = r.plan();
+    assert!(!plan.queue(PLATINUM_DESK).retired);
+    // Every call that entered a queue is waiting in one that is in service.
+    let waiting: usize = (0..plan.queues.len())
+        .map(|i| QueueId(i as u16))
+        .filter(|q| !plan.queue(*q).retired)
+        .map(|q| r.acd().waiting_in(q))
+        .sum();
+    let queued = (0..2)
+        .flat_map(|t| (0..2_000).map(move |i| format!("t{t}-{i}")))
+        .filter(|id| r.acd().position(id).is_some())
+        .count();
+    assert_eq!(waiting, queued);
+    assert!(queued > 0);
+}
+
+#[test]
+fn a_caller_at_a_menu_whose_queue_a_reload_removed_goes_to_the_fallback_queue() {
+    let r = router();
+    // An unknown caller hears the main menu under the first plan.
+    route(&r, "m1", "+13125550199", MAIN_LINE);
+    let mut parts: crate::plan::PlanParts = (**r.plan()).clone();
+    parts.queues[CARE.index()].retired = true;
+    parts.menus[0].options[1].target = Target::Queue(OPERATOR);
+    parts.fallback_queue = Some(OPERATOR);
+    r.reload(RoutePlan::new(parts).unwrap(), T0).unwrap();
+    // Option 1 of the menu the call heard led to care; care is gone.
+    let d = r
+        .submit_input("m1", Input::Digits("1"), T0)
+        .unwrap()
+        .decision;
+    assert!(
+        matches!(
+            d.action,
+            Action::Enqueue {
+                queue: OPERATOR,
+                ..
+            }
+        ),
+        "{:?}",
+        d.action
+    );
+    assert_eq!(r.acd().waiting_in(OPERATOR), 1);
+    assert_eq!(r.acd().waiting_in(CARE), 0);
+    // Without a fallback queue, removing a queue is refused and nothing changes.
+    let mut parts: crate::plan::PlanParts = (**r.plan()).clone();
+    parts.queues[SUPPORT.index()].retired = true;
+    parts.fallback_queue = None;
+    let err = r.reload(RoutePlan::new(parts).unwrap(), T0).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "queue support is removed but calls.fallback_queue is not set, so its calls would have nowhere to go"
+    );
+    assert!(!r.plan().queue(SUPPORT).retired);
+}
