@@ -158,6 +158,26 @@ async fn finish(server: &TestServer, c: &mut RoutingClient<Channel>, call: &str,
     .await;
 }
 
+/// The server on the config at `path`, a routing client, and the switch's assignments.
+async fn serve_watched(
+    path: &Path,
+) -> (
+    TestServer,
+    RoutingClient<Channel>,
+    Streaming<pb::Assignment>,
+) {
+    let server = start_from_path(path, Arc::new(SystemClock)).await;
+    let mut routing = server.routing().await;
+    let stream = routing
+        .watch_assignments(pb::WatchAssignmentsRequest {
+            switch_id: SWITCH.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (server, routing, stream)
+}
+
 #[tokio::test]
 async fn a_rule_edited_on_disk_changes_the_next_decision_without_a_restart() {
     let path = config_file("edit");
@@ -236,15 +256,7 @@ async fn a_broken_edit_leaves_routing_on_the_running_config_and_says_why() {
 #[tokio::test]
 async fn waiting_calls_keep_their_places_across_a_reload() {
     let path = config_file("places");
-    let server = start_from_path(&path, Arc::new(SystemClock)).await;
-    let mut routing = server.routing().await;
-    let mut stream = routing
-        .watch_assignments(pb::WatchAssignmentsRequest {
-            switch_id: SWITCH.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let (server, mut routing, mut stream) = serve_watched(&path).await;
     for (i, caller) in CALLERS.iter().enumerate() {
         route(&mut routing, &format!("w{i}"), caller).await;
         press(&mut routing, &format!("w{i}"), "0").await;
@@ -279,15 +291,7 @@ async fn waiting_calls_keep_their_places_across_a_reload() {
 #[tokio::test]
 async fn a_removed_queue_hands_its_waiting_calls_to_the_fallback_queue() {
     let path = config_file("removed");
-    let server = start_from_path(&path, Arc::new(SystemClock)).await;
-    let mut routing = server.routing().await;
-    let mut stream = routing
-        .watch_assignments(pb::WatchAssignmentsRequest {
-            switch_id: SWITCH.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let (server, mut routing, mut stream) = serve_watched(&path).await;
     route(&mut routing, "b0", CALLERS[0]).await;
     press(&mut routing, "b0", "3").await;
     route(&mut routing, "o1", CALLERS[1]).await;
@@ -420,15 +424,7 @@ async fn calls_needing_extra_skills_wait_for_agents_who_have_them_and_go_home_wh
         "[[rules]]\nname = \"concierge\"",
         &format!("{SPANISH_GOLD}[[rules]]\nname = \"concierge\""),
     );
-    let server = start_from_path(&path, Arc::new(SystemClock)).await;
-    let mut routing = server.routing().await;
-    let mut stream = routing
-        .watch_assignments(pb::WatchAssignmentsRequest {
-            switch_id: SWITCH.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let (server, mut routing, mut stream) = serve_watched(&path).await;
     // Luis Ortega is gold and speaks Spanish.
     let d = route(&mut routing, "es1", LUIS_FRIENDLY_CHAT).await;
     match &d.action {
@@ -496,15 +492,7 @@ async fn a_rule_can_keep_a_call_for_a_named_agent() {
         "[[rules]]\nname = \"concierge\"",
         "[[rules]]\nname = \"tom-to-bob\"\nwhen = 'caller.id == \"C0000004\"'\nthen = { queue = \"operator\", prefer_agent = \"bob\" }\n\n[[rules]]\nname = \"concierge\"",
     );
-    let server = start_from_path(&path, Arc::new(SystemClock)).await;
-    let mut routing = server.routing().await;
-    let mut stream = routing
-        .watch_assignments(pb::WatchAssignmentsRequest {
-            switch_id: SWITCH.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let (server, mut routing, mut stream) = serve_watched(&path).await;
     // Amy has been idle longest, so longest-idle would pick her; the rule picks Bob.
     set_state(&server, agent("amy", "general")).await;
     set_state(&server, agent("bob", "general")).await;

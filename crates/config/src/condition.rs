@@ -378,26 +378,33 @@ impl Compiler<'_> {
         ok.then_some(test)
     }
 
-    fn tier(&mut self, name: &str, span: &Range<usize>) -> Option<TierId> {
-        match self.scope.tiers.iter().position(|t| t == name) {
-            Some(i) => Some(TierId(i as u8)),
+    /// The position of `name` among the configured names of one kind, or an error with a
+    /// did-you-mean. Empty entries stand for names no longer in service.
+    fn named(
+        &mut self,
+        kind: &str,
+        names: &[String],
+        name: &str,
+        span: &Range<usize>,
+    ) -> Option<usize> {
+        match names.iter().position(|n| n == name && !n.is_empty()) {
+            Some(i) => Some(i),
             None => {
-                let hint = did_you_mean(name, self.scope.tiers.iter().map(String::as_str));
-                self.error(span.clone(), format!("unknown tier {name:?}{hint}"));
+                let hint = did_you_mean(name, names.iter().map(String::as_str));
+                self.error(span.clone(), format!("unknown {kind} {name:?}{hint}"));
                 None
             }
         }
     }
 
+    fn tier(&mut self, name: &str, span: &Range<usize>) -> Option<TierId> {
+        self.named("tier", self.scope.tiers, name, span)
+            .map(|i| TierId(i as u8))
+    }
+
     fn line(&mut self, name: &str, span: &Range<usize>) -> Option<LineId> {
-        match self.scope.lines.iter().position(|t| t == name) {
-            Some(i) => Some(LineId(i as u16)),
-            None => {
-                let hint = did_you_mean(name, self.scope.lines.iter().map(String::as_str));
-                self.error(span.clone(), format!("unknown line {name:?}{hint}"));
-                None
-            }
-        }
+        self.named("line", self.scope.lines, name, span)
+            .map(|i| LineId(i as u16))
     }
 
     fn preference(&mut self, name: &str, span: &Range<usize>) -> Option<Preference> {
@@ -563,19 +570,7 @@ impl Compiler<'_> {
             }
             (["queue", metric], false) if first.args.is_some() && segs[1].args.is_none() => {
                 let (name, span) = self.text_arg(first, "queue name")?;
-                let queue = match self
-                    .scope
-                    .queues
-                    .iter()
-                    .position(|q| q == name && !q.is_empty())
-                {
-                    Some(i) => QueueId(i as u16),
-                    None => {
-                        let hint = did_you_mean(name, self.scope.queues.iter().map(String::as_str));
-                        self.error(span, format!("unknown queue {name:?}{hint}"));
-                        return None;
-                    }
-                };
+                let queue = QueueId(self.named("queue", self.scope.queues, name, &span)? as u16);
                 match QUEUE_METRICS.into_iter().find(|m| m.as_str() == *metric) {
                     Some(m) => Operand::Number(Number::Queue(queue, m)),
                     None => {
