@@ -15,11 +15,13 @@ use std::{
 use switchboard_config::DEFAULT_CONFIG;
 use switchboard_core::Millis;
 use switchboard_proto::v1::{
-    admin_client::AdminClient, agents_client::AgentsClient, routing_client::RoutingClient,
+    self as pb, admin_client::AdminClient, agents_client::AgentsClient,
+    routing_client::RoutingClient,
 };
 use switchboard_server::{App, Clock, CustomerSource, SystemClock};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tonic::transport::Channel;
+use tokio_stream::StreamExt;
+use tonic::{Streaming, transport::Channel};
 
 /// The main line and the platinum line of the shipped config.
 pub const MAIN_LINE: &str = "+18005550100";
@@ -165,4 +167,24 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// The caller at a menu answers `digits`; the request must succeed.
+pub async fn press(c: &mut RoutingClient<Channel>, id: &str, digits: &str) -> pb::Decision {
+    c.submit_input(pb::SubmitInputRequest {
+        call_id: id.into(),
+        input: Some(pb::submit_input_request::Input::Digits(digits.into())),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+/// The next message on a switch's assignment stream, within 10 seconds.
+pub async fn next(stream: &mut Streaming<pb::Assignment>) -> pb::Assignment {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("an assignment within 10 s")
+        .expect("the stream is open")
+        .expect("not an error")
 }

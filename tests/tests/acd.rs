@@ -66,17 +66,6 @@ async fn agent_view(server: &TestServer, id: &str) -> pb::Agent {
         .into_inner()
 }
 
-/// The caller at a menu presses `digits`.
-async fn press(c: &mut RoutingClient<Channel>, id: &str, digits: &str) -> pb::Decision {
-    c.submit_input(pb::SubmitInputRequest {
-        call_id: id.into(),
-        input: Some(pb::submit_input_request::Input::Digits(digits.into())),
-    })
-    .await
-    .unwrap()
-    .into_inner()
-}
-
 fn state(id: &str, state: pb::AgentState) -> pb::SetAgentStateRequest {
     pb::SetAgentStateRequest {
         agent_id: id.into(),
@@ -124,14 +113,6 @@ async fn event(
     })
     .await
     .map(|r| r.into_inner().applied)
-}
-
-async fn next(stream: &mut Streaming<pb::Assignment>) -> pb::Assignment {
-    tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("an assignment within 10 s")
-        .expect("the stream is open")
-        .expect("not an error")
 }
 
 async fn watch(c: &mut RoutingClient<Channel>) -> Streaming<pb::Assignment> {

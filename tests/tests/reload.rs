@@ -11,7 +11,6 @@ use switchboard_config::DEFAULT_CONFIG;
 use switchboard_proto::v1::{self as pb, decision::Action, routing_client::RoutingClient};
 use switchboard_server::SystemClock;
 use switchboard_tests::*;
-use tokio_stream::StreamExt;
 use tonic::{Code, Streaming, transport::Channel};
 
 const SWITCH: &str = "sbc-1";
@@ -45,16 +44,6 @@ async fn route(c: &mut RoutingClient<Channel>, id: &str, caller: &str) -> pb::De
         dialed: MAIN_LINE.into(),
         channel: pb::Channel::Voice.into(),
         switch_id: SWITCH.into(),
-    })
-    .await
-    .unwrap()
-    .into_inner()
-}
-
-async fn press(c: &mut RoutingClient<Channel>, id: &str, digits: &str) -> pb::Decision {
-    c.submit_input(pb::SubmitInputRequest {
-        call_id: id.into(),
-        input: Some(pb::submit_input_request::Input::Digits(digits.into())),
     })
     .await
     .unwrap()
@@ -125,14 +114,6 @@ async fn set_state(server: &TestServer, request: pb::SetAgentStateRequest) {
         .set_agent_state(request)
         .await
         .unwrap();
-}
-
-async fn next(stream: &mut Streaming<pb::Assignment>) -> pb::Assignment {
-    tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("an assignment within 10 s")
-        .expect("the stream is open")
-        .expect("not an error")
 }
 
 /// Takes the agent's current call to its end and makes them available for the next.

@@ -30,17 +30,6 @@ async fn route(
         .into_inner()
 }
 
-async fn press(client: &mut RoutingClient<Channel>, id: &str, digits: &str) -> pb::Decision {
-    client
-        .submit_input(pb::SubmitInputRequest {
-            call_id: id.into(),
-            input: Some(Input::Digits(digits.into())),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 fn menu(d: &pb::Decision) -> &pb::PlayMenu {
     match &d.action {
         Some(Action::PlayMenu(m)) => m,

@@ -202,17 +202,16 @@ fn explain_follows_menu_digits() {
     );
 }
 
-#[test]
-fn serve_starts_on_the_embedded_defaults_and_listens() {
-    let mut child = switchboard()
-        .args(["serve", "--listen", "127.0.0.1:0"])
+/// Starts `command` logging at info, with its log lines on a channel. The log is read on
+/// a thread so that a server that never logs what a test waits for fails the test
+/// instead of hanging it.
+fn with_log(mut command: Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = command
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    // Read the log on a thread so a server that never logs its address fails the test
-    // instead of hanging it.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
@@ -222,6 +221,14 @@ fn serve_starts_on_the_embedded_defaults_and_listens() {
             }
         }
     });
+    (child, rx)
+}
+
+#[test]
+fn serve_starts_on_the_embedded_defaults_and_listens() {
+    let mut serve = switchboard();
+    serve.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (mut child, rx) = with_log(serve);
     let mut address = None;
     let mut seen = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
@@ -266,23 +273,11 @@ fn serve_reloads_its_config_on_sighup_and_keeps_it_when_the_edit_is_broken() {
         "listen = \"127.0.0.1:50051\"",
         "listen = \"127.0.0.1:50051\"\nreload_on_change = false",
     );
-    let mut child = switchboard()
+    let mut serve = switchboard();
+    serve
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+        .arg(&path);
+    let (mut child, rx) = with_log(serve);
     let hangup = |child: &std::process::Child| {
         let status = Command::new("kill")
             .args(["-HUP", &child.id().to_string()])
