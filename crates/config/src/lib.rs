@@ -1,5 +1,6 @@
 //! Turns Switchboard's config files into validated core types: the TOML routing config
-//! into a [`RoutePlan`] plus server [`Settings`], and customer CSV into the directory.
+//! (one file or a directory of them) into a [`RoutePlan`] plus server [`Settings`], and
+//! customer CSV into the directory.
 //! Parsing is two-stage: serde structs that refuse unknown keys, then validation that
 //! resolves every name and reports every problem at once with file, line, column and
 //! field path.
@@ -8,6 +9,7 @@
 //! - `raw`: the serde structs, one to one with the TOML.
 //! - `expr`: the rule condition language's lexer and parser.
 //! - `condition`: condition type-checking and compilation to the core's form.
+//! - `reach`: warnings for rules that can never match or are always taken first.
 //! - `validate`: raw structs into the plan, collecting every error and warning, and the
 //!   merging of a config directory's files.
 //! - [`diagnostic`]: positioned errors, field paths from spans, did-you-mean hints.
