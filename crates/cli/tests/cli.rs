@@ -359,7 +359,7 @@ fn explain_at_a_given_time_shows_business_hours_and_each_condition() {
     );
     assert!(
         stdout.contains(
-            "          no  open(\"support_hours\") (is closed at sat 18:00 America/New_York)\n"
+            "          yes not open(\"support_hours\") (is closed at sat 18:00 America/New_York)\n"
         ),
         "{stdout}"
     );

@@ -291,7 +291,19 @@ impl Condition {
                 }
                 any
             }
-            Condition::Not(c) => !c.explain(facts, out),
+            // A negated test reads as written: `not open("hours")`, true when closed.
+            Condition::Not(c) => match &**c {
+                Condition::Test(leaf) => {
+                    let matched = !leaf.eval(facts);
+                    out.push(TestTrace {
+                        text: format!("not {}", leaf.text),
+                        actual: leaf.test.describe(facts),
+                        matched,
+                    });
+                    matched
+                }
+                other => !other.explain(facts, out),
+            },
             Condition::Test(leaf) => {
                 let matched = leaf.eval(facts);
                 out.push(TestTrace {
