@@ -328,8 +328,9 @@ struct CallState {
     outcome_counted: bool,
     /// The caller has not yet answered the first prompt of the call.
     first_prompt_pending: bool,
-    /// The menu answers so far, for rules that read `call.digits`.
-    digits: DigitTrail,
+    /// The menu answers so far, for rules that read `call.digits`; boxed on the first
+    /// answer, so calls that never reach a menu carry one pointer.
+    digits: Option<Box<DigitTrail>>,
     channel: Channel,
     created: Millis,
     call_id: Arc<str>,
@@ -692,7 +693,7 @@ impl Router {
                     queued: None,
                     outcome_counted: false,
                     first_prompt_pending: true,
-                    digits: DigitTrail::EMPTY,
+                    digits: None,
                     channel: req.channel,
                     created: now,
                     call_id,
@@ -750,7 +751,10 @@ impl Router {
         }
         let mut decision = step.decision;
         if let (Reason::MenuOption { .. }, Input::Digits(d)) = (decision.reason, input) {
-            state.digits.push(d);
+            state
+                .digits
+                .get_or_insert_with(|| Box::new(DigitTrail::EMPTY))
+                .push(d);
             if !plan.digit_rules().is_empty() {
                 let number = state.number.ok_or(NumberError::Withheld);
                 let caller = self.caller_for(&plan, number, now, false);
@@ -759,7 +763,7 @@ impl Router {
                     channel: state.channel,
                     now,
                     live: &self.acd,
-                    digits: state.digits.as_str(),
+                    digits: state.digits.as_deref().map_or("", DigitTrail::as_str),
                 };
                 let priority;
                 (decision, priority) = digit_rules(&plan, &caller, call, decision, state.priority);
