@@ -487,3 +487,24 @@ async fn a_rule_can_keep_a_call_for_a_named_agent() {
     let a = next(&mut stream).await;
     assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("other", "amy"));
 }
+
+#[tokio::test]
+async fn a_config_file_that_disappears_is_refused_and_routing_goes_on() {
+    let path = config_file("gone");
+    let server = start_from_path(&path, Arc::new(SystemClock)).await;
+    std::fs::remove_file(&path).unwrap();
+    let r = reload(&server).await;
+    assert!(!r.applied);
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert!(
+        r.errors[0].starts_with(&format!("{}: ", path.display())),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(goes_to(&server, CALLERS[0]).await, "menu main");
+    // Put back with an edit, it applies again.
+    std::fs::write(&path, DEFAULT_CONFIG.to_owned() + STANDARD_TO_CARE).unwrap();
+    let r = reload(&server).await;
+    assert!(r.applied, "{:?}", r.errors);
+    assert_eq!(goes_to(&server, CALLERS[0]).await, "queue care");
+}
