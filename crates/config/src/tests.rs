@@ -1169,3 +1169,52 @@ fn extra_skills_mistakes_are_each_named() {
         ]
     );
 }
+
+#[test]
+fn new_keys_of_the_wrong_kind_are_refused_by_name() {
+    let text = edited(
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"127.0.0.1:50051\"\nreload_on_change = \"yes\"",
+    );
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].starts_with(&format!(
+            "{}: server.reload_on_change: ",
+            at(&text, "\"yes\"")
+        )),
+        "{errs:?}"
+    );
+    assert!(errs[0].contains("expected a boolean"), "{errs:?}");
+    // Opening hours that overlap, a day given twice.
+    let text = edited(
+        "hours = { mon-fri = \"08:00-20:00\", sat = \"09:00-13:00\", sun = \"closed\" }",
+        "hours = { mon-fri = \"08:00-12:00, 11:00-20:00\", fri = \"09:00-13:00\" }",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "{}: calendars.support_hours.hours.mon-fri: opening hours overlap",
+                at(&text, "\"08:00-12:00")
+            ),
+            format!(
+                "{}: calendars.support_hours.hours.mon-fri: fri is given hours twice",
+                at(&text, "\"08:00-12:00")
+            ),
+        ]
+    );
+    // Too many labels on one rule.
+    let many: Vec<String> = (0..17).map(|i| format!("\"t{i}\"")).collect();
+    let text = edited(
+        "tags = [\"repeat\"]",
+        &format!("tags = [{}]", many.join(", ")),
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: rules[0].then.tags: at most 16 per rule",
+            at(&text, "\"t16\"")
+        )]
+    );
+}
