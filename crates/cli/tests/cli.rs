@@ -370,6 +370,25 @@ fn explain_at_a_given_time_shows_business_hours_and_each_condition() {
             "1",
             "--dialed",
             "2",
+            "--channel",
+            "fax",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("unknown channel \"fax\" (voice, video, chat, email or callback)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = switchboard()
+        .args([
+            "explain",
+            "--caller",
+            "1",
+            "--dialed",
+            "2",
             "--at",
             "yesterday",
         ])
