@@ -363,42 +363,25 @@ fn explain_at_a_given_time_shows_business_hours_and_each_condition() {
         ),
         "{stdout}"
     );
-    let out = switchboard()
-        .args([
-            "explain",
-            "--caller",
-            "1",
-            "--dialed",
-            "2",
+    // Flags of the wrong kind: exit 2, naming the value and what is expected.
+    for (flag, value, message) in [
+        (
             "--channel",
             "fax",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("unknown channel \"fax\" (voice, video, chat, email or callback)"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = switchboard()
-        .args([
-            "explain",
-            "--caller",
-            "1",
-            "--dialed",
-            "2",
+            "unknown channel \"fax\" (voice, video, chat, email or callback)",
+        ),
+        (
             "--at",
             "yesterday",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("\"yesterday\" is not a time like 2026-12-25T10:00:00-05:00"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+            "\"yesterday\" is not a time like 2026-12-25T10:00:00-05:00",
+        ),
+    ] {
+        let out = switchboard()
+            .args(["explain", "--caller", "1", "--dialed", "2", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+    }
 }
