@@ -1,0 +1,428 @@
+//! Switchboard's embedded store: one SQLite file (compiled in, WAL mode) created on first
+//! start. It refuses to open what it cannot trust (a file that is not a database, a
+//! damaged one, one written by a newer Switchboard, a place it cannot write) with a
+//! message naming the file, and never starts empty over existing data.
+//!
+//! Layout:
+//! - [`Store`]: opening, schema, and the customer table.
+//! - [`writer`]: the writer thread that batches changes into transactions (group
+//!   commit), so that nothing on the route path waits for the disk.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use switchboard_core::{Customer, E164, Preference, TierId};
+
+pub mod writer;
+
+/// The schema this build reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: cannot create the store's folder: {source}")]
+    CreateFolder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: not a Switchboard store (not an SQLite database); move it away or point the store elsewhere"
+    )]
+    NotADatabase { path: String },
+    #[error(
+        "{path}: the database is damaged ({detail}); restore it from a backup, or move it away to start empty"
+    )]
+    Damaged { path: String, detail: String },
+    #[error(
+        "{path}: written by a newer Switchboard (schema {found}, this build reads up to {SCHEMA_VERSION})"
+    )]
+    NewerSchema { path: String, found: i64 },
+    #[error("{path}: cannot write here ({detail})")]
+    ReadOnly { path: String, detail: String },
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+}
+
+/// An open store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A customer row that no longer fits the config (a tier that was removed), kept in the
+/// store and served as the lowest tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowNote {
+    pub customer_id: String,
+    pub note: String,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (and its folder) if there is nothing there.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateFolder {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let existing = match std::fs::metadata(path) {
+            Ok(m) => m.len() > 0,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: shown,
+                    source,
+                });
+            }
+        };
+        if existing {
+            check_header(path)?;
+        }
+        let sqlite = |source| StoreError::Sqlite {
+            path: shown.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify(&shown, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite)?;
+        if existing {
+            let check: String = conn
+                .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                .map_err(|e| classify(&shown, e))?;
+            if check != "ok" {
+                return Err(StoreError::Damaged {
+                    path: shown,
+                    detail: check,
+                });
+            }
+        }
+        // WAL with synchronous=FULL: a committed transaction survives a power loss, not
+        // only a crash of the process.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| classify(&shown, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::ReadOnly {
+                path: shown,
+                detail: format!("journal mode stayed {mode}"),
+            });
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .map_err(|e| classify(&shown, e))?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        classify(&self.path.display().to_string(), e)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            )
+            .map_err(|e| self.err(e))?;
+        let version: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))?;
+        match version.map(|v| v.parse::<i64>()) {
+            None => {
+                self.conn
+                    .execute_batch(
+                        "BEGIN;
+                         CREATE TABLE customers (
+                             id TEXT PRIMARY KEY,
+                             name TEXT NOT NULL,
+                             numbers TEXT NOT NULL,
+                             tier TEXT NOT NULL,
+                             preference TEXT NOT NULL,
+                             language TEXT NOT NULL,
+                             lifetime_value REAL NOT NULL,
+                             influence INTEGER NOT NULL,
+                             tags TEXT NOT NULL,
+                             attributes TEXT NOT NULL,
+                             preferred_agent TEXT
+                         ) WITHOUT ROWID;
+                         INSERT INTO meta (key, value) VALUES ('schema', '1');
+                         COMMIT;",
+                    )
+                    .map_err(|e| self.err(e))?;
+                Ok(())
+            }
+            Some(Ok(v)) if v == SCHEMA_VERSION => Ok(()),
+            Some(Ok(v)) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
+                path: self.path.display().to_string(),
+                found: v,
+            }),
+            Some(other) => Err(StoreError::Damaged {
+                path: self.path.display().to_string(),
+                detail: format!("unexpected schema version {other:?}"),
+            }),
+        }
+    }
+
+    /// Writes customers in one transaction, replacing any with the same id. Tiers are
+    /// stored by name, so a config that reorders tiers still reads them right.
+    pub fn put_customers<'a, 'n>(
+        &mut self,
+        customers: impl IntoIterator<Item = &'a Customer>,
+        tier_name: impl Fn(TierId) -> &'n str,
+    ) -> Result<usize, StoreError> {
+        let rows: Vec<(&Customer, &str)> = customers
+            .into_iter()
+            .map(|c| (c, tier_name(c.tier)))
+            .collect();
+        self.put_customer_rows(&rows)
+    }
+
+    fn put_customer_rows(&mut self, rows: &[(&Customer, &str)]) -> Result<usize, StoreError> {
+        let path = self.path.display().to_string();
+        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO customers
+                     (id, name, numbers, tier, preference, language, lifetime_value, influence,
+                      tags, attributes, preferred_agent)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(|e| classify(&path, e))?;
+            for (c, tier) in rows {
+                let numbers = join(c.numbers.iter().map(ToString::to_string));
+                let attributes = join(
+                    c.attributes
+                        .iter()
+                        .map(|(k, v)| format!("{}={}", escape(k), escape(v))),
+                );
+                insert
+                    .execute(params![
+                        c.id,
+                        c.name,
+                        numbers,
+                        tier,
+                        c.preference.as_str(),
+                        c.language,
+                        c.lifetime_value,
+                        c.influence,
+                        join(c.tags.iter().map(|t| escape(t))),
+                        attributes,
+                        c.preferred_agent,
+                    ])
+                    .map_err(|e| classify(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| classify(&path, e))?;
+        Ok(rows.len())
+    }
+
+    /// Every stored customer. `tier_id` maps a stored tier name to the config's tier; a
+    /// name the config no longer has is served as the lowest tier and noted.
+    pub fn customers(
+        &self,
+        tier_id: impl Fn(&str) -> Option<TierId>,
+    ) -> Result<(Vec<Customer>, Vec<RowNote>), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, name, numbers, tier, preference, language, lifetime_value, influence,
+                        tags, attributes, preferred_agent
+                 FROM customers ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let get = |i: usize| -> Result<String, StoreError> {
+                r.get::<_, String>(i).map_err(|e| self.err(e))
+            };
+            let id = get(0)?;
+            let tier_name = get(3)?;
+            let tier = tier_id(&tier_name).unwrap_or_else(|| {
+                notes.push(RowNote {
+                    customer_id: id.clone(),
+                    note: format!(
+                        "tier {tier_name:?} is not in the config; served as the lowest tier"
+                    ),
+                });
+                TierId(0)
+            });
+            let damaged = |what: &str| StoreError::Damaged {
+                path: self.path.display().to_string(),
+                detail: format!("customer {id:?}: {what}"),
+            };
+            let numbers = split(&get(2)?)
+                .iter()
+                .map(|n| {
+                    n.parse::<E164>()
+                        .map_err(|_| damaged("a stored number is not E.164"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let stored = get(9)?;
+            let items = if stored.is_empty() {
+                Vec::new()
+            } else {
+                split_raw(&stored, ';')
+            };
+            let attributes = items
+                .iter()
+                .map(|kv| split_pair(kv).ok_or_else(|| damaged("a stored attribute has no '='")))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(Customer {
+                name: get(1)?,
+                numbers,
+                tier,
+                preference: get(4)?
+                    .parse::<Preference>()
+                    .map_err(|_| damaged("unknown preference"))?,
+                language: get(5)?,
+                lifetime_value: r.get(6).map_err(|e| self.err(e))?,
+                influence: r.get(7).map_err(|e| self.err(e))?,
+                tags: split(&get(8)?),
+                attributes,
+                preferred_agent: r.get(10).map_err(|e| self.err(e))?,
+                id,
+            });
+        }
+        Ok((out, notes))
+    }
+}
+
+/// Lists are stored as `;`-separated text, with `\\`, `;` and `=` escaped by a backslash
+/// inside each item, so any text survives the round trip.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '\\' | ';' | '=') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn join(items: impl Iterator<Item = String>) -> String {
+    items.collect::<Vec<_>>().join(";")
+}
+
+/// Splits on unescaped `sep`, keeping escapes (for a second split).
+fn split_raw(s: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = s.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    let last = out.last_mut().expect("never empty");
+                    last.push('\\');
+                    last.push(next);
+                }
+            }
+            c if c == sep => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The items of a stored list, unescaped.
+fn split(s: &str) -> Vec<String> {
+    if s.is_empty() {
+        return Vec::new();
+    }
+    split_raw(s, ';').iter().map(|i| unescape(i)).collect()
+}
+
+/// `key=value` from a stored attribute.
+fn split_pair(s: &str) -> Option<(String, String)> {
+    match split_raw(s, '=').as_slice() {
+        [k, v] => Some((unescape(k), unescape(v))),
+        _ => None,
+    }
+}
+
+fn check_header(path: &Path) -> Result<(), StoreError> {
+    use std::io::Read;
+    let shown = path.display().to_string();
+    let mut file = std::fs::File::open(path).map_err(|source| StoreError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut header = [0u8; 16];
+    match file.read_exact(&mut header) {
+        Ok(()) if &header == SQLITE_HEADER => Ok(()),
+        // Shorter than a header, or another kind of file.
+        _ => Err(StoreError::NotADatabase { path: shown }),
+    }
+}
+
+/// SQLite's errors in the store's words.
+fn classify(path: &str, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::*;
+    let detail = e.to_string();
+    match e.sqlite_error_code() {
+        Some(ReadOnly | CannotOpen | PermissionDenied) => StoreError::ReadOnly {
+            path: path.to_owned(),
+            detail,
+        },
+        Some(DatabaseCorrupt) => StoreError::Damaged {
+            path: path.to_owned(),
+            detail,
+        },
+        Some(NotADatabase) => StoreError::NotADatabase {
+            path: path.to_owned(),
+        },
+        _ => StoreError::Sqlite {
+            path: path.to_owned(),
+            source: e,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

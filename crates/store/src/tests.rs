@@ -1,0 +1,226 @@
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use super::*;
+use crate::writer::{Change, Writer};
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+const TIERS: [&str; 3] = ["standard", "gold", "platinum"];
+
+fn tier_name(t: TierId) -> &'static str {
+    TIERS[usize::from(t.0)]
+}
+
+fn tier_id(name: &str) -> Option<TierId> {
+    TIERS
+        .iter()
+        .position(|t| *t == name)
+        .map(|i| TierId(i as u8))
+}
+
+fn customer(id: &str, number: &str) -> Customer {
+    Customer {
+        id: id.into(),
+        name: "Maria; \"M\" = Lopez".into(),
+        numbers: vec![number.parse().unwrap(), "+442079460000".parse().unwrap()],
+        tier: TierId(2),
+        preference: Preference::FriendlyChat,
+        language: "es".into(),
+        lifetime_value: 48_200.5,
+        influence: 62,
+        tags: vec!["loyalty;club".into(), "a=b".into(), "back\\slash".into()],
+        attributes: vec![
+            ("device_purchased".into(), "2025-09-14".into()),
+            ("note".into(), "x=y; z\\".into()),
+        ],
+        preferred_agent: Some("agent-007".into()),
+    }
+}
+
+#[test]
+fn a_new_store_is_created_with_its_folder_and_customers_round_trip() {
+    let path = temp("round").join("data").join("switchboard.db");
+    let mut store = Store::open(&path).unwrap();
+    let c = customer("C1", "+12125550101");
+    assert_eq!(store.put_customers([&c], tier_name).unwrap(), 1);
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let (back, notes) = store.customers(tier_id).unwrap();
+    assert_eq!(back, [c]);
+    assert!(notes.is_empty());
+}
+
+#[test]
+fn a_tier_the_config_no_longer_has_is_served_as_the_lowest_and_noted() {
+    let path = temp("tier").join("s.db");
+    let mut store = Store::open(&path).unwrap();
+    store
+        .put_customers([&customer("C1", "+12125550101")], |_| "diamond")
+        .unwrap();
+    let (back, notes) = store.customers(tier_id).unwrap();
+    assert_eq!(back[0].tier, TierId(0));
+    assert_eq!(
+        notes,
+        [RowNote {
+            customer_id: "C1".into(),
+            note: "tier \"diamond\" is not in the config; served as the lowest tier".into()
+        }]
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
+    let dir = temp("notdb");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.db");
+    std::fs::write(&path, "customer_id,name\nC1,Maria\n").unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: not a Switchboard store (not an SQLite database); move it away or point the store elsewhere",
+            path.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "customer_id,name\nC1,Maria\n"
+    );
+}
+
+#[test]
+fn a_truncated_or_damaged_store_is_refused_never_started_empty() {
+    let path = temp("damaged").join("s.db");
+    let mut store = Store::open(&path).unwrap();
+    let many: Vec<Customer> = (0..2_000)
+        .map(|i| customer(&format!("C{i:05}"), &format!("+1212555{:04}", i)))
+        .collect();
+    store.put_customers(&many, tier_name).unwrap();
+    // Fold the WAL into the main file so the damage below hits the data.
+    store
+        .conn
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
+    drop(store);
+    let len = std::fs::metadata(&path).unwrap().len();
+    // Scribble over the middle of the file, as a bad disk or a stray write would.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 8192] {
+        *b = 0x5a;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+    assert!(err.to_string().contains("the database is damaged"), "{err}");
+    // Cut short, it is refused too.
+    std::fs::write(&path, &bytes[..(len as usize) / 3]).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Damaged { .. } | StoreError::NotADatabase { .. }
+        ),
+        "{err}"
+    );
+    // Cut inside the header: not a database.
+    std::fs::write(&path, &bytes[..10]).unwrap();
+    assert!(matches!(
+        Store::open(&path).unwrap_err(),
+        StoreError::NotADatabase { .. }
+    ));
+}
+
+#[test]
+fn a_store_written_by_a_newer_build_is_refused() {
+    let path = temp("newer").join("s.db");
+    let store = Store::open(&path).unwrap();
+    store
+        .conn
+        .execute("UPDATE meta SET value = '99' WHERE key = 'schema'", [])
+        .unwrap();
+    drop(store);
+    let err = Store::open(&path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: written by a newer Switchboard (schema 99, this build reads up to 1)",
+            path.display()
+        )
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_place_the_store_cannot_write_is_refused_by_name() {
+    use std::os::unix::fs::PermissionsExt;
+    // Root ignores permissions; a path under a regular file fails for everyone.
+    let dir = temp("readonly");
+    std::fs::create_dir_all(&dir).unwrap();
+    let blocker = dir.join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let err = Store::open(&blocker.join("data").join("s.db")).unwrap_err();
+    assert!(matches!(err, StoreError::CreateFolder { .. }), "{err}");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "{}: cannot create the store's folder",
+            blocker.join("data").display()
+        )),
+        "{err}"
+    );
+    // A read-only file, for users the permission applies to.
+    let path = dir.join("ro.db");
+    drop(Store::open(&path).unwrap());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let result = Store::open(&path);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if !running_as_root() {
+        assert!(
+            matches!(result, Err(StoreError::ReadOnly { .. })),
+            "{result:?}"
+        );
+    }
+}
+
+/// Whether the tests run as root (who may write read-only files).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn the_writer_batches_changes_into_few_transactions_and_flush_makes_them_durable() {
+    let path = temp("writer").join("s.db");
+    let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::from_millis(50));
+    let tier: Arc<str> = Arc::from("gold");
+    for i in 0..1_000 {
+        writer.send(Change::Customer {
+            customer: Arc::new(customer(&format!("W{i:04}"), &format!("+1312555{i:04}"))),
+            tier: Arc::clone(&tier),
+        });
+    }
+    writer.flush().unwrap();
+    let commits = writer
+        .stats()
+        .commits
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        (1..=10).contains(&commits),
+        "{commits} commits for 1,000 changes"
+    );
+    drop(writer);
+    let (back, _) = Store::open(&path).unwrap().customers(tier_id).unwrap();
+    assert_eq!(back.len(), 1_000);
+    assert!(back.iter().all(|c| c.tier == TierId(1)));
+}
