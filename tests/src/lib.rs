@@ -101,6 +101,24 @@ pub async fn start_from_path(path: &Path, clock: Arc<dyn Clock>) -> TestServer {
     serve(app.with_config_path(path.to_path_buf())).await
 }
 
+/// The server on the shipped config with its store at `store` (the sample customers
+/// fill it on the first start), stopped when the handle drops.
+pub async fn start_stored(store: &Path, clock: Arc<dyn Clock>) -> TestServer {
+    let config = switchboard_config::parse(&stored_config(store), Path::new("test.toml"))
+        .unwrap_or_else(|e| panic!("test config invalid: {:#?}", e.lines()));
+    let (app, loaded) = App::with_store(config, &CustomerSource::Embedded, clock).unwrap();
+    assert!(loaded.is_some(), "the store is on");
+    serve(app).await
+}
+
+/// The shipped config with its store at `store`.
+pub fn stored_config(store: &Path) -> String {
+    format!(
+        "{DEFAULT_CONFIG}\n[store]\npath = {:?}\ncommit_delay = \"10ms\"\n",
+        store.display().to_string()
+    )
+}
+
 /// A fresh, empty folder for one test's files.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("switchboard-tests-{}-{name}", std::process::id()));

@@ -4,7 +4,10 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use anyhow::Context;
 use switchboard_config::{Config, ConfigError};
-use switchboard_server::{App, CustomerSource, SystemClock};
+use switchboard_server::{App, CustomerSource, StartError, SystemClock};
+
+/// Exit code when the store cannot be opened or trusted (EX_IOERR).
+const EXIT_STORE: u8 = 74;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -42,18 +45,40 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::warn!("{w}");
     }
     let listen = args.listen.unwrap_or(config.settings.listen);
-    let (mut app, report) = App::new(config, &customers, Arc::new(SystemClock))?;
+    let (mut app, loaded) = match App::with_store(config, &customers, Arc::new(SystemClock)) {
+        Ok(started) => started,
+        Err(StartError::Store(e)) => {
+            eprintln!("switchboard: not starting: {e}");
+            return Ok(ExitCode::from(EXIT_STORE));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(path) = &args.config {
         app = app.with_config_path(path.clone());
     }
-    for row in &report.rejected {
-        tracing::warn!("customers {row} (row skipped)");
+    if let Some(loaded) = &loaded {
+        for note in &loaded.notes {
+            tracing::warn!("{note}");
+        }
+        match &loaded.seeded {
+            Some(report) => {
+                for row in &report.rejected {
+                    tracing::warn!("customers {row} (row skipped)");
+                }
+                tracing::info!(
+                    store = %loaded.store.display(),
+                    customers = report.imported,
+                    rejected = report.rejected.len(),
+                    "new store: customer directory loaded from the customers file and stored"
+                );
+            }
+            None => tracing::info!(
+                store = %loaded.store.display(),
+                customers = app.router.directory().len(),
+                "customer directory loaded from the store"
+            ),
+        }
     }
-    tracing::info!(
-        customers = report.imported,
-        rejected = report.rejected.len(),
-        "customer directory loaded"
-    );
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)

@@ -226,8 +226,14 @@ fn with_log(mut command: Command) -> (std::process::Child, std::sync::mpsc::Rece
 
 #[test]
 fn serve_starts_on_the_embedded_defaults_and_listens() {
+    // On the embedded defaults the store is data/switchboard.db under the working folder.
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-defaults", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
     let mut serve = switchboard();
-    serve.args(["serve", "--listen", "127.0.0.1:0"]);
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(&dir);
     let (mut child, rx) = with_log(serve);
     let mut address = None;
     let mut seen = Vec::new();
@@ -250,6 +256,39 @@ fn serve_starts_on_the_embedded_defaults_and_listens() {
     child.kill().unwrap();
     child.wait().unwrap();
     stream.unwrap();
+    assert!(
+        dir.join("data").join("switchboard.db").is_file(),
+        "the store was created"
+    );
+}
+
+#[test]
+fn serve_refuses_a_store_it_cannot_trust_with_exit_74() {
+    let path = edited_config(
+        "badstore",
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"127.0.0.1:50051\"\n\n[store]\npath = \"notes.txt\"",
+    );
+    let notes = path.with_file_name("notes.txt");
+    std::fs::write(&notes, "meeting notes, not a database").unwrap();
+    let out = switchboard()
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(74));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "switchboard: not starting: {}: not a Switchboard store (not an SQLite database)",
+            notes.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "meeting notes, not a database"
+    );
 }
 
 /// Waits up to a minute for a log line containing `needle`; the lines before it.

@@ -6,7 +6,7 @@
 //! lifetime_value, influence, tags (`;`-separated), attributes (`key=value;...`),
 //! preferred_agent.
 
-use std::{fmt, fs::File, io::Read, path::Path};
+use std::{fmt, fs::File, io::Read, path::Path, sync::Arc};
 
 use switchboard_core::{Customer, Directory, Preference, RoutePlan, TierId};
 
@@ -77,6 +77,17 @@ pub fn import(
     plan: &RoutePlan,
     directory: &Directory,
 ) -> Result<ImportReport, CustomersError> {
+    import_each(reader, plan, directory, |_| {})
+}
+
+/// Like [`import`], handing each customer stored in the directory to `stored` (to
+/// persist it, say).
+pub fn import_each(
+    reader: impl Read,
+    plan: &RoutePlan,
+    directory: &Directory,
+    mut stored: impl FnMut(&Arc<Customer>),
+) -> Result<ImportReport, CustomersError> {
     let mut csv = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(reader);
@@ -108,7 +119,10 @@ pub fn import(
             .customer(&record, plan)
             .and_then(|c| directory.upsert(c).map_err(|e| e.to_string()));
         match result {
-            Ok(_) => report.imported += 1,
+            Ok(c) => {
+                stored(&c);
+                report.imported += 1;
+            }
             Err(message) => report.rejected.push(RowError { line, message }),
         }
     }

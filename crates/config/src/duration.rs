@@ -1,4 +1,4 @@
-//! Durations as ops write them: `20s`, `5m`, `4h`, `7d`, or combined like `1h30m`.
+//! Durations as ops write them: `50ms`, `20s`, `5m`, `4h`, `7d`, or combined like `1h30m`.
 
 use std::time::Duration;
 
@@ -8,9 +8,9 @@ pub enum DurationError {
     Empty,
     #[error("expected a number before {0:?}")]
     MissingNumber(String),
-    #[error("missing unit after {0} (use s, m, h or d)")]
+    #[error("missing unit after {0} (use ms, s, m, h or d)")]
     MissingUnit(u64),
-    #[error("unknown unit {0:?} (use s, m, h or d)")]
+    #[error("unknown unit {0:?} (use ms, s, m, h or d)")]
     UnknownUnit(String),
     #[error("too long")]
     Overflow,
@@ -21,6 +21,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     if text.is_empty() {
         return Err(DurationError::Empty);
     }
+    // In milliseconds, so that `ms` adds up with the rest.
     let mut total: u64 = 0;
     let mut rest = text;
     while !rest.is_empty() {
@@ -36,20 +37,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         if unit_len == 0 {
             return Err(DurationError::MissingUnit(value));
         }
-        let seconds = match &rest[..unit_len] {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3_600,
-            "d" => 86_400,
+        let millis = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
             other => return Err(DurationError::UnknownUnit(other.to_owned())),
         };
         rest = &rest[unit_len..];
         total = value
-            .checked_mul(seconds)
+            .checked_mul(millis)
             .and_then(|s| total.checked_add(s))
             .ok_or(DurationError::Overflow)?;
     }
-    Ok(Duration::from_secs(total))
+    Ok(Duration::from_millis(total))
 }
 
 #[cfg(test)]
@@ -61,6 +63,8 @@ mod tests {
         assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
+        assert_eq!(parse_duration("1s500ms"), Ok(Duration::from_millis(1_500)));
     }
 
     #[test]

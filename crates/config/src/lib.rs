@@ -60,6 +60,10 @@ pub struct Settings {
     pub no_answers_before_not_ready: u32,
     /// The customers file named in the config, resolved against the config's folder.
     pub customers: Option<PathBuf>,
+    /// The store's file, resolved against the config's folder; `None` keeps nothing.
+    pub store: Option<PathBuf>,
+    /// The longest a change waits before the transaction that makes it durable begins.
+    pub commit_delay: Duration,
 }
 
 impl Settings {
@@ -71,6 +75,12 @@ impl Settings {
         }
         if self.customers != running.customers {
             out.push("directory.customers");
+        }
+        if self.store != running.store {
+            out.push("store.path");
+        }
+        if self.commit_delay != running.commit_delay {
+            out.push("store.commit_delay");
         }
         out
     }
@@ -238,9 +248,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     ConfigFiles::read(path)?.compile(None)
 }
 
-/// The embedded default config.
+/// The embedded default config. Its relative paths (the store) start from the working
+/// folder.
 pub fn load_default() -> Result<Config, ConfigError> {
-    parse(DEFAULT_CONFIG, Path::new(DEFAULT_CONFIG_NAME))
+    ConfigFiles {
+        files: vec![(DEFAULT_CONFIG_NAME.to_owned(), DEFAULT_CONFIG.to_owned())],
+        base_dir: PathBuf::from("."),
+    }
+    .compile(None)
 }
 
 /// Validates config text; `path` names it in diagnostics and anchors relative paths.

@@ -12,6 +12,7 @@ pub(crate) type S<T> = Spanned<T>;
 #[derive(Debug)]
 pub(crate) struct RawConfig {
     pub(crate) server: RawServer,
+    pub(crate) store: RawStore,
     pub(crate) directory: S<RawDirectory>,
     pub(crate) learning: RawLearning,
     pub(crate) calls: RawCalls,
@@ -28,6 +29,7 @@ pub(crate) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPart {
     pub(crate) server: Option<S<RawServer>>,
+    pub(crate) store: Option<S<RawStore>>,
     pub(crate) directory: Option<S<RawDirectory>>,
     pub(crate) learning: Option<S<RawLearning>>,
     pub(crate) calls: Option<S<RawCalls>>,
@@ -55,6 +57,14 @@ pub(crate) struct RawCalendar {
 pub(crate) struct RawServer {
     pub(crate) listen: Option<S<String>>,
     pub(crate) reload_on_change: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStore {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) path: Option<S<String>>,
+    pub(crate) commit_delay: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -33,6 +33,13 @@ use crate::{
 };
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// The store, relative to the config's folder (the working folder for the embedded
+/// config).
+pub(crate) const DEFAULT_STORE: &str = "data/switchboard.db";
+/// Long enough to gather a burst of changes into one commit; short enough that a crash
+/// loses at most this much of what was acknowledged.
+const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(50);
+const MAX_COMMIT_DELAY: Duration = Duration::from_secs(10);
 const DEFAULT_ZERO_OUT_WINDOW: u8 = 5;
 const DEFAULT_ZERO_OUT_THRESHOLD: u8 = 3;
 const DEFAULT_REPEAT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
@@ -287,6 +294,39 @@ pub(crate) fn validate(
             }
         },
         None => DEFAULT_LISTEN.parse().ok(),
+    };
+
+    // Store.
+    let store_path = match (&raw.store.enabled, &raw.store.path) {
+        (Some(false), _) => None,
+        (_, Some(p)) if p.get_ref().trim().is_empty() => {
+            c.error(
+                p.span(),
+                "store.path",
+                "must not be empty (set enabled = false to keep nothing)",
+            );
+            None
+        }
+        (_, Some(p)) => Some(base_dir.join(p.get_ref())),
+        (_, None) => Some(base_dir.join(DEFAULT_STORE)),
+    };
+    let commit_delay = match &raw.store.commit_delay {
+        Some(d) => match c.duration(d, "store.commit_delay", Duration::ZERO) {
+            Some(v) if v > MAX_COMMIT_DELAY => {
+                c.error(
+                    d.span(),
+                    "store.commit_delay",
+                    format!(
+                        "{:?} is longer than the most a change may wait, {}",
+                        d.get_ref(),
+                        humanize(MAX_COMMIT_DELAY)
+                    ),
+                );
+                None
+            }
+            other => other,
+        },
+        None => Some(DEFAULT_COMMIT_DELAY),
     };
 
     // Directory.
@@ -1088,6 +1128,8 @@ pub(crate) fn validate(
             Settings {
                 listen: listen?,
                 reload_on_change: raw.server.reload_on_change.unwrap_or(true),
+                store: store_path,
+                commit_delay: commit_delay?,
                 forget_calls_after: forget_after?,
                 offer_timeout: offer_timeout?,
                 no_answers_before_not_ready: no_answers?,
@@ -1302,6 +1344,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
         }
     }
     let mut server = None;
+    let mut store = None;
     let mut directory = None;
     let mut learning = None;
     let mut calls = None;
@@ -1313,6 +1356,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
     let mut rules = Vec::new();
     for part in parts {
         once(c, &mut server, part.server, "server");
+        once(c, &mut store, part.store, "store");
         once(c, &mut directory, part.directory, "directory");
         once(c, &mut learning, part.learning, "learning");
         once(c, &mut calls, part.calls, "calls");
@@ -1355,6 +1399,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
     }
     Some(RawConfig {
         server: server.map(S::into_inner).unwrap_or_default(),
+        store: store.map(S::into_inner).unwrap_or_default(),
         directory: directory?,
         learning: learning.map(S::into_inner).unwrap_or_default(),
         calls: calls.map(S::into_inner).unwrap_or_default(),

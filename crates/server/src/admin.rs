@@ -64,6 +64,7 @@ impl Admin for AdminService {
             .directory()
             .upsert(customer)
             .map_err(ApiError::from)?;
+        self.app.persist_customer(&stored);
         tracing::info!(customer_id = %stored.id, "customer upserted");
         Ok(Response::new(self.view(&stored)))
     }

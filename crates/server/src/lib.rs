@@ -18,6 +18,10 @@ use switchboard_proto::{
     FILE_DESCRIPTOR_SET, v1 as pb,
     v1::{admin_server::AdminServer, agents_server::AgentsServer, routing_server::RoutingServer},
 };
+use switchboard_store::{
+    Store, StoreError,
+    writer::{Change, Writer},
+};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
@@ -65,6 +69,8 @@ pub struct App {
     /// The config file or directory to reload from; `None` on the embedded default.
     config_path: Option<Arc<PathBuf>>,
     reloads: Arc<reload::Counters>,
+    /// Where changes are persisted, when the server keeps a store.
+    store: Option<Arc<Writer>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +81,21 @@ pub enum StartError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Where the customers came from at a start with a store.
+#[derive(Debug)]
+pub struct Loaded {
+    pub store: PathBuf,
+    /// Customers read back from the store.
+    pub from_store: usize,
+    /// The first start: the store was empty and the customers CSV (or the samples) filled
+    /// it; the rows that were skipped, with their lines.
+    pub seeded: Option<customers::ImportReport>,
+    /// Stored customers that no longer fit the config, and how they are served.
+    pub notes: Vec<String>,
 }
 
 impl App {
@@ -86,25 +107,91 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<(App, customers::ImportReport), StartError> {
         let directory = Arc::new(Directory::new());
-        let report = match customers {
-            CustomerSource::Embedded => customers::import(
-                switchboard_config::DEFAULT_CUSTOMERS.as_bytes(),
-                &config.plan,
-                &directory,
-            )?,
-            CustomerSource::File(path) => customers::import_file(path, &config.plan, &directory)?,
-            CustomerSource::None => customers::ImportReport::default(),
-        };
-        let router = Arc::new(Router::new(config.plan, directory));
-        let app = App {
-            router,
+        let report = load_customers(customers, &config.plan, &directory, |_| {})?;
+        Ok((App::assemble(config, directory, clock), report))
+    }
+
+    fn assemble(config: Config, directory: Arc<Directory>, clock: Arc<dyn Clock>) -> App {
+        App {
+            router: Arc::new(Router::new(config.plan, directory)),
             dispatch: Arc::default(),
             clock,
             settings: Arc::new(ArcSwap::from_pointee(config.settings)),
             config_path: None,
             reloads: Arc::default(),
+            store: None,
+        }
+    }
+
+    /// Like [`App::new`], keeping the config's store (`store.path`; in memory only when
+    /// the store is off). The customers come from the store; on the first start, when it
+    /// is empty, `customers` fill it. A store that cannot be trusted stops the start.
+    pub fn with_store(
+        config: Config,
+        customers: &CustomerSource,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(App, Option<Loaded>), StartError> {
+        let Some(path) = config.settings.store.clone() else {
+            let (app, report) = App::new(config, customers, clock)?;
+            tracing::warn!(
+                customers = report.imported,
+                "store.enabled = false: nothing is kept across restarts"
+            );
+            return Ok((app, None));
         };
-        Ok((app, report))
+        let mut store = Store::open(&path)?;
+        let plan = &config.plan;
+        let directory = Arc::new(Directory::new());
+        let (stored, stale) = store.customers(|name| plan.tier_by_name(name))?;
+        let mut notes: Vec<String> = stale
+            .into_iter()
+            .map(|n| format!("customer {}: {}", n.customer_id, n.note))
+            .collect();
+        let from_store = stored.len();
+        let seeded = if stored.is_empty() {
+            let mut fresh = Vec::new();
+            let report = load_customers(customers, plan, &directory, |c| {
+                fresh.push(Arc::clone(c));
+            })?;
+            store.put_customers(fresh.iter().map(|c| &**c), |t| plan.tier(t).name.as_str())?;
+            Some(report)
+        } else {
+            for c in stored {
+                let id = c.id.clone();
+                if let Err(e) = directory.upsert(c) {
+                    notes.push(format!("customer {id}: {e}; not loaded"));
+                }
+            }
+            None
+        };
+        let writer = Writer::spawn(store, config.settings.commit_delay);
+        let mut app = App::assemble(config, directory, clock);
+        app.store = Some(Arc::new(writer));
+        Ok((
+            app,
+            Some(Loaded {
+                store: path,
+                from_store,
+                seeded,
+                notes,
+            }),
+        ))
+    }
+
+    /// Persists a customer as stored in the directory (no-op without a store).
+    pub(crate) fn persist_customer(&self, customer: &Arc<switchboard_core::Customer>) {
+        if let Some(w) = &self.store {
+            let plan = self.router.plan();
+            w.send(Change::Customer {
+                customer: Arc::clone(customer),
+                tier: Arc::from(plan.tier(customer.tier).name.as_str()),
+            });
+        }
+    }
+
+    /// Waits until every change sent to the store so far is durable.
+    pub fn flush_store(&self) -> Result<(), String> {
+        self.store.as_ref().map_or(Ok(()), |w| w.flush())
     }
 
     /// The settings in force (a reload may replace them).
@@ -258,4 +345,30 @@ async fn acd_upkeep(app: App) {
             app.dispatch.send(&app.router, &a, now);
         }
     }
+}
+
+/// Reads customers from their source into `directory`, handing each stored one on.
+fn load_customers(
+    source: &CustomerSource,
+    plan: &switchboard_core::RoutePlan,
+    directory: &Directory,
+    stored: impl FnMut(&Arc<switchboard_core::Customer>),
+) -> Result<customers::ImportReport, StartError> {
+    Ok(match source {
+        CustomerSource::Embedded => customers::import_each(
+            switchboard_config::DEFAULT_CUSTOMERS.as_bytes(),
+            plan,
+            directory,
+            stored,
+        )?,
+        CustomerSource::File(path) => {
+            let file =
+                std::fs::File::open(path).map_err(|source| customers::CustomersError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            customers::import_each(file, plan, directory, stored)?
+        }
+        CustomerSource::None => customers::ImportReport::default(),
+    })
 }
