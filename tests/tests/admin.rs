@@ -288,24 +288,6 @@ async fn health_reports_serving_and_reflection_lists_the_services() {
 }
 
 #[tokio::test]
-async fn capabilities_not_built_yet_answer_unimplemented_and_say_so() {
-    let server = start().await;
-    let err = server
-        .admin()
-        .await
-        .import_customers(tokio_stream::iter(Vec::<pb::ImportCustomersRequest>::new()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
-    assert!(
-        err.message()
-            .starts_with("Admin.ImportCustomers is not available yet"),
-        "{}",
-        err.message()
-    );
-}
-
-#[tokio::test]
 async fn explain_route_can_be_asked_about_another_time() {
     let server = start().await;
     let e = server

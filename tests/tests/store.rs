@@ -103,3 +103,86 @@ fn a_store_that_cannot_be_trusted_stops_the_start() {
         start_error(&blocked)
     );
 }
+
+async fn import(
+    server: &TestServer,
+    chunks: &[&str],
+) -> Result<pb::ImportCustomersResponse, tonic::Status> {
+    let messages: Vec<pb::ImportCustomersRequest> = chunks
+        .iter()
+        .map(|c| pb::ImportCustomersRequest {
+            csv_chunk: c.as_bytes().to_vec(),
+        })
+        .collect();
+    server
+        .admin()
+        .await
+        .import_customers(tokio_stream::iter(messages))
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn imported_customers_route_at_once_and_are_stored() {
+    let store = temp_dir("import").join("s.db");
+    let server = start_stored(&store, Arc::new(SystemClock)).await;
+    // Chunks may split a line anywhere.
+    let r = import(
+        &server,
+        &[
+            "customer_id,name,phone_numbers,tier\nN1,Ada Byron,+1312555",
+            "0170,platinum\nN2,Bad,+13125550171,golden\nN3,Charles,+13125550172,gold\n",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.imported, 2);
+    assert_eq!(
+        r.rejected,
+        [pb::RowError {
+            line: 3,
+            message: "tier: unknown tier \"golden\" (did you mean \"gold\"?)".into()
+        }]
+    );
+    // Ada is platinum at once: straight to the platinum desk.
+    let d = server
+        .routing()
+        .await
+        .route_call(pb::RouteCallRequest {
+            call_id: "ada".into(),
+            caller: "+13125550170".into(),
+            dialed: PLATINUM_LINE.into(),
+            switch_id: "sbc-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(d.reason, "rule platinum-desk");
+    server.stop().await;
+    let server = start_stored(&store, Arc::new(SystemClock)).await;
+    assert_eq!(customer(&server, "N1").await.unwrap().tier, "platinum");
+    assert!(customer(&server, "N2").await.is_none());
+}
+
+#[tokio::test]
+async fn an_import_with_a_header_that_is_not_ours_is_refused_whole() {
+    let server = start().await;
+    let status = import(&server, &["id,phone\nN1,+13125550170\n"])
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .starts_with("csv_chunk: header: unknown column \"id\""),
+        "{}",
+        status.message()
+    );
+    assert!(customer(&server, "N1").await.is_none());
+    // Without a store the import still loads the directory.
+    let r = import(&server, &["customer_id,phone_numbers\nN1,+13125550170\n"])
+        .await
+        .unwrap();
+    assert_eq!((r.imported, r.rejected.len()), (1, 0));
+}

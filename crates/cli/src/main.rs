@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod explain;
+mod import;
 mod serve;
 
 /// Contact-center call routing: the IVR/ACD core a telephony switch asks where each call goes.
@@ -27,11 +28,17 @@ enum Command {
     Check(check::Args),
     /// Show which rules a call would match and where it would go, without a server.
     Explain(explain::Args),
+    /// Load or update customers from CSV into the store; bad rows are reported by line
+    /// and skipped.
+    Import(import::Args),
 }
 
 /// Exit code for a config that cannot be used at start (EX_CONFIG would be 78; 64 is
 /// EX_USAGE, which our ops tooling already treats as "fix your input").
 const EXIT_BAD_CONFIG: u8 = 64;
+
+/// Exit code when the store cannot be opened or trusted (EX_IOERR).
+const EXIT_STORE: u8 = 74;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -47,6 +54,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Import(args) => import::run(&args),
     };
     match result {
         Ok(code) => code,

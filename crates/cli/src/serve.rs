@@ -6,9 +6,6 @@ use anyhow::Context;
 use switchboard_config::{Config, ConfigError};
 use switchboard_server::{App, CustomerSource, StartError, SystemClock};
 
-/// Exit code when the store cannot be opened or trusted (EX_IOERR).
-const EXIT_STORE: u8 = 74;
-
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Config file or directory; without it the embedded default config and sample
@@ -49,7 +46,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(started) => started,
         Err(StartError::Store(e)) => {
             eprintln!("switchboard: not starting: {e}");
-            return Ok(ExitCode::from(EXIT_STORE));
+            return Ok(ExitCode::from(crate::EXIT_STORE));
         }
         Err(e) => return Err(e.into()),
     };

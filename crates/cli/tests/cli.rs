@@ -424,3 +424,97 @@ fn explain_at_a_given_time_shows_business_hours_and_each_condition() {
         assert!(stderr.contains(message), "{stderr}");
     }
 }
+
+#[test]
+fn import_loads_customers_into_the_store_and_reports_bad_rows_by_line() {
+    let config = edited_config(
+        "import",
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"127.0.0.1:50051\"\n\n[store]\npath = \"data/store.db\"",
+    );
+    let dir = config.parent().unwrap().to_path_buf();
+    let csv = dir.join("new.csv");
+    std::fs::write(
+        &csv,
+        "customer_id,name,phone_numbers,tier\n\
+         N1,Ada Byron,+13125550170,gold\n\
+         N2,Bad Tier,+13125550171,golden\n\
+         N3,Charles Babbage,+13125550172,platinum\n",
+    )
+    .unwrap();
+    let out = switchboard()
+        .arg("import")
+        .arg(&csv)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let store = dir.join("data/store.db");
+    assert_eq!(
+        stdout,
+        format!(
+            "{csv}: line 3: tier: unknown tier \"golden\" (did you mean \"golden\"?) (row skipped)\n\
+             {csv}: imported 2 customers into {store} (1 row skipped); a running server reads them at its next start (Admin.ImportCustomers loads them live)\n",
+            csv = csv.display(),
+            store = store.display()
+        )
+        .replace(" (did you mean \"golden\"?)", " (did you mean \"gold\"?)")
+    );
+    // They are stored: another customer cannot take Ada's number now.
+    std::fs::write(&csv, "customer_id,phone_numbers\nN9,+13125550170\n").unwrap();
+    let out = switchboard()
+        .arg("import")
+        .arg(&csv)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with(&format!(
+            "{}: line 2: phone number +13125550170 belongs to customer N1 (row skipped)\n",
+            csv.display()
+        )),
+        "{stdout}"
+    );
+    // A file that is not there is named.
+    let out = switchboard()
+        .args(["import", "missing.csv", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("missing.csv: ") && !stderr.contains("missing.csv: missing.csv"),
+        "{stderr}"
+    );
+    // So is a header that is not ours.
+    std::fs::write(
+        &csv,
+        "id,phone
+N9,+13125550170
+",
+    )
+    .unwrap();
+    let out = switchboard()
+        .arg("import")
+        .arg(&csv)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with(&format!("{}: header: unknown column \"id\"", csv.display())),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use switchboard_config::customers;
 use switchboard_core::router::{
     Input, MAX_NUMBER_TEXT, RouteError, check_input, effective_preference,
 };
@@ -18,6 +19,10 @@ pub(crate) struct AdminService {
 
 /// Most menu answers one explanation follows.
 const MAX_EXPLAIN_STEPS: usize = 16;
+/// Largest CSV one import takes (about 2.5 million customers of the sample's shape).
+const MAX_IMPORT_BYTES: usize = 256 << 20;
+/// Most skipped rows an import lists; the log has the count.
+const MAX_REPORTED_ROWS: usize = 1_000;
 
 fn check_number_text(field: &str, text: &str) -> Result<(), ApiError> {
     if text.len() > MAX_NUMBER_TEXT {
@@ -107,13 +112,67 @@ impl Admin for AdminService {
 
     async fn import_customers(
         &self,
-        _: Request<Streaming<pb::ImportCustomersRequest>>,
+        request: Request<Streaming<pb::ImportCustomersRequest>>,
     ) -> Result<Response<pb::ImportCustomersResponse>, Status> {
-        Err(ApiError::Unimplemented(
-            "Admin.ImportCustomers",
-            "bulk import arrives with persistence",
-        )
-        .into())
+        let mut stream = request.into_inner();
+        let mut csv = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            if csv.len() + chunk.csv_chunk.len() > MAX_IMPORT_BYTES {
+                return Err(ApiError::invalid(
+                    "csv_chunk",
+                    format!(
+                        "more than {} MiB in one import; split the file",
+                        MAX_IMPORT_BYTES >> 20
+                    ),
+                )
+                .into());
+            }
+            csv.extend_from_slice(&chunk.csv_chunk);
+        }
+        let app = self.app.clone();
+        // Parsing a large file takes seconds: off the async workers.
+        let report = tokio::task::spawn_blocking(move || {
+            let plan = app.router.plan();
+            let report =
+                customers::import_each(csv.as_slice(), &plan, app.router.directory(), |c| {
+                    app.persist_customer(c)
+                });
+            // Imported means stored: wait for the writer before answering.
+            let stored = app.flush_store();
+            (report, stored)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "import task failed");
+            Status::internal("import failed; see the server log")
+        })?;
+        let report = match report {
+            (Ok(r), Ok(())) => r,
+            (Err(e), _) => return Err(ApiError::invalid("csv_chunk", e.to_string()).into()),
+            (Ok(_), Err(e)) => {
+                tracing::error!(error = %e, "imported customers could not be stored");
+                return Err(Status::unavailable(
+                    "the store could not write the import; see the server log",
+                ));
+            }
+        };
+        tracing::info!(
+            imported = report.imported,
+            rejected = report.rejected.len(),
+            "customers imported"
+        );
+        Ok(Response::new(pb::ImportCustomersResponse {
+            imported: report.imported as u64,
+            rejected: report
+                .rejected
+                .iter()
+                .take(MAX_REPORTED_ROWS)
+                .map(|r| pb::RowError {
+                    line: r.line,
+                    message: r.message.clone(),
+                })
+                .collect(),
+        }))
     }
 
     async fn reload_config(

@@ -26,8 +26,6 @@ pub enum ApiError {
     AlreadyLoggedIn { agent_id: String },
     #[error("call {call_id:?}: {error}")]
     Call { call_id: String, error: AcdError },
-    #[error("{0} is not available yet: {1}")]
-    Unimplemented(&'static str, &'static str),
     #[error(
         "the server runs on the embedded default config, which cannot change: start it with --config FILE|DIR to reload"
     )]
@@ -72,7 +70,6 @@ impl From<ApiError> for Status {
                 | AcdError::QueuesMoved => Code::FailedPrecondition,
             },
             ApiError::AlreadyLoggedIn { .. } | ApiError::NoConfigFile => Code::FailedPrecondition,
-            ApiError::Unimplemented(..) => Code::Unimplemented,
         };
         Status::new(code, e.to_string())
     }

@@ -1,0 +1,90 @@
+//! `switchboard import`
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use switchboard_config::customers;
+use switchboard_core::Directory;
+use switchboard_store::Store;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Customers CSV, in the format of config/customers.csv.
+    file: PathBuf,
+    /// Config file or directory (for the store's path, the default country and the
+    /// tiers); the embedded default when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let loaded = match &args.config {
+        Some(path) => switchboard_config::load(path),
+        None => switchboard_config::load_default(),
+    };
+    let config = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
+        }
+    };
+    let Some(path) = &config.settings.store else {
+        eprintln!("switchboard: the store is off (store.enabled = false): nothing to import into");
+        return Ok(ExitCode::FAILURE);
+    };
+    let mut store = match Store::open(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return Ok(ExitCode::from(crate::EXIT_STORE));
+        }
+    };
+    let plan = &config.plan;
+    // The stored customers first, so that a row taking another customer's number is
+    // refused as the server would refuse it.
+    let directory = Directory::new();
+    let (stored, _) = store.customers(|name| plan.tier_by_name(name))?;
+    for c in stored {
+        let _ = directory.upsert(c);
+    }
+    let mut accepted = Vec::new();
+    let report = match std::fs::File::open(&args.file)
+        .map_err(|source| customers::CustomersError::Io {
+            path: args.file.display().to_string(),
+            source,
+        })
+        .and_then(|file| {
+            customers::import_each(file, plan, &directory, |c| accepted.push(Arc::clone(c)))
+        }) {
+        Ok(r) => r,
+        // A read error names the file itself; a header error needs it.
+        Err(e @ customers::CustomersError::Io { .. }) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", args.file.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for row in &report.rejected {
+        println!("{}: {row} (row skipped)", args.file.display());
+    }
+    store.put_customers(accepted.iter().map(|c| &**c), |t| {
+        plan.tier(t).name.as_str()
+    })?;
+    let skipped = match report.rejected.len() {
+        0 => String::new(),
+        1 => " (1 row skipped)".to_owned(),
+        n => format!(" ({n} rows skipped)"),
+    };
+    println!(
+        "{}: imported {} customers into {}{skipped}; a running server reads them at its next start (Admin.ImportCustomers loads them live)",
+        args.file.display(),
+        report.imported,
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
