@@ -186,3 +186,34 @@ async fn an_import_with_a_header_that_is_not_ours_is_refused_whole() {
         .unwrap();
     assert_eq!((r.imported, r.rejected.len()), (1, 0));
 }
+
+#[tokio::test]
+async fn what_callers_taught_is_remembered_after_a_restart() {
+    let store = temp_dir("learned").join("s.db");
+    let server = start_stored(&store, Arc::new(SystemClock)).await;
+    let mut routing = server.routing().await;
+    let call = |id: &str| pb::RouteCallRequest {
+        call_id: id.into(),
+        caller: "+13125550199".into(),
+        dialed: MAIN_LINE.into(),
+        switch_id: "sbc-1".into(),
+        ..Default::default()
+    };
+    // An unknown caller asks for "a friendly chat" (1), which is remembered.
+    let d = routing.route_call(call("l1")).await.unwrap().into_inner();
+    assert_eq!(d.reason, "line entry");
+    press(&mut routing, "l1", "1").await;
+    server.app.flush_store().unwrap();
+    server.stop().await;
+
+    let server = start_stored(&store, Arc::new(SystemClock)).await;
+    let mut routing = server.routing().await;
+    let d = routing.route_call(call("l2")).await.unwrap().into_inner();
+    // Known again: a repeat caller who likes a friendly chat skips the menu.
+    assert_eq!(
+        d.matched_rules,
+        ["repeat-callers-first", "friendly-chat"],
+        "{d:?}"
+    );
+    assert!(d.menu_skipped);
+}

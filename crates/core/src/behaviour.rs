@@ -103,17 +103,80 @@ impl ZeroOutPolicy {
     }
 }
 
+/// Told of every change to what was learned, to keep it (the server's store). Called
+/// on the route path: it must only hand the change on, never wait.
+pub trait Keeper: Send + Sync + std::fmt::Debug {
+    fn learned(&self, number: E164, learned: Learned);
+    fn served(&self, number: E164, contact: &LastContact);
+}
+
 /// The learned records of every number that has called.
 #[derive(Debug, Default)]
 pub struct Behaviour {
     by_number: DashMap<E164, Learned>,
     /// The agent who last served each number, and when.
     served_by: DashMap<E164, LastContact>,
+    keeper: std::sync::OnceLock<Arc<dyn Keeper>>,
+}
+
+impl Learned {
+    /// The record as stored: zero-out bits (newest in bit 0), how many are observations,
+    /// the chosen preference and the last call.
+    pub fn parts(&self) -> (u16, u8, Option<Preference>, Option<Millis>) {
+        (
+            self.zero_out_bits,
+            self.observed,
+            self.chosen,
+            self.last_call,
+        )
+    }
+
+    pub fn from_parts(
+        zero_out_bits: u16,
+        observed: u8,
+        chosen: Option<Preference>,
+        last_call: Option<Millis>,
+    ) -> Learned {
+        Learned {
+            zero_out_bits,
+            observed: observed.min(MAX_WINDOW),
+            chosen,
+            last_call,
+        }
+    }
 }
 
 impl Behaviour {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// From now on every change is also handed to `keeper`. Set once, at start.
+    pub fn keep_with(&self, keeper: Arc<dyn Keeper>) {
+        let _ = self.keeper.set(keeper);
+    }
+
+    /// Puts back what was kept, at start (not handed to the keeper again).
+    pub fn restore(&self, number: E164, learned: Learned, contact: Option<LastContact>) {
+        self.by_number.insert(number, learned);
+        if let Some(c) = contact {
+            self.served_by.insert(number, c);
+        }
+    }
+
+    /// Numbers with a learned record.
+    pub fn len(&self) -> usize {
+        self.by_number.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_number.is_empty()
+    }
+
+    fn kept(&self, number: E164, learned: Learned) {
+        if let Some(k) = self.keeper.get() {
+            k.learned(number, learned);
+        }
     }
 
     pub fn get(&self, number: E164) -> Learned {
@@ -125,6 +188,9 @@ impl Behaviour {
         let mut entry = self.by_number.entry(number).or_default();
         let before = *entry;
         entry.last_call = Some(now);
+        // Handed on under the entry's lock, so the keeper sees changes to one number in
+        // the order they happened.
+        self.kept(number, *entry);
         before
     }
 
@@ -133,10 +199,16 @@ impl Behaviour {
         let mut entry = self.by_number.entry(number).or_default();
         entry.zero_out_bits = (entry.zero_out_bits << 1) | u16::from(pressed_zero);
         entry.observed = (entry.observed + 1).min(MAX_WINDOW);
+        // Handed on under the entry's lock, so the keeper sees changes to one number in
+        // the order they happened.
+        self.kept(number, *entry);
     }
 
     /// Records that an agent served the number (the call ended with them).
     pub fn record_served(&self, number: E164, contact: LastContact) {
+        if let Some(k) = self.keeper.get() {
+            k.served(number, &contact);
+        }
         self.served_by.insert(number, contact);
     }
 
@@ -154,7 +226,11 @@ impl Behaviour {
 
     /// Records a preference the caller chose in a menu.
     pub fn record_choice(&self, number: E164, preference: Preference) {
-        self.by_number.entry(number).or_default().chosen = Some(preference);
+        let mut entry = self.by_number.entry(number).or_default();
+        entry.chosen = Some(preference);
+        // Handed on under the entry's lock, so the keeper sees changes to one number in
+        // the order they happened.
+        self.kept(number, *entry);
     }
 }
 

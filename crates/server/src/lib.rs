@@ -164,9 +164,15 @@ impl App {
             }
             None
         };
-        let writer = Writer::spawn(store, config.settings.commit_delay);
+        let learned = store.learned()?;
+        let writer = Arc::new(Writer::spawn(store, config.settings.commit_delay));
         let mut app = App::assemble(config, directory, clock);
-        app.store = Some(Arc::new(writer));
+        let behaviour = app.router.behaviour();
+        for (number, l, contact) in learned {
+            behaviour.restore(number, l, contact);
+        }
+        behaviour.keep_with(Arc::new(StoreKeeper(Arc::clone(&writer))));
+        app.store = Some(writer);
         Ok((
             app,
             Some(Loaded {
@@ -344,6 +350,31 @@ async fn acd_upkeep(app: App) {
         {
             app.dispatch.send(&app.router, &a, now);
         }
+    }
+}
+
+/// Hands what routing learns to the store's writer (a channel send; never waits).
+#[derive(Debug)]
+struct StoreKeeper(Arc<Writer>);
+
+impl switchboard_core::behaviour::Keeper for StoreKeeper {
+    fn learned(
+        &self,
+        number: switchboard_core::E164,
+        learned: switchboard_core::behaviour::Learned,
+    ) {
+        self.0.send(Change::Learned { number, learned });
+    }
+
+    fn served(
+        &self,
+        number: switchboard_core::E164,
+        contact: &switchboard_core::behaviour::LastContact,
+    ) {
+        self.0.send(Change::Served {
+            number,
+            contact: contact.clone(),
+        });
     }
 }
 

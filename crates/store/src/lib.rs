@@ -11,7 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use switchboard_core::{Customer, E164, Preference, TierId};
+use switchboard_core::{
+    Customer, E164, Millis, Preference, TierId,
+    behaviour::{LastContact, Learned},
+};
 
 pub mod writer;
 
@@ -176,6 +179,21 @@ impl Store {
                              attributes TEXT NOT NULL,
                              preferred_agent TEXT
                          ) WITHOUT ROWID;
+                         CREATE TABLE learned (
+                             number INTEGER PRIMARY KEY,
+                             zero_out_bits INTEGER NOT NULL,
+                             observed INTEGER NOT NULL,
+                             chosen TEXT,
+                             last_call INTEGER
+                         );
+                         CREATE TABLE last_contact (
+                             number INTEGER PRIMARY KEY,
+                             agent TEXT NOT NULL,
+                             at INTEGER NOT NULL,
+                             queue TEXT NOT NULL,
+                             resolved INTEGER NOT NULL,
+                             wrap_up_code TEXT NOT NULL
+                         );
                          INSERT INTO meta (key, value) VALUES ('schema', '1');
                          COMMIT;",
                     )
@@ -209,43 +227,87 @@ impl Store {
     }
 
     fn put_customer_rows(&mut self, rows: &[(&Customer, &str)]) -> Result<usize, StoreError> {
+        self.in_transaction(|tx| {
+            for (c, tier) in rows {
+                put_customer(tx, c, tier)?;
+            }
+            Ok(())
+        })?;
+        Ok(rows.len())
+    }
+
+    /// Runs `f` in one transaction, committed if it succeeds.
+    pub(crate) fn in_transaction(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(), rusqlite::Error>,
+    ) -> Result<(), StoreError> {
         let path = self.path.display().to_string();
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO customers
-                     (id, name, numbers, tier, preference, language, lifetime_value, influence,
-                      tags, attributes, preferred_agent)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
-                .map_err(|e| classify(&path, e))?;
-            for (c, tier) in rows {
-                let numbers = join(c.numbers.iter().map(ToString::to_string));
-                let attributes = join(
-                    c.attributes
-                        .iter()
-                        .map(|(k, v)| format!("{}={}", escape(k), escape(v))),
-                );
-                insert
-                    .execute(params![
-                        c.id,
-                        c.name,
-                        numbers,
-                        tier,
-                        c.preference.as_str(),
-                        c.language,
-                        c.lifetime_value,
-                        c.influence,
-                        join(c.tags.iter().map(|t| escape(t))),
-                        attributes,
-                        c.preferred_agent,
-                    ])
-                    .map_err(|e| classify(&path, e))?;
-            }
+        f(&tx).map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))
+    }
+
+    /// What was learned of every number, with the last contact where there was one.
+    pub fn learned(&self) -> Result<Vec<(E164, Learned, Option<LastContact>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.number, l.zero_out_bits, l.observed, l.chosen, l.last_call,
+                        c.agent, c.at, c.queue, c.resolved, c.wrap_up_code
+                 FROM learned l LEFT JOIN last_contact c ON c.number = l.number
+                 UNION ALL
+                 SELECT c.number, 0, 0, NULL, NULL, c.agent, c.at, c.queue, c.resolved, c.wrap_up_code
+                 FROM last_contact c WHERE c.number NOT IN (SELECT number FROM learned)",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let number: i64 = r.get(0).map_err(|e| self.err(e))?;
+            let damaged = |what: &str| StoreError::Damaged {
+                path: self.path.display().to_string(),
+                detail: format!("learned record {number}: {what}"),
+            };
+            let number = u64::try_from(number)
+                .ok()
+                .and_then(E164::from_u64)
+                .ok_or_else(|| damaged("not a phone number"))?;
+            let chosen: Option<String> = r.get(3).map_err(|e| self.err(e))?;
+            let chosen = chosen
+                .map(|p| {
+                    p.parse::<Preference>()
+                        .map_err(|_| damaged("unknown preference"))
+                })
+                .transpose()?;
+            let last_call: Option<i64> = r.get(4).map_err(|e| self.err(e))?;
+            let bits: i64 = r.get(1).map_err(|e| self.err(e))?;
+            let observed: i64 = r.get(2).map_err(|e| self.err(e))?;
+            let learned = Learned::from_parts(
+                u16::try_from(bits).map_err(|_| damaged("zero-out bits out of range"))?,
+                u8::try_from(observed).map_err(|_| damaged("observations out of range"))?,
+                chosen,
+                last_call.map(|t| Millis(t.max(0) as u64)),
+            );
+            let agent: Option<String> = r.get(5).map_err(|e| self.err(e))?;
+            let contact = match agent {
+                None => None,
+                Some(agent) => {
+                    let at: i64 = r.get(6).map_err(|e| self.err(e))?;
+                    let queue: String = r.get(7).map_err(|e| self.err(e))?;
+                    let resolved: bool = r.get(8).map_err(|e| self.err(e))?;
+                    let code: String = r.get(9).map_err(|e| self.err(e))?;
+                    Some(LastContact {
+                        agent: agent.into(),
+                        at: Millis(at.max(0) as u64),
+                        queue: queue.into(),
+                        resolved,
+                        wrap_up_code: code.into(),
+                    })
+                }
+            };
+            out.push((number, learned, contact));
         }
-        tx.commit().map_err(|e| classify(&path, e))?;
-        Ok(rows.len())
+        Ok(out)
     }
 
     /// Every stored customer. `tier_id` maps a stored tier name to the config's tier; a
@@ -319,6 +381,40 @@ impl Store {
         }
         Ok((out, notes))
     }
+}
+
+/// One customer row, replacing any with the same id.
+pub(crate) fn put_customer(
+    tx: &rusqlite::Transaction<'_>,
+    c: &Customer,
+    tier: &str,
+) -> Result<(), rusqlite::Error> {
+    let numbers = join(c.numbers.iter().map(ToString::to_string));
+    let attributes = join(
+        c.attributes
+            .iter()
+            .map(|(k, v)| format!("{}={}", escape(k), escape(v))),
+    );
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO customers
+         (id, name, numbers, tier, preference, language, lifetime_value, influence,
+          tags, attributes, preferred_agent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        c.id,
+        c.name,
+        numbers,
+        tier,
+        c.preference.as_str(),
+        c.language,
+        c.lifetime_value,
+        c.influence,
+        join(c.tags.iter().map(|t| escape(t))),
+        attributes,
+        c.preferred_agent,
+    ])?;
+    Ok(())
 }
 
 /// Lists are stored as `;`-separated text, with `\\`, `;` and `=` escaped by a backslash

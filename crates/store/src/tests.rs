@@ -2,6 +2,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use super::*;
 use crate::writer::{Change, Writer};
+use switchboard_core::behaviour::{LastContact, Learned};
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("switchboard-store-{}-{name}", std::process::id()));
@@ -223,4 +224,48 @@ fn the_writer_batches_changes_into_few_transactions_and_flush_makes_them_durable
     let (back, _) = Store::open(&path).unwrap().customers(tier_id).unwrap();
     assert_eq!(back.len(), 1_000);
     assert!(back.iter().all(|c| c.tier == TierId(1)));
+}
+
+#[test]
+fn learned_behaviour_and_last_contacts_round_trip() {
+    let path = temp("learned").join("s.db");
+    let mut store = Store::open(&path).unwrap();
+    let a: E164 = "+12125550101".parse().unwrap();
+    let b: E164 = "+447700900123".parse().unwrap();
+    let learned = Learned::from_parts(
+        0b1011,
+        4,
+        Some(Preference::GetItDone),
+        Some(Millis(1_800_000_000_000)),
+    );
+    let contact = LastContact {
+        agent: "ann".into(),
+        at: Millis(1_800_000_100_000),
+        queue: "support".into(),
+        resolved: false,
+        wrap_up_code: "billing-dispute".into(),
+    };
+    store
+        .apply(&[
+            Change::Learned { number: a, learned },
+            Change::Served {
+                number: a,
+                contact: contact.clone(),
+            },
+            Change::Served {
+                number: b,
+                contact: contact.clone(),
+            },
+        ])
+        .unwrap();
+    drop(store);
+    let mut back = Store::open(&path).unwrap().learned().unwrap();
+    back.sort_by_key(|(n, _, _)| n.as_u64());
+    assert_eq!(
+        back,
+        [
+            (a, learned, Some(contact.clone())),
+            (b, Learned::default(), Some(contact)),
+        ]
+    );
 }

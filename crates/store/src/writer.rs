@@ -14,7 +14,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use switchboard_core::Customer;
+use switchboard_core::{
+    Customer, E164,
+    behaviour::{LastContact, Learned},
+};
+
+use switchboard_core::Preference;
 
 use crate::{Store, StoreError};
 
@@ -29,6 +34,10 @@ pub enum Change {
         customer: Arc<Customer>,
         tier: Arc<str>,
     },
+    /// What was learned of a number, as it is now.
+    Learned { number: E164, learned: Learned },
+    /// How a number's last call that reached an agent ended.
+    Served { number: E164, contact: LastContact },
 }
 
 enum Message {
@@ -145,13 +154,43 @@ fn run(mut store: Store, rx: &mpsc::Receiver<Message>, max_delay: Duration, stat
 impl Store {
     /// Writes a batch of changes in one transaction.
     pub fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
-        let customers: Vec<(&Customer, &str)> = changes
-            .iter()
-            .map(|c| match c {
-                Change::Customer { customer, tier } => (&**customer, &**tier),
-            })
-            .collect();
-        self.put_customer_rows(&customers)?;
-        Ok(())
+        self.in_transaction(|tx| {
+            for change in changes {
+                match change {
+                    Change::Customer { customer, tier } => crate::put_customer(tx, customer, tier)?,
+                    Change::Learned { number, learned } => {
+                        let (bits, observed, chosen, last_call) = learned.parts();
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO learned
+                             (number, zero_out_bits, observed, chosen, last_call)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )?
+                        .execute(rusqlite::params![
+                            number.as_u64() as i64,
+                            bits,
+                            observed,
+                            chosen.map(Preference::as_str),
+                            last_call.map(|t| t.0 as i64),
+                        ])?;
+                    }
+                    Change::Served { number, contact } => {
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO last_contact
+                             (number, agent, at, queue, resolved, wrap_up_code)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        )?
+                        .execute(rusqlite::params![
+                            number.as_u64() as i64,
+                            &*contact.agent,
+                            contact.at.0 as i64,
+                            &*contact.queue,
+                            contact.resolved,
+                            &*contact.wrap_up_code,
+                        ])?;
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 }
