@@ -1218,3 +1218,40 @@ fn new_keys_of_the_wrong_kind_are_refused_by_name() {
         )]
     );
 }
+
+#[test]
+fn store_settings_are_read_and_each_mistake_named() {
+    let config = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
+    assert_eq!(
+        config.settings.store,
+        Some(Path::new("config").join("data/switchboard.db"))
+    );
+    assert_eq!(
+        config.settings.commit_delay,
+        std::time::Duration::from_millis(50)
+    );
+    let off = format!("{DEFAULT_CONFIG}\n[store]\nenabled = false\n");
+    assert_eq!(parse(&off, Path::new(FILE)).unwrap().settings.store, None);
+    let text = format!("{DEFAULT_CONFIG}\n[store]\npath = \" \"\ncommit_delay = \"11s\"\n");
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "{}: store.path: must not be empty (set enabled = false to keep nothing)",
+                at(&text, "\" \"")
+            ),
+            format!(
+                "{}: store.commit_delay: \"11s\" is longer than the most a change may wait, 10s",
+                at(&text, "\"11s\"")
+            ),
+        ]
+    );
+    let text = format!("{DEFAULT_CONFIG}\n[store]\ncommit_delay = \"soon\"\n");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: store.commit_delay: \"soon\": expected a number before \"soon\"",
+            at(&text, "\"soon\"")
+        )]
+    );
+}
