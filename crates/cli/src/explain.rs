@@ -49,18 +49,9 @@ fn channel(name: &str) -> Result<Channel, String> {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let loaded = match &args.config {
-        Some(path) => switchboard_config::load(path),
-        None => switchboard_config::load_default(),
-    };
-    let config = match loaded {
+    let config = match crate::config_or_default(args.config.as_deref()) {
         Ok(c) => c,
-        Err(e) => {
-            for line in e.lines() {
-                eprintln!("{line}");
-            }
-            return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
-        }
+        Err(code) => return Ok(code),
     };
     let directory = Directory::new();
     let report = match (&args.config, &config.settings.customers) {

@@ -40,6 +40,23 @@ const EXIT_BAD_CONFIG: u8 = 64;
 /// Exit code when the store cannot be opened or trusted (EX_IOERR).
 const EXIT_STORE: u8 = 74;
 
+/// The config at `path`, or the embedded default; on errors, prints each and gives the
+/// exit code for a bad config.
+fn config_or_default(
+    path: Option<&std::path::Path>,
+) -> Result<switchboard_config::Config, ExitCode> {
+    let loaded = match path {
+        Some(path) => switchboard_config::load(path),
+        None => switchboard_config::load_default(),
+    };
+    loaded.map_err(|e| {
+        for line in e.lines() {
+            eprintln!("{line}");
+        }
+        ExitCode::from(EXIT_BAD_CONFIG)
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
