@@ -109,7 +109,7 @@ fn benches(c: &mut Criterion) {
             || {
                 n += 1;
                 if n.is_multiple_of(1_000) {
-                    router.forget_calls_before(Millis(u64::MAX));
+                    router.forget_calls_before(Millis(u64::MAX), Millis(u64::MAX));
                 }
                 format!("through-{n}")
             },

@@ -63,7 +63,7 @@ fn benches(c: &mut Criterion) {
         // them now and then (untimed).
         // Few enough that a queue never grows past a realistic thousand waiting calls.
         if n.is_multiple_of(1_000) {
-            router.forget_calls_before(Millis(u64::MAX));
+            router.forget_calls_before(Millis(u64::MAX), Millis(u64::MAX));
         }
         format!("bench-{n}")
     };

@@ -64,6 +64,8 @@ pub struct Settings {
     pub store: Option<PathBuf>,
     /// The longest a change waits before the transaction that makes it durable begins.
     pub commit_delay: Duration,
+    /// Call detail records older than this are pruned.
+    pub keep_call_records: Duration,
 }
 
 impl Settings {

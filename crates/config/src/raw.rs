@@ -65,6 +65,7 @@ pub(crate) struct RawStore {
     pub(crate) enabled: Option<bool>,
     pub(crate) path: Option<S<String>>,
     pub(crate) commit_delay: Option<S<String>>,
+    pub(crate) keep_call_records: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

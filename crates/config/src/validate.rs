@@ -40,6 +40,7 @@ pub(crate) const DEFAULT_STORE: &str = "data/switchboard.db";
 /// loses at most this much of what was acknowledged.
 const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(50);
 const MAX_COMMIT_DELAY: Duration = Duration::from_secs(10);
+const DEFAULT_KEEP_CALL_RECORDS: Duration = Duration::from_secs(90 * 24 * 3600);
 const DEFAULT_ZERO_OUT_WINDOW: u8 = 5;
 const DEFAULT_ZERO_OUT_THRESHOLD: u8 = 3;
 const DEFAULT_REPEAT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
@@ -327,6 +328,11 @@ pub(crate) fn validate(
             other => other,
         },
         None => Some(DEFAULT_COMMIT_DELAY),
+    };
+
+    let keep_call_records = match &raw.store.keep_call_records {
+        Some(d) => c.duration(d, "store.keep_call_records", Duration::from_secs(3600)),
+        None => Some(DEFAULT_KEEP_CALL_RECORDS),
     };
 
     // Directory.
@@ -1130,6 +1136,7 @@ pub(crate) fn validate(
                 reload_on_change: raw.server.reload_on_change.unwrap_or(true),
                 store: store_path,
                 commit_delay: commit_delay?,
+                keep_call_records: keep_call_records?,
                 forget_calls_after: forget_after?,
                 offer_timeout: offer_timeout?,
                 no_answers_before_not_ready: no_answers?,

@@ -31,7 +31,8 @@ use crate::{
 };
 
 /// Agent states, as the desk and the switch see them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum AgentState {
     LoggedOut = 0,
@@ -68,7 +69,7 @@ impl AgentState {
 }
 
 /// An agent as they logged in. Replaced whole on the next log-in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgentProfile {
     pub id: String,
     pub endpoint: String,
@@ -909,14 +910,14 @@ impl Acd {
 
     /// Offers the switch confirmed neither way within `timeout`: each call goes back to
     /// the head of its queue and the agent to `then` (not ready, reason `offer_timeout`,
-    /// or available). Returns the expired call ids, each with the assignments made. This
-    /// is what keeps agents from being stuck reserved.
+    /// or available). Returns the expired call ids, each with the agent it was offered to
+    /// and the assignments made. This is what keeps agents from being stuck reserved.
     pub fn expire_offers(
         &self,
         now: Millis,
         timeout: std::time::Duration,
         then: AgentState,
-    ) -> Vec<(Arc<str>, Vec<Assignment>)> {
+    ) -> Vec<(Arc<str>, Arc<Agent>, Vec<Assignment>)> {
         let cutoff = now.saturating_sub(timeout);
         let expired: Vec<(Arc<str>, Arc<Agent>)> = self
             .held
@@ -931,7 +932,7 @@ impl Acd {
                 let next = self
                     .return_offer(&agent, &call, then, "offer_timeout", now)
                     .ok()?;
-                Some((call, next))
+                Some((call, agent, next))
             })
             .collect()
     }
@@ -1525,6 +1526,9 @@ impl crate::condition::LiveQueues for Acd {
         })
     }
 }
+
+mod journal;
+pub use journal::{AgentImage, Located};
 
 #[cfg(test)]
 mod tests;

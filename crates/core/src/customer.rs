@@ -15,7 +15,10 @@ use crate::number::E164;
 pub struct TierId(pub u8);
 
 /// How a customer likes to be served.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Preference {
     #[default]
     None,

@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use dashmap::{DashMap, mapref::entry::Entry};
 
 use crate::{
-    acd::{Acd, Assignment, Placed, WaitingCall},
+    acd::{Acd, AgentState, Assignment, Placed, WaitingCall},
     behaviour::{Behaviour, LastContact, Learned},
     clock::Millis,
     condition::{Facts, LiveQueues},
@@ -335,6 +335,9 @@ struct CallState {
     created: Millis,
     call_id: Arc<str>,
     switch_id: Arc<str>,
+    /// What happened after the first decision, for the call detail record; boxed on the
+    /// first event.
+    record: Option<Box<CallRecord>>,
 }
 
 /// Records why, for explanations. The route path uses [`NoTrace`].
@@ -424,6 +427,17 @@ pub enum ReloadError {
         "the new plan does not keep the running queues' ids (it must be built against the running plan)"
     )]
     QueuesMoved,
+}
+
+/// Calls forgotten by [`Router::forget_calls_before`].
+#[derive(Debug, Default)]
+pub struct Forgotten {
+    /// Each call's last image, for its call detail record.
+    pub calls: Vec<CallImage>,
+    /// Agents freed from a forgotten call.
+    pub agents: Vec<Arc<str>>,
+    /// Calls those agents took next.
+    pub assignments: Vec<Assignment>,
 }
 
 /// What a reload did besides swapping the plan.
@@ -636,6 +650,11 @@ impl Router {
         self.calls.contains_key(call_id)
     }
 
+    /// The ids of the calls the router remembers.
+    pub fn call_ids(&self) -> Vec<Arc<str>> {
+        self.calls.iter().map(|c| Arc::clone(c.key())).collect()
+    }
+
     /// Calls the router remembers (for idempotency and menu input).
     pub fn calls_in_progress(&self) -> usize {
         self.calls.len()
@@ -698,6 +717,7 @@ impl Router {
                     created: now,
                     call_id,
                     switch_id: Arc::from(req.switch_id),
+                    record: None,
                 };
                 let assignment = self.place(&mut decision, &mut state, now);
                 state.first = decision;
@@ -867,20 +887,43 @@ impl Router {
         }
     }
 
-    /// Forgets calls that began before `cutoff`; returns how many. Keeps memory bounded
-    /// for calls whose switch never reports their end.
-    pub fn forget_calls_before(&self, cutoff: Millis) -> Vec<Arc<str>> {
-        let mut forgotten = Vec::new();
-        self.calls.retain(|id, s| {
-            let keep = s.created >= cutoff;
-            if !keep {
-                // A forgotten call must not go on waiting for an agent.
-                self.acd.abandon(id);
-                forgotten.push(Arc::clone(id));
+    /// Forgets calls that began before `cutoff`, whatever their state: the switch never
+    /// reported their end. A forgotten call stops waiting, and an agent still holding it is
+    /// freed (an offered agent becomes available, one on the call wraps up), so no agent
+    /// stays stuck on a call that is over. Returns each call's last image, with outcome
+    /// `expired` where none was reported, and the assignments freed agents made.
+    pub fn forget_calls_before(&self, cutoff: Millis, now: Millis) -> Forgotten {
+        let due: Vec<Arc<str>> = self
+            .calls
+            .iter()
+            .filter(|s| s.created < cutoff)
+            .map(|s| Arc::clone(s.key()))
+            .collect();
+        let mut out = Forgotten::default();
+        let current = self.plan.load_full();
+        for id in due {
+            // The call leaves the distributor first, so nothing offers it meanwhile.
+            self.acd.abandon(&id);
+            if let Some(agent) = self.acd.holder_of(&id) {
+                let agent_id = agent.profile.id.clone();
+                match agent.state() {
+                    AgentState::OnCall => {
+                        let _ = self.acd.ended(&agent_id, &id, now);
+                    }
+                    _ => out.assignments.extend(self.acd.withdraw_offer(&id, now).ok().flatten()),
+                }
+                out.agents.push(Arc::from(agent_id.as_str()));
             }
-            keep
-        });
-        forgotten
+            if let Some((_, mut state)) = self.calls.remove(&id) {
+                let record = state.record.get_or_insert_with(Box::default);
+                if record.outcome.is_none() {
+                    record.outcome = Some(Outcome::Expired);
+                    record.ended = Some(now);
+                }
+                out.calls.push(self.image_of(&state, &current));
+            }
+        }
+        out
     }
 
     /// Puts an enqueue decision's call in its live queue, recording where it stands.
@@ -1345,6 +1388,12 @@ pub fn describe_reason(plan: &RoutePlan, reason: Reason) -> String {
         }
     }
 }
+
+mod journal;
+pub use journal::{
+    ActionImage, CallImage, CallRecord, DecisionImage, Outcome, PlaceImage, PlacementImage,
+    ReasonImage, Restored, WaitImage,
+};
 
 #[cfg(test)]
 mod tests;

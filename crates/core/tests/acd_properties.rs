@@ -270,7 +270,7 @@ impl World {
                 made.extend(done.assignments);
             }
             Op::ExpireOffers => {
-                for (call, next) in
+                for (call, _, next) in
                     self.acd
                         .expire_offers(now, Duration::from_secs(20), AgentState::NotReady)
                 {

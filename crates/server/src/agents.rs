@@ -89,6 +89,7 @@ impl Agents for AgentsService {
                 }
             }
         }
+        self.app.mark_agent(&req.agent_id);
         let agent = acd
             .agent(&req.agent_id)
             .ok_or_else(|| agent_err(switchboard_core::acd::AcdError::UnknownAgent))?;

@@ -4,7 +4,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use switchboard_core::{
@@ -13,6 +13,7 @@ use switchboard_core::{
     plan::QueueId,
 };
 use switchboard_proto::v1 as pb;
+use switchboard_store::writer::{Change, Writer};
 use tokio::sync::mpsc;
 use tonic::Status;
 
@@ -33,6 +34,8 @@ struct Switch {
 pub(crate) struct Dispatch {
     // A short critical section (push, try_send) and never held across an await.
     switches: Mutex<HashMap<Arc<str>, Switch>>,
+    /// Told of every call and agent an assignment or directive changed.
+    journal: OnceLock<Arc<Writer>>,
 }
 
 impl Dispatch {
@@ -40,9 +43,20 @@ impl Dispatch {
         self.switches.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Journals the calls and agents that assignments change, from now on.
+    pub(crate) fn journal_to(&self, writer: Option<Arc<Writer>>) {
+        if let Some(w) = writer {
+            let _ = self.journal.set(w);
+        }
+    }
+
     /// Sends an assignment to its switch (or keeps it until the switch connects).
     pub(crate) fn send(&self, router: &Router, a: &Assignment, now: Millis) {
         tracing::debug!(call_id = %a.call.call_id, agent_id = %a.agent.profile.id, "assignment");
+        if let Some(w) = self.journal.get() {
+            w.send(Change::Call(Arc::clone(&a.call.call_id)));
+            w.send(Change::Agent(Arc::from(a.agent.profile.id.as_str())));
+        }
         self.send_message(&a.call.switch_id, convert::assignment(router, a, now));
     }
 
@@ -57,6 +71,9 @@ impl Dispatch {
         now: Millis,
     ) {
         tracing::debug!(call_id = %call.call_id, kind = kind.as_str_name(), "directive");
+        if let Some(w) = self.journal.get() {
+            w.send(Change::Call(Arc::clone(&call.call_id)));
+        }
         self.send_message(
             &call.switch_id,
             convert::directive(router, call, queue, kind, now),

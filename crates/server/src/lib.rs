@@ -13,13 +13,14 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
 use switchboard_config::{Config, Settings, customers};
-use switchboard_core::{Directory, Millis, Router, acd::WaitExpired};
+use switchboard_core::{Directory, Millis, Router, acd::WaitExpired, router::Outcome};
 use switchboard_proto::{
     FILE_DESCRIPTOR_SET, v1 as pb,
     v1::{admin_server::AdminServer, agents_server::AgentsServer, routing_server::RoutingServer},
 };
 use switchboard_store::{
     Store, StoreError,
+    journal::{Journal, LiveSource},
     writer::{Change, Writer},
 };
 use tokio::net::TcpListener;
@@ -96,6 +97,11 @@ pub struct Loaded {
     pub seeded: Option<customers::ImportReport>,
     /// Stored customers that no longer fit the config, and how they are served.
     pub notes: Vec<String>,
+    /// Agents and calls put back from the journal of live state.
+    pub restored_agents: usize,
+    pub restored_calls: usize,
+    /// Offers re-sent to switches (they get them when they reconnect).
+    pub resent_offers: usize,
 }
 
 impl App {
@@ -165,6 +171,7 @@ impl App {
             None
         };
         let learned = store.learned()?;
+        let journal = store.journal()?;
         let writer = Arc::new(Writer::spawn(store, config.settings.commit_delay));
         let mut app = App::assemble(config, directory, clock);
         let behaviour = app.router.behaviour();
@@ -172,7 +179,11 @@ impl App {
             behaviour.restore(number, l, contact);
         }
         behaviour.keep_with(Arc::new(StoreKeeper(Arc::clone(&writer))));
+        let source: Arc<dyn LiveSource> = app.router.clone();
+        writer.read_live_state_from(&source);
         app.store = Some(writer);
+        app.dispatch.journal_to(app.store.clone());
+        let restored = app.restore(journal, &mut notes);
         Ok((
             app,
             Some(Loaded {
@@ -180,8 +191,61 @@ impl App {
                 from_store,
                 seeded,
                 notes,
+                restored_agents: restored.0,
+                restored_calls: restored.1,
+                resent_offers: restored.2,
             }),
         ))
+    }
+
+    /// Puts back the agents and calls the journal holds: agents first (in their states),
+    /// then calls in their queues under their recorded keys, so they keep their order and
+    /// arrival times. Offers pending when the process stopped go to their switches again;
+    /// calls and agents that were both free meet. Returns (agents, calls, offers re-sent).
+    fn restore(&self, journal: Journal, notes: &mut Vec<String>) -> (usize, usize, usize) {
+        let now = self.clock.now();
+        let acd = self.router.acd();
+        for row in journal.unreadable {
+            notes.push(format!("journal row left unread: {row}"));
+        }
+        let agents = journal.agents.len();
+        for image in journal.agents {
+            let id: Arc<str> = Arc::from(image.profile.id.as_str());
+            acd.restore_agent(image);
+            self.mark_agent(&id);
+        }
+        acd.order_members();
+        let call_ids: Vec<Arc<str>> = journal
+            .calls
+            .iter()
+            .map(|c| Arc::from(c.call_id.as_str()))
+            .collect();
+        let restored = self.router.restore_calls(journal.calls, now);
+        notes.extend(restored.notes);
+        for id in &call_ids {
+            self.mark_call(id);
+        }
+        for a in &restored.pending {
+            self.dispatch.send(&self.router, a, now);
+        }
+        for a in acd.offer_idle(now) {
+            self.dispatch.send(&self.router, &a, now);
+        }
+        (agents, restored.calls, restored.pending.len())
+    }
+
+    /// Tells the journal a call changed (no-op without a store; never waits).
+    pub(crate) fn mark_call(&self, call_id: &str) {
+        if let Some(w) = &self.store {
+            w.send(Change::Call(Arc::from(call_id)));
+        }
+    }
+
+    /// Tells the journal an agent changed.
+    pub(crate) fn mark_agent(&self, agent_id: &str) {
+        if let Some(w) = &self.store {
+            w.send(Change::Agent(Arc::from(agent_id)));
+        }
     }
 
     /// Persists a customer as stored in the directory (no-op without a store).
@@ -232,6 +296,7 @@ pub async fn serve(
         .build_v1alpha()?;
 
     let upkeep = tokio::spawn(forget_old_calls(app.clone()));
+    let retention = tokio::spawn(prune_call_records(app.clone()));
     let acd_upkeep_task = tokio::spawn(acd_upkeep(app.clone()));
     let reloads = reload::reload_triggers(app.clone());
     if let Ok(address) = listener.local_addr() {
@@ -251,6 +316,7 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     upkeep.abort();
+    retention.abort();
     acd_upkeep_task.abort();
     if let Some(r) = reloads {
         r.abort();
@@ -268,17 +334,46 @@ async fn forget_old_calls(app: App) {
             .clock
             .now()
             .saturating_sub(app.settings().forget_calls_after);
-        let forgotten = app.router.forget_calls_before(cutoff);
+        let now = app.clock.now();
+        let forgotten = app.router.forget_calls_before(cutoff, now);
         // Nothing more will settle their messages to the switch (a voicemail directive,
         // an assignment the switch never answered): drop them with the call.
-        for call_id in &forgotten {
-            app.dispatch.settle(call_id);
+        for call in &forgotten.calls {
+            app.dispatch.settle(&call.call_id);
         }
-        if !forgotten.is_empty() {
+        for agent in &forgotten.agents {
+            tracing::warn!(agent_id = %agent, "freed from a call its switch never ended (calls.forget_after)");
+            app.mark_agent(agent);
+        }
+        for a in &forgotten.assignments {
+            app.dispatch.send(&app.router, a, now);
+        }
+        if !forgotten.calls.is_empty() {
             tracing::debug!(
-                forgotten = forgotten.len(),
+                forgotten = forgotten.calls.len(),
                 "forgot calls past calls.forget_after"
             );
+        }
+        if let Some(w) = &app.store {
+            for call in forgotten.calls {
+                w.send(Change::CallDone(Box::new(call)));
+            }
+        }
+    }
+}
+
+/// Call detail records older than `store.keep_call_records` are deleted, at start and
+/// every hour after, by the store's writer (so the route path never waits on it).
+async fn prune_call_records(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        if let Some(w) = &app.store {
+            let before = app
+                .clock
+                .now()
+                .saturating_sub(app.settings().keep_call_records);
+            w.send(Change::Prune(before));
         }
     }
 }
@@ -299,9 +394,11 @@ async fn acd_upkeep(app: App) {
         let acd = app.router.acd();
         let settings = app.settings();
         let expired = acd.expire_offers(now, settings.offer_timeout, settings.after_offer_timeout);
-        for (call_id, made) in expired {
-            tracing::warn!(%call_id, "offer not confirmed within calls.offer_timeout; call back to its queue");
+        for (call_id, agent, made) in expired {
+            tracing::warn!(%call_id, agent_id = %agent.profile.id, "offer not confirmed within calls.offer_timeout; call back to its queue");
             app.dispatch.settle(&call_id);
+            app.mark_call(&call_id);
+            app.mark_agent(&agent.profile.id);
             for a in &made {
                 app.dispatch.send(&app.router, a, now);
             }
@@ -318,6 +415,7 @@ async fn acd_upkeep(app: App) {
                     ..
                 } => {
                     app.router.record_transfer(&call_id, to, now);
+                    app.mark_call(&call_id);
                     if let Some(a) = assignment {
                         app.dispatch.send(&app.router, &a, now);
                     }
@@ -333,6 +431,10 @@ async fn acd_upkeep(app: App) {
                 }
                 WaitExpired::Voicemail { call, queue } => {
                     app.router.record_timed_out(&call.call_id);
+                    app.router.record(&call.call_id, |r| {
+                        r.outcome = Some(Outcome::Voicemail);
+                        r.ended = Some(now);
+                    });
                     app.dispatch.send_directive(
                         &app.router,
                         &call,

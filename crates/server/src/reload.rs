@@ -162,6 +162,12 @@ impl App {
         for a in &reloaded.assignments {
             self.dispatch.send(&self.router, a, now);
         }
+        // Calls may have moved or been re-keyed: the journal writes them all again.
+        if self.store.is_some() {
+            for id in self.router.call_ids() {
+                self.mark_call(&id);
+            }
+        }
         ReloadOutcome {
             applied: true,
             errors: vec![],

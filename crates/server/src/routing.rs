@@ -4,7 +4,7 @@ use std::pin::Pin;
 
 use switchboard_core::{
     acd::{AcdError, AgentState},
-    router::{CallRequest, Input, MAX_CALL_ID},
+    router::{CallRequest, Input, MAX_CALL_ID, Outcome},
 };
 use switchboard_proto::v1::{self as pb, routing_server::Routing};
 use tokio_stream::{Stream, wrappers::ReceiverStream};
@@ -41,6 +41,9 @@ impl Routing for RoutingService {
             .router
             .route(&call, now)
             .map_err(|e| ApiError::route(&req.call_id, e))?;
+        if !routed.replayed {
+            self.app.mark_call(&req.call_id);
+        }
         if let Some(a) = &routed.assignment {
             self.app.dispatch.send(&self.app.router, a, now);
         }
@@ -74,6 +77,7 @@ impl Routing for RoutingService {
             .router
             .submit_input(&req.call_id, input, now)
             .map_err(|e| ApiError::route(&req.call_id, e))?;
+        self.app.mark_call(&req.call_id);
         if let Some(a) = &routed.assignment {
             self.app.dispatch.send(&self.app.router, a, now);
         }
@@ -157,6 +161,8 @@ impl RoutingService {
                 error,
             },
         };
+        // The agent holding the call before the event changes with it.
+        let holder = acd.holder_of(&event.call_id);
         let holds = |agent_id: &str| {
             acd.holder_of(&event.call_id)
                 .is_some_and(|a| a.profile.id == agent_id)
@@ -187,6 +193,9 @@ impl RoutingService {
                     self.app.dispatch.send(router, &next, now);
                 }
                 router.record_transfer(&event.call_id, to, now);
+                router.record(&event.call_id, |r| {
+                    r.transfers = r.transfers.saturating_add(1);
+                });
                 true
             }
             pb::CallEventKind::Connected => {
@@ -200,6 +209,10 @@ impl RoutingService {
                     acd.connected(&event.agent_id, &event.call_id, now)
                         .map_err(call_err)?;
                     router.record_answered(&event.call_id, now);
+                    router.record(&event.call_id, |r| {
+                        r.answered = Some(now);
+                        r.agent = Some(event.agent_id.clone());
+                    });
                     true
                 }
             }
@@ -231,6 +244,14 @@ impl RoutingService {
                     &event.wrap_up_code,
                     now,
                 );
+                router.record(&event.call_id, |r| {
+                    r.ended = Some(now);
+                    r.outcome = Some(Outcome::Completed);
+                    r.agent = Some(event.agent_id.clone());
+                    r.resolved = Some(event.resolved);
+                    r.disposition =
+                        (!event.wrap_up_code.is_empty()).then(|| event.wrap_up_code.clone());
+                });
                 true
             }
             pb::CallEventKind::CallbackAccepted => {
@@ -263,6 +284,32 @@ impl RoutingService {
                 }
             }
         };
+        if applied && kind == pb::CallEventKind::Abandoned {
+            router.record(&event.call_id, |r| {
+                r.ended = Some(now);
+                r.outcome = Some(Outcome::Abandoned);
+            });
+        }
+        // Survey answers count whenever they come (often after the call ended).
+        let survey = event.satisfaction > 0 || event.recommend.is_some();
+        if survey {
+            router.record(&event.call_id, |r| {
+                if event.satisfaction > 0 {
+                    r.satisfaction = u8::try_from(event.satisfaction).ok();
+                }
+                if let Some(n) = event.recommend {
+                    r.recommend = u8::try_from(n).ok();
+                }
+            });
+        }
+        if applied || survey {
+            self.app.mark_call(&event.call_id);
+            for agent in holder.iter().map(|a| a.profile.id.as_str()).chain(
+                Some(event.agent_id.as_str()).filter(|a| !a.is_empty()),
+            ) {
+                self.app.mark_agent(agent);
+            }
+        }
         if applied {
             // Whatever happened, the switch has answered for the call's assignment.
             self.app.dispatch.settle(&event.call_id);

@@ -16,10 +16,11 @@ use switchboard_core::{
     behaviour::{LastContact, Learned},
 };
 
+pub mod journal;
 pub mod writer;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -198,8 +199,9 @@ impl Store {
                          COMMIT;",
                     )
                     .map_err(|e| self.err(e))?;
-                Ok(())
+                self.migrate_to_2()
             }
+            Some(Ok(1)) => self.migrate_to_2(),
             Some(Ok(v)) if v == SCHEMA_VERSION => Ok(()),
             Some(Ok(v)) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
                 path: self.path.display().to_string(),
@@ -210,6 +212,53 @@ impl Store {
                 detail: format!("unexpected schema version {other:?}"),
             }),
         }
+    }
+
+    /// Schema 2 adds call detail records and the journal of live state.
+    fn migrate_to_2(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(
+                "BEGIN;
+                 CREATE TABLE call_records (
+                     call_id TEXT NOT NULL,
+                     arrived INTEGER NOT NULL,
+                     switch_id TEXT NOT NULL,
+                     caller TEXT,
+                     tier TEXT NOT NULL,
+                     channel TEXT NOT NULL,
+                     line TEXT NOT NULL,
+                     menu_path TEXT NOT NULL,
+                     decision TEXT NOT NULL,
+                     rule TEXT,
+                     matched TEXT NOT NULL,
+                     queue TEXT,
+                     queued_at INTEGER,
+                     answered_at INTEGER,
+                     wait_ms INTEGER,
+                     agent TEXT,
+                     ended_at INTEGER,
+                     outcome TEXT NOT NULL,
+                     disposition TEXT,
+                     resolved INTEGER,
+                     satisfaction INTEGER,
+                     recommend INTEGER,
+                     transfers INTEGER NOT NULL,
+                     PRIMARY KEY (call_id, arrived)
+                 ) WITHOUT ROWID;
+                 CREATE INDEX call_records_by_arrival ON call_records (arrived);
+                 CREATE TABLE live_calls (
+                     call_id TEXT PRIMARY KEY,
+                     created INTEGER NOT NULL,
+                     image TEXT NOT NULL
+                 ) WITHOUT ROWID;
+                 CREATE TABLE live_agents (
+                     agent_id TEXT PRIMARY KEY,
+                     image TEXT NOT NULL
+                 ) WITHOUT ROWID;
+                 UPDATE meta SET value = '2' WHERE key = 'schema';
+                 COMMIT;",
+            )
+            .map_err(|e| self.err(e))
     }
 
     /// Writes customers in one transaction, replacing any with the same id. Tiers are

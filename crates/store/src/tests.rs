@@ -149,7 +149,7 @@ fn a_store_written_by_a_newer_build_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: written by a newer Switchboard (schema 99, this build reads up to 1)",
+            "{}: written by a newer Switchboard (schema 99, this build reads up to 2)",
             path.display()
         )
     );
@@ -268,4 +268,222 @@ fn learned_behaviour_and_last_contacts_round_trip() {
             (b, Learned::default(), Some(contact)),
         ]
     );
+}
+
+mod journal_rows {
+    use std::{collections::HashMap, sync::Mutex};
+
+    use switchboard_core::{
+        Millis,
+        acd::{AgentImage, AgentProfile, AgentState},
+        router::{
+            ActionImage, CallImage, CallRecord, Channel, DecisionImage, Outcome, PlaceImage,
+            PlacementImage, ReasonImage, WaitImage,
+        },
+    };
+
+    use super::*;
+    use crate::journal::LiveSource;
+
+    #[derive(Default)]
+    struct Source {
+        calls: Mutex<HashMap<String, CallImage>>,
+        agents: Mutex<HashMap<String, AgentImage>>,
+    }
+
+    impl LiveSource for Source {
+        fn call(&self, id: &str) -> Option<CallImage> {
+            self.calls.lock().unwrap().get(id).cloned()
+        }
+        fn agent(&self, id: &str) -> Option<AgentImage> {
+            self.agents.lock().unwrap().get(id).cloned()
+        }
+    }
+
+    fn waiting(id: &str, arrived: u64, seq: u64) -> CallImage {
+        let decision = DecisionImage {
+            action: ActionImage::Enqueue {
+                queue: "support".into(),
+                priority: 20,
+            },
+            reason: ReasonImage::Rule("gold-billing".into()),
+            matched: vec!["repeat-callers-first".into(), "gold-billing".into()],
+            line: "main".into(),
+            redirected_from: None,
+            menu_skipped: false,
+            placement: PlacementImage::Waiting {
+                position: 1,
+                estimated_wait_ms: Some(90_000),
+                callback_offered: false,
+            },
+            offer_callback: false,
+            prefer_agent: None,
+        };
+        let call = WaitImage {
+            priority: 20,
+            arrived: Millis(arrived),
+            preference: Preference::GetItDone,
+            callback: false,
+            tier: "gold".into(),
+            max_wait_met: false,
+        };
+        CallImage {
+            call_id: id.into(),
+            switch_id: "sbc-1".into(),
+            number: Some(12_125_550_102),
+            channel: Channel::Voice,
+            created: Millis(arrived - 5_000),
+            tier: "gold".into(),
+            preference: Preference::GetItDone,
+            priority: 20,
+            offer_callback: false,
+            first_prompt_pending: false,
+            outcome_counted: false,
+            last_agent: None,
+            digits: "3,1".into(),
+            first: decision.clone(),
+            current: decision,
+            queued: Some(("support".into(), Millis(arrived))),
+            place: Some(PlaceImage::Waiting {
+                queue: "support".into(),
+                neg_key: -1_200_000,
+                seq,
+                aging_per_minute: 10,
+                call,
+            }),
+            record: CallRecord::default(),
+        }
+    }
+
+    fn agent(id: &str) -> AgentImage {
+        AgentImage {
+            profile: AgentProfile {
+                id: id.into(),
+                endpoint: format!("sip:{id}@pbx"),
+                skills: vec![("billing".into(), 7)],
+                tags: vec!["rapport".into()],
+            },
+            state: AgentState::NotReady,
+            since: Millis(1_000),
+            reason: Some("training".into()),
+            logged_in: Millis(500),
+            busy_ms: 42_000,
+            missed: 1,
+            wrap_up_until: Millis(0),
+        }
+    }
+
+    #[test]
+    fn calls_and_agents_are_journaled_as_they_are_when_the_batch_is_written() {
+        let path = temp("journal").join("s.db");
+        let source = Arc::new(Source::default());
+        let dyn_source: Arc<dyn LiveSource> = source.clone();
+        {
+            // A batch window long enough that the change below lands inside it.
+            let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::from_millis(500));
+            writer.read_live_state_from(&dyn_source);
+            let mut first = waiting("c1", 1_000_000, 7);
+            source.calls.lock().unwrap().insert("c1".into(), first.clone());
+            source
+                .calls
+                .lock()
+                .unwrap()
+                .insert("c2".into(), waiting("c2", 1_000_100, 8));
+            source.agents.lock().unwrap().insert("ann".into(), agent("ann"));
+            for c in ["c1", "c2", "c1"] {
+                writer.send(Change::Call(c.into()));
+            }
+            writer.send(Change::Agent("ann".into()));
+            // The call changes after it was reported, before the batch is written: the
+            // batch writes it as it is then.
+            first.record.agent = Some("ann".into());
+            source.calls.lock().unwrap().insert("c1".into(), first);
+            writer.flush().unwrap();
+            // c2 is forgotten: its last image ends its record and its journal row goes.
+            let mut done = source.calls.lock().unwrap().remove("c2").unwrap();
+            done.record.outcome = Some(Outcome::Expired);
+            done.record.ended = Some(Millis(2_000_000));
+            writer.send(Change::CallDone(Box::new(done)));
+            writer.send(Change::Call("c2".into()));
+            writer.flush().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let journal = store.journal().unwrap();
+        assert!(journal.unreadable.is_empty());
+        assert_eq!(journal.agents, [agent("ann")]);
+        let ids: Vec<&str> = journal.calls.iter().map(|c| c.call_id.as_str()).collect();
+        assert_eq!(ids, ["c1"]);
+        assert_eq!(journal.calls[0].record.agent.as_deref(), Some("ann"));
+        assert_eq!(journal.calls[0].place, waiting("c1", 1_000_000, 7).place);
+        let c1 = &store.call_records("c1").unwrap()[0];
+        assert_eq!(
+            (
+                c1.caller.as_deref(),
+                c1.decision.as_str(),
+                c1.rule.as_deref(),
+                c1.menu_path.as_str(),
+                c1.outcome.as_str(),
+                c1.agent.as_deref()
+            ),
+            (
+                Some("+12125550102"),
+                "queue support",
+                Some("gold-billing"),
+                "3,1",
+                "in_progress",
+                Some("ann")
+            )
+        );
+        let c2 = &store.call_records("c2").unwrap()[0];
+        assert_eq!(
+            (c2.outcome.as_str(), c2.ended_at),
+            ("expired", Some(Millis(2_000_000)))
+        );
+        assert!(!store.has_live_call("c2").unwrap());
+    }
+
+    #[test]
+    fn retention_prunes_only_records_older_than_the_cutoff() {
+        let path = temp("prune").join("s.db");
+        let mut store = Store::open(&path).unwrap();
+        let old = waiting("old", 1_000_000, 1);
+        let new = waiting("new", 9_000_000, 2);
+        store
+            .apply(&[
+                Change::CallDone(Box::new(old)),
+                Change::CallDone(Box::new(new)),
+            ])
+            .unwrap();
+        assert_eq!(store.count_call_records().unwrap(), 2);
+        let writer = Writer::spawn(store, Duration::ZERO);
+        writer.send(Change::Prune(Millis(5_000_000)));
+        writer.flush().unwrap();
+        assert_eq!(writer.stats().pruned.load(std::sync::atomic::Ordering::Relaxed), 1);
+        drop(writer);
+        let store = Store::open(&path).unwrap();
+        assert!(store.call_records("old").unwrap().is_empty());
+        assert_eq!(store.call_records("new").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_store_of_schema_1_gains_the_journal_and_keeps_its_customers() {
+        let path = temp("v1").join("s.db");
+        {
+            let mut store = Store::open(&path).unwrap();
+            store
+                .put_customers([&customer("c-1", "+12125550101")], tier_name)
+                .unwrap();
+            store
+                .conn
+                .execute_batch(
+                    "DROP TABLE call_records; DROP TABLE live_calls; DROP TABLE live_agents;
+                     UPDATE meta SET value = '1' WHERE key = 'schema';",
+                )
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.customers(tier_id).unwrap().0.len(), 1);
+        assert!(store.journal().unwrap().calls.is_empty());
+        assert_eq!(store.count_call_records().unwrap(), 0);
+    }
 }

@@ -14,14 +14,20 @@ use std::{
     time::{Duration, Instant},
 };
 
+use std::collections::HashSet;
+
 use switchboard_core::{
-    Customer, E164,
+    Customer, E164, Millis,
     behaviour::{LastContact, Learned},
+    router::CallImage,
 };
 
 use switchboard_core::Preference;
 
-use crate::{Store, StoreError};
+use crate::{
+    Store, StoreError,
+    journal::{self, LiveSource, SourceCell},
+};
 
 /// Most changes in one transaction; a longer backlog is committed in several.
 const MAX_BATCH: usize = 10_000;
@@ -38,6 +44,15 @@ pub enum Change {
     Learned { number: E164, learned: Learned },
     /// How a number's last call that reached an agent ended.
     Served { number: E164, contact: LastContact },
+    /// A call changed: the batch writes it as it is then (journal row and call detail
+    /// record), or drops its journal row if it is gone.
+    Call(Arc<str>),
+    /// An agent changed: the batch writes them as they are then.
+    Agent(Arc<str>),
+    /// A call is over and forgotten: its final record, and out of the journal.
+    CallDone(Box<CallImage>),
+    /// Call detail records of calls that arrived before this time go.
+    Prune(Millis),
 }
 
 enum Message {
@@ -51,6 +66,8 @@ pub struct WriterStats {
     pub changes: AtomicU64,
     pub commits: AtomicU64,
     pub failures: AtomicU64,
+    /// Call detail records removed by retention.
+    pub pruned: AtomicU64,
 }
 
 /// Handle to the writer thread; dropping it writes what is queued and stops the thread.
@@ -59,6 +76,7 @@ pub struct Writer {
     tx: Option<mpsc::Sender<Message>>,
     thread: Option<JoinHandle<()>>,
     stats: Arc<WriterStats>,
+    source: Arc<SourceCell>,
 }
 
 impl Writer {
@@ -67,15 +85,24 @@ impl Writer {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
         let counters = Arc::clone(&stats);
+        let source = Arc::new(SourceCell::new());
+        let cell = Arc::clone(&source);
         let thread = std::thread::Builder::new()
             .name("switchboard-store".into())
-            .spawn(move || run(store, &rx, max_delay, &counters))
+            .spawn(move || run(store, &rx, max_delay, &counters, &cell))
             .expect("spawning the store's writer thread");
         Writer {
             tx: Some(tx),
             thread: Some(thread),
             stats,
+            source,
         }
+    }
+
+    /// Where [`Change::Call`] and [`Change::Agent`] are read from. Held weakly: the
+    /// writer never keeps the source alive. Set once; later calls are ignored.
+    pub fn read_live_state_from(&self, source: &Arc<dyn LiveSource>) {
+        let _ = self.source.set(Arc::downgrade(source));
     }
 
     /// Queues a change; never blocks.
@@ -112,7 +139,13 @@ impl Drop for Writer {
     }
 }
 
-fn run(mut store: Store, rx: &mpsc::Receiver<Message>, max_delay: Duration, stats: &WriterStats) {
+fn run(
+    mut store: Store,
+    rx: &mpsc::Receiver<Message>,
+    max_delay: Duration,
+    stats: &WriterStats,
+    source: &SourceCell,
+) {
     while let Ok(first) = rx.recv() {
         let deadline = Instant::now() + max_delay;
         let mut changes = Vec::new();
@@ -129,10 +162,16 @@ fn run(mut store: Store, rx: &mpsc::Receiver<Message>, max_delay: Duration, stat
             let left = deadline.saturating_duration_since(Instant::now());
             next = rx.recv_timeout(left).ok();
         }
+        let live = read_live(&changes, journal::source(source).as_deref());
         let result = if changes.is_empty() {
             Ok(())
         } else {
-            store.apply(&changes).map_err(|e| e.to_string())
+            store
+                .apply_with(&changes, &live)
+                .map(|pruned| {
+                    stats.pruned.fetch_add(pruned, Relaxed);
+                })
+                .map_err(|e| e.to_string())
         };
         match &result {
             Ok(()) => {
@@ -151,9 +190,44 @@ fn run(mut store: Store, rx: &mpsc::Receiver<Message>, max_delay: Duration, stat
     }
 }
 
+/// The calls and agents a batch names, read once each as they are now.
+#[derive(Debug, Default)]
+pub struct LiveRows {
+    calls: Vec<(Arc<str>, Option<CallImage>)>,
+    agents: Vec<(Arc<str>, Option<switchboard_core::acd::AgentImage>)>,
+}
+
+fn read_live(changes: &[Change], source: Option<&dyn LiveSource>) -> LiveRows {
+    let mut rows = LiveRows::default();
+    let Some(source) = source else {
+        return rows;
+    };
+    let mut calls = HashSet::new();
+    let mut agents = HashSet::new();
+    for c in changes {
+        match c {
+            Change::Call(id) if calls.insert(Arc::clone(id)) => {
+                rows.calls.push((Arc::clone(id), source.call(id)));
+            }
+            Change::Agent(id) if agents.insert(Arc::clone(id)) => {
+                rows.agents.push((Arc::clone(id), source.agent(id)));
+            }
+            _ => {}
+        }
+    }
+    rows
+}
+
 impl Store {
     /// Writes a batch of changes in one transaction.
     pub fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        self.apply_with(changes, &LiveRows::default()).map(|_| ())
+    }
+
+    /// Writes a batch of changes, with the live state they name, in one transaction;
+    /// returns how many call records retention removed.
+    fn apply_with(&mut self, changes: &[Change], live: &LiveRows) -> Result<u64, StoreError> {
+        let mut pruned = 0;
         self.in_transaction(|tx| {
             for change in changes {
                 match change {
@@ -188,9 +262,29 @@ impl Store {
                             &*contact.wrap_up_code,
                         ])?;
                     }
+                    Change::CallDone(call) => journal::end_call(tx, call)?,
+                    Change::Prune(before) => pruned += journal::prune(tx, *before)?,
+                    // Written below, once each, as they are now.
+                    Change::Call(_) | Change::Agent(_) => {}
+                }
+            }
+            for (id, call) in &live.calls {
+                match call {
+                    Some(c) => journal::put_call(tx, c)?,
+                    None => journal::drop_call(tx, id)?,
+                }
+            }
+            for (id, agent) in &live.agents {
+                match agent {
+                    Some(a) => journal::put_agent(tx, a)?,
+                    None => {
+                        tx.prepare_cached("DELETE FROM live_agents WHERE agent_id = ?1")?
+                            .execute(rusqlite::params![&**id])?;
+                    }
                 }
             }
             Ok(())
-        })
+        })?;
+        Ok(pruned)
     }
 }

@@ -392,7 +392,7 @@ fn an_offer_nobody_confirms_expires_back_to_the_head_and_to_the_next_agent() {
     // 21 s after the offer: Ann's offer expires; the call goes straight to Cy.
     let expired = acd.expire_offers(at(22), lease, AgentState::NotReady);
     assert_eq!(expired.len(), 1);
-    let (call_id, next) = &expired[0];
+    let (call_id, _, next) = &expired[0];
     assert_eq!(&**call_id, "lost");
     assert_eq!(next.len(), 1, "reassigned at once");
     let next = &next[0];
@@ -414,7 +414,7 @@ fn an_offer_nobody_confirms_expires_back_to_the_head_and_to_the_next_agent() {
     assert!(
         acd.expire_offers(at(500), lease, AgentState::NotReady)
             .iter()
-            .all(|(c, _)| &**c != "lost")
+            .all(|(c, _, _)| &**c != "lost")
     );
 }
 
@@ -428,7 +428,7 @@ fn an_expired_agent_made_available_is_not_offered_the_call_they_let_expire() {
     acd.log_in(agent("bo", &[("technical", 5)]), T0).unwrap();
     acd.ready("bo", at(2)).unwrap();
     let expired = acd.expire_offers(at(30), Duration::from_secs(20), AgentState::Available);
-    let next = expired[0].1.first().expect("reassigned");
+    let next = expired[0].2.first().expect("reassigned");
     assert_eq!(next.agent.profile.id, "bo");
     assert_eq!(acd.agent("ann").unwrap().state(), AgentState::Available);
 }

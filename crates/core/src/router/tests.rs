@@ -559,7 +559,7 @@ fn old_calls_are_forgotten() {
         Millis(T0.0 + 10_000),
     )
     .unwrap();
-    assert_eq!(r.forget_calls_before(Millis(T0.0 + 5_000)).len(), 1);
+    assert_eq!(r.forget_calls_before(Millis(T0.0 + 5_000), Millis(T0.0 + 5_000)).calls.len(), 1);
     assert_eq!(
         r.submit_input("old", Input::Digits("1"), T0).unwrap_err(),
         RouteError::UnknownCall
@@ -625,7 +625,7 @@ fn an_enqueue_decision_meets_an_idle_agent_or_says_where_the_call_waits() {
     );
     assert_eq!(r.acd().waiting_in(PLATINUM_DESK), 2);
     // Forgetting calls takes them out of the live queues too.
-    assert_eq!(r.forget_calls_before(Millis(T0.0 + 1)).len(), 3);
+    assert_eq!(r.forget_calls_before(Millis(T0.0 + 1), Millis(T0.0 + 1)).calls.len(), 3);
     assert_eq!(r.acd().waiting_in(PLATINUM_DESK), 0);
     // A menu decision is not queued.
     assert_eq!(
@@ -799,4 +799,169 @@ fn a_caller_at_a_menu_whose_queue_a_reload_removed_goes_to_the_fallback_queue() 
         "queue support is removed but calls.fallback_queue is not set, so its calls would have nowhere to go"
     );
     assert!(!r.plan().queue(SUPPORT).retired);
+}
+
+/// Everything the journal would hold of a router: its agents and calls, by names.
+fn journal_of(r: &Router) -> (Vec<crate::acd::AgentImage>, Vec<CallImage>) {
+    let agents = r
+        .acd()
+        .agents()
+        .iter()
+        .filter_map(|a| r.acd().agent_image(&a.profile.id))
+        .collect();
+    let mut ids = r.call_ids();
+    ids.sort();
+    let calls = ids.iter().filter_map(|id| r.call_image(id)).collect();
+    (agents, calls)
+}
+
+fn restart(r: &Router, plan: RoutePlan, now: Millis) -> (Router, Restored) {
+    let (agents, mut calls) = journal_of(r);
+    // The journal reads back oldest first; the order within a queue comes from the keys.
+    calls.sort_by_key(|c| c.created);
+    let fresh = Router::new(plan, Arc::new(Directory::new()));
+    for a in agents {
+        fresh.acd().restore_agent(a);
+    }
+    fresh.acd().order_members();
+    let restored = fresh.restore_calls(calls, now);
+    (fresh, restored)
+}
+
+#[test]
+fn a_restart_from_the_journal_puts_calls_back_in_order_with_their_agents() {
+    use crate::acd::{AgentProfile, AgentState};
+    let r = router();
+    let agent = |id: &str| AgentProfile {
+        id: id.into(),
+        endpoint: format!("sip:{id}@pbx"),
+        skills: vec![],
+        tags: vec!["rapport".into()],
+    };
+    let acd = r.acd();
+    for id in ["ann", "bo", "cy"] {
+        acd.log_in(agent(id), T0).unwrap();
+    }
+    acd.ready("ann", T0).unwrap();
+    acd.ready("bo", T0).unwrap();
+    acd.not_ready("cy", "lunch", T0).unwrap();
+    let at = |s: u64| Millis(T0.0 + s * 1_000);
+    // Ann takes p1 and is connected; Bo is offered p2; the rest wait on the desk, a gold
+    // caller jumps the queue at the menu, and one caller is still at the menu.
+    r.route(&call("p1", "+12125550103", PLATINUM_LINE), at(1)).unwrap();
+    acd.connected("ann", "p1", at(2)).unwrap();
+    r.route(&call("p2", "+12125550103", PLATINUM_LINE), at(3)).unwrap();
+    for (i, id) in ["p3", "p4", "p5"].into_iter().enumerate() {
+        r.route(&call(id, "+12125550103", PLATINUM_LINE), at(4 + i as u64))
+            .unwrap();
+    }
+    route(&r, "m1", "+13125550140", MAIN_LINE);
+    r.submit_input("m1", Input::Digits("9"), at(8)).unwrap();
+    route(&r, "g1", "+12125550102", MAIN_LINE);
+    r.submit_input("g1", Input::Digits("0"), at(9)).unwrap();
+    r.record("p1", |rec| rec.agent = Some("ann".into()));
+    let before: Vec<usize> = ["p3", "p4", "p5"]
+        .iter()
+        .map(|c| acd.position(c).unwrap())
+        .collect();
+    assert_eq!(before, [1, 2, 3]);
+
+    let (fresh, restored) = restart(&r, plan(), at(60));
+    assert!(restored.notes.is_empty(), "{:?}", restored.notes);
+    assert_eq!(restored.calls, 7);
+    // The offer to Bo is pending again, for the switch to get when it reconnects.
+    let pending: Vec<(&str, &str)> = restored
+        .pending
+        .iter()
+        .map(|a| (&*a.call.call_id, a.agent.profile.id.as_str()))
+        .collect();
+    assert_eq!(pending, [("p2", "bo")]);
+    let f = fresh.acd();
+    let state = |id: &str| {
+        let a = f.agent(id).unwrap();
+        (a.state(), a.call().as_deref().map(str::to_owned), a.reason())
+    };
+    assert_eq!(state("ann"), (AgentState::OnCall, Some("p1".into()), None));
+    assert_eq!(state("bo"), (AgentState::Reserved, Some("p2".into()), None));
+    assert_eq!(state("cy"), (AgentState::NotReady, None, Some("lunch".into())));
+    // Same places, same arrival times.
+    let after: Vec<usize> = ["p3", "p4", "p5"]
+        .iter()
+        .map(|c| f.position(c).unwrap())
+        .collect();
+    assert_eq!(after, before);
+    assert_eq!(f.waiting_in(PLATINUM_DESK), 3);
+    assert_eq!(f.waiting_in(OPERATOR), 1);
+    match f.locate("p3") {
+        Some(crate::acd::Located::Waiting { call, .. }) => assert_eq!(call.arrived, at(4)),
+        other => panic!("p3 not waiting: {other:?}"),
+    }
+    // A call id seen before gets the same decision, and nothing new happens.
+    for id in ["p1", "p2", "p4", "m1", "g1"] {
+        let old = r.route(&call(id, "", ""), at(1)).unwrap();
+        let new = fresh.route(&call(id, "", ""), at(61)).unwrap();
+        assert!(new.replayed && new.assignment.is_none(), "{id}");
+        assert_eq!(new.decision, old.decision, "{id}");
+    }
+    // The call at the menu is still at it, with the answers it gave.
+    let next = fresh.submit_input("m1", Input::Digits("2"), at(62)).unwrap();
+    assert_eq!(next.decision.action, Action::Enqueue { queue: SUPPORT, priority: 0 });
+    assert_eq!(
+        fresh.call_image("m1").unwrap().digits,
+        "2",
+        "an invalid answer is not on the path; the valid one is"
+    );
+    assert_eq!(fresh.call_image("p1").unwrap().record.agent.as_deref(), Some("ann"));
+    // And the restarted router's own journal is the same as the first one's, so a second
+    // restart changes nothing either.
+    let (agents_a, calls_a) = journal_of(&r);
+    let (agents_b, calls_b) = journal_of(&fresh);
+    assert_eq!(agents_a, agents_b);
+    let m1 = |c: &CallImage| c.call_id != "m1";
+    assert_eq!(
+        calls_a.iter().filter(|c| m1(c)).collect::<Vec<_>>(),
+        calls_b.iter().filter(|c| m1(c)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_restart_under_an_edited_config_maps_names_and_says_what_it_could_not_keep() {
+    use crate::acd::AgentProfile;
+    let r = router();
+    let at = |s: u64| Millis(T0.0 + s * 1_000);
+    r.route(&call("p1", "+12125550103", PLATINUM_LINE), at(1)).unwrap();
+    r.route(&call("p2", "+12125550103", PLATINUM_LINE), at(2)).unwrap();
+    route(&r, "m1", "+13125550140", MAIN_LINE);
+    r.acd()
+        .log_in(
+            AgentProfile {
+                id: "ann".into(),
+                endpoint: "sip:ann@pbx".into(),
+                skills: vec![],
+                tags: vec![],
+            },
+            T0,
+        )
+        .unwrap();
+    // The restart's config has no platinum desk (its calls go to the operator queue)
+    // and no main menu.
+    let mut parts: crate::plan::PlanParts = (*plan()).clone();
+    parts.queues.retain(|q| q.name != "platinum_desk");
+    parts.rules.retain(|r| r.name != "platinum-desk");
+    parts.fallback_queue = Some(OPERATOR);
+    parts.menus[0].name = "welcome".into();
+    let edited = RoutePlan::new(parts).unwrap();
+    let (fresh, restored) = restart(&r, edited, at(10));
+    assert_eq!(restored.calls, 2);
+    assert_eq!(
+        restored.notes,
+        ["call m1: not restored: menu main is gone from the config"]
+    );
+    // The desk's calls wait in the fallback queue, in their order.
+    assert_eq!(fresh.acd().waiting_in(OPERATOR), 2);
+    assert_eq!(
+        (fresh.acd().position("p1"), fresh.acd().position("p2")),
+        (Some(1), Some(2))
+    );
+    assert!(fresh.acd().agent("ann").is_some());
 }

@@ -1,0 +1,281 @@
+//! Reading the distributor's live state out, one call or agent at a time, and putting
+//! it back after a restart: what the store's journal of live state is made from.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU32, AtomicU64, Ordering::SeqCst},
+};
+
+use arc_swap::ArcSwap;
+
+use super::{
+    Acd, AcdError, Agent, AgentProfile, AgentState, Assignment, Placed, Promise, WaitKey,
+    WaitingCall, lock, pack,
+};
+use crate::{clock::Millis, plan::QueueId};
+
+/// Where a call stands in the distributor.
+#[derive(Clone, Debug)]
+pub enum Located {
+    /// Waiting in a queue under this key (the key fixes its place; see [`WaitKey`]).
+    Waiting {
+        queue: QueueId,
+        key: WaitKey,
+        call: WaitingCall,
+        /// The queue's aging rate the key was made with, so a restart under another
+        /// rate can re-key it as a reload would.
+        aging_per_minute: i64,
+    },
+    /// Kept for one agent until `until`.
+    Promised {
+        agent: Box<str>,
+        queue: QueueId,
+        until: Millis,
+        call: WaitingCall,
+    },
+    /// Offered to or connected with an agent.
+    Held {
+        agent: Arc<Agent>,
+        queue: QueueId,
+        call: WaitingCall,
+    },
+}
+
+/// An agent's state as it can be written down and put back.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AgentImage {
+    pub profile: AgentProfile,
+    pub state: AgentState,
+    pub since: Millis,
+    pub reason: Option<String>,
+    pub logged_in: Millis,
+    pub busy_ms: u64,
+    pub missed: u32,
+    pub wrap_up_until: Millis,
+}
+
+impl WaitKey {
+    /// The key's two numbers: the negated order key and the arrival sequence.
+    pub fn parts(self) -> (i64, u64) {
+        (self.neg_key, self.seq)
+    }
+
+    pub fn from_parts(neg_key: i64, seq: u64) -> WaitKey {
+        WaitKey { neg_key, seq }
+    }
+}
+
+impl Acd {
+    /// Where a call is, if the distributor has it. A call moving between two places
+    /// (being offered, put back) may be found in neither for an instant; whoever moves
+    /// it reports it afterwards, so a journal that reads it again sees where it landed.
+    pub fn locate(&self, call_id: &str) -> Option<Located> {
+        if let Some((queue, key)) = self.waiting.get(call_id).map(|e| *e.value()) {
+            let q = self.at(queue);
+            if let Some(call) = lock(&q.waiting).get(&key).cloned() {
+                return Some(Located::Waiting {
+                    queue,
+                    key,
+                    call,
+                    aging_per_minute: q.spec.load().aging_per_minute,
+                });
+            }
+        }
+        if let Some(agent) = self.promised_calls.get(call_id).map(|a| a.value().clone())
+            && let Some(list) = self.promised.get(&agent)
+            && let Some(p) = list.iter().find(|p| &*p.call.call_id == call_id)
+        {
+            return Some(Located::Promised {
+                queue: p.queue,
+                until: p.until,
+                call: p.call.clone(),
+                agent,
+            });
+        }
+        let agent = self.holder_of(call_id)?;
+        let (call, queue) = lock(&agent.holding)
+            .as_ref()
+            .filter(|(c, _)| &*c.call_id == call_id)
+            .cloned()?;
+        Some(Located::Held { agent, queue, call })
+    }
+
+    /// An agent's state, for the journal.
+    pub fn agent_image(&self, id: &str) -> Option<AgentImage> {
+        let a = self.agent(id)?;
+        let state = match a.state() {
+            // Reserved without a call is a claim in progress: available underneath.
+            AgentState::Reserved if lock(&a.holding).is_none() => AgentState::Available,
+            s => s,
+        };
+        Some(AgentImage {
+            profile: a.profile.clone(),
+            state,
+            since: a.since(),
+            reason: a.reason(),
+            logged_in: a.logged_in,
+            busy_ms: a.busy_ms.load(SeqCst),
+            missed: a.missed.load(SeqCst),
+            wrap_up_until: Millis(a.wrap_up_until.load(SeqCst)),
+        })
+    }
+
+    /// Puts an agent back as they were. An agent recorded as offered a call comes back
+    /// offered only once [`Acd::restore_held`] gives them the call; until then they are
+    /// available. Replaces any agent of that id.
+    pub fn restore_agent(&self, image: AgentImage) -> Arc<Agent> {
+        let _membership = lock(&self.membership);
+        let routing = self.eligibility(&image.profile, &self.policies());
+        let state = match image.state {
+            AgentState::Reserved | AgentState::OnCall => AgentState::Available,
+            s => s,
+        };
+        let agent = Arc::new(Agent {
+            profile: image.profile,
+            word: AtomicU64::new(pack(state, 0)),
+            since: AtomicU64::new(image.since.0),
+            wrap_up_until: AtomicU64::new(image.wrap_up_until.0),
+            logged_in: image.logged_in,
+            busy_ms: AtomicU64::new(image.busy_ms),
+            missed: AtomicU32::new(image.missed),
+            routing: ArcSwap::from_pointee(routing),
+            reason: Mutex::new(image.reason.map(String::into_boxed_str)),
+            holding: Mutex::new(None),
+        });
+        if state != AgentState::LoggedOut {
+            for (q, _) in &agent.routing.load().queues {
+                let mut members = self
+                    .at(*q)
+                    .members
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                members.retain(|a| a.profile.id != agent.profile.id);
+                members.push(Arc::clone(&agent));
+            }
+        }
+        self.agents.insert(
+            agent.profile.id.clone().into_boxed_str(),
+            Arc::clone(&agent),
+        );
+        agent
+    }
+
+    /// Members are kept in log-in order, which round robin follows; call once every
+    /// agent is back.
+    pub fn order_members(&self) {
+        let _membership = lock(&self.membership);
+        for (_, q) in self.slots() {
+            q.members
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .sort_by(|a, b| (a.logged_in, &a.profile.id).cmp(&(b.logged_in, &b.profile.id)));
+        }
+    }
+
+    /// Puts a waiting call back under its recorded key, re-keyed if the queue's aging rate
+    /// is not the one the key was made with. Later calls get later sequence numbers.
+    pub fn restore_waiting(
+        &self,
+        queue: QueueId,
+        key: WaitKey,
+        aging_per_minute: i64,
+        call: WaitingCall,
+    ) -> Result<(), AcdError> {
+        let q = self.queue(queue)?;
+        if self.waiting.contains_key(&call.call_id)
+            || self.promised_calls.contains_key(&call.call_id)
+            || self.held.contains_key(&call.call_id)
+        {
+            return Err(AcdError::AlreadyWaiting);
+        }
+        let rate = q.spec.load().aging_per_minute;
+        let arrived = i64::try_from(call.arrived.0).unwrap_or(i64::MAX / 2);
+        let key = WaitKey {
+            neg_key: key
+                .neg_key
+                .saturating_add(rate.saturating_sub(aging_per_minute).saturating_mul(arrived)),
+            seq: key.seq,
+        };
+        self.seq.fetch_max(key.seq.saturating_add(1), SeqCst);
+        let mut waiting = lock(&q.waiting);
+        self.waiting
+            .insert(Arc::clone(&call.call_id), (queue, key));
+        waiting.insert(key, call);
+        Ok(())
+    }
+
+    /// Puts a call kept for one agent back. An agent who is not back, or no longer serves
+    /// the queue, is not waited for: the call joins its queue.
+    pub fn restore_promise(
+        &self,
+        queue: QueueId,
+        agent_id: &str,
+        until: Millis,
+        call: WaitingCall,
+        now: Millis,
+    ) -> Result<Placed, AcdError> {
+        self.queue(queue)?;
+        let keeps = self
+            .agent(agent_id)
+            .is_some_and(|a| a.state() != AgentState::LoggedOut && a.serves(queue));
+        if !keeps {
+            return self.enqueue(queue, call, now);
+        }
+        self.promised_calls
+            .insert(Arc::clone(&call.call_id), agent_id.into());
+        self.promised
+            .entry(agent_id.into())
+            .or_default()
+            .push(Promise { call, queue, until });
+        Ok(Placed::Waiting { position: 1 })
+    }
+
+    /// Gives an agent back the call they were offered (`connected` false) or were on.
+    /// An agent who is not back, or already holds another call, cannot take it: the
+    /// error says so and the caller puts the call back in its queue.
+    pub fn restore_held(
+        &self,
+        agent_id: &str,
+        queue: QueueId,
+        call: WaitingCall,
+        connected: bool,
+        since: Millis,
+    ) -> Result<Assignment, AcdError> {
+        self.queue(queue)?;
+        let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
+        let mut holding = lock(&agent.holding);
+        if holding.is_some() {
+            return Err(AcdError::NotHolding);
+        }
+        let to = if connected {
+            AgentState::OnCall
+        } else {
+            AgentState::Reserved
+        };
+        if !agent.transition(AgentState::Available, to, since) {
+            return Err(AcdError::IllegalTransition {
+                from: agent.state().as_str(),
+                to: to.as_str(),
+            });
+        }
+        *holding = Some((call.clone(), queue));
+        drop(holding);
+        self.held
+            .insert(Arc::clone(&call.call_id), Arc::clone(&agent));
+        Ok(Assignment { call, queue, agent })
+    }
+
+    /// Offers every available agent the best call waiting for them; after a restart this
+    /// brings together calls and agents that were both free when the process stopped.
+    pub fn offer_idle(&self, now: Millis) -> Vec<Assignment> {
+        let idle: Vec<Arc<Agent>> = self
+            .agents
+            .iter()
+            .filter(|a| a.state() == AgentState::Available)
+            .map(|a| Arc::clone(a.value()))
+            .collect();
+        idle.iter()
+            .filter_map(|a| self.offer_agent(a, now))
+            .collect()
+    }
+}
