@@ -217,3 +217,201 @@ async fn what_callers_taught_is_remembered_after_a_restart() {
     );
     assert!(d.menu_skipped);
 }
+
+mod call_records {
+    use std::time::Duration;
+
+    use switchboard_store::{Store, journal::CallRecordRow};
+
+    use super::*;
+
+    fn operator(id: &str) -> pb::SetAgentStateRequest {
+        pb::SetAgentStateRequest {
+            agent_id: id.into(),
+            state: pb::AgentState::Available.into(),
+            skills: vec![pb::Skill {
+                name: "general".into(),
+                proficiency: 8,
+            }],
+            endpoint: format!("sip:{id}@pbx.example"),
+            ..Default::default()
+        }
+    }
+
+    async fn call(server: &TestServer, id: &str, caller: &str) {
+        let mut routing = server.routing().await;
+        routing
+            .route_call(pb::RouteCallRequest {
+                call_id: id.into(),
+                caller: caller.into(),
+                dialed: "+18005550100".into(),
+                switch_id: "sbc-1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        press(&mut routing, id, "0").await;
+    }
+
+    async fn event(server: &TestServer, e: pb::CallEvent) -> bool {
+        server
+            .routing()
+            .await
+            .report_call_event(e)
+            .await
+            .unwrap()
+            .into_inner()
+            .applied
+    }
+
+    fn record(store: &Path, call_id: &str) -> CallRecordRow {
+        let rows = Store::open(store).unwrap().call_records(call_id).unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        rows.into_iter().next().unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_call_leaves_a_record_of_its_path_wait_agent_outcome_and_survey() {
+        let store = temp_dir("records").join("s.db");
+        let clock = ManualClock::new();
+        let server = start_stored(&store, clock.clone()).await;
+        let mut agents = server.agents().await;
+        agents.set_agent_state(operator("ann")).await.unwrap();
+        // Answered after 4 s, talked, resolved, and rated by the caller.
+        call(&server, "rec-1", "+19075551234").await;
+        clock.advance(Duration::from_secs(4));
+        let connected = pb::CallEvent {
+            call_id: "rec-1".into(),
+            kind: pb::CallEventKind::Connected.into(),
+            agent_id: "ann".into(),
+            ..Default::default()
+        };
+        assert!(event(&server, connected.clone()).await);
+        clock.advance(Duration::from_secs(95));
+        let ended = pb::CallEvent {
+            kind: pb::CallEventKind::Ended.into(),
+            wrap_up_code: "billing-question".into(),
+            resolved: true,
+            satisfaction: 5,
+            recommend: Some(9),
+            ..connected
+        };
+        assert!(event(&server, ended).await);
+        // Nobody is free for the next caller, who hangs up after 45 s.
+        call(&server, "rec-2", "+19075551235").await;
+        clock.advance(Duration::from_secs(45));
+        let abandoned = pb::CallEvent {
+            call_id: "rec-2".into(),
+            kind: pb::CallEventKind::Abandoned.into(),
+            ..Default::default()
+        };
+        assert!(event(&server, abandoned).await);
+        server.app.flush_store().unwrap();
+
+        let r = record(&store, "rec-1");
+        assert_eq!(
+            (
+                r.caller.as_deref(),
+                r.tier.as_str(),
+                r.line.as_str(),
+                r.decision.as_str(),
+                r.menu_path.as_str(),
+                r.queue.as_deref(),
+            ),
+            (
+                Some("+19075551234"),
+                "standard",
+                "main",
+                "menu main",
+                "0",
+                Some("operator")
+            )
+        );
+        assert_eq!(
+            (
+                r.wait_ms,
+                r.agent.as_deref(),
+                r.outcome.as_str(),
+                r.disposition.as_deref(),
+                r.resolved,
+                r.satisfaction,
+                r.recommend,
+            ),
+            (
+                Some(4_000),
+                Some("ann"),
+                "completed",
+                Some("billing-question"),
+                Some(true),
+                Some(5),
+                Some(9)
+            )
+        );
+        assert_eq!(
+            r.ended_at.unwrap().0 - r.answered_at.unwrap().0,
+            95_000,
+            "talk time"
+        );
+        let r = record(&store, "rec-2");
+        assert_eq!(
+            (r.outcome.as_str(), r.wait_ms, r.agent.as_deref()),
+            ("abandoned", Some(45_000), None)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_switch_goes_silent_is_forgotten_and_its_agent_freed() {
+        let store = temp_dir("silent").join("s.db");
+        let clock = ManualClock::new();
+        let server = start_stored(&store, clock.clone()).await;
+        let mut agents = server.agents().await;
+        agents.set_agent_state(operator("bo")).await.unwrap();
+        call(&server, "gone-1", "+19075551236").await;
+        let connected = pb::CallEvent {
+            call_id: "gone-1".into(),
+            kind: pb::CallEventKind::Connected.into(),
+            agent_id: "bo".into(),
+            ..Default::default()
+        };
+        assert!(event(&server, connected).await);
+        // The switch never reports again. Past calls.forget_after (4h) the call goes and
+        // Bo wraps up instead of staying on it for ever.
+        clock.advance(Duration::from_secs(4 * 3600 + 1));
+        let get = || pb::GetAgentRequest {
+            agent_id: "bo".into(),
+        };
+        let mut state = pb::AgentState::OnCall;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            state = agents.get_agent(get()).await.unwrap().into_inner().state();
+            if state != pb::AgentState::OnCall {
+                break;
+            }
+        }
+        assert_eq!(state, pb::AgentState::WrapUp);
+        let unknown = server
+            .routing()
+            .await
+            .report_call_event(pb::CallEvent {
+                call_id: "gone-1".into(),
+                kind: pb::CallEventKind::Ended.into(),
+                agent_id: "bo".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.code(), tonic::Code::NotFound);
+        server.app.flush_store().unwrap();
+        let r = record(&store, "gone-1");
+        assert_eq!(
+            (r.outcome.as_str(), r.agent.as_deref()),
+            ("expired", Some("bo"))
+        );
+        assert!(
+            !Store::open(&store)
+                .unwrap()
+                .has_live_call("gone-1")
+                .unwrap()
+        );
+    }
+}

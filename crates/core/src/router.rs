@@ -910,7 +910,9 @@ impl Router {
                     AgentState::OnCall => {
                         let _ = self.acd.ended(&agent_id, &id, now);
                     }
-                    _ => out.assignments.extend(self.acd.withdraw_offer(&id, now).ok().flatten()),
+                    _ => out
+                        .assignments
+                        .extend(self.acd.withdraw_offer(&id, now).ok().flatten()),
                 }
                 out.agents.push(Arc::from(agent_id.as_str()));
             }

@@ -325,9 +325,10 @@ pub async fn serve(
 }
 
 /// Calls whose switch never reports their end are forgotten after the configured time,
-/// so memory stays bounded.
+/// so memory stays bounded and no agent stays on a call that is over. Checked every
+/// second (a look at each call's start time).
 async fn forget_old_calls(app: App) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
         let cutoff = app

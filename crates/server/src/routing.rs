@@ -304,9 +304,11 @@ impl RoutingService {
         }
         if applied || survey {
             self.app.mark_call(&event.call_id);
-            for agent in holder.iter().map(|a| a.profile.id.as_str()).chain(
-                Some(event.agent_id.as_str()).filter(|a| !a.is_empty()),
-            ) {
+            for agent in holder
+                .iter()
+                .map(|a| a.profile.id.as_str())
+                .chain(Some(event.agent_id.as_str()).filter(|a| !a.is_empty()))
+            {
                 self.app.mark_agent(agent);
             }
         }

@@ -135,9 +135,8 @@ fn from_ms(t: i64) -> Millis {
 }
 
 pub(crate) fn put_call(tx: &Transaction<'_>, call: &CallImage) -> Result<(), rusqlite::Error> {
-    let image = serde_json::to_string(call).map_err(|e| {
-        rusqlite::Error::ToSqlConversionFailure(Box::new(e))
-    })?;
+    let image = serde_json::to_string(call)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO live_calls (call_id, created, image) VALUES (?1, ?2, ?3)",
     )?
@@ -157,9 +156,8 @@ pub(crate) fn drop_call(tx: &Transaction<'_>, call_id: &str) -> Result<(), rusql
 }
 
 pub(crate) fn put_agent(tx: &Transaction<'_>, agent: &AgentImage) -> Result<(), rusqlite::Error> {
-    let image = serde_json::to_string(agent).map_err(|e| {
-        rusqlite::Error::ToSqlConversionFailure(Box::new(e))
-    })?;
+    let image = serde_json::to_string(agent)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     tx.prepare_cached("INSERT OR REPLACE INTO live_agents (agent_id, image) VALUES (?1, ?2)")?
         .execute(params![agent.profile.id, image])?;
     Ok(())
@@ -284,7 +282,9 @@ impl Store {
     /// How many call detail records the store holds.
     pub fn count_call_records(&self) -> Result<u64, StoreError> {
         self.conn
-            .query_row("SELECT COUNT(*) FROM call_records", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT COUNT(*) FROM call_records", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .map(|n| u64::try_from(n).unwrap_or(0))
             .map_err(|e| self.err(e))
     }

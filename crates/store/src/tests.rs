@@ -383,13 +383,21 @@ mod journal_rows {
             let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::from_millis(500));
             writer.read_live_state_from(&dyn_source);
             let mut first = waiting("c1", 1_000_000, 7);
-            source.calls.lock().unwrap().insert("c1".into(), first.clone());
+            source
+                .calls
+                .lock()
+                .unwrap()
+                .insert("c1".into(), first.clone());
             source
                 .calls
                 .lock()
                 .unwrap()
                 .insert("c2".into(), waiting("c2", 1_000_100, 8));
-            source.agents.lock().unwrap().insert("ann".into(), agent("ann"));
+            source
+                .agents
+                .lock()
+                .unwrap()
+                .insert("ann".into(), agent("ann"));
             for c in ["c1", "c2", "c1"] {
                 writer.send(Change::Call(c.into()));
             }
@@ -458,7 +466,13 @@ mod journal_rows {
         let writer = Writer::spawn(store, Duration::ZERO);
         writer.send(Change::Prune(Millis(5_000_000)));
         writer.flush().unwrap();
-        assert_eq!(writer.stats().pruned.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(
+            writer
+                .stats()
+                .pruned
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
         drop(writer);
         let store = Store::open(&path).unwrap();
         assert!(store.call_records("old").unwrap().is_empty());

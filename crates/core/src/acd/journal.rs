@@ -191,15 +191,15 @@ impl Acd {
         let rate = q.spec.load().aging_per_minute;
         let arrived = i64::try_from(call.arrived.0).unwrap_or(i64::MAX / 2);
         let key = WaitKey {
-            neg_key: key
-                .neg_key
-                .saturating_add(rate.saturating_sub(aging_per_minute).saturating_mul(arrived)),
+            neg_key: key.neg_key.saturating_add(
+                rate.saturating_sub(aging_per_minute)
+                    .saturating_mul(arrived),
+            ),
             seq: key.seq,
         };
         self.seq.fetch_max(key.seq.saturating_add(1), SeqCst);
         let mut waiting = lock(&q.waiting);
-        self.waiting
-            .insert(Arc::clone(&call.call_id), (queue, key));
+        self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
         waiting.insert(key, call);
         Ok(())
     }

@@ -200,7 +200,11 @@ fn decision_image(plan: &RoutePlan, current: &RoutePlan, d: &Decision) -> Decisi
             Reason::InvalidInput(m) => ReasonImage::InvalidInput(menu(m)),
             Reason::MenuFallback(m) => ReasonImage::MenuFallback(menu(m)),
         },
-        matched: d.matched.iter().map(|r| plan.rule(r).name.clone()).collect(),
+        matched: d
+            .matched
+            .iter()
+            .map(|r| plan.rule(r).name.clone())
+            .collect(),
         line: plan.line(d.line).name.clone(),
         redirected_from: d.redirected_from.map(|l| plan.line(l).name.clone()),
         menu_skipped: d.menu_skipped,
@@ -275,7 +279,9 @@ impl Names<'_> {
                 queue: self
                     .queue(queue)
                     .or(self.plan.fallback_queue)
-                    .ok_or(format!("queue {queue} is gone (and no calls.fallback_queue is set)"))?,
+                    .ok_or(format!(
+                        "queue {queue} is gone (and no calls.fallback_queue is set)"
+                    ))?,
                 priority: *priority,
             },
         };
@@ -441,19 +447,17 @@ impl super::Router {
             if self.calls.contains_key(image.call_id.as_str()) {
                 continue;
             }
-            let (first, current) = match (
-                names.decision(&image.first),
-                names.decision(&image.current),
-            ) {
-                (Ok(f), Ok(c)) => (f, c),
-                (Err(e), _) | (_, Err(e)) => {
-                    out.notes.push(format!(
-                        "call {}: not restored: {e} from the config",
-                        image.call_id
-                    ));
-                    continue;
-                }
-            };
+            let (first, current) =
+                match (names.decision(&image.first), names.decision(&image.current)) {
+                    (Ok(f), Ok(c)) => (f, c),
+                    (Err(e), _) | (_, Err(e)) => {
+                        out.notes.push(format!(
+                            "call {}: not restored: {e} from the config",
+                            image.call_id
+                        ));
+                        continue;
+                    }
+                };
             let call_id: Arc<str> = Arc::from(image.call_id.as_str());
             let mut digits = None;
             if !image.digits.is_empty() {
@@ -485,7 +489,8 @@ impl super::Router {
                 created: image.created,
                 call_id: Arc::clone(&call_id),
                 switch_id: Arc::from(image.switch_id.as_str()),
-                record: (image.record != CallRecord::default()).then(|| Box::new(image.record.clone())),
+                record: (image.record != CallRecord::default())
+                    .then(|| Box::new(image.record.clone())),
             };
             self.calls.insert(Arc::clone(&call_id), state);
             out.calls += 1;
@@ -510,10 +515,7 @@ impl super::Router {
             | PlaceImage::Held { queue, call, .. } => (queue, call),
         };
         let call = names.waiting_call(image, w);
-        let Some(queue) = names
-            .queue(queue_name)
-            .or(names.plan.fallback_queue)
-        else {
+        let Some(queue) = names.queue(queue_name).or(names.plan.fallback_queue) else {
             out.notes.push(format!(
                 "call {}: queue {queue_name} is gone and no calls.fallback_queue is set; not put back",
                 image.call_id
@@ -527,14 +529,14 @@ impl super::Router {
                 seq,
                 aging_per_minute,
                 ..
-            } if home == queue && names.queue(queue_name) == Some(queue) => self
-                .acd
-                .restore_waiting(
+            } if home == queue && names.queue(queue_name) == Some(queue) => {
+                self.acd.restore_waiting(
                     queue,
                     WaitKey::from_parts(*neg_key, *seq),
                     *aging_per_minute,
                     call.clone(),
-                ),
+                )
+            }
             PlaceImage::Promised { agent, until, .. } => self
                 .acd
                 .restore_promise(home, agent, *until, call.clone(), now)
@@ -566,8 +568,10 @@ impl super::Router {
             PlaceImage::Waiting { .. } => self.acd.enqueue(home, call.clone(), now).map(|_| ()),
         };
         if let Err(e) = result {
-            out.notes
-                .push(format!("call {}: not put back in its queue: {e}", image.call_id));
+            out.notes.push(format!(
+                "call {}: not put back in its queue: {e}",
+                image.call_id
+            ));
         }
     }
 }

@@ -559,7 +559,12 @@ fn old_calls_are_forgotten() {
         Millis(T0.0 + 10_000),
     )
     .unwrap();
-    assert_eq!(r.forget_calls_before(Millis(T0.0 + 5_000), Millis(T0.0 + 5_000)).calls.len(), 1);
+    assert_eq!(
+        r.forget_calls_before(Millis(T0.0 + 5_000), Millis(T0.0 + 5_000))
+            .calls
+            .len(),
+        1
+    );
     assert_eq!(
         r.submit_input("old", Input::Digits("1"), T0).unwrap_err(),
         RouteError::UnknownCall
@@ -625,7 +630,12 @@ fn an_enqueue_decision_meets_an_idle_agent_or_says_where_the_call_waits() {
     );
     assert_eq!(r.acd().waiting_in(PLATINUM_DESK), 2);
     // Forgetting calls takes them out of the live queues too.
-    assert_eq!(r.forget_calls_before(Millis(T0.0 + 1), Millis(T0.0 + 1)).calls.len(), 3);
+    assert_eq!(
+        r.forget_calls_before(Millis(T0.0 + 1), Millis(T0.0 + 1))
+            .calls
+            .len(),
+        3
+    );
     assert_eq!(r.acd().waiting_in(PLATINUM_DESK), 0);
     // A menu decision is not queued.
     assert_eq!(
@@ -848,9 +858,11 @@ fn a_restart_from_the_journal_puts_calls_back_in_order_with_their_agents() {
     let at = |s: u64| Millis(T0.0 + s * 1_000);
     // Ann takes p1 and is connected; Bo is offered p2; the rest wait on the desk, a gold
     // caller jumps the queue at the menu, and one caller is still at the menu.
-    r.route(&call("p1", "+12125550103", PLATINUM_LINE), at(1)).unwrap();
+    r.route(&call("p1", "+12125550103", PLATINUM_LINE), at(1))
+        .unwrap();
     acd.connected("ann", "p1", at(2)).unwrap();
-    r.route(&call("p2", "+12125550103", PLATINUM_LINE), at(3)).unwrap();
+    r.route(&call("p2", "+12125550103", PLATINUM_LINE), at(3))
+        .unwrap();
     for (i, id) in ["p3", "p4", "p5"].into_iter().enumerate() {
         r.route(&call(id, "+12125550103", PLATINUM_LINE), at(4 + i as u64))
             .unwrap();
@@ -879,11 +891,18 @@ fn a_restart_from_the_journal_puts_calls_back_in_order_with_their_agents() {
     let f = fresh.acd();
     let state = |id: &str| {
         let a = f.agent(id).unwrap();
-        (a.state(), a.call().as_deref().map(str::to_owned), a.reason())
+        (
+            a.state(),
+            a.call().as_deref().map(str::to_owned),
+            a.reason(),
+        )
     };
     assert_eq!(state("ann"), (AgentState::OnCall, Some("p1".into()), None));
     assert_eq!(state("bo"), (AgentState::Reserved, Some("p2".into()), None));
-    assert_eq!(state("cy"), (AgentState::NotReady, None, Some("lunch".into())));
+    assert_eq!(
+        state("cy"),
+        (AgentState::NotReady, None, Some("lunch".into()))
+    );
     // Same places, same arrival times.
     let after: Vec<usize> = ["p3", "p4", "p5"]
         .iter()
@@ -904,14 +923,25 @@ fn a_restart_from_the_journal_puts_calls_back_in_order_with_their_agents() {
         assert_eq!(new.decision, old.decision, "{id}");
     }
     // The call at the menu is still at it, with the answers it gave.
-    let next = fresh.submit_input("m1", Input::Digits("2"), at(62)).unwrap();
-    assert_eq!(next.decision.action, Action::Enqueue { queue: SUPPORT, priority: 0 });
+    let next = fresh
+        .submit_input("m1", Input::Digits("2"), at(62))
+        .unwrap();
+    assert_eq!(
+        next.decision.action,
+        Action::Enqueue {
+            queue: SUPPORT,
+            priority: 0
+        }
+    );
     assert_eq!(
         fresh.call_image("m1").unwrap().digits,
         "2",
         "an invalid answer is not on the path; the valid one is"
     );
-    assert_eq!(fresh.call_image("p1").unwrap().record.agent.as_deref(), Some("ann"));
+    assert_eq!(
+        fresh.call_image("p1").unwrap().record.agent.as_deref(),
+        Some("ann")
+    );
     // And the restarted router's own journal is the same as the first one's, so a second
     // restart changes nothing either.
     let (agents_a, calls_a) = journal_of(&r);
@@ -929,8 +959,10 @@ fn a_restart_under_an_edited_config_maps_names_and_says_what_it_could_not_keep()
     use crate::acd::AgentProfile;
     let r = router();
     let at = |s: u64| Millis(T0.0 + s * 1_000);
-    r.route(&call("p1", "+12125550103", PLATINUM_LINE), at(1)).unwrap();
-    r.route(&call("p2", "+12125550103", PLATINUM_LINE), at(2)).unwrap();
+    r.route(&call("p1", "+12125550103", PLATINUM_LINE), at(1))
+        .unwrap();
+    r.route(&call("p2", "+12125550103", PLATINUM_LINE), at(2))
+        .unwrap();
     route(&r, "m1", "+13125550140", MAIN_LINE);
     r.acd()
         .log_in(
