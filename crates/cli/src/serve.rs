@@ -75,6 +75,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "customer directory loaded from the store"
             ),
         }
+        if loaded.restored_agents + loaded.restored_calls > 0 {
+            tracing::info!(
+                agents = loaded.restored_agents,
+                calls = loaded.restored_calls,
+                offers_resent = loaded.resent_offers,
+                "live state restored from the journal"
+            );
+        }
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {

@@ -338,6 +338,16 @@ struct CallState {
     /// What happened after the first decision, for the call detail record; boxed on the
     /// first event.
     record: Option<Box<CallRecord>>,
+    /// The call's key in the store: unique and rising with arrival time.
+    key: u64,
+}
+
+/// A journal key: the arrival millisecond above 20 bits of a counter, so keys rise with
+/// time (the store appends rows instead of inserting them among others) and are unique
+/// across restarts up to a million calls in one millisecond.
+fn journal_key(now: Millis, counter: &std::sync::atomic::AtomicU64) -> u64 {
+    let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0xF_FFFF;
+    (now.0 << 20) | n
 }
 
 /// Records why, for explanations. The route path uses [`NoTrace`].
@@ -412,6 +422,8 @@ pub struct Router {
     stats: Stats,
     /// One reload at a time; routing itself never takes it.
     reloading: std::sync::Mutex<()>,
+    /// Numbers new calls' journal keys (see [`CallImage::key`]).
+    next_key: std::sync::atomic::AtomicU64,
 }
 
 /// Why a new plan cannot replace the running one. Nothing changed.
@@ -522,6 +534,7 @@ impl Router {
             directory,
             behaviour: Behaviour::new(),
             calls: DashMap::new(),
+            next_key: std::sync::atomic::AtomicU64::new(0),
             reloading: std::sync::Mutex::new(()),
         }
     }
@@ -715,6 +728,7 @@ impl Router {
                     digits: None,
                     channel: req.channel,
                     created: now,
+                    key: journal_key(now, &self.next_key),
                     call_id,
                     switch_id: Arc::from(req.switch_id),
                     record: None,

@@ -40,7 +40,7 @@ impl LiveSource for Router {
 pub struct Journal {
     /// Agents, in no particular order.
     pub agents: Vec<AgentImage>,
-    /// Calls, oldest first.
+    /// Calls, in order of arrival.
     pub calls: Vec<CallImage>,
     /// Rows that could not be read, by key; they are left in place.
     pub unreadable: Vec<String>,
@@ -138,20 +138,26 @@ pub(crate) fn put_call(tx: &Transaction<'_>, call: &CallImage) -> Result<(), rus
     let image = serde_json::to_string(call)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO live_calls (call_id, created, image) VALUES (?1, ?2, ?3)",
+        "INSERT OR REPLACE INTO live_calls (id, call_id, created, image) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![call.call_id, ms(call.created), image])?;
-    put_record(tx, &CallRecordRow::from_image(call))
+    .execute(params![key(call), call.call_id, ms(call.created), image])?;
+    // The record is written once the call has an outcome (and again for a survey that
+    // comes after); until then the journal row holds everything it will say.
+    if call.record.outcome.is_some() {
+        put_record(tx, key(call), &CallRecordRow::from_image(call))?;
+    }
+    Ok(())
+}
+
+/// The row id of a call in both tables.
+fn key(call: &CallImage) -> i64 {
+    i64::try_from(call.key).unwrap_or(i64::MAX)
 }
 
 pub(crate) fn end_call(tx: &Transaction<'_>, call: &CallImage) -> Result<(), rusqlite::Error> {
-    put_record(tx, &CallRecordRow::from_image(call))?;
-    drop_call(tx, &call.call_id)
-}
-
-pub(crate) fn drop_call(tx: &Transaction<'_>, call_id: &str) -> Result<(), rusqlite::Error> {
-    tx.prepare_cached("DELETE FROM live_calls WHERE call_id = ?1")?
-        .execute(params![call_id])?;
+    put_record(tx, key(call), &CallRecordRow::from_image(call))?;
+    tx.prepare_cached("DELETE FROM live_calls WHERE id = ?1")?
+        .execute(params![key(call)])?;
     Ok(())
 }
 
@@ -163,16 +169,17 @@ pub(crate) fn put_agent(tx: &Transaction<'_>, agent: &AgentImage) -> Result<(), 
     Ok(())
 }
 
-fn put_record(tx: &Transaction<'_>, r: &CallRecordRow) -> Result<(), rusqlite::Error> {
+fn put_record(tx: &Transaction<'_>, id: i64, r: &CallRecordRow) -> Result<(), rusqlite::Error> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO call_records (
-             call_id, arrived, switch_id, caller, tier, channel, line, menu_path, decision,
+             id, call_id, arrived, switch_id, caller, tier, channel, line, menu_path, decision,
              rule, matched, queue, queued_at, answered_at, wait_ms, agent, ended_at, outcome,
              disposition, resolved, satisfaction, recommend, transfers)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21, ?22, ?23)",
+                 ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
     )?
     .execute(params![
+        id,
         r.call_id,
         ms(r.arrived),
         r.switch_id,
@@ -219,7 +226,7 @@ impl Store {
         }
         let mut stmt = self
             .conn
-            .prepare("SELECT call_id, image FROM live_calls ORDER BY created, call_id")
+            .prepare("SELECT call_id, image FROM live_calls ORDER BY id")
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {

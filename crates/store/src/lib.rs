@@ -131,8 +131,14 @@ impl Store {
                 detail: format!("journal mode stayed {mode}"),
             });
         }
-        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-            .map_err(|e| classify(&shown, e))?;
+        // A 64 MiB page cache keeps the journal's pages in memory rather than read back
+        // through the kernel for every batch, and checkpoints every 40 MiB of log rather
+        // than every 4 MiB copy each busy page once instead of ten times.
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
+             PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=10000;",
+        )
+        .map_err(|e| classify(&shown, e))?;
         let store = Store {
             conn,
             path: path.to_path_buf(),
@@ -214,12 +220,15 @@ impl Store {
         }
     }
 
-    /// Schema 2 adds call detail records and the journal of live state.
+    /// Schema 2 adds call detail records and the journal of live state. Both are keyed by
+    /// the call's journal key, which rises with arrival time, so new rows are appended
+    /// rather than inserted where unordered call ids would sort.
     fn migrate_to_2(&self) -> Result<(), StoreError> {
         self.conn
             .execute_batch(
                 "BEGIN;
                  CREATE TABLE call_records (
+                     id INTEGER PRIMARY KEY,
                      call_id TEXT NOT NULL,
                      arrived INTEGER NOT NULL,
                      switch_id TEXT NOT NULL,
@@ -242,15 +251,16 @@ impl Store {
                      resolved INTEGER,
                      satisfaction INTEGER,
                      recommend INTEGER,
-                     transfers INTEGER NOT NULL,
-                     PRIMARY KEY (call_id, arrived)
-                 ) WITHOUT ROWID;
+                     transfers INTEGER NOT NULL
+                 );
                  CREATE INDEX call_records_by_arrival ON call_records (arrived);
+                 CREATE INDEX call_records_by_call ON call_records (call_id);
                  CREATE TABLE live_calls (
-                     call_id TEXT PRIMARY KEY,
+                     id INTEGER PRIMARY KEY,
+                     call_id TEXT NOT NULL,
                      created INTEGER NOT NULL,
                      image TEXT NOT NULL
-                 ) WITHOUT ROWID;
+                 );
                  CREATE TABLE live_agents (
                      agent_id TEXT PRIMARY KEY,
                      image TEXT NOT NULL

@@ -1,8 +1,8 @@
 //! The writer thread: changes arrive on a channel and are written in batches, one
 //! transaction for everything that arrived within `max_delay` of the first (group
 //! commit). Whoever sends a change never waits for the disk; whoever needs to know it is
-//! durable asks [`Writer::flush`]. A change is durable at most `max_delay` plus one commit
-//! after it was sent.
+//! durable asks [`Writer::flush`]. A change is durable at most `max_delay` plus two commits
+//! after it was sent (the one in progress when it arrived, and its own).
 
 use std::{
     sync::{
@@ -11,7 +11,7 @@ use std::{
         mpsc,
     },
     thread::JoinHandle,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use std::collections::HashSet;
@@ -44,8 +44,8 @@ pub enum Change {
     Learned { number: E164, learned: Learned },
     /// How a number's last call that reached an agent ended.
     Served { number: E164, contact: LastContact },
-    /// A call changed: the batch writes it as it is then (journal row and call detail
-    /// record), or drops its journal row if it is gone.
+    /// A call changed: the batch writes it as it is then (its journal row, and its call
+    /// detail record once it has an outcome).
     Call(Arc<str>),
     /// An agent changed: the batch writes them as they are then.
     Agent(Arc<str>),
@@ -146,8 +146,15 @@ fn run(
     stats: &WriterStats,
     source: &SourceCell,
 ) {
+    // After a batch cut short at MAX_BATCH the next one starts at once.
+    let mut backlog = false;
     while let Ok(first) = rx.recv() {
-        let deadline = Instant::now() + max_delay;
+        // Sleep out the delay rather than wait on the channel message by message: a
+        // sender then never has to wake this thread, which would cost the request path a
+        // system call per change.
+        if !backlog && !max_delay.is_zero() {
+            std::thread::sleep(max_delay);
+        }
         let mut changes = Vec::new();
         let mut flushes = Vec::new();
         let mut next = Some(first);
@@ -159,9 +166,9 @@ fn run(
             if changes.len() >= MAX_BATCH {
                 break;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            next = rx.recv_timeout(left).ok();
+            next = rx.try_recv().ok();
         }
+        backlog = changes.len() >= MAX_BATCH;
         let live = read_live(&changes, journal::source(source).as_deref());
         let result = if changes.is_empty() {
             Ok(())
@@ -268,11 +275,9 @@ impl Store {
                     Change::Call(_) | Change::Agent(_) => {}
                 }
             }
-            for (id, call) in &live.calls {
-                match call {
-                    Some(c) => journal::put_call(tx, c)?,
-                    None => journal::drop_call(tx, id)?,
-                }
+            // A call gone from the source was forgotten: its CallDone took its row out.
+            for c in live.calls.iter().filter_map(|(_, c)| c.as_ref()) {
+                journal::put_call(tx, c)?;
             }
             for (id, agent) in &live.agents {
                 match agent {

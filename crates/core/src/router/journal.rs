@@ -45,6 +45,7 @@ impl Outcome {
 
 /// What happened to a call after its first decision, for its call detail record.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CallRecord {
     /// When an agent was connected, and who.
     pub answered: Option<Millis>,
@@ -57,20 +58,34 @@ pub struct CallRecord {
     /// Survey answers: satisfaction 1 to 5, likelihood to recommend 0 to 10.
     pub satisfaction: Option<u8>,
     pub recommend: Option<u8>,
+    #[serde(skip_serializing_if = "is_zero")]
     pub transfers: u8,
 }
 
-/// A decision by names.
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A decision by names. Written compactly: empty lists, `None` and `false` are left out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionImage {
     pub action: ActionImage,
     pub reason: ReasonImage,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched: Vec<String>,
     pub line: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirected_from: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub menu_skipped: bool,
     pub placement: PlacementImage,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub offer_callback: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefer_agent: Option<String>,
 }
 
@@ -143,6 +158,9 @@ pub enum PlaceImage {
 /// A call in progress, by names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallImage {
+    /// The call's key in the store: unique, and rising with arrival time, so new rows
+    /// go at the end of the store's tables.
+    pub key: u64,
     pub call_id: String,
     pub switch_id: String,
     /// The caller's number (E.164 digits), when it was usable.
@@ -157,13 +175,23 @@ pub struct CallImage {
     pub outcome_counted: bool,
     pub last_agent: Option<String>,
     /// Menu answers so far, comma-separated.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub digits: String,
     pub first: DecisionImage,
-    pub current: DecisionImage,
+    /// The latest decision; `None` while it is still the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<DecisionImage>,
     /// The queue the call entered last, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued: Option<(String, Millis)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<PlaceImage>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub record: CallRecord,
+}
+
+fn is_default(r: &CallRecord) -> bool {
+    *r == CallRecord::default()
 }
 
 /// What putting calls back did.
@@ -405,6 +433,7 @@ impl super::Router {
         // have redirected it to a queue only the current plan names.
         let decision = |d: &Decision| decision_image(own, current, d);
         CallImage {
+            key: state.key,
             call_id: state.call_id.to_string(),
             switch_id: state.switch_id.to_string(),
             number: state.number.map(E164::as_u64),
@@ -422,7 +451,7 @@ impl super::Router {
                 .as_deref()
                 .map_or(String::new(), |d| d.as_str().to_owned()),
             first: decision(&state.first),
-            current: decision(&state.current),
+            current: (state.current != state.first).then(|| decision(&state.current)),
             queued: state.queued.map(|(q, t)| (queue_name(q), t)),
             place,
             record: state.record.as_deref().cloned().unwrap_or_default(),
@@ -447,17 +476,19 @@ impl super::Router {
             if self.calls.contains_key(image.call_id.as_str()) {
                 continue;
             }
-            let (first, current) =
-                match (names.decision(&image.first), names.decision(&image.current)) {
-                    (Ok(f), Ok(c)) => (f, c),
-                    (Err(e), _) | (_, Err(e)) => {
-                        out.notes.push(format!(
-                            "call {}: not restored: {e} from the config",
-                            image.call_id
-                        ));
-                        continue;
-                    }
-                };
+            let (first, current) = match (
+                names.decision(&image.first),
+                names.decision(image.current.as_ref().unwrap_or(&image.first)),
+            ) {
+                (Ok(f), Ok(c)) => (f, c),
+                (Err(e), _) | (_, Err(e)) => {
+                    out.notes.push(format!(
+                        "call {}: not restored: {e} from the config",
+                        image.call_id
+                    ));
+                    continue;
+                }
+            };
             let call_id: Arc<str> = Arc::from(image.call_id.as_str());
             let mut digits = None;
             if !image.digits.is_empty() {
@@ -487,6 +518,7 @@ impl super::Router {
                 digits,
                 channel: image.channel,
                 created: image.created,
+                key: image.key,
                 call_id: Arc::clone(&call_id),
                 switch_id: Arc::from(image.switch_id.as_str()),
                 record: (image.record != CallRecord::default())

@@ -1,0 +1,166 @@
+//! RouteCall throughput over gRPC with the store on and off, side by side in one run.
+//!
+//! Two real servers run in this process on 127.0.0.1, on the shipped config and sample
+//! customers: one keeps nothing, the other keeps its store in a temporary folder (every
+//! call journaled, its call record written, what it teaches stored). The same clients
+//! drive each in turn for a few seconds at a time, alternating which goes first, and the
+//! medians and their ratio are printed. The budget: the store costs at most 10%.
+//!
+//! `cargo bench --bench persistence` (`-- --quick` for one short round)
+
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use switchboard_config::DEFAULT_CONFIG;
+use switchboard_proto::v1::{self as pb, routing_client::RoutingClient};
+use switchboard_server::{App, CustomerSource, SystemClock};
+use tokio::net::TcpListener;
+use tonic::transport::Channel;
+
+/// Concurrent requests in flight, each on its own HTTP/2 connection.
+const CLIENTS: usize = 16;
+
+async fn start(config: &str) -> (App, String) {
+    let config = switchboard_config::parse(config, Path::new("bench.toml")).expect("bench config");
+    let (app, _) = App::with_store(config, &CustomerSource::Embedded, Arc::new(SystemClock))
+        .expect("server start");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let served = app.clone();
+    tokio::spawn(async move {
+        switchboard_server::serve(served, listener, std::future::pending())
+            .await
+            .unwrap();
+    });
+    (app, address)
+}
+
+/// Callers as the sample customers and strangers come: a known number four times in
+/// five (some skip the menu and queue at once), an unknown one otherwise.
+fn caller(n: u64) -> String {
+    if n % 5 == 4 {
+        format!("+1907555{:04}", n % 10_000)
+    } else {
+        format!("+121255501{:02}", n % 8 + 1)
+    }
+}
+
+/// Calls routed per second against `address` over `window`. With a store, the time to
+/// write what the window left queued for the writer counts too, so a writer that falls
+/// behind shows in the figure rather than in the next window.
+async fn measure(address: &str, tag: &str, window: Duration, store: Option<&App>) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let channel = Channel::from_shared(format!("http://{address}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = RoutingClient::new(channel);
+        let (done, stop, tag) = (Arc::clone(&done), Arc::clone(&stop), tag.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Relaxed) {
+                let call_id = format!("{tag}-{c}-{n}");
+                let decision = client
+                    .route_call(pb::RouteCallRequest {
+                        call_id: call_id.clone(),
+                        caller: caller(n),
+                        dialed: "+18005550100".into(),
+                        switch_id: "bench".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("RouteCall")
+                    .into_inner();
+                // Nobody answers here: a queued caller hangs up, so queues stay at a
+                // steady length instead of growing for the whole run.
+                if matches!(decision.action, Some(pb::decision::Action::Enqueue(_))) {
+                    client
+                        .report_call_event(pb::CallEvent {
+                            call_id,
+                            kind: pb::CallEventKind::Abandoned.into(),
+                            ..Default::default()
+                        })
+                        .await
+                        .expect("ABANDONED");
+                }
+                n += 1;
+                done.fetch_add(1, Relaxed);
+            }
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(window).await;
+    stop.store(true, Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    if let Some(app) = store {
+        app.flush_store().expect("the store keeps up");
+    }
+    done.load(Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and gets one quick
+    // round so the bench is checked to run.
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let (rounds, window) = if quick {
+        (1, Duration::from_millis(300))
+    } else {
+        (7, Duration::from_secs(3))
+    };
+    let dir = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = dir.join("s.db");
+    let on = format!(
+        "{DEFAULT_CONFIG}\n[store]\npath = {:?}\n",
+        store.display().to_string()
+    );
+    let off = format!("{DEFAULT_CONFIG}\n[store]\nenabled = false\n");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (_, off_addr) = start(&off).await;
+        let (on_app, on_addr) = start(&on).await;
+        // Warm both up (connections, allocator, the store's first pages).
+        measure(&off_addr, "warm-off", window / 3, None).await;
+        measure(&on_addr, "warm-on", window / 3, Some(&on_app)).await;
+        let (mut offs, mut ons) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+            for store_on in order {
+                let (address, runs) = if store_on {
+                    (&on_addr, &mut ons)
+                } else {
+                    (&off_addr, &mut offs)
+                };
+                let tag = format!("r{round}-{}", if store_on { "on" } else { "off" });
+                let rps = measure(address, &tag, window, store_on.then_some(&on_app)).await;
+                println!("round {round}: store {:3} {rps:>9.0} RouteCall/s", if store_on { "on" } else { "off" });
+                runs.push(rps);
+            }
+        }
+        let (off, on) = (median(&mut offs), median(&mut ons));
+        println!(
+            "RouteCall at concurrency {CLIENTS}: store off {off:.0}/s, store on {on:.0}/s (medians of {rounds}); on/off = {:.3} (budget: at least 0.90)",
+            on / off
+        );
+    });
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
