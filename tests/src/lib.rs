@@ -127,6 +127,12 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Serves an app built by the test (its own config or store), stopped when the handle
+/// drops.
+pub async fn serve_app(app: App) -> TestServer {
+    serve(app).await
+}
+
 async fn serve(app: App) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

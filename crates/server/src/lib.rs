@@ -215,14 +215,11 @@ impl App {
             self.mark_agent(&id);
         }
         acd.order_members();
-        let call_ids: Vec<Arc<str>> = journal
-            .calls
-            .iter()
-            .map(|c| Arc::from(c.call_id.as_str()))
-            .collect();
         let restored = self.router.restore_calls(journal.calls, now);
         notes.extend(restored.notes);
-        for id in &call_ids {
+        // Calls put back as written need no new row (rewriting one would also write its
+        // call record again, perhaps after retention removed it).
+        for id in &restored.changed {
             self.mark_call(id);
         }
         for a in &restored.pending {

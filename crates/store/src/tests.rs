@@ -505,3 +505,31 @@ mod journal_rows {
         assert_eq!(store.count_call_records().unwrap(), 0);
     }
 }
+
+#[test]
+fn journal_rows_that_cannot_be_read_are_named_and_the_rest_still_come_back() {
+    let path = temp("unreadable").join("s.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO live_calls (id, call_id, created, image) VALUES (1, 'c-bad', 0, '{\"call_id\": 7');
+                 INSERT INTO live_agents (agent_id, image) VALUES ('a-bad', 'not json');",
+            )
+            .unwrap();
+    }
+    let journal = Store::open(&path).unwrap().journal().unwrap();
+    assert!(journal.calls.is_empty() && journal.agents.is_empty());
+    assert_eq!(journal.unreadable.len(), 2, "{:?}", journal.unreadable);
+    assert!(
+        journal.unreadable[0].starts_with("agent a-bad: "),
+        "{:?}",
+        journal.unreadable
+    );
+    assert!(
+        journal.unreadable[1].starts_with("call c-bad: "),
+        "{:?}",
+        journal.unreadable
+    );
+}

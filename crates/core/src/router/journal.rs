@@ -203,6 +203,9 @@ pub struct Restored {
     pub pending: Vec<Assignment>,
     /// What could not be put back as it was, and what was done instead.
     pub notes: Vec<String>,
+    /// Calls put back otherwise than their image says (moved, re-keyed): their images are
+    /// to be written again.
+    pub changed: Vec<Arc<str>>,
 }
 
 fn decision_image(plan: &RoutePlan, current: &RoutePlan, d: &Decision) -> DecisionImage {
@@ -528,6 +531,10 @@ impl super::Router {
             out.calls += 1;
             if let Some(place) = &image.place {
                 self.restore_place(&names, &image, place, now, &mut out);
+            }
+            // Put back exactly as written, or somewhere else (another queue, a new key)?
+            if self.call_image(&call_id).as_ref() != Some(&image) {
+                out.changed.push(call_id);
             }
         }
         out

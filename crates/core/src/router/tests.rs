@@ -880,6 +880,7 @@ fn a_restart_from_the_journal_puts_calls_back_in_order_with_their_agents() {
 
     let (fresh, restored) = restart(&r, plan(), at(60));
     assert!(restored.notes.is_empty(), "{:?}", restored.notes);
+    assert!(restored.changed.is_empty(), "{:?}", restored.changed);
     assert_eq!(restored.calls, 7);
     // The offer to Bo is pending again, for the switch to get when it reconnects.
     let pending: Vec<(&str, &str)> = restored
@@ -989,6 +990,9 @@ fn a_restart_under_an_edited_config_maps_names_and_says_what_it_could_not_keep()
         restored.notes,
         ["call m1: not restored: menu main is gone from the config"]
     );
+    let mut changed: Vec<&str> = restored.changed.iter().map(|c| &**c).collect();
+    changed.sort_unstable();
+    assert_eq!(changed, ["p1", "p2"], "moved calls are written again");
     // The desk's calls wait in the fallback queue, in their order.
     assert_eq!(fresh.acd().waiting_in(OPERATOR), 2);
     assert_eq!(
