@@ -414,67 +414,51 @@ mod call_records {
                 .unwrap()
         );
     }
-}
 
-#[tokio::test]
-async fn call_records_past_their_keeping_time_are_pruned() {
-    use std::time::Duration;
-
-    use switchboard_store::Store;
-    let store = temp_dir("retention").join("s.db");
-    let config = format!(
-        "{}\n[store]\npath = {:?}\ncommit_delay = \"10ms\"\nkeep_call_records = \"1h\"\n",
-        switchboard_config::DEFAULT_CONFIG,
-        store.display().to_string()
-    );
-    let start = |clock: Arc<ManualClock>| {
-        let config = switchboard_config::parse(&config, Path::new("test.toml")).unwrap();
-        App::with_store(config, &CustomerSource::Embedded, clock)
-            .unwrap()
-            .0
-    };
-    let clock = ManualClock::new();
-    let app = start(clock.clone());
-    let server = serve_app(app).await;
-    let mut routing = server.routing().await;
-    for id in ["old-1", "old-2"] {
-        routing
-            .route_call(pb::RouteCallRequest {
-                call_id: id.into(),
-                caller: "+19075551240".into(),
-                dialed: "+18005550100".into(),
-                switch_id: "sbc-1".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        press(&mut routing, id, "0").await;
-        routing
-            .report_call_event(pb::CallEvent {
+    #[tokio::test]
+    async fn call_records_past_their_keeping_time_are_pruned() {
+        let store = temp_dir("retention").join("s.db");
+        let config = format!(
+            "{}\n[store]\npath = {:?}\ncommit_delay = \"10ms\"\nkeep_call_records = \"1h\"\n",
+            switchboard_config::DEFAULT_CONFIG,
+            store.display().to_string()
+        );
+        let start = |clock: Arc<ManualClock>| {
+            let config = switchboard_config::parse(&config, Path::new("test.toml")).unwrap();
+            App::with_store(config, &CustomerSource::Embedded, clock)
+                .unwrap()
+                .0
+        };
+        let clock = ManualClock::new();
+        let app = start(clock.clone());
+        let server = serve_app(app).await;
+        for id in ["old-1", "old-2"] {
+            call(&server, id, "+19075551240").await;
+            let abandoned = pb::CallEvent {
                 call_id: id.into(),
                 kind: pb::CallEventKind::Abandoned.into(),
                 ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-    server.app.flush_store().unwrap();
-    server.stop().await;
-    assert_eq!(
-        Store::open(&store).unwrap().count_call_records().unwrap(),
-        2
-    );
-    // Two hours on, the next start prunes them (and every hour after).
-    clock.advance(Duration::from_secs(2 * 3600));
-    let server = serve_app(start(clock.clone())).await;
-    let mut left = u64::MAX;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = Store::open(&store).unwrap().count_call_records().unwrap();
-        if left == 0 {
-            break;
+            };
+            assert!(event(&server, abandoned).await);
         }
+        server.app.flush_store().unwrap();
+        server.stop().await;
+        assert_eq!(
+            Store::open(&store).unwrap().count_call_records().unwrap(),
+            2
+        );
+        // Two hours on, the next start prunes them (and every hour after).
+        clock.advance(Duration::from_secs(2 * 3600));
+        let server = serve_app(start(clock.clone())).await;
+        let mut left = u64::MAX;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            left = Store::open(&store).unwrap().count_call_records().unwrap();
+            if left == 0 {
+                break;
+            }
+        }
+        assert_eq!(left, 0);
+        server.stop().await;
     }
-    assert_eq!(left, 0);
-    server.stop().await;
 }
