@@ -567,12 +567,7 @@ impl Acd {
             return Err(AcdError::AlreadyWaiting);
         }
         // Publish, then look, as everywhere else.
-        self.promised_calls
-            .insert(Arc::clone(&call.call_id), agent_id.into());
-        self.promised
-            .entry(agent_id.into())
-            .or_default()
-            .push(Promise { call, queue, until });
+        self.keep_for(agent_id, queue, call, until);
         if agent.transition(AgentState::Available, AgentState::Reserved, now) {
             if let Some(a) = self.pop_promised(&agent) {
                 return Ok(Placed::Assigned(a));
@@ -584,6 +579,16 @@ impl Acd {
             }
         }
         Ok(Placed::Waiting { position: 1 })
+    }
+
+    /// Puts a call aside for one agent until `until`.
+    fn keep_for(&self, agent_id: &str, queue: QueueId, call: WaitingCall, until: Millis) {
+        self.promised_calls
+            .insert(Arc::clone(&call.call_id), agent_id.into());
+        self.promised
+            .entry(agent_id.into())
+            .or_default()
+            .push(Promise { call, queue, until });
     }
 
     /// Promised calls whose agent did not come in time (or logged out) join their queues,

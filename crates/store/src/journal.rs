@@ -211,30 +211,36 @@ impl Store {
     /// The journal of live state, to put back at start.
     pub fn journal(&self) -> Result<Journal, StoreError> {
         let mut out = Journal::default();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT agent_id, image FROM live_agents ORDER BY agent_id")
-            .map_err(|e| self.err(e))?;
+        out.agents = self.images(
+            "SELECT agent_id, image FROM live_agents ORDER BY agent_id",
+            "agent",
+            &mut out.unreadable,
+        )?;
+        out.calls = self.images(
+            "SELECT call_id, image FROM live_calls ORDER BY id",
+            "call",
+            &mut out.unreadable,
+        )?;
+        Ok(out)
+    }
+
+    /// The images a query returns as (key, image) rows; a row that does not read is
+    /// named in `unreadable` and skipped.
+    fn images<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        what: &str,
+        unreadable: &mut Vec<String>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let id: String = r.get(0).map_err(|e| self.err(e))?;
+            let key: String = r.get(0).map_err(|e| self.err(e))?;
             let image: String = r.get(1).map_err(|e| self.err(e))?;
-            match serde_json::from_str::<AgentImage>(&image) {
-                Ok(a) => out.agents.push(a),
-                Err(e) => out.unreadable.push(format!("agent {id}: {e}")),
-            }
-        }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT call_id, image FROM live_calls ORDER BY id")
-            .map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
-        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let id: String = r.get(0).map_err(|e| self.err(e))?;
-            let image: String = r.get(1).map_err(|e| self.err(e))?;
-            match serde_json::from_str::<CallImage>(&image) {
-                Ok(c) => out.calls.push(c),
-                Err(e) => out.unreadable.push(format!("call {id}: {e}")),
+            match serde_json::from_str(&image) {
+                Ok(v) => out.push(v),
+                Err(e) => unreadable.push(format!("{what} {key}: {e}")),
             }
         }
         Ok(out)

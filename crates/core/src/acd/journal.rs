@@ -9,8 +9,8 @@ use std::sync::{
 use arc_swap::ArcSwap;
 
 use super::{
-    Acd, AcdError, Agent, AgentProfile, AgentState, Assignment, Placed, Promise, WaitKey,
-    WaitingCall, lock, pack,
+    Acd, AcdError, Agent, AgentProfile, AgentState, Assignment, Placed, WaitKey, WaitingCall, lock,
+    pack,
 };
 use crate::{clock::Millis, plan::QueueId};
 
@@ -221,12 +221,7 @@ impl Acd {
         if !keeps {
             return self.enqueue(queue, call, now);
         }
-        self.promised_calls
-            .insert(Arc::clone(&call.call_id), agent_id.into());
-        self.promised
-            .entry(agent_id.into())
-            .or_default()
-            .push(Promise { call, queue, until });
+        self.keep_for(agent_id, queue, call, until);
         Ok(Placed::Waiting { position: 1 })
     }
 
