@@ -162,9 +162,9 @@ impl App {
         for a in &reloaded.assignments {
             self.dispatch.send(&self.router, a, now);
         }
-        // Calls may have moved or been re-keyed: the journal writes them all again.
+        // Waiting calls may have moved or been re-keyed: the journal writes them again.
         if self.store.is_some() {
-            for id in self.router.call_ids() {
+            for id in self.router.acd().waiting_ids() {
                 self.mark_call(&id);
             }
         }

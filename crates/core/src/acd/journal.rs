@@ -100,6 +100,12 @@ impl Acd {
         Some(Located::Held { agent, queue, call })
     }
 
+    /// The calls waiting in queues (not those kept for an agent, whose place a reload
+    /// does not change).
+    pub fn waiting_ids(&self) -> Vec<Arc<str>> {
+        self.waiting.iter().map(|e| Arc::clone(e.key())).collect()
+    }
+
     /// An agent's state, for the journal.
     pub fn agent_image(&self, id: &str) -> Option<AgentImage> {
         let a = self.agent(id)?;
