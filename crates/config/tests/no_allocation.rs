@@ -2,14 +2,7 @@
 //! counting allocator watches every rule of a condition-rich config evaluated for callers
 //! with and without profiles.
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-};
+use std::{path::Path, sync::Arc};
 
 use switchboard_config::{DEFAULT_CONFIG, parse};
 use switchboard_core::{
@@ -20,27 +13,8 @@ use switchboard_core::{
     router::{Caller, Channel, PreferenceSource},
 };
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-#[allow(unsafe_code)]
-// SAFETY: every call is passed straight to the system allocator; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: the caller's layout contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+mod counting;
+use counting::allocations;
 
 const EXTRA_RULES: &str = r#"
 [[rules]]
@@ -94,7 +68,7 @@ fn evaluating_every_rule_allocates_nothing() {
         .collect();
     let live = NoLiveQueues;
     let mut matched = 0;
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     for caller in &callers {
         for channel in [Channel::Voice, Channel::Chat] {
             let facts = Facts {
@@ -111,7 +85,7 @@ fn evaluating_every_rule_allocates_nothing() {
             }
         }
     }
-    let allocated = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    let allocated = allocations() - before;
     assert_eq!(
         allocated, 0,
         "evaluating the rules allocated {allocated} times"

@@ -424,7 +424,14 @@ pub struct Router {
     reloading: std::sync::Mutex<()>,
     /// Numbers new calls' journal keys (see [`CallImage::key`]).
     next_key: std::sync::atomic::AtomicU64,
+    /// Switch ids, shared by their calls: a contact center has a handful of switches, so
+    /// a call's switch id costs no allocation.
+    switches: DashMap<Box<str>, Arc<str>>,
 }
+
+/// Most switch ids shared; past this (a client inventing ids) each call has its own copy,
+/// so the table cannot grow without bound.
+const MAX_SHARED_SWITCH_IDS: usize = 1_024;
 
 /// Why a new plan cannot replace the running one. Nothing changed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -535,6 +542,7 @@ impl Router {
             behaviour: Behaviour::new(),
             calls: DashMap::new(),
             next_key: std::sync::atomic::AtomicU64::new(0),
+            switches: DashMap::new(),
             reloading: std::sync::Mutex::new(()),
         }
     }
@@ -663,6 +671,18 @@ impl Router {
         self.calls.contains_key(call_id)
     }
 
+    /// The shared copy of a switch id.
+    fn switch_id(&self, id: &str) -> Arc<str> {
+        if let Some(shared) = self.switches.get(id) {
+            return Arc::clone(&shared);
+        }
+        let fresh: Arc<str> = Arc::from(id);
+        if self.switches.len() < MAX_SHARED_SWITCH_IDS {
+            self.switches.insert(id.into(), Arc::clone(&fresh));
+        }
+        fresh
+    }
+
     /// The ids of the calls the router remembers.
     pub fn call_ids(&self) -> Vec<Arc<str>> {
         self.calls.iter().map(|c| Arc::clone(c.key())).collect()
@@ -730,7 +750,7 @@ impl Router {
                     created: now,
                     key: journal_key(now, &self.next_key),
                     call_id,
-                    switch_id: Arc::from(req.switch_id),
+                    switch_id: self.switch_id(req.switch_id),
                     record: None,
                 };
                 let assignment = self.place(&mut decision, &mut state, now);

@@ -1001,3 +1001,25 @@ fn a_restart_under_an_edited_config_maps_names_and_says_what_it_could_not_keep()
     );
     assert!(fresh.acd().agent("ann").is_some());
 }
+
+#[test]
+fn switch_ids_are_shared_but_a_client_inventing_them_cannot_grow_the_table() {
+    let r = router();
+    let first = r.route(&call("s1", "+13125550140", MAIN_LINE), T0).unwrap();
+    drop(first);
+    let a = r.switch_id("sbc-1");
+    let b = r.switch_id("sbc-1");
+    assert!(Arc::ptr_eq(&a, &b), "one copy per switch");
+    for i in 0..MAX_SHARED_SWITCH_IDS + 100 {
+        let (switch, id) = (format!("made-up-{i}"), format!("x{i}"));
+        let req = CallRequest {
+            switch_id: &switch,
+            ..call(&id, "+13125550140", MAIN_LINE)
+        };
+        let _ = r.route(&req, T0).unwrap();
+    }
+    assert_eq!(r.switches.len(), MAX_SHARED_SWITCH_IDS);
+    // Calls on switches past the limit still carry their own switch id.
+    let id = format!("made-up-{}", MAX_SHARED_SWITCH_IDS + 50);
+    assert_eq!(&*r.switch_id(&id), id.as_str());
+}
