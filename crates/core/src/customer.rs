@@ -209,6 +209,18 @@ impl Customer {
         if let Some(agent) = &self.preferred_agent {
             check_len("preferred_agent", agent, 1, limits::ID)?;
         }
+        // A profile lives as long as the directory: keep no spare capacity from parsing.
+        self.numbers.shrink_to_fit();
+        self.tags.shrink_to_fit();
+        self.attributes.shrink_to_fit();
+        for s in [&mut self.id, &mut self.name, &mut self.language] {
+            s.shrink_to_fit();
+        }
+        for (k, v) in &mut self.attributes {
+            k.shrink_to_fit();
+            v.shrink_to_fit();
+        }
+        self.tags.iter_mut().for_each(String::shrink_to_fit);
         Ok(self)
     }
 
@@ -227,6 +239,32 @@ pub enum DirectoryError {
     NumberTaken { number: E164, owner: String },
 }
 
+/// A profile as a key of the by-id index: hashed and compared by its id, and found by a
+/// `&str`.
+#[derive(Debug, Clone)]
+struct ById(Arc<Customer>);
+
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for ById {}
+
+impl std::hash::Hash for ById {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As `str` hashes, so that a lookup by `&str` finds it.
+        self.0.id.as_str().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for ById {
+    fn borrow(&self) -> &str {
+        &self.0.id
+    }
+}
+
 /// Every known customer, by phone number (the route path) and by customer id (admin).
 ///
 /// Reads never block each other: both indexes are sharded concurrent maps. Writers
@@ -235,7 +273,8 @@ pub enum DirectoryError {
 #[derive(Debug, Default)]
 pub struct Directory {
     by_number: DashMap<E164, Arc<Customer>>,
-    by_id: DashMap<String, Arc<Customer>>,
+    /// Keyed by the profile itself (found by its id), so the id is not stored twice.
+    by_id: DashMap<ById, ()>,
     writer: Mutex<()>,
 }
 
@@ -250,7 +289,7 @@ impl Directory {
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Customer>> {
-        self.by_id.get(id).map(|c| Arc::clone(&c))
+        self.by_id.get(id).map(|c| Arc::clone(&c.key().0))
     }
 
     pub fn len(&self) -> usize {
@@ -278,9 +317,14 @@ impl Directory {
             }
         }
         let customer = Arc::new(customer);
-        let old = self
-            .by_id
-            .insert(customer.id.clone(), Arc::clone(&customer));
+        // The key is replaced with the value, in one step under the shard's lock.
+        let old = match self.by_id.entry(ById(Arc::clone(&customer))) {
+            dashmap::mapref::entry::Entry::Occupied(e) => Some(e.replace_entry(()).0.0),
+            dashmap::mapref::entry::Entry::Vacant(e) => {
+                e.insert(());
+                None
+            }
+        };
         for number in &customer.numbers {
             self.by_number.insert(*number, Arc::clone(&customer));
         }
@@ -338,6 +382,10 @@ mod tests {
         assert!(dir.lookup(n("+12125550101")).is_none());
         assert_eq!(dir.lookup(n("+12125550104")).unwrap().id, "c1");
         assert_eq!(dir.len(), 1);
+        // By id, too, the new profile answers.
+        let by_id = dir.get("c1").unwrap();
+        assert_eq!(by_id.numbers, [n("+12125550102"), n("+12125550104")]);
+        assert!(Arc::ptr_eq(&by_id, &dir.lookup(n("+12125550102")).unwrap()));
     }
 
     #[test]
