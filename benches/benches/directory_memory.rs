@@ -58,12 +58,12 @@ fn string_bytes(c: &Customer) -> usize {
     c.id.len()
         + c.name.len()
         + c.language.len()
-        + c.tags.iter().map(String::len).sum::<usize>()
+        + c.tags.iter().map(|t| t.len()).sum::<usize>()
         + c.attributes
             .iter()
             .map(|(k, v)| k.len() + v.len())
             .sum::<usize>()
-        + c.preferred_agent.as_ref().map_or(0, String::len)
+        + c.preferred_agent.as_ref().map_or(0, |a| a.len())
 }
 
 fn main() {

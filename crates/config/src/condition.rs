@@ -710,16 +710,16 @@ mod tests {
         Customer {
             id: "C1".into(),
             name: "Maria".into(),
-            numbers: vec![],
+            numbers: Box::default(),
             tier: TierId(2),
             preference: Preference::None,
             language: "es".into(),
             lifetime_value: 7_200.0,
             influence: 40,
-            tags: tags.iter().map(|t| t.to_string()).collect(),
+            tags: tags.iter().map(|t| Box::from(*t)).collect(),
             attributes: attrs
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (Box::from(*k), Box::from(*v)))
                 .collect(),
             preferred_agent: Some("ann".into()),
         }

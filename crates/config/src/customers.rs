@@ -208,21 +208,21 @@ impl Columns {
             let (k, v) = pair
                 .split_once('=')
                 .ok_or_else(|| format!("attributes: {pair:?} is not key=value"))?;
-            attributes.push((k.trim().to_owned(), v.trim().to_owned()));
+            attributes.push((Box::from(k.trim()), Box::from(v.trim())));
         }
         let agent = self.get(r, "preferred_agent");
         Customer {
-            id: self.get(r, "customer_id").to_owned(),
-            name: self.get(r, "name").to_owned(),
-            numbers,
+            id: self.get(r, "customer_id").into(),
+            name: self.get(r, "name").into(),
+            numbers: numbers.into(),
             tier,
             preference,
-            language: self.get(r, "language").to_owned(),
+            language: self.get(r, "language").into(),
             lifetime_value,
             influence,
-            tags: split_list(self.get(r, "tags")).map(str::to_owned).collect(),
-            attributes,
-            preferred_agent: (!agent.is_empty()).then(|| agent.to_owned()),
+            tags: split_list(self.get(r, "tags")).map(Box::from).collect(),
+            attributes: attributes.into(),
+            preferred_agent: (!agent.is_empty()).then(|| agent.into()),
         }
         .validated()
         .map_err(|e| e.to_string())

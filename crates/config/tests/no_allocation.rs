@@ -40,18 +40,18 @@ fn evaluating_every_rule_allocates_nothing() {
     let profile = Customer {
         id: "C1".into(),
         name: "Maria".into(),
-        numbers: vec![],
+        numbers: Box::default(),
         tier: TierId(2),
         preference: Preference::None,
         language: "es".into(),
         lifetime_value: 7_200.0,
         influence: 40,
-        tags: vec!["loyalty".into()],
-        attributes: vec![
+        tags: Box::new(["loyalty".into()]),
+        attributes: Box::new([
             ("device_purchased".into(), "2023-02-01".into()),
             ("plan".into(), "premium".into()),
             ("seats".into(), "12".into()),
-        ],
+        ]),
         preferred_agent: None,
     };
     let callers: Vec<Caller> = [Some(profile), None]

@@ -335,9 +335,9 @@ impl Condition {
 fn attr<'a>(customer: Option<&'a Customer>, key: &str) -> Option<&'a str> {
     let attrs = &customer?.attributes;
     attrs
-        .binary_search_by(|(k, _)| k.as_str().cmp(key))
+        .binary_search_by(|(k, _)| (**k).cmp(key))
         .ok()
-        .map(|i| attrs[i].1.as_str())
+        .map(|i| &*attrs[i].1)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -79,21 +79,25 @@ impl FromStr for Preference {
 /// A customer profile. Shared (`Arc`) between the directory's indexes and the calls that
 /// routed with it; replaced whole on update, never mutated in place.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// Text is held in boxed slices rather than growable strings and vectors: a profile is
+/// built once and lives as long as the directory, so the capacity words would be waste
+/// (a million profiles make it tens of megabytes).
 pub struct Customer {
-    pub id: String,
-    pub name: String,
-    pub numbers: Vec<E164>,
+    pub id: Box<str>,
+    pub name: Box<str>,
+    pub numbers: Box<[E164]>,
     pub tier: TierId,
     /// The explicit preference (CRM or admin); learned behaviour is kept apart.
     pub preference: Preference,
-    pub language: String,
+    pub language: Box<str>,
     pub lifetime_value: f64,
     /// Social influence, 0 to 100.
     pub influence: u8,
-    pub tags: Vec<String>,
+    pub tags: Box<[Box<str>]>,
     /// Sorted by key, keys unique.
-    pub attributes: Vec<(String, String)>,
-    pub preferred_agent: Option<String>,
+    pub attributes: Box<[(Box<str>, Box<str>)]>,
+    pub preferred_agent: Option<Box<str>>,
 }
 
 /// Limits on customer fields. Generous for real CRM data, tight enough that a bad import
@@ -151,7 +155,7 @@ impl Customer {
     /// country).
     pub fn validated(mut self) -> Result<Self, CustomerError> {
         check_len("customer_id", &self.id, 1, limits::ID)?;
-        if self.id.trim() != self.id {
+        if self.id.trim() != &*self.id {
             return Err(bad("customer_id", "has leading or trailing spaces"));
         }
         check_len("name", &self.name, 0, limits::NAME)?;
@@ -159,12 +163,13 @@ impl Customer {
         if self.numbers.is_empty() {
             return Err(bad("phone_numbers", "at least one number is required"));
         }
-        let mut seen = Vec::with_capacity(self.numbers.len());
-        self.numbers.retain(|n| {
-            let new = !seen.contains(n);
-            seen.push(*n);
-            new
-        });
+        let mut numbers: Vec<E164> = Vec::with_capacity(self.numbers.len());
+        for n in self.numbers.iter() {
+            if !numbers.contains(n) {
+                numbers.push(*n);
+            }
+        }
+        self.numbers = numbers.into_boxed_slice();
         if self.numbers.len() > limits::NUMBERS {
             return Err(bad(
                 "phone_numbers",
@@ -209,26 +214,14 @@ impl Customer {
         if let Some(agent) = &self.preferred_agent {
             check_len("preferred_agent", agent, 1, limits::ID)?;
         }
-        // A profile lives as long as the directory: keep no spare capacity from parsing.
-        self.numbers.shrink_to_fit();
-        self.tags.shrink_to_fit();
-        self.attributes.shrink_to_fit();
-        for s in [&mut self.id, &mut self.name, &mut self.language] {
-            s.shrink_to_fit();
-        }
-        for (k, v) in &mut self.attributes {
-            k.shrink_to_fit();
-            v.shrink_to_fit();
-        }
-        self.tags.iter_mut().for_each(String::shrink_to_fit);
         Ok(self)
     }
 
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .binary_search_by(|(k, _)| (**k).cmp(key))
             .ok()
-            .map(|i| self.attributes[i].1.as_str())
+            .map(|i| &*self.attributes[i].1)
     }
 }
 
@@ -255,7 +248,7 @@ impl Eq for ById {}
 impl std::hash::Hash for ById {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         // As `str` hashes, so that a lookup by `&str` finds it.
-        self.0.id.as_str().hash(state);
+        (*self.0.id).hash(state);
     }
 }
 
@@ -312,7 +305,7 @@ impl Directory {
             {
                 return Err(DirectoryError::NumberTaken {
                     number: *number,
-                    owner: owner.id.clone(),
+                    owner: owner.id.to_string(),
                 });
             }
         }
@@ -348,15 +341,15 @@ mod tests {
     fn customer(id: &str, numbers: &[&str]) -> Customer {
         Customer {
             id: id.into(),
-            name: format!("Customer {id}"),
+            name: format!("Customer {id}").into(),
             numbers: numbers.iter().map(|s| n(s)).collect(),
             tier: TierId(0),
             preference: Preference::None,
             language: "en".into(),
             lifetime_value: 10.0,
             influence: 5,
-            tags: vec![],
-            attributes: vec![],
+            tags: Box::default(),
+            attributes: Box::default(),
             preferred_agent: None,
         }
     }
@@ -366,8 +359,8 @@ mod tests {
         let dir = Directory::new();
         dir.upsert(customer("c1", &["+12125550101", "+12125550102"]))
             .unwrap();
-        assert_eq!(dir.lookup(n("+12125550101")).unwrap().id, "c1");
-        assert_eq!(dir.lookup(n("+12125550102")).unwrap().id, "c1");
+        assert_eq!(dir.lookup(n("+12125550101")).unwrap().id, "c1".into());
+        assert_eq!(dir.lookup(n("+12125550102")).unwrap().id, "c1".into());
         assert_eq!(dir.get("c1").unwrap().numbers.len(), 2);
         assert!(dir.lookup(n("+12125550103")).is_none());
     }
@@ -380,11 +373,11 @@ mod tests {
         dir.upsert(customer("c1", &["+12125550102", "+12125550104"]))
             .unwrap();
         assert!(dir.lookup(n("+12125550101")).is_none());
-        assert_eq!(dir.lookup(n("+12125550104")).unwrap().id, "c1");
+        assert_eq!(dir.lookup(n("+12125550104")).unwrap().id, "c1".into());
         assert_eq!(dir.len(), 1);
         // By id, too, the new profile answers.
         let by_id = dir.get("c1").unwrap();
-        assert_eq!(by_id.numbers, [n("+12125550102"), n("+12125550104")]);
+        assert_eq!(*by_id.numbers, [n("+12125550102"), n("+12125550104")]);
         assert!(Arc::ptr_eq(&by_id, &dir.lookup(n("+12125550102")).unwrap()));
     }
 
@@ -409,19 +402,19 @@ mod tests {
         c.lifetime_value = f64::NAN;
         assert_eq!(c.validated().unwrap_err().field, "lifetime_value");
         let mut c = customer("", &["+12125550101"]);
-        c.id.clear();
+        c.id = "".into();
         assert_eq!(
             c.validated().unwrap_err().to_string(),
             "customer_id: must not be empty"
         );
         let mut c = customer("c1", &["+12125550101"]);
-        c.tags = vec!["x".repeat(65)];
+        c.tags = Box::new(["x".repeat(65).into()]);
         assert_eq!(
             c.validated().unwrap_err().to_string(),
             "tags: longer than 64 characters (65)"
         );
         let mut c = customer("c1", &["+12125550101"]);
-        c.attributes = vec![("a".into(), "1".into()), ("a".into(), "2".into())];
+        c.attributes = Box::new([("a".into(), "1".into()), ("a".into(), "2".into())]);
         assert_eq!(
             c.validated().unwrap_err().to_string(),
             "attributes: key \"a\" given twice"
@@ -436,10 +429,10 @@ mod tests {
     #[test]
     fn attributes_are_sorted_for_lookup() {
         let mut c = customer("c1", &["+12125550101", "+12125550101"]);
-        c.attributes = vec![
+        c.attributes = Box::new([
             ("z".into(), "last".into()),
             ("device_purchased".into(), "2024-03-01".into()),
-        ];
+        ]);
         let c = c.validated().unwrap();
         assert_eq!(c.attribute("device_purchased"), Some("2024-03-01"));
         assert_eq!(c.attribute("z"), Some("last"));

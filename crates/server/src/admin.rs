@@ -276,7 +276,7 @@ pub(crate) fn explanation(e: &switchboard_core::router::Explanation) -> pb::Expl
             .caller
             .customer
             .as_ref()
-            .map(|c| c.id.clone())
+            .map(|c| c.id.to_string())
             .unwrap_or_default(),
         tier: plan.tier(e.caller.tier).name.clone(),
         effective_preference: convert::preference_to(e.caller.preference).into(),

@@ -201,17 +201,22 @@ pub(crate) fn customer_from(plan: &RoutePlan, c: pb::Customer) -> Result<Custome
         )
     })?;
     let customer = Customer {
-        id: c.customer_id,
-        name: c.name,
-        numbers,
+        id: c.customer_id.into(),
+        name: c.name.into(),
+        numbers: numbers.into(),
         tier,
         preference: preference_from(c.preference, "customer.preference")?,
-        language: c.language,
+        language: c.language.into(),
         lifetime_value: c.lifetime_value,
         influence,
-        tags: c.tags,
-        attributes: c.attributes.into_iter().collect(),
-        preferred_agent: (!c.preferred_agent.is_empty()).then_some(c.preferred_agent),
+        tags: c.tags.into_iter().map(String::into_boxed_str).collect(),
+        attributes: c
+            .attributes
+            .into_iter()
+            .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
+            .collect(),
+        preferred_agent: (!c.preferred_agent.is_empty())
+            .then(|| c.preferred_agent.into_boxed_str()),
     };
     customer
         .validated()
@@ -220,17 +225,21 @@ pub(crate) fn customer_from(plan: &RoutePlan, c: pb::Customer) -> Result<Custome
 
 pub(crate) fn customer_to(plan: &RoutePlan, c: &Customer) -> pb::Customer {
     pb::Customer {
-        customer_id: c.id.clone(),
-        name: c.name.clone(),
+        customer_id: c.id.to_string(),
+        name: c.name.to_string(),
         phone_numbers: c.numbers.iter().map(ToString::to_string).collect(),
         tier: plan.tier(c.tier).name.clone(),
         preference: preference_to(c.preference).into(),
-        language: c.language.clone(),
+        language: c.language.to_string(),
         lifetime_value: c.lifetime_value,
         influence: u32::from(c.influence),
-        tags: c.tags.clone(),
-        attributes: c.attributes.iter().cloned().collect::<HashMap<_, _>>(),
-        preferred_agent: c.preferred_agent.clone().unwrap_or_default(),
+        tags: c.tags.iter().map(ToString::to_string).collect(),
+        attributes: c
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<_, _>>(),
+        preferred_agent: c.preferred_agent.as_deref().unwrap_or_default().to_owned(),
     }
 }
 
@@ -270,8 +279,8 @@ pub(crate) fn assignment(
             ..Default::default()
         };
         if let Some(c) = known {
-            context.customer_id = c.id.clone();
-            context.name = c.name.clone();
+            context.customer_id = c.id.to_string();
+            context.name = c.name.to_string();
             context.tier = plan.tier(c.tier).name.clone();
             context.preference = preference_to(c.preference).into();
             context.last_contact = router

@@ -423,19 +423,28 @@ impl Store {
                 .map(|kv| split_pair(kv).ok_or_else(|| damaged("a stored attribute has no '='")))
                 .collect::<Result<Vec<_>, _>>()?;
             out.push(Customer {
-                name: get(1)?,
-                numbers,
+                name: get(1)?.into(),
+                numbers: numbers.into(),
                 tier,
                 preference: get(4)?
                     .parse::<Preference>()
                     .map_err(|_| damaged("unknown preference"))?,
-                language: get(5)?,
+                language: get(5)?.into(),
                 lifetime_value: r.get(6).map_err(|e| self.err(e))?,
                 influence: r.get(7).map_err(|e| self.err(e))?,
-                tags: split(&get(8)?),
-                attributes,
-                preferred_agent: r.get(10).map_err(|e| self.err(e))?,
-                id,
+                tags: split(&get(8)?)
+                    .into_iter()
+                    .map(String::into_boxed_str)
+                    .collect(),
+                attributes: attributes
+                    .into_iter()
+                    .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
+                    .collect(),
+                preferred_agent: r
+                    .get::<_, Option<String>>(10)
+                    .map_err(|e| self.err(e))?
+                    .map(String::into_boxed_str),
+                id: id.into_boxed_str(),
             });
         }
         Ok((out, notes))

@@ -27,17 +27,17 @@ fn customer(id: &str, number: &str) -> Customer {
     Customer {
         id: id.into(),
         name: "Maria; \"M\" = Lopez".into(),
-        numbers: vec![number.parse().unwrap(), "+442079460000".parse().unwrap()],
+        numbers: Box::new([number.parse().unwrap(), "+442079460000".parse().unwrap()]),
         tier: TierId(2),
         preference: Preference::FriendlyChat,
         language: "es".into(),
         lifetime_value: 48_200.5,
         influence: 62,
-        tags: vec!["loyalty;club".into(), "a=b".into(), "back\\slash".into()],
-        attributes: vec![
+        tags: Box::new(["loyalty;club".into(), "a=b".into(), "back\\slash".into()]),
+        attributes: Box::new([
             ("device_purchased".into(), "2025-09-14".into()),
             ("note".into(), "x=y; z\\".into()),
-        ],
+        ]),
         preferred_agent: Some("agent-007".into()),
     }
 }

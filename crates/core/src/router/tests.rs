@@ -168,15 +168,15 @@ fn plan() -> RoutePlan {
 fn customer(id: &str, number: &str, tier: TierId, preference: Preference) -> Customer {
     Customer {
         id: id.into(),
-        name: format!("Customer {id}"),
-        numbers: vec![number.parse().unwrap()],
+        name: format!("Customer {id}").into(),
+        numbers: Box::new([number.parse().unwrap()]),
         tier,
         preference,
         language: "en".into(),
         lifetime_value: 0.0,
         influence: 0,
-        tags: vec![],
-        attributes: vec![],
+        tags: Box::default(),
+        attributes: Box::default(),
         preferred_agent: None,
     }
 }
