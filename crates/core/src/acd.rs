@@ -24,6 +24,8 @@ use std::{
 use arc_swap::ArcSwap;
 use dashmap::DashMap;
 
+use crate::FastHash;
+
 use crate::{
     clock::Millis,
     customer::{Preference, TierId},
@@ -324,21 +326,41 @@ pub struct Acd {
     /// Serializes log-in and log-out with reloads, so that no agent's queues are worked
     /// out against a policy that is being replaced.
     membership: Mutex<()>,
-    agents: DashMap<Box<str>, Arc<Agent>>,
+    agents: DashMap<Box<str>, Arc<Agent>, FastHash>,
     /// Waiting calls by id, to find them for abandon and transfer.
-    waiting: DashMap<Arc<str>, (QueueId, WaitKey)>,
+    waiting: DashMap<Arc<str>, (QueueId, WaitKey), FastHash>,
     /// Offered or connected calls by id, with the agent who holds them.
-    held: DashMap<Arc<str>, Arc<Agent>>,
+    held: DashMap<Arc<str>, Arc<Agent>, FastHash>,
     /// Calls kept for one agent (a repeat caller's last agent) until a deadline, by agent.
-    promised: DashMap<Box<str>, Vec<Promise>>,
+    promised: DashMap<Box<str>, Vec<Promise>, FastHash>,
     /// The agent each promised call is kept for, by call.
-    promised_calls: DashMap<Arc<str>, Box<str>>,
+    promised_calls: DashMap<Arc<str>, Box<str>, FastHash>,
     seq: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding a queue lock leaves a whole map behind; keep serving.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The 1-based place of `key` (which is in `waiting`), counted from whichever end of the
+/// queue is nearer: most calls join at the tail (same priority, later arrival) or near
+/// the head (a higher priority), so this is a few steps rather than the queue's length.
+fn place_of(waiting: &BTreeMap<WaitKey, WaitingCall>, key: WaitKey) -> usize {
+    use std::ops::Bound::{Excluded, Unbounded};
+    let mut before = waiting.range(..key);
+    let mut after = waiting.range((Excluded(key), Unbounded));
+    let mut steps = 0;
+    loop {
+        if before.next().is_none() {
+            return steps + 1;
+        }
+        if after.next().is_none() {
+            // `steps + 1` entries before it have been seen; `steps` after it are all.
+            return waiting.len() - steps;
+        }
+        steps += 1;
+    }
 }
 
 /// Most queues an ACD holds over its life, retired ones included.
@@ -369,11 +391,11 @@ impl Acd {
             queues: slots,
             fallback: ArcSwap::from_pointee(None),
             membership: Mutex::new(()),
-            agents: DashMap::new(),
-            waiting: DashMap::new(),
-            held: DashMap::new(),
-            promised: DashMap::new(),
-            promised_calls: DashMap::new(),
+            agents: DashMap::default(),
+            waiting: DashMap::default(),
+            held: DashMap::default(),
+            promised: DashMap::default(),
+            promised_calls: DashMap::default(),
             seq: AtomicU64::new(0),
         }
     }
@@ -510,7 +532,7 @@ impl Acd {
                 entry.1 = key;
             }
             waiting.insert(key, call);
-            waiting.range(..key).count() + 1
+            place_of(&waiting, key)
         };
         // Published; now look for an agent.
         match self.offer_queue(queue, now) {
@@ -645,7 +667,7 @@ impl Acd {
             return Some(1);
         }
         let (queue, key) = *self.waiting.get(call_id)?;
-        Some(lock(&self.at(queue).waiting).range(..key).count() + 1)
+        Some(place_of(&lock(&self.at(queue).waiting), key))
     }
 
     /// Moves a call to another queue, keeping its original arrival time (so its aging

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
+use crate::FastHash;
+
 use crate::{clock::Millis, customer::Preference, number::E164};
 
 /// Most first-prompt observations kept per number; the configured window may not exceed it.
@@ -113,9 +115,9 @@ pub trait Keeper: Send + Sync + std::fmt::Debug {
 /// The learned records of every number that has called.
 #[derive(Debug, Default)]
 pub struct Behaviour {
-    by_number: DashMap<E164, Learned>,
+    by_number: DashMap<E164, Learned, FastHash>,
     /// The agent who last served each number, and when.
-    served_by: DashMap<E164, LastContact>,
+    served_by: DashMap<E164, LastContact, FastHash>,
     keeper: std::sync::OnceLock<Arc<dyn Keeper>>,
 }
 

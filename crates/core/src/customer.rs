@@ -8,6 +8,8 @@ use std::{
 
 use dashmap::DashMap;
 
+use crate::FastHash;
+
 use crate::number::E164;
 
 /// Index of a tier in the configured order, lowest (e.g. `standard`) first.
@@ -265,9 +267,9 @@ impl std::borrow::Borrow<str> for ById {
 /// one-number-one-customer rule stay consistent; writes are rare and off the route path.
 #[derive(Debug, Default)]
 pub struct Directory {
-    by_number: DashMap<E164, Arc<Customer>>,
+    by_number: DashMap<E164, Arc<Customer>, FastHash>,
     /// Keyed by the profile itself (found by its id), so the id is not stored twice.
-    by_id: DashMap<ById, ()>,
+    by_id: DashMap<ById, (), FastHash>,
     writer: Mutex<()>,
 }
 

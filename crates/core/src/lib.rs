@@ -25,6 +25,11 @@ pub mod plan;
 pub mod router;
 pub mod stats;
 
+/// The hasher of the concurrent maps on the route path (numbers, call ids, agent ids):
+/// foldhash, several times faster than the standard SipHash on short keys, seeded at
+/// random per map so that callers choosing their numbers cannot aim at one bucket.
+pub type FastHash = foldhash::fast::RandomState;
+
 pub use clock::Millis;
 pub use customer::{Customer, Directory, Preference, TierId};
 pub use number::{E164, NumberError, NumberPlan};

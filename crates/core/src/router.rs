@@ -10,6 +10,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use dashmap::{DashMap, mapref::entry::Entry};
 
+use crate::FastHash;
+
 use crate::{
     acd::{Acd, AgentState, Assignment, Placed, WaitingCall},
     behaviour::{Behaviour, LastContact, Learned},
@@ -417,7 +419,7 @@ pub struct Router {
     plan: ArcSwap<RoutePlan>,
     directory: Arc<Directory>,
     behaviour: Behaviour,
-    calls: DashMap<Arc<str>, CallState>,
+    calls: DashMap<Arc<str>, CallState, FastHash>,
     acd: Acd,
     stats: Stats,
     /// One reload at a time; routing itself never takes it.
@@ -426,7 +428,7 @@ pub struct Router {
     next_key: std::sync::atomic::AtomicU64,
     /// Switch ids, shared by their calls: a contact center has a handful of switches, so
     /// a call's switch id costs no allocation.
-    switches: DashMap<Box<str>, Arc<str>>,
+    switches: DashMap<Box<str>, Arc<str>, FastHash>,
 }
 
 /// Most switch ids shared; past this (a client inventing ids) each call has its own copy,
@@ -540,9 +542,9 @@ impl Router {
             plan: ArcSwap::from_pointee(plan),
             directory,
             behaviour: Behaviour::new(),
-            calls: DashMap::new(),
+            calls: DashMap::default(),
             next_key: std::sync::atomic::AtomicU64::new(0),
-            switches: DashMap::new(),
+            switches: DashMap::default(),
             reloading: std::sync::Mutex::new(()),
         }
     }

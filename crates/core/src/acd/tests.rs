@@ -1085,3 +1085,23 @@ fn a_reload_that_renames_or_drops_a_queue_slot_is_refused() {
         .unwrap_err();
     assert_eq!(err, AcdError::QueuesMoved);
 }
+
+#[test]
+fn a_calls_place_counted_from_the_nearer_end_is_its_place() {
+    for len in 0..12 {
+        let map: BTreeMap<WaitKey, WaitingCall> = (0..len)
+            .map(|i| {
+                (
+                    WaitKey {
+                        neg_key: i64::from(i) * 10,
+                        seq: 0,
+                    },
+                    waiting(&format!("c{i}"), 0, T0),
+                )
+            })
+            .collect();
+        for (i, key) in map.keys().enumerate() {
+            assert_eq!(place_of(&map, *key), i + 1, "{i} of {len}");
+        }
+    }
+}
