@@ -1254,4 +1254,31 @@ fn store_settings_are_read_and_each_mistake_named() {
             at(&text, "\"soon\"")
         )]
     );
+    assert_eq!(
+        config.settings.keep_call_records,
+        std::time::Duration::from_secs(90 * 86_400)
+    );
+    let text = format!("{DEFAULT_CONFIG}\n[store]\nkeep_call_records = \"30d\"\n");
+    assert_eq!(
+        parse(&text, Path::new(FILE))
+            .unwrap()
+            .settings
+            .keep_call_records,
+        std::time::Duration::from_secs(30 * 86_400)
+    );
+    let text = format!("{DEFAULT_CONFIG}\n[store]\nkeep_call_records = \"59m\"\n");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: store.keep_call_records: \"59m\" is shorter than the minimum 1h",
+            at(&text, "\"59m\"")
+        )]
+    );
+    let text = format!("{DEFAULT_CONFIG}\n[store]\nkeep_call_records = \"forever\"\n");
+    assert_eq!(errors(&text).len(), 1, "{:?}", errors(&text));
+    assert!(
+        errors(&text)[0].contains("store.keep_call_records: \"forever\""),
+        "{:?}",
+        errors(&text)
+    );
 }
