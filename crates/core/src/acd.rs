@@ -29,7 +29,7 @@ use crate::FastHash;
 use crate::{
     clock::Millis,
     customer::{Preference, TierId},
-    plan::{MaxWaitAction, Queue, QueueId, Strategy},
+    plan::{MaxWaitAction, Queue, QueueId},
 };
 
 /// Agent states, as the desk and the switch see them.
@@ -56,6 +56,12 @@ impl AgentState {
             5 => AgentState::NotReady,
             _ => AgentState::LoggedOut,
         }
+    }
+
+    /// Whether an agent in this state takes the queue's calls (now or after the current
+    /// one): logged in and not stepped away.
+    pub fn staffed(self) -> bool {
+        !matches!(self, AgentState::LoggedOut | AgentState::NotReady)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +111,12 @@ pub struct Agent {
     /// The call offered to or held by the agent, with its queue, from assignment until it
     /// ends or goes back to the queue.
     holding: Mutex<Option<(WaitingCall, QueueId)>>,
+    /// The ACD's staffing version, bumped when this agent starts or stops taking calls.
+    staffing: Arc<AtomicU64>,
+    /// Log-in order within the ACD: the last tie-break between idle agents.
+    no: u32,
+    /// The `since` the agent is listed idle under in their queues, if listed.
+    listed: Mutex<Option<u64>>,
 }
 
 /// The queues an agent's skills qualify them for.
@@ -150,17 +162,13 @@ impl Agent {
             .map(|(c, _)| Arc::clone(&c.call_id))
     }
 
-    pub fn serves(&self, queue: QueueId) -> bool {
-        self.routing.load().queues.iter().any(|(q, _)| *q == queue)
+    /// The queues the agent's skills qualify them for, in id order.
+    pub fn serving(&self) -> Vec<QueueId> {
+        self.routing.load().queues.iter().map(|(q, _)| *q).collect()
     }
 
-    fn score(&self, queue: QueueId) -> u16 {
-        self.routing
-            .load()
-            .queues
-            .iter()
-            .find(|(q, _)| *q == queue)
-            .map_or(0, |(_, s)| *s)
+    pub fn serves(&self, queue: QueueId) -> bool {
+        self.routing.load().queues.iter().any(|(q, _)| *q == queue)
     }
 
     /// Moves from `from` to `to` if the agent is in `from`; the one atomic step that
@@ -176,6 +184,9 @@ impl Agent {
             .compare_exchange(current, next, SeqCst, SeqCst)
             .is_ok()
         {
+            if from.staffed() != to.staffed() {
+                self.staffing.fetch_add(1, SeqCst);
+            }
             let was_since = self.since.swap(now.0, SeqCst);
             if matches!(
                 from,
@@ -231,10 +242,15 @@ struct QueueState {
     waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
     /// Logged-in agents whose skills qualify for this queue.
     members: RwLock<Vec<Arc<Agent>>>,
-    /// Where `round_robin` starts looking next, as an index into `members`.
-    next_turn: AtomicU64,
+    /// The members who are idle, in the orders claims need.
+    idle: Mutex<IdleAgents>,
     /// Average handle time (talk plus wrap-up) of recent calls, milliseconds.
     handle_ms: AtomicU64,
+    /// The staffed count as of a staffing version: `version << 24 | count`. Rules read
+    /// it on every call (estimated waits); it changes only when an agent logs in or out,
+    /// steps away or comes back, or a reload moves members, so it is counted again only
+    /// then rather than walking the members on each read.
+    staffed_at: AtomicU64,
 }
 
 /// What happened to a call that reached its queue's maximum wait.
@@ -336,7 +352,18 @@ pub struct Acd {
     /// The agent each promised call is kept for, by call.
     promised_calls: DashMap<Arc<str>, Box<str>, FastHash>,
     seq: AtomicU64,
+    /// Bumped whenever the set of agents taking a queue's calls may have changed (see
+    /// [`QueueState::staffed_at`]); starts at 1, so no count is current at first.
+    staffing: Arc<AtomicU64>,
+    /// Log-in numbers for agents.
+    agent_no: AtomicU32,
+    /// Held shared while an agent is listed idle or unlisted, and exclusively while a
+    /// reload rebuilds the idle lists under new policies.
+    idle_gate: RwLock<()>,
 }
+
+/// Bits of [`QueueState::staffed_at`] that hold the count.
+const STAFFED_BITS: u32 = 24;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding a queue lock leaves a whole map behind; keep serving.
@@ -372,10 +399,11 @@ impl QueueState {
             handle_ms: AtomicU64::new(
                 u64::try_from(spec.handle_time.as_millis()).unwrap_or(u64::MAX),
             ),
+            idle: Mutex::new(IdleAgents::new(spec.strategy)),
             spec: ArcSwap::from_pointee(spec),
             waiting: Mutex::new(BTreeMap::new()),
             members: RwLock::new(Vec::new()),
-            next_turn: AtomicU64::new(0),
+            staffed_at: AtomicU64::new(0),
         }
     }
 }
@@ -397,6 +425,9 @@ impl Acd {
             promised: DashMap::default(),
             promised_calls: DashMap::default(),
             seq: AtomicU64::new(0),
+            staffing: Arc::new(AtomicU64::new(1)),
+            agent_no: AtomicU32::new(0),
+            idle_gate: RwLock::new(()),
         }
     }
 
@@ -452,6 +483,9 @@ impl Acd {
             routing: ArcSwap::from_pointee(routing),
             reason: Mutex::new(None),
             holding: Mutex::new(None),
+            staffing: Arc::clone(&self.staffing),
+            no: self.agent_no.fetch_add(1, SeqCst),
+            listed: Mutex::new(None),
         });
         for (q, _) in &agent.routing.load().queues {
             let members = &self.at(*q).members;
@@ -459,6 +493,7 @@ impl Acd {
             members.retain(|a| a.profile.id != agent.profile.id);
             members.push(Arc::clone(&agent));
         }
+        self.staffing.fetch_add(1, SeqCst);
         self.agents.insert(
             agent.profile.id.clone().into_boxed_str(),
             Arc::clone(&agent),
@@ -830,13 +865,29 @@ impl Acd {
 
     /// Agents who will take the queue's calls: logged in and not stepped away.
     pub fn staffed(&self, queue: QueueId) -> usize {
-        self.queue(queue).map_or(0, |q| {
-            let members = q.members.read().unwrap_or_else(|e| e.into_inner());
-            members
-                .iter()
-                .filter(|a| !matches!(a.state(), AgentState::LoggedOut | AgentState::NotReady))
-                .count()
-        })
+        let Ok(q) = self.queue(queue) else {
+            return 0;
+        };
+        // Read the version first: a count made after this read reflects every change
+        // up to it (a change bumps the version after it is made).
+        let version = self.staffing.load(SeqCst);
+        let cached = q.staffed_at.load(SeqCst);
+        if cached >> STAFFED_BITS == version {
+            return (cached & ((1 << STAFFED_BITS) - 1)) as usize;
+        }
+        let count = q
+            .members
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|a| a.state().staffed())
+            .count();
+        let fresh = version << STAFFED_BITS | (count as u64).min((1 << STAFFED_BITS) - 1);
+        // Never replace a count of a later version with this one.
+        let _ = q.staffed_at.fetch_update(SeqCst, SeqCst, |old| {
+            (old >> STAFFED_BITS < version).then_some(fresh)
+        });
+        count
     }
 
     /// Estimated wait for a call at `position` (1-based): `position x AHT / N` with N
@@ -1080,6 +1131,8 @@ impl Acd {
         for ((_, q), list) in self.slots().zip(members) {
             *q.members.write().unwrap_or_else(|e| e.into_inner()) = list;
         }
+        self.staffing.fetch_add(1, SeqCst);
+        self.rebuild_idle(&agents);
         drop(membership);
         let mut made = Vec::new();
         let mut moved = Vec::new();
@@ -1175,6 +1228,7 @@ impl Acd {
             }
         }
         let _membership = lock(&self.membership);
+        self.unlist_idle(&agent);
         for (q, _) in &agent.routing.load().queues {
             let members = &self.at(*q).members;
             members
@@ -1182,6 +1236,7 @@ impl Acd {
                 .unwrap_or_else(|e| e.into_inner())
                 .retain(|a| !Arc::ptr_eq(a, &agent));
         }
+        self.staffing.fetch_add(1, SeqCst);
         Ok(())
     }
 
@@ -1234,7 +1289,7 @@ impl Acd {
                 .values()
                 .next()
                 .map_or(Preference::None, |c| c.preference);
-            let agent = self.claim_idle(q, queue, wants, now)?;
+            let agent = self.claim_idle(q, wants, now)?;
             match self.pop_best(&agent, now) {
                 Some(a) => return Some(a),
                 None => {
@@ -1425,62 +1480,67 @@ impl Acd {
     /// Gives back an agent claimed for a call that was not there. True when a call is
     /// waiting in one of the agent's queues: it may have arrived while the agent was
     /// reserved and so not seen them, and the agent must look again.
-    fn release_empty_claim(&self, agent: &Agent, now: Millis) -> bool {
-        agent.transition(AgentState::Reserved, AgentState::Available, now);
+    fn release_empty_claim(&self, agent: &Arc<Agent>, now: Millis) -> bool {
+        if agent.transition(AgentState::Reserved, AgentState::Available, now) {
+            // Listed before looking: a call arriving from now on finds the agent in the
+            // idle lists, and one that arrived before is seen by the look.
+            self.list_idle(agent);
+        }
         self.has_work(agent, now)
+    }
+
+    /// Lists an available agent as idle in every queue they serve, replacing their last
+    /// listing. An agent no longer available by now is not listed.
+    fn list_idle(&self, agent: &Arc<Agent>) {
+        let _gate = self.idle_gate.read().unwrap_or_else(|e| e.into_inner());
+        let mut listed = lock(&agent.listed);
+        if agent.state() != AgentState::Available {
+            return;
+        }
+        let since = agent.since.load(SeqCst);
+        for (q, score) in &agent.routing.load().queues {
+            lock(&self.at(*q).idle).list(agent, *score, *listed, since);
+        }
+        *listed = Some(since);
+    }
+
+    /// Drops an agent's idle listing (logging out).
+    fn unlist_idle(&self, agent: &Agent) {
+        let _gate = self.idle_gate.read().unwrap_or_else(|e| e.into_inner());
+        let Some(since) = lock(&agent.listed).take() else {
+            return;
+        };
+        for (q, score) in &agent.routing.load().queues {
+            lock(&self.at(*q).idle).unlist(agent, *score, since);
+        }
+    }
+
+    /// Lists the available agents anew under the queues' current policies and the
+    /// agents' current queues (after a reload changed either).
+    fn rebuild_idle(&self, agents: &[Arc<Agent>]) {
+        let _gate = self.idle_gate.write().unwrap_or_else(|e| e.into_inner());
+        for (_, q) in self.slots() {
+            *lock(&q.idle) = IdleAgents::new(q.spec.load().strategy);
+        }
+        for agent in agents {
+            let mut listed = lock(&agent.listed);
+            *listed = None;
+            if agent.state() != AgentState::Available {
+                continue;
+            }
+            let since = agent.since.load(SeqCst);
+            for (q, score) in &agent.routing.load().queues {
+                lock(&self.at(*q).idle).list(agent, *score, None, since);
+            }
+            *listed = Some(since);
+        }
     }
 
     /// Claims the best idle agent of a queue for a call with preference `wants`: the
     /// queue's strategy, except that `get_it_done` always means most skilled and
-    /// `friendly_chat` puts agents tagged `rapport` first.
-    fn claim_idle(
-        &self,
-        q: &QueueState,
-        queue: QueueId,
-        wants: Preference,
-        now: Millis,
-    ) -> Option<Arc<Agent>> {
-        let strategy = if wants == Preference::GetItDone {
-            Strategy::MostSkilled
-        } else {
-            q.spec.load().strategy
-        };
-        let rapport_first = wants == Preference::FriendlyChat;
-        loop {
-            let (index, best) = {
-                let members = q.members.read().unwrap_or_else(|e| e.into_inner());
-                let n = members.len().max(1);
-                let turn = usize::try_from(q.next_turn.load(SeqCst)).unwrap_or(0) % n;
-                members
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, a)| a.state() == AgentState::Available)
-                    .min_by_key(|(i, a)| {
-                        let lacks_rapport =
-                            rapport_first && !a.profile.tags.iter().any(|t| t == RAPPORT);
-                        let rank: u64 = match strategy {
-                            Strategy::LongestIdle => 0,
-                            Strategy::MostSkilled => u64::from(u16::MAX - a.score(queue)),
-                            // Distance from the cursor, so each agent gets a turn.
-                            Strategy::RoundRobin => ((i + n - turn) % n) as u64,
-                            // Busy share of logged-in time, in millionths.
-                            Strategy::LeastOccupied => {
-                                let logged = now.0.saturating_sub(a.logged_in.0).max(1);
-                                let busy = u128::from(a.busy_ms.load(SeqCst)) * 1_000_000;
-                                u64::try_from(busy / u128::from(logged)).unwrap_or(u64::MAX)
-                            }
-                        };
-                        (lacks_rapport, rank, a.since.load(SeqCst))
-                    })
-                    .map(|(i, a)| (i, Arc::clone(a)))
-            }?;
-            if best.transition(AgentState::Available, AgentState::Reserved, now) {
-                if strategy == Strategy::RoundRobin {
-                    q.next_turn.store(index as u64 + 1, SeqCst);
-                }
-                return Some(best);
-            }
-        }
+    /// `friendly_chat` puts agents tagged `rapport` first (see [`IdleAgents::claim`]).
+    fn claim_idle(&self, q: &QueueState, wants: Preference, now: Millis) -> Option<Arc<Agent>> {
+        lock(&q.idle).claim(wants, now)
     }
 
     /// For a claimed agent: takes the call with the highest effective priority now across
@@ -1554,7 +1614,9 @@ impl crate::condition::LiveQueues for Acd {
     }
 }
 
+mod idle;
 mod journal;
+use idle::IdleAgents;
 pub use journal::{AgentImage, Located};
 
 #[cfg(test)]

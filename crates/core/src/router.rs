@@ -769,6 +769,33 @@ impl Router {
         }
     }
 
+    /// Who is calling, as the rules would see them now, without recording the call: the
+    /// number normalized, the profile looked up, and what behaviour taught.
+    pub fn caller(&self, plan: &RoutePlan, raw: &str, now: Millis) -> Caller {
+        self.resolve_caller(plan, raw, now, false)
+    }
+
+    /// Rule evaluation alone: the decision `plan` gives `caller` on `line` (after the
+    /// line's tier check), with the call's priority, read against the live queues.
+    /// Nothing is placed or kept; [`Router::route`] is this plus the lookup and the queue.
+    pub fn decide(
+        &self,
+        plan: &RoutePlan,
+        caller: &Caller,
+        line: LineId,
+        channel: Channel,
+        now: Millis,
+    ) -> (Decision, i32) {
+        let call = CallFacts {
+            dialed: line,
+            channel,
+            now,
+            live: &self.acd,
+            digits: "",
+        };
+        evaluate(plan, caller, call, &mut NoTrace)
+    }
+
     /// Applies the caller's answer to the menu the call is at.
     pub fn submit_input(
         &self,

@@ -147,6 +147,9 @@ impl Acd {
             routing: ArcSwap::from_pointee(routing),
             reason: Mutex::new(image.reason.map(String::into_boxed_str)),
             holding: Mutex::new(None),
+            staffing: Arc::clone(&self.staffing),
+            no: self.agent_no.fetch_add(1, SeqCst),
+            listed: Mutex::new(None),
         });
         if state != AgentState::LoggedOut {
             for (q, _) in &agent.routing.load().queues {
@@ -159,6 +162,7 @@ impl Acd {
                 members.push(Arc::clone(&agent));
             }
         }
+        self.staffing.fetch_add(1, SeqCst);
         self.agents.insert(
             agent.profile.id.clone().into_boxed_str(),
             Arc::clone(&agent),

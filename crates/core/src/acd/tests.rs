@@ -5,6 +5,7 @@ use std::{
 };
 
 use super::*;
+use crate::plan::Strategy;
 
 const SUPPORT: QueueId = QueueId(0);
 const BILLING: QueueId = QueueId(1);
@@ -1104,4 +1105,118 @@ fn a_calls_place_counted_from_the_nearer_end_is_its_place() {
             assert_eq!(place_of(&map, *key), i + 1, "{i} of {len}");
         }
     }
+}
+
+#[test]
+fn the_staffed_count_follows_every_change_that_moves_it_and_only_those() {
+    let acd = acd(Strategy::LongestIdle);
+    assert_eq!(acd.staffed(SUPPORT), 0);
+    acd.log_in(agent("ann", &[("technical", 5)]), at(0))
+        .unwrap();
+    acd.log_in(agent("bo", &[("technical", 2)]), at(0)).unwrap();
+    // Logged in but not ready: not staffed.
+    assert_eq!(acd.staffed(SUPPORT), 0);
+    acd.ready("ann", at(1)).unwrap();
+    assert_eq!(acd.staffed(SUPPORT), 1);
+    // Read twice without a change: the kept count.
+    assert_eq!(acd.staffed(SUPPORT), 1);
+    // Taking a call keeps the agent staffed.
+    let a = assigned(call(&acd, SUPPORT, "s1", 0, at(2)));
+    acd.connected("ann", &a.call.call_id, at(3)).unwrap();
+    assert_eq!(acd.staffed(SUPPORT), 1);
+    acd.ended("ann", "s1", at(4)).unwrap();
+    assert_eq!(acd.staffed(SUPPORT), 1);
+    acd.not_ready("ann", "lunch", at(5)).unwrap();
+    assert_eq!(acd.staffed(SUPPORT), 0);
+    acd.ready("ann", at(6)).unwrap();
+    assert_eq!(acd.staffed(SUPPORT), 1);
+    // A reload that lowers the minimum brings Bo in (not ready still: not staffed until
+    // he says ready).
+    let mut support = spec("support", "technical", Strategy::LongestIdle);
+    support.skills = vec![("technical".into(), 1)];
+    acd.reconfigure(
+        &[support, spec("billing", "billing", Strategy::LongestIdle)],
+        None,
+        at(7),
+    )
+    .unwrap();
+    assert_eq!(acd.staffed(SUPPORT), 1);
+    acd.ready("bo", at(8)).unwrap();
+    assert_eq!(acd.staffed(SUPPORT), 2);
+    acd.log_out("ann", at(9)).unwrap();
+    assert_eq!(acd.staffed(SUPPORT), 1);
+    assert_eq!(acd.staffed(BILLING), 0);
+}
+
+#[test]
+fn idle_lists_hold_one_entry_per_agent_however_often_they_cycle_and_none_after_log_out() {
+    let acd = acd(Strategy::LongestIdle);
+    let mut rapport = agent("ann", &[("technical", 5), ("billing", 5)]);
+    rapport.tags = vec![RAPPORT.into()];
+    acd.log_in(rapport, T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    let entries = |q: QueueId| lock(&acd.at(q).idle).len();
+    // Listed in both queues: in the strategy's order, by skill, and as rapport.
+    assert_eq!((entries(SUPPORT), entries(BILLING)), (3, 3));
+    for i in 0..50u64 {
+        let queue = if i % 2 == 0 { SUPPORT } else { BILLING };
+        let a = assigned(call(&acd, queue, &format!("c{i}"), 0, at(1 + 2 * i)));
+        // Hung up before the agent answered: the agent is idle again.
+        acd.withdraw_offer(&a.call.call_id, at(2 + 2 * i)).unwrap();
+        assert!(
+            entries(SUPPORT) <= 3 && entries(BILLING) <= 3,
+            "after call {i}"
+        );
+    }
+    acd.log_out("ann", at(200)).unwrap();
+    assert_eq!((entries(SUPPORT), entries(BILLING)), (0, 0));
+}
+
+#[test]
+fn a_reload_that_changes_the_strategy_reorders_agents_already_idle() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("waited-longest", &[("technical", 4)]), T0)
+        .unwrap();
+    acd.log_in(agent("expert", &[("technical", 10)]), T0)
+        .unwrap();
+    acd.ready("waited-longest", at(1)).unwrap();
+    acd.ready("expert", at(50)).unwrap();
+    acd.reconfigure(
+        &[
+            spec("support", "technical", Strategy::MostSkilled),
+            spec("billing", "billing", Strategy::MostSkilled),
+        ],
+        None,
+        at(55),
+    )
+    .unwrap();
+    let a = assigned(call(&acd, SUPPORT, "c1", 0, at(60)));
+    assert_eq!(a.agent.profile.id, "expert");
+    let b = assigned(call(&acd, SUPPORT, "c2", 0, at(61)));
+    assert_eq!(b.agent.profile.id, "waited-longest");
+    assert!(matches!(
+        call(&acd, SUPPORT, "c3", 0, at(62)),
+        Placed::Waiting { position: 1 }
+    ));
+}
+
+#[test]
+fn an_agent_who_steps_away_while_listed_idle_is_not_offered_calls() {
+    let acd = acd(Strategy::MostSkilled);
+    acd.log_in(agent("expert", &[("technical", 10)]), T0)
+        .unwrap();
+    acd.log_in(agent("junior", &[("technical", 3)]), T0)
+        .unwrap();
+    acd.ready("expert", at(1)).unwrap();
+    acd.ready("junior", at(2)).unwrap();
+    acd.not_ready("expert", "meeting", at(3)).unwrap();
+    let a = assigned(call(&acd, SUPPORT, "c1", 0, at(4)));
+    assert_eq!(a.agent.profile.id, "junior");
+    assert!(matches!(
+        call(&acd, SUPPORT, "c2", 0, at(5)),
+        Placed::Waiting { position: 1 }
+    ));
+    // Back, they take the waiting call, and are listed again after it.
+    let b = acd.ready("expert", at(6)).unwrap().expect("c2 was waiting");
+    assert_eq!(b.call.call_id.as_ref(), "c2");
 }

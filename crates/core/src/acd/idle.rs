@@ -1,0 +1,231 @@
+//! The idle agents of one queue, kept in the orders a claim needs, so that a call meets
+//! its agent in a few map steps instead of a walk over every member.
+//!
+//! An agent is listed in each queue they serve when they become idle with nothing to
+//! take (see `Acd::release_empty_claim`), under the time they became idle. An entry is
+//! current while its agent is available with that same `since`; any other entry is
+//! stale and is dropped where a claim meets it. An agent's entries are replaced at their
+//! next listing, so each map holds at most one entry per agent.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use super::{Agent, AgentState, RAPPORT};
+use crate::{Millis, Preference, plan::Strategy};
+
+/// Where an entry sorts: `rank` first (the strategy's measure), then the time the agent
+/// became idle, then log-in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct IdleKey {
+    rank: u64,
+    since: u64,
+    no: u32,
+}
+
+/// An entry: the `since` it was listed under, and the agent.
+type Entry = (u64, Arc<Agent>);
+
+#[derive(Debug)]
+pub(super) struct IdleAgents {
+    strategy: Strategy,
+    /// Every listed agent in the strategy's order.
+    order: BTreeMap<IdleKey, Entry>,
+    /// The same agents most skilled first, for `get_it_done` callers (empty when the
+    /// strategy is `most_skilled`, since `order` is that order).
+    skilled: BTreeMap<IdleKey, Entry>,
+    /// Agents tagged `rapport`, in the strategy's order, for `friendly_chat` callers.
+    rapport: BTreeMap<IdleKey, Entry>,
+    /// Round robin: the place of the agent who had the last turn.
+    last_turn: Option<IdleKey>,
+}
+
+#[derive(Clone, Copy)]
+enum Map {
+    Order,
+    Skilled,
+    Rapport,
+}
+
+fn current(since: u64, agent: &Agent) -> bool {
+    agent.state() == AgentState::Available && agent.since.load(super::SeqCst) == since
+}
+
+impl IdleAgents {
+    pub(super) fn new(strategy: Strategy) -> Self {
+        IdleAgents {
+            strategy,
+            order: BTreeMap::new(),
+            skilled: BTreeMap::new(),
+            rapport: BTreeMap::new(),
+            last_turn: None,
+        }
+    }
+
+    /// Entries held, stale ones included (for tests of the bound).
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.order.len() + self.skilled.len() + self.rapport.len()
+    }
+
+    fn skill_key(score: u16, since: u64, no: u32) -> IdleKey {
+        IdleKey {
+            rank: u64::from(u16::MAX - score),
+            since,
+            no,
+        }
+    }
+
+    fn order_key(&self, agent: &Agent, score: u16, since: u64) -> IdleKey {
+        match self.strategy {
+            Strategy::LongestIdle | Strategy::LeastOccupied => IdleKey {
+                rank: 0,
+                since,
+                no: agent.no,
+            },
+            Strategy::MostSkilled => Self::skill_key(score, since, agent.no),
+            // Log-in order, whatever the idle time: the key stays put between turns.
+            Strategy::RoundRobin => IdleKey {
+                rank: agent.logged_in.0,
+                since: 0,
+                no: agent.no,
+            },
+        }
+    }
+
+    fn map(&mut self, which: Map) -> &mut BTreeMap<IdleKey, Entry> {
+        match which {
+            Map::Order => &mut self.order,
+            Map::Skilled if self.strategy == Strategy::MostSkilled => &mut self.order,
+            Map::Skilled => &mut self.skilled,
+            Map::Rapport => &mut self.rapport,
+        }
+    }
+
+    /// Lists `agent` (score `score` in this queue) as idle since `since`, replacing the
+    /// entries of their listing at `old`.
+    pub(super) fn list(&mut self, agent: &Arc<Agent>, score: u16, old: Option<u64>, since: u64) {
+        if let Some(old) = old {
+            self.unlist(agent, score, old);
+        }
+        let rapport = agent.profile.tags.iter().any(|t| t == RAPPORT);
+        let key = self.order_key(agent, score, since);
+        if self.strategy != Strategy::MostSkilled {
+            self.skilled.insert(
+                Self::skill_key(score, since, agent.no),
+                (since, Arc::clone(agent)),
+            );
+        }
+        if rapport {
+            self.rapport.insert(key, (since, Arc::clone(agent)));
+        }
+        self.order.insert(key, (since, Arc::clone(agent)));
+    }
+
+    /// Drops the entries of `agent`'s listing at `since`.
+    pub(super) fn unlist(&mut self, agent: &Agent, score: u16, since: u64) {
+        let key = self.order_key(agent, score, since);
+        let skill = Self::skill_key(score, since, agent.no);
+        let mine = |e: Option<&Entry>| e.is_some_and(|(_, a)| std::ptr::eq(&**a, agent));
+        for (map, key) in [
+            (&mut self.order, key),
+            (&mut self.rapport, key),
+            (&mut self.skilled, skill),
+        ] {
+            if mine(map.get(&key)) {
+                map.remove(&key);
+            }
+        }
+    }
+
+    /// Claims (available to reserved) the idle agent a call with preference `wants`
+    /// should meet: the strategy's choice, except that `get_it_done` means the most
+    /// skilled and `friendly_chat` takes an agent tagged `rapport` first. Stale entries
+    /// met on the way are dropped.
+    pub(super) fn claim(&mut self, wants: Preference, now: Millis) -> Option<Arc<Agent>> {
+        match wants {
+            Preference::GetItDone => self.claim_first(Map::Skilled, now),
+            Preference::FriendlyChat => self
+                .claim_in(Map::Rapport, now)
+                .or_else(|| self.claim_in(Map::Order, now)),
+            _ => self.claim_in(Map::Order, now),
+        }
+    }
+
+    fn claim_in(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+        match self.strategy {
+            Strategy::LongestIdle | Strategy::MostSkilled => self.claim_first(which, now),
+            Strategy::RoundRobin => self.claim_turn(which, now),
+            Strategy::LeastOccupied => self.claim_least_occupied(which, now),
+        }
+    }
+
+    /// Claims the agent of `entry` if it is current; drops it otherwise (a claimed entry
+    /// is stale from now on, so it goes too).
+    fn take(map: &mut BTreeMap<IdleKey, Entry>, key: IdleKey, now: Millis) -> Option<Arc<Agent>> {
+        let (since, agent) = map.remove(&key)?;
+        (current(since, &agent)
+            && agent.transition(AgentState::Available, AgentState::Reserved, now))
+        .then_some(agent)
+    }
+
+    /// The first current entry of a map.
+    fn claim_first(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+        let map = self.map(which);
+        loop {
+            let key = *map.keys().next()?;
+            if let Some(agent) = Self::take(map, key, now) {
+                return Some(agent);
+            }
+        }
+    }
+
+    /// The first current entry after the last turn's, wrapping round to the start.
+    fn claim_turn(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let after = self.last_turn;
+        let map = self.map(which);
+        loop {
+            let next = after
+                .and_then(|t| map.range((Excluded(t), Unbounded)).next())
+                .or_else(|| map.iter().next())
+                .map(|(k, _)| *k)?;
+            if let Some(agent) = Self::take(map, next, now) {
+                self.last_turn = Some(next);
+                return Some(agent);
+            }
+        }
+    }
+
+    /// The current entry whose agent spent the smallest share of their logged-in time
+    /// busy, then the longest idle (a walk over the listed agents: the measure moves
+    /// with time, so no order can be kept for it).
+    fn claim_least_occupied(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+        let map = self.map(which);
+        loop {
+            let mut stale = Vec::new();
+            let best = map
+                .iter()
+                .filter(|(k, (since, agent))| {
+                    let ok = current(*since, agent);
+                    if !ok {
+                        stale.push(**k);
+                    }
+                    ok
+                })
+                .min_by_key(|(k, (_, a))| {
+                    let logged = now.0.saturating_sub(a.logged_in.0).max(1);
+                    let busy = u128::from(a.busy_ms.load(super::SeqCst)) * 1_000_000;
+                    (
+                        u64::try_from(busy / u128::from(logged)).unwrap_or(u64::MAX),
+                        **k,
+                    )
+                })
+                .map(|(k, _)| *k);
+            for k in stale {
+                map.remove(&k);
+            }
+            if let Some(agent) = Self::take(map, best?, now) {
+                return Some(agent);
+            }
+        }
+    }
+}
