@@ -89,6 +89,12 @@ fn number(i: u64) -> String {
     }
 }
 
+/// The first number of the `i`-th generated customer (after the personas), as
+/// [`write_csv`] writes it.
+pub fn customer_number(i: u64) -> String {
+    number(2 * i)
+}
+
 /// Writes `count` customers (personas first) as CSV with a header.
 pub fn write_csv(out: &mut impl Write, count: u64, seed: u64) -> io::Result<()> {
     writeln!(out, "{HEADER}")?;
