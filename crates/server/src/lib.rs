@@ -24,7 +24,7 @@ use switchboard_store::{
     writer::{Change, Writer},
 };
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 mod admin;
 mod agents;
@@ -310,7 +310,13 @@ pub async fn serve(
             app: app.clone(),
         }))
         .add_service(AdminServer::new(admin::AdminService { app }))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // Accepted connections get TCP_NODELAY (tonic sets it only on listeners it binds
+        // itself): without it a small response can wait for the client's delayed ACK,
+        // 40 ms on Linux, and p99.9 latency showed exactly that.
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await;
     upkeep.abort();
     retention.abort();
