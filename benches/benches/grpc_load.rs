@@ -1,0 +1,515 @@
+//! The real server under load over HTTP/2 on 127.0.0.1, measured against the floor: the
+//! same harness driving an empty tonic service.
+//!
+//! `cargo bench --bench grpc_load` (`-- --quick` for one short round)
+//!
+//! Two parts:
+//! - **RouteCall** at concurrency 1, 16 and 64 (each client its own connection, one
+//!   request in flight): requests per second and p50/p99/p99.9 latency, for the real
+//!   server (shipped config, sample customers, store on in a temporary folder) and for
+//!   an empty service that answers every RouteCall with the decision the real server
+//!   gave that caller, so requests and responses are the same size. Windows alternate
+//!   between the two; medians of the rounds and the ratio are printed. Budget: the real
+//!   server's throughput at least 85% of the empty one's at concurrency 64.
+//! - **A mixed floor**: callers arrive (RouteCall, then a menu answer for those sent to
+//!   a menu), agents answer (CONNECTED), talk, hang up (ENDED) and say ready again
+//!   (SetAgentState AVAILABLE), with a switch watching its assignment stream. Assignment
+//!   latency is from the later of "the call was queued" and "the agent said ready" (as
+//!   the client sent it) to the assignment arriving on the stream.
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use switchboard_config::DEFAULT_CONFIG;
+use switchboard_proto::v1::{
+    self as pb,
+    agents_client::AgentsClient,
+    routing_client::RoutingClient,
+    routing_server::{Routing, RoutingServer},
+};
+use switchboard_server::{App, CustomerSource, SystemClock};
+use tokio::net::TcpListener;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{
+    Request, Response, Status,
+    transport::{Channel, server::TcpIncoming},
+};
+
+const MAIN_LINE: &str = "+18005550100";
+const PLATINUM_LINE: &str = "+18005550199";
+
+/// Callers as the sample customers and strangers come: a known number four times in
+/// five (some skip the menu and queue at once), an unknown one otherwise.
+fn caller(n: u64) -> String {
+    if n % 5 == 4 {
+        format!("+1907555{:04}", n % 10_000)
+    } else {
+        format!("+121255501{:02}", n % 8 + 1)
+    }
+}
+
+/// The distinct callers [`caller`] yields.
+fn callers() -> impl Iterator<Item = String> {
+    (0..50_000).map(caller)
+}
+
+async fn start_real(dir: &Path) -> (App, String) {
+    let text = format!(
+        "{DEFAULT_CONFIG}\n[store]\npath = {:?}\n",
+        dir.join("load.db").display().to_string()
+    );
+    let config = switchboard_config::parse(&text, Path::new("bench.toml")).expect("bench config");
+    let (app, _) = App::with_store(config, &CustomerSource::Embedded, Arc::new(SystemClock))
+        .expect("server start");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let served = app.clone();
+    tokio::spawn(async move {
+        switchboard_server::serve(served, listener, std::future::pending())
+            .await
+            .unwrap();
+    });
+    (app, address)
+}
+
+/// The floor: a Routing service that does no routing, answering each caller with a
+/// decision captured from the real server.
+#[derive(Debug)]
+struct Empty {
+    decisions: HashMap<String, pb::Decision>,
+}
+
+type NoAssignments = Pin<Box<dyn Stream<Item = Result<pb::Assignment, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Routing for Empty {
+    async fn route_call(
+        &self,
+        request: Request<pb::RouteCallRequest>,
+    ) -> Result<Response<pb::Decision>, Status> {
+        let req = request.into_inner();
+        let mut decision = self
+            .decisions
+            .get(&req.caller)
+            .cloned()
+            .ok_or_else(|| Status::not_found("caller not captured"))?;
+        decision.call_id = req.call_id;
+        Ok(Response::new(decision))
+    }
+
+    async fn submit_input(
+        &self,
+        _: Request<pb::SubmitInputRequest>,
+    ) -> Result<Response<pb::Decision>, Status> {
+        Err(Status::unimplemented("the empty service routes nothing"))
+    }
+
+    async fn report_call_event(
+        &self,
+        _: Request<pb::CallEvent>,
+    ) -> Result<Response<pb::CallEventAck>, Status> {
+        Err(Status::unimplemented("the empty service routes nothing"))
+    }
+
+    type WatchAssignmentsStream = NoAssignments;
+
+    async fn watch_assignments(
+        &self,
+        _: Request<pb::WatchAssignmentsRequest>,
+    ) -> Result<Response<Self::WatchAssignmentsStream>, Status> {
+        Err(Status::unimplemented("the empty service routes nothing"))
+    }
+}
+
+async fn start_empty(decisions: HashMap<String, pb::Decision>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(RoutingServer::new(Empty { decisions }))
+            .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
+            .await
+            .unwrap();
+    });
+    address
+}
+
+async fn connect(address: &str) -> Channel {
+    Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// The decision the real server gives each caller (on calls made for this).
+async fn capture(address: &str) -> HashMap<String, pb::Decision> {
+    let mut client = RoutingClient::new(connect(address).await);
+    let mut decisions = HashMap::new();
+    for (i, caller) in callers().enumerate() {
+        if decisions.contains_key(&caller) {
+            continue;
+        }
+        let decision = client
+            .route_call(pb::RouteCallRequest {
+                call_id: format!("capture-{i}"),
+                caller: caller.clone(),
+                dialed: MAIN_LINE.into(),
+                switch_id: "bench".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("RouteCall")
+            .into_inner();
+        decisions.insert(caller, decision);
+    }
+    decisions
+}
+
+struct Window {
+    rps: f64,
+    latencies: Vec<Duration>,
+}
+
+/// `clients` clients, each on its own connection with one RouteCall in flight, for
+/// `window`.
+async fn drive(address: &str, tag: &str, clients: usize, window: Duration) -> Window {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let mut client = RoutingClient::new(connect(address).await);
+        let (stop, tag) = (Arc::clone(&stop), tag.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(100_000);
+            let mut n = c as u64 * 7_919;
+            while !stop.load(Relaxed) {
+                let request = pb::RouteCallRequest {
+                    call_id: format!("{tag}-{c}-{n}"),
+                    caller: caller(n),
+                    dialed: MAIN_LINE.into(),
+                    switch_id: "bench".into(),
+                    ..Default::default()
+                };
+                let sent = Instant::now();
+                client.route_call(request).await.expect("RouteCall");
+                latencies.push(sent.elapsed());
+                n += 1;
+            }
+            latencies
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(window).await;
+    stop.store(true, Relaxed);
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.unwrap());
+    }
+    let rps = latencies.len() as f64 / start.elapsed().as_secs_f64();
+    Window { rps, latencies }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// One service's figures at one concurrency: median throughput over the rounds, and
+/// latency percentiles over every request of every round.
+struct Figures {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    p999: Duration,
+}
+
+fn figures(windows: Vec<Window>) -> Figures {
+    let mut rps: Vec<f64> = windows.iter().map(|w| w.rps).collect();
+    let mut all: Vec<Duration> = windows.into_iter().flat_map(|w| w.latencies).collect();
+    all.sort_unstable();
+    Figures {
+        rps: median(&mut rps),
+        p50: percentile(&all, 0.50),
+        p99: percentile(&all, 0.99),
+        p999: percentile(&all, 0.999),
+    }
+}
+
+async fn route_call_load(real: &str, empty: &str, rounds: usize, window: Duration) {
+    println!("RouteCall, {rounds} round(s) of {window:?} per service and concurrency:");
+    println!(
+        "{:>4} {:>8} {:>10} {:>9} {:>9} {:>9}",
+        "c", "service", "req/s", "p50 us", "p99 us", "p99.9 us"
+    );
+    for clients in [1, 16, 64] {
+        drive(real, &format!("warm-{clients}"), clients, window / 4).await;
+        drive(empty, &format!("warm-{clients}"), clients, window / 4).await;
+        let (mut reals, mut empties) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let order = if round % 2 == 0 {
+                [true, false]
+            } else {
+                [false, true]
+            };
+            for is_real in order {
+                let tag = format!("c{clients}-r{round}");
+                if is_real {
+                    reals.push(drive(real, &tag, clients, window).await);
+                } else {
+                    empties.push(drive(empty, &tag, clients, window).await);
+                }
+            }
+        }
+        let (r, e) = (figures(reals), figures(empties));
+        for (name, f) in [("real", &r), ("empty", &e)] {
+            println!(
+                "{clients:>4} {name:>8} {:>10.0} {:>9.1} {:>9.1} {:>9.1}",
+                f.rps,
+                us(f.p50),
+                us(f.p99),
+                us(f.p999)
+            );
+        }
+        let budget = if clients == 64 {
+            " (budget at concurrency 64: at least 0.85)"
+        } else {
+            ""
+        };
+        println!(
+            "{clients:>4} real/empty throughput {:.3}{budget}",
+            r.rps / e.rps
+        );
+    }
+}
+
+/// When each call was queued and each agent said ready, as the clients sent them.
+#[derive(Default)]
+struct Marks {
+    queued: HashMap<String, Instant>,
+    ready: HashMap<String, Instant>,
+}
+
+const AGENTS: usize = 100;
+
+async fn mixed_floor(address: &str, window: Duration) {
+    let channel = connect(address).await;
+    let marks = Arc::new(Mutex::new(Marks::default()));
+    let mut agents = AgentsClient::new(channel.clone());
+    for a in 0..AGENTS {
+        let id = format!("mix-{a}");
+        marks
+            .lock()
+            .unwrap()
+            .ready
+            .insert(id.clone(), Instant::now());
+        agents
+            .set_agent_state(pb::SetAgentStateRequest {
+                agent_id: id.clone(),
+                state: pb::AgentState::Available.into(),
+                skills: ["general", "technical", "billing", "platinum", "concierge"]
+                    .iter()
+                    .map(|s| pb::Skill {
+                        name: (*s).into(),
+                        proficiency: 6,
+                    })
+                    .collect(),
+                endpoint: format!("sip:{id}@pbx"),
+                ..Default::default()
+            })
+            .await
+            .expect("log in");
+    }
+    let mut stream = RoutingClient::new(channel.clone())
+        .watch_assignments(pb::WatchAssignmentsRequest {
+            switch_id: "mix".into(),
+        })
+        .await
+        .expect("WatchAssignments")
+        .into_inner();
+    let latencies = Arc::new(Mutex::new((Vec::new(), Vec::new())));
+    let served = Arc::new(AtomicU64::new(0));
+
+    // The switch: each assignment is answered, talked through, ended, and the agent
+    // says ready again after a pause.
+    let switch = {
+        let (marks, latencies, served, channel) = (
+            Arc::clone(&marks),
+            Arc::clone(&latencies),
+            Arc::clone(&served),
+            channel.clone(),
+        );
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while let Some(Ok(assignment)) = stream.next().await {
+                let arrived = Instant::now();
+                {
+                    let mut m = marks.lock().unwrap();
+                    let queued = m.queued.remove(&assignment.call_id);
+                    let ready = m.ready.remove(&assignment.agent_id);
+                    if let (Some(q), Some(r)) = (queued, ready) {
+                        let mut l = latencies.lock().unwrap();
+                        // Which event made the assignment possible: the later one.
+                        if q >= r {
+                            l.0.push(arrived - q);
+                        } else {
+                            l.1.push(arrived - r);
+                        }
+                    }
+                }
+                served.fetch_add(1, Relaxed);
+                n += 1;
+                let (marks, channel) = (Arc::clone(&marks), channel.clone());
+                // Talk for 20 to 180 ms, then 0 to 15 ms of wrap-up before ready.
+                let talk = Duration::from_millis(20 + (n * 37) % 160);
+                let pause = Duration::from_millis((n * 13) % 16);
+                tokio::spawn(async move {
+                    let mut routing = RoutingClient::new(channel.clone());
+                    let event = |kind: pb::CallEventKind| pb::CallEvent {
+                        call_id: assignment.call_id.clone(),
+                        kind: kind.into(),
+                        agent_id: assignment.agent_id.clone(),
+                        resolved: true,
+                        ..Default::default()
+                    };
+                    routing
+                        .report_call_event(event(pb::CallEventKind::Connected))
+                        .await
+                        .expect("CONNECTED");
+                    tokio::time::sleep(talk).await;
+                    routing
+                        .report_call_event(event(pb::CallEventKind::Ended))
+                        .await
+                        .expect("ENDED");
+                    tokio::time::sleep(pause).await;
+                    marks
+                        .lock()
+                        .unwrap()
+                        .ready
+                        .insert(assignment.agent_id.clone(), Instant::now());
+                    AgentsClient::new(channel)
+                        .set_agent_state(pb::SetAgentStateRequest {
+                            agent_id: assignment.agent_id.clone(),
+                            state: pb::AgentState::Available.into(),
+                            ..Default::default()
+                        })
+                        .await
+                        .expect("ready");
+                });
+            }
+        })
+    };
+
+    // Arrivals: one every 2 ms (500 calls a second against 100 agents talking 100 ms on
+    // average, about half their capacity, with bursts where calls wait), a quarter on
+    // the platinum line, the rest through the main menu.
+    let started = Instant::now();
+    let mut arrivals = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(2));
+    let mut n = 0u64;
+    while started.elapsed() < window {
+        tick.tick().await;
+        n += 1;
+        let (marks, channel) = (Arc::clone(&marks), channel.clone());
+        arrivals.push(tokio::spawn(async move {
+            let mut routing = RoutingClient::new(channel);
+            let call_id = format!("mix-call-{n}");
+            let dialed = if n.is_multiple_of(4) { PLATINUM_LINE } else { MAIN_LINE };
+            let sent = Instant::now();
+            marks.lock().unwrap().queued.insert(call_id.clone(), sent);
+            let decision = routing
+                .route_call(pb::RouteCallRequest {
+                    call_id: call_id.clone(),
+                    caller: caller(n),
+                    dialed: dialed.into(),
+                    switch_id: "mix".into(),
+                    ..Default::default()
+                })
+                .await
+                .expect("RouteCall")
+                .into_inner();
+            if matches!(decision.action, Some(pb::decision::Action::PlayMenu(_))) {
+                let sent = Instant::now();
+                marks.lock().unwrap().queued.insert(call_id.clone(), sent);
+                routing
+                    .submit_input(pb::SubmitInputRequest {
+                        call_id,
+                        input: Some(pb::submit_input_request::Input::Digits(
+                            ["1", "2", "3", "0"][(n % 4) as usize].into(),
+                        )),
+                    })
+                    .await
+                    .expect("SubmitInput");
+            }
+        }));
+    }
+    for a in arrivals {
+        a.await.unwrap();
+    }
+    // Let the last calls drain.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    switch.abort();
+    let (mut at_arrival, mut at_ready) = std::mem::take(&mut *latencies.lock().unwrap());
+    at_arrival.sort_unstable();
+    at_ready.sort_unstable();
+    println!(
+        "mixed floor: {n} calls in {window:?}, {AGENTS} agents, {} assignments",
+        served.load(Relaxed)
+    );
+    for (what, l) in [
+        ("a call arriving to an idle agent", &at_arrival),
+        ("an agent saying ready to a waiting call", &at_ready),
+    ] {
+        println!(
+            "  assignment latency after {what}: {} samples, p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us",
+            l.len(),
+            us(percentile(l, 0.50)),
+            us(percentile(l, 0.99)),
+            us(percentile(l, 0.999))
+        );
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; without it (`cargo test --benches`) one quick round
+    // checks that the bench runs.
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let (rounds, window, floor) = if quick {
+        (1, Duration::from_millis(400), Duration::from_secs(1))
+    } else {
+        (5, Duration::from_secs(3), Duration::from_secs(10))
+    };
+    let dir = std::env::temp_dir().join(format!("switchboard-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (_app, real) = start_real(&dir).await;
+        let empty = start_empty(capture(&real).await).await;
+        route_call_load(&real, &empty, rounds, window).await;
+        let (_floor_app, floor_address) = start_real(&dir.join("floor")).await;
+        mixed_floor(&floor_address, floor).await;
+    });
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
