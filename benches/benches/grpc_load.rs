@@ -433,7 +433,11 @@ async fn mixed_floor(address: &str, window: Duration) {
         arrivals.push(tokio::spawn(async move {
             let mut routing = RoutingClient::new(channel);
             let call_id = format!("mix-call-{n}");
-            let dialed = if n.is_multiple_of(4) { PLATINUM_LINE } else { MAIN_LINE };
+            let dialed = if n.is_multiple_of(4) {
+                PLATINUM_LINE
+            } else {
+                MAIN_LINE
+            };
             let sent = Instant::now();
             marks.lock().unwrap().queued.insert(call_id.clone(), sent);
             let decision = routing
@@ -447,18 +451,22 @@ async fn mixed_floor(address: &str, window: Duration) {
                 .await
                 .expect("RouteCall")
                 .into_inner();
-            if matches!(decision.action, Some(pb::decision::Action::PlayMenu(_))) {
+            // Through the menus (a second one may follow the first) to a queue.
+            let mut decision = decision;
+            let mut answers = ["1", "2", "3", "0"][(n % 4) as usize..].iter().cycle();
+            while matches!(decision.action, Some(pb::decision::Action::PlayMenu(_))) {
                 let sent = Instant::now();
                 marks.lock().unwrap().queued.insert(call_id.clone(), sent);
-                routing
+                decision = routing
                     .submit_input(pb::SubmitInputRequest {
-                        call_id,
+                        call_id: call_id.clone(),
                         input: Some(pb::submit_input_request::Input::Digits(
-                            ["1", "2", "3", "0"][(n % 4) as usize].into(),
+                            (*answers.next().unwrap()).into(),
                         )),
                     })
                     .await
-                    .expect("SubmitInput");
+                    .expect("SubmitInput")
+                    .into_inner();
             }
         }));
     }

@@ -1499,19 +1499,19 @@ impl Acd {
         }
         let since = agent.since.load(SeqCst);
         for (q, score) in &agent.routing.load().queues {
-            lock(&self.at(*q).idle).list(agent, *score, *listed, since);
+            lock(&self.at(*q).idle).list(agent, *score, since);
         }
         *listed = Some(since);
     }
 
-    /// Drops an agent's idle listing (logging out).
+    /// Drops a logged-out agent's idle entries (stale now), so the agent is not kept.
     fn unlist_idle(&self, agent: &Agent) {
         let _gate = self.idle_gate.read().unwrap_or_else(|e| e.into_inner());
-        let Some(since) = lock(&agent.listed).take() else {
+        if lock(&agent.listed).take().is_none() {
             return;
-        };
-        for (q, score) in &agent.routing.load().queues {
-            lock(&self.at(*q).idle).unlist(agent, *score, since);
+        }
+        for (q, _) in &agent.routing.load().queues {
+            lock(&self.at(*q).idle).sweep();
         }
     }
 
@@ -1530,7 +1530,7 @@ impl Acd {
             }
             let since = agent.since.load(SeqCst);
             for (q, score) in &agent.routing.load().queues {
-                lock(&self.at(*q).idle).list(agent, *score, None, since);
+                lock(&self.at(*q).idle).list(agent, *score, since);
             }
             *listed = Some(since);
         }

@@ -4,8 +4,10 @@
 //! An agent is listed in each queue they serve when they become idle with nothing to
 //! take (see `Acd::release_empty_claim`), under the time they became idle. An entry is
 //! current while its agent is available with that same `since`; any other entry is
-//! stale and is dropped where a claim meets it. An agent's entries are replaced at their
-//! next listing, so each map holds at most one entry per agent.
+//! stale and is dropped where a claim meets it. Listing only inserts, so that going idle
+//! costs one insert per map; stale entries a claim never meets are swept out once the
+//! inserts since the last sweep reach half the map, which keeps a map under twice its
+//! current entries plus a constant, at a constant cost per insert.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -36,7 +38,12 @@ pub(super) struct IdleAgents {
     rapport: BTreeMap<IdleKey, Entry>,
     /// Round robin: the place of the agent who had the last turn.
     last_turn: Option<IdleKey>,
+    /// Listings since the last sweep of stale entries.
+    inserts: usize,
 }
+
+/// Listings allowed between sweeps on top of half the map.
+pub(super) const SWEEP_SLACK: usize = 64;
 
 #[derive(Clone, Copy)]
 enum Map {
@@ -57,6 +64,7 @@ impl IdleAgents {
             skilled: BTreeMap::new(),
             rapport: BTreeMap::new(),
             last_turn: None,
+            inserts: 0,
         }
     }
 
@@ -100,12 +108,9 @@ impl IdleAgents {
         }
     }
 
-    /// Lists `agent` (score `score` in this queue) as idle since `since`, replacing the
-    /// entries of their listing at `old`.
-    pub(super) fn list(&mut self, agent: &Arc<Agent>, score: u16, old: Option<u64>, since: u64) {
-        if let Some(old) = old {
-            self.unlist(agent, score, old);
-        }
+    /// Lists `agent` (score `score` in this queue) as idle since `since`. Their earlier
+    /// entries are stale from now on.
+    pub(super) fn list(&mut self, agent: &Arc<Agent>, score: u16, since: u64) {
         let rapport = agent.profile.tags.iter().any(|t| t == RAPPORT);
         let key = self.order_key(agent, score, since);
         if self.strategy != Strategy::MostSkilled {
@@ -118,22 +123,18 @@ impl IdleAgents {
             self.rapport.insert(key, (since, Arc::clone(agent)));
         }
         self.order.insert(key, (since, Arc::clone(agent)));
+        self.inserts += 1;
+        if self.inserts > self.order.len() / 2 + SWEEP_SLACK {
+            self.sweep();
+        }
     }
 
-    /// Drops the entries of `agent`'s listing at `since`.
-    pub(super) fn unlist(&mut self, agent: &Agent, score: u16, since: u64) {
-        let key = self.order_key(agent, score, since);
-        let skill = Self::skill_key(score, since, agent.no);
-        let mine = |e: Option<&Entry>| e.is_some_and(|(_, a)| std::ptr::eq(&**a, agent));
-        for (map, key) in [
-            (&mut self.order, key),
-            (&mut self.rapport, key),
-            (&mut self.skilled, skill),
-        ] {
-            if mine(map.get(&key)) {
-                map.remove(&key);
-            }
+    /// Drops every stale entry.
+    pub(super) fn sweep(&mut self) {
+        for map in [&mut self.order, &mut self.skilled, &mut self.rapport] {
+            map.retain(|_, (since, agent)| current(*since, agent));
         }
+        self.inserts = 0;
     }
 
     /// Claims (available to reserved) the idle agent a call with preference `wants`

@@ -1149,7 +1149,7 @@ fn the_staffed_count_follows_every_change_that_moves_it_and_only_those() {
 }
 
 #[test]
-fn idle_lists_hold_one_entry_per_agent_however_often_they_cycle_and_none_after_log_out() {
+fn idle_lists_stay_bounded_however_often_agents_cycle_and_empty_after_log_out() {
     let acd = acd(Strategy::LongestIdle);
     let mut rapport = agent("ann", &[("technical", 5), ("billing", 5)]);
     rapport.tags = vec![RAPPORT.into()];
@@ -1158,17 +1158,30 @@ fn idle_lists_hold_one_entry_per_agent_however_often_they_cycle_and_none_after_l
     let entries = |q: QueueId| lock(&acd.at(q).idle).len();
     // Listed in both queues: in the strategy's order, by skill, and as rapport.
     assert_eq!((entries(SUPPORT), entries(BILLING)), (3, 3));
-    for i in 0..50u64 {
-        let queue = if i % 2 == 0 { SUPPORT } else { BILLING };
-        let a = assigned(call(&acd, queue, &format!("c{i}"), 0, at(1 + 2 * i)));
+    // Offered calls in support only, so her billing entries go stale without a claim
+    // meeting them; stepping away and back leaves more stale entries behind.
+    for i in 0..2_000u64 {
+        let a = assigned(call(&acd, SUPPORT, &format!("c{i}"), 0, at(1 + 3 * i)));
         // Hung up before the agent answered: the agent is idle again.
-        acd.withdraw_offer(&a.call.call_id, at(2 + 2 * i)).unwrap();
+        acd.withdraw_offer(&a.call.call_id, at(2 + 3 * i)).unwrap();
+        acd.not_ready("ann", "break", at(2 + 3 * i)).unwrap();
+        acd.ready("ann", at(3 + 3 * i)).unwrap();
+        // A sweep comes once the inserts since the last one pass half the map plus the
+        // slack, so a map holds at most twice its one current entry, twice the slack
+        // and one more.
+        let bound = 3 * (2 + 2 * idle::SWEEP_SLACK + 1);
         assert!(
-            entries(SUPPORT) <= 3 && entries(BILLING) <= 3,
-            "after call {i}"
+            entries(SUPPORT) <= bound && entries(BILLING) <= bound,
+            "after call {i}: {} and {}",
+            entries(SUPPORT),
+            entries(BILLING)
         );
     }
-    acd.log_out("ann", at(200)).unwrap();
+    // The agent is still found, through the current entries.
+    let a = assigned(call(&acd, BILLING, "last", 0, at(10_000)));
+    assert_eq!(a.agent.profile.id, "ann");
+    acd.withdraw_offer("last", at(10_001)).unwrap();
+    acd.log_out("ann", at(10_002)).unwrap();
     assert_eq!((entries(SUPPORT), entries(BILLING)), (0, 0));
 }
 
