@@ -1079,4 +1079,86 @@ mod tests {
         .unwrap_err();
         assert_eq!(errors.len(), 3, "{errors:?}");
     }
+
+    /// A rule's guard never turns away a call its condition would match, over every
+    /// mix of tier, preference, known or not, line and channel; and it does turn
+    /// away what the tracked tests alone rule out.
+    #[test]
+    fn a_guard_never_rejects_a_call_the_condition_matches() {
+        let plan = plan();
+        let lines: Vec<LineId> = (0..plan.lines.len()).map(|i| LineId(i as u16)).collect();
+        let channels = [Channel::Voice, Channel::Chat, Channel::Email];
+        let preferences = [
+            Preference::None,
+            Preference::AlwaysOperator,
+            Preference::GetItDone,
+            Preference::FriendlyChat,
+        ];
+        let texts = [
+            "caller.tier >= \"gold\" and caller.lifetime_value > 100",
+            "caller.tier not in [\"gold\", \"platinum\"] or call.channel == \"chat\"",
+            "not caller.known and line.name == \"main\"",
+            "not (caller.known and caller.tier == \"gold\")",
+            "not (caller.tier == \"gold\") and caller.preference != \"get_it_done\"",
+            "caller.known == false or caller.preference in [\"friendly_chat\"]",
+            "(caller.tier == \"standard\" and call.line == \"main\") or (caller.tier == \"concierge\" and call.channel != \"voice\")",
+            "\"vip\" in caller.tags or caller.influence > 50",
+            "caller.attr.plan == \"premium\" and not call.channel in [\"email\"]",
+            "false or caller.tier < \"platinum\"",
+            "true and not false",
+        ];
+        let mut rejected = 0;
+        for text in texts {
+            let cond = ok(text);
+            let guard = cond.guard();
+            for tier in 0..plan.tiers.len() as u8 {
+                for known in [false, true] {
+                    for preference in preferences {
+                        let who = known.then(|| customer(&[("plan", "premium")], &["vip"]));
+                        let c = caller(who, tier, preference);
+                        for line in &lines {
+                            for channel in channels {
+                                let facts = Facts {
+                                    plan: &plan,
+                                    caller: &c,
+                                    line: *line,
+                                    channel,
+                                    now: NOW,
+                                    live: &NoLiveQueues,
+                                    digits: "",
+                                };
+                                if !guard.admits(&facts) {
+                                    rejected += 1;
+                                    assert!(
+                                        !cond.eval(&facts),
+                                        "{text}: tier {tier}, known {known}, {preference:?}, line {}, {channel:?}",
+                                        line.index()
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(rejected > 0, "the guards turned nothing away");
+        // Precise where the tests say so: a standard caller cannot pass a gold test.
+        let standard = caller(Some(customer(&[], &[])), 0, Preference::None);
+        let facts = Facts {
+            plan: &plan,
+            caller: &standard,
+            line: LineId(0),
+            channel: Channel::Voice,
+            now: NOW,
+            live: &NoLiveQueues,
+            digits: "",
+        };
+        assert!(!ok(texts[0]).guard().admits(&facts));
+        assert!(
+            !ok("caller.tier in [\"gold\"] or caller.tier > \"gold\"")
+                .guard()
+                .admits(&facts)
+        );
+        assert!(ok(texts[7]).guard().admits(&facts));
+    }
 }

@@ -340,6 +340,163 @@ fn attr<'a>(customer: Option<&'a Customer>, key: &str) -> Option<&'a str> {
         .map(|i| &*attrs[i].1)
 }
 
+/// A cheap necessary condition of a [`Condition`], over the facts every call has at
+/// hand: the caller's tier, preference and whether they are known, and the call's line
+/// and channel. A call outside a rule's guard cannot match it, so evaluation skips the
+/// rule after five mask tests; inside it, the rule is evaluated in full. Sets are bit
+/// masks; a line id of 64 or more is not tracked (always admitted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Guard {
+    tiers: u32,
+    preferences: u8,
+    /// Bit 0: unknown caller; bit 1: known.
+    known: u8,
+    channels: u8,
+    lines: u64,
+    /// Lines with ids of 64 or more are admitted while this is set.
+    far_lines: bool,
+}
+
+impl Guard {
+    /// Admits every call.
+    pub const ALL: Guard = Guard {
+        tiers: u32::MAX,
+        preferences: u8::MAX,
+        known: 0b11,
+        channels: u8::MAX,
+        lines: u64::MAX,
+        far_lines: true,
+    };
+    /// Admits no call.
+    pub const NONE: Guard = Guard {
+        tiers: 0,
+        preferences: 0,
+        known: 0,
+        channels: 0,
+        lines: 0,
+        far_lines: false,
+    };
+
+    fn and(self, o: Guard) -> Guard {
+        Guard {
+            tiers: self.tiers & o.tiers,
+            preferences: self.preferences & o.preferences,
+            known: self.known & o.known,
+            channels: self.channels & o.channels,
+            lines: self.lines & o.lines,
+            far_lines: self.far_lines && o.far_lines,
+        }
+    }
+
+    /// Each dimension's union: wider than the union of the two sets (it also admits
+    /// mixes of the two), so still a necessary condition of either holding.
+    fn or(self, o: Guard) -> Guard {
+        Guard {
+            tiers: self.tiers | o.tiers,
+            preferences: self.preferences | o.preferences,
+            known: self.known | o.known,
+            channels: self.channels | o.channels,
+            lines: self.lines | o.lines,
+            far_lines: self.far_lines || o.far_lines,
+        }
+    }
+
+    /// Whether a call with these facts may satisfy the condition.
+    pub fn admits(&self, f: &Facts<'_>) -> bool {
+        let tier = f.caller.tier.0;
+        let line = f.line.index();
+        tier < 32
+            && self.tiers & (1 << tier) != 0
+            && self.preferences & f.caller.preference.bit() != 0
+            && self.known & (1 << u8::from(f.caller.customer.is_some())) != 0
+            && self.channels & f.channel.bit() != 0
+            && if line < 64 {
+                self.lines & (1 << line) != 0
+            } else {
+                self.far_lines
+            }
+    }
+}
+
+impl Test {
+    /// The exact set of calls this test holds for, when it depends only on the facts a
+    /// [`Guard`] tracks; `None` otherwise.
+    fn exact_guard(&self) -> Option<Guard> {
+        let mut g = Guard::ALL;
+        match self {
+            Test::Flag(Flag::Known) => g.known = 0b10,
+            Test::Flag(Flag::Const(true)) => {}
+            Test::Flag(Flag::Const(false)) => g = Guard::NONE,
+            Test::Tier(cmp, t) => {
+                g.tiers = (0..32u8)
+                    .filter(|x| cmp.holds(*x, t.0))
+                    .fold(0, |m, x| m | 1 << x);
+            }
+            Test::TierIn(set) => g.tiers = set.0,
+            Test::PreferenceIn(mask) => g.preferences = *mask,
+            Test::ChannelIn(mask) => g.channels = *mask,
+            Test::LineIn(lines) => {
+                g.lines = lines
+                    .iter()
+                    .filter(|l| l.index() < 64)
+                    .fold(0, |m, l| m | 1 << l.index());
+                g.far_lines = lines.iter().any(|l| l.index() >= 64);
+            }
+            _ => return None,
+        }
+        Some(g)
+    }
+}
+
+/// The complement of an exact leaf's set: exact tests restrict one dimension (or none,
+/// or all), so the complement flips that dimension.
+fn complement(g: Guard) -> Guard {
+    if g == Guard::NONE {
+        return Guard::ALL;
+    }
+    if g == Guard::ALL {
+        return Guard::NONE;
+    }
+    let mut c = Guard::ALL;
+    if g.tiers != Guard::ALL.tiers {
+        c.tiers = !g.tiers;
+    } else if g.preferences != Guard::ALL.preferences {
+        c.preferences = !g.preferences;
+    } else if g.known != Guard::ALL.known {
+        c.known = !g.known & 0b11;
+    } else if g.channels != Guard::ALL.channels {
+        c.channels = !g.channels;
+    } else {
+        c.lines = !g.lines;
+        c.far_lines = !g.far_lines;
+    }
+    c
+}
+
+impl Condition {
+    /// A necessary condition of this one (see [`Guard`]).
+    pub fn guard(&self) -> Guard {
+        match self {
+            Condition::All(cs) => cs.iter().fold(Guard::ALL, |g, c| g.and(c.guard())),
+            Condition::Any(cs) => cs.iter().fold(Guard::NONE, |g, c| g.or(c.guard())),
+            Condition::Not(c) => match &**c {
+                Condition::Test(leaf) => match leaf.test.exact_guard() {
+                    // `not` of a negated leaf is the plain test.
+                    Some(g) if leaf.negated => g,
+                    Some(g) => complement(g),
+                    None => Guard::ALL,
+                },
+                _ => Guard::ALL,
+            },
+            Condition::Test(leaf) => match leaf.test.exact_guard() {
+                Some(g) if leaf.negated => complement(g),
+                Some(g) => g,
+                None => Guard::ALL,
+            },
+        }
+    }
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

@@ -254,6 +254,8 @@ pub struct RoutePlan {
     /// Rules whose condition reads `call.digits`, in order: they run again after every
     /// menu answer.
     digit_rules: Vec<RuleId>,
+    /// Each rule's guard, by rule id: calls outside it skip the rule.
+    guards: Box<[crate::condition::Guard]>,
 }
 
 impl std::ops::Deref for RoutePlan {
@@ -385,11 +387,18 @@ impl RoutePlan {
             .filter(|(_, r)| r.when.leaves().iter().any(|l| l.test.reads_digits()))
             .map(|(i, _)| RuleId(i as u16))
             .collect();
+        let guards = rules.iter().map(|r| r.when.guard()).collect();
         Ok(RoutePlan {
             parts,
             line_by_number,
             digit_rules,
+            guards,
         })
+    }
+
+    /// The guard of each rule, by rule id (see [`crate::condition::Guard`]).
+    pub fn guards(&self) -> &[crate::condition::Guard] {
+        &self.guards
     }
 
     /// Rules that read the caller's menu answers, in order.

@@ -1194,6 +1194,7 @@ fn evaluate<T: Trace>(
     let mut matched = MatchedRules::default();
     let mut offer_callback = false;
     let mut prefer_agent = None;
+    let guards = plan.guards();
     for (i, rule) in plan.rules.iter().enumerate() {
         let id = RuleId(i as u16);
         let ok = if T::ON {
@@ -1202,7 +1203,9 @@ fn evaluate<T: Trace>(
             trace.rule(rule_trace(plan, id, tests, ok));
             ok
         } else {
-            rule.when.eval(&facts)
+            // The guard first: most rules are out of reach of most calls on tier,
+            // preference, line or channel alone.
+            guards[i].admits(&facts) && rule.when.eval(&facts)
         };
         if !ok {
             continue;
