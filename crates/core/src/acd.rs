@@ -542,35 +542,36 @@ impl Acd {
         if let Some(to) = self.moves_to(queue, &spec) {
             return self.enqueue(to, call, now);
         }
+        drop(spec);
         let seq = self.seq.fetch_add(1, SeqCst);
-        match self.waiting.entry(Arc::clone(&call.call_id)) {
-            dashmap::mapref::entry::Entry::Occupied(_) => return Err(AcdError::AlreadyWaiting),
-            dashmap::mapref::entry::Entry::Vacant(v) => {
-                v.insert((
-                    queue,
-                    WaitKey {
-                        neg_key: Self::key(&spec, call.priority, call.arrived),
-                        seq,
-                    },
-                ));
-            }
-        }
-        let position = {
+        let (position, wants) = {
             let mut waiting = lock(&q.waiting);
             // The key comes from the policy in force under the queue's lock, which is
-            // where a reload changes it.
+            // where a reload changes it. The call is indexed under the same lock (queue
+            // then index, the order a reload takes them in), so whoever finds it in the
+            // index finds it in the queue.
             let key = WaitKey {
                 neg_key: Self::key(&q.spec.load(), call.priority, call.arrived),
                 seq,
             };
-            if let Some(mut entry) = self.waiting.get_mut(&call.call_id) {
-                entry.1 = key;
+            match self.waiting.entry(Arc::clone(&call.call_id)) {
+                dashmap::mapref::entry::Entry::Occupied(_) => {
+                    return Err(AcdError::AlreadyWaiting);
+                }
+                dashmap::mapref::entry::Entry::Vacant(v) => {
+                    v.insert((queue, key));
+                }
             }
             waiting.insert(key, call);
-            place_of(&waiting, key)
+            // The call at the head now is the one an agent is wanted for.
+            let wants = waiting
+                .values()
+                .next()
+                .map_or(Preference::None, |c| c.preference);
+            (place_of(&waiting, key), wants)
         };
         // Published; now look for an agent.
-        match self.offer_queue(queue, now) {
+        match self.offer_queue_for(queue, wants, now) {
             Some(a) => Ok(Placed::Assigned(a)),
             None => Ok(Placed::Waiting { position }),
         }
@@ -1281,14 +1282,34 @@ impl Acd {
 
     /// A call is waiting in `queue`: find it an agent.
     fn offer_queue(&self, queue: QueueId, now: Millis) -> Option<Assignment> {
+        let wants = self.head_preference(queue);
+        self.offer_queue_for(queue, wants, now)
+    }
+
+    /// The preference of the call at the head of a queue: the one that waits for an
+    /// agent now.
+    fn head_preference(&self, queue: QueueId) -> Preference {
+        lock(&self.at(queue).waiting)
+            .values()
+            .next()
+            .map_or(Preference::None, |c| c.preference)
+    }
+
+    /// [`Acd::offer_queue`] with the head call's preference already read.
+    fn offer_queue_for(
+        &self,
+        queue: QueueId,
+        mut wants: Preference,
+        now: Millis,
+    ) -> Option<Assignment> {
         let q = &self.at(queue);
+        let mut first = true;
         loop {
-            // Pick the agent for the call at the head of this queue: the one that waits
-            // for an agent now.
-            let wants = lock(&q.waiting)
-                .values()
-                .next()
-                .map_or(Preference::None, |c| c.preference);
+            // Pick the agent for the call at the head of this queue.
+            if !first {
+                wants = self.head_preference(queue);
+            }
+            first = false;
             let agent = self.claim_idle(q, wants, now)?;
             match self.pop_best(&agent, now) {
                 Some(a) => return Some(a),

@@ -701,16 +701,15 @@ impl Router {
         check_call_id(req.call_id)?;
         check_number_text("caller", req.caller)?;
         check_number_text("dialed", req.dialed)?;
-        if let Some(state) = self.calls.get(req.call_id) {
-            return Ok(replay(&state));
-        }
-        let plan = self.plan.load_full();
-        // The entry holds the call id's shard until the state is in, so two concurrent
-        // requests for one new call id decide once.
+        // One look-up: new calls are the common case, so the entry is taken at once (a
+        // repeat of a call id pays for the key it did not need). The entry holds the call
+        // id's shard until the state is in, so two concurrent requests for one new call
+        // id decide once.
         let call_id: Arc<str> = Arc::from(req.call_id);
         match self.calls.entry(Arc::clone(&call_id)) {
             Entry::Occupied(state) => Ok(replay(state.get())),
             Entry::Vacant(slot) => {
+                let plan = self.plan.load_full();
                 let caller = self.resolve_caller(&plan, req.caller, now, true);
                 let line = configured_line(&plan, req.dialed).unwrap_or(plan.default_line);
                 let call = CallFacts {
