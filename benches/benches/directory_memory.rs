@@ -6,7 +6,7 @@
 //! `cargo bench --bench directory_memory` (`-- --quick` for 50,000 customers)
 
 use std::{
-    alloc::{GlobalAlloc, Layout, System},
+    alloc::{GlobalAlloc, Layout},
     sync::atomic::{AtomicIsize, Ordering::Relaxed},
 };
 
@@ -18,24 +18,25 @@ struct LiveBytes;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
 #[allow(unsafe_code)]
-// SAFETY: every call is passed straight to the system allocator; only a counter is added.
+// SAFETY: every call is passed straight to mimalloc (the daemon's allocator); only a
+// counter is added.
 unsafe impl GlobalAlloc for LiveBytes {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size() as isize, Relaxed);
         // SAFETY: the caller's layout contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size() as isize, Relaxed);
         // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
         // SAFETY: as for `alloc` and `dealloc`: the contract is passed on unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 

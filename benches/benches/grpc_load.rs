@@ -43,6 +43,10 @@ use tonic::{
     transport::{Channel, server::TcpIncoming},
 };
 
+/// The daemon's allocator, so figures are the daemon's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const MAIN_LINE: &str = "+18005550100";
 const PLATINUM_LINE: &str = "+18005550199";
 

@@ -23,6 +23,10 @@ use switchboard_server::{App, CustomerSource, SystemClock};
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
 
+/// The daemon's allocator, so figures are the daemon's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Concurrent requests in flight, each on its own HTTP/2 connection.
 const CLIENTS: usize = 16;
 

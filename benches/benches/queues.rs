@@ -39,6 +39,10 @@ use switchboard_core::{
     acd::{Acd, Placed},
 };
 
+/// The daemon's allocator, so figures are the daemon's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -15,6 +15,10 @@ use switchboard_core::{
     router::{CallRequest, Channel},
 };
 
+/// The daemon's allocator, so figures are the daemon's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const QUEUES: usize = 200;
 const RULES: usize = 1_000;
 const AGENTS: usize = 2_000;

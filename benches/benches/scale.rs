@@ -37,6 +37,10 @@ use switchboard_core::{
     router::{CallRequest, Channel},
 };
 
+/// The daemon's allocator, so figures are the daemon's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CUSTOMERS: u64 = 1_000_000;
 const MAIN_LINE: &str = "+18005550100";
 const PLATINUM_LINE: &str = "+18005550199";

@@ -17,6 +17,10 @@ use switchboard_core::Directory;
 use switchboard_server::{App, CustomerSource, SystemClock};
 use switchboard_store::Store;
 
+/// The daemon's allocator, so figures are the daemon's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn config(store: &Path) -> switchboard_config::Config {
     let text = format!(
         "{DEFAULT_CONFIG}\n[store]\npath = {:?}\n",
