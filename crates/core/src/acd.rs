@@ -1311,7 +1311,11 @@ impl Acd {
             }
             first = false;
             let agent = self.claim_idle(q, wants, now)?;
-            match self.pop_best(&agent, now) {
+            // An idle agent had nothing waiting in their other queues when they went
+            // idle, and a call arriving there since looks for an agent itself: so only
+            // this queue (and any queue they overflow into, whose calls age into reach
+            // without arriving) need a look, not all of theirs.
+            match self.pop_best_of(&agent, Some(queue), now) {
                 Some(a) => return Some(a),
                 None => {
                     // Someone else took the call; give the agent back, and let it look
@@ -1567,17 +1571,30 @@ impl Acd {
     /// For a claimed agent: takes the call with the highest effective priority now across
     /// the agent's queues, or returns `None` if none waits.
     fn pop_best(&self, agent: &Arc<Agent>, now: Millis) -> Option<Assignment> {
+        self.pop_best_of(agent, None, now)
+    }
+
+    /// [`Acd::pop_best`] looking only at `only` among the agent's own queues (overflow
+    /// queues are always looked at), when given.
+    fn pop_best_of(
+        &self,
+        agent: &Arc<Agent>,
+        only: Option<QueueId>,
+        now: Millis,
+    ) -> Option<Assignment> {
         loop {
             let mut best: Option<(i64, u64, QueueId, WaitKey)> = None;
             // The head of each queue the agent serves, and the best call old enough in
             // each queue they overflow into.
             let routing = agent.routing.load();
-            let own = routing.queues.iter().filter_map(|(queue, _)| {
-                Some((
-                    *queue,
-                    lock(&self.at(*queue).waiting).keys().next().copied()?,
-                ))
-            });
+            let own = routing
+                .queues
+                .iter()
+                .map(|(queue, _)| *queue)
+                .filter(|queue| only.is_none_or(|o| o == *queue))
+                .filter_map(|queue| {
+                    Some((queue, lock(&self.at(queue).waiting).keys().next().copied()?))
+                });
             let overflow = routing.overflow_in.iter().filter_map(|(queue, after)| {
                 Some((*queue, self.overflow_call(*queue, *after, now)?))
             });
