@@ -17,7 +17,7 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc, Mutex, OnceLock, RwLock,
-        atomic::{AtomicU32, AtomicU64, Ordering::SeqCst},
+        atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::SeqCst},
     },
 };
 
@@ -239,7 +239,13 @@ pub struct WaitingCall {
 struct QueueState {
     /// The queue's policy; swapped whole by a reload, read without locking.
     spec: ArcSwap<Queue>,
+    /// Waiting calls, best first; reached through [`QueueState::lock_waiting`], which
+    /// keeps `waiting_len`.
     waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
+    /// How many calls wait, as of the last release of `waiting`'s lock: read by rules
+    /// and statistics without taking the lock (two threads evaluating rules would
+    /// otherwise pass every queue's lock back and forth).
+    waiting_len: AtomicUsize,
     /// Logged-in agents whose skills qualify for this queue.
     members: RwLock<Vec<Arc<Agent>>>,
     /// The members who are idle, in the orders claims need.
@@ -393,7 +399,40 @@ fn place_of(waiting: &BTreeMap<WaitKey, WaitingCall>, key: WaitKey) -> usize {
 /// Most queues an ACD holds over its life, retired ones included.
 pub const MAX_QUEUES: usize = 4_096;
 
+/// A queue's waiting calls, locked; the count is published when the lock is released.
+struct WaitingGuard<'a> {
+    calls: std::sync::MutexGuard<'a, BTreeMap<WaitKey, WaitingCall>>,
+    len: &'a AtomicUsize,
+}
+
+impl std::ops::Deref for WaitingGuard<'_> {
+    type Target = BTreeMap<WaitKey, WaitingCall>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.calls
+    }
+}
+
+impl std::ops::DerefMut for WaitingGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.calls
+    }
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.len.store(self.calls.len(), SeqCst);
+    }
+}
+
 impl QueueState {
+    fn lock_waiting(&self) -> WaitingGuard<'_> {
+        WaitingGuard {
+            calls: lock(&self.waiting),
+            len: &self.waiting_len,
+        }
+    }
+
     fn new(spec: Queue) -> Self {
         QueueState {
             handle_ms: AtomicU64::new(
@@ -402,6 +441,7 @@ impl QueueState {
             idle: Mutex::new(IdleAgents::new(spec.strategy)),
             spec: ArcSwap::from_pointee(spec),
             waiting: Mutex::new(BTreeMap::new()),
+            waiting_len: AtomicUsize::new(0),
             members: RwLock::new(Vec::new()),
             staffed_at: AtomicU64::new(0),
         }
@@ -545,7 +585,7 @@ impl Acd {
         drop(spec);
         let seq = self.seq.fetch_add(1, SeqCst);
         let (position, wants) = {
-            let mut waiting = lock(&q.waiting);
+            let mut waiting = q.lock_waiting();
             // The key comes from the policy in force under the queue's lock, which is
             // where a reload changes it. The call is indexed under the same lock (queue
             // then index, the order a reload takes them in), so whoever finds it in the
@@ -703,7 +743,7 @@ impl Acd {
             return Some(1);
         }
         let (queue, key) = *self.waiting.get(call_id)?;
-        Some(place_of(&lock(&self.at(queue).waiting), key))
+        Some(place_of(&self.at(queue).lock_waiting(), key))
     }
 
     /// Moves a call to another queue, keeping its original arrival time (so its aging
@@ -718,7 +758,7 @@ impl Acd {
     ) -> Result<Option<Assignment>, AcdError> {
         self.queue(to)?;
         let call = if let Some((_, (queue, key))) = self.waiting.remove(call_id) {
-            lock(&self.at(queue).waiting).remove(&key)
+            self.at(queue).lock_waiting().remove(&key)
         } else if let Some(agent) = self.holder_of(call_id) {
             if agent.state() != AgentState::OnCall {
                 return Err(AcdError::IllegalTransition {
@@ -751,7 +791,7 @@ impl Acd {
             };
             let cutoff = now.saturating_sub(max_wait);
             let due: Vec<(WaitKey, WaitingCall)> = {
-                let mut waiting = lock(&q.waiting);
+                let mut waiting = q.lock_waiting();
                 let keys: Vec<WaitKey> = waiting
                     .iter()
                     .filter(|(_, c)| !c.max_wait_met && !c.callback && c.arrived <= cutoff)
@@ -817,7 +857,8 @@ impl Acd {
         let Some((queue, key)) = self.waiting.get(call_id).map(|e| *e.value()) else {
             return false;
         };
-        lock(&self.at(queue).waiting)
+        self.at(queue)
+            .lock_waiting()
             .get_mut(&key)
             .map(|c| c.callback = true)
             .is_some()
@@ -833,14 +874,15 @@ impl Acd {
         let Some((_, (queue, key))) = self.waiting.remove(call_id) else {
             return false;
         };
-        lock(&self.at(queue).waiting).remove(&key).is_some()
+        self.at(queue).lock_waiting().remove(&key).is_some()
     }
 
     /// The calls waiting in a queue (kept-for-an-agent ones included) and its agents by
     /// state, for statistics.
     pub fn snapshot(&self, queue: QueueId) -> Option<QueueSnapshot> {
         let q = self.queue(queue).ok()?;
-        let mut waiting: Vec<(TierId, Millis)> = lock(&q.waiting)
+        let mut waiting: Vec<(TierId, Millis)> = q
+            .lock_waiting()
             .values()
             .map(|c| (c.tier, c.arrived))
             .collect();
@@ -910,7 +952,7 @@ impl Acd {
     }
 
     pub fn waiting_in(&self, queue: QueueId) -> usize {
-        self.queue(queue).map_or(0, |q| lock(&q.waiting).len())
+        self.queue(queue).map_or(0, |q| q.lock_waiting().len())
     }
 
     /// The switch connected the agent to the call they were offered.
@@ -1049,7 +1091,7 @@ impl Acd {
             }
         } else {
             // Back at the head of its queue: its own key, or just ahead of the head.
-            let mut waiting = lock(&q.waiting);
+            let mut waiting = q.lock_waiting();
             let own = Self::key(&q.spec.load(), call.priority, call.arrived);
             let neg_key = waiting
                 .keys()
@@ -1141,7 +1183,7 @@ impl Acd {
             let Some(to) = self.moves_to(id, &q.spec.load()) else {
                 continue;
             };
-            let calls: Vec<WaitingCall> = std::mem::take(&mut *lock(&q.waiting))
+            let calls: Vec<WaitingCall> = std::mem::take(&mut *q.lock_waiting())
                 .into_values()
                 .collect();
             for call in calls {
@@ -1168,7 +1210,7 @@ impl Acd {
     /// calls take the keys the new rate gives (see [`WaitKey`]), shifted by the same
     /// amount so that a call put back at the head stays ahead of those it was before.
     fn replace_policy(&self, id: QueueId, q: &QueueState, spec: &Queue) {
-        let mut waiting = lock(&q.waiting);
+        let mut waiting = q.lock_waiting();
         let old_rate = q.spec.load().aging_per_minute;
         let new_rate = spec.aging_per_minute;
         q.spec.store(Arc::new(spec.clone()));
@@ -1289,7 +1331,8 @@ impl Acd {
     /// The preference of the call at the head of a queue: the one that waits for an
     /// agent now.
     fn head_preference(&self, queue: QueueId) -> Preference {
-        lock(&self.at(queue).waiting)
+        self.at(queue)
+            .lock_waiting()
             .values()
             .next()
             .map_or(Preference::None, |c| c.preference)
@@ -1324,7 +1367,7 @@ impl Acd {
                     if let Some(a) = self.offer_agent(&agent, now) {
                         return Some(a);
                     }
-                    if lock(&q.waiting).is_empty() {
+                    if q.lock_waiting().is_empty() {
                         return None;
                     }
                 }
@@ -1436,7 +1479,8 @@ impl Acd {
         now: Millis,
     ) -> Option<WaitKey> {
         let cutoff = now.saturating_sub(after);
-        lock(&self.at(queue).waiting)
+        self.at(queue)
+            .lock_waiting()
             .iter()
             .find(|(_, c)| c.arrived <= cutoff)
             .map(|(k, _)| *k)
@@ -1452,7 +1496,7 @@ impl Acd {
             || routing
                 .queues
                 .iter()
-                .any(|(q, _)| !lock(&self.at(*q).waiting).is_empty())
+                .any(|(q, _)| !self.at(*q).lock_waiting().is_empty())
             || routing
                 .overflow_in
                 .iter()
@@ -1593,7 +1637,7 @@ impl Acd {
                 .map(|(queue, _)| *queue)
                 .filter(|queue| only.is_none_or(|o| o == *queue))
                 .filter_map(|queue| {
-                    Some((queue, lock(&self.at(queue).waiting).keys().next().copied()?))
+                    Some((queue, self.at(queue).lock_waiting().keys().next().copied()?))
                 });
             let overflow = routing.overflow_in.iter().filter_map(|(queue, after)| {
                 Some((*queue, self.overflow_call(*queue, *after, now)?))
@@ -1609,7 +1653,7 @@ impl Acd {
                 }
             }
             let (_, _, queue, key) = best?;
-            let call = lock(&self.at(queue).waiting).remove(&key);
+            let call = self.at(queue).lock_waiting().remove(&key);
             // Gone already (another agent or an abandon): look again.
             if let Some(call) = call {
                 self.waiting.remove(&call.call_id);
@@ -1628,7 +1672,7 @@ impl Acd {
 
 impl crate::condition::LiveQueues for Acd {
     fn waiting(&self, queue: QueueId) -> usize {
-        self.queue(queue).map_or(0, |q| lock(&q.waiting).len())
+        self.queue(queue).map_or(0, |q| q.waiting_len.load(SeqCst))
     }
 
     fn estimated_wait(&self, queue: QueueId) -> Option<std::time::Duration> {

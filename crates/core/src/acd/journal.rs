@@ -72,7 +72,7 @@ impl Acd {
     pub fn locate(&self, call_id: &str) -> Option<Located> {
         if let Some((queue, key)) = self.waiting.get(call_id).map(|e| *e.value()) {
             let q = self.at(queue);
-            if let Some(call) = lock(&q.waiting).get(&key).cloned() {
+            if let Some(call) = q.lock_waiting().get(&key).cloned() {
                 return Some(Located::Waiting {
                     queue,
                     key,
@@ -208,7 +208,7 @@ impl Acd {
             seq: key.seq,
         };
         self.seq.fetch_max(key.seq.saturating_add(1), SeqCst);
-        let mut waiting = lock(&q.waiting);
+        let mut waiting = q.lock_waiting();
         self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
         waiting.insert(key, call);
         Ok(())

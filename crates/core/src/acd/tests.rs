@@ -957,7 +957,8 @@ fn concurrent_arrivals_readies_and_abandons_never_double_assign_or_strand_a_call
 }
 
 fn waiting_ids(acd: &Acd, queue: QueueId) -> Vec<String> {
-    lock(&acd.at(queue).waiting)
+    acd.at(queue)
+        .lock_waiting()
         .values()
         .map(|c| c.call_id.to_string())
         .collect()
@@ -1232,4 +1233,26 @@ fn an_agent_who_steps_away_while_listed_idle_is_not_offered_calls() {
     // Back, they take the waiting call, and are listed again after it.
     let b = acd.ready("expert", at(6)).unwrap().expect("c2 was waiting");
     assert_eq!(b.call.call_id.as_ref(), "c2");
+}
+
+#[test]
+fn the_waiting_count_rules_read_follows_every_change_to_the_queue() {
+    use crate::condition::LiveQueues;
+    let acd = acd(Strategy::LongestIdle);
+    let seen = |acd: &Acd| (LiveQueues::waiting(acd, SUPPORT), acd.waiting_in(SUPPORT));
+    for i in 0..3u64 {
+        call(&acd, SUPPORT, &format!("s{i}"), 0, at(i));
+    }
+    assert_eq!(seen(&acd), (3, 3));
+    assert!(acd.abandon("s1"));
+    assert_eq!(seen(&acd), (2, 2));
+    acd.log_in(agent("ann", &[("technical", 5)]), at(5)).unwrap();
+    let a = acd.ready("ann", at(6)).unwrap().expect("s0 waits");
+    assert_eq!(seen(&acd), (1, 1));
+    // Not answered: back at the head.
+    acd.no_answer("ann", &a.call.call_id, 1, at(7)).unwrap();
+    assert_eq!(seen(&acd), (2, 2));
+    acd.transfer("s2", BILLING, at(8)).unwrap();
+    assert_eq!(seen(&acd), (1, 1));
+    assert_eq!(LiveQueues::waiting(&acd, BILLING), 1);
 }
