@@ -138,6 +138,8 @@ fn benches(c: &mut Criterion) {
     // thread (untimed), which frees any agent they reached.
     let mut g = c.benchmark_group("scale/route_decision");
     let run = std::sync::atomic::AtomicU64::new(0);
+    // Single decisions on one thread, for the percentiles (the budget is a median).
+    let singles = std::sync::Mutex::new(Vec::with_capacity(1 << 21));
     for (threads, name) in THREADS {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -158,7 +160,14 @@ fn benches(c: &mut Criterion) {
                         };
                         let start = Instant::now();
                         let routed = router.route(black_box(&req), NOW);
-                        timed += start.elapsed();
+                        let took = start.elapsed();
+                        timed += took;
+                        if threads == 1 {
+                            let mut s = singles.lock().unwrap();
+                            if s.len() < 1 << 21 {
+                                s.push(took);
+                            }
+                        }
                         black_box(routed.unwrap());
                         if i % 1_000 == 999 {
                             forget_route_calls(router);
@@ -171,6 +180,18 @@ fn benches(c: &mut Criterion) {
         forget_route_calls(router);
     }
     g.finish();
+    let mut singles = singles.into_inner().unwrap();
+    singles.sort_unstable();
+    if !singles.is_empty() {
+        let at = |p: f64| singles[((singles.len() as f64 * p) as usize).min(singles.len() - 1)];
+        println!(
+            "scale/route_decision/1_thread single calls ({}): p50 {:?}, p90 {:?}, p99 {:?} (budget p50 < 1 us)",
+            singles.len(),
+            at(0.50),
+            at(0.90),
+            at(0.99)
+        );
+    }
     assert_eq!(acd.waiting_in(BUSY_QUEUE), WAITING / 20, "the floor moved");
 }
 

@@ -412,6 +412,9 @@ impl Trace for Recorder {
     }
 }
 
+/// Shards of the map of calls in progress.
+const CALL_SHARDS: usize = 128;
+
 /// The routing engine: the current plan, the customer directory, learned behaviour and
 /// the calls in progress.
 #[derive(Debug)]
@@ -542,7 +545,10 @@ impl Router {
             plan: ArcSwap::from_pointee(plan),
             directory,
             behaviour: Behaviour::new(),
-            calls: DashMap::default(),
+            // Many small shards: the once-a-second walk for calls to forget read-locks
+            // one shard at a time, and a shard of a million calls' eighth would hold
+            // new calls on it back for milliseconds.
+            calls: DashMap::with_hasher_and_shard_amount(FastHash::default(), CALL_SHARDS),
             next_key: std::sync::atomic::AtomicU64::new(0),
             switches: DashMap::default(),
             reloading: std::sync::Mutex::new(()),

@@ -334,34 +334,41 @@ async fn forget_old_calls(app: App) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let cutoff = app
-            .clock
-            .now()
-            .saturating_sub(app.settings().forget_calls_after);
-        let now = app.clock.now();
-        let forgotten = app.router.forget_calls_before(cutoff, now);
-        // Nothing more will settle their messages to the switch (a voicemail directive,
-        // an assignment the switch never answered): drop them with the call.
-        for call in &forgotten.calls {
-            app.dispatch.settle(&call.call_id);
-        }
-        for agent in &forgotten.agents {
-            tracing::warn!(agent_id = %agent, "freed from a call its switch never ended (calls.forget_after)");
-            app.mark_agent(agent);
-        }
-        for a in &forgotten.assignments {
-            app.dispatch.send(&app.router, a, now);
-        }
-        if !forgotten.calls.is_empty() {
-            tracing::debug!(
-                forgotten = forgotten.calls.len(),
-                "forgot calls past calls.forget_after"
-            );
-        }
-        if let Some(w) = &app.store {
-            for call in forgotten.calls {
-                w.send(Change::CallDone(Box::new(call)));
-            }
+        // A walk over every call in memory: on a blocking thread, so the runtime's
+        // workers go on serving requests meanwhile.
+        let app = app.clone();
+        let _ = tokio::task::spawn_blocking(move || forget_old_calls_once(&app)).await;
+    }
+}
+
+fn forget_old_calls_once(app: &App) {
+    let cutoff = app
+        .clock
+        .now()
+        .saturating_sub(app.settings().forget_calls_after);
+    let now = app.clock.now();
+    let forgotten = app.router.forget_calls_before(cutoff, now);
+    // Nothing more will settle their messages to the switch (a voicemail directive,
+    // an assignment the switch never answered): drop them with the call.
+    for call in &forgotten.calls {
+        app.dispatch.settle(&call.call_id);
+    }
+    for agent in &forgotten.agents {
+        tracing::warn!(agent_id = %agent, "freed from a call its switch never ended (calls.forget_after)");
+        app.mark_agent(agent);
+    }
+    for a in &forgotten.assignments {
+        app.dispatch.send(&app.router, a, now);
+    }
+    if !forgotten.calls.is_empty() {
+        tracing::debug!(
+            forgotten = forgotten.calls.len(),
+            "forgot calls past calls.forget_after"
+        );
+    }
+    if let Some(w) = &app.store {
+        for call in forgotten.calls {
+            w.send(Change::CallDone(Box::new(call)));
         }
     }
 }
@@ -394,68 +401,75 @@ async fn acd_upkeep(app: App) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let now = app.clock.now();
-        let acd = app.router.acd();
-        let settings = app.settings();
-        let expired = acd.expire_offers(now, settings.offer_timeout, settings.after_offer_timeout);
-        for (call_id, agent, made) in expired {
-            tracing::warn!(%call_id, agent_id = %agent.profile.id, "offer not confirmed within calls.offer_timeout; call back to its queue");
-            app.dispatch.settle(&call_id);
-            app.mark_call(&call_id);
-            app.mark_agent(&agent.profile.id);
-            for a in &made {
-                app.dispatch.send(&app.router, a, now);
-            }
+        // Walks over queues and agents: on a blocking thread, so the runtime's workers
+        // go on serving requests meanwhile.
+        let app = app.clone();
+        let _ = tokio::task::spawn_blocking(move || acd_upkeep_once(&app)).await;
+    }
+}
+
+fn acd_upkeep_once(app: &App) {
+    let now = app.clock.now();
+    let acd = app.router.acd();
+    let settings = app.settings();
+    let expired = acd.expire_offers(now, settings.offer_timeout, settings.after_offer_timeout);
+    for (call_id, agent, made) in expired {
+        tracing::warn!(%call_id, agent_id = %agent.profile.id, "offer not confirmed within calls.offer_timeout; call back to its queue");
+        app.dispatch.settle(&call_id);
+        app.mark_call(&call_id);
+        app.mark_agent(&agent.profile.id);
+        for a in &made {
+            app.dispatch.send(&app.router, a, now);
         }
-        for a in acd.offer_overflow(now) {
-            app.dispatch.send(&app.router, &a, now);
-        }
-        for outcome in acd.expire_waits(now) {
-            match outcome {
-                WaitExpired::Overflowed {
-                    call_id,
-                    to,
-                    assignment,
-                    ..
-                } => {
-                    app.router.record_transfer(&call_id, to, now);
-                    app.mark_call(&call_id);
-                    if let Some(a) = assignment {
-                        app.dispatch.send(&app.router, &a, now);
-                    }
-                }
-                WaitExpired::OfferCallback { call, queue } => {
-                    app.dispatch.send_directive(
-                        &app.router,
-                        &call,
-                        queue,
-                        pb::AssignmentKind::OfferCallback,
-                        now,
-                    );
-                }
-                WaitExpired::Voicemail { call, queue } => {
-                    app.router.record_timed_out(&call.call_id);
-                    app.router.record(&call.call_id, |r| {
-                        r.outcome = Some(Outcome::Voicemail);
-                        r.ended = Some(now);
-                    });
-                    app.dispatch.send_directive(
-                        &app.router,
-                        &call,
-                        queue,
-                        pb::AssignmentKind::Voicemail,
-                        now,
-                    );
+    }
+    for a in acd.offer_overflow(now) {
+        app.dispatch.send(&app.router, &a, now);
+    }
+    for outcome in acd.expire_waits(now) {
+        match outcome {
+            WaitExpired::Overflowed {
+                call_id,
+                to,
+                assignment,
+                ..
+            } => {
+                app.router.record_transfer(&call_id, to, now);
+                app.mark_call(&call_id);
+                if let Some(a) = assignment {
+                    app.dispatch.send(&app.router, &a, now);
                 }
             }
+            WaitExpired::OfferCallback { call, queue } => {
+                app.dispatch.send_directive(
+                    &app.router,
+                    &call,
+                    queue,
+                    pb::AssignmentKind::OfferCallback,
+                    now,
+                );
+            }
+            WaitExpired::Voicemail { call, queue } => {
+                app.router.record_timed_out(&call.call_id);
+                app.router.record(&call.call_id, |r| {
+                    r.outcome = Some(Outcome::Voicemail);
+                    r.ended = Some(now);
+                });
+                app.dispatch.send_directive(
+                    &app.router,
+                    &call,
+                    queue,
+                    pb::AssignmentKind::Voicemail,
+                    now,
+                );
+            }
         }
-        for a in acd
-            .expire_promises(now)
-            .into_iter()
-            .chain(acd.end_wrap_ups(now))
-        {
-            app.dispatch.send(&app.router, &a, now);
-        }
+    }
+    for a in acd
+        .expire_promises(now)
+        .into_iter()
+        .chain(acd.end_wrap_ups(now))
+    {
+        app.dispatch.send(&app.router, &a, now);
     }
 }
 

@@ -1246,7 +1246,8 @@ fn the_waiting_count_rules_read_follows_every_change_to_the_queue() {
     assert_eq!(seen(&acd), (3, 3));
     assert!(acd.abandon("s1"));
     assert_eq!(seen(&acd), (2, 2));
-    acd.log_in(agent("ann", &[("technical", 5)]), at(5)).unwrap();
+    acd.log_in(agent("ann", &[("technical", 5)]), at(5))
+        .unwrap();
     let a = acd.ready("ann", at(6)).unwrap().expect("s0 waits");
     assert_eq!(seen(&acd), (1, 1));
     // Not answered: back at the head.
