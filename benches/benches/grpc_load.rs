@@ -6,17 +6,19 @@
 //! Two parts:
 //! - **RouteCall** at concurrency 1, 16 and 64 (each client its own connection, one
 //!   request in flight): requests per second and p50/p99/p99.9 latency, for the real
-//!   server (shipped config, sample customers, store on in a temporary folder) and for
-//!   an empty service that answers every RouteCall with the decision the real server
-//!   gave that caller, so requests and responses are the same size. Windows alternate
-//!   between the two; medians of the rounds and the ratio are printed. Budget: the real
-//!   server's throughput at least 85% of the empty one's at concurrency 64.
+//!   server (shipped config, sample customers, store on in a temporary folder), the
+//!   real server with the store off, and an empty service that answers every RouteCall
+//!   with the decision the real server gave that caller, so requests and responses are
+//!   the same size. Windows rotate between the three; medians of the rounds and the
+//!   ratios to the empty service are printed. Budget: the real server's throughput at
+//!   least 85% of the empty one's at concurrency 64.
 //! - **A mixed floor**: 500 callers a second arrive (RouteCall, then menu answers for
-//!   those sent to a menu) for 60 agents, who answer (CONNECTED), talk 20-180 ms, hang
+//!   those sent to a menu) for 50 agents, who answer (CONNECTED), talk 20-180 ms, hang
 //!   up (ENDED) and say ready again (SetAgentState AVAILABLE) after a pause, with a
-//!   switch watching its assignment stream: about 92% occupancy. Assignment
-//!   latency is from the later of "the call was queued" and "the agent said ready" (as
-//!   the client sent it) to the assignment arriving on the stream.
+//!   switch watching its assignment stream: a little more work than the agents can
+//!   take, so a queue builds. Assignment latency is from the later of "the call was
+//!   queued" and "the agent said ready" (as the client sent it) to the assignment
+//!   arriving on the stream.
 
 use std::{
     collections::HashMap,
@@ -78,11 +80,13 @@ fn callers() -> impl Iterator<Item = String> {
     (0..50_000).map(caller)
 }
 
-async fn start_real(dir: &Path) -> (App, String) {
-    let text = format!(
-        "{DEFAULT_CONFIG}\n[store]\npath = {:?}\n",
-        dir.join("load.db").display().to_string()
-    );
+/// The real server; with `dir`, its store in that folder, else with the store off.
+async fn start_real(dir: Option<&Path>) -> (App, String) {
+    let store = match dir {
+        Some(dir) => format!("path = {:?}", dir.join("load.db").display().to_string()),
+        None => "enabled = false".to_owned(),
+    };
+    let text = format!("{DEFAULT_CONFIG}\n[store]\n{store}\n");
     let config = switchboard_config::parse(&text, Path::new("bench.toml")).expect("bench config");
     let (app, _) = App::with_store(config, &CustomerSource::Embedded, Arc::new(SystemClock))
         .expect("server start");
@@ -272,50 +276,50 @@ fn figures(windows: Vec<Window>) -> Figures {
     }
 }
 
-async fn route_call_load(real: &str, empty: &str, rounds: usize, window: Duration) {
+/// Drives each service in turn at each concurrency: `services` are (name, address),
+/// the empty service last. Prints each one's figures and its throughput beside the
+/// empty service's.
+async fn route_call_load(services: &[(&str, &str)], rounds: usize, window: Duration) {
     println!("RouteCall, {rounds} round(s) of {window:?} per service and concurrency:");
     println!(
-        "{:>4} {:>8} {:>10} {:>9} {:>9} {:>9}",
+        "{:>4} {:>9} {:>10} {:>9} {:>9} {:>9}",
         "c", "service", "req/s", "p50 us", "p99 us", "p99.9 us"
     );
     for clients in [1, 16, 64] {
-        drive(real, &format!("warm-{clients}"), clients, window / 4).await;
-        drive(empty, &format!("warm-{clients}"), clients, window / 4).await;
-        let (mut reals, mut empties) = (Vec::new(), Vec::new());
+        for (_, address) in services {
+            drive(address, &format!("warm-{clients}"), clients, window / 4).await;
+        }
+        let mut windows: Vec<Vec<Window>> = services.iter().map(|_| Vec::new()).collect();
         for round in 0..rounds {
-            let order = if round % 2 == 0 {
-                [true, false]
-            } else {
-                [false, true]
-            };
-            for is_real in order {
+            // Each round starts with a different service, so none always runs first.
+            for k in 0..services.len() {
+                let i = (round + k) % services.len();
                 let tag = format!("c{clients}-r{round}");
-                if is_real {
-                    reals.push(drive(real, &tag, clients, window).await);
-                } else {
-                    empties.push(drive(empty, &tag, clients, window).await);
-                }
+                windows[i].push(drive(services[i].1, &tag, clients, window).await);
             }
         }
-        let (r, e) = (figures(reals), figures(empties));
-        for (name, f) in [("real", &r), ("empty", &e)] {
+        let figs: Vec<Figures> = windows.into_iter().map(figures).collect();
+        let empty = figs.last().expect("the empty service").rps;
+        for ((name, _), f) in services.iter().zip(&figs) {
             println!(
-                "{clients:>4} {name:>8} {:>10.0} {:>9.1} {:>9.1} {:>9.1}",
+                "{clients:>4} {name:>9} {:>10.0} {:>9.1} {:>9.1} {:>9.1}",
                 f.rps,
                 us(f.p50),
                 us(f.p99),
                 us(f.p999)
             );
         }
-        let budget = if clients == 64 {
-            " (budget at concurrency 64: at least 0.85)"
-        } else {
-            ""
-        };
-        println!(
-            "{clients:>4} real/empty throughput {:.3}{budget}",
-            r.rps / e.rps
-        );
+        for ((name, _), f) in services.iter().zip(&figs).take(services.len() - 1) {
+            let budget = if clients == 64 {
+                " (budget at concurrency 64: at least 0.85)"
+            } else {
+                ""
+            };
+            println!(
+                "{clients:>4} {name}/empty throughput {:.3}{budget}",
+                f.rps / empty
+            );
+        }
     }
 }
 
@@ -327,9 +331,10 @@ struct Marks {
 }
 
 /// Agents on the mixed floor: each call takes about 110 ms of an agent (talk and the
-/// pause before ready), so 60 agents serve about 545 calls a second against 500
-/// arriving: busy enough that calls also wait for agents.
-const AGENTS: usize = 60;
+/// pause before ready), so 50 agents serve about 455 calls a second against 500
+/// arriving: a surge, in which a queue builds and agents saying ready find calls
+/// waiting.
+const AGENTS: usize = 50;
 
 async fn mixed_floor(address: &str, window: Duration) {
     let channel = connect(address).await;
@@ -531,10 +536,16 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (_app, real) = start_real(&dir).await;
+        let (_app, real) = start_real(Some(&dir)).await;
+        let (_bare, no_store) = start_real(None).await;
         let empty = start_empty(capture(&real).await).await;
-        route_call_load(&real, &empty, rounds, window).await;
-        let (_floor_app, floor_address) = start_real(&dir.join("floor")).await;
+        route_call_load(
+            &[("real", &real), ("no-store", &no_store), ("empty", &empty)],
+            rounds,
+            window,
+        )
+        .await;
+        let (_floor_app, floor_address) = start_real(Some(&dir.join("floor"))).await;
         mixed_floor(&floor_address, floor).await;
     });
     drop(rt);

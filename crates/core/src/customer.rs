@@ -265,12 +265,27 @@ impl std::borrow::Borrow<str> for ById {
 /// Reads never block each other: both indexes are sharded concurrent maps. Writers
 /// (imports, admin upserts) take one mutex so that the two indexes and the
 /// one-number-one-customer rule stay consistent; writes are rare and off the route path.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Directory {
     by_number: DashMap<E164, Arc<Customer>, FastHash>,
     /// Keyed by the profile itself (found by its id), so the id is not stored twice.
     by_id: DashMap<ById, (), FastHash>,
     writer: Mutex<()>,
+}
+
+/// Shards of the directory's number index. Every lookup takes its shard's read lock,
+/// an atomic write to the lock: two threads on one shard pass its cache line back and
+/// forth, so the more shards the rarer that is.
+const NUMBER_SHARDS: usize = 256;
+
+impl Default for Directory {
+    fn default() -> Self {
+        Directory {
+            by_number: DashMap::with_hasher_and_shard_amount(FastHash::default(), NUMBER_SHARDS),
+            by_id: DashMap::default(),
+            writer: Mutex::new(()),
+        }
+    }
 }
 
 impl Directory {
