@@ -511,13 +511,27 @@ impl Acd {
             }
         }
         let _membership = lock(&self.membership);
+        let agent = Arc::new(self.new_agent(profile, AgentState::NotReady, now, now));
+        self.enroll(&agent, true);
+        Ok(agent)
+    }
+
+    /// A new agent record in `state` since `since`, with the queues their skills qualify
+    /// for under the current policies. Call with the membership lock held.
+    fn new_agent(
+        &self,
+        profile: AgentProfile,
+        state: AgentState,
+        since: Millis,
+        logged_in: Millis,
+    ) -> Agent {
         let routing = self.eligibility(&profile, &self.policies());
-        let agent = Arc::new(Agent {
+        Agent {
             profile,
-            word: AtomicU64::new(pack(AgentState::NotReady, 0)),
-            since: AtomicU64::new(now.0),
+            word: AtomicU64::new(pack(state, 0)),
+            since: AtomicU64::new(since.0),
             wrap_up_until: AtomicU64::new(0),
-            logged_in: now,
+            logged_in,
             busy_ms: AtomicU64::new(0),
             missed: AtomicU32::new(0),
             routing: ArcSwap::from_pointee(routing),
@@ -526,19 +540,26 @@ impl Acd {
             staffing: Arc::clone(&self.staffing),
             no: self.agent_no.fetch_add(1, SeqCst),
             listed: Mutex::new(None),
-        });
-        for (q, _) in &agent.routing.load().queues {
-            let members = &self.at(*q).members;
-            let mut members = members.write().unwrap_or_else(|e| e.into_inner());
-            members.retain(|a| a.profile.id != agent.profile.id);
-            members.push(Arc::clone(&agent));
+        }
+    }
+
+    /// Makes `agent` the ACD's agent of their id (replacing any), and with `member` a
+    /// member of their queues. Call with the membership lock held.
+    fn enroll(&self, agent: &Arc<Agent>, member: bool) {
+        if member {
+            for (q, _) in &agent.routing.load().queues {
+                let mut members = self
+                    .at(*q)
+                    .members
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                members.retain(|a| a.profile.id != agent.profile.id);
+                members.push(Arc::clone(agent));
+            }
         }
         self.staffing.fetch_add(1, SeqCst);
-        self.agents.insert(
-            agent.profile.id.clone().into_boxed_str(),
-            Arc::clone(&agent),
-        );
-        Ok(agent)
+        self.agents
+            .insert(agent.profile.id.clone().into_boxed_str(), Arc::clone(agent));
     }
 
     /// The agent is ready for a call: marks them available, then offers them the best

@@ -1,16 +1,10 @@
 //! Reading the distributor's live state out, one call or agent at a time, and putting
 //! it back after a restart: what the store's journal of live state is made from.
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicU32, AtomicU64, Ordering::SeqCst},
-};
-
-use arc_swap::ArcSwap;
+use std::sync::{Arc, atomic::Ordering::SeqCst};
 
 use super::{
     Acd, AcdError, Agent, AgentProfile, AgentState, Assignment, Placed, WaitKey, WaitingCall, lock,
-    pack,
 };
 use crate::{clock::Millis, plan::QueueId};
 
@@ -131,42 +125,17 @@ impl Acd {
     /// available. Replaces any agent of that id.
     pub fn restore_agent(&self, image: AgentImage) -> Arc<Agent> {
         let _membership = lock(&self.membership);
-        let routing = self.eligibility(&image.profile, &self.policies());
         let state = match image.state {
             AgentState::Reserved | AgentState::OnCall => AgentState::Available,
             s => s,
         };
-        let agent = Arc::new(Agent {
-            profile: image.profile,
-            word: AtomicU64::new(pack(state, 0)),
-            since: AtomicU64::new(image.since.0),
-            wrap_up_until: AtomicU64::new(image.wrap_up_until.0),
-            logged_in: image.logged_in,
-            busy_ms: AtomicU64::new(image.busy_ms),
-            missed: AtomicU32::new(image.missed),
-            routing: ArcSwap::from_pointee(routing),
-            reason: Mutex::new(image.reason.map(String::into_boxed_str)),
-            holding: Mutex::new(None),
-            staffing: Arc::clone(&self.staffing),
-            no: self.agent_no.fetch_add(1, SeqCst),
-            listed: Mutex::new(None),
-        });
-        if state != AgentState::LoggedOut {
-            for (q, _) in &agent.routing.load().queues {
-                let mut members = self
-                    .at(*q)
-                    .members
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner());
-                members.retain(|a| a.profile.id != agent.profile.id);
-                members.push(Arc::clone(&agent));
-            }
-        }
-        self.staffing.fetch_add(1, SeqCst);
-        self.agents.insert(
-            agent.profile.id.clone().into_boxed_str(),
-            Arc::clone(&agent),
-        );
+        let agent = self.new_agent(image.profile, state, image.since, image.logged_in);
+        agent.wrap_up_until.store(image.wrap_up_until.0, SeqCst);
+        agent.busy_ms.store(image.busy_ms, SeqCst);
+        agent.missed.store(image.missed, SeqCst);
+        *lock(&agent.reason) = image.reason.map(String::into_boxed_str);
+        let agent = Arc::new(agent);
+        self.enroll(&agent, state != AgentState::LoggedOut);
         agent
     }
 
