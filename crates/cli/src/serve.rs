@@ -16,6 +16,23 @@ pub(crate) struct Args {
     /// Listen address, overriding `server.listen` (e.g. 127.0.0.1:0 for any free port).
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// Prometheus metrics address, overriding `server.metrics_listen`; `off` for none.
+    #[arg(long, value_parser = metrics_address)]
+    metrics_listen: Option<MetricsAddress>,
+}
+
+/// `--metrics-listen`: an address, or `None` for `off`.
+#[derive(Clone, Copy, Debug)]
+struct MetricsAddress(Option<std::net::SocketAddr>);
+
+/// `off`, or an address with a port.
+fn metrics_address(text: &str) -> Result<MetricsAddress, String> {
+    if text == "off" {
+        return Ok(MetricsAddress(None));
+    }
+    text.parse()
+        .map(|a| MetricsAddress(Some(a)))
+        .map_err(|_| format!("{text:?} is not an address with a port, e.g. 127.0.0.1:9464, or off"))
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -42,6 +59,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::warn!("{w}");
     }
     let listen = args.listen.unwrap_or(config.settings.listen);
+    let metrics_listen = args
+        .metrics_listen
+        .map_or(config.settings.metrics_listen, |m| m.0);
     let (mut app, loaded) = match App::with_store(config, &customers, Arc::new(SystemClock)) {
         Ok(started) => started,
         Err(StartError::Store(e)) => {
@@ -89,6 +109,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
+        // Metrics are for people watching: a port that cannot be had is reported and
+        // routing goes on without it.
+        if let Some(address) = metrics_listen {
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(metrics) => {
+                    let served = app.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) =
+                            switchboard_server::serve_metrics(served, metrics, shutdown_signal())
+                                .await
+                        {
+                            tracing::error!("metrics stopped: {e}");
+                        }
+                    });
+                }
+                Err(e) => tracing::error!(%address, "metrics not served: {e}"),
+            }
+        }
         switchboard_server::serve(app, listener, shutdown_signal()).await?;
         tracing::info!("switchboard stopped");
         Ok(ExitCode::SUCCESS)

@@ -8,6 +8,15 @@ use std::{
     time::Duration,
 };
 
+/// `serve` on any free gRPC port and without the metrics port, so tests run side by side.
+const SERVE_ON_FREE_PORTS: [&str; 5] = [
+    "serve",
+    "--listen",
+    "127.0.0.1:0",
+    "--metrics-listen",
+    "off",
+];
+
 fn switchboard() -> Command {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
 }
@@ -65,16 +74,14 @@ fn check_prints_every_error_and_exits_1() {
     let lines: Vec<&str> = stdout.lines().collect();
     let file = path.display().to_string();
     let written = std::fs::read_to_string(&path).unwrap();
-    let queue_line = written
-        .lines()
-        .position(|l| l.contains("\"platnum_desk\""))
-        .unwrap()
-        + 1;
+    let line_of = |text: &str| written.lines().position(|l| l.contains(text)).unwrap() + 1;
+    let queue_line = line_of("\"platnum_desk\"");
+    let window_line = line_of("repeat_window = \"soon\"");
     assert_eq!(
         lines,
         [
             format!(
-                "{file}:21:17: learning.repeat_window: \"soon\": expected a number before \"soon\""
+                "{file}:{window_line}:17: learning.repeat_window: \"soon\": expected a number before \"soon\""
             ),
             format!(
                 "{file}:{queue_line}:18: rules[3].then.queue: unknown queue \"platnum_desk\" (did you mean \"platinum_desk\"?)"
@@ -231,9 +238,7 @@ fn serve_starts_on_the_embedded_defaults_and_listens() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut serve = switchboard();
-    serve
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(&dir);
+    serve.args(SERVE_ON_FREE_PORTS).current_dir(&dir);
     let (mut child, rx) = with_log(serve);
     let mut address = None;
     let mut seen = Vec::new();
@@ -272,7 +277,8 @@ fn serve_refuses_a_store_it_cannot_trust_with_exit_74() {
     let notes = path.with_file_name("notes.txt");
     std::fs::write(&notes, "meeting notes, not a database").unwrap();
     let out = switchboard()
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .args(SERVE_ON_FREE_PORTS)
+        .arg("--config")
         .arg(&path)
         .output()
         .unwrap();
@@ -313,9 +319,7 @@ fn serve_reloads_its_config_on_sighup_and_keeps_it_when_the_edit_is_broken() {
         "listen = \"127.0.0.1:50051\"\nreload_on_change = false",
     );
     let mut serve = switchboard();
-    serve
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path);
+    serve.args(SERVE_ON_FREE_PORTS).arg("--config").arg(&path);
     let (mut child, rx) = with_log(serve);
     let hangup = |child: &std::process::Child| {
         let status = Command::new("kill")

@@ -67,7 +67,14 @@ impl Drop for Server {
 /// until then.
 fn serve(config: &Path) -> (Server, String, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+            "--config",
+        ])
         .arg(config)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())

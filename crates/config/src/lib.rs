@@ -46,6 +46,8 @@ pub const DEFAULT_CONFIG_NAME: &str = "config/switchboard.toml (embedded)";
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// Where Prometheus scrapes `/metrics` over HTTP; `None` when `"off"`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Reload the config when its files change (reloads on request and SIGHUP happen
     /// either way).
     pub reload_on_change: bool,
@@ -74,6 +76,9 @@ impl Settings {
         let mut out = Vec::new();
         if self.listen != running.listen {
             out.push("server.listen");
+        }
+        if self.metrics_listen != running.metrics_listen {
+            out.push("server.metrics_listen");
         }
         if self.customers != running.customers {
             out.push("directory.customers");

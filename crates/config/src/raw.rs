@@ -56,6 +56,7 @@ pub(crate) struct RawCalendar {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawServer {
     pub(crate) listen: Option<S<String>>,
+    pub(crate) metrics_listen: Option<S<String>>,
     pub(crate) reload_on_change: Option<bool>,
 }
 

@@ -367,6 +367,17 @@ fn out_of_range_numbers_and_bad_addresses_are_refused() {
             at(&text, "\"localhost\"")
         )]
     );
+    let text = edited(
+        "metrics_listen = \"127.0.0.1:9464\"",
+        "metrics_listen = \"9464\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: server.metrics_listen: \"9464\" is not an address with a port, e.g. \"127.0.0.1:9464\", or \"off\"",
+            at(&text, "\"9464\"")
+        )]
+    );
     let text = edited("answer_percent = 90", "answer_percent = 190");
     assert_eq!(
         errors(&text),
@@ -1281,4 +1292,19 @@ fn store_settings_are_read_and_each_mistake_named() {
         "{:?}",
         errors(&text)
     );
+}
+
+#[test]
+fn the_metrics_port_is_its_own_and_can_be_turned_off() {
+    let config = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
+    assert_eq!(
+        config.settings.metrics_listen,
+        Some("127.0.0.1:9464".parse().unwrap())
+    );
+    let text = edited(
+        "metrics_listen = \"127.0.0.1:9464\"",
+        "metrics_listen = \"off\"",
+    );
+    let config = parse(&text, Path::new(FILE)).unwrap();
+    assert_eq!(config.settings.metrics_listen, None);
 }

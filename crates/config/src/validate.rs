@@ -33,6 +33,8 @@ use crate::{
 };
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// Where Prometheus scrapes `/metrics` unless the config says otherwise.
+pub(crate) const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 /// The store, relative to the config's folder (the working folder for the embedded
 /// config).
 pub(crate) const DEFAULT_STORE: &str = "data/switchboard.db";
@@ -295,6 +297,24 @@ pub(crate) fn validate(
             }
         },
         None => DEFAULT_LISTEN.parse().ok(),
+    };
+    let metrics_listen = match &raw.server.metrics_listen {
+        Some(l) if l.get_ref() == "off" => Some(None),
+        Some(l) => match l.get_ref().parse::<SocketAddr>() {
+            Ok(a) => Some(Some(a)),
+            Err(_) => {
+                c.error(
+                    l.span(),
+                    "server.metrics_listen",
+                    format!(
+                        "{:?} is not an address with a port, e.g. \"127.0.0.1:9464\", or \"off\"",
+                        l.get_ref()
+                    ),
+                );
+                None
+            }
+        },
+        None => Some(DEFAULT_METRICS_LISTEN.parse().ok()),
     };
 
     // Store.
@@ -1133,6 +1153,7 @@ pub(crate) fn validate(
             plan,
             Settings {
                 listen: listen?,
+                metrics_listen: metrics_listen?,
                 reload_on_change: raw.server.reload_on_change.unwrap_or(true),
                 store: store_path,
                 commit_delay: commit_delay?,

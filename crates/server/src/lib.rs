@@ -31,9 +31,11 @@ mod agents;
 mod convert;
 mod dispatch;
 pub mod error;
+mod metrics;
 mod reload;
 mod routing;
 
+pub use metrics::serve_metrics;
 pub use reload::{ReloadCounts, ReloadOutcome};
 
 /// Where time comes from: the wall clock in production, a hand-driven one in tests.
@@ -72,6 +74,7 @@ pub struct App {
     reloads: Arc<reload::Counters>,
     /// Where changes are persisted, when the server keeps a store.
     store: Option<Arc<Writer>>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +129,7 @@ impl App {
             config_path: None,
             reloads: Arc::default(),
             store: None,
+            metrics: Arc::default(),
         }
     }
 

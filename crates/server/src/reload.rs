@@ -151,6 +151,7 @@ impl App {
         // Keys that need a restart keep their running values until then.
         let mut next = config.settings;
         next.listen = settings.listen;
+        next.metrics_listen = settings.metrics_listen;
         next.customers.clone_from(&settings.customers);
         self.settings.store(std::sync::Arc::new(next));
         if reloaded.moved > 0 {

@@ -36,12 +36,18 @@ impl Routing for RoutingService {
             switch_id: &req.switch_id,
         };
         let now = self.app.clock.now();
+        let started = std::time::Instant::now();
         let routed = self
             .app
             .router
             .route(&call, now)
             .map_err(|e| ApiError::route(&req.call_id, e))?;
         if !routed.replayed {
+            self.app.metrics.routed(
+                &routed.plan,
+                &routed.decision,
+                started.elapsed().as_secs_f64(),
+            );
             self.app.mark_call(&req.call_id);
         }
         if let Some(a) = &routed.assignment {

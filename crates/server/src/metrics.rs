@@ -1,0 +1,185 @@
+//! Prometheus metrics: counted on the request path, and the live figures (calls waiting,
+//! longest wait, agents by state) read from the ACD when scraped. Served as text on an
+//! HTTP port of its own (`server.metrics_listen`), never on the gRPC port.
+//!
+//! Label sets stay bounded: queues, rules, actions and states come from the config and
+//! the code, never from callers (no numbers, no call ids).
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::{
+    encoding::text::encode,
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+use switchboard_core::{
+    Millis, RoutePlan,
+    acd::AgentState,
+    plan::QueueId,
+    router::{Action, Decision, Reason},
+};
+use tokio::net::TcpListener;
+
+use crate::App;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// The metrics of one server.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    decisions: Family<Labels, Counter>,
+    decision_seconds: Histogram,
+    waiting: Family<Labels, Gauge>,
+    longest_wait: Family<Labels, Gauge<f64, AtomicU64>>,
+    agents: Family<Labels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let decisions = Family::<Labels, Counter>::default();
+        // 1 µs to about 33 ms, doubling.
+        let decision_seconds = Histogram::new(exponential_buckets(1e-6, 2.0, 16));
+        let waiting = Family::<Labels, Gauge>::default();
+        let longest_wait = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let agents = Family::<Labels, Gauge>::default();
+        let mut registry = Registry::with_prefix("switchboard");
+        registry.register(
+            "route_decisions",
+            "First route decisions (RouteCall), by action (menu or enqueue) and the rule that decided (or the built-in step)",
+            decisions.clone(),
+        );
+        registry.register(
+            "route_decision_seconds",
+            "Time to make a first route decision in process (number, lookup, rules, queue)",
+            decision_seconds.clone(),
+        );
+        registry.register(
+            "calls_waiting",
+            "Calls waiting in each queue now",
+            waiting.clone(),
+        );
+        registry.register(
+            "longest_wait_seconds",
+            "How long the longest-waiting call in each queue has waited now",
+            longest_wait.clone(),
+        );
+        registry.register("agents", "Logged-in agents by state now", agents.clone());
+        Metrics {
+            registry,
+            decisions,
+            decision_seconds,
+            waiting,
+            longest_wait,
+            agents,
+        }
+    }
+}
+
+/// What decided a call, as a label: a rule's name, or the built-in step.
+fn decided_by(plan: &RoutePlan, decision: &Decision) -> String {
+    match decision.reason {
+        Reason::Rule(r) => plan.rule(r).name.clone(),
+        Reason::LineEntry => "line_entry".to_owned(),
+        _ => "built_in".to_owned(),
+    }
+}
+
+impl Metrics {
+    /// A first route decision was made in `seconds`.
+    pub(crate) fn routed(&self, plan: &RoutePlan, decision: &Decision, seconds: f64) {
+        let action = match decision.action {
+            Action::PlayMenu { .. } => "menu",
+            Action::Enqueue { .. } => "enqueue",
+        };
+        self.decisions
+            .get_or_create(&vec![
+                ("action", action.to_owned()),
+                ("rule", decided_by(plan, decision)),
+            ])
+            .inc();
+        self.decision_seconds.observe(seconds);
+    }
+
+    /// The text exposition, with the live figures read now.
+    pub(crate) fn render(&self, app: &App, now: Millis) -> String {
+        let plan = app.router.plan();
+        let acd = app.router.acd();
+        // Queues and states a reload removed must not linger as stale series.
+        self.waiting.clear();
+        self.longest_wait.clear();
+        self.agents.clear();
+        for (i, queue) in plan.queues.iter().enumerate() {
+            if queue.retired {
+                continue;
+            }
+            let labels = vec![("queue", queue.name.clone())];
+            let snapshot = acd.snapshot(QueueId(i as u16)).unwrap_or_default();
+            self.waiting
+                .get_or_create(&labels)
+                .set(snapshot.waiting.len() as i64);
+            let longest = snapshot
+                .waiting
+                .iter()
+                .map(|(_, arrived)| now.since(*arrived).as_secs_f64())
+                .fold(0.0, f64::max);
+            self.longest_wait.get_or_create(&labels).set(longest);
+        }
+        for state in [
+            AgentState::Available,
+            AgentState::Reserved,
+            AgentState::OnCall,
+            AgentState::WrapUp,
+            AgentState::NotReady,
+        ] {
+            self.agents
+                .get_or_create(&vec![("state", state.as_str().to_owned())])
+                .set(0);
+        }
+        for agent in acd.agents() {
+            let state = agent.state();
+            if state != AgentState::LoggedOut {
+                self.agents
+                    .get_or_create(&vec![("state", state.as_str().to_owned())])
+                    .inc();
+            }
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown` completes.
+pub async fn serve_metrics(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::{Router, http::header, routing::get};
+    let scrape = move || {
+        let app = app.clone();
+        async move {
+            let text = app.metrics.render(&app, app.clock.now());
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )],
+                text,
+            )
+        }
+    };
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "switchboard serving metrics at /metrics");
+    }
+    axum::serve(listener, Router::new().route("/metrics", get(scrape)))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

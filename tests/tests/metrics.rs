@@ -1,0 +1,138 @@
+//! `/metrics` over HTTP on a port of its own: route decisions by action and rule, the
+//! decision latency histogram, calls waiting and longest wait per queue, agents by
+//! state; scraped and parsed as Prometheus would.
+
+use std::collections::HashMap;
+
+use switchboard_proto::v1 as pb;
+use switchboard_tests::start;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+/// `GET path` over plain HTTP/1.1; the status line and the body.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+/// Each sample line's value by its name and labels as written (`name{a="b"}`).
+fn samples(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_scrape_shows_decisions_waiting_calls_and_agents_as_they_are() {
+    let server = start().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = listener.local_addr().unwrap();
+    tokio::spawn(switchboard_server::serve_metrics(
+        server.app.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    let mut routing = server.routing().await;
+    // Two strangers on the main line get its menu; Maria (platinum) on the platinum
+    // line goes straight to a queue and waits there (nobody is logged in).
+    for (id, caller, dialed) in [
+        ("m1", "+13125550199", "+18005550100"),
+        ("m2", "+13125550198", "+18005550100"),
+        ("p1", "+12125550101", "+18005550199"),
+    ] {
+        routing
+            .route_call(pb::RouteCallRequest {
+                call_id: id.into(),
+                caller: caller.into(),
+                dialed: dialed.into(),
+                switch_id: "sbc-1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    // A replay is not a second decision.
+    routing
+        .route_call(pb::RouteCallRequest {
+            call_id: "m1".into(),
+            caller: "+13125550199".into(),
+            dialed: "+18005550100".into(),
+            switch_id: "sbc-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    server
+        .agents()
+        .await
+        .set_agent_state(pb::SetAgentStateRequest {
+            agent_id: "ann".into(),
+            state: pb::AgentState::NotReady.into(),
+            reason: "training".into(),
+            skills: vec![pb::Skill {
+                name: "billing".into(),
+                proficiency: 5,
+            }],
+            endpoint: "sip:ann@pbx".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let (status, body) = get(metrics, "/metrics").await;
+    assert!(status.contains("200"), "{status}");
+    let s = samples(&body);
+    let sum = |prefix: &str| -> f64 {
+        s.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v)
+            .sum()
+    };
+    assert_eq!(
+        s.get("switchboard_route_decisions_total{action=\"menu\",rule=\"line_entry\"}"),
+        Some(&2.0),
+        "{body}"
+    );
+    assert_eq!(
+        sum("switchboard_route_decisions_total{action=\"enqueue\""),
+        1.0,
+        "{body}"
+    );
+    assert_eq!(
+        s.get("switchboard_route_decision_seconds_count"),
+        Some(&3.0)
+    );
+    let waiting: Vec<_> = s
+        .iter()
+        .filter(|(k, v)| k.starts_with("switchboard_calls_waiting{") && **v > 0.0)
+        .collect();
+    assert_eq!(waiting.len(), 1, "{body}");
+    let queue = waiting[0].0.trim_start_matches("switchboard_calls_waiting");
+    assert!(s[&format!("switchboard_longest_wait_seconds{queue}")] >= 0.0);
+    assert_eq!(s.get("switchboard_agents{state=\"not_ready\"}"), Some(&1.0));
+    assert_eq!(s.get("switchboard_agents{state=\"available\"}"), Some(&0.0));
+    // No caller number appears anywhere in the exposition.
+    assert!(!body.contains("555"), "{body}");
+
+    let (status, _) = get(metrics, "/nothing-here").await;
+    assert!(status.contains("404"), "{status}");
+    server.stop().await;
+}
