@@ -132,6 +132,38 @@ async fn a_scrape_shows_decisions_waiting_calls_and_agents_as_they_are() {
     // No caller number appears anywhere in the exposition.
     assert!(!body.contains("555"), "{body}");
 
+    // The queue's counters by tier, and the tiers' published standards.
+    let offered = format!("switchboard_calls_offered_total{{{}", &queue[1..]);
+    let offered = offered.replace("\"}", "\",tier=\"platinum\"}");
+    assert_eq!(s.get(&offered), Some(&1.0), "{offered} in {body}");
+    assert_eq!(
+        s.get("switchboard_service_level_standard{tier=\"platinum\"}"),
+        Some(&0.9)
+    );
+    assert_eq!(
+        s.get("switchboard_service_level_standard_seconds{tier=\"platinum\"}"),
+        Some(&20.0)
+    );
+    // Maria hangs up: counted as abandoned, and no longer waiting.
+    routing
+        .report_call_event(pb::CallEvent {
+            call_id: "p1".into(),
+            kind: pb::CallEventKind::Abandoned.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (_, body) = get(metrics, "/metrics").await;
+    let s = samples(&body);
+    let abandoned = offered.replace("calls_offered", "calls_abandoned");
+    assert_eq!(s.get(&abandoned), Some(&1.0), "{abandoned} in {body}");
+    assert_eq!(s.get(&offered), Some(&1.0), "{body}");
+    assert_eq!(
+        s.get(&format!("switchboard_calls_waiting{queue}")),
+        Some(&0.0),
+        "{body}"
+    );
+
     let (status, _) = get(metrics, "/nothing-here").await;
     assert!(status.contains("404"), "{status}");
     server.stop().await;

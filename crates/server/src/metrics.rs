@@ -38,6 +38,33 @@ pub(crate) struct Metrics {
     waiting: Family<Labels, Gauge>,
     longest_wait: Family<Labels, Gauge<f64, AtomicU64>>,
     agents: Family<Labels, Gauge>,
+    /// Per queue and tier, cumulative since start (windows are PromQL's `increase`).
+    calls: CallCounters,
+    /// Per tier, over all queues since start, against the tier's published standard.
+    service_level: Family<Labels, Gauge<f64, AtomicU64>>,
+    standard: Family<Labels, Gauge<f64, AtomicU64>>,
+    standard_seconds: Family<Labels, Gauge<f64, AtomicU64>>,
+    speed_of_answer: Family<Labels, Gauge<f64, AtomicU64>>,
+    /// One scrape at a time: counters catch up with totals read during the scrape.
+    scraping: std::sync::Mutex<()>,
+}
+
+/// The ACD's call counters per queue and tier, as Prometheus counters.
+#[derive(Debug, Default)]
+struct CallCounters {
+    offered: Family<Labels, Counter>,
+    answered: Family<Labels, Counter>,
+    answered_in_standard: Family<Labels, Counter>,
+    abandoned: Family<Labels, Counter>,
+    abandoned_after_standard: Family<Labels, Counter>,
+}
+
+/// Brings a Prometheus counter up to a total kept elsewhere (totals only grow).
+fn catch_up(counter: &Counter, total: u64) {
+    let seen = counter.get();
+    if total > seen {
+        counter.inc_by(total - seen);
+    }
 }
 
 impl Default for Metrics {
@@ -48,7 +75,61 @@ impl Default for Metrics {
         let waiting = Family::<Labels, Gauge>::default();
         let longest_wait = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let agents = Family::<Labels, Gauge>::default();
+        let calls = CallCounters::default();
+        let service_level = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let standard = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let standard_seconds = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let speed_of_answer = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let mut registry = Registry::with_prefix("switchboard");
+        for (name, help, family) in [
+            (
+                "calls_offered",
+                "Calls that entered each queue, by tier",
+                &calls.offered,
+            ),
+            (
+                "calls_answered",
+                "Calls answered, by queue and tier",
+                &calls.answered,
+            ),
+            (
+                "calls_answered_in_standard",
+                "Calls answered within their tier's standard time, by queue and tier",
+                &calls.answered_in_standard,
+            ),
+            (
+                "calls_abandoned",
+                "Callers who hung up waiting, by queue and tier",
+                &calls.abandoned,
+            ),
+            (
+                "calls_abandoned_after_standard",
+                "Callers who hung up after waiting longer than their tier's standard time, by queue and tier",
+                &calls.abandoned_after_standard,
+            ),
+        ] {
+            registry.register(name, help, family.clone());
+        }
+        registry.register(
+            "service_level",
+            "Share of calls answered within the tier's standard time since start (answered in standard / (answered + abandoned after the standard)); see the calls_* counters for windows",
+            service_level.clone(),
+        );
+        registry.register(
+            "service_level_standard",
+            "The tier's published standard: the share of calls to answer within its time",
+            standard.clone(),
+        );
+        registry.register(
+            "service_level_standard_seconds",
+            "The tier's published standard: the time to answer within",
+            standard_seconds.clone(),
+        );
+        registry.register(
+            "average_speed_of_answer_seconds",
+            "Average wait of answered calls in each queue since start",
+            speed_of_answer.clone(),
+        );
         registry.register(
             "route_decisions",
             "First route decisions (RouteCall), by action (menu or enqueue) and the rule that decided (or the built-in step)",
@@ -77,6 +158,12 @@ impl Default for Metrics {
             waiting,
             longest_wait,
             agents,
+            calls,
+            service_level,
+            standard,
+            standard_seconds,
+            speed_of_answer,
+            scraping: std::sync::Mutex::new(()),
         }
     }
 }
@@ -108,6 +195,7 @@ impl Metrics {
 
     /// The text exposition, with the live figures read now.
     pub(crate) fn render(&self, app: &App, now: Millis) -> String {
+        let _one = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
         let plan = app.router.plan();
         let acd = app.router.acd();
         // Queues and states a reload removed must not linger as stale series.
@@ -129,6 +217,52 @@ impl Metrics {
                 .map(|(_, arrived)| now.since(*arrived).as_secs_f64())
                 .fold(0.0, f64::max);
             self.longest_wait.get_or_create(&labels).set(longest);
+        }
+        self.speed_of_answer.clear();
+        let mut by_tier = vec![switchboard_core::stats::Counts::default(); plan.tiers.len()];
+        for (q, queue) in plan.queues.iter().enumerate() {
+            let mut in_queue = switchboard_core::stats::Counts::default();
+            for (t, tier) in plan.tiers.iter().enumerate() {
+                let counts = app
+                    .router
+                    .counts(QueueId(q as u16), switchboard_core::TierId(t as u8));
+                in_queue.add(&counts);
+                by_tier[t].add(&counts);
+                if counts.offered == 0 && counts.abandoned == 0 && counts.answered == 0 {
+                    continue;
+                }
+                let labels = vec![("queue", queue.name.clone()), ("tier", tier.name.clone())];
+                let c = &self.calls;
+                catch_up(&c.offered.get_or_create(&labels), counts.offered);
+                catch_up(&c.answered.get_or_create(&labels), counts.answered);
+                catch_up(
+                    &c.answered_in_standard.get_or_create(&labels),
+                    counts.answered_in_standard,
+                );
+                catch_up(&c.abandoned.get_or_create(&labels), counts.abandoned);
+                catch_up(
+                    &c.abandoned_after_standard.get_or_create(&labels),
+                    counts.abandoned_after_standard,
+                );
+            }
+            if let Some(asa) = in_queue.average_speed_of_answer() {
+                self.speed_of_answer
+                    .get_or_create(&vec![("queue", queue.name.clone())])
+                    .set(asa.as_secs_f64());
+            }
+        }
+        self.service_level.clear();
+        for (tier, counts) in plan.tiers.iter().zip(&by_tier) {
+            let labels = vec![("tier", tier.name.clone())];
+            self.standard
+                .get_or_create(&labels)
+                .set(f64::from(tier.standard.percent) / 100.0);
+            self.standard_seconds
+                .get_or_create(&labels)
+                .set(tier.standard.within.as_secs_f64());
+            if let Some(level) = counts.service_level() {
+                self.service_level.get_or_create(&labels).set(level);
+            }
         }
         for state in [
             AgentState::Available,
