@@ -129,6 +129,13 @@ async fn a_scrape_shows_decisions_waiting_calls_and_agents_as_they_are() {
     assert!(s[&format!("switchboard_longest_wait_seconds{queue}")] >= 0.0);
     assert_eq!(s.get("switchboard_agents{state=\"not_ready\"}"), Some(&1.0));
     assert_eq!(s.get("switchboard_agents{state=\"available\"}"), Some(&0.0));
+    // Ann is away: nobody staffed, nobody busy.
+    assert_eq!(s.get("switchboard_occupancy"), Some(&0.0));
+    // Handle times start at each queue's configured estimate.
+    assert!(
+        s.keys()
+            .any(|k| k.starts_with("switchboard_average_handle_time_seconds{"))
+    );
     // No caller number appears anywhere in the exposition.
     assert!(!body.contains("555"), "{body}");
 

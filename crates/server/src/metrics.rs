@@ -45,6 +45,8 @@ pub(crate) struct Metrics {
     standard: Family<Labels, Gauge<f64, AtomicU64>>,
     standard_seconds: Family<Labels, Gauge<f64, AtomicU64>>,
     speed_of_answer: Family<Labels, Gauge<f64, AtomicU64>>,
+    handle_time: Family<Labels, Gauge<f64, AtomicU64>>,
+    occupancy: Gauge<f64, AtomicU64>,
     /// One scrape at a time: counters catch up with totals read during the scrape.
     scraping: std::sync::Mutex<()>,
 }
@@ -80,6 +82,8 @@ impl Default for Metrics {
         let standard = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let standard_seconds = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let speed_of_answer = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let handle_time = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let occupancy = Gauge::<f64, AtomicU64>::default();
         let mut registry = Registry::with_prefix("switchboard");
         for (name, help, family) in [
             (
@@ -131,6 +135,16 @@ impl Default for Metrics {
             speed_of_answer.clone(),
         );
         registry.register(
+            "average_handle_time_seconds",
+            "Average handle time (talk and wrap-up) of each queue's recent calls",
+            handle_time.clone(),
+        );
+        registry.register(
+            "occupancy",
+            "Share of staffed agents (not away, not logged out) busy with a call now: offered, talking or wrapping up",
+            occupancy.clone(),
+        );
+        registry.register(
             "route_decisions",
             "First route decisions (RouteCall), by action (menu or enqueue) and the rule that decided (or the built-in step)",
             decisions.clone(),
@@ -163,6 +177,8 @@ impl Default for Metrics {
             standard,
             standard_seconds,
             speed_of_answer,
+            handle_time,
+            occupancy,
             scraping: std::sync::Mutex::new(()),
         }
     }
@@ -219,6 +235,7 @@ impl Metrics {
             self.longest_wait.get_or_create(&labels).set(longest);
         }
         self.speed_of_answer.clear();
+        self.handle_time.clear();
         let mut by_tier = vec![switchboard_core::stats::Counts::default(); plan.tiers.len()];
         for (q, queue) in plan.queues.iter().enumerate() {
             let mut in_queue = switchboard_core::stats::Counts::default();
@@ -244,6 +261,13 @@ impl Metrics {
                     &c.abandoned_after_standard.get_or_create(&labels),
                     counts.abandoned_after_standard,
                 );
+            }
+            if !queue.retired
+                && let Some(aht) = app.router.acd().average_handle_time(QueueId(q as u16))
+            {
+                self.handle_time
+                    .get_or_create(&vec![("queue", queue.name.clone())])
+                    .set(aht.as_secs_f64());
             }
             if let Some(asa) = in_queue.average_speed_of_answer() {
                 self.speed_of_answer
@@ -275,6 +299,7 @@ impl Metrics {
                 .get_or_create(&vec![("state", state.as_str().to_owned())])
                 .set(0);
         }
+        let (mut staffed, mut busy) = (0u32, 0u32);
         for agent in acd.agents() {
             let state = agent.state();
             if state != AgentState::LoggedOut {
@@ -282,7 +307,16 @@ impl Metrics {
                     .get_or_create(&vec![("state", state.as_str().to_owned())])
                     .inc();
             }
+            if state.staffed() {
+                staffed += 1;
+                busy += u32::from(state != AgentState::Available);
+            }
         }
+        self.occupancy.set(if staffed == 0 {
+            0.0
+        } else {
+            f64::from(busy) / f64::from(staffed)
+        });
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
