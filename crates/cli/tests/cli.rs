@@ -1,5 +1,7 @@
 //! The binary as ops use it: check, explain and serve, with their exit codes.
 
+use switchboard_proto::v1::{self as pb, routing_client::RoutingClient};
+
 use std::{
     io::{BufRead, BufReader},
     net::TcpStream,
@@ -213,11 +215,11 @@ fn explain_follows_menu_digits() {
 /// a thread so that a server that never logs what a test waits for fails the test
 /// instead of hanging it.
 fn with_log(mut command: Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = command
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // At info unless the test chose a level.
+    if !command.get_envs().any(|(k, _)| k == "RUST_LOG") {
+        command.env("RUST_LOG", "info");
+    }
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -229,6 +231,116 @@ fn with_log(mut command: Command) -> (std::process::Child, std::sync::mpsc::Rece
         }
     });
     (child, rx)
+}
+
+#[test]
+fn serve_logs_one_json_object_per_line_with_the_flag() {
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-json", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut serve = switchboard();
+    serve
+        .args(["--log-format", "json"])
+        .args(SERVE_ON_FREE_PORTS)
+        .current_dir(&dir);
+    let (mut child, rx) = with_log(serve);
+    let mut serving = None;
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        let parsed: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        if parsed["fields"]["message"] == "switchboard serving gRPC" {
+            serving = Some(parsed);
+            break;
+        }
+        seen.push(line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let serving = serving.unwrap_or_else(|| panic!("no serving line: {seen:?}"));
+    assert_eq!(serving["level"], "INFO");
+    assert!(
+        serving["fields"]["address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "{serving}"
+    );
+}
+
+#[test]
+fn what_is_logged_during_a_call_carries_its_id_and_never_the_callers_number() {
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-span", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut serve = switchboard();
+    serve
+        .env("RUST_LOG", "info,switchboard_server=debug")
+        .args(["--log-format", "json"])
+        .args(SERVE_ON_FREE_PORTS)
+        .current_dir(&dir);
+    let (mut child, rx) = with_log(serve);
+    let mut address = None;
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if parsed["fields"]["message"] == "switchboard serving gRPC" {
+            address = parsed["fields"]["address"].as_str().map(str::to_owned);
+            break;
+        }
+    }
+    let address = address.expect("the server started");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut routing = RoutingClient::connect(format!("http://{address}"))
+            .await
+            .unwrap();
+        routing
+            .route_call(pb::RouteCallRequest {
+                call_id: "span-1".into(),
+                caller: "+12125550101".into(),
+                dialed: "+18005550199".into(),
+                switch_id: "sbc-1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    });
+    let mut routed = None;
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        lines.push(line);
+        if parsed["fields"]["message"] == "routed call" {
+            routed = Some(parsed);
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let routed = routed.unwrap_or_else(|| panic!("no routed call line: {lines:#?}"));
+    assert_eq!(routed["span"]["name"], "call", "{routed}");
+    assert_eq!(routed["span"]["call_id"], "span-1", "{routed}");
+    assert!(
+        lines.iter().all(|l| !l.contains("2125550101")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn an_unknown_log_format_is_refused_with_the_choices() {
+    let out = switchboard()
+        .args(["--log-format", "xml", "check", "config/switchboard.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid value 'xml' for '--log-format <LOG_FORMAT>'")
+            && stderr.contains("human")
+            && stderr.contains("json"),
+        "{stderr}"
+    );
 }
 
 #[test]

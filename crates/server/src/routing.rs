@@ -26,6 +26,10 @@ impl Routing for RoutingService {
         request: Request<pb::RouteCallRequest>,
     ) -> Result<Response<pb::Decision>, Status> {
         let req = request.into_inner();
+        // Everything logged while deciding carries the call id (never the caller's
+        // number). No await happens under the span.
+        let span = tracing::info_span!("call", call_id = %req.call_id);
+        let _in_call = span.enter();
         let channel = convert::channel(req.channel)?;
         convert::check_id("switch_id", &req.switch_id, MAX_CALL_ID)?;
         let call = CallRequest {
@@ -72,6 +76,8 @@ impl Routing for RoutingService {
         request: Request<pb::SubmitInputRequest>,
     ) -> Result<Response<pb::Decision>, Status> {
         let req = request.into_inner();
+        let span = tracing::info_span!("call", call_id = %req.call_id);
+        let _in_call = span.enter();
         let input = match &req.input {
             Some(pb::submit_input_request::Input::Digits(d)) => Input::Digits(d),
             Some(pb::submit_input_request::Input::Intent(i)) => Input::Intent(i),
@@ -100,6 +106,8 @@ impl Routing for RoutingService {
         request: Request<pb::CallEvent>,
     ) -> Result<Response<pb::CallEventAck>, Status> {
         let event = request.into_inner();
+        let span = tracing::info_span!("call", call_id = %event.call_id);
+        let _in_call = span.enter();
         Ok(Response::new(self.call_event(&event)?))
     }
 
