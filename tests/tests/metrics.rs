@@ -171,6 +171,41 @@ async fn a_scrape_shows_decisions_waiting_calls_and_agents_as_they_are() {
         "{body}"
     );
 
+    // Surveys: Maria is delighted and says so twice (counted once); a stranger who
+    // never reached a queue is not.
+    for (call, satisfaction, recommend) in [("p1", 5, 9), ("p1", 2, 3), ("m1", 3, 3)] {
+        routing
+            .report_call_event(pb::CallEvent {
+                call_id: call.into(),
+                // The survey rides on a hang-up report (a repeat of one is harmless).
+                kind: pb::CallEventKind::Abandoned.into(),
+                satisfaction,
+                recommend: Some(recommend),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let (_, body) = get(metrics, "/metrics").await;
+    let s = samples(&body);
+    let maria = |metric: &str| s.get(&offered.replace("calls_offered", metric)).copied();
+    assert_eq!(maria("satisfaction_responses"), Some(1.0), "{body}");
+    assert_eq!(maria("satisfaction_points"), Some(5.0), "{body}");
+    assert_eq!(maria("satisfied"), Some(1.0), "{body}");
+    assert_eq!(maria("promoters"), Some(1.0), "{body}");
+    assert_eq!(maria("detractors"), None, "{body}");
+    let stranger = "{queue=\"none\",tier=\"standard\"}";
+    assert_eq!(
+        s.get(&format!("switchboard_satisfaction_points_total{stranger}")),
+        Some(&3.0),
+        "{body}"
+    );
+    assert_eq!(
+        s.get(&format!("switchboard_detractors_total{stranger}")),
+        Some(&1.0),
+        "{body}"
+    );
+
     let (status, _) = get(metrics, "/nothing-here").await;
     assert!(status.contains("404"), "{status}");
     server.stop().await;

@@ -47,8 +47,20 @@ pub(crate) struct Metrics {
     speed_of_answer: Family<Labels, Gauge<f64, AtomicU64>>,
     handle_time: Family<Labels, Gauge<f64, AtomicU64>>,
     occupancy: Gauge<f64, AtomicU64>,
+    surveys: Surveys,
     /// One scrape at a time: counters catch up with totals read during the scrape.
     scraping: std::sync::Mutex<()>,
+}
+
+/// Survey answers per queue and tier, each call's counted once.
+#[derive(Debug, Default)]
+struct Surveys {
+    satisfaction_responses: Family<Labels, Counter>,
+    satisfaction_points: Family<Labels, Counter>,
+    satisfied: Family<Labels, Counter>,
+    recommend_responses: Family<Labels, Counter>,
+    promoters: Family<Labels, Counter>,
+    detractors: Family<Labels, Counter>,
 }
 
 /// The ACD's call counters per queue and tier, as Prometheus counters.
@@ -84,6 +96,7 @@ impl Default for Metrics {
         let speed_of_answer = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let handle_time = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let occupancy = Gauge::<f64, AtomicU64>::default();
+        let surveys = Surveys::default();
         let mut registry = Registry::with_prefix("switchboard");
         for (name, help, family) in [
             (
@@ -110,6 +123,40 @@ impl Default for Metrics {
                 "calls_abandoned_after_standard",
                 "Callers who hung up after waiting longer than their tier's standard time, by queue and tier",
                 &calls.abandoned_after_standard,
+            ),
+        ] {
+            registry.register(name, help, family.clone());
+        }
+        for (name, help, family) in [
+            (
+                "satisfaction_responses",
+                "Calls whose caller answered the satisfaction question (1-5), by queue and tier",
+                &surveys.satisfaction_responses,
+            ),
+            (
+                "satisfaction_points",
+                "Sum of satisfaction answers (1-5); average = points / responses",
+                &surveys.satisfaction_points,
+            ),
+            (
+                "satisfied",
+                "Satisfaction answers of 4 or 5; CSAT = satisfied / responses",
+                &surveys.satisfied,
+            ),
+            (
+                "recommend_responses",
+                "Calls whose caller answered how likely they are to recommend (0-10)",
+                &surveys.recommend_responses,
+            ),
+            (
+                "promoters",
+                "Recommend answers of 9 or 10",
+                &surveys.promoters,
+            ),
+            (
+                "detractors",
+                "Recommend answers of 0 to 6; NPS = 100 * (promoters - detractors) / responses",
+                &surveys.detractors,
             ),
         ] {
             registry.register(name, help, family.clone());
@@ -179,6 +226,7 @@ impl Default for Metrics {
             speed_of_answer,
             handle_time,
             occupancy,
+            surveys,
             scraping: std::sync::Mutex::new(()),
         }
     }
@@ -207,6 +255,39 @@ impl Metrics {
             ])
             .inc();
         self.decision_seconds.observe(seconds);
+    }
+
+    /// A caller's first survey answers for a call (`None` for one not given, or given
+    /// before). Calls that never reached a queue count under queue `none`.
+    pub(crate) fn surveyed(
+        &self,
+        tier: String,
+        queue: Option<String>,
+        satisfaction: Option<u8>,
+        recommend: Option<u8>,
+    ) {
+        let labels = vec![
+            ("queue", queue.unwrap_or_else(|| "none".to_owned())),
+            ("tier", tier),
+        ];
+        let s = &self.surveys;
+        if let Some(score) = satisfaction {
+            s.satisfaction_responses.get_or_create(&labels).inc();
+            s.satisfaction_points
+                .get_or_create(&labels)
+                .inc_by(u64::from(score));
+            if score >= 4 {
+                s.satisfied.get_or_create(&labels).inc();
+            }
+        }
+        if let Some(score) = recommend {
+            s.recommend_responses.get_or_create(&labels).inc();
+            if score >= 9 {
+                s.promoters.get_or_create(&labels).inc();
+            } else if score <= 6 {
+                s.detractors.get_or_create(&labels).inc();
+            }
+        }
     }
 
     /// The text exposition, with the live figures read now.

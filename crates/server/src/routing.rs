@@ -307,14 +307,29 @@ impl RoutingService {
         // Survey answers count whenever they come (often after the call ended).
         let survey = event.satisfaction > 0 || event.recommend.is_some();
         if survey {
+            // A call's answers count once in the metrics, however often they are sent.
+            let (mut new_satisfaction, mut new_recommend) = (None, None);
             router.record(&event.call_id, |r| {
                 if event.satisfaction > 0 {
-                    r.satisfaction = u8::try_from(event.satisfaction).ok();
+                    let score = u8::try_from(event.satisfaction).ok();
+                    if r.satisfaction.is_none() {
+                        new_satisfaction = score;
+                    }
+                    r.satisfaction = score;
                 }
                 if let Some(n) = event.recommend {
-                    r.recommend = u8::try_from(n).ok();
+                    let score = u8::try_from(n).ok();
+                    if r.recommend.is_none() {
+                        new_recommend = score;
+                    }
+                    r.recommend = score;
                 }
             });
+            if let Some((tier, queue)) = router.tier_and_queue(&event.call_id) {
+                self.app
+                    .metrics
+                    .surveyed(tier, queue, new_satisfaction, new_recommend);
+            }
         }
         if applied || survey {
             self.app.mark_call(&event.call_id);

@@ -462,6 +462,15 @@ impl super::Router {
     }
 
     /// Notes what happened to a call, for its call detail record.
+    /// The names of a call's tier and of the queue it entered (if it did), under the
+    /// plan it was routed by: what statistics of the call are labelled with.
+    pub fn tier_and_queue(&self, call_id: &str) -> Option<(String, Option<String>)> {
+        let state = self.calls.get(call_id)?;
+        let tier = state.plan.tier(state.tier).name.clone();
+        let queue = state.queued.map(|(q, _)| state.plan.queue(q).name.clone());
+        Some((tier, queue))
+    }
+
     pub fn record(&self, call_id: &str, f: impl FnOnce(&mut CallRecord)) {
         if let Some(mut state) = self.calls.get_mut(call_id) {
             f(state.record.get_or_insert_with(Box::default));
