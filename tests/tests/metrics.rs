@@ -210,3 +210,70 @@ async fn a_scrape_shows_decisions_waiting_calls_and_agents_as_they_are() {
     assert!(status.contains("404"), "{status}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_resolved_call_followed_by_a_repeat_contact_is_not_a_first_contact_resolution() {
+    let server = start().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = listener.local_addr().unwrap();
+    tokio::spawn(switchboard_server::serve_metrics(
+        server.app.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    server
+        .agents()
+        .await
+        .set_agent_state(pb::SetAgentStateRequest {
+            agent_id: "cy".into(),
+            state: pb::AgentState::Available.into(),
+            skills: ["general", "platinum"]
+                .iter()
+                .map(|s| pb::Skill {
+                    name: (*s).into(),
+                    proficiency: 6,
+                })
+                .collect(),
+            endpoint: "sip:cy@pbx".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut routing = server.routing().await;
+    let maria = |id: &str| pb::RouteCallRequest {
+        call_id: id.into(),
+        caller: "+12125550101".into(),
+        dialed: "+18005550199".into(),
+        switch_id: "sbc-1".into(),
+        ..Default::default()
+    };
+    routing.route_call(maria("f1")).await.unwrap();
+    for kind in [pb::CallEventKind::Connected, pb::CallEventKind::Ended] {
+        routing
+            .report_call_event(pb::CallEvent {
+                call_id: "f1".into(),
+                kind: kind.into(),
+                agent_id: "cy".into(),
+                resolved: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let (_, body) = get(metrics, "/metrics").await;
+    let s = samples(&body);
+    let series = |metric: &str| {
+        format!("switchboard_{metric}_total{{queue=\"platinum_desk\",tier=\"platinum\"}}")
+    };
+    assert_eq!(s.get(&series("contacts_handled")), Some(&1.0), "{body}");
+    assert_eq!(s.get(&series("contacts_resolved")), Some(&1.0), "{body}");
+    assert_eq!(s.get(&series("resolutions_reopened")), None, "{body}");
+
+    // She calls again the same day: the matter was not resolved at first contact.
+    routing.route_call(maria("f2")).await.unwrap();
+    let (_, body) = get(metrics, "/metrics").await;
+    let s = samples(&body);
+    assert_eq!(s.get(&series("repeat_contacts")), Some(&1.0), "{body}");
+    assert_eq!(s.get(&series("resolutions_reopened")), Some(&1.0), "{body}");
+    server.stop().await;
+}

@@ -48,8 +48,19 @@ pub(crate) struct Metrics {
     handle_time: Family<Labels, Gauge<f64, AtomicU64>>,
     occupancy: Gauge<f64, AtomicU64>,
     surveys: Surveys,
+    contacts: Contacts,
     /// One scrape at a time: counters catch up with totals read during the scrape.
     scraping: std::sync::Mutex<()>,
+}
+
+/// Calls an agent handled, how many ended resolved, and repeat contacts, per queue and
+/// tier: first-contact resolution over a window is `(resolved - reopened) / handled`.
+#[derive(Debug, Default)]
+struct Contacts {
+    handled: Family<Labels, Counter>,
+    resolved: Family<Labels, Counter>,
+    repeats: Family<Labels, Counter>,
+    reopened: Family<Labels, Counter>,
 }
 
 /// Survey answers per queue and tier, each call's counted once.
@@ -97,6 +108,7 @@ impl Default for Metrics {
         let handle_time = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let occupancy = Gauge::<f64, AtomicU64>::default();
         let surveys = Surveys::default();
+        let contacts = Contacts::default();
         let mut registry = Registry::with_prefix("switchboard");
         for (name, help, family) in [
             (
@@ -157,6 +169,30 @@ impl Default for Metrics {
                 "detractors",
                 "Recommend answers of 0 to 6; NPS = 100 * (promoters - detractors) / responses",
                 &surveys.detractors,
+            ),
+        ] {
+            registry.register(name, help, family.clone());
+        }
+        for (name, help, family) in [
+            (
+                "contacts_handled",
+                "Calls that ended after an agent talked to the caller, by queue and tier",
+                &contacts.handled,
+            ),
+            (
+                "contacts_resolved",
+                "Handled calls the agent marked resolved",
+                &contacts.resolved,
+            ),
+            (
+                "repeat_contacts",
+                "Callers who called again within learning.repeat_window of a handled call, by that call's queue and the caller's tier",
+                &contacts.repeats,
+            ),
+            (
+                "resolutions_reopened",
+                "Repeat contacts after a call marked resolved: FCR = (resolved - reopened) / handled",
+                &contacts.reopened,
             ),
         ] {
             registry.register(name, help, family.clone());
@@ -227,6 +263,7 @@ impl Default for Metrics {
             handle_time,
             occupancy,
             surveys,
+            contacts,
             scraping: std::sync::Mutex::new(()),
         }
     }
@@ -255,6 +292,27 @@ impl Metrics {
             ])
             .inc();
         self.decision_seconds.observe(seconds);
+    }
+
+    /// A call an agent talked to ended, resolved or not.
+    pub(crate) fn handled(&self, tier: String, queue: Option<String>, resolved: bool) {
+        let labels = vec![
+            ("queue", queue.unwrap_or_else(|| "none".to_owned())),
+            ("tier", tier),
+        ];
+        self.contacts.handled.get_or_create(&labels).inc();
+        if resolved {
+            self.contacts.resolved.get_or_create(&labels).inc();
+        }
+    }
+
+    /// A caller called again within the repeat window of a call handled in `queue`.
+    pub(crate) fn repeated(&self, tier: String, queue: &str, was_resolved: bool) {
+        let labels = vec![("queue", queue.to_owned()), ("tier", tier)];
+        self.contacts.repeats.get_or_create(&labels).inc();
+        if was_resolved {
+            self.contacts.reopened.get_or_create(&labels).inc();
+        }
     }
 
     /// A caller's first survey answers for a call (`None` for one not given, or given

@@ -52,6 +52,14 @@ impl Routing for RoutingService {
                 &routed.decision,
                 started.elapsed().as_secs_f64(),
             );
+            // The caller's previous contact, if it was recent: this call repeats it,
+            // and a resolution it ended with was not a first-contact one after all.
+            if let Some(last) = self.app.router.last_contact_of(&req.call_id)
+                && now.since(last.at) <= routed.plan.learning.repeat_window
+                && let Some((tier, _)) = self.app.router.tier_and_queue(&req.call_id)
+            {
+                self.app.metrics.repeated(tier, &last.queue, last.resolved);
+            }
             self.app.mark_call(&req.call_id);
         }
         if let Some(a) = &routed.assignment {
@@ -258,6 +266,9 @@ impl RoutingService {
                     &event.wrap_up_code,
                     now,
                 );
+                if let Some((tier, queue)) = router.tier_and_queue(&event.call_id) {
+                    self.app.metrics.handled(tier, queue, event.resolved);
+                }
                 router.record(&event.call_id, |r| {
                     r.ended = Some(now);
                     r.outcome = Some(Outcome::Completed);
