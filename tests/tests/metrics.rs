@@ -29,6 +29,19 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     )
 }
 
+/// The server on the shipped config, with its metrics served on a port of their own.
+async fn start_scraped() -> (switchboard_tests::TestServer, std::net::SocketAddr) {
+    let server = start().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = listener.local_addr().unwrap();
+    tokio::spawn(switchboard_server::serve_metrics(
+        server.app.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    (server, metrics)
+}
+
 /// Each sample line's value by its name and labels as written (`name{a="b"}`).
 fn samples(text: &str) -> HashMap<String, f64> {
     text.lines()
@@ -42,14 +55,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
 
 #[tokio::test]
 async fn a_scrape_shows_decisions_waiting_calls_and_agents_as_they_are() {
-    let server = start().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics = listener.local_addr().unwrap();
-    tokio::spawn(switchboard_server::serve_metrics(
-        server.app.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let (server, metrics) = start_scraped().await;
     let mut routing = server.routing().await;
     // Two strangers on the main line get its menu; Maria (platinum) on the platinum
     // line goes straight to a queue and waits there (nobody is logged in).
@@ -213,14 +219,7 @@ async fn a_scrape_shows_decisions_waiting_calls_and_agents_as_they_are() {
 
 #[tokio::test]
 async fn a_resolved_call_followed_by_a_repeat_contact_is_not_a_first_contact_resolution() {
-    let server = start().await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics = listener.local_addr().unwrap();
-    tokio::spawn(switchboard_server::serve_metrics(
-        server.app.clone(),
-        listener,
-        std::future::pending(),
-    ));
+    let (server, metrics) = start_scraped().await;
     server
         .agents()
         .await
