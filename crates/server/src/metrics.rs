@@ -5,7 +5,9 @@
 //! Label sets stay bounded: queues, rules, actions and states come from the config and
 //! the code, never from callers (no numbers, no call ids).
 
-use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, atomic::AtomicU64};
+
+use arc_swap::ArcSwapOption;
 
 use prometheus_client::{
     encoding::text::encode,
@@ -34,6 +36,9 @@ type Labels = Vec<(&'static str, String)>;
 pub(crate) struct Metrics {
     registry: Registry,
     decisions: Family<Labels, Counter>,
+    /// The decision counters of the plan in force, found by index, so counting a
+    /// decision allocates nothing; made again when a reload brings a new plan.
+    by_plan: ArcSwapOption<PlanCounters>,
     decision_seconds: Histogram,
     waiting: Family<Labels, Gauge>,
     longest_wait: Family<Labels, Gauge<f64, AtomicU64>>,
@@ -136,10 +141,6 @@ impl Default for Metrics {
                 "Callers who hung up after waiting longer than their tier's standard time, by queue and tier",
                 &calls.abandoned_after_standard,
             ),
-        ] {
-            registry.register(name, help, family.clone());
-        }
-        for (name, help, family) in [
             (
                 "satisfaction_responses",
                 "Calls whose caller answered the satisfaction question (1-5), by queue and tier",
@@ -170,10 +171,6 @@ impl Default for Metrics {
                 "Recommend answers of 0 to 6; NPS = 100 * (promoters - detractors) / responses",
                 &surveys.detractors,
             ),
-        ] {
-            registry.register(name, help, family.clone());
-        }
-        for (name, help, family) in [
             (
                 "contacts_handled",
                 "Calls that ended after an agent talked to the caller, by queue and tier",
@@ -251,6 +248,7 @@ impl Default for Metrics {
         Metrics {
             registry,
             decisions,
+            by_plan: ArcSwapOption::empty(),
             decision_seconds,
             waiting,
             longest_wait,
@@ -269,28 +267,63 @@ impl Default for Metrics {
     }
 }
 
-/// What decided a call, as a label: a rule's name, or the built-in step.
-fn decided_by(plan: &RoutePlan, decision: &Decision) -> String {
-    match decision.reason {
-        Reason::Rule(r) => plan.rule(r).name.clone(),
-        Reason::LineEntry => "line_entry".to_owned(),
-        _ => "built_in".to_owned(),
+/// One plan's decision counters: `[menu, enqueue]` for each rule, then for the line's
+/// own entry, then for any other built-in step.
+#[derive(Debug)]
+struct PlanCounters {
+    plan: Arc<RoutePlan>,
+    counters: Vec<[Counter; 2]>,
+}
+
+impl PlanCounters {
+    fn new(plan: &Arc<RoutePlan>, family: &Family<Labels, Counter>) -> Self {
+        let names = plan
+            .rules
+            .iter()
+            .map(|r| r.name.clone())
+            .chain(["line_entry".to_owned(), "built_in".to_owned()]);
+        let counters = names
+            .map(|rule| {
+                ["menu", "enqueue"].map(|action| {
+                    family
+                        .get_or_create(&vec![("action", action.to_owned()), ("rule", rule.clone())])
+                        .clone()
+                })
+            })
+            .collect();
+        PlanCounters {
+            plan: Arc::clone(plan),
+            counters,
+        }
+    }
+
+    fn of(&self, decision: &Decision) -> &Counter {
+        let rules = self.plan.rules.len();
+        let row = match decision.reason {
+            Reason::Rule(r) => r.index(),
+            Reason::LineEntry => rules,
+            _ => rules + 1,
+        };
+        let action = usize::from(matches!(decision.action, Action::Enqueue { .. }));
+        &self.counters[row.min(rules + 1)][action]
     }
 }
 
 impl Metrics {
     /// A first route decision was made in `seconds`.
-    pub(crate) fn routed(&self, plan: &RoutePlan, decision: &Decision, seconds: f64) {
-        let action = match decision.action {
-            Action::PlayMenu { .. } => "menu",
-            Action::Enqueue { .. } => "enqueue",
-        };
-        self.decisions
-            .get_or_create(&vec![
-                ("action", action.to_owned()),
-                ("rule", decided_by(plan, decision)),
-            ])
-            .inc();
+    pub(crate) fn routed(&self, plan: &Arc<RoutePlan>, decision: &Decision, seconds: f64) {
+        let current = self.by_plan.load();
+        match current.as_deref() {
+            Some(c) if Arc::ptr_eq(&c.plan, plan) => {
+                c.of(decision).inc();
+            }
+            _ => {
+                // The first decision under a new plan: its counters, made once.
+                let fresh = Arc::new(PlanCounters::new(plan, &self.decisions));
+                fresh.of(decision).inc();
+                self.by_plan.store(Some(fresh));
+            }
+        }
         self.decision_seconds.observe(seconds);
     }
 
