@@ -48,6 +48,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Where Prometheus scrapes `/metrics` over HTTP; `None` when `"off"`.
     pub metrics_listen: Option<SocketAddr>,
+    /// The sliding window of the `service_level_window` metric.
+    pub service_level_window: Duration,
     /// Reload the config when its files change (reloads on request and SIGHUP happen
     /// either way).
     pub reload_on_change: bool,

@@ -16,6 +16,7 @@ pub(crate) struct RawConfig {
     pub(crate) directory: S<RawDirectory>,
     pub(crate) learning: RawLearning,
     pub(crate) calls: RawCalls,
+    pub(crate) coaching: RawCoaching,
     pub(crate) tiers: S<Vec<S<RawTier>>>,
     pub(crate) lines: S<BTreeMap<String, S<RawLine>>>,
     pub(crate) menus: BTreeMap<String, S<RawMenu>>,
@@ -33,6 +34,7 @@ pub(crate) struct RawPart {
     pub(crate) directory: Option<S<RawDirectory>>,
     pub(crate) learning: Option<S<RawLearning>>,
     pub(crate) calls: Option<S<RawCalls>>,
+    pub(crate) coaching: Option<S<RawCoaching>>,
     pub(crate) tiers: Option<S<Vec<S<RawTier>>>>,
     pub(crate) lines: Option<S<BTreeMap<String, S<RawLine>>>>,
     pub(crate) menus: Option<BTreeMap<String, S<RawMenu>>>,
@@ -57,6 +59,7 @@ pub(crate) struct RawCalendar {
 pub(crate) struct RawServer {
     pub(crate) listen: Option<S<String>>,
     pub(crate) metrics_listen: Option<S<String>>,
+    pub(crate) service_level_window: Option<S<String>>,
     pub(crate) reload_on_change: Option<bool>,
 }
 
@@ -93,6 +96,16 @@ pub(crate) struct RawCalls {
     pub(crate) after_offer_timeout: Option<S<String>>,
     pub(crate) no_answers_before_not_ready: Option<S<i64>>,
     pub(crate) fallback_queue: Option<S<String>>,
+}
+
+/// The standard agents' own figures are held to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCoaching {
+    pub(crate) handle_time: Option<S<String>>,
+    pub(crate) first_contact_resolution_percent: Option<S<i64>>,
+    pub(crate) satisfied_percent: Option<S<i64>>,
+    pub(crate) min_calls: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1308,3 +1308,79 @@ fn the_metrics_port_is_its_own_and_can_be_turned_off() {
     let config = parse(&text, Path::new(FILE)).unwrap();
     assert_eq!(config.settings.metrics_listen, None);
 }
+
+#[test]
+fn the_coaching_standard_and_the_service_level_window_are_read_and_checked() {
+    let config = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
+    assert_eq!(
+        config.settings.service_level_window,
+        std::time::Duration::from_secs(30 * 60)
+    );
+    let coaching = config.plan.coaching;
+    assert_eq!(coaching.handle_time, std::time::Duration::from_secs(480));
+    assert_eq!(
+        (
+            coaching.first_contact_percent,
+            coaching.satisfied_percent,
+            coaching.min_calls
+        ),
+        (70, 80, 10)
+    );
+    let text = edited(
+        "first_contact_resolution_percent = 70",
+        "first_contact_resolution_percent = 170",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: coaching.first_contact_resolution_percent: 170 is out of range (0 to 100)",
+            at(&text, "170")
+        )]
+    );
+    let text = edited("min_calls = 10", "min_calls = 0");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: coaching.min_calls: 0 is out of range (1 to 100000)",
+            at(&text, "0\n\n# Tiers")
+        )]
+    );
+    let text = edited("handle_time = \"8m\"", "handle_time = \"soon\"");
+    assert!(
+        errors(&text)[0].contains("coaching.handle_time: \"soon\""),
+        "{:?}",
+        errors(&text)
+    );
+    let text = edited("satisfied_percent = 80", "satisfied = 80");
+    assert!(
+        errors(&text)[0].contains("coaching.satisfied: unknown key \"satisfied\""),
+        "{:?}",
+        errors(&text)
+    );
+    let text = edited(
+        "service_level_window = \"30m\"",
+        "service_level_window = \"2d\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: server.service_level_window: \"2d\" is longer than the maximum 24h",
+            at(&text, "\"2d\"")
+        )]
+    );
+    let text = edited(
+        "service_level_window = \"30m\"",
+        "service_level_window = \"10s\"",
+    );
+    assert!(
+        errors(&text)[0].contains("is shorter than the minimum"),
+        "{:?}",
+        errors(&text)
+    );
+    // Without the section, the defaults hold.
+    let start = DEFAULT_CONFIG.find("[coaching]").unwrap();
+    let end = DEFAULT_CONFIG[start..].find("\n\n").unwrap() + start;
+    let text = format!("{}{}", &DEFAULT_CONFIG[..start], &DEFAULT_CONFIG[end..]);
+    let config = parse(&text, Path::new(FILE)).unwrap();
+    assert_eq!(config.plan.coaching, Default::default());
+}

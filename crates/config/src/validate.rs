@@ -18,9 +18,9 @@ use switchboard_core::{
     calendar::{Calendar, WEEKDAYS},
     condition::{Condition, parse_date},
     plan::{
-        Learning, Line, LineId, LineRedirect, MAX_TIERS, MaxWaitAction, Menu, MenuId, MenuOption,
-        OverflowStep, PlanParts, Queue, QueueId, RoutePlan, Rule, ServiceStandard, Strategy,
-        Target, Then, Tier, TierSet,
+        AgentStandard, Learning, Line, LineId, LineRedirect, MAX_TIERS, MaxWaitAction, Menu,
+        MenuId, MenuOption, OverflowStep, PlanParts, Queue, QueueId, RoutePlan, Rule,
+        ServiceStandard, Strategy, Target, Then, Tier, TierSet,
     },
 };
 
@@ -46,6 +46,9 @@ const DEFAULT_KEEP_CALL_RECORDS: Duration = Duration::from_secs(90 * 24 * 3600);
 const DEFAULT_ZERO_OUT_WINDOW: u8 = 5;
 const DEFAULT_ZERO_OUT_THRESHOLD: u8 = 3;
 const DEFAULT_REPEAT_WINDOW: Duration = Duration::from_secs(7 * 86_400);
+const DEFAULT_SERVICE_LEVEL_WINDOW: Duration = Duration::from_secs(30 * 60);
+/// The service-level window is kept in memory a minute at a time for this long.
+const MAX_SERVICE_LEVEL_WINDOW: Duration = Duration::from_secs(24 * 3_600);
 const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(4 * 3_600);
 const DEFAULT_MENU_ATTEMPTS: u8 = 3;
 const DEFAULT_WRAP_UP: Duration = Duration::from_secs(15);
@@ -316,6 +319,24 @@ pub(crate) fn validate(
         },
         None => Some(DEFAULT_METRICS_LISTEN.parse().ok()),
     };
+    let service_level_window = match &raw.server.service_level_window {
+        Some(d) => c
+            .duration(d, "server.service_level_window", Duration::from_secs(60))
+            .and_then(|w| {
+                if w <= MAX_SERVICE_LEVEL_WINDOW {
+                    Some(w)
+                } else {
+                    c.error(
+                        d.span(),
+                        "server.service_level_window",
+                        format!("{:?} is longer than the maximum 24h", d.get_ref()),
+                    );
+                    None
+                }
+            }),
+        None => Some(DEFAULT_SERVICE_LEVEL_WINDOW),
+    };
+    let coaching = coaching_standard(c, &raw.coaching);
 
     // Store.
     let store_path = match (&raw.store.enabled, &raw.store.path) {
@@ -1147,6 +1168,7 @@ pub(crate) fn validate(
             repeat_window: repeat_window?,
             same_agent_for: same_agent_for?,
         },
+        coaching: coaching?,
     });
     match plan {
         Ok(plan) => Some((
@@ -1154,6 +1176,7 @@ pub(crate) fn validate(
             Settings {
                 listen: listen?,
                 metrics_listen: metrics_listen?,
+                service_level_window: service_level_window?,
                 reload_on_change: raw.server.reload_on_change.unwrap_or(true),
                 store: store_path,
                 commit_delay: commit_delay?,
@@ -1170,6 +1193,41 @@ pub(crate) fn validate(
             None
         }
     }
+}
+
+/// `[coaching]`: the standard agents' figures are held to, each key with its default.
+fn coaching_standard(c: &mut Checker<'_>, raw: &crate::raw::RawCoaching) -> Option<AgentStandard> {
+    let default = AgentStandard::default();
+    let handle_time = match &raw.handle_time {
+        Some(d) => c.duration(d, "coaching.handle_time", Duration::from_secs(1)),
+        None => Some(default.handle_time),
+    };
+    let mut percent = |v: &Option<S<i64>>, path: &str, or: u8| match v {
+        Some(v) => c.int_in(v, path, 0..=100).map(|p| p as u8),
+        None => Some(or),
+    };
+    let fcr = percent(
+        &raw.first_contact_resolution_percent,
+        "coaching.first_contact_resolution_percent",
+        default.first_contact_percent,
+    );
+    let satisfied = percent(
+        &raw.satisfied_percent,
+        "coaching.satisfied_percent",
+        default.satisfied_percent,
+    );
+    let min_calls = match &raw.min_calls {
+        Some(n) => c
+            .int_in(n, "coaching.min_calls", 1..=100_000)
+            .map(|n| n as u32),
+        None => Some(default.min_calls),
+    };
+    Some(AgentStandard {
+        handle_time: handle_time?,
+        first_contact_percent: fcr?,
+        satisfied_percent: satisfied?,
+        min_calls: min_calls?,
+    })
 }
 
 /// `max_wait` with `max_wait_action` (overflow, callback or voicemail) and, for
@@ -1376,6 +1434,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
     let mut directory = None;
     let mut learning = None;
     let mut calls = None;
+    let mut coaching = None;
     let mut tiers: Option<S<Vec<S<crate::raw::RawTier>>>> = None;
     let mut lines: Option<S<BTreeMap<String, S<crate::raw::RawLine>>>> = None;
     let mut queues: Option<S<BTreeMap<String, S<crate::raw::RawQueue>>>> = None;
@@ -1388,6 +1447,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
         once(c, &mut directory, part.directory, "directory");
         once(c, &mut learning, part.learning, "learning");
         once(c, &mut calls, part.calls, "calls");
+        once(c, &mut coaching, part.coaching, "coaching");
         if let Some(t) = part.tiers {
             tiers = Some(match tiers.take() {
                 None => t,
@@ -1431,6 +1491,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
         directory: directory?,
         learning: learning.map(S::into_inner).unwrap_or_default(),
         calls: calls.map(S::into_inner).unwrap_or_default(),
+        coaching: coaching.map(S::into_inner).unwrap_or_default(),
         tiers: tiers?,
         lines: lines?,
         menus,

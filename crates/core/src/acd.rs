@@ -984,8 +984,14 @@ impl Acd {
         Ok(())
     }
 
-    /// The call ended; the agent wraps up for the call's queue's wrap-up time.
-    pub fn ended(&self, agent_id: &str, call_id: &str, now: Millis) -> Result<(), AcdError> {
+    /// The call ended; the agent wraps up for the call's queue's wrap-up time. Returns the
+    /// call's handle time: talk plus that wrap-up time.
+    pub fn ended(
+        &self,
+        agent_id: &str,
+        call_id: &str,
+        now: Millis,
+    ) -> Result<std::time::Duration, AcdError> {
         let agent = self.holder(agent_id, call_id)?;
         let queue = lock(&agent.holding).as_ref().map(|(_, q)| *q);
         let wrap_up = queue.map_or(std::time::Duration::ZERO, |q| {
@@ -1009,7 +1015,7 @@ impl Acd {
         }
         lock(&agent.holding).take();
         self.held.remove(call_id);
-        Ok(())
+        Ok(talk + wrap_up)
     }
 
     /// Agents whose wrap-up time is over become available and take the best waiting

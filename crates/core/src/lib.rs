@@ -23,6 +23,7 @@ pub mod customer;
 pub mod number;
 pub mod plan;
 pub mod router;
+pub mod scorecard;
 pub mod stats;
 
 /// The hasher of the concurrent maps on the route path (numbers, call ids, agent ids):

@@ -244,6 +244,33 @@ pub struct Learning {
     pub same_agent_for: Duration,
 }
 
+/// The standard agents' own figures are held to (`[coaching]`). An agent who has handled
+/// at least `min_calls` calls and falls short of any of it is flagged for coaching; each
+/// call earns the agent a point for each part of it the call meets.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AgentStandard {
+    /// Average handle time (talk plus wrap-up) at most this.
+    pub handle_time: Duration,
+    /// First-contact resolution at least this percent: calls resolved and not followed by
+    /// a repeat contact within the repeat window.
+    pub first_contact_percent: u8,
+    /// Survey answers of 4 or 5 (of 5) at least this percent.
+    pub satisfied_percent: u8,
+    /// Figures are judged from this many handled calls on.
+    pub min_calls: u32,
+}
+
+impl Default for AgentStandard {
+    fn default() -> Self {
+        AgentStandard {
+            handle_time: Duration::from_secs(8 * 60),
+            first_contact_percent: 70,
+            satisfied_percent: 80,
+            min_calls: 10,
+        }
+    }
+}
+
 /// The whole plan: its checked parts (reached through `Deref`) and the indexes built from
 /// them. Constructed through [`RoutePlan::new`], which checks that every index points
 /// somewhere.
@@ -277,6 +304,7 @@ pub struct PlanParts {
     pub queues: Vec<Queue>,
     pub rules: Vec<Rule>,
     pub learning: Learning,
+    pub coaching: AgentStandard,
     /// Business-hours calendars that conditions may ask about (`open("name")`).
     pub calendars: Vec<Calendar>,
     /// Where a reload sends the waiting calls of a queue it removes.

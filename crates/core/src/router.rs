@@ -653,10 +653,18 @@ impl Router {
         let standard = state.plan.tier(state.tier).standard.within;
         let waited = now.since(since);
         if answered {
-            self.stats.answered(queue, state.tier, waited, standard);
+            self.stats
+                .answered(queue, state.tier, waited, standard, now);
         } else {
-            self.stats.abandoned(queue, state.tier, waited, standard);
+            self.stats
+                .abandoned(queue, state.tier, waited, standard, now);
         }
+    }
+
+    /// A tier's answered and abandoned calls over all queues in the `window` (to the
+    /// minute, up to a day) before `now`.
+    pub fn recent(&self, tier: TierId, window: std::time::Duration, now: Millis) -> Counts {
+        self.stats.recent(tier, window, now)
     }
 
     /// The call moved to another queue: it is offered there (and its wait there counted

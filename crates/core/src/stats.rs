@@ -9,7 +9,7 @@ use std::{
 use std::sync::OnceLock;
 
 use crate::{
-    TierId,
+    Millis, TierId,
     acd::MAX_QUEUES,
     plan::{MAX_TIERS, QueueId},
 };
@@ -68,18 +68,41 @@ impl Counts {
     }
 }
 
+/// How far back the minute buckets of [`Stats::recent`] reach.
+pub const RECENT_SPAN: Duration = Duration::from_secs(24 * 3_600);
+const MINUTES: usize = 24 * 60;
+
+/// One tier's answered and abandoned calls in one minute.
+#[derive(Clone, Copy, Debug, Default)]
+struct Minute {
+    /// Minutes since the epoch, plus one; 0 for a bucket never used.
+    at: u64,
+    answered: u32,
+    in_standard: u32,
+    wait_ms: u64,
+    abandoned: u32,
+    abandoned_after: u32,
+}
+
+/// A ring of minute buckets over the last day, for one tier. Written on answers and
+/// abandons only (not on route decisions), so a mutex costs nothing that matters.
+type Ring = std::sync::Mutex<Box<[Minute]>>;
+
 /// Counters for every (queue, tier). A queue's row holds every possible tier and is
 /// made when the queue first appears (at start or by a reload), so counting never locks
 /// and a reload that adds queues or tiers loses no count.
 #[derive(Debug)]
 pub struct Stats {
     rows: Box<[OnceLock<Box<[Cell]>>]>,
+    /// Per tier over all queues, by minute: service level over a sliding window.
+    recent: Box<[OnceLock<Ring>]>,
 }
 
 impl Stats {
     pub fn new(queues: usize) -> Self {
         let stats = Stats {
             rows: (0..MAX_QUEUES).map(|_| OnceLock::new()).collect(),
+            recent: (0..MAX_TIERS).map(|_| OnceLock::new()).collect(),
         };
         stats.ensure(queues);
         stats
@@ -105,7 +128,59 @@ impl Stats {
         }
     }
 
-    pub fn answered(&self, queue: QueueId, tier: TierId, waited: Duration, standard: Duration) {
+    /// The minute bucket of `tier` for `now`, emptied first if it held an older minute.
+    fn minute<R>(&self, tier: TierId, now: Millis, f: impl FnOnce(&mut Minute) -> R) -> Option<R> {
+        let ring = self.recent.get(usize::from(tier.0))?.get_or_init(|| {
+            std::sync::Mutex::new(vec![Minute::default(); MINUTES].into_boxed_slice())
+        });
+        let minute = now.0 / 60_000;
+        let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = &mut ring[(minute % MINUTES as u64) as usize];
+        if slot.at != minute + 1 {
+            *slot = Minute {
+                at: minute + 1,
+                ..Minute::default()
+            };
+        }
+        Some(f(slot))
+    }
+
+    /// A tier's answered and abandoned calls (over all queues) in the `window` before
+    /// `now`, to the minute, for windows up to [`RECENT_SPAN`]. `offered` and
+    /// `timed_out` are not kept by minute and read 0.
+    pub fn recent(&self, tier: TierId, window: Duration, now: Millis) -> Counts {
+        let mut out = Counts::default();
+        let Some(ring) = self.recent.get(usize::from(tier.0)).and_then(OnceLock::get) else {
+            return out;
+        };
+        let minutes = (window.min(RECENT_SPAN).as_secs() / 60).max(1);
+        let newest = now.0 / 60_000 + 1;
+        let oldest = newest.saturating_sub(minutes - 1);
+        let ring = ring.lock().unwrap_or_else(|e| e.into_inner());
+        for m in ring.iter().filter(|m| m.at >= oldest && m.at <= newest) {
+            out.answered += u64::from(m.answered);
+            out.answered_in_standard += u64::from(m.in_standard);
+            out.answer_wait += Duration::from_millis(m.wait_ms);
+            out.abandoned += u64::from(m.abandoned);
+            out.abandoned_after_standard += u64::from(m.abandoned_after);
+        }
+        out
+    }
+
+    pub fn answered(
+        &self,
+        queue: QueueId,
+        tier: TierId,
+        waited: Duration,
+        standard: Duration,
+        now: Millis,
+    ) {
+        let wait_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+        self.minute(tier, now, |m| {
+            m.answered += 1;
+            m.in_standard += u32::from(waited <= standard);
+            m.wait_ms = m.wait_ms.saturating_add(wait_ms);
+        });
         if let Some(c) = self.cell(queue, tier) {
             c.answered.fetch_add(1, Relaxed);
             c.answer_wait_ms.fetch_add(
@@ -118,7 +193,18 @@ impl Stats {
         }
     }
 
-    pub fn abandoned(&self, queue: QueueId, tier: TierId, waited: Duration, standard: Duration) {
+    pub fn abandoned(
+        &self,
+        queue: QueueId,
+        tier: TierId,
+        waited: Duration,
+        standard: Duration,
+        now: Millis,
+    ) {
+        self.minute(tier, now, |m| {
+            m.abandoned += 1;
+            m.abandoned_after += u32::from(waited > standard);
+        });
         if let Some(c) = self.cell(queue, tier) {
             c.abandoned.fetch_add(1, Relaxed);
             if waited > standard {
@@ -159,11 +245,11 @@ mod tests {
         for _ in 0..5 {
             s.offered(q, t);
         }
-        s.answered(q, t, Duration::from_secs(5), standard);
-        s.answered(q, t, Duration::from_secs(15), standard);
-        s.answered(q, t, Duration::from_secs(40), standard);
-        s.abandoned(q, t, Duration::from_secs(3), standard);
-        s.abandoned(q, t, Duration::from_secs(30), standard);
+        s.answered(q, t, Duration::from_secs(5), standard, Millis(0));
+        s.answered(q, t, Duration::from_secs(15), standard, Millis(0));
+        s.answered(q, t, Duration::from_secs(40), standard, Millis(0));
+        s.abandoned(q, t, Duration::from_secs(3), standard, Millis(0));
+        s.abandoned(q, t, Duration::from_secs(30), standard, Millis(0));
         let c = s.counts(q, t);
         assert_eq!((c.offered, c.answered, c.abandoned), (5, 3, 2));
         // 2 in standard of (3 answered + 1 late abandon).
@@ -171,5 +257,48 @@ mod tests {
         assert_eq!(c.average_speed_of_answer(), Some(Duration::from_secs(20)));
         assert_eq!(s.counts(QueueId(0), t), Counts::default());
         assert_eq!(Counts::default().service_level(), None);
+    }
+
+    #[test]
+    fn the_recent_window_slides_by_the_minute() {
+        let s = Stats::new(2);
+        let (t, other) = (TierId(0), TierId(1));
+        let standard = Duration::from_secs(20);
+        let minute = |m: u64| Millis(m * 60_000 + 30_000);
+        let fast = Duration::from_secs(5);
+        let slow = Duration::from_secs(90);
+        // Minute 0: two answered in standard. Minute 10: one slow, one late abandon and
+        // an early abandon. Another tier's call counts apart, in another queue too.
+        s.answered(QueueId(0), t, fast, standard, minute(0));
+        s.answered(QueueId(1), t, fast, standard, minute(0));
+        s.answered(QueueId(0), t, slow, standard, minute(10));
+        s.abandoned(QueueId(0), t, Duration::from_secs(40), standard, minute(10));
+        s.abandoned(QueueId(0), t, Duration::from_secs(2), standard, minute(10));
+        s.answered(QueueId(0), other, slow, standard, minute(10));
+        let now = minute(10);
+        let all = s.recent(t, Duration::from_secs(15 * 60), now);
+        assert_eq!(
+            (all.answered, all.answered_in_standard, all.abandoned),
+            (3, 2, 2)
+        );
+        assert_eq!(all.abandoned_after_standard, 1);
+        assert_eq!(all.service_level(), Some(0.5));
+        assert_eq!(
+            all.average_speed_of_answer(),
+            Some(Duration::from_secs(100) / 3)
+        );
+        // Ten minutes back from minute 10 reaches minute 1 only: the early calls are out.
+        let last = s.recent(t, Duration::from_secs(10 * 60), now);
+        assert_eq!((last.answered, last.answered_in_standard), (1, 0));
+        assert_eq!(last.service_level(), Some(0.0));
+        // A day later the buckets have been passed by: nothing left in the window.
+        let later = s.recent(t, RECENT_SPAN, minute(10 + 24 * 60));
+        assert_eq!(later, Counts::default());
+        // Writing a day later reuses minute 10's bucket without its old counts.
+        s.answered(QueueId(0), t, fast, standard, minute(10 + 24 * 60));
+        let reused = s.recent(t, Duration::from_secs(60), minute(10 + 24 * 60));
+        assert_eq!((reused.answered, reused.abandoned), (1, 0));
+        assert_eq!(s.recent(other, RECENT_SPAN, now).answered, 1);
+        assert_eq!(s.recent(TierId(2), RECENT_SPAN, now), Counts::default());
     }
 }

@@ -281,7 +281,7 @@ fn illegal_transitions_and_unknowns_are_refused() {
             }
         );
     };
-    refused(acd.ended("ann", "c1", T0), "wrap_up");
+    refused(acd.ended("ann", "c1", T0).map(|_| ()), "wrap_up");
     refused(acd.log_out("ann", T0), "logged_out");
     refused(acd.not_ready("ann", "break", T0), "not_ready");
     // Still reserved and holding the call: the refusals changed nothing.

@@ -159,6 +159,7 @@ fn plan() -> RoutePlan {
             repeat_window: Duration::from_secs(7 * 86_400),
             same_agent_for: Duration::from_secs(20),
         },
+        coaching: Default::default(),
         calendars: vec![],
         fallback_queue: None,
     })
