@@ -986,6 +986,29 @@ async fn call_events_that_contradict_the_call_are_refused() {
         bad_survey.unwrap_err().message(),
         "satisfaction: must be 1 to 5, or 0 when not answered (got 6)"
     );
+    // A retention offer is reported when the call ends, and only as one of its values;
+    // a refused event changes nothing (the call is still offered to ann below).
+    for (kind, retention, message) in [
+        (
+            pb::CallEventKind::Connected,
+            pb::RetentionOffer::Accepted as i32,
+            "retention: only with ENDED, when the agent's call ends (got CALL_EVENT_KIND_CONNECTED)",
+        ),
+        (pb::CallEventKind::Ended, 7, "retention: unknown value 7"),
+    ] {
+        let refused = routing
+            .report_call_event(pb::CallEvent {
+                call_id: "c1".into(),
+                kind: kind.into(),
+                agent_id: "ann".into(),
+                retention,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(refused.message(), message);
+    }
     // Connected twice is harmless; hanging up once connected is an end, not an abandon.
     assert!(
         event(&mut routing, "c1", pb::CallEventKind::Connected, "ann")

@@ -1,6 +1,7 @@
 //! `/metrics` over HTTP on a port of its own: route decisions by action and rule, the
 //! decision latency histogram, calls waiting and longest wait per queue, agents by
-//! state; scraped and parsed as Prometheus would.
+//! state, service levels, FCR, CSAT and saves; scraped and parsed as Prometheus would.
+//! With them, the agents' figures and the standards report over gRPC.
 
 use std::collections::HashMap;
 
@@ -31,7 +32,13 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
 
 /// The server on the shipped config, with its metrics served on a port of their own.
 async fn start_scraped() -> (switchboard_tests::TestServer, std::net::SocketAddr) {
-    let server = start().await;
+    scraped(start().await).await
+}
+
+/// `server` with its metrics served on a port of their own.
+async fn scraped(
+    server: switchboard_tests::TestServer,
+) -> (switchboard_tests::TestServer, std::net::SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics = listener.local_addr().unwrap();
     tokio::spawn(switchboard_server::serve_metrics(
@@ -40,6 +47,23 @@ async fn start_scraped() -> (switchboard_tests::TestServer, std::net::SocketAddr
         std::future::pending(),
     ));
     (server, metrics)
+}
+
+/// Cy logs in, ready, for the platinum desk and the general queues.
+fn cy_logs_in() -> pb::SetAgentStateRequest {
+    pb::SetAgentStateRequest {
+        agent_id: "cy".into(),
+        state: pb::AgentState::Available.into(),
+        skills: ["general", "platinum"]
+            .iter()
+            .map(|s| pb::Skill {
+                name: (*s).into(),
+                proficiency: 6,
+            })
+            .collect(),
+        endpoint: "sip:cy@pbx".into(),
+        ..Default::default()
+    }
 }
 
 /// Each sample line's value by its name and labels as written (`name{a="b"}`).
@@ -223,19 +247,7 @@ async fn a_resolved_call_followed_by_a_repeat_contact_is_not_a_first_contact_res
     server
         .agents()
         .await
-        .set_agent_state(pb::SetAgentStateRequest {
-            agent_id: "cy".into(),
-            state: pb::AgentState::Available.into(),
-            skills: ["general", "platinum"]
-                .iter()
-                .map(|s| pb::Skill {
-                    name: (*s).into(),
-                    proficiency: 6,
-                })
-                .collect(),
-            endpoint: "sip:cy@pbx".into(),
-            ..Default::default()
-        })
+        .set_agent_state(cy_logs_in())
         .await
         .unwrap();
     let mut routing = server.routing().await;
@@ -274,5 +286,334 @@ async fn a_resolved_call_followed_by_a_repeat_contact_is_not_a_first_contact_res
     let s = samples(&body);
     assert_eq!(s.get(&series("repeat_contacts")), Some(&1.0), "{body}");
     assert_eq!(s.get(&series("resolutions_reopened")), Some(&1.0), "{body}");
+    server.stop().await;
+}
+
+/// The done-when scenario: calls, surveys and agent events over gRPC on a store-backed
+/// server with a hand-moved clock; `/metrics` scraped and parsed; the agent's figures and
+/// coaching flag; the standards report marking platinum's missed standard.
+#[tokio::test]
+async fn service_levels_fcr_csat_agent_figures_and_the_standards_report_match_the_calls() {
+    use std::time::Duration;
+    let dir = switchboard_tests::temp_dir("standards");
+    let clock = switchboard_tests::ManualClock::new();
+    // Judge agents from 3 calls on, so the scenario's agent can be flagged.
+    let text = switchboard_tests::stored_config(&dir.join("s.db")).replacen(
+        "min_calls = 10",
+        "min_calls = 3",
+        1,
+    );
+    let config = switchboard_config::parse(&text, std::path::Path::new("test.toml")).unwrap();
+    let (app, _) = switchboard_server::App::with_store(
+        config,
+        &switchboard_server::CustomerSource::Embedded,
+        clock.clone(),
+    )
+    .unwrap();
+    let (server, metrics) = scraped(switchboard_tests::serve_app(app).await).await;
+    let mut routing = server.routing().await;
+    let mut agents = server.agents().await;
+    agents.set_agent_state(cy_logs_in()).await.unwrap();
+    // Said after wrap-up, without a new log-in.
+    let ready = pb::SetAgentStateRequest {
+        agent_id: "cy".into(),
+        state: pb::AgentState::Available.into(),
+        ..Default::default()
+    };
+    let call = |id: &str, caller: &str| pb::RouteCallRequest {
+        call_id: id.into(),
+        caller: caller.into(),
+        dialed: "+18005550100".into(),
+        switch_id: "sbc-1".into(),
+        ..Default::default()
+    };
+    let event = |id: &str, kind: pb::CallEventKind| pb::CallEvent {
+        call_id: id.into(),
+        kind: kind.into(),
+        agent_id: "cy".into(),
+        ..Default::default()
+    };
+    let (maria, fatima, ana, tom) = (
+        "+12125550101",
+        "+12145550100",
+        "+12285550100",
+        "+12125550104",
+    );
+    // Maria (platinum) reaches cy at once and is connected 5 s later: in standard (20 s).
+    routing.route_call(call("p1", maria)).await.unwrap();
+    clock.advance(Duration::from_secs(5));
+    routing
+        .report_call_event(event("p1", pb::CallEventKind::Connected))
+        .await
+        .unwrap();
+    // Fatima (platinum) waits 40 s while cy is busy: answered late.
+    routing.route_call(call("p2", fatima)).await.unwrap();
+    clock.advance(Duration::from_secs(40));
+    // Maria's call ends resolved, with a retention offer taken and a glowing survey.
+    routing
+        .report_call_event(pb::CallEvent {
+            resolved: true,
+            retention: pb::RetentionOffer::Accepted.into(),
+            satisfaction: 5,
+            recommend: Some(10),
+            ..event("p1", pb::CallEventKind::Ended)
+        })
+        .await
+        .unwrap();
+    agents.set_agent_state(ready.clone()).await.unwrap();
+    routing
+        .report_call_event(event("p2", pb::CallEventKind::Connected))
+        .await
+        .unwrap();
+    // Ana (platinum) waits 30 s and hangs up: abandoned after the standard's time.
+    routing.route_call(call("p3", ana)).await.unwrap();
+    clock.advance(Duration::from_secs(30));
+    routing
+        .report_call_event(pb::CallEvent {
+            agent_id: String::new(),
+            ..event("p3", pb::CallEventKind::Abandoned)
+        })
+        .await
+        .unwrap();
+    // Fatima's call ends unresolved; her unhappy survey comes afterwards.
+    routing
+        .report_call_event(event("p2", pb::CallEventKind::Ended))
+        .await
+        .unwrap();
+    routing
+        .report_call_event(pb::CallEvent {
+            satisfaction: 2,
+            recommend: Some(3),
+            ..event("p2", pb::CallEventKind::Ended)
+        })
+        .await
+        .unwrap();
+    // Tom (standard, skips menus) reaches cy at once: in standard (60 s), resolved.
+    agents.set_agent_state(ready.clone()).await.unwrap();
+    routing.route_call(call("s1", tom)).await.unwrap();
+    clock.advance(Duration::from_secs(2));
+    routing
+        .report_call_event(event("s1", pb::CallEventKind::Connected))
+        .await
+        .unwrap();
+    routing
+        .report_call_event(pb::CallEvent {
+            resolved: true,
+            satisfaction: 4,
+            ..event("s1", pb::CallEventKind::Ended)
+        })
+        .await
+        .unwrap();
+    // Maria calls again the same day: her resolution is reopened. She hangs up at once
+    // (cy is wrapping up): abandoned, but not held against the standard.
+    routing.route_call(call("p4", maria)).await.unwrap();
+    routing
+        .report_call_event(pb::CallEvent {
+            agent_id: String::new(),
+            ..event("p4", pb::CallEventKind::Abandoned)
+        })
+        .await
+        .unwrap();
+
+    let (_, body) = get(metrics, "/metrics").await;
+    let s = samples(&body);
+    let value = |series: &str| -> f64 {
+        *s.get(series)
+            .unwrap_or_else(|| panic!("{series} missing from:\n{body}"))
+    };
+    let platinum = "{queue=\"platinum_desk\",tier=\"platinum\"}";
+    let counter = |name: &str| value(&format!("switchboard_{name}_total{platinum}"));
+    // Service level: 1 answered in 20 s of 2 answered + 1 late abandon.
+    let third = 1.0 / 3.0;
+    assert!((value("switchboard_service_level_window{tier=\"platinum\"}") - third).abs() < 1e-9);
+    assert!((value("switchboard_service_level{tier=\"platinum\"}") - third).abs() < 1e-9);
+    assert_eq!(
+        value("switchboard_service_level_window{tier=\"standard\"}"),
+        1.0
+    );
+    assert_eq!(value("switchboard_service_level_window_seconds"), 1800.0);
+    assert!(!s.contains_key("switchboard_service_level_window{tier=\"gold\"}"));
+    // Abandonment: 2 of 4 platinum calls, one of them after the standard's time.
+    assert_eq!(counter("calls_offered"), 4.0);
+    assert_eq!(counter("calls_abandoned"), 2.0);
+    assert_eq!(counter("calls_abandoned_after_standard"), 1.0);
+    // FCR: 2 handled, 1 resolved, and that one reopened: (1 - 1) / 2 = 0.
+    assert_eq!(counter("contacts_handled"), 2.0);
+    assert_eq!(counter("contacts_resolved"), 1.0);
+    assert_eq!(counter("repeat_contacts"), 1.0);
+    assert_eq!(counter("resolutions_reopened"), 1.0);
+    // CSAT: 1 satisfied of 2 answers; NPS: 1 promoter, 1 detractor of 2.
+    assert_eq!(counter("satisfaction_responses"), 2.0);
+    assert_eq!(counter("satisfied"), 1.0);
+    assert_eq!(counter("satisfaction_points"), 7.0);
+    assert_eq!((counter("promoters"), counter("detractors")), (1.0, 1.0));
+    assert_eq!(
+        (counter("retention_offers"), counter("customer_saves")),
+        (1.0, 1.0)
+    );
+    assert_eq!(value("switchboard_agents_needing_coaching"), 1.0);
+
+    // cy's figures: 3 calls; handle times 40 + 15, 30 + 15 and 0 + 15 s (talk plus the
+    // queue's wrap-up; Tom's call ended as it connected): 38.3 s on average; FCR 1 of 3 (Maria's came back); 2 of 3 surveys satisfied.
+    let cy = agents
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "cy".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .figures
+        .unwrap();
+    assert_eq!((cy.calls_handled, cy.resolved, cy.reopened), (3, 2, 1));
+    assert_eq!(cy.average_handle_time.unwrap().seconds, 38);
+    assert!((cy.first_contact_resolution.unwrap() - third).abs() < 1e-9);
+    assert_eq!(cy.surveys, 3);
+    assert!((cy.satisfied.unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    assert!((cy.average_satisfaction.unwrap() - 11.0 / 3.0).abs() < 1e-9);
+    assert_eq!((cy.retention_offers, cy.customer_saves), (1, 1));
+    // Points: Maria's call 3 (time, resolved, satisfied), Fatima's 1 (time), Tom's 3.
+    assert_eq!(cy.points, 7);
+    assert!(cy.coaching_needed);
+    assert_eq!(
+        cy.coaching_reasons,
+        [
+            "first-contact resolution 33.3% is under the standard 70%",
+            "satisfied callers 66.7% is under the standard 80%"
+        ]
+    );
+    let mut admin = server.admin().await;
+    let stats = admin
+        .get_agent_stats(pb::GetAgentStatsRequest {
+            coaching_only: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.agents.len(), 1);
+    assert_eq!(stats.agents[0].agent_id, "cy");
+    assert_eq!(stats.agents[0].figures.as_ref(), Some(&cy));
+    assert_eq!(stats.standard.unwrap().min_calls, 3);
+
+    // The standards report, from the call records: platinum missed, standard met, the
+    // tiers without calls say so.
+    let report = admin
+        .get_standards_report(pb::GetStandardsReportRequest {
+            window: Some(prost_types::Duration {
+                seconds: 3_600,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(report.source, "call records");
+    let tier = |name: &str| report.tiers.iter().find(|t| t.tier == name).unwrap();
+    let p = tier("platinum");
+    assert_eq!(p.verdict, i32::from(pb::Verdict::Missed));
+    assert_eq!(
+        (
+            p.answered,
+            p.answered_in_standard,
+            p.abandoned,
+            p.abandoned_after_standard
+        ),
+        (2, 1, 2, 1)
+    );
+    assert!((p.service_level.unwrap() - third).abs() < 1e-9);
+    assert_eq!(
+        (p.standard_percent, p.standard_within.unwrap().seconds),
+        (90, 20)
+    );
+    assert_eq!(p.average_speed_of_answer.unwrap().seconds, 22);
+    assert_eq!(tier("standard").verdict, i32::from(pb::Verdict::Met));
+    assert_eq!(tier("gold").verdict, i32::from(pb::Verdict::NoCalls));
+    assert_eq!(tier("gold").service_level, None);
+    // A window under a minute is refused, naming the field.
+    let refused = admin
+        .get_standards_report(pb::GetStandardsReportRequest {
+            window: Some(prost_types::Duration {
+                seconds: 10,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(refused.message(), "window: must be a minute or longer");
+    server.stop().await;
+}
+
+/// Without a store the report comes from memory, which keeps the last day.
+#[tokio::test]
+async fn without_a_store_the_standards_report_reads_memory_for_up_to_a_day() {
+    use std::time::Duration;
+    let clock = switchboard_tests::ManualClock::new();
+    let server =
+        switchboard_tests::start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone())
+            .await;
+    let mut routing = server.routing().await;
+    // Maria (platinum) waits 25 s for nobody and hangs up: platinum misses its standard.
+    routing
+        .route_call(pb::RouteCallRequest {
+            call_id: "m1".into(),
+            caller: "+12125550101".into(),
+            dialed: "+18005550199".into(),
+            switch_id: "sbc-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(25));
+    routing
+        .report_call_event(pb::CallEvent {
+            call_id: "m1".into(),
+            kind: pb::CallEventKind::Abandoned.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut admin = server.admin().await;
+    let report = admin
+        .get_standards_report(pb::GetStandardsReportRequest { window: None })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(report.source, "memory");
+    let to = report.to.unwrap().seconds;
+    assert_eq!(to - report.from.unwrap().seconds, 24 * 3_600);
+    let platinum = report.tiers.iter().find(|t| t.tier == "platinum").unwrap();
+    assert_eq!(platinum.verdict, i32::from(pb::Verdict::Missed));
+    assert_eq!(platinum.service_level, Some(0.0));
+    assert_eq!(
+        (platinum.abandoned, platinum.abandoned_after_standard),
+        (1, 1)
+    );
+    // A day and a minute later the call has left the window.
+    clock.advance(Duration::from_secs(24 * 3_600 + 60));
+    let later = admin
+        .get_standards_report(pb::GetStandardsReportRequest { window: None })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        later
+            .tiers
+            .iter()
+            .all(|t| t.verdict == i32::from(pb::Verdict::NoCalls))
+    );
+    let refused = admin
+        .get_standards_report(pb::GetStandardsReportRequest {
+            window: Some(prost_types::Duration {
+                seconds: 2 * 86_400,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        refused.message(),
+        "window: over 24 h needs the store (store.enabled); memory keeps the last day"
+    );
     server.stop().await;
 }

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod check;
 mod explain;
 mod import;
+mod report;
 mod serve;
 
 /// Contact-center call routing: the IVR/ACD core a telephony switch asks where each call goes.
@@ -41,6 +42,9 @@ enum Command {
     /// Load or update customers from CSV into the store; bad rows are reported by line
     /// and skipped.
     Import(import::Args),
+    /// Ask a running server, per tier, for the published standard beside what was
+    /// delivered over a window, marked met or missed.
+    Report(report::Args),
 }
 
 /// Exit code for a config that cannot be used at start (EX_CONFIG would be 78; 64 is
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -634,3 +634,124 @@ N9,+13125550170
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn report_prints_each_tiers_standard_beside_what_was_delivered() {
+    use switchboard_proto::v1::agents_client::AgentsClient;
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-report", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut serve = switchboard();
+    serve.args(SERVE_ON_FREE_PORTS).current_dir(&dir);
+    let (mut child, rx) = with_log(serve);
+    let line = wait_for(&rx, "switchboard serving gRPC").expect("the server started");
+    let address = line
+        .split("address=")
+        .nth(1)
+        .and_then(|a| a.split_whitespace().next())
+        .expect("the address is logged")
+        .to_owned();
+    let server = format!("http://{address}");
+    // Tom (standard, skips menus) is answered at once by Ann and the call ends.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        AgentsClient::connect(server.clone())
+            .await
+            .unwrap()
+            .set_agent_state(pb::SetAgentStateRequest {
+                agent_id: "ann".into(),
+                state: pb::AgentState::Available.into(),
+                skills: vec![pb::Skill {
+                    name: "general".into(),
+                    proficiency: 5,
+                }],
+                endpoint: "sip:ann@pbx".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut routing = RoutingClient::connect(server.clone()).await.unwrap();
+        routing
+            .route_call(pb::RouteCallRequest {
+                call_id: "r1".into(),
+                caller: "+12125550104".into(),
+                dialed: "+18005550100".into(),
+                switch_id: "sbc-1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for kind in [pb::CallEventKind::Connected, pb::CallEventKind::Ended] {
+            routing
+                .report_call_event(pb::CallEvent {
+                    call_id: "r1".into(),
+                    kind: kind.into(),
+                    agent_id: "ann".into(),
+                    resolved: true,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+    });
+    let report = switchboard()
+        .args([
+            "report",
+            "--fail-on-miss",
+            "--window",
+            "1h",
+            "--server",
+            &server,
+        ])
+        .output()
+        .unwrap();
+    let short = switchboard()
+        .args(["report", "--window", "10s", "--server", &server])
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert_eq!(report.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("Service standards from "), "{text}");
+    assert!(lines[0].ends_with("(call records)"), "{text}");
+    let standard = lines
+        .iter()
+        .find(|l| l.starts_with("standard "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(standard.contains("80% in 60s"), "{text}");
+    assert!(
+        standard.contains("100.0%") && standard.ends_with("met"),
+        "{text}"
+    );
+    let gold = lines.iter().find(|l| l.starts_with("gold ")).unwrap();
+    assert!(gold.ends_with("no calls"), "{text}");
+    assert_eq!(short.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&short.stderr).trim(),
+        "switchboard: window: must be a minute or longer"
+    );
+}
+
+#[test]
+fn report_names_a_server_it_cannot_reach_and_a_bad_window() {
+    let unreachable = switchboard()
+        .args(["report", "--server", "http://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(
+        err.starts_with("switchboard: cannot reach the server at http://127.0.0.1:1"),
+        "{err}"
+    );
+    let bad = switchboard()
+        .args(["report", "--window", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("invalid value 'soon' for '--window"), "{err}");
+}

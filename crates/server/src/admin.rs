@@ -1,6 +1,6 @@
 //! `switchboard.v1.Admin`: customers, route explanations, and (later) reload and stats.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use switchboard_config::customers;
 use switchboard_core::router::{
@@ -223,6 +223,64 @@ impl Admin for AdminService {
         Ok(Response::new(pb::GetQueueStatsResponse { queues }))
     }
 
+    async fn get_agent_stats(
+        &self,
+        request: Request<pb::GetAgentStatsRequest>,
+    ) -> Result<Response<pb::GetAgentStatsResponse>, Status> {
+        let req = request.into_inner();
+        let standard = self.app.router.plan().coaching;
+        let mut ids: Vec<String> = self
+            .app
+            .router
+            .acd()
+            .agents()
+            .iter()
+            .map(|a| a.profile.id.clone())
+            .chain(
+                self.app
+                    .scorecards
+                    .all()
+                    .into_iter()
+                    .map(|(id, _)| id.to_string()),
+            )
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut agents: Vec<pb::AgentStats> = ids
+            .into_iter()
+            .map(|agent_id| pb::AgentStats {
+                figures: Some(self.app.figures(&agent_id)),
+                agent_id,
+            })
+            .filter(|a| !req.coaching_only || a.figures.as_ref().is_some_and(|f| f.coaching_needed))
+            .collect();
+        // Most points first; ties by id.
+        agents.sort_by_key(|a| std::cmp::Reverse(a.figures.as_ref().map_or(0, |f| f.points)));
+        Ok(Response::new(pb::GetAgentStatsResponse {
+            agents,
+            standard: Some(pb::CoachingStandard {
+                handle_time: duration(standard.handle_time),
+                first_contact_resolution_percent: u32::from(standard.first_contact_percent),
+                satisfied_percent: u32::from(standard.satisfied_percent),
+                min_calls: standard.min_calls,
+            }),
+        }))
+    }
+
+    async fn get_standards_report(
+        &self,
+        request: Request<pb::GetStandardsReportRequest>,
+    ) -> Result<Response<pb::StandardsReport>, Status> {
+        let window = match request.into_inner().window {
+            None => DEFAULT_REPORT_WINDOW,
+            Some(w) => std::time::Duration::try_from(w)
+                .ok()
+                .filter(|w| *w >= std::time::Duration::from_secs(60))
+                .ok_or_else(|| ApiError::invalid("window", "must be a minute or longer"))?,
+        };
+        Ok(Response::new(standards_report(&self.app, window).await?))
+    }
+
     async fn explain_route(
         &self,
         request: Request<pb::ExplainRouteRequest>,
@@ -306,6 +364,96 @@ pub(crate) fn explanation(e: &switchboard_core::router::Explanation) -> pb::Expl
             .collect(),
         notes: e.notes.clone(),
     }
+}
+
+/// The standards report's window when the request names none.
+const DEFAULT_REPORT_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3_600);
+
+/// Per tier, the published standard beside what was delivered in the `window` before
+/// now: from the call records when there is a store, otherwise from memory.
+async fn standards_report(
+    app: &App,
+    window: std::time::Duration,
+) -> Result<pb::StandardsReport, ApiError> {
+    let plan = app.router.plan();
+    let to = app.clock.now();
+    let from = Millis(to.0.saturating_sub(u64::try_from(window.as_millis()).unwrap_or(u64::MAX)));
+    let (source, delivered) = match (&app.store, &app.store_path) {
+        (Some(writer), Some(path)) => {
+            let tiers: Vec<(String, std::time::Duration)> = plan
+                .tiers
+                .iter()
+                .map(|t| (t.name.clone(), t.standard.within))
+                .collect();
+            let writer = Arc::clone(writer);
+            let path = Arc::clone(path);
+            // Records the writer still holds are written first.
+            let read = tokio::task::spawn_blocking(move || {
+                writer.flush().map_err(|e| format!("store: {e}"))?;
+                switchboard_store::report::delivered(&path, from, Millis(to.0 + 1), &tiers)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            let rows = read.map_err(ApiError::Unavailable)?;
+            let counts: Vec<Counts> = rows
+                .into_iter()
+                .map(|d| Counts {
+                    answered: d.answered,
+                    answered_in_standard: d.answered_in_standard,
+                    answer_wait: d.answer_wait,
+                    abandoned: d.abandoned,
+                    abandoned_after_standard: d.abandoned_after_standard,
+                    ..Counts::default()
+                })
+                .collect();
+            ("call records", counts)
+        }
+        _ => {
+            if window > switchboard_core::stats::RECENT_SPAN {
+                return Err(ApiError::invalid(
+                    "window",
+                    "over 24 h needs the store (store.enabled); memory keeps the last day",
+                ));
+            }
+            let counts: Vec<Counts> = (0..plan.tiers.len())
+                .map(|t| app.router.recent(TierId(t as u8), window, to))
+                .collect();
+            ("memory", counts)
+        }
+    };
+    let tiers = plan
+        .tiers
+        .iter()
+        .zip(delivered)
+        .map(|(tier, c): (_, Counts)| {
+            let level = c.service_level();
+            let verdict = match level {
+                None => pb::Verdict::NoCalls,
+                Some(l) if l * 100.0 + 1e-9 >= f64::from(tier.standard.percent) => pb::Verdict::Met,
+                Some(_) => pb::Verdict::Missed,
+            };
+            pb::TierReport {
+                tier: tier.name.clone(),
+                standard_percent: u32::from(tier.standard.percent),
+                standard_within: duration(tier.standard.within),
+                answered: c.answered,
+                answered_in_standard: c.answered_in_standard,
+                abandoned: c.abandoned,
+                abandoned_after_standard: c.abandoned_after_standard,
+                service_level: level,
+                average_speed_of_answer: c.average_speed_of_answer().and_then(duration),
+                verdict: verdict.into(),
+            }
+        })
+        .collect();
+    Ok(pb::StandardsReport {
+        from: Some(convert::timestamp(from)),
+        to: Some(convert::timestamp(to)),
+        source: source.to_owned(),
+        tiers,
+    })
 }
 
 fn duration(d: std::time::Duration) -> Option<prost_types::Duration> {

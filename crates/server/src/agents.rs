@@ -93,7 +93,10 @@ impl Agents for AgentsService {
         let agent = acd
             .agent(&req.agent_id)
             .ok_or_else(|| agent_err(switchboard_core::acd::AcdError::UnknownAgent))?;
-        Ok(Response::new(convert::agent_to(&agent)))
+        Ok(Response::new(convert::agent_to(
+            &agent,
+            self.app.figures(&agent.profile.id),
+        )))
     }
 
     async fn get_agent(
@@ -111,7 +114,10 @@ impl Agents for AgentsService {
                 what: "agent",
                 key: req.agent_id,
             })?;
-        Ok(Response::new(convert::agent_to(&agent)))
+        Ok(Response::new(convert::agent_to(
+            &agent,
+            self.app.figures(&agent.profile.id),
+        )))
     }
 
     async fn list_agents(
@@ -125,7 +131,7 @@ impl Agents for AgentsService {
             .acd()
             .agents()
             .iter()
-            .map(|a| convert::agent_to(a))
+            .map(|a| convert::agent_to(a, self.app.figures(&a.profile.id)))
             .filter(|a| filter == pb::AgentState::Unspecified || a.state == i32::from(filter))
             .collect();
         Ok(Response::new(pb::ListAgentsResponse { agents }))

@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 
 use switchboard_core::{
-    Customer, Preference, RoutePlan, TierId,
+    Customer, Millis, Preference, RoutePlan, TierId,
     acd::{Agent, AgentProfile, AgentState},
     behaviour::Learned,
+    plan::AgentStandard,
     router::{Action, Channel, Decision, Placement, PreferenceSource, describe_reason},
+    scorecard::Figures,
 };
 use switchboard_proto::v1 as pb;
 
@@ -317,7 +319,36 @@ pub(crate) fn agent_state_to(s: AgentState) -> pb::AgentState {
     }
 }
 
-pub(crate) fn agent_to(a: &Agent) -> pb::Agent {
+pub(crate) fn timestamp(t: Millis) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: i64::try_from(t.0 / 1_000).unwrap_or(i64::MAX),
+        nanos: i32::try_from((t.0 % 1_000) * 1_000_000).unwrap_or(0),
+    }
+}
+
+/// An agent's figures as the API shows them, judged against `standard`.
+pub(crate) fn figures_to(f: &Figures, standard: &AgentStandard) -> pb::AgentFigures {
+    let shortfalls = f.shortfalls(standard);
+    pb::AgentFigures {
+        calls_handled: f.handled,
+        average_handle_time: f
+            .average_handle_time()
+            .and_then(|d| prost_types::Duration::try_from(d).ok()),
+        resolved: f.resolved,
+        reopened: f.reopened,
+        first_contact_resolution: f.first_contact_resolution(),
+        surveys: f.surveys,
+        average_satisfaction: f.average_satisfaction(),
+        satisfied: f.satisfied_share(),
+        retention_offers: f.retention_offers,
+        customer_saves: f.saves,
+        points: f.points,
+        coaching_needed: !shortfalls.is_empty(),
+        coaching_reasons: shortfalls.iter().map(ToString::to_string).collect(),
+    }
+}
+
+pub(crate) fn agent_to(a: &Agent, figures: pb::AgentFigures) -> pb::Agent {
     let since = a.since().0;
     pb::Agent {
         agent_id: a.profile.id.clone(),
@@ -335,11 +366,9 @@ pub(crate) fn agent_to(a: &Agent) -> pb::Agent {
         endpoint: a.profile.endpoint.clone(),
         style_tags: a.profile.tags.clone(),
         capacity: HashMap::from([("voice".to_owned(), 1)]),
-        state_since: Some(prost_types::Timestamp {
-            seconds: i64::try_from(since / 1_000).unwrap_or(i64::MAX),
-            nanos: i32::try_from((since % 1_000) * 1_000_000).unwrap_or(0),
-        }),
+        state_since: Some(timestamp(Millis(since))),
         call_ids: a.call().map(|c| c.to_string()).into_iter().collect(),
+        figures: Some(figures),
     }
 }
 

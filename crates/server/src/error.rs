@@ -30,6 +30,8 @@ pub enum ApiError {
         "the server runs on the embedded default config, which cannot change: start it with --config FILE|DIR to reload"
     )]
     NoConfigFile,
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -70,6 +72,7 @@ impl From<ApiError> for Status {
                 | AcdError::QueuesMoved => Code::FailedPrecondition,
             },
             ApiError::AlreadyLoggedIn { .. } | ApiError::NoConfigFile => Code::FailedPrecondition,
+            ApiError::Unavailable(_) => Code::Unavailable,
         };
         Status::new(code, e.to_string())
     }

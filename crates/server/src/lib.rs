@@ -74,7 +74,11 @@ pub struct App {
     reloads: Arc<reload::Counters>,
     /// Where changes are persisted, when the server keeps a store.
     store: Option<Arc<Writer>>,
+    /// The store's file, read by reports on connections of their own.
+    store_path: Option<Arc<PathBuf>>,
     metrics: Arc<metrics::Metrics>,
+    /// Each agent's figures since start.
+    scorecards: Arc<switchboard_core::scorecard::Scorecards>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,7 +133,9 @@ impl App {
             config_path: None,
             reloads: Arc::default(),
             store: None,
+            store_path: None,
             metrics: Arc::default(),
+            scorecards: Arc::default(),
         }
     }
 
@@ -186,6 +192,7 @@ impl App {
         let source: Arc<dyn LiveSource> = app.router.clone();
         writer.read_live_state_from(&source);
         app.store = Some(writer);
+        app.store_path = Some(Arc::new(path.clone()));
         app.dispatch.journal_to(app.store.clone());
         let restored = app.restore(journal, &mut notes);
         Ok((
@@ -266,6 +273,15 @@ impl App {
     }
 
     /// The settings in force (a reload may replace them).
+    /// An agent's figures since start (zeros before a first call), judged against the
+    /// coaching standard in force.
+    pub(crate) fn figures(&self, agent_id: &str) -> switchboard_proto::v1::AgentFigures {
+        convert::figures_to(
+            &self.scorecards.get(agent_id).unwrap_or_default(),
+            &self.router.plan().coaching,
+        )
+    }
+
     pub fn settings(&self) -> Arc<Settings> {
         self.settings.load_full()
     }

@@ -47,6 +47,10 @@ pub(crate) struct Metrics {
     calls: CallCounters,
     /// Per tier, over all queues since start, against the tier's published standard.
     service_level: Family<Labels, Gauge<f64, AtomicU64>>,
+    /// Per tier over `server.service_level_window`.
+    service_level_window: Family<Labels, Gauge<f64, AtomicU64>>,
+    window_seconds: Gauge<f64, AtomicU64>,
+    coaching: Gauge,
     standard: Family<Labels, Gauge<f64, AtomicU64>>,
     standard_seconds: Family<Labels, Gauge<f64, AtomicU64>>,
     speed_of_answer: Family<Labels, Gauge<f64, AtomicU64>>,
@@ -66,6 +70,8 @@ struct Contacts {
     resolved: Family<Labels, Counter>,
     repeats: Family<Labels, Counter>,
     reopened: Family<Labels, Counter>,
+    retention_offers: Family<Labels, Counter>,
+    saves: Family<Labels, Counter>,
 }
 
 /// Survey answers per queue and tier, each call's counted once.
@@ -107,6 +113,9 @@ impl Default for Metrics {
         let agents = Family::<Labels, Gauge>::default();
         let calls = CallCounters::default();
         let service_level = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let service_level_window = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        let window_seconds = Gauge::<f64, AtomicU64>::default();
+        let coaching = Gauge::default();
         let standard = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let standard_seconds = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let speed_of_answer = Family::<Labels, Gauge<f64, AtomicU64>>::default();
@@ -191,6 +200,16 @@ impl Default for Metrics {
                 "Repeat contacts after a call marked resolved: FCR = (resolved - reopened) / handled",
                 &contacts.reopened,
             ),
+            (
+                "retention_offers",
+                "Handled calls on which the agent made a retention offer, by queue and tier",
+                &contacts.retention_offers,
+            ),
+            (
+                "customer_saves",
+                "Retention offers the caller accepted: save rate = customer_saves / retention_offers",
+                &contacts.saves,
+            ),
         ] {
             registry.register(name, help, family.clone());
         }
@@ -198,6 +217,21 @@ impl Default for Metrics {
             "service_level",
             "Share of calls answered within the tier's standard time since start (answered in standard / (answered + abandoned after the standard)); see the calls_* counters for windows",
             service_level.clone(),
+        );
+        registry.register(
+            "service_level_window",
+            "Share of calls answered within the tier's standard time over the last service_level_window_seconds, to the minute (absent when no call counts)",
+            service_level_window.clone(),
+        );
+        registry.register(
+            "service_level_window_seconds",
+            "The window of service_level_window (server.service_level_window)",
+            window_seconds.clone(),
+        );
+        registry.register(
+            "agents_needing_coaching",
+            "Agents whose figures since start fall short of the [coaching] standard",
+            coaching.clone(),
         );
         registry.register(
             "service_level_standard",
@@ -255,6 +289,9 @@ impl Default for Metrics {
             agents,
             calls,
             service_level,
+            service_level_window,
+            window_seconds,
+            coaching,
             standard,
             standard_seconds,
             speed_of_answer,
@@ -327,8 +364,15 @@ impl Metrics {
         self.decision_seconds.observe(seconds);
     }
 
-    /// A call an agent talked to ended, resolved or not.
-    pub(crate) fn handled(&self, tier: String, queue: Option<String>, resolved: bool) {
+    /// A call an agent talked to ended, resolved or not, with a retention offer taken
+    /// (`Some(true)`), declined or not made.
+    pub(crate) fn handled(
+        &self,
+        tier: String,
+        queue: Option<String>,
+        resolved: bool,
+        retention: Option<bool>,
+    ) {
         let labels = vec![
             ("queue", queue.unwrap_or_else(|| "none".to_owned())),
             ("tier", tier),
@@ -336,6 +380,12 @@ impl Metrics {
         self.contacts.handled.get_or_create(&labels).inc();
         if resolved {
             self.contacts.resolved.get_or_create(&labels).inc();
+        }
+        if let Some(saved) = retention {
+            self.contacts.retention_offers.get_or_create(&labels).inc();
+            if saved {
+                self.contacts.saves.get_or_create(&labels).inc();
+            }
         }
     }
 
@@ -448,8 +498,18 @@ impl Metrics {
             }
         }
         self.service_level.clear();
-        for (tier, counts) in plan.tiers.iter().zip(&by_tier) {
+        self.service_level_window.clear();
+        let window = app.settings().service_level_window;
+        self.window_seconds.set(window.as_secs_f64());
+        for (t, (tier, counts)) in plan.tiers.iter().zip(&by_tier).enumerate() {
             let labels = vec![("tier", tier.name.clone())];
+            if let Some(level) = app
+                .router
+                .recent(switchboard_core::TierId(t as u8), window, now)
+                .service_level()
+            {
+                self.service_level_window.get_or_create(&labels).set(level);
+            }
             self.standard
                 .get_or_create(&labels)
                 .set(f64::from(tier.standard.percent) / 100.0);
@@ -489,6 +549,14 @@ impl Metrics {
         } else {
             f64::from(busy) / f64::from(staffed)
         });
+        let flagged = app
+            .scorecards
+            .all()
+            .iter()
+            .filter(|(_, f)| !f.shortfalls(&plan.coaching).is_empty())
+            .count();
+        self.coaching
+            .set(i64::try_from(flagged).unwrap_or(i64::MAX));
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);

@@ -59,6 +59,9 @@ impl Routing for RoutingService {
                 && let Some((tier, _)) = self.app.router.tier_and_queue(&req.call_id)
             {
                 self.app.metrics.repeated(tier, &last.queue, last.resolved);
+                if last.resolved {
+                    self.app.scorecards.reopened(&last.agent);
+                }
             }
             self.app.mark_call(&req.call_id);
         }
@@ -149,6 +152,26 @@ impl RoutingService {
         }
         if event.recommend.is_some_and(|r| r > 10) {
             return Err(ApiError::invalid("recommend", "must be 0 to 10"));
+        }
+        let retention = match pb::RetentionOffer::try_from(event.retention) {
+            Ok(pb::RetentionOffer::Unspecified) => None,
+            Ok(pb::RetentionOffer::Declined) => Some(false),
+            Ok(pb::RetentionOffer::Accepted) => Some(true),
+            Err(_) => {
+                return Err(ApiError::invalid(
+                    "retention",
+                    format!("unknown value {}", event.retention),
+                ));
+            }
+        };
+        if retention.is_some() && kind != pb::CallEventKind::Ended {
+            return Err(ApiError::invalid(
+                "retention",
+                format!(
+                    "only with ENDED, when the agent's call ends (got {})",
+                    kind.as_str_name()
+                ),
+            ));
         }
         if event.wrap_up_code.chars().count() > 64
             || event.wrap_up_code.chars().any(char::is_control)
@@ -257,8 +280,16 @@ impl RoutingService {
             }
             pb::CallEventKind::Ended if !holds(&event.agent_id) => false,
             pb::CallEventKind::Ended => {
-                acd.ended(&event.agent_id, &event.call_id, now)
+                let handle_time = acd
+                    .ended(&event.agent_id, &event.call_id, now)
                     .map_err(call_err)?;
+                self.app.scorecards.handled(
+                    &event.agent_id,
+                    handle_time,
+                    event.resolved,
+                    retention,
+                    &router.plan().coaching,
+                );
                 router.record_served(
                     &event.call_id,
                     &event.agent_id,
@@ -267,7 +298,9 @@ impl RoutingService {
                     now,
                 );
                 if let Some((tier, queue)) = router.tier_and_queue(&event.call_id) {
-                    self.app.metrics.handled(tier, queue, event.resolved);
+                    self.app
+                        .metrics
+                        .handled(tier, queue, event.resolved, retention);
                 }
                 router.record(&event.call_id, |r| {
                     r.ended = Some(now);
@@ -320,11 +353,13 @@ impl RoutingService {
         if survey {
             // A call's answers count once in the metrics, however often they are sent.
             let (mut new_satisfaction, mut new_recommend) = (None, None);
+            let mut agent = None;
             router.record(&event.call_id, |r| {
                 if event.satisfaction > 0 {
                     let score = u8::try_from(event.satisfaction).ok();
                     if r.satisfaction.is_none() {
                         new_satisfaction = score;
+                        agent.clone_from(&r.agent);
                     }
                     r.satisfaction = score;
                 }
@@ -340,6 +375,10 @@ impl RoutingService {
                 self.app
                     .metrics
                     .surveyed(tier, queue, new_satisfaction, new_recommend);
+            }
+            // The agent who talked to the caller is judged by the answer.
+            if let (Some(agent), Some(score)) = (agent, new_satisfaction) {
+                self.app.scorecards.surveyed(&agent, score);
             }
         }
         if applied || survey {

@@ -17,6 +17,7 @@ use switchboard_core::{
 };
 
 pub mod journal;
+pub mod report;
 pub mod writer;
 
 /// The schema this build reads and writes.

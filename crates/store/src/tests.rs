@@ -484,6 +484,65 @@ mod journal_rows {
     }
 
     #[test]
+    fn the_report_counts_what_each_tier_was_delivered_in_the_window() {
+        let path = temp("report").join("s.db");
+        let mut store = Store::open(&path).unwrap();
+        let ended = |id: &str, arrived: u64, seq, waited_s: u64, outcome| {
+            let mut c = waiting(id, arrived, seq);
+            let at = Millis(arrived + waited_s * 1_000);
+            // An answered call ends after a talk; an abandoned one when the caller hangs up.
+            c.record.ended = Some(at);
+            if outcome == Outcome::Completed {
+                c.record.answered = Some(at);
+                c.record.ended = Some(Millis(at.0 + 60_000));
+            }
+            c.record.outcome = Some(outcome);
+            c
+        };
+        let t0 = 10_000_000;
+        let calls = [
+            ended("fast", t0, 1, 10, Outcome::Completed),
+            ended("slow", t0 + 1_000, 2, 50, Outcome::Completed),
+            ended("gave-up-late", t0 + 2_000, 3, 40, Outcome::Abandoned),
+            ended("gave-up-early", t0 + 3_000, 4, 5, Outcome::Abandoned),
+            // Outside the window.
+            ended("later", t0 + 50_000_000, 5, 1, Outcome::Completed),
+        ];
+        let changes: Vec<Change> = calls
+            .into_iter()
+            .map(|c| Change::CallDone(Box::new(c)))
+            .collect();
+        store.apply(&changes).unwrap();
+        let tiers = [
+            ("gold".to_owned(), Duration::from_secs(30)),
+            ("platinum".to_owned(), Duration::from_secs(20)),
+        ];
+        // Read while the writer's connection is open.
+        let got =
+            crate::report::delivered(&path, Millis(t0 - 10_000), Millis(t0 + 3_600_000), &tiers)
+                .unwrap();
+        assert_eq!(
+            got[0],
+            crate::report::Delivered {
+                answered: 2,
+                answered_in_standard: 1,
+                answer_wait: Duration::from_secs(60),
+                abandoned: 2,
+                abandoned_after_standard: 1,
+            }
+        );
+        assert_eq!(got[1], crate::report::Delivered::default());
+        drop(store);
+        let missing = crate::report::delivered(
+            &temp("report-none").join("none.db"),
+            Millis(0),
+            Millis(1),
+            &tiers,
+        );
+        assert!(missing.is_err());
+    }
+
+    #[test]
     fn a_store_of_schema_1_gains_the_journal_and_keeps_its_customers() {
         let path = temp("v1").join("s.db");
         {

@@ -1,0 +1,177 @@
+//! `switchboard report`: asks a running server for its standards report and prints, per
+//! tier, the published standard beside what was delivered, met or missed.
+
+use std::{process::ExitCode, time::Duration};
+
+use switchboard_proto::v1::{self as pb, GetStandardsReportRequest, admin_client::AdminClient};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The server's gRPC address.
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    server: String,
+    /// How far back from now, e.g. "1h", "24h", "7d" (over 24h needs the server's store).
+    #[arg(long, default_value = "24h", value_parser = window)]
+    window: Duration,
+    /// Exit 2 when a tier missed its standard (for scripts and alerts).
+    #[arg(long)]
+    fail_on_miss: bool,
+}
+
+fn window(text: &str) -> Result<Duration, String> {
+    switchboard_config::duration::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// Exit code with --fail-on-miss when a standard was missed.
+const EXIT_MISSED: u8 = 2;
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(async {
+        let mut client = AdminClient::connect(args.server.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach the server at {}: {e}", args.server))?;
+        let window = prost_types::Duration::try_from(args.window)
+            .map_err(|_| anyhow::anyhow!("--window: too long"))?;
+        client
+            .get_standards_report(GetStandardsReportRequest {
+                window: Some(window),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| anyhow::anyhow!("{}", s.message()))
+    })?;
+    print!("{}", render(&report));
+    let missed = report
+        .tiers
+        .iter()
+        .any(|t| t.verdict == i32::from(pb::Verdict::Missed));
+    Ok(if missed && args.fail_on_miss {
+        ExitCode::from(EXIT_MISSED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn time(t: Option<&prost_types::Timestamp>) -> String {
+    t.and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok())
+        .map_or_else(
+            || "?".to_owned(),
+            |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+        )
+}
+
+fn seconds(d: Option<&prost_types::Duration>) -> String {
+    d.map_or_else(|| "-".to_owned(), |d| format!("{}s", d.seconds))
+}
+
+/// The report as a table, one tier per line.
+fn render(r: &pb::StandardsReport) -> String {
+    let mut out = format!(
+        "Service standards from {} to {} ({})\n\n",
+        time(r.from.as_ref()),
+        time(r.to.as_ref()),
+        r.source
+    );
+    out.push_str(&format!(
+        "{:<12} {:<14} {:>9} {:>9} {:>10} {:>9} {:>10} {:>6}  {}\n",
+        "tier",
+        "standard",
+        "delivered",
+        "answered",
+        "in time",
+        "abandoned",
+        "late aband",
+        "ASA",
+        "result"
+    ));
+    for t in &r.tiers {
+        let standard = format!(
+            "{}% in {}",
+            t.standard_percent,
+            seconds(t.standard_within.as_ref())
+        );
+        let delivered = t
+            .service_level
+            .map_or_else(|| "-".to_owned(), |l| format!("{:.1}%", l * 100.0));
+        let result = match pb::Verdict::try_from(t.verdict) {
+            Ok(pb::Verdict::Met) => "met",
+            Ok(pb::Verdict::Missed) => "MISSED",
+            _ => "no calls",
+        };
+        out.push_str(&format!(
+            "{:<12} {:<14} {:>9} {:>9} {:>10} {:>9} {:>10} {:>6}  {}\n",
+            t.tier,
+            standard,
+            delivered,
+            t.answered,
+            t.answered_in_standard,
+            t.abandoned,
+            t.abandoned_after_standard,
+            seconds(t.average_speed_of_answer.as_ref()),
+            result
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_marks_each_tier() {
+        let tier = |name: &str, level: Option<f64>, verdict: pb::Verdict| pb::TierReport {
+            tier: name.to_owned(),
+            standard_percent: 80,
+            standard_within: Some(prost_types::Duration {
+                seconds: 60,
+                nanos: 0,
+            }),
+            answered: 10,
+            answered_in_standard: 7,
+            abandoned: 2,
+            abandoned_after_standard: 1,
+            service_level: level,
+            average_speed_of_answer: Some(prost_types::Duration {
+                seconds: 25,
+                nanos: 0,
+            }),
+            verdict: verdict.into(),
+        };
+        let report = pb::StandardsReport {
+            from: Some(prost_types::Timestamp {
+                seconds: 1_790_000_000,
+                nanos: 0,
+            }),
+            to: Some(prost_types::Timestamp {
+                seconds: 1_790_086_400,
+                nanos: 0,
+            }),
+            source: "call records".to_owned(),
+            tiers: vec![
+                tier("standard", Some(7.0 / 11.0), pb::Verdict::Missed),
+                tier("gold", Some(0.9), pb::Verdict::Met),
+                tier("platinum", None, pb::Verdict::NoCalls),
+            ],
+        };
+        let text = render(&report);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Service standards from 2026-09-21 14:13 UTC to 2026-09-22 14:13 UTC (call records)"
+        );
+        assert!(lines[3].starts_with("standard     80% in 60s"), "{text}");
+        assert!(
+            lines[3].contains("63.6%") && lines[3].ends_with("MISSED"),
+            "{text}"
+        );
+        assert!(
+            lines[4].contains("90.0%") && lines[4].ends_with("met"),
+            "{text}"
+        );
+        assert!(lines[5].ends_with("no calls"), "{text}");
+    }
+}
