@@ -268,9 +268,10 @@ fn serve_logs_one_json_object_per_line_with_the_flag() {
     );
 }
 
-#[test]
-fn what_is_logged_during_a_call_carries_its_id_and_never_the_callers_number() {
-    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-span", std::process::id()));
+/// Serves (on `config`, or the embedded defaults) with debug logs as JSON, routes Maria's
+/// call, and returns its "routed call" line with every line seen until then.
+fn log_of_a_routed_call(name: &str, config: Option<PathBuf>) -> (serde_json::Value, Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut serve = switchboard();
@@ -279,6 +280,9 @@ fn what_is_logged_during_a_call_carries_its_id_and_never_the_callers_number() {
         .args(["--log-format", "json"])
         .args(SERVE_ON_FREE_PORTS)
         .current_dir(&dir);
+    if let Some(config) = &config {
+        serve.arg("--config").arg(config);
+    }
     let (mut child, rx) = with_log(serve);
     let mut address = None;
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
@@ -319,12 +323,31 @@ fn what_is_logged_during_a_call_carries_its_id_and_never_the_callers_number() {
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let routed = routed.unwrap_or_else(|| panic!("no routed call line: {lines:#?}"));
+    (routed, lines)
+}
+
+#[test]
+fn what_is_logged_during_a_call_carries_its_id_and_never_the_callers_number() {
+    let (routed, lines) = log_of_a_routed_call("span", None);
     assert_eq!(routed["span"]["name"], "call", "{routed}");
     assert_eq!(routed["span"]["call_id"], "span-1", "{routed}");
     assert!(
         lines.iter().all(|l| !l.contains("2125550101")),
         "{lines:#?}"
     );
+}
+
+#[test]
+fn the_callers_number_is_logged_only_when_the_config_says_so() {
+    let config = edited_config(
+        "numbers",
+        "log_caller_numbers = false",
+        "log_caller_numbers = true",
+    );
+    let (routed, _) = log_of_a_routed_call("numbers-serve", Some(config.clone()));
+    let _ = std::fs::remove_dir_all(config.parent().unwrap());
+    assert_eq!(routed["span"]["call_id"], "span-1", "{routed}");
+    assert_eq!(routed["span"]["caller"], "+12125550101", "{routed}");
 }
 
 #[test]

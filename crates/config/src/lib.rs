@@ -53,6 +53,10 @@ pub struct Settings {
     /// Reload the config when its files change (reloads on request and SIGHUP happen
     /// either way).
     pub reload_on_change: bool,
+    /// Put the caller's number (as sent) on each call's log span, so it shows on every
+    /// line logged for the call, info level included. Off by default: numbers are
+    /// personal data.
+    pub log_caller_numbers: bool,
     /// Calls are forgotten this long after they began, whatever their state.
     pub forget_calls_after: Duration,
     /// How long the switch has to report CONNECTED or NO_ANSWER for an offered call

@@ -61,6 +61,7 @@ pub(crate) struct RawServer {
     pub(crate) metrics_listen: Option<S<String>>,
     pub(crate) service_level_window: Option<S<String>>,
     pub(crate) reload_on_change: Option<bool>,
+    pub(crate) log_caller_numbers: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1178,6 +1178,7 @@ pub(crate) fn validate(
                 metrics_listen: metrics_listen?,
                 service_level_window: service_level_window?,
                 reload_on_change: raw.server.reload_on_change.unwrap_or(true),
+                log_caller_numbers: raw.server.log_caller_numbers.unwrap_or(false),
                 store: store_path,
                 commit_delay: commit_delay?,
                 keep_call_records: keep_call_records?,

@@ -282,6 +282,11 @@ impl App {
         )
     }
 
+    /// Whether call spans carry the caller's number (`server.log_caller_numbers`).
+    pub(crate) fn log_caller_numbers(&self) -> bool {
+        self.settings.load().log_caller_numbers
+    }
+
     pub fn settings(&self) -> Arc<Settings> {
         self.settings.load_full()
     }

@@ -26,9 +26,13 @@ impl Routing for RoutingService {
         request: Request<pb::RouteCallRequest>,
     ) -> Result<Response<pb::Decision>, Status> {
         let req = request.into_inner();
-        // Everything logged while deciding carries the call id (never the caller's
-        // number). No await happens under the span.
-        let span = tracing::info_span!("call", call_id = %req.call_id);
+        // Everything logged while deciding carries the call id, and the caller's number
+        // only when the config asks for it. No await happens under the span.
+        let span = if self.app.log_caller_numbers() {
+            tracing::info_span!("call", call_id = %req.call_id, caller = %req.caller)
+        } else {
+            tracing::info_span!("call", call_id = %req.call_id)
+        };
         let _in_call = span.enter();
         let channel = convert::channel(req.channel)?;
         convert::check_id("switch_id", &req.switch_id, MAX_CALL_ID)?;
