@@ -11,12 +11,7 @@ use arc_swap::ArcSwapOption;
 
 use prometheus_client::{
     encoding::text::encode,
-    metrics::{
-        counter::Counter,
-        family::Family,
-        gauge::Gauge,
-        histogram::{Histogram, exponential_buckets},
-    },
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
 use switchboard_core::{
@@ -39,7 +34,7 @@ pub(crate) struct Metrics {
     /// The decision counters of the plan in force, found by index, so counting a
     /// decision allocates nothing; made again when a reload brings a new plan.
     by_plan: ArcSwapOption<PlanCounters>,
-    decision_seconds: Histogram,
+    decision_seconds: LatencyHistogram,
     waiting: Family<Labels, Gauge>,
     longest_wait: Family<Labels, Gauge<f64, AtomicU64>>,
     agents: Family<Labels, Gauge>,
@@ -95,6 +90,75 @@ struct CallCounters {
     abandoned_after_standard: Family<Labels, Counter>,
 }
 
+/// Bucket bounds of [`LatencyHistogram`]: 1 µs doubling to about 33 ms, then +Inf.
+const LATENCY_BUCKETS: usize = 16;
+
+/// A latency histogram kept in atomics: observing takes no lock (the library's histogram
+/// locks a mutex per observation, which every RouteCall would share).
+#[derive(Debug, Default, Clone)]
+struct LatencyHistogram(Arc<LatencyCells>);
+
+#[derive(Debug, Default)]
+struct LatencyCells {
+    /// Per bucket (not cumulative); the last is +Inf.
+    buckets: [std::sync::atomic::AtomicU64; LATENCY_BUCKETS + 1],
+    count: std::sync::atomic::AtomicU64,
+    sum_nanos: std::sync::atomic::AtomicU64,
+}
+
+impl LatencyHistogram {
+    /// The bucket of `nanos`: the first bound (1 µs × 2^i) at or above it.
+    fn bucket(nanos: u64) -> usize {
+        let micros = nanos.div_ceil(1_000);
+        if micros <= 1 {
+            0
+        } else {
+            ((64 - (micros - 1).leading_zeros()) as usize).min(LATENCY_BUCKETS)
+        }
+    }
+
+    fn observe(&self, elapsed: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.0.buckets[Self::bucket(nanos)].fetch_add(1, Relaxed);
+        self.0.count.fetch_add(1, Relaxed);
+        self.0.sum_nanos.fetch_add(nanos, Relaxed);
+    }
+}
+
+impl prometheus_client::encoding::EncodeMetric for LatencyHistogram {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let buckets: Vec<(f64, u64)> = self
+            .0
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let bound = if i < LATENCY_BUCKETS {
+                    1e-6 * f64::from(1u32 << i)
+                } else {
+                    f64::INFINITY
+                };
+                (bound, n.load(Relaxed))
+            })
+            .collect();
+        encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            self.0.sum_nanos.load(Relaxed) as f64 / 1e9,
+            self.0.count.load(Relaxed),
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        prometheus_client::metrics::MetricType::Histogram
+    }
+}
+
 /// Brings a Prometheus counter up to a total kept elsewhere (totals only grow).
 fn catch_up(counter: &Counter, total: u64) {
     let seen = counter.get();
@@ -107,7 +171,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let decisions = Family::<Labels, Counter>::default();
         // 1 µs to about 33 ms, doubling.
-        let decision_seconds = Histogram::new(exponential_buckets(1e-6, 2.0, 16));
+        let decision_seconds = LatencyHistogram::default();
         let waiting = Family::<Labels, Gauge>::default();
         let longest_wait = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         let agents = Family::<Labels, Gauge>::default();
@@ -348,7 +412,12 @@ impl PlanCounters {
 
 impl Metrics {
     /// A first route decision was made in `seconds`.
-    pub(crate) fn routed(&self, plan: &Arc<RoutePlan>, decision: &Decision, seconds: f64) {
+    pub(crate) fn routed(
+        &self,
+        plan: &Arc<RoutePlan>,
+        decision: &Decision,
+        elapsed: std::time::Duration,
+    ) {
         let current = self.by_plan.load();
         match current.as_deref() {
             Some(c) if Arc::ptr_eq(&c.plan, plan) => {
@@ -361,7 +430,7 @@ impl Metrics {
                 self.by_plan.store(Some(fresh));
             }
         }
-        self.decision_seconds.observe(seconds);
+        self.decision_seconds.observe(elapsed);
     }
 
     /// A call an agent talked to ended, resolved or not, with a retention offer taken
@@ -590,4 +659,38 @@ pub async fn serve_metrics(
     axum::serve(listener, Router::new().route("/metrics", get(scrape)))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_buckets_are_the_doubling_bounds_at_or_above_each_value() {
+        assert_eq!(LatencyHistogram::bucket(0), 0);
+        assert_eq!(LatencyHistogram::bucket(1_000), 0);
+        assert_eq!(LatencyHistogram::bucket(1_001), 1);
+        assert_eq!(LatencyHistogram::bucket(2_000), 1);
+        assert_eq!(LatencyHistogram::bucket(2_001), 2);
+        assert_eq!(LatencyHistogram::bucket(4_000), 2);
+        assert_eq!(LatencyHistogram::bucket(700_000), 10);
+        assert_eq!(LatencyHistogram::bucket(32_768_000), 15);
+        assert_eq!(LatencyHistogram::bucket(32_768_001), 16);
+        assert_eq!(LatencyHistogram::bucket(u64::MAX), 16);
+        let h = LatencyHistogram::default();
+        let mut registry = Registry::default();
+        registry.register("d", "decisions", h.clone());
+        for us in [1, 3, 3, 50_000] {
+            h.observe(std::time::Duration::from_micros(us));
+        }
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        // Cumulative, in seconds, as Prometheus reads them.
+        assert!(text.contains("d_bucket{le=\"0.000001\"} 1\n"), "{text}");
+        assert!(text.contains("d_bucket{le=\"0.000004\"} 3\n"), "{text}");
+        assert!(text.contains("d_bucket{le=\"0.032768\"} 3\n"), "{text}");
+        assert!(text.contains("d_bucket{le=\"+Inf\"} 4\n"), "{text}");
+        assert!(text.contains("d_count 4\n"), "{text}");
+        assert!(text.contains("d_sum 0.050007\n"), "{text}");
+    }
 }

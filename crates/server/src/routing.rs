@@ -51,11 +51,9 @@ impl Routing for RoutingService {
             .route(&call, now)
             .map_err(|e| ApiError::route(&req.call_id, e))?;
         if !routed.replayed {
-            self.app.metrics.routed(
-                &routed.plan,
-                &routed.decision,
-                started.elapsed().as_secs_f64(),
-            );
+            self.app
+                .metrics
+                .routed(&routed.plan, &routed.decision, started.elapsed());
             // The caller's previous contact, if it was recent: this call repeats it,
             // and a resolution it ended with was not a first-contact one after all.
             if let Some(last) = self.app.router.last_contact_of(&req.call_id)
