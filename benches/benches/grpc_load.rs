@@ -385,7 +385,13 @@ async fn mixed_floor(address: &str, window: Duration) {
         );
         tokio::spawn(async move {
             let mut n = 0u64;
+            // The calls in progress: aborted with the switch when the floor closes, so
+            // none is cut off mid-request by the runtime shutting down.
+            let mut calls = tokio::task::JoinSet::new();
             while let Some(Ok(assignment)) = stream.next().await {
+                while let Some(done) = calls.try_join_next() {
+                    done.expect("a call's events went through");
+                }
                 let arrived = Instant::now();
                 {
                     let mut m = marks.lock().unwrap();
@@ -407,7 +413,7 @@ async fn mixed_floor(address: &str, window: Duration) {
                 // Talk for 20 to 180 ms, then 0 to 15 ms of wrap-up before ready.
                 let talk = Duration::from_millis(20 + (n * 37) % 160);
                 let pause = Duration::from_millis((n * 13) % 16);
-                tokio::spawn(async move {
+                calls.spawn(async move {
                     let mut routing = RoutingClient::new(channel.clone());
                     let event = |kind: pb::CallEventKind| pb::CallEvent {
                         call_id: assignment.call_id.clone(),
