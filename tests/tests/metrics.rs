@@ -66,6 +66,13 @@ fn cy_logs_in() -> pb::SetAgentStateRequest {
     }
 }
 
+fn last_hour() -> Option<prost_types::Duration> {
+    Some(prost_types::Duration {
+        seconds: 3_600,
+        nanos: 0,
+    })
+}
+
 /// Each sample line's value by its name and labels as written (`name{a="b"}`).
 fn samples(text: &str) -> HashMap<String, f64> {
     text.lines()
@@ -485,6 +492,7 @@ async fn service_levels_fcr_csat_agent_figures_and_the_standards_report_match_th
     let stats = admin
         .get_agent_stats(pb::GetAgentStatsRequest {
             coaching_only: true,
+            window: None,
         })
         .await
         .unwrap()
@@ -493,15 +501,25 @@ async fn service_levels_fcr_csat_agent_figures_and_the_standards_report_match_th
     assert_eq!(stats.agents[0].agent_id, "cy");
     assert_eq!(stats.agents[0].figures.as_ref(), Some(&cy));
     assert_eq!(stats.standard.unwrap().min_calls, 3);
+    // The same figures made from the call records of the last hour (as after a restart):
+    // handle times from answer to end plus wrap-up, Maria's return found by her number.
+    let recorded = admin
+        .get_agent_stats(pb::GetAgentStatsRequest {
+            coaching_only: false,
+            window: last_hour(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(recorded.agents.len(), 1);
+    assert_eq!(recorded.agents[0].agent_id, "cy");
+    assert_eq!(recorded.agents[0].figures.as_ref(), Some(&cy));
 
     // The standards report, from the call records: platinum missed, standard met, the
     // tiers without calls say so.
     let report = admin
         .get_standards_report(pb::GetStandardsReportRequest {
-            window: Some(prost_types::Duration {
-                seconds: 3_600,
-                nanos: 0,
-            }),
+            window: last_hour(),
         })
         .await
         .unwrap()
@@ -614,6 +632,18 @@ async fn without_a_store_the_standards_report_reads_memory_for_up_to_a_day() {
     assert_eq!(
         refused.message(),
         "window: over 24 h needs the store (store.enabled); memory keeps the last day"
+    );
+    let refused = admin
+        .get_agent_stats(pb::GetAgentStatsRequest {
+            coaching_only: false,
+            window: last_hour(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        refused.message(),
+        "window: agent figures over a window come from the call records: the store is off (store.enabled)"
     );
     server.stop().await;
 }

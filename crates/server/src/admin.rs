@@ -6,7 +6,12 @@ use switchboard_config::customers;
 use switchboard_core::router::{
     Input, MAX_NUMBER_TEXT, RouteError, check_input, effective_preference,
 };
-use switchboard_core::{Millis, RoutePlan, Router, TierId, plan::QueueId, stats::Counts};
+use switchboard_core::{
+    Millis, RoutePlan, Router, TierId,
+    plan::{AgentStandard, QueueId},
+    scorecard::{Figures, Scorecards},
+    stats::Counts,
+};
 use switchboard_proto::v1::{self as pb, admin_server::Admin};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -228,7 +233,27 @@ impl Admin for AdminService {
         request: Request<pb::GetAgentStatsRequest>,
     ) -> Result<Response<pb::GetAgentStatsResponse>, Status> {
         let req = request.into_inner();
-        let standard = self.app.router.plan().coaching;
+        let plan = self.app.router.plan();
+        let standard = plan.coaching;
+        if let Some(window) = req.window {
+            let window = report_window(window)?;
+            let cards = recorded_figures(&self.app, window).await?;
+            let mut agents: Vec<pb::AgentStats> = cards
+                .into_iter()
+                .map(|(agent_id, f)| pb::AgentStats {
+                    agent_id: agent_id.to_string(),
+                    figures: Some(convert::figures_to(&f, &standard)),
+                })
+                .filter(|a| {
+                    !req.coaching_only || a.figures.as_ref().is_some_and(|f| f.coaching_needed)
+                })
+                .collect();
+            agents.sort_by_key(|a| std::cmp::Reverse(a.figures.as_ref().map_or(0, |f| f.points)));
+            return Ok(Response::new(pb::GetAgentStatsResponse {
+                agents,
+                standard: Some(coaching_to(&standard)),
+            }));
+        }
         let mut ids: Vec<String> = self
             .app
             .router
@@ -258,12 +283,7 @@ impl Admin for AdminService {
         agents.sort_by_key(|a| std::cmp::Reverse(a.figures.as_ref().map_or(0, |f| f.points)));
         Ok(Response::new(pb::GetAgentStatsResponse {
             agents,
-            standard: Some(pb::CoachingStandard {
-                handle_time: duration(standard.handle_time),
-                first_contact_resolution_percent: u32::from(standard.first_contact_percent),
-                satisfied_percent: u32::from(standard.satisfied_percent),
-                min_calls: standard.min_calls,
-            }),
+            standard: Some(coaching_to(&standard)),
         }))
     }
 
@@ -273,10 +293,7 @@ impl Admin for AdminService {
     ) -> Result<Response<pb::StandardsReport>, Status> {
         let window = match request.into_inner().window {
             None => DEFAULT_REPORT_WINDOW,
-            Some(w) => std::time::Duration::try_from(w)
-                .ok()
-                .filter(|w| *w >= std::time::Duration::from_secs(60))
-                .ok_or_else(|| ApiError::invalid("window", "must be a minute or longer"))?,
+            Some(w) => report_window(w)?,
         };
         Ok(Response::new(standards_report(&self.app, window).await?))
     }
@@ -364,6 +381,87 @@ pub(crate) fn explanation(e: &switchboard_core::router::Explanation) -> pb::Expl
             .collect(),
         notes: e.notes.clone(),
     }
+}
+
+fn coaching_to(standard: &AgentStandard) -> pb::CoachingStandard {
+    pb::CoachingStandard {
+        handle_time: duration(standard.handle_time),
+        first_contact_resolution_percent: u32::from(standard.first_contact_percent),
+        satisfied_percent: u32::from(standard.satisfied_percent),
+        min_calls: standard.min_calls,
+    }
+}
+
+/// A report's window as requested: a minute or longer.
+fn report_window(w: prost_types::Duration) -> Result<std::time::Duration, ApiError> {
+    std::time::Duration::try_from(w)
+        .ok()
+        .filter(|w| *w >= std::time::Duration::from_secs(60))
+        .ok_or_else(|| ApiError::invalid("window", "must be a minute or longer"))
+}
+
+/// Every agent's figures over the `window` before now, made from the call records: a
+/// handled call's handle time is its talk plus its queue's wrap-up time, and a resolved
+/// call is reopened when the caller's next call came within the repeat window of its end.
+async fn recorded_figures(
+    app: &App,
+    window: std::time::Duration,
+) -> Result<Vec<(Arc<str>, Figures)>, ApiError> {
+    let (Some(writer), Some(path)) = (&app.store, &app.store_path) else {
+        return Err(ApiError::invalid(
+            "window",
+            "agent figures over a window come from the call records: the store is off (store.enabled)",
+        ));
+    };
+    let plan = app.router.plan();
+    let to = app.clock.now();
+    let from = Millis(to.0.saturating_sub(u64::try_from(window.as_millis()).unwrap_or(u64::MAX)));
+    let repeat = plan.learning.repeat_window;
+    let until = Millis(
+        to.0.saturating_add(1)
+            .saturating_add(u64::try_from(repeat.as_millis()).unwrap_or(u64::MAX)),
+    );
+    let (writer, path) = (Arc::clone(writer), Arc::clone(path));
+    let read = tokio::task::spawn_blocking(move || {
+        writer.flush().map_err(|e| format!("store: {e}"))?;
+        switchboard_store::report::handled_calls(&path, from, Millis(to.0 + 1), until)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::Unavailable(e.to_string()))?
+    .map_err(ApiError::Unavailable)?;
+    let mut by_caller: HashMap<&str, Vec<Millis>> = HashMap::new();
+    for (caller, arrived) in &read.contacts {
+        by_caller.entry(caller.as_str()).or_default().push(*arrived);
+    }
+    let cards = Scorecards::default();
+    for c in &read.calls {
+        let wrap_up = c
+            .queue
+            .as_deref()
+            .and_then(|q| plan.queue_by_name(q))
+            .map_or(std::time::Duration::ZERO, |q| plan.queue(q).wrap_up);
+        let talk = c.ended.since(c.answered);
+        cards.handled(
+            &c.agent,
+            talk + wrap_up,
+            c.resolved,
+            c.retention,
+            &plan.coaching,
+        );
+        if let Some(score) = c.satisfaction {
+            cards.surveyed(&c.agent, score);
+        }
+        let next = c.caller.as_deref().and_then(|caller| {
+            let arrivals = by_caller.get(caller)?;
+            let i = arrivals.partition_point(|t| *t <= c.ended);
+            arrivals.get(i).copied()
+        });
+        if c.resolved && next.is_some_and(|t| t.since(c.ended) <= repeat) {
+            cards.reopened(&c.agent);
+        }
+    }
+    Ok(cards.all())
 }
 
 /// The standards report's window when the request names none.

@@ -309,6 +309,7 @@ impl RoutingService {
                     r.outcome = Some(Outcome::Completed);
                     r.agent = Some(event.agent_id.clone());
                     r.resolved = Some(event.resolved);
+                    r.retention = retention;
                     r.disposition =
                         (!event.wrap_up_code.is_empty()).then(|| event.wrap_up_code.clone());
                 });

@@ -79,6 +79,8 @@ pub struct CallRecordRow {
     pub satisfaction: Option<u8>,
     pub recommend: Option<u8>,
     pub transfers: u8,
+    /// A retention offer: accepted (a customer save), declined, or none made.
+    pub retention: Option<bool>,
 }
 
 impl CallRecordRow {
@@ -122,6 +124,7 @@ impl CallRecordRow {
             satisfaction: r.satisfaction,
             recommend: r.recommend,
             transfers: r.transfers,
+            retention: r.retention,
         }
     }
 }
@@ -174,9 +177,9 @@ fn put_record(tx: &Transaction<'_>, id: i64, r: &CallRecordRow) -> Result<(), ru
         "INSERT OR REPLACE INTO call_records (
              id, call_id, arrived, switch_id, caller, tier, channel, line, menu_path, decision,
              rule, matched, queue, queued_at, answered_at, wait_ms, agent, ended_at, outcome,
-             disposition, resolved, satisfaction, recommend, transfers)
+             disposition, resolved, satisfaction, recommend, transfers, retention)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                 ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
     )?
     .execute(params![
         id,
@@ -203,6 +206,7 @@ fn put_record(tx: &Transaction<'_>, id: i64, r: &CallRecordRow) -> Result<(), ru
         r.satisfaction,
         r.recommend,
         r.transfers,
+        r.retention,
     ])?;
     Ok(())
 }
@@ -254,7 +258,7 @@ impl Store {
                 "SELECT call_id, arrived, switch_id, caller, tier, channel, line, menu_path,
                         decision, rule, matched, queue, queued_at, answered_at, wait_ms, agent,
                         ended_at, outcome, disposition, resolved, satisfaction, recommend,
-                        transfers
+                        transfers, retention
                  FROM call_records WHERE call_id = ?1 ORDER BY arrived DESC",
             )
             .map_err(|e| self.err(e))?;
@@ -286,6 +290,7 @@ impl Store {
                     satisfaction: r.get(20)?,
                     recommend: r.get(21)?,
                     transfers: r.get(22)?,
+                    retention: r.get(23)?,
                 })
             })
             .map_err(|e| self.err(e))?;

@@ -21,7 +21,7 @@ pub mod report;
 pub mod writer;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -206,9 +206,14 @@ impl Store {
                          COMMIT;",
                     )
                     .map_err(|e| self.err(e))?;
-                self.migrate_to_2()
+                self.migrate_to_2()?;
+                self.migrate_to_3()
             }
-            Some(Ok(1)) => self.migrate_to_2(),
+            Some(Ok(1)) => {
+                self.migrate_to_2()?;
+                self.migrate_to_3()
+            }
+            Some(Ok(2)) => self.migrate_to_3(),
             Some(Ok(v)) if v == SCHEMA_VERSION => Ok(()),
             Some(Ok(v)) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
                 path: self.path.display().to_string(),
@@ -267,6 +272,19 @@ impl Store {
                      image TEXT NOT NULL
                  ) WITHOUT ROWID;
                  UPDATE meta SET value = '2' WHERE key = 'schema';
+                 COMMIT;",
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Schema 3 records the retention offer of a call (NULL: none made; 0 declined, 1
+    /// accepted: a customer save).
+    fn migrate_to_3(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(
+                "BEGIN;
+                 ALTER TABLE call_records ADD COLUMN retention INTEGER;
+                 UPDATE meta SET value = '3' WHERE key = 'schema';
                  COMMIT;",
             )
             .map_err(|e| self.err(e))

@@ -22,6 +22,106 @@ pub struct Delivered {
     pub abandoned_after_standard: u64,
 }
 
+/// One handled call of an agent, from its record: what agent figures are made of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandledCall {
+    pub agent: String,
+    pub queue: Option<String>,
+    /// E.164 with a leading `+`, when the number was usable.
+    pub caller: Option<String>,
+    pub arrived: Millis,
+    pub answered: Millis,
+    pub ended: Millis,
+    pub resolved: bool,
+    pub satisfaction: Option<u8>,
+    pub retention: Option<bool>,
+}
+
+/// What [`handled_calls`] reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HandledCalls {
+    /// Oldest first.
+    pub calls: Vec<HandledCall>,
+    /// Every call's caller number and arrival, oldest first.
+    pub contacts: Vec<(String, Millis)>,
+}
+
+/// The calls agents talked to that arrived in `[from, to)` and ended; and the arrival
+/// times of every call by caller number in `[from, until)` (`until` past `to` by the
+/// repeat window, so a call near the end can be found repeated).
+pub fn handled_calls(
+    path: &Path,
+    from: Millis,
+    to: Millis,
+    until: Millis,
+) -> Result<HandledCalls, StoreError> {
+    let shown = path.display().to_string();
+    let conn = read_only(path)?;
+    let sqlite = |source| StoreError::Sqlite {
+        path: shown.clone(),
+        source,
+    };
+    let ms = |t: Millis| i64::try_from(t.0).unwrap_or(i64::MAX);
+    let at = |n: i64| Millis(u64::try_from(n).unwrap_or(0));
+    let mut stmt = conn
+        .prepare(
+            "SELECT agent, queue, caller, arrived, answered_at, ended_at, resolved,
+                    satisfaction, retention
+             FROM call_records
+             WHERE arrived >= ?1 AND arrived < ?2 AND outcome = 'completed'
+               AND agent IS NOT NULL AND answered_at IS NOT NULL AND ended_at IS NOT NULL
+             ORDER BY arrived",
+        )
+        .map_err(sqlite)?;
+    let calls = stmt
+        .query_map(params![ms(from), ms(to)], |r| {
+            Ok(HandledCall {
+                agent: r.get(0)?,
+                queue: r.get(1)?,
+                caller: r.get(2)?,
+                arrived: at(r.get(3)?),
+                answered: at(r.get(4)?),
+                ended: at(r.get(5)?),
+                resolved: r.get::<_, Option<bool>>(6)?.unwrap_or(false),
+                satisfaction: r.get(7)?,
+                retention: r.get(8)?,
+            })
+        })
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT caller, arrived FROM call_records
+             WHERE arrived >= ?1 AND arrived < ?2 AND caller IS NOT NULL ORDER BY arrived",
+        )
+        .map_err(sqlite)?;
+    let contacts = stmt
+        .query_map(params![ms(from), ms(until)], |r| {
+            Ok((r.get::<_, String>(0)?, at(r.get(1)?)))
+        })
+        .map_err(sqlite)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite)?;
+    Ok(HandledCalls { calls, contacts })
+}
+
+/// A read-only connection of its own to the store at `path`.
+fn read_only(path: &Path) -> Result<Connection, StoreError> {
+    let shown = path.display().to_string();
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| classify(&shown, e))?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(|source| StoreError::Sqlite {
+            path: shown,
+            source,
+        })?;
+    Ok(conn)
+}
+
 /// For each `(tier name, standard time)`, what was delivered to calls that arrived in
 /// `[from, to)`. Tiers are matched by name, as the records hold them.
 pub fn delivered(
@@ -31,16 +131,11 @@ pub fn delivered(
     tiers: &[(String, Duration)],
 ) -> Result<Vec<Delivered>, StoreError> {
     let shown = path.display().to_string();
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| classify(&shown, e))?;
+    let conn = read_only(path)?;
     let sqlite = |source| StoreError::Sqlite {
         path: shown.clone(),
         source,
     };
-    conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
     let mut stmt = conn
         .prepare(
             "SELECT COUNT(answered_at),

@@ -149,7 +149,7 @@ fn a_store_written_by_a_newer_build_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: written by a newer Switchboard (schema 99, this build reads up to 2)",
+            "{}: written by a newer Switchboard (schema 99, this build reads up to 3)",
             path.display()
         )
     );
@@ -562,6 +562,33 @@ mod journal_rows {
         assert_eq!(store.customers(tier_id).unwrap().0.len(), 1);
         assert!(store.journal().unwrap().calls.is_empty());
         assert_eq!(store.count_call_records().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_store_of_schema_2_gains_the_retention_column_and_keeps_its_records() {
+        let path = temp("v2").join("s.db");
+        {
+            let mut store = Store::open(&path).unwrap();
+            store
+                .apply(&[Change::CallDone(Box::new(waiting("old", 1_000_000, 1)))])
+                .unwrap();
+            store
+                .conn
+                .execute_batch(
+                    "ALTER TABLE call_records DROP COLUMN retention;
+                     UPDATE meta SET value = '2' WHERE key = 'schema';",
+                )
+                .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.call_records("old").unwrap()[0].retention, None);
+        let mut saved = waiting("saved", 2_000_000, 2);
+        saved.record.retention = Some(true);
+        store.apply(&[Change::CallDone(Box::new(saved))]).unwrap();
+        assert_eq!(
+            store.call_records("saved").unwrap()[0].retention,
+            Some(true)
+        );
     }
 }
 

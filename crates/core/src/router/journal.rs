@@ -60,6 +60,9 @@ pub struct CallRecord {
     pub recommend: Option<u8>,
     #[serde(skip_serializing_if = "is_zero")]
     pub transfers: u8,
+    /// A retention offer made on the call: accepted (a customer save) or declined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<bool>,
 }
 
 fn is_zero(n: &u8) -> bool {
