@@ -3,7 +3,9 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use switchboard_proto::v1::{self as pb, GetStandardsReportRequest, admin_client::AdminClient};
+use switchboard_proto::v1::{
+    self as pb, GetAgentStatsRequest, GetStandardsReportRequest, admin_client::AdminClient,
+};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -16,6 +18,10 @@ pub(crate) struct Args {
     /// Exit 2 when a tier missed its standard (for scripts and alerts).
     #[arg(long)]
     fail_on_miss: bool,
+    /// Also list each agent's figures over the window against the coaching standard
+    /// (from the server's call records), most points first.
+    #[arg(long)]
+    agents: bool,
 }
 
 fn window(text: &str) -> Result<Duration, String> {
@@ -29,21 +35,38 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(async {
+    let (report, agents) = runtime.block_on(async {
         let mut client = AdminClient::connect(args.server.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach the server at {}: {e}", args.server))?;
         let window = prost_types::Duration::try_from(args.window)
             .map_err(|_| anyhow::anyhow!("--window: too long"))?;
-        client
+        let report = client
             .get_standards_report(GetStandardsReportRequest {
                 window: Some(window),
             })
             .await
             .map(tonic::Response::into_inner)
-            .map_err(|s| anyhow::anyhow!("{}", s.message()))
+            .map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+        let agents = if args.agents {
+            let stats = client
+                .get_agent_stats(GetAgentStatsRequest {
+                    coaching_only: false,
+                    window: Some(window),
+                })
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(|s| anyhow::anyhow!("{}", s.message()))?;
+            Some(stats)
+        } else {
+            None
+        };
+        anyhow::Ok((report, agents))
     })?;
     print!("{}", render(&report));
+    if let Some(agents) = &agents {
+        print!("\n{}", render_agents(agents));
+    }
     let missed = report
         .tiers
         .iter()
@@ -117,6 +140,51 @@ fn render(r: &pb::StandardsReport) -> String {
     out
 }
 
+fn percent(share: Option<f64>) -> String {
+    share.map_or_else(|| "-".to_owned(), |s| format!("{:.1}%", s * 100.0))
+}
+
+/// Agents' figures as a table, most points first, with the standard above it.
+fn render_agents(r: &pb::GetAgentStatsResponse) -> String {
+    let mut out = String::new();
+    if let Some(s) = &r.standard {
+        out.push_str(&format!(
+            "Agents against the coaching standard: handle time at most {}, first-contact resolution at least {}%, satisfied at least {}%, judged from {} calls\n\n",
+            seconds(s.handle_time.as_ref()),
+            s.first_contact_resolution_percent,
+            s.satisfied_percent,
+            s.min_calls
+        ));
+    }
+    out.push_str(&format!(
+        "{:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>6}  {}\n",
+        "agent", "calls", "AHT", "FCR", "CSAT", "saves", "points", "coaching"
+    ));
+    if r.agents.is_empty() {
+        out.push_str("(no agent handled a call in the window)\n");
+    }
+    for a in &r.agents {
+        let f = a.figures.clone().unwrap_or_default();
+        let coaching = if f.coaching_needed {
+            f.coaching_reasons.join("; ")
+        } else {
+            "-".to_owned()
+        };
+        out.push_str(&format!(
+            "{:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>6}  {}\n",
+            a.agent_id,
+            f.calls_handled,
+            seconds(f.average_handle_time.as_ref()),
+            percent(f.first_contact_resolution),
+            percent(f.satisfied),
+            format!("{}/{}", f.customer_saves, f.retention_offers),
+            f.points,
+            coaching
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +241,66 @@ mod tests {
             "{text}"
         );
         assert!(lines[5].ends_with("no calls"), "{text}");
+    }
+
+    #[test]
+    fn the_agents_table_names_each_shortfall() {
+        let stats = pb::GetAgentStatsResponse {
+            agents: vec![
+                pb::AgentStats {
+                    agent_id: "ann".into(),
+                    figures: Some(pb::AgentFigures {
+                        calls_handled: 12,
+                        average_handle_time: Some(prost_types::Duration {
+                            seconds: 240,
+                            nanos: 0,
+                        }),
+                        first_contact_resolution: Some(0.75),
+                        satisfied: Some(0.9),
+                        retention_offers: 2,
+                        customer_saves: 1,
+                        points: 30,
+                        ..Default::default()
+                    }),
+                },
+                pb::AgentStats {
+                    agent_id: "bo".into(),
+                    figures: Some(pb::AgentFigures {
+                        calls_handled: 10,
+                        first_contact_resolution: Some(0.5),
+                        points: 12,
+                        coaching_needed: true,
+                        coaching_reasons: vec![
+                            "first-contact resolution 50.0% is under the standard 70%".into(),
+                        ],
+                        ..Default::default()
+                    }),
+                },
+            ],
+            standard: Some(pb::CoachingStandard {
+                handle_time: Some(prost_types::Duration {
+                    seconds: 480,
+                    nanos: 0,
+                }),
+                first_contact_resolution_percent: 70,
+                satisfied_percent: 80,
+                min_calls: 10,
+            }),
+        };
+        let text = render_agents(&stats);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Agents against the coaching standard: handle time at most 480s, first-contact resolution at least 70%, satisfied at least 80%, judged from 10 calls"
+        );
+        assert_eq!(
+            lines[3],
+            "ann                  12   240s   75.0%   90.0%    1/2     30  -"
+        );
+        assert!(
+            lines[4].starts_with("bo                   10      -   50.0%       -")
+                && lines[4].ends_with("  first-contact resolution 50.0% is under the standard 70%"),
+            "{text}"
+        );
     }
 }

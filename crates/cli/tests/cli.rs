@@ -721,6 +721,7 @@ fn report_prints_each_tiers_standard_beside_what_was_delivered() {
         .args([
             "report",
             "--fail-on-miss",
+            "--agents",
             "--window",
             "1h",
             "--server",
@@ -751,6 +752,16 @@ fn report_prints_each_tiers_standard_beside_what_was_delivered() {
     );
     let gold = lines.iter().find(|l| l.starts_with("gold ")).unwrap();
     assert!(gold.ends_with("no calls"), "{text}");
+    // Ann's one call, from the call records: resolved, within the handle-time standard
+    // (2 points), too few calls to be judged.
+    let ann = lines
+        .iter()
+        .find(|l| l.starts_with("ann "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let columns: Vec<&str> = ann.split_whitespace().collect();
+    assert_eq!(columns[1], "1", "{text}");
+    assert_eq!(columns[3], "100.0%", "{text}");
+    assert_eq!(&columns[5..], ["0/0", "2", "-"], "{text}");
     assert_eq!(short.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&short.stderr).trim(),
