@@ -233,53 +233,45 @@ impl Admin for AdminService {
         request: Request<pb::GetAgentStatsRequest>,
     ) -> Result<Response<pb::GetAgentStatsResponse>, Status> {
         let req = request.into_inner();
-        let plan = self.app.router.plan();
-        let standard = plan.coaching;
-        if let Some(window) = req.window {
-            let window = report_window(window)?;
-            let cards = recorded_figures(&self.app, window).await?;
-            let mut agents: Vec<pb::AgentStats> = cards
+        let standard = self.app.router.plan().coaching;
+        // Each agent's figures by id: from the records of the window, or since start for
+        // every agent known (zeros for one who has handled nothing yet).
+        let figures: Vec<(String, Figures)> = match req.window {
+            Some(window) => recorded_figures(&self.app, report_window(window)?)
+                .await?
                 .into_iter()
-                .map(|(agent_id, f)| pb::AgentStats {
-                    agent_id: agent_id.to_string(),
-                    figures: Some(convert::figures_to(&f, &standard)),
-                })
-                .filter(|a| {
-                    !req.coaching_only || a.figures.as_ref().is_some_and(|f| f.coaching_needed)
-                })
-                .collect();
-            agents.sort_by_key(|a| std::cmp::Reverse(a.figures.as_ref().map_or(0, |f| f.points)));
-            return Ok(Response::new(pb::GetAgentStatsResponse {
-                agents,
-                standard: Some(coaching_to(&standard)),
-            }));
-        }
-        let mut ids: Vec<String> = self
-            .app
-            .router
-            .acd()
-            .agents()
-            .iter()
-            .map(|a| a.profile.id.clone())
-            .chain(
-                self.app
-                    .scorecards
-                    .all()
-                    .into_iter()
-                    .map(|(id, _)| id.to_string()),
-            )
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let mut agents: Vec<pb::AgentStats> = ids
+                .map(|(id, f)| (id.to_string(), f))
+                .collect(),
+            None => {
+                let cards = &self.app.scorecards;
+                let mut ids: Vec<String> = self
+                    .app
+                    .router
+                    .acd()
+                    .agents()
+                    .iter()
+                    .map(|a| a.profile.id.clone())
+                    .chain(cards.all().into_iter().map(|(id, _)| id.to_string()))
+                    .collect();
+                ids.sort();
+                ids.dedup();
+                ids.into_iter()
+                    .map(|id| {
+                        let f = cards.get(&id).unwrap_or_default();
+                        (id, f)
+                    })
+                    .collect()
+            }
+        };
+        let mut agents: Vec<pb::AgentStats> = figures
             .into_iter()
-            .map(|agent_id| pb::AgentStats {
-                figures: Some(self.app.figures(&agent_id)),
+            .map(|(agent_id, f)| pb::AgentStats {
                 agent_id,
+                figures: Some(convert::figures_to(&f, &standard)),
             })
             .filter(|a| !req.coaching_only || a.figures.as_ref().is_some_and(|f| f.coaching_needed))
             .collect();
-        // Most points first; ties by id.
+        // Most points first; ties in id order (the sort is stable).
         agents.sort_by_key(|a| std::cmp::Reverse(a.figures.as_ref().map_or(0, |f| f.points)));
         Ok(Response::new(pb::GetAgentStatsResponse {
             agents,
@@ -403,6 +395,32 @@ fn report_window(w: prost_types::Duration) -> Result<std::time::Duration, ApiErr
 /// Every agent's figures over the `window` before now, made from the call records: a
 /// handled call's handle time is its talk plus its queue's wrap-up time, and a resolved
 /// call is reopened when the caller's next call came within the repeat window of its end.
+/// `[from, to)` for the `window` up to and including `now`.
+fn window_before(now: Millis, window: std::time::Duration) -> (Millis, Millis) {
+    let span = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+    (
+        Millis(now.0.saturating_sub(span)),
+        Millis(now.0.saturating_add(1)),
+    )
+}
+
+/// Runs `read` on the store's file once the writer has written what it holds (so the
+/// records include every call that has ended), on a blocking thread.
+async fn read_records<T: Send + 'static>(
+    writer: &Arc<switchboard_store::writer::Writer>,
+    path: &Arc<std::path::PathBuf>,
+    read: impl FnOnce(&std::path::Path) -> Result<T, switchboard_store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (writer, path) = (Arc::clone(writer), Arc::clone(path));
+    tokio::task::spawn_blocking(move || {
+        writer.flush().map_err(|e| format!("store: {e}"))?;
+        read(&path).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::Unavailable(e.to_string()))?
+    .map_err(ApiError::Unavailable)
+}
+
 async fn recorded_figures(
     app: &App,
     window: std::time::Duration,
@@ -414,22 +432,12 @@ async fn recorded_figures(
         ));
     };
     let plan = app.router.plan();
-    let to = app.clock.now();
-    let from = Millis(to.0.saturating_sub(u64::try_from(window.as_millis()).unwrap_or(u64::MAX)));
+    let (from, to) = window_before(app.clock.now(), window);
     let repeat = plan.learning.repeat_window;
-    let until = Millis(
-        to.0.saturating_add(1)
-            .saturating_add(u64::try_from(repeat.as_millis()).unwrap_or(u64::MAX)),
-    );
-    let (writer, path) = (Arc::clone(writer), Arc::clone(path));
-    let read = tokio::task::spawn_blocking(move || {
-        writer.flush().map_err(|e| format!("store: {e}"))?;
-        switchboard_store::report::handled_calls(&path, from, Millis(to.0 + 1), until)
-            .map_err(|e| e.to_string())
+    let read = read_records(writer, path, move |path| {
+        switchboard_store::report::handled_calls(path, from, to)
     })
-    .await
-    .map_err(|e| ApiError::Unavailable(e.to_string()))?
-    .map_err(ApiError::Unavailable)?;
+    .await?;
     let mut by_caller: HashMap<&str, Vec<Millis>> = HashMap::new();
     for (caller, arrived) in &read.contacts {
         by_caller.entry(caller.as_str()).or_default().push(*arrived);
@@ -474,8 +482,8 @@ async fn standards_report(
     window: std::time::Duration,
 ) -> Result<pb::StandardsReport, ApiError> {
     let plan = app.router.plan();
-    let to = app.clock.now();
-    let from = Millis(to.0.saturating_sub(u64::try_from(window.as_millis()).unwrap_or(u64::MAX)));
+    let now = app.clock.now();
+    let (from, to) = window_before(now, window);
     let (source, delivered) = match (&app.store, &app.store_path) {
         (Some(writer), Some(path)) => {
             let tiers: Vec<(String, std::time::Duration)> = plan
@@ -483,18 +491,10 @@ async fn standards_report(
                 .iter()
                 .map(|t| (t.name.clone(), t.standard.within))
                 .collect();
-            let writer = Arc::clone(writer);
-            let path = Arc::clone(path);
-            // Records the writer still holds are written first.
-            let read = tokio::task::spawn_blocking(move || {
-                writer.flush().map_err(|e| format!("store: {e}"))?;
-                switchboard_store::report::delivered(&path, from, Millis(to.0 + 1), &tiers)
-                    .map_err(|e| e.to_string())
+            let rows = read_records(writer, path, move |path| {
+                switchboard_store::report::delivered(path, from, to, &tiers)
             })
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r);
-            let rows = read.map_err(ApiError::Unavailable)?;
+            .await?;
             let counts: Vec<Counts> = rows
                 .into_iter()
                 .map(|d| Counts {
@@ -516,7 +516,7 @@ async fn standards_report(
                 ));
             }
             let counts: Vec<Counts> = (0..plan.tiers.len())
-                .map(|t| app.router.recent(TierId(t as u8), window, to))
+                .map(|t| app.router.recent(TierId(t as u8), window, now))
                 .collect();
             ("memory", counts)
         }
@@ -548,7 +548,7 @@ async fn standards_report(
         .collect();
     Ok(pb::StandardsReport {
         from: Some(convert::timestamp(from)),
-        to: Some(convert::timestamp(to)),
+        to: Some(convert::timestamp(now)),
         source: source.to_owned(),
         tiers,
     })

@@ -46,15 +46,9 @@ pub struct HandledCalls {
     pub contacts: Vec<(String, Millis)>,
 }
 
-/// The calls agents talked to that arrived in `[from, to)` and ended; and the arrival
-/// times of every call by caller number in `[from, until)` (`until` past `to` by the
-/// repeat window, so a call near the end can be found repeated).
-pub fn handled_calls(
-    path: &Path,
-    from: Millis,
-    to: Millis,
-    until: Millis,
-) -> Result<HandledCalls, StoreError> {
+/// The calls agents talked to that arrived in `[from, to)` and ended, and the arrival
+/// of every call in that time by caller number (to find a handled call repeated).
+pub fn handled_calls(path: &Path, from: Millis, to: Millis) -> Result<HandledCalls, StoreError> {
     let shown = path.display().to_string();
     let conn = read_only(path)?;
     let sqlite = |source| StoreError::Sqlite {
@@ -97,7 +91,7 @@ pub fn handled_calls(
         )
         .map_err(sqlite)?;
     let contacts = stmt
-        .query_map(params![ms(from), ms(until)], |r| {
+        .query_map(params![ms(from), ms(to)], |r| {
             Ok((r.get::<_, String>(0)?, at(r.get(1)?)))
         })
         .map_err(sqlite)?
