@@ -117,8 +117,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     let served = app.clone();
                     tokio::spawn(async move {
                         if let Err(e) =
-                            switchboard_server::serve_metrics(served, metrics, shutdown_signal())
-                                .await
+                            switchboard_server::serve_metrics(served, metrics, stop_signal()).await
                         {
                             tracing::error!("metrics stopped: {e}");
                         }
@@ -127,7 +126,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Err(e) => tracing::error!(%address, "metrics not served: {e}"),
             }
         }
-        switchboard_server::serve(app, listener, shutdown_signal()).await?;
+        switchboard_server::serve(app, listener, async {
+            stop_signal().await;
+            tracing::info!("shutting down");
+        })
+        .await?;
         tracing::info!("switchboard stopped");
         Ok(ExitCode::SUCCESS)
     })
@@ -141,7 +144,8 @@ fn refuse(e: &ConfigError) -> ExitCode {
     ExitCode::from(crate::EXIT_BAD_CONFIG)
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM. Each server waits on its own; the gRPC one says it is stopping.
+async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -160,5 +164,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
-    tracing::info!("shutting down");
 }
