@@ -1377,6 +1377,16 @@ fn the_coaching_standard_and_the_service_level_window_are_read_and_checked() {
         "{:?}",
         errors(&text)
     );
+    let text = edited("log_caller_numbers = false", "log_caller_numbers = \"yes\"");
+    let refused = errors(&text);
+    assert!(
+        refused[0].starts_with(&format!(
+            "{}: server.log_caller_numbers:",
+            at(&text, "\"yes\"")
+        )),
+        "{refused:?}"
+    );
+    assert!(!config.settings.log_caller_numbers);
     // Without the section, the defaults hold.
     let start = DEFAULT_CONFIG.find("[coaching]").unwrap();
     let end = DEFAULT_CONFIG[start..].find("\n\n").unwrap() + start;
