@@ -29,7 +29,6 @@ pub struct HandledCall {
     pub queue: Option<String>,
     /// E.164 with a leading `+`, when the number was usable.
     pub caller: Option<String>,
-    pub arrived: Millis,
     pub answered: Millis,
     pub ended: Millis,
     pub resolved: bool,
@@ -59,8 +58,8 @@ pub fn handled_calls(path: &Path, from: Millis, to: Millis) -> Result<HandledCal
     let at = |n: i64| Millis(u64::try_from(n).unwrap_or(0));
     let mut stmt = conn
         .prepare(
-            "SELECT agent, queue, caller, arrived, answered_at, ended_at, resolved,
-                    satisfaction, retention
+            "SELECT agent, queue, caller, answered_at, ended_at, resolved, satisfaction,
+                    retention
              FROM call_records
              WHERE arrived >= ?1 AND arrived < ?2 AND outcome = 'completed'
                AND agent IS NOT NULL AND answered_at IS NOT NULL AND ended_at IS NOT NULL
@@ -73,12 +72,11 @@ pub fn handled_calls(path: &Path, from: Millis, to: Millis) -> Result<HandledCal
                 agent: r.get(0)?,
                 queue: r.get(1)?,
                 caller: r.get(2)?,
-                arrived: at(r.get(3)?),
-                answered: at(r.get(4)?),
-                ended: at(r.get(5)?),
-                resolved: r.get::<_, Option<bool>>(6)?.unwrap_or(false),
-                satisfaction: r.get(7)?,
-                retention: r.get(8)?,
+                answered: at(r.get(3)?),
+                ended: at(r.get(4)?),
+                resolved: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                satisfaction: r.get(6)?,
+                retention: r.get(7)?,
             })
         })
         .map_err(sqlite)?
