@@ -462,3 +462,74 @@ mod call_records {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn agents_keep_their_time_in_state_and_idle_order_across_a_restart() {
+    let store = temp_dir("agent-times").join("s.db");
+    let clock = ManualClock::new();
+    let server = start_stored(&store, clock.clone()).await;
+    let mut agents = server.agents().await;
+    let ready = |id: &str| pb::SetAgentStateRequest {
+        agent_id: id.into(),
+        state: pb::AgentState::Available.into(),
+        skills: vec![pb::Skill {
+            name: "general".into(),
+            proficiency: 8,
+        }],
+        endpoint: format!("sip:{id}@pbx"),
+        ..Default::default()
+    };
+    // Bea is ready first, Ann ten seconds later.
+    agents.set_agent_state(ready("bea")).await.unwrap();
+    clock.advance(std::time::Duration::from_secs(10));
+    agents.set_agent_state(ready("ann")).await.unwrap();
+    let since = |a: pb::Agent| a.state_since.unwrap();
+    let bea_since = since(
+        agents
+            .get_agent(pb::GetAgentRequest {
+                agent_id: "bea".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    server.app.flush_store().unwrap();
+    server.stop().await;
+
+    // A minute later the server is back: both still idle since when they were.
+    clock.advance(std::time::Duration::from_secs(60));
+    let server = start_stored(&store, clock.clone()).await;
+    let mut agents = server.agents().await;
+    let bea = agents
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "bea".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(bea.state, i32::from(pb::AgentState::Available));
+    assert_eq!(since(bea), bea_since);
+    // The longest idle, Bea, takes the next call for the operators' queue.
+    let mut watch = server
+        .routing()
+        .await
+        .watch_assignments(pb::WatchAssignmentsRequest {
+            switch_id: "sbc-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    server
+        .routing()
+        .await
+        .route_call(pb::RouteCallRequest {
+            call_id: "t1".into(),
+            caller: TOM_ALWAYS_OPERATOR.into(),
+            dialed: MAIN_LINE.into(),
+            switch_id: "sbc-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(next(&mut watch).await.agent_id, "bea");
+}

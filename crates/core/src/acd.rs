@@ -95,6 +95,10 @@ pub struct Agent {
     word: AtomicU64,
     /// When the state last changed (longest-idle ordering, time in state).
     since: AtomicU64,
+    /// `since` as it was when the agent was last claimed: a claim that finds no call
+    /// gives it back, so looking for work costs an idle agent neither their place in
+    /// `longest_idle` order nor their time in state.
+    idle_since: AtomicU64,
     /// While in wrap-up: when it ends by itself (milliseconds).
     wrap_up_until: AtomicU64,
     /// When the agent logged in, and the time since spent offered, on calls or wrapping
@@ -188,6 +192,9 @@ impl Agent {
                 self.staffing.fetch_add(1, SeqCst);
             }
             let was_since = self.since.swap(now.0, SeqCst);
+            if from == AgentState::Available && to == AgentState::Reserved {
+                self.idle_since.store(was_since, SeqCst);
+            }
             if matches!(
                 from,
                 AgentState::Reserved | AgentState::OnCall | AgentState::WrapUp
@@ -199,6 +206,19 @@ impl Agent {
         } else {
             false
         }
+    }
+
+    /// Gives back an agent claimed for a call that was not there: available again as
+    /// idle as they were before the claim, not as if they had just become free.
+    fn give_back(&self, now: Millis) -> bool {
+        if !self.transition(AgentState::Reserved, AgentState::Available, now) {
+            return false;
+        }
+        let before = self.idle_since.load(SeqCst);
+        // Only if nobody claimed the agent again in between (their claim moved `since`
+        // on from `now`).
+        let _ = self.since.compare_exchange(now.0, before, SeqCst, SeqCst);
+        true
     }
 }
 
@@ -530,6 +550,7 @@ impl Acd {
             profile,
             word: AtomicU64::new(pack(state, 0)),
             since: AtomicU64::new(since.0),
+            idle_since: AtomicU64::new(since.0),
             wrap_up_until: AtomicU64::new(0),
             logged_in,
             busy_ms: AtomicU64::new(0),
@@ -1390,7 +1411,7 @@ impl Acd {
                 None => {
                     // Someone else took the call; give the agent back, and let it look
                     // for work like any newly available agent.
-                    agent.transition(AgentState::Reserved, AgentState::Available, now);
+                    agent.give_back(now);
                     if let Some(a) = self.offer_agent(&agent, now) {
                         return Some(a);
                     }
@@ -1577,7 +1598,7 @@ impl Acd {
     /// waiting in one of the agent's queues: it may have arrived while the agent was
     /// reserved and so not seen them, and the agent must look again.
     fn release_empty_claim(&self, agent: &Arc<Agent>, now: Millis) -> bool {
-        if agent.transition(AgentState::Reserved, AgentState::Available, now) {
+        if agent.give_back(now) {
             // Listed before looking: a call arriving from now on finds the agent in the
             // idle lists, and one that arrived before is seen by the look.
             self.list_idle(agent);

@@ -1257,3 +1257,48 @@ fn the_waiting_count_rules_read_follows_every_change_to_the_queue() {
     assert_eq!(seen(&acd), (1, 1));
     assert_eq!(LiveQueues::waiting(&acd, BILLING), 1);
 }
+
+#[test]
+fn agents_put_back_after_a_restart_keep_their_time_in_state_and_idle_order() {
+    // Before the restart: bea has been idle since 10 s, ann since 20 s.
+    let before = acd(Strategy::LongestIdle);
+    before.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    before.log_in(agent("bea", &[("technical", 5)]), T0).unwrap();
+    before.ready("bea", at(10)).unwrap();
+    before.ready("ann", at(20)).unwrap();
+    let images: Vec<AgentImage> = ["ann", "bea"]
+        .iter()
+        .map(|id| before.agent_image(id).unwrap())
+        .collect();
+
+    // The restart puts them back and looks for work for each (there is none).
+    let after = acd(Strategy::LongestIdle);
+    for image in images {
+        after.restore_agent(image);
+    }
+    after.order_members();
+    assert!(after.offer_idle(at(60)).is_empty());
+    assert_eq!(after.agent("bea").unwrap().since(), at(10));
+    assert_eq!(after.agent("ann").unwrap().since(), at(20));
+    // The longest idle takes the next call, as before the restart.
+    let a = assigned(call(&after, SUPPORT, "c1", 0, at(61)));
+    assert_eq!(a.agent.profile.id, "bea");
+}
+
+#[test]
+fn an_empty_claim_costs_an_idle_agent_neither_time_in_state_nor_place() {
+    let acd = acd(Strategy::LongestIdle);
+    acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
+    acd.log_in(agent("bea", &[("technical", 5)]), T0).unwrap();
+    acd.ready("ann", at(10)).unwrap();
+    acd.ready("bea", at(20)).unwrap();
+    // The once-a-second look for idle agents' work finds nothing for anyone.
+    assert!(acd.offer_idle(at(30)).is_empty());
+    assert!(acd.offer_overflow(at(31)).is_empty());
+    assert_eq!(acd.agent("ann").unwrap().since(), at(10));
+    assert_eq!(acd.agent("bea").unwrap().since(), at(20));
+    assert_eq!(
+        assigned(call(&acd, SUPPORT, "c1", 0, at(40))).agent.profile.id,
+        "ann"
+    );
+}
