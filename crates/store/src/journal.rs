@@ -157,10 +157,15 @@ fn key(call: &CallImage) -> i64 {
     i64::try_from(call.key).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn end_call(tx: &Transaction<'_>, call: &CallImage) -> Result<(), rusqlite::Error> {
-    put_record(tx, key(call), &CallRecordRow::from_image(call))?;
+/// A finished call: its final record, and its journal row goes.
+pub(crate) fn end_call(
+    tx: &Transaction<'_>,
+    key: i64,
+    record: &CallRecordRow,
+) -> Result<(), rusqlite::Error> {
+    put_record(tx, key, record)?;
     tx.prepare_cached("DELETE FROM live_calls WHERE id = ?1")?
-        .execute(params![key(call)])?;
+        .execute(params![key])?;
     Ok(())
 }
 

@@ -5,8 +5,13 @@
 //!
 //! Layout:
 //! - [`Store`]: opening, schema, and the customer table.
+//! - [`lock`]: one daemon per store.
+//! - [`journal`]: the journal of live calls and agents, and the call detail records.
+//! - `pending`: changes on their way to the disk, each thing once as last changed.
 //! - [`writer`]: the writer thread that batches changes into transactions (group
-//!   commit), so that nothing on the route path waits for the disk.
+//!   commit), so that nothing on the route path waits for the disk, and keeps and
+//!   retries a batch the disk refused.
+//! - [`report`]: reading the call records for reports, beside a running writer.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +22,8 @@ use switchboard_core::{
 };
 
 pub mod journal;
+pub mod lock;
+mod pending;
 pub mod report;
 pub mod writer;
 
@@ -50,6 +57,8 @@ pub enum StoreError {
         "{path}: written by a newer Switchboard (schema {found}, this build reads up to {SCHEMA_VERSION})"
     )]
     NewerSchema { path: String, found: i64 },
+    #[error("{path}: in use by another Switchboard ({holder}); one server per store")]
+    Locked { path: String, holder: String },
     #[error("{path}: cannot write here ({detail})")]
     ReadOnly { path: String, detail: String },
     #[error("{path}: {source}")]

@@ -619,3 +619,72 @@ fn journal_rows_that_cannot_be_read_are_named_and_the_rest_still_come_back() {
         journal.unreadable
     );
 }
+
+#[test]
+fn a_batch_the_store_refuses_is_kept_and_written_in_order_once_it_can_be() {
+    let path = temp("refused").join("s.db");
+    let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::from_millis(5));
+    let tier: Arc<str> = Arc::from("gold");
+    let send = |id: &str, number: &str, name: &str| {
+        let mut c = customer(id, number);
+        c.name = name.into();
+        writer.send(Change::Customer {
+            customer: Arc::new(c),
+            tier: Arc::clone(&tier),
+        });
+    };
+    send("C1", "+12125550101", "before");
+    writer.flush().unwrap();
+    // A real failure inside SQLite, from another connection: every customer row is
+    // refused, as a full disk would refuse it.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON customers
+             BEGIN SELECT RAISE(ABORT, 'injected: database or disk is full'); END;",
+        )
+        .unwrap();
+    send("C2", "+12125550102", "first");
+    send("C3", "+12125550103", "only");
+    let number: E164 = "+12125550104".parse().unwrap();
+    writer.send(Change::Learned {
+        number,
+        learned: Learned::from_parts(1, 1, None, Some(Millis(7))),
+    });
+    let err = writer.flush().unwrap_err();
+    assert!(err.contains("injected: database or disk is full"), "{err}");
+    let stats = writer.stats();
+    assert!(!stats.is_up());
+    assert_eq!(stats.pending(), 3);
+    assert!(stats.pending_bytes() > 0);
+    assert!(stats.failing_for().is_some());
+    assert!(stats.oldest_pending().is_some());
+    assert!(stats.last_error().unwrap().contains("injected"));
+    // More changes while it lasts, one of them to a customer already waiting.
+    send("C2", "+12125550102", "second");
+    assert_eq!(stats.pending(), 4);
+    // Retried, and refused again, without losing anything.
+    let failures = stats.failures.load(std::sync::atomic::Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(stats.failures.load(std::sync::atomic::Ordering::Relaxed) > failures);
+    assert_eq!(stats.pending(), 4);
+
+    // The cause goes away: the next try writes everything, the latest of each.
+    other.execute_batch("DROP TRIGGER refuse").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !stats.is_up() {
+        assert!(std::time::Instant::now() < deadline, "never recovered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    writer.flush().unwrap();
+    assert_eq!((stats.pending(), stats.pending_bytes()), (0, 0));
+    assert!(stats.last_error().is_none() && stats.failing_for().is_none());
+    drop(writer);
+    let store = Store::open(&path).unwrap();
+    let (back, _) = store.customers(tier_id).unwrap();
+    let names: Vec<(&str, &str)> = back.iter().map(|c| (&*c.id, &*c.name)).collect();
+    assert_eq!(names, [("C1", "before"), ("C2", "second"), ("C3", "only")]);
+    let learned = store.learned().unwrap();
+    assert_eq!(learned.len(), 1);
+    assert_eq!(learned[0].0, number);
+}

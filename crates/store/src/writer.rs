@@ -3,18 +3,22 @@
 //! commit). Whoever sends a change never waits for the disk; whoever needs to know it is
 //! durable asks [`Writer::flush`]. A change is durable at most `max_delay` plus two commits
 //! after it was sent (the one in progress when it arrived, and its own).
+//!
+//! A batch that cannot be written (a full disk, a file system gone read-only) is kept,
+//! never dropped: later changes fold into it ([`crate::pending`]) and it is tried again,
+//! after 100 ms and then twice as long each time up to 5 s, until it is written. Nothing
+//! is written out of order meanwhile. [`WriterStats`] says how it stands, for the health
+//! service, metrics and logs; whoever sends changes decides what to refuse while it lasts.
 
 use std::{
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering::Relaxed},
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
         mpsc,
     },
     thread::JoinHandle,
-    time::Duration,
+    time::{Duration, Instant},
 };
-
-use std::collections::HashSet;
 
 use switchboard_core::{
     Customer, E164, Millis,
@@ -22,15 +26,19 @@ use switchboard_core::{
     router::CallImage,
 };
 
-use switchboard_core::Preference;
-
 use crate::{
-    Store, StoreError,
+    Store,
     journal::{self, LiveSource, SourceCell},
+    pending::Pending,
 };
 
-/// Most changes in one transaction; a longer backlog is committed in several.
-const MAX_BATCH: usize = 10_000;
+/// Most changes in one healthy batch; a longer backlog is committed in several. While
+/// the store is failing there is no such cut: everything waiting goes in the next try.
+const MAX_BATCH: u64 = 10_000;
+
+/// The first wait before a failed batch is tried again, and the longest.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(5);
 
 /// A change to persist.
 #[derive(Debug, Clone)]
@@ -60,14 +68,101 @@ enum Message {
     Flush(mpsc::Sender<Result<(), String>>),
 }
 
-/// Counters of the writer's work.
-#[derive(Debug, Default)]
+/// How the writer stands: its work so far and, while the store cannot write, for how
+/// long and how much waits.
+#[derive(Debug)]
 pub struct WriterStats {
-    pub changes: AtomicU64,
+    /// Changes sent, and of those, written (or folded into a written batch).
+    sent: AtomicU64,
+    written: AtomicU64,
     pub commits: AtomicU64,
+    /// Batches that failed to write (each try counts).
     pub failures: AtomicU64,
     /// Call detail records removed by retention.
     pub pruned: AtomicU64,
+    /// The last try wrote (or nothing has failed yet).
+    up: AtomicBool,
+    /// About how many bytes the waiting batch holds.
+    pending_bytes: AtomicU64,
+    /// Since when the oldest change not yet written has waited, in nanoseconds after
+    /// `base` plus one; 0 when nothing waits.
+    oldest: AtomicU64,
+    /// Since when the store has failed (as `oldest`).
+    failing: AtomicU64,
+    base: Instant,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Default for WriterStats {
+    fn default() -> Self {
+        WriterStats {
+            sent: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            commits: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            pruned: AtomicU64::new(0),
+            up: AtomicBool::new(true),
+            pending_bytes: AtomicU64::new(0),
+            oldest: AtomicU64::new(0),
+            failing: AtomicU64::new(0),
+            base: Instant::now(),
+            last_error: Mutex::new(None),
+        }
+    }
+}
+
+impl WriterStats {
+    /// Whether the last write succeeded: false from a failed batch until it is written.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Relaxed)
+    }
+
+    /// Changes sent and not yet on disk.
+    pub fn pending(&self) -> u64 {
+        self.sent
+            .load(Relaxed)
+            .saturating_sub(self.written.load(Relaxed))
+    }
+
+    /// About how many bytes of memory the changes waiting to be written hold.
+    pub fn pending_bytes(&self) -> u64 {
+        self.pending_bytes.load(Relaxed)
+    }
+
+    /// How long the oldest change not yet written has waited.
+    pub fn oldest_pending(&self) -> Option<Duration> {
+        self.age(&self.oldest)
+    }
+
+    /// How long the store has been failing, while it is.
+    pub fn failing_for(&self) -> Option<Duration> {
+        self.age(&self.failing)
+    }
+
+    /// Why the last failed write failed, while the store is failing.
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.last_error).clone()
+    }
+
+    fn age(&self, at: &AtomicU64) -> Option<Duration> {
+        match at.load(Relaxed) {
+            0 => None,
+            t => Some(
+                self.base
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(t - 1)),
+            ),
+        }
+    }
+
+    fn mark(&self, at: &AtomicU64, now: Instant) {
+        let nanos = u64::try_from(now.duration_since(self.base).as_nanos()).unwrap_or(u64::MAX);
+        at.store(nanos.saturating_add(1), Relaxed);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Handle to the writer thread; dropping it writes what is queued and stops the thread.
@@ -89,7 +184,17 @@ impl Writer {
         let cell = Arc::clone(&source);
         let thread = std::thread::Builder::new()
             .name("switchboard-store".into())
-            .spawn(move || run(store, &rx, max_delay, &counters, &cell))
+            .spawn(move || {
+                Thread {
+                    store,
+                    max_delay,
+                    stats: &counters,
+                    source: &cell,
+                    pending: Pending::default(),
+                    flushes: Vec::new(),
+                }
+                .run(&rx);
+            })
             .expect("spawning the store's writer thread");
         Writer {
             tx: Some(tx),
@@ -108,11 +213,14 @@ impl Writer {
     /// Queues a change; never blocks.
     pub fn send(&self, change: Change) {
         if let Some(tx) = &self.tx {
+            self.stats.sent.fetch_add(1, Relaxed);
             let _ = tx.send(Message::Change(change));
         }
     }
 
-    /// Waits until everything sent before is committed; the error of a failed commit.
+    /// Waits until everything sent before is written; while the store is failing, the
+    /// error of the try that includes it (the changes stay queued and are written when
+    /// the store recovers).
     pub fn flush(&self) -> Result<(), String> {
         let (done, wait) = mpsc::channel();
         self.tx
@@ -139,157 +247,134 @@ impl Drop for Writer {
     }
 }
 
-fn run(
-    mut store: Store,
-    rx: &mpsc::Receiver<Message>,
+struct Thread<'a> {
+    store: Store,
     max_delay: Duration,
-    stats: &WriterStats,
-    source: &SourceCell,
-) {
-    // After a batch cut short at MAX_BATCH the next one starts at once.
-    let mut backlog = false;
-    while let Ok(first) = rx.recv() {
-        // Sleep out the delay rather than wait on the channel message by message: a
-        // sender then never has to wake this thread, which would cost the request path a
-        // system call per change.
-        if !backlog && !max_delay.is_zero() {
-            std::thread::sleep(max_delay);
-        }
-        let mut changes = Vec::new();
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
-        while let Some(m) = next.take() {
-            match m {
-                Message::Change(c) => changes.push(c),
-                Message::Flush(done) => flushes.push(done),
+    stats: &'a WriterStats,
+    source: &'a SourceCell,
+    pending: Pending,
+    /// Flushes waiting for the changes sent before them.
+    flushes: Vec<mpsc::Sender<Result<(), String>>>,
+}
+
+impl Thread<'_> {
+    fn run(mut self, rx: &mpsc::Receiver<Message>) {
+        // After a batch cut short at MAX_BATCH the next one starts at once.
+        let mut backlog = false;
+        let mut retry = FIRST_RETRY;
+        loop {
+            if self.stats.is_up() {
+                let Ok(first) = rx.recv() else { break };
+                // Sleep out the delay rather than wait on the channel message by message:
+                // a sender then never has to wake this thread, which would cost the
+                // request path a system call per change.
+                if !backlog && !self.max_delay.is_zero() {
+                    std::thread::sleep(self.max_delay);
+                }
+                self.take(first);
+                while self.pending.changes() < MAX_BATCH
+                    && let Ok(m) = rx.try_recv()
+                {
+                    self.take(m);
+                }
+                backlog = self.pending.changes() >= MAX_BATCH;
+            } else {
+                // Failing: gather what arrives until the next try (a flush asked for
+                // meanwhile is answered by that try).
+                let until = Instant::now() + retry;
+                let mut closed = false;
+                while let Some(left) = until.checked_duration_since(Instant::now()) {
+                    match rx.recv_timeout(left) {
+                        Ok(m) => self.take(m),
+                        Err(mpsc::RecvTimeoutError::Timeout) => break,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            closed = true;
+                            break;
+                        }
+                    }
+                }
+                if closed {
+                    // The last try, for what the process still holds.
+                    self.write();
+                    break;
+                }
             }
-            if changes.len() >= MAX_BATCH {
-                break;
+            if self.write() {
+                retry = FIRST_RETRY;
+            } else {
+                retry = (retry * 2).min(LAST_RETRY);
             }
-            next = rx.try_recv().ok();
         }
-        backlog = changes.len() >= MAX_BATCH;
-        let live = read_live(&changes, journal::source(source).as_deref());
-        let result = if changes.is_empty() {
+    }
+
+    /// Folds a message in.
+    fn take(&mut self, m: Message) {
+        match m {
+            Message::Change(c) => {
+                if self.pending.is_empty() {
+                    self.stats.mark(&self.stats.oldest, Instant::now());
+                }
+                self.pending.add(c);
+                self.stats
+                    .pending_bytes
+                    .store(self.pending.bytes(), Relaxed);
+            }
+            Message::Flush(done) => self.flushes.push(done),
+        }
+    }
+
+    /// Tries to write the batch; answers the flushes that waited for it. True when the
+    /// store is up after it.
+    fn write(&mut self) -> bool {
+        let result = if self.pending.is_empty() {
             Ok(())
         } else {
-            store
-                .apply_with(&changes, &live)
+            let source = journal::source(self.source);
+            self.pending
+                .write(&mut self.store, source.as_deref())
                 .map(|pruned| {
-                    stats.pruned.fetch_add(pruned, Relaxed);
+                    self.stats.pruned.fetch_add(pruned, Relaxed);
+                    self.stats.commits.fetch_add(1, Relaxed);
+                    self.stats
+                        .written
+                        .fetch_add(self.pending.changes(), Relaxed);
+                    self.pending = Pending::default();
+                    self.stats.pending_bytes.store(0, Relaxed);
+                    self.stats.oldest.store(0, Relaxed);
                 })
                 .map_err(|e| e.to_string())
         };
         match &result {
             Ok(()) => {
-                stats.changes.fetch_add(changes.len() as u64, Relaxed);
-                stats
-                    .commits
-                    .fetch_add(u64::from(!changes.is_empty()), Relaxed);
+                if !self.stats.is_up() {
+                    self.stats.failing.store(0, Relaxed);
+                    *lock(&self.stats.last_error) = None;
+                    self.stats.up.store(true, Relaxed);
+                }
             }
-            Err(_) => {
-                stats.failures.fetch_add(1, Relaxed);
+            Err(e) => {
+                self.stats.failures.fetch_add(1, Relaxed);
+                if self.stats.is_up() {
+                    self.stats.mark(&self.stats.failing, Instant::now());
+                    self.stats.up.store(false, Relaxed);
+                }
+                *lock(&self.stats.last_error) = Some(e.clone());
             }
         }
-        for done in flushes {
+        for done in self.flushes.drain(..) {
             let _ = done.send(result.clone());
         }
+        result.is_ok()
     }
-}
-
-/// The calls and agents a batch names, read once each as they are now.
-#[derive(Debug, Default)]
-pub struct LiveRows {
-    calls: Vec<(Arc<str>, Option<CallImage>)>,
-    agents: Vec<(Arc<str>, Option<switchboard_core::acd::AgentImage>)>,
-}
-
-fn read_live(changes: &[Change], source: Option<&dyn LiveSource>) -> LiveRows {
-    let mut rows = LiveRows::default();
-    let Some(source) = source else {
-        return rows;
-    };
-    let mut calls = HashSet::new();
-    let mut agents = HashSet::new();
-    for c in changes {
-        match c {
-            Change::Call(id) if calls.insert(Arc::clone(id)) => {
-                rows.calls.push((Arc::clone(id), source.call(id)));
-            }
-            Change::Agent(id) if agents.insert(Arc::clone(id)) => {
-                rows.agents.push((Arc::clone(id), source.agent(id)));
-            }
-            _ => {}
-        }
-    }
-    rows
 }
 
 impl Store {
     /// Writes a batch of changes in one transaction.
-    pub fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
-        self.apply_with(changes, &LiveRows::default()).map(|_| ())
-    }
-
-    /// Writes a batch of changes, with the live state they name, in one transaction;
-    /// returns how many call records retention removed.
-    fn apply_with(&mut self, changes: &[Change], live: &LiveRows) -> Result<u64, StoreError> {
-        let mut pruned = 0;
-        self.in_transaction(|tx| {
-            for change in changes {
-                match change {
-                    Change::Customer { customer, tier } => crate::put_customer(tx, customer, tier)?,
-                    Change::Learned { number, learned } => {
-                        let (bits, observed, chosen, last_call) = learned.parts();
-                        tx.prepare_cached(
-                            "INSERT OR REPLACE INTO learned
-                             (number, zero_out_bits, observed, chosen, last_call)
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?
-                        .execute(rusqlite::params![
-                            number.as_u64() as i64,
-                            bits,
-                            observed,
-                            chosen.map(Preference::as_str),
-                            last_call.map(|t| t.0 as i64),
-                        ])?;
-                    }
-                    Change::Served { number, contact } => {
-                        tx.prepare_cached(
-                            "INSERT OR REPLACE INTO last_contact
-                             (number, agent, at, queue, resolved, wrap_up_code)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        )?
-                        .execute(rusqlite::params![
-                            number.as_u64() as i64,
-                            &*contact.agent,
-                            contact.at.0 as i64,
-                            &*contact.queue,
-                            contact.resolved,
-                            &*contact.wrap_up_code,
-                        ])?;
-                    }
-                    Change::CallDone(call) => journal::end_call(tx, call)?,
-                    Change::Prune(before) => pruned += journal::prune(tx, *before)?,
-                    // Written below, once each, as they are now.
-                    Change::Call(_) | Change::Agent(_) => {}
-                }
-            }
-            // A call gone from the source was forgotten: its CallDone took its row out.
-            for c in live.calls.iter().filter_map(|(_, c)| c.as_ref()) {
-                journal::put_call(tx, c)?;
-            }
-            for (id, agent) in &live.agents {
-                match agent {
-                    Some(a) => journal::put_agent(tx, a)?,
-                    None => {
-                        tx.prepare_cached("DELETE FROM live_agents WHERE agent_id = ?1")?
-                            .execute(rusqlite::params![&**id])?;
-                    }
-                }
-            }
-            Ok(())
-        })?;
-        Ok(pruned)
+    pub fn apply(&mut self, changes: &[Change]) -> Result<(), crate::StoreError> {
+        let mut batch = Pending::default();
+        for c in changes {
+            batch.add(c.clone());
+        }
+        batch.write(self, None).map(|_| ())
     }
 }

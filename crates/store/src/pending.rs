@@ -1,0 +1,235 @@
+//! Changes on their way to the disk, folded together: what matters of a customer, a
+//! number, a call or an agent is how it is now, so a later change replaces an earlier
+//! one of the same thing. A batch is written as one transaction, so folding never
+//! reorders what the disk sees; and while the store cannot write, the backlog grows with
+//! the number of things changed, not the number of changes.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
+
+use switchboard_core::{
+    Customer, E164, Millis, Preference,
+    behaviour::{LastContact, Learned},
+};
+
+use crate::{
+    Store, StoreError,
+    journal::{self, CallRecordRow, LiveSource},
+    writer::Change,
+};
+
+/// What a batch holds, each thing once, as it was last changed.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    customers: HashMap<Box<str>, (Arc<Customer>, Arc<str>)>,
+    learned: HashMap<E164, Learned>,
+    served: HashMap<E164, LastContact>,
+    calls: HashSet<Arc<str>>,
+    agents: HashSet<Arc<str>>,
+    /// Finished calls by journal key: their final record, and their journal row goes.
+    done: HashMap<i64, CallRecordRow>,
+    prune: Option<Millis>,
+    /// Changes folded in since the last write.
+    changes: u64,
+    /// About how much memory the batch holds.
+    bytes: u64,
+}
+
+/// Bytes of a map entry beyond its key and value (hash table slot, control byte).
+const ENTRY: u64 = 16;
+
+fn text(s: &str) -> u64 {
+    s.len() as u64
+}
+
+impl Pending {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.changes == 0
+    }
+
+    /// Changes folded in since the last write (a change that replaced another counts).
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// About how many bytes of memory the batch holds.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Folds a change in.
+    pub(crate) fn add(&mut self, change: Change) {
+        self.changes += 1;
+        match change {
+            Change::Customer { customer, tier } => {
+                let size = customer_bytes(&customer);
+                if let Some((old, _)) = self.customers.insert(customer.id.clone(), (customer, tier))
+                {
+                    self.bytes -= customer_bytes(&old);
+                } else {
+                    self.bytes += ENTRY;
+                }
+                self.bytes += size;
+            }
+            Change::Learned { number, learned } => {
+                if self.learned.insert(number, learned).is_none() {
+                    self.bytes += ENTRY + size_of::<(E164, Learned)>() as u64;
+                }
+            }
+            Change::Served { number, contact } => {
+                let size = contact_bytes(&contact);
+                match self.served.insert(number, contact) {
+                    Some(old) => self.bytes -= contact_bytes(&old),
+                    None => self.bytes += ENTRY,
+                }
+                self.bytes += size;
+            }
+            Change::Call(id) => {
+                let size = ENTRY + 16 + text(&id);
+                if self.calls.insert(id) {
+                    self.bytes += size;
+                }
+            }
+            Change::Agent(id) => {
+                let size = ENTRY + 16 + text(&id);
+                if self.agents.insert(id) {
+                    self.bytes += size;
+                }
+            }
+            Change::CallDone(image) => {
+                let key = i64::try_from(image.key).unwrap_or(i64::MAX);
+                let row = CallRecordRow::from_image(&image);
+                let size = record_bytes(&row);
+                match self.done.insert(key, row) {
+                    Some(old) => self.bytes -= record_bytes(&old),
+                    None => self.bytes += ENTRY,
+                }
+                self.bytes += size;
+            }
+            Change::Prune(before) => {
+                self.prune = Some(self.prune.map_or(before, |p| p.max(before)));
+            }
+        }
+    }
+
+    /// Writes the batch, with the live state of the calls and agents it names read now,
+    /// in one transaction; returns how many call records retention removed. On an error
+    /// nothing was written and the batch is as it was.
+    pub(crate) fn write(
+        &self,
+        store: &mut Store,
+        source: Option<&dyn LiveSource>,
+    ) -> Result<u64, StoreError> {
+        // Read before the transaction: the source takes locks of its own, and none is
+        // held while SQLite waits for the disk.
+        let calls: Vec<_> = match source {
+            Some(s) => self.calls.iter().filter_map(|id| s.call(id)).collect(),
+            None => Vec::new(),
+        };
+        let agents: Vec<_> = match source {
+            Some(s) => self.agents.iter().map(|id| (id, s.agent(id))).collect(),
+            None => Vec::new(),
+        };
+        let mut pruned = 0;
+        store.in_transaction(|tx| {
+            for (customer, tier) in self.customers.values() {
+                crate::put_customer(tx, customer, tier)?;
+            }
+            for (number, learned) in &self.learned {
+                let (bits, observed, chosen, last_call) = learned.parts();
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO learned
+                     (number, zero_out_bits, observed, chosen, last_call)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(rusqlite::params![
+                    number.as_u64() as i64,
+                    bits,
+                    observed,
+                    chosen.map(Preference::as_str),
+                    last_call.map(|t| t.0 as i64),
+                ])?;
+            }
+            for (number, contact) in &self.served {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO last_contact
+                     (number, agent, at, queue, resolved, wrap_up_code)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(rusqlite::params![
+                    number.as_u64() as i64,
+                    &*contact.agent,
+                    contact.at.0 as i64,
+                    &*contact.queue,
+                    contact.resolved,
+                    &*contact.wrap_up_code,
+                ])?;
+            }
+            // Finished calls first: a call id the switch reused for a new call is
+            // journaled below under the new call's key.
+            for (key, row) in &self.done {
+                journal::end_call(tx, *key, row)?;
+            }
+            if let Some(before) = self.prune {
+                pruned = journal::prune(tx, before)?;
+            }
+            // A call gone from the source was forgotten: its record above took its row.
+            for c in &calls {
+                journal::put_call(tx, c)?;
+            }
+            for (id, agent) in &agents {
+                match agent {
+                    Some(a) => journal::put_agent(tx, a)?,
+                    None => {
+                        tx.prepare_cached("DELETE FROM live_agents WHERE agent_id = ?1")?
+                            .execute(rusqlite::params![&***id])?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(pruned)
+    }
+}
+
+fn customer_bytes(c: &Customer) -> u64 {
+    size_of::<Customer>() as u64
+        + 2 * text(&c.id)
+        + text(&c.name)
+        + text(&c.language)
+        + 8 * c.numbers.len() as u64
+        + c.tags.iter().map(|t| 16 + text(t)).sum::<u64>()
+        + c.attributes
+            .iter()
+            .map(|(k, v)| 32 + text(k) + text(v))
+            .sum::<u64>()
+        + c.preferred_agent.as_deref().map_or(0, text)
+}
+
+fn contact_bytes(c: &LastContact) -> u64 {
+    size_of::<(E164, LastContact)>() as u64
+        + text(&c.agent)
+        + text(&c.queue)
+        + text(&c.wrap_up_code)
+}
+
+fn record_bytes(r: &CallRecordRow) -> u64 {
+    let opt = |s: &Option<String>| s.as_deref().map_or(0, text);
+    size_of::<(i64, CallRecordRow)>() as u64
+        + text(&r.call_id)
+        + text(&r.switch_id)
+        + opt(&r.caller)
+        + text(&r.tier)
+        + text(&r.channel)
+        + text(&r.line)
+        + text(&r.menu_path)
+        + text(&r.decision)
+        + opt(&r.rule)
+        + text(&r.matched)
+        + opt(&r.queue)
+        + opt(&r.agent)
+        + text(&r.outcome)
+        + opt(&r.disposition)
+}
