@@ -64,7 +64,10 @@ impl fmt::Display for Preference {
 
 /// A preference name that is not one of [`Preference::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown preference {0:?} (expected none, always_operator, get_it_done or friendly_chat)")]
+#[error(
+    "unknown preference {} (expected none, always_operator, get_it_done or friendly_chat)",
+    crate::text::shown(.0)
+)]
 pub struct UnknownPreference(pub String);
 
 impl FromStr for Preference {
@@ -211,7 +214,10 @@ impl Customer {
         }
         self.attributes.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = self.attributes.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(bad("attributes", format!("key {:?} given twice", w[0].0)));
+            return Err(bad(
+                "attributes",
+                format!("key {} given twice", crate::text::shown(&w[0].0)),
+            ));
         }
         if let Some(agent) = &self.preferred_agent {
             check_len("preferred_agent", agent, 1, limits::ID)?;

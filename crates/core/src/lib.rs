@@ -13,6 +13,7 @@
 //! - [`acd`]: agents, waiting calls and race-free matching of the two.
 //! - [`stats`]: call counters per queue and tier (service level, speed of answer).
 //! - [`clock`]: time as milliseconds, always passed in.
+//! - [`text`]: values from outside shown back in messages, bounded.
 
 pub mod acd;
 pub mod behaviour;
@@ -25,6 +26,7 @@ pub mod plan;
 pub mod router;
 pub mod scorecard;
 pub mod stats;
+pub mod text;
 
 /// The hasher of the concurrent maps on the route path (numbers, call ids, agent ids):
 /// foldhash, several times faster than the standard SipHash on short keys, seeded at

@@ -13,7 +13,7 @@ use dashmap::{DashMap, mapref::entry::Entry};
 use crate::FastHash;
 
 use crate::{
-    acd::{Acd, AgentState, Assignment, Placed, WaitingCall},
+    acd::{Acd, Assignment, Placed, WaitingCall},
     behaviour::{Behaviour, LastContact, Learned},
     clock::Millis,
     condition::{Facts, LiveQueues},
@@ -225,7 +225,7 @@ pub fn check_call_id(id: &str) -> Result<(), RouteError> {
     if id.is_empty() {
         return Err(invalid("call_id", "must not be empty"));
     }
-    if id.len() > MAX_CALL_ID {
+    if crate::text::longer_than(id, MAX_CALL_ID) {
         return Err(invalid("call_id", "longer than 128 characters"));
     }
     if !id.bytes().all(|b| b.is_ascii_graphic()) {
@@ -235,7 +235,7 @@ pub fn check_call_id(id: &str) -> Result<(), RouteError> {
 }
 
 fn check_number_text(field: &'static str, text: &str) -> Result<(), RouteError> {
-    if text.len() > MAX_NUMBER_TEXT {
+    if crate::text::longer_than(text, MAX_NUMBER_TEXT) {
         return Err(invalid(field, "longer than 64 characters"));
     }
     Ok(())
@@ -248,7 +248,7 @@ pub fn check_input(input: Input<'_>) -> Result<(), RouteError> {
             if d.is_empty() {
                 return Err(invalid("digits", "must not be empty"));
             }
-            if d.len() > MAX_DIGITS_INPUT {
+            if crate::text::longer_than(d, MAX_DIGITS_INPUT) {
                 return Err(invalid("digits", "more than 32 digits"));
             }
             if !d
@@ -262,7 +262,7 @@ pub fn check_input(input: Input<'_>) -> Result<(), RouteError> {
             if i.is_empty() {
                 return Err(invalid("intent", "must not be empty"));
             }
-            if i.len() > MAX_INTENT {
+            if crate::text::longer_than(i, MAX_INTENT) {
                 return Err(invalid("intent", "longer than 64 characters"));
             }
             if i.chars().any(char::is_control) {
@@ -335,6 +335,9 @@ struct CallState {
     digits: Option<Box<DigitTrail>>,
     channel: Channel,
     created: Millis,
+    /// When the current decision was made: a call at a menu that long ago was hung up
+    /// on without a word from the switch.
+    decided: Millis,
     call_id: Arc<str>,
     switch_id: Arc<str>,
     /// What happened after the first decision, for the call detail record; boxed on the
@@ -432,6 +435,8 @@ pub struct Router {
     /// Switch ids, shared by their calls: a contact center has a handful of switches, so
     /// a call's switch id costs no allocation.
     switches: DashMap<Box<str>, Arc<str>, FastHash>,
+    /// Calls hung up at a menu lately (they are gone from `calls`).
+    hang_ups: upkeep::RecentHangUps,
 }
 
 /// Most switch ids shared; past this (a client inventing ids) each call has its own copy,
@@ -453,11 +458,13 @@ pub enum ReloadError {
     QueuesMoved,
 }
 
-/// Calls forgotten by [`Router::forget_calls_before`].
+/// Calls forgotten by [`Router::forget_calls`].
 #[derive(Debug, Default)]
 pub struct Forgotten {
     /// Each call's last image, for its call detail record.
     pub calls: Vec<CallImage>,
+    /// The menus that calls silent past `calls.menu_timeout` were at, one per call.
+    pub silent_at: Vec<String>,
     /// Agents freed from a forgotten call.
     pub agents: Vec<Arc<str>>,
     /// Calls those agents took next.
@@ -551,6 +558,7 @@ impl Router {
             calls: DashMap::with_hasher_and_shard_amount(FastHash::default(), CALL_SHARDS),
             next_key: std::sync::atomic::AtomicU64::new(0),
             switches: DashMap::default(),
+            hang_ups: upkeep::RecentHangUps::default(),
             reloading: std::sync::Mutex::new(()),
         }
     }
@@ -763,6 +771,7 @@ impl Router {
                     digits: None,
                     channel: req.channel,
                     created: now,
+                    decided: now,
                     key: journal_key(now, &self.next_key),
                     call_id,
                     switch_id: self.switch_id(req.switch_id),
@@ -869,6 +878,7 @@ impl Router {
         }
         let assignment = self.place(&mut decision, &mut state, now);
         state.current = decision;
+        state.decided = now;
         Ok(Routed {
             plan,
             decision,
@@ -892,7 +902,8 @@ impl Router {
         let mut rec = Recorder::default();
         let line = configured_line(&plan, dialed).unwrap_or_else(|| {
             rec.note(format!(
-                "dialed number {dialed:?} is not a configured line: default line {}",
+                "dialed number {} is not a configured line: default line {}",
+                crate::text::shown(dialed),
                 plan.line(plan.default_line).name
             ));
             plan.default_line
@@ -911,12 +922,13 @@ impl Router {
         for d in digits {
             let Action::PlayMenu { menu, attempt } = current.action else {
                 rec.note(format!(
-                    "input {d:?} not applied: the call is no longer at a menu"
+                    "input {} not applied: the call is no longer at a menu",
+                    crate::text::shown(d)
                 ));
                 break;
             };
             if let Err(e) = check_input(Input::Digits(d)) {
-                rec.note(format!("input {d:?} not applied: {e}"));
+                rec.note(format!("input {} not applied: {e}", crate::text::shown(d)));
                 break;
             }
             let step = menu_step(
@@ -961,47 +973,6 @@ impl Router {
             decisions,
             notes: rec.notes,
         }
-    }
-
-    /// Forgets calls that began before `cutoff`, whatever their state: the switch never
-    /// reported their end. A forgotten call stops waiting, and an agent still holding it is
-    /// freed (an offered agent becomes available, one on the call wraps up), so no agent
-    /// stays stuck on a call that is over. Returns each call's last image, with outcome
-    /// `expired` where none was reported, and the assignments freed agents made.
-    pub fn forget_calls_before(&self, cutoff: Millis, now: Millis) -> Forgotten {
-        let due: Vec<Arc<str>> = self
-            .calls
-            .iter()
-            .filter(|s| s.created < cutoff)
-            .map(|s| Arc::clone(s.key()))
-            .collect();
-        let mut out = Forgotten::default();
-        let current = self.plan.load_full();
-        for id in due {
-            // The call leaves the distributor first, so nothing offers it meanwhile.
-            self.acd.abandon(&id);
-            if let Some(agent) = self.acd.holder_of(&id) {
-                let agent_id = agent.profile.id.clone();
-                match agent.state() {
-                    AgentState::OnCall => {
-                        let _ = self.acd.ended(&agent_id, &id, now);
-                    }
-                    _ => out
-                        .assignments
-                        .extend(self.acd.withdraw_offer(&id, now).ok().flatten()),
-                }
-                out.agents.push(Arc::from(agent_id.as_str()));
-            }
-            if let Some((_, mut state)) = self.calls.remove(&id) {
-                let record = state.record.get_or_insert_with(Box::default);
-                if record.outcome.is_none() {
-                    record.outcome = Some(Outcome::Expired);
-                    record.ended = Some(now);
-                }
-                out.calls.push(self.image_of(&state, &current));
-            }
-        }
-        out
     }
 
     /// Puts an enqueue decision's call in its live queue, recording where it stands.
@@ -1471,10 +1442,12 @@ pub fn describe_reason(plan: &RoutePlan, reason: Reason) -> String {
 }
 
 mod journal;
+mod upkeep;
 pub use journal::{
     ActionImage, CallImage, CallRecord, DecisionImage, Outcome, PlaceImage, PlacementImage,
     ReasonImage, Restored, WaitImage,
 };
+pub use upkeep::HungUp;
 
 #[cfg(test)]
 mod tests;

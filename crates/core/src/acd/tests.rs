@@ -1262,8 +1262,12 @@ fn the_waiting_count_rules_read_follows_every_change_to_the_queue() {
 fn agents_put_back_after_a_restart_keep_their_time_in_state_and_idle_order() {
     // Before the restart: bea has been idle since 10 s, ann since 20 s.
     let before = acd(Strategy::LongestIdle);
-    before.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
-    before.log_in(agent("bea", &[("technical", 5)]), T0).unwrap();
+    before
+        .log_in(agent("ann", &[("technical", 5)]), T0)
+        .unwrap();
+    before
+        .log_in(agent("bea", &[("technical", 5)]), T0)
+        .unwrap();
     before.ready("bea", at(10)).unwrap();
     before.ready("ann", at(20)).unwrap();
     let images: Vec<AgentImage> = ["ann", "bea"]
@@ -1298,7 +1302,10 @@ fn an_empty_claim_costs_an_idle_agent_neither_time_in_state_nor_place() {
     assert_eq!(acd.agent("ann").unwrap().since(), at(10));
     assert_eq!(acd.agent("bea").unwrap().since(), at(20));
     assert_eq!(
-        assigned(call(&acd, SUPPORT, "c1", 0, at(40))).agent.profile.id,
+        assigned(call(&acd, SUPPORT, "c1", 0, at(40)))
+            .agent
+            .profile
+            .id,
         "ann"
     );
 }

@@ -28,8 +28,11 @@ pub enum Outcome {
     Abandoned,
     /// The queue's maximum wait sent it to voicemail.
     Voicemail,
-    /// The switch never reported its end; forgotten after `calls.forget_after`.
+    /// The switch never reported its end; forgotten after `calls.forget_after` (or
+    /// silent at a menu past `calls.menu_timeout`).
     Expired,
+    /// The caller hung up at a menu, before reaching a queue.
+    AbandonedInMenu,
 }
 
 impl Outcome {
@@ -39,6 +42,7 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
             Outcome::Voicemail => "voicemail",
             Outcome::Expired => "expired",
+            Outcome::AbandonedInMenu => "abandoned_in_menu",
         }
     }
 }
@@ -533,6 +537,8 @@ impl super::Router {
                 digits,
                 channel: image.channel,
                 created: image.created,
+                // A call back at a menu gets the whole of `calls.menu_timeout` again.
+                decided: now,
                 key: image.key,
                 call_id: Arc::clone(&call_id),
                 switch_id: Arc::from(image.switch_id.as_str()),
