@@ -3,6 +3,7 @@
 //! handle drops.
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     path::Path,
     sync::{
@@ -19,7 +20,12 @@ use switchboard_proto::v1::{
     routing_client::RoutingClient,
 };
 use switchboard_server::{App, Clock, CustomerSource, SystemClock};
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::oneshot,
+    task::JoinHandle,
+};
 use tokio_stream::StreamExt;
 use tonic::{Streaming, transport::Channel};
 
@@ -41,7 +47,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub app: App,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    task: Option<JoinHandle<switchboard_server::Stopped>>,
 }
 
 /// The server on the shipped config and sample customers.
@@ -134,7 +140,11 @@ pub async fn serve_app(app: App) -> TestServer {
 }
 
 async fn serve(app: App) -> TestServer {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on(app, TcpListener::bind("127.0.0.1:0").await.unwrap())
+}
+
+/// Serves an app on a listener the test made, stopped when the handle drops.
+pub fn serve_on(app: App, listener: TcpListener) -> TestServer {
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let served = app.clone();
@@ -143,7 +153,7 @@ async fn serve(app: App) -> TestServer {
             let _ = rx.await;
         })
         .await
-        .unwrap();
+        .unwrap()
     });
     TestServer {
         addr,
@@ -174,14 +184,30 @@ impl TestServer {
         AgentsClient::new(self.channel().await)
     }
 
-    /// Stops the server and waits for it to finish.
-    pub async fn stop(mut self) {
+    /// Stops the server as a signal would and waits for it to finish; how it stopped.
+    pub async fn stop(mut self) -> switchboard_server::Stopped {
+        self.begin_stop();
+        self.task
+            .take()
+            .expect("stopped once")
+            .await
+            .expect("the server task")
+    }
+
+    /// Starts the shutdown (as SIGTERM would) without waiting for it.
+    pub fn begin_stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap();
-        }
+    }
+
+    /// Waits for a shutdown begun with [`TestServer::begin_stop`] to finish.
+    pub async fn stopped(mut self) -> switchboard_server::Stopped {
+        self.task
+            .take()
+            .expect("stopped once")
+            .await
+            .expect("the server task")
     }
 }
 
@@ -211,4 +237,52 @@ pub async fn next(stream: &mut Streaming<pb::Assignment>) -> pb::Assignment {
         .expect("an assignment within 10 s")
         .expect("the stream is open")
         .expect("not an error")
+}
+
+/// `GET path` over plain HTTP/1.1; the status line and the body.
+pub async fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+/// `server` with its metrics served on a port of their own.
+pub async fn scraped(server: TestServer) -> (TestServer, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = listener.local_addr().unwrap();
+    tokio::spawn(switchboard_server::serve_metrics(
+        server.app.clone(),
+        listener,
+        std::future::pending(),
+    ));
+    (server, metrics)
+}
+
+/// Each sample line's value by its name and labels as written (`name{a="b"}`).
+pub fn samples(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The metrics served at `addr`, by series.
+pub async fn scrape(addr: SocketAddr) -> HashMap<String, f64> {
+    let (status, body) = get(addr, "/metrics").await;
+    assert!(status.contains("200"), "{status}");
+    samples(&body)
 }

@@ -863,7 +863,7 @@ async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
     refuse(
         agents.set_agent_state(chat).await,
         Code::InvalidArgument,
-        "capacity.chat: only voice calls are routed so far",
+        "capacity: channel \"chat\": only voice calls are routed so far",
     );
     refuse(
         agents.set_agent_state(senior("")).await,
@@ -1074,4 +1074,34 @@ async fn rules_put_offers_and_notes_on_the_agents_screen_and_tags_on_the_decisio
     let screen = a.customer.unwrap();
     assert_eq!(screen.offers, ["extended-warranty"]);
     assert_eq!(screen.notes, ["called in the last 7 days"]);
+}
+
+#[tokio::test]
+async fn a_stream_replaced_by_a_newer_one_for_the_same_switch_ends_with_aborted() {
+    let server = start().await;
+    let mut routing = server.routing().await;
+    let mut old = watch(&mut routing).await;
+    // The switch reconnects (from another connection, as after a network blip) while
+    // the old stream is still open.
+    let mut newer = watch(&mut server.routing().await).await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), old.next())
+        .await
+        .expect("the old stream ends at once")
+        .expect("with a status")
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Aborted);
+    assert_eq!(
+        ended.message(),
+        "replaced by a newer stream for switch \"sbc-1\""
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), old.next())
+            .await
+            .expect("and nothing after")
+            .is_none()
+    );
+    // Assignments go to the newer stream.
+    login(&server, senior("ann")).await;
+    route(&mut routing, "p1", MARIA_PLATINUM, PLATINUM_LINE).await;
+    assert_eq!(next(&mut newer).await.call_id, "p1");
 }

@@ -3,50 +3,12 @@
 //! state, service levels, FCR, CSAT and saves; scraped and parsed as Prometheus would.
 //! With them, the agents' figures and the standards report over gRPC.
 
-use std::collections::HashMap;
-
 use switchboard_proto::v1 as pb;
-use switchboard_tests::start;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-};
-
-/// `GET path` over plain HTTP/1.1; the status line and the body.
-async fn get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
-    (
-        head.lines().next().unwrap_or("").to_owned(),
-        body.to_owned(),
-    )
-}
+use switchboard_tests::{get, samples, scraped, start};
 
 /// The server on the shipped config, with its metrics served on a port of their own.
 async fn start_scraped() -> (switchboard_tests::TestServer, std::net::SocketAddr) {
     scraped(start().await).await
-}
-
-/// `server` with its metrics served on a port of their own.
-async fn scraped(
-    server: switchboard_tests::TestServer,
-) -> (switchboard_tests::TestServer, std::net::SocketAddr) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics = listener.local_addr().unwrap();
-    tokio::spawn(switchboard_server::serve_metrics(
-        server.app.clone(),
-        listener,
-        std::future::pending(),
-    ));
-    (server, metrics)
 }
 
 /// Cy logs in, ready, for the platinum desk and the general queues.
@@ -71,17 +33,6 @@ fn last_hour() -> Option<prost_types::Duration> {
         seconds: 3_600,
         nanos: 0,
     })
-}
-
-/// Each sample line's value by its name and labels as written (`name{a="b"}`).
-fn samples(text: &str) -> HashMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| {
-            let (series, value) = l.rsplit_once(' ')?;
-            Some((series.to_owned(), value.parse().ok()?))
-        })
-        .collect()
 }
 
 #[tokio::test]

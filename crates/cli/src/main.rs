@@ -51,8 +51,12 @@ enum Command {
 /// EX_USAGE, which our ops tooling already treats as "fix your input").
 const EXIT_BAD_CONFIG: u8 = 64;
 
-/// Exit code when the store cannot be opened or trusted (EX_IOERR).
+/// Exit code when the store cannot be opened or trusted, or when changes acknowledged
+/// could not be written to it before the server stopped (EX_IOERR).
 const EXIT_STORE: u8 = 74;
+
+/// Exit code when another server holds the store (EX_TEMPFAIL: try again once it stops).
+const EXIT_STORE_IN_USE: u8 = 75;
 
 /// The config at `path`, or the embedded default; on errors, prints each and gives the
 /// exit code for a bad config.

@@ -5,6 +5,7 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc};
 use anyhow::Context;
 use switchboard_config::{Config, ConfigError};
 use switchboard_server::{App, CustomerSource, StartError, SystemClock};
+use switchboard_store::StoreError;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -64,12 +65,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map_or(config.settings.metrics_listen, |m| m.0);
     let (mut app, loaded) = match App::with_store(config, &customers, Arc::new(SystemClock)) {
         Ok(started) => started,
+        Err(StartError::Store(e @ StoreError::Locked { .. })) => {
+            eprintln!("switchboard: not starting: {e}");
+            return Ok(ExitCode::from(crate::EXIT_STORE_IN_USE));
+        }
         Err(StartError::Store(e)) => {
             eprintln!("switchboard: not starting: {e}");
             return Ok(ExitCode::from(crate::EXIT_STORE));
         }
         Err(e) => return Err(e.into()),
     };
+    match switchboard_server::raise_descriptor_limit() {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     if let Some(path) = &args.config {
         app = app.with_config_path(path.clone());
     }
@@ -109,15 +118,24 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(on_signals(app.clone(), stop));
+        let stop_signal = move || {
+            let mut stopping = stopping.clone();
+            async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            }
+        };
         // Metrics are for people watching: a port that cannot be had is reported and
         // routing goes on without it.
         if let Some(address) = metrics_listen {
             match tokio::net::TcpListener::bind(address).await {
                 Ok(metrics) => {
                     let served = app.clone();
+                    let stopped = stop_signal();
                     tokio::spawn(async move {
                         if let Err(e) =
-                            switchboard_server::serve_metrics(served, metrics, stop_signal()).await
+                            switchboard_server::serve_metrics(served, metrics, stopped).await
                         {
                             tracing::error!("metrics stopped: {e}");
                         }
@@ -126,14 +144,84 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Err(e) => tracing::error!(%address, "metrics not served: {e}"),
             }
         }
-        switchboard_server::serve(app, listener, async {
-            stop_signal().await;
-            tracing::info!("shutting down");
+        let stopped = switchboard_server::serve(app, listener, stop_signal()).await?;
+        Ok(match stopped.flushed {
+            Ok(()) => {
+                tracing::info!("switchboard stopped");
+                ExitCode::SUCCESS
+            }
+            // Logged by the server with what was lost.
+            Err(_) => ExitCode::from(crate::EXIT_STORE),
         })
-        .await?;
-        tracing::info!("switchboard stopped");
-        Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The first SIGTERM or Ctrl-C starts a graceful shutdown; a second one stops at once,
+/// after one attempt to write what the store has not yet taken.
+async fn on_signals(app: switchboard_server::App, stop: tokio::sync::watch::Sender<bool>) {
+    let mut signals = Signals::new();
+    signals.next().await;
+    tracing::info!("shutting down (a second signal stops at once)");
+    let _ = stop.send(true);
+    signals.next().await;
+    tracing::warn!("second signal: stopping now");
+    let flushed = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        tokio::task::spawn_blocking(move || app.flush_store()),
+    )
+    .await;
+    let code = match flushed {
+        Ok(Ok(Ok(()))) => {
+            tracing::info!("store flushed");
+            0
+        }
+        Ok(Ok(Err(e))) => {
+            tracing::error!(error = %e, "store not flushed: changes acknowledged since the last write are lost");
+            i32::from(crate::EXIT_STORE)
+        }
+        _ => {
+            tracing::error!(
+                "store flush did not finish: changes acknowledged since the last write may be lost"
+            );
+            i32::from(crate::EXIT_STORE)
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Ctrl-C and SIGTERM, as many times as they come.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| tracing::warn!(error = %e, "cannot listen for SIGTERM"))
+                .ok(),
+        }
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        let term = async {
+            match &mut self.term {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
 }
 
 fn refuse(e: &ConfigError) -> ExitCode {
@@ -142,26 +230,4 @@ fn refuse(e: &ConfigError) -> ExitCode {
     }
     eprintln!("switchboard: not starting: {e}");
     ExitCode::from(crate::EXIT_BAD_CONFIG)
-}
-
-/// Ctrl-C or SIGTERM. Each server waits on its own; the gRPC one says it is stopping.
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

@@ -4,114 +4,41 @@
 //! the pending offer re-sent, and the same decision for a call id seen before.
 #![cfg(unix)]
 
+mod support;
+
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    sync::mpsc,
     time::{Duration, Instant},
 };
+
+use support::{SWITCH, channel, press_zero, route};
 
 use switchboard_proto::v1::{
     self as pb, agents_client::AgentsClient, routing_client::RoutingClient,
 };
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 
-const SWITCH: &str = "sbc-1";
 /// How long the load runs before the kill.
 const LOAD_FOR: Duration = Duration::from_secs(3);
 /// A call acknowledged this long before the kill must be back: `store.commit_delay`
 /// (50 ms here) plus one commit, with a wide margin for a loaded test machine.
 const DURABLE_WITHIN: Duration = Duration::from_millis(1_500);
 
-/// The shipped config with its store in a fresh folder and file watching off.
+/// The shipped config with its store in a fresh folder; offers stay open for the whole
+/// test (the calls served after the restart are not answered, and must not come back to
+/// the queue).
 fn config(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config");
-    let text = std::fs::read_to_string(root.join("switchboard.toml")).unwrap();
-    let from = "listen = \"127.0.0.1:50051\"";
-    assert!(text.contains(from));
-    // Offers stay open for the whole test: the calls served after the restart are not
-    // answered, and must not come back to the queue.
-    let text = text.replacen("offer_timeout = \"20s\"", "offer_timeout = \"10m\"", 1);
-    let text = text.replacen(
-        from,
-        "listen = \"127.0.0.1:50051\"\nreload_on_change = false\n\n[store]\npath = \"data/s.db\"\ncommit_delay = \"50ms\"",
-        1,
-    );
-    std::fs::write(dir.join("switchboard.toml"), text).unwrap();
-    std::fs::copy(root.join("customers.csv"), dir.join("customers.csv")).unwrap();
-    dir.join("switchboard.toml")
+    support::config(
+        name,
+        &[("offer_timeout = \"20s\"", "offer_timeout = \"10m\"")],
+    )
 }
 
-/// The server process, killed with SIGKILL when dropped (also when a test fails).
-struct Server(Child);
-
-impl Server {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Starts the server on any free port; its address once it serves, and what it logged
-/// until then.
-fn serve(config: &Path) -> (Server, String, Vec<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "off",
-            "--config",
-        ])
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
-        if let Some(rest) = line.split("address=").nth(1) {
-            let address = rest.split_whitespace().next().unwrap().to_owned();
-            // Keep reading, so the server never blocks on a full pipe.
-            std::thread::spawn(move || rx.iter().for_each(drop));
-            return (Server(child), address, seen);
-        }
-        seen.push(line);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not start: {seen:#?}");
-}
-
-async fn channel(address: &str) -> Channel {
-    Channel::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+/// The server on `config`, its address, and what it logged until it served.
+fn serve(config: &Path) -> (support::Server, String, Vec<String>) {
+    let (server, log) = support::serve(config);
+    let address = server.address.clone();
+    (server, address, log)
 }
 
 fn agent(id: &str, state: pb::AgentState) -> pb::SetAgentStateRequest {
@@ -124,25 +51,6 @@ fn agent(id: &str, state: pb::AgentState) -> pb::SetAgentStateRequest {
         }],
         endpoint: format!("sip:{id}@pbx.example"),
         ..Default::default()
-    }
-}
-
-fn route(id: &str, n: usize) -> pb::RouteCallRequest {
-    pb::RouteCallRequest {
-        call_id: id.into(),
-        // A new caller each time, from an area code no sample customer has: all wait at the same priority, so their order
-        // in the operator queue is their order of arrival.
-        caller: format!("+1907555{n:04}"),
-        dialed: "+18005550100".into(),
-        switch_id: SWITCH.into(),
-        ..Default::default()
-    }
-}
-
-fn press_zero(id: &str) -> pb::SubmitInputRequest {
-    pb::SubmitInputRequest {
-        call_id: id.into(),
-        input: Some(pb::submit_input_request::Input::Digits("0".into())),
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::{fmt, fs::File, io::Read, path::Path, sync::Arc};
 
-use switchboard_core::{Customer, Directory, Preference, RoutePlan, TierId};
+use switchboard_core::{Customer, Directory, Preference, RoutePlan, TierId, text::shown};
 
 use crate::diagnostic::did_you_mean;
 
@@ -139,14 +139,16 @@ impl Columns {
             match COLUMNS.iter().position(|c| *c == name) {
                 Some(k) if at[k].is_some() => {
                     return Err(CustomersError::Header(format!(
-                        "column {name:?} appears twice"
+                        "column {} appears twice",
+                        shown(name)
                     )));
                 }
                 Some(k) => at[k] = Some(i),
                 None => {
                     let hint = did_you_mean(name, COLUMNS.iter().copied());
                     return Err(CustomersError::Header(format!(
-                        "unknown column {name:?}{hint}"
+                        "unknown column {}{hint}",
+                        shown(name)
                     )));
                 }
             }
@@ -173,17 +175,16 @@ impl Columns {
     fn customer(&self, r: &csv::StringRecord, plan: &RoutePlan) -> Result<Customer, String> {
         let mut numbers = Vec::new();
         for raw in split_list(self.get(r, "phone_numbers")) {
-            let n = plan
-                .numbers
-                .normalize(raw)
-                .map_err(|e| format!("phone_numbers: {raw:?} is not a valid number ({e})"))?;
+            let n = plan.numbers.normalize(raw).map_err(|e| {
+                format!("phone_numbers: {} is not a valid number ({e})", shown(raw))
+            })?;
             numbers.push(n);
         }
         let tier = match self.get(r, "tier") {
             "" => TierId(0),
             name => plan.tier_by_name(name).ok_or_else(|| {
                 let hint = did_you_mean(name, plan.tiers.iter().map(|t| t.name.as_str()));
-                format!("tier: unknown tier {name:?}{hint}")
+                format!("tier: unknown tier {}{hint}", shown(name))
             })?,
         };
         let preference = match self.get(r, "preference") {
@@ -194,20 +195,22 @@ impl Columns {
             "" => 0.0,
             v => v
                 .parse::<f64>()
-                .map_err(|_| format!("lifetime_value: {v:?} is not a number"))?,
+                .map_err(|_| format!("lifetime_value: {} is not a number", shown(v)))?,
         };
-        let influence =
-            match self.get(r, "influence") {
-                "" => 0,
-                v => v.parse::<u8>().ok().filter(|i| *i <= 100).ok_or_else(|| {
-                    format!("influence: {v:?} is not a whole number from 0 to 100")
-                })?,
-            };
+        let influence = match self.get(r, "influence") {
+            "" => 0,
+            v => v.parse::<u8>().ok().filter(|i| *i <= 100).ok_or_else(|| {
+                format!(
+                    "influence: {} is not a whole number from 0 to 100",
+                    shown(v)
+                )
+            })?,
+        };
         let mut attributes = Vec::new();
         for pair in split_list(self.get(r, "attributes")) {
             let (k, v) = pair
                 .split_once('=')
-                .ok_or_else(|| format!("attributes: {pair:?} is not key=value"))?;
+                .ok_or_else(|| format!("attributes: {} is not key=value", shown(pair)))?;
             attributes.push((Box::from(k.trim()), Box::from(v.trim())));
         }
         let agent = self.get(r, "preferred_agent");

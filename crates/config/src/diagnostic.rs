@@ -195,9 +195,13 @@ fn walk_value(value: &DeValue<'_>, offset: usize, path: &mut String) {
 
 /// The closest of `candidates` to `name`, if it is close enough to be a likely typo.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let length = name.chars().count();
+    let limit = (length / 3).max(1);
     candidates
         .into_iter()
+        // The distance is at least the difference in length: a name far longer than
+        // any candidate (a megabyte sent by mistake) is not compared at all.
+        .filter(|c| length.abs_diff(c.chars().count()) <= limit)
         .map(|c| (edit_distance(name, c), c))
         .filter(|(d, c)| *d <= limit && !c.is_empty())
         .min_by_key(|(d, _)| *d)

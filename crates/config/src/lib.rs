@@ -14,6 +14,8 @@
 //!   merging of a config directory's files.
 //! - [`diagnostic`]: positioned errors, field paths from spans, did-you-mean hints.
 //! - [`duration`]: `20s`, `4h`, `7d`.
+//! - `limits`: shutdown, connections and the store's failure policy, and sizes
+//!   (`256MiB`).
 //! - [`customers`]: customer CSV import with per-row errors.
 
 use std::{
@@ -29,11 +31,13 @@ pub mod customers;
 pub mod diagnostic;
 pub mod duration;
 mod expr;
+mod limits;
 mod raw;
 mod reach;
 mod validate;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use limits::parse_size;
 
 /// The shipped config, built into the binary so `switchboard serve` runs with no files.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/switchboard.toml");
@@ -59,6 +63,9 @@ pub struct Settings {
     pub log_caller_numbers: bool,
     /// Calls are forgotten this long after they began, whatever their state.
     pub forget_calls_after: Duration,
+    /// A call still at a menu this long after its last decision is over: the caller
+    /// hung up and the switch never said so.
+    pub menu_timeout: Duration,
     /// How long the switch has to report CONNECTED or NO_ANSWER for an offered call
     /// before it goes back to its queue.
     pub offer_timeout: Duration,
@@ -74,6 +81,36 @@ pub struct Settings {
     pub commit_delay: Duration,
     /// Call detail records older than this are pruned.
     pub keep_call_records: Duration,
+    /// Shutdown, connections and a failing store.
+    pub limits: Limits,
+}
+
+/// How the server protects itself and what it does when its store fails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limits {
+    /// How long a shutdown waits for requests in flight before it stops anyway.
+    pub shutdown_grace: Duration,
+    /// Connections held at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// A connection with no request or stream open this long is closed.
+    pub idle_timeout: Duration,
+    /// HTTP/2 pings on a quiet connection this often; a peer that does not answer
+    /// within the same time is gone.
+    pub keepalive: Duration,
+    /// New calls while the store cannot write.
+    pub on_store_failure: StoreFailure,
+    /// About how many bytes of changes may wait for a failing store before new calls
+    /// and admin writes are refused whatever `on_store_failure` says.
+    pub max_pending: u64,
+}
+
+/// What the server does with new calls while its store cannot write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// Keep routing from memory; the changes are written when the store recovers.
+    Route,
+    /// Refuse new calls with UNAVAILABLE, so switches use their own fallback.
+    Refuse,
 }
 
 impl Settings {
@@ -94,6 +131,15 @@ impl Settings {
         }
         if self.commit_delay != running.commit_delay {
             out.push("store.commit_delay");
+        }
+        if self.limits.max_connections != running.limits.max_connections {
+            out.push("server.max_connections");
+        }
+        if self.limits.idle_timeout != running.limits.idle_timeout {
+            out.push("server.idle_timeout");
+        }
+        if self.limits.keepalive != running.limits.keepalive {
+            out.push("server.keepalive");
         }
         out
     }

@@ -62,6 +62,10 @@ pub(crate) struct RawServer {
     pub(crate) service_level_window: Option<S<String>>,
     pub(crate) reload_on_change: Option<bool>,
     pub(crate) log_caller_numbers: Option<bool>,
+    pub(crate) shutdown_grace: Option<S<String>>,
+    pub(crate) max_connections: Option<S<i64>>,
+    pub(crate) idle_timeout: Option<S<String>>,
+    pub(crate) keepalive: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +75,8 @@ pub(crate) struct RawStore {
     pub(crate) path: Option<S<String>>,
     pub(crate) commit_delay: Option<S<String>>,
     pub(crate) keep_call_records: Option<S<String>>,
+    pub(crate) on_failure: Option<S<String>>,
+    pub(crate) max_pending: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +99,7 @@ pub(crate) struct RawLearning {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCalls {
     pub(crate) forget_after: Option<S<String>>,
+    pub(crate) menu_timeout: Option<S<String>>,
     pub(crate) offer_timeout: Option<S<String>>,
     pub(crate) after_offer_timeout: Option<S<String>>,
     pub(crate) no_answers_before_not_ready: Option<S<i64>>,

@@ -1394,3 +1394,91 @@ fn the_coaching_standard_and_the_service_level_window_are_read_and_checked() {
     let config = parse(&text, Path::new(FILE)).unwrap();
     assert_eq!(config.plan.coaching, Default::default());
 }
+
+#[test]
+fn shutdown_connection_and_store_failure_settings_have_defaults_and_refuse_bad_values() {
+    let config = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
+    let limits = &config.settings.limits;
+    assert_eq!(limits.shutdown_grace, std::time::Duration::from_secs(10));
+    assert_eq!(limits.max_connections, 10_000);
+    assert_eq!(limits.idle_timeout, std::time::Duration::from_secs(300));
+    assert_eq!(limits.keepalive, std::time::Duration::from_secs(30));
+    assert_eq!(limits.on_store_failure, StoreFailure::Route);
+    assert_eq!(limits.max_pending, 256 << 20);
+    assert_eq!(
+        config.settings.menu_timeout,
+        std::time::Duration::from_secs(600)
+    );
+
+    let set = |keys: &str| {
+        edited(
+            "listen = \"127.0.0.1:50051\"",
+            &format!("listen = \"127.0.0.1:50051\"\n{keys}"),
+        )
+    };
+    let text = set(
+        "shutdown_grace = \"20m\"\nmax_connections = 0\nidle_timeout = \"500ms\"\nkeepalive = \"soon\"",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "{}: server.shutdown_grace: \"20m\" is longer than the maximum 10m",
+                at(&text, "\"20m\"")
+            ),
+            format!(
+                "{}: server.max_connections: 0 is out of range (1 to 1000000)",
+                at(&text, "0\nidle")
+            ),
+            format!(
+                "{}: server.idle_timeout: \"500ms\" is shorter than the minimum 1s",
+                at(&text, "\"500ms\"")
+            ),
+            format!(
+                "{}: server.keepalive: \"soon\": expected a number before \"soon\"",
+                at(&text, "\"soon\"")
+            ),
+        ]
+    );
+    let text =
+        format!("{DEFAULT_CONFIG}\n[store]\non_failure = \"refuze\"\nmax_pending = \"2GB\"\n");
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "{}: store.on_failure: \"refuze\" is not route or refuse (did you mean \"refuse\"?)",
+                at(&text, "\"refuze\"")
+            ),
+            format!(
+                "{}: store.max_pending: \"2GB\": unknown unit \"GB\" (use B, KiB, MiB or GiB)",
+                at(&text, "\"2GB\"")
+            ),
+        ]
+    );
+    let text = format!("{DEFAULT_CONFIG}\n[store]\nmax_pending = \"1KiB\"\n");
+    assert_eq!(
+        errors(&text)[0],
+        format!(
+            "{}: store.max_pending: \"1KiB\" is out of range (64KiB to 1024GiB)",
+            at(&text, "\"1KiB\"")
+        )
+    );
+    let text = edited(
+        "forget_after = \"4h\"",
+        "forget_after = \"4h\"\nmenu_timeout = \"5s\"",
+    );
+    assert_eq!(
+        errors(&text)[0],
+        format!(
+            "{}: calls.menu_timeout: \"5s\" is shorter than the minimum 30s",
+            at(&text, "\"5s\"")
+        )
+    );
+    let text =
+        format!("{DEFAULT_CONFIG}\n[store]\non_failure = \"refuse\"\nmax_pending = \"1GiB\"\n");
+    let limits = parse(&text, Path::new(FILE)).unwrap().settings.limits;
+    assert_eq!(
+        (limits.on_store_failure, limits.max_pending),
+        (StoreFailure::Refuse, 1 << 30)
+    );
+}

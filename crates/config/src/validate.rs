@@ -50,6 +50,9 @@ const DEFAULT_SERVICE_LEVEL_WINDOW: Duration = Duration::from_secs(30 * 60);
 /// The service-level window is kept in memory a minute at a time for this long.
 const MAX_SERVICE_LEVEL_WINDOW: Duration = Duration::from_secs(24 * 3_600);
 const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(4 * 3_600);
+/// Far longer than any menu takes to hear and answer (with its retries), so only a
+/// caller who hung up unreported is timed out.
+const DEFAULT_MENU_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const DEFAULT_MENU_ATTEMPTS: u8 = 3;
 const DEFAULT_WRAP_UP: Duration = Duration::from_secs(15);
 /// A typical voice handle time, used until a queue's calls have been measured.
@@ -86,7 +89,12 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn error(&mut self, span: Range<usize>, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn error(
+        &mut self,
+        span: Range<usize>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         let d = self
             .src
             .at(Severity::Error, span, &path.into(), message.into());
@@ -166,7 +174,12 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn duration(&mut self, value: &S<String>, path: &str, min: Duration) -> Option<Duration> {
+    pub(crate) fn duration(
+        &mut self,
+        value: &S<String>,
+        path: &str,
+        min: Duration,
+    ) -> Option<Duration> {
         match parse_duration(value.get_ref()) {
             Ok(d) if d >= min => Some(d),
             Ok(_) => {
@@ -188,7 +201,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn int_in(
+    pub(crate) fn int_in(
         &mut self,
         value: &S<i64>,
         path: &str,
@@ -208,7 +221,7 @@ impl<'a> Checker<'a> {
     }
 }
 
-fn humanize(d: Duration) -> String {
+pub(crate) fn humanize(d: Duration) -> String {
     let s = d.as_secs();
     if s.is_multiple_of(86_400) {
         format!("{}d", s / 86_400)
@@ -418,6 +431,11 @@ pub(crate) fn validate(
         Some(d) => c.duration(d, "calls.forget_after", Duration::from_secs(60)),
         None => Some(DEFAULT_FORGET_AFTER),
     };
+    let menu_timeout = match &raw.calls.menu_timeout {
+        Some(d) => c.duration(d, "calls.menu_timeout", Duration::from_secs(30)),
+        None => Some(DEFAULT_MENU_TIMEOUT),
+    };
+    let limits = crate::limits::limits(c, &raw.server, &raw.store);
     let offer_timeout = match &raw.calls.offer_timeout {
         Some(d) => c.duration(d, "calls.offer_timeout", Duration::from_secs(1)),
         None => Some(DEFAULT_OFFER_TIMEOUT),
@@ -1183,6 +1201,8 @@ pub(crate) fn validate(
                 commit_delay: commit_delay?,
                 keep_call_records: keep_call_records?,
                 forget_calls_after: forget_after?,
+                menu_timeout: menu_timeout?,
+                limits: limits?,
                 offer_timeout: offer_timeout?,
                 no_answers_before_not_ready: no_answers?,
                 after_offer_timeout: after_offer_timeout?,

@@ -15,7 +15,10 @@ use switchboard_core::{
 use switchboard_proto::v1::{self as pb, admin_server::Admin};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{App, convert, error::ApiError};
+use crate::{
+    App, convert,
+    error::{ApiError, shown},
+};
 
 #[derive(Debug, Clone)]
 pub(crate) struct AdminService {
@@ -30,7 +33,7 @@ const MAX_IMPORT_BYTES: usize = 256 << 20;
 const MAX_REPORTED_ROWS: usize = 1_000;
 
 fn check_number_text(field: &str, text: &str) -> Result<(), ApiError> {
-    if text.len() > MAX_NUMBER_TEXT {
+    if switchboard_core::text::longer_than(text, MAX_NUMBER_TEXT) {
         return Err(ApiError::invalid(field, "longer than 64 characters"));
     }
     Ok(())
@@ -68,6 +71,9 @@ impl Admin for AdminService {
             .ok_or_else(|| ApiError::invalid("customer", "required"))?;
         let plan = self.app.router.plan();
         let customer = convert::customer_from(&plan, customer)?;
+        if let Some(refusal) = self.app.refuses_durable_writes() {
+            return Err(refusal.into());
+        }
         let stored = self
             .app
             .router
@@ -75,6 +81,8 @@ impl Admin for AdminService {
             .upsert(customer)
             .map_err(ApiError::from)?;
         self.app.persist_customer(&stored);
+        // Upserted means stored: the answer waits for the disk.
+        self.app.durable().await?;
         tracing::info!(customer_id = %stored.id, "customer upserted");
         Ok(Response::new(self.view(&stored)))
     }
@@ -102,7 +110,7 @@ impl Admin for AdminService {
                     .map_err(|e| {
                         ApiError::invalid(
                             "phone_number",
-                            format!("{raw:?} is not a valid number ({e})"),
+                            format!("{} is not a valid number ({e})", shown(&raw)),
                         )
                     })?;
                 directory.lookup(number).ok_or(ApiError::NotFound {
@@ -119,6 +127,9 @@ impl Admin for AdminService {
         &self,
         request: Request<Streaming<pb::ImportCustomersRequest>>,
     ) -> Result<Response<pb::ImportCustomersResponse>, Status> {
+        if let Some(refusal) = self.app.refuses_durable_writes() {
+            return Err(refusal.into());
+        }
         let mut stream = request.into_inner();
         let mut csv = Vec::new();
         while let Some(chunk) = stream.message().await? {
@@ -134,33 +145,26 @@ impl Admin for AdminService {
             }
             csv.extend_from_slice(&chunk.csv_chunk);
         }
+        // The store may have failed while the file came in.
+        if let Some(refusal) = self.app.refuses_durable_writes() {
+            return Err(refusal.into());
+        }
         let app = self.app.clone();
         // Parsing a large file takes seconds: off the async workers.
         let report = tokio::task::spawn_blocking(move || {
             let plan = app.router.plan();
-            let report =
-                customers::import_each(csv.as_slice(), &plan, app.router.directory(), |c| {
-                    app.persist_customer(c)
-                });
-            // Imported means stored: wait for the writer before answering.
-            let stored = app.flush_store();
-            (report, stored)
+            customers::import_each(csv.as_slice(), &plan, app.router.directory(), |c| {
+                app.persist_customer(c)
+            })
         })
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "import task failed");
             Status::internal("import failed; see the server log")
-        })?;
-        let report = match report {
-            (Ok(r), Ok(())) => r,
-            (Err(e), _) => return Err(ApiError::invalid("csv_chunk", e.to_string()).into()),
-            (Ok(_), Err(e)) => {
-                tracing::error!(error = %e, "imported customers could not be stored");
-                return Err(Status::unavailable(
-                    "the store could not write the import; see the server log",
-                ));
-            }
-        };
+        })?
+        .map_err(|e| ApiError::invalid("csv_chunk", e.to_string()))?;
+        // Imported means stored: wait for the writer before answering.
+        self.app.durable().await?;
         tracing::info!(
             imported = report.imported,
             rejected = report.rejected.len(),

@@ -10,10 +10,11 @@ use switchboard_core::{
     plan::AgentStandard,
     router::{Action, Channel, Decision, Placement, PreferenceSource, describe_reason},
     scorecard::Figures,
+    text::longer_than,
 };
 use switchboard_proto::v1 as pb;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, shown};
 
 pub(crate) fn channel(value: i32) -> Result<Channel, ApiError> {
     match pb::Channel::try_from(value) {
@@ -177,11 +178,11 @@ pub(crate) fn customer_from(plan: &RoutePlan, c: pb::Customer) -> Result<Custome
     let mut numbers = Vec::with_capacity(c.phone_numbers.len());
     for (i, raw) in c.phone_numbers.iter().enumerate() {
         let field = format!("customer.phone_numbers[{i}]");
-        if raw.len() > switchboard_core::router::MAX_NUMBER_TEXT {
+        if longer_than(raw, switchboard_core::router::MAX_NUMBER_TEXT) {
             return Err(ApiError::invalid(field, "longer than 64 characters"));
         }
         let n = plan.numbers.normalize(raw).map_err(|e| {
-            ApiError::invalid(field, format!("{raw:?} is not a valid number ({e})"))
+            ApiError::invalid(field, format!("{} is not a valid number ({e})", shown(raw)))
         })?;
         numbers.push(n);
     }
@@ -192,7 +193,11 @@ pub(crate) fn customer_from(plan: &RoutePlan, c: pb::Customer) -> Result<Custome
             let names: Vec<&str> = plan.tiers.iter().map(|t| t.name.as_str()).collect();
             ApiError::invalid(
                 "customer.tier",
-                format!("unknown tier {:?} (tiers: {})", c.tier, names.join(", ")),
+                format!(
+                    "unknown tier {} (tiers: {})",
+                    shown(&c.tier),
+                    names.join(", ")
+                ),
             )
         })?
     };
@@ -377,7 +382,7 @@ pub(crate) fn check_id(field: &str, value: &str, max: usize) -> Result<(), ApiEr
     if value.is_empty() {
         return Err(ApiError::invalid(field, "must not be empty"));
     }
-    if value.len() > max {
+    if longer_than(value, max) {
         return Err(ApiError::invalid(
             field,
             format!("longer than {max} characters"),
@@ -404,7 +409,10 @@ pub(crate) fn check_name(field: &str, value: &str, max: usize) -> Result<(), Api
     } else {
         Err(ApiError::invalid(
             field,
-            format!("{value:?} must be 1 to {max} characters of a-z, 0-9, '_' and '-'"),
+            format!(
+                "{} must be 1 to {max} characters of a-z, 0-9, '_' and '-'",
+                shown(value)
+            ),
         ))
     }
 }
@@ -447,7 +455,7 @@ pub(crate) fn agent_profile(req: &pb::SetAgentStateRequest) -> Result<AgentProfi
         if skills.iter().any(|(n, _)| *n == s.name) {
             return Err(ApiError::invalid(
                 format!("skills[{i}].name"),
-                format!("{:?} given twice", s.name),
+                format!("{} given twice", shown(&s.name)),
             ));
         }
         skills.push((s.name.clone(), p));
@@ -469,8 +477,11 @@ pub(crate) fn agent_profile(req: &pb::SetAgentStateRequest) -> Result<AgentProfi
             }
             (other, _) => {
                 return Err(ApiError::invalid(
-                    format!("capacity.{other}"),
-                    "only voice calls are routed so far",
+                    "capacity",
+                    format!(
+                        "channel {}: only voice calls are routed so far",
+                        shown(other)
+                    ),
                 ));
             }
         }

@@ -4,7 +4,9 @@
 
 use std::{
     collections::HashMap,
+    pin::Pin,
     sync::{Arc, Mutex, OnceLock},
+    task::{Context, Poll},
 };
 
 use switchboard_core::{
@@ -14,7 +16,8 @@ use switchboard_core::{
 };
 use switchboard_proto::v1 as pb;
 use switchboard_store::writer::{Change, Writer};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::Stream;
 use tonic::Status;
 
 use crate::convert;
@@ -27,7 +30,48 @@ type Sender = mpsc::Sender<Result<pb::Assignment, Status>>;
 #[derive(Debug, Default)]
 struct Switch {
     pending: Vec<pb::Assignment>,
-    stream: Option<Sender>,
+    stream: Option<Watcher>,
+}
+
+/// The server's end of a switch's open stream.
+#[derive(Debug)]
+struct Watcher {
+    tx: Sender,
+    /// Ends the stream with a status, ahead of anything still buffered.
+    end: oneshot::Sender<Status>,
+}
+
+impl Watcher {
+    fn end(self, status: Status) {
+        let _ = self.end.send(status);
+    }
+}
+
+/// A switch's assignment stream: what the dispatcher sends, until it is ended with a
+/// status (replaced by a newer stream, or the server shutting down).
+#[derive(Debug)]
+pub(crate) struct AssignmentStream {
+    rx: mpsc::Receiver<Result<pb::Assignment, Status>>,
+    end: Option<oneshot::Receiver<Status>>,
+}
+
+impl Stream for AssignmentStream {
+    type Item = Result<pb::Assignment, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(end) = self.end.as_mut()
+            && let Poll::Ready(ended) = Pin::new(end).poll(cx)
+        {
+            self.end = None;
+            self.rx.close();
+            // Dropped unsent: the dispatcher is gone with the server; the stream ends.
+            return Poll::Ready(ended.ok().map(Err));
+        }
+        if self.end.is_none() {
+            return Poll::Ready(None);
+        }
+        self.rx.poll_recv(cx)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -87,19 +131,22 @@ impl Dispatch {
         let switch = switches.entry(Arc::clone(switch_id)).or_default();
         switch.pending.push(message.clone());
         if let Some(stream) = &switch.stream
-            && stream.try_send(Ok(message)).is_err()
+            && stream.tx.try_send(Ok(message)).is_err()
         {
             // Closed or full: the message stays pending and goes out on reconnect.
             tracing::warn!(%switch_id, "assignment stream not accepting; kept pending");
-            if stream.is_closed() {
+            if stream.tx.is_closed() {
                 switch.stream = None;
             }
         }
     }
 
-    /// A new stream for a switch, starting with what is pending for it.
-    pub(crate) fn watch(&self, switch_id: &str) -> mpsc::Receiver<Result<pb::Assignment, Status>> {
+    /// A new stream for a switch, starting with what is pending for it. A stream the
+    /// switch still had open ends with ABORTED, so a switch that opened two by mistake
+    /// sees which one is dead rather than wait on it in silence.
+    pub(crate) fn watch(&self, switch_id: &str) -> AssignmentStream {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let (end, ended) = oneshot::channel();
         let mut switches = self.lock();
         let switch = switches.entry(Arc::from(switch_id)).or_default();
         for a in &switch.pending {
@@ -107,8 +154,32 @@ impl Dispatch {
                 break;
             }
         }
-        switch.stream = Some(tx);
-        rx
+        if let Some(old) = switch.stream.replace(Watcher { tx, end })
+            && !old.tx.is_closed()
+        {
+            tracing::info!(%switch_id, "assignment stream replaced by a newer one");
+            old.end(Status::aborted(format!(
+                "replaced by a newer stream for switch {}",
+                crate::error::shown(switch_id)
+            )));
+        }
+        AssignmentStream {
+            rx,
+            end: Some(ended),
+        }
+    }
+
+    /// Ends every open stream with `status` (the server is shutting down); what is
+    /// pending stays for the switches' next streams.
+    pub(crate) fn end_all(&self, status: &Status) -> usize {
+        let mut ended = 0;
+        for switch in self.lock().values_mut() {
+            if let Some(w) = switch.stream.take() {
+                ended += usize::from(!w.tx.is_closed());
+                w.end(status.clone());
+            }
+        }
+        ended
     }
 
     /// The switch reported on the call: its assignment is no longer pending.

@@ -1,30 +1,39 @@
 //! Every failure a client can see, and the one place that turns it into a gRPC status.
 
+pub(crate) use switchboard_core::text::shown;
 use switchboard_core::{acd::AcdError, customer::DirectoryError, router::RouteError};
 use tonic::{Code, Status};
+
+/// The longest status message sent: standard clients refuse metadata past 16 KiB (and
+/// would report RESOURCE_EXHAUSTED instead of the real error), and no message of ours
+/// needs more. Echoed values are cut far shorter ([`shown`]); this is the last guard.
+pub const MAX_STATUS_MESSAGE: usize = 1_000;
 
 /// What went wrong with a request, in the API's terms.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{field}: {problem}")]
     InvalidArgument { field: String, problem: String },
-    #[error("call_id: unknown call {call_id:?}")]
+    #[error("call_id: unknown call {}", shown(call_id))]
     UnknownCall { call_id: String },
-    #[error("call {call_id:?} is not at a menu")]
+    #[error("call {} is not at a menu", shown(call_id))]
     NotAtMenu { call_id: String },
-    #[error("call {call_id:?} is not waiting: an agent has it already")]
+    #[error("call {} is not waiting: an agent has it already", shown(call_id))]
     NotWaiting { call_id: String },
-    #[error("{what} {key:?} not found")]
+    #[error("call {} is over: the caller hung up at a menu", shown(call_id))]
+    HungUp { call_id: String },
+    #[error("{what} {} not found", shown(key))]
     NotFound { what: &'static str, key: String },
     #[error(transparent)]
     Directory(#[from] DirectoryError),
-    #[error("agent {agent_id:?}: {error}")]
+    #[error("agent {}: {error}", shown(agent_id))]
     Agent { agent_id: String, error: AcdError },
     #[error(
-        "agent {agent_id:?} is logged in: log out first to change skills, endpoint, tags or capacity"
+        "agent {} is logged in: log out first to change skills, endpoint, tags or capacity",
+        shown(agent_id)
     )]
     AlreadyLoggedIn { agent_id: String },
-    #[error("call {call_id:?}: {error}")]
+    #[error("call {}: {error}", shown(call_id))]
     Call { call_id: String, error: AcdError },
     #[error(
         "the server runs on the embedded default config, which cannot change: start it with --config FILE|DIR to reload"
@@ -61,7 +70,9 @@ impl From<ApiError> for Status {
         let code = match &e {
             ApiError::InvalidArgument { .. } => Code::InvalidArgument,
             ApiError::UnknownCall { .. } | ApiError::NotFound { .. } => Code::NotFound,
-            ApiError::NotAtMenu { .. } | ApiError::NotWaiting { .. } => Code::FailedPrecondition,
+            ApiError::NotAtMenu { .. } | ApiError::NotWaiting { .. } | ApiError::HungUp { .. } => {
+                Code::FailedPrecondition
+            }
             ApiError::Directory(DirectoryError::NumberTaken { .. }) => Code::FailedPrecondition,
             ApiError::Agent { error, .. } | ApiError::Call { error, .. } => match error {
                 AcdError::UnknownAgent | AcdError::UnknownQueue => Code::NotFound,
@@ -74,6 +85,19 @@ impl From<ApiError> for Status {
             ApiError::AlreadyLoggedIn { .. } | ApiError::NoConfigFile => Code::FailedPrecondition,
             ApiError::Unavailable(_) => Code::Unavailable,
         };
-        Status::new(code, e.to_string())
+        Status::new(code, bounded(e.to_string()))
     }
+}
+
+/// `message` cut to [`MAX_STATUS_MESSAGE`] bytes, at a character boundary.
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_STATUS_MESSAGE {
+        let mut cut = MAX_STATUS_MESSAGE - '…'.len_utf8();
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
 }

@@ -3,13 +3,23 @@
 //!
 //! Layout:
 //! - [`App`]: the shared state every service holds (router, clock, settings).
+//! - [`serve`]: the server's life, from serving to a shutdown that loses nothing.
 //! - `reload`: applying an edited config while calls are in flight, on request, on
 //!   SIGHUP or when the files change.
 //! - `routing`, `agents`, `admin`: one module per service.
+//! - `dispatch`: assignments on their way to the switches' streams.
 //! - `convert`: API messages to core types and back, refusing bad fields by name.
+//! - `durability`: what the server does while its store cannot write, and at shutdown.
+//! - `connections`: accepting, limiting and closing idle client connections.
+//! - `metrics`: the Prometheus exposition.
 //! - [`error`]: every client-visible failure and its one mapping to a gRPC status.
 
-use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    path::PathBuf,
+    sync::{Arc, atomic::AtomicBool},
+    time::Duration,
+};
 
 use arc_swap::ArcSwap;
 use switchboard_config::{Config, Settings, customers};
@@ -21,19 +31,23 @@ use switchboard_proto::{
 use switchboard_store::{
     Store, StoreError,
     journal::{Journal, LiveSource},
+    lock::StoreLock,
     writer::{Change, Writer},
 };
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
 mod admin;
 mod agents;
+mod connections;
 mod convert;
 mod dispatch;
+mod durability;
 pub mod error;
 mod metrics;
 mod reload;
 mod routing;
+
+pub use durability::STORE_HEALTH;
 
 pub use metrics::serve_metrics;
 pub use reload::{ReloadCounts, ReloadOutcome};
@@ -79,6 +93,11 @@ pub struct App {
     metrics: Arc<metrics::Metrics>,
     /// Each agent's figures since start.
     scorecards: Arc<switchboard_core::scorecard::Scorecards>,
+    /// The store is this process's alone while it runs.
+    lock: Option<Arc<StoreLock>>,
+    /// Shutting down: new calls are refused.
+    stopping: Arc<AtomicBool>,
+    connections: Arc<connections::ConnectionCounts>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +155,9 @@ impl App {
             store_path: None,
             metrics: Arc::default(),
             scorecards: Arc::default(),
+            lock: None,
+            stopping: Arc::default(),
+            connections: Arc::default(),
         }
     }
 
@@ -155,6 +177,9 @@ impl App {
             );
             return Ok((app, None));
         };
+        // Taken before the store is read: a second server on it would restore the same
+        // calls and agents and run a second distributor over one journal.
+        let lock = StoreLock::acquire(&path, &format!("pid {}", std::process::id()))?;
         let mut store = Store::open(&path)?;
         let plan = &config.plan;
         let directory = Arc::new(Directory::new());
@@ -193,6 +218,8 @@ impl App {
         writer.read_live_state_from(&source);
         app.store = Some(writer);
         app.store_path = Some(Arc::new(path.clone()));
+        app.lock = Some(Arc::new(lock));
+        app.metrics = Arc::new(metrics::Metrics::new(true));
         app.dispatch.journal_to(app.store.clone());
         let restored = app.restore(journal, &mut notes);
         Ok((
@@ -256,6 +283,13 @@ impl App {
         }
     }
 
+    /// A call is over and gone from memory: its final record, and out of the journal.
+    pub(crate) fn call_done(&self, call: switchboard_core::router::CallImage) {
+        if let Some(w) = &self.store {
+            w.send(Change::CallDone(Box::new(call)));
+        }
+    }
+
     /// Persists a customer as stored in the directory (no-op without a store).
     pub(crate) fn persist_customer(&self, customer: &Arc<switchboard_core::Customer>) {
         if let Some(w) = &self.store {
@@ -292,22 +326,37 @@ impl App {
     }
 }
 
-/// Serves every service on `listener` until `shutdown` completes.
+/// How a server stopped.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Whether everything acknowledged was written to the store before the end (always
+    /// `Ok` without a store); the error says what could not be.
+    pub flushed: Result<(), String>,
+    /// Requests were still open when `server.shutdown_grace` ran out.
+    pub cut_short: bool,
+}
+
+/// What an assignment stream ends with when the server shuts down.
+pub(crate) const SHUTDOWN_STATUS: &str =
+    "the server is shutting down: reconnect (to this server once it is back, or to another)";
+
+/// File descriptors kept for everything but client connections (the store and its
+/// journal, listeners, the metrics port, config files being read).
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// Serves every service on `listener` until `shutdown` completes, then shuts down
+/// without losing anything acknowledged: health goes NOT_SERVING at once, new calls are
+/// refused, every assignment stream ends with UNAVAILABLE, requests in flight get up to
+/// `server.shutdown_grace` to finish, the background work stops, and the store is
+/// flushed (retried until the grace runs out if it is failing).
 pub async fn serve(
     app: App,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<RoutingServer<routing::RoutingService>>()
-        .await;
-    health
-        .set_serving::<AdminServer<admin::AdminService>>()
-        .await;
-    health
-        .set_serving::<AgentsServer<agents::AgentsService>>()
-        .await;
+) -> Result<Stopped, StartError> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let health = durability::Health::new(reporter, app.store.is_some());
+    health.show(&app).await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -317,14 +366,58 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let upkeep = tokio::spawn(forget_old_calls(app.clone()));
-    let retention = tokio::spawn(prune_call_records(app.clone()));
-    let acd_upkeep_task = tokio::spawn(acd_upkeep(app.clone()));
+    // Background work stops on its own at shutdown, finishing the step it is in, so
+    // nothing it changes arrives after the last flush.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let background = [
+        tokio::spawn(every_second(
+            app.clone(),
+            stopped.clone(),
+            forget_old_calls_once,
+        )),
+        tokio::spawn(every_second(app.clone(), stopped.clone(), acd_upkeep_once)),
+        tokio::spawn(prune_call_records(app.clone(), stopped.clone())),
+        tokio::spawn(durability::watch_store(
+            app.clone(),
+            health.clone(),
+            stopped.clone(),
+        )),
+    ];
     let reloads = reload::reload_triggers(app.clone());
+    let limits = app.settings().limits.clone();
+    let connection_limits = connections::ConnectionLimits {
+        max: usable_connections(limits.max_connections),
+        idle_timeout: limits.idle_timeout,
+    };
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, "switchboard serving gRPC");
+        tracing::info!(%address, max_connections = connection_limits.max, "switchboard serving gRPC");
     }
-    let result = tonic::transport::Server::builder()
+    let incoming = connections::incoming(listener, connection_limits, Arc::clone(&app.connections));
+
+    let (began, shutdown_began) = tokio::sync::oneshot::channel();
+    let signal = {
+        let (app, health) = (app.clone(), health.clone());
+        async move {
+            shutdown.await;
+            app.stopping
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            health.show(&app).await;
+            health.end_watches().await;
+            let streams = app
+                .dispatch
+                .end_all(&tonic::Status::unavailable(SHUTDOWN_STATUS));
+            tracing::info!(
+                streams,
+                grace_s = app.settings().limits.shutdown_grace.as_secs_f64(),
+                "shutting down: new calls refused, assignment streams ended; finishing requests in flight"
+            );
+            let _ = began.send(std::time::Instant::now());
+        }
+    };
+    let server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(limits.keepalive))
+        .http2_keepalive_timeout(Some(limits.keepalive.min(Duration::from_secs(20))))
+        .layer(connections::TrackRequests)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -334,45 +427,107 @@ pub async fn serve(
         .add_service(AgentsServer::new(agents::AgentsService {
             app: app.clone(),
         }))
-        .add_service(AdminServer::new(admin::AdminService { app }))
-        // Accepted connections get TCP_NODELAY (tonic sets it only on listeners it binds
-        // itself): without it a small response can wait for the client's delayed ACK,
-        // 40 ms on Linux, and p99.9 latency showed exactly that.
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
-        .await;
-    upkeep.abort();
-    retention.abort();
-    acd_upkeep_task.abort();
+        .add_service(AdminServer::new(admin::AdminService { app: app.clone() }))
+        .serve_with_incoming_shutdown(incoming, signal);
+    let grace_over = async {
+        match shutdown_began.await {
+            Ok(at) => {
+                let grace = app.settings().limits.shutdown_grace;
+                tokio::time::sleep_until((at + grace).into()).await;
+                at + grace
+            }
+            // The server ended without a shutdown (it failed): nothing to wait for.
+            Err(_) => std::future::pending().await,
+        }
+    };
+    let (result, cut_short, deadline) = tokio::select! {
+        result = server => (result, false, None),
+        deadline = grace_over => {
+            tracing::warn!("requests still open after server.shutdown_grace: stopping without them");
+            (Ok(()), true, Some(deadline))
+        }
+    };
+    let _ = stop.send(true);
+    for task in background {
+        let _ = task.await;
+    }
     if let Some(r) = reloads {
         r.abort();
     }
-    Ok(result?)
+    // A store that is failing gets until the end of the grace period (at least a
+    // second) to take what waits.
+    let deadline = deadline
+        .unwrap_or_else(|| std::time::Instant::now() + app.settings().limits.shutdown_grace)
+        .max(std::time::Instant::now() + Duration::from_secs(1));
+    let flushed = durability::final_flush(&app, deadline).await;
+    match &flushed {
+        Ok(()) if app.store.is_some() => {
+            tracing::info!("store flushed: everything acknowledged is on disk")
+        }
+        Ok(()) => {}
+        Err(e) => tracing::error!("{e}"),
+    }
+    if let Some(lock) = &app.lock {
+        lock.release();
+    }
+    result?;
+    Ok(Stopped { flushed, cut_short })
 }
 
-/// Calls whose switch never reports their end are forgotten after the configured time,
-/// so memory stays bounded and no agent stays on a call that is over. Checked every
-/// second (a look at each call's start time).
-async fn forget_old_calls(app: App) {
+/// `server.max_connections`, lowered to what the process's file descriptors allow.
+fn usable_connections(configured: usize) -> usize {
+    let Ok((soft, _)) = rlimit::Resource::NOFILE.get() else {
+        return configured;
+    };
+    let usable = usize::try_from(soft.saturating_sub(RESERVED_DESCRIPTORS))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if usable < configured {
+        tracing::warn!(
+            configured,
+            usable,
+            descriptors = soft,
+            "server.max_connections lowered to what the file-descriptor limit allows"
+        );
+        return usable;
+    }
+    configured
+}
+
+/// Raises the soft limit on open files to the hard limit, so the server can hold the
+/// connections it is configured for; returns the limit in force.
+pub fn raise_descriptor_limit() -> std::io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
+}
+
+/// Runs `work` once a second on a blocking thread (walks over every call or agent must
+/// not hold up the runtime's workers) until `stop` says so.
+async fn every_second(app: App, mut stop: tokio::sync::watch::Receiver<bool>, work: fn(&App)) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        tick.tick().await;
-        // A walk over every call in memory: on a blocking thread, so the runtime's
-        // workers go on serving requests meanwhile.
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
         let app = app.clone();
-        let _ = tokio::task::spawn_blocking(move || forget_old_calls_once(&app)).await;
+        let _ = tokio::task::spawn_blocking(move || work(&app)).await;
     }
 }
 
+/// Calls whose switch never reports their end are forgotten after `calls.forget_after`,
+/// and calls silent at a menu after `calls.menu_timeout`, so memory stays bounded and no
+/// agent stays on a call that is over.
 fn forget_old_calls_once(app: &App) {
-    let cutoff = app
-        .clock
-        .now()
-        .saturating_sub(app.settings().forget_calls_after);
     let now = app.clock.now();
-    let forgotten = app.router.forget_calls_before(cutoff, now);
+    let settings = app.settings();
+    let forgotten = app.router.forget_calls(
+        now.saturating_sub(settings.forget_calls_after),
+        now.saturating_sub(settings.menu_timeout),
+        now,
+    );
+    for menu in &forgotten.silent_at {
+        app.metrics.silent_at_menu(menu);
+    }
     // Nothing more will settle their messages to the switch (a voicemail directive,
     // an assignment the switch never answered): drop them with the call.
     for call in &forgotten.calls {
@@ -391,19 +546,20 @@ fn forget_old_calls_once(app: &App) {
             "forgot calls past calls.forget_after"
         );
     }
-    if let Some(w) = &app.store {
-        for call in forgotten.calls {
-            w.send(Change::CallDone(Box::new(call)));
-        }
+    for call in forgotten.calls {
+        app.call_done(call);
     }
 }
 
 /// Call detail records older than `store.keep_call_records` are deleted, at start and
 /// every hour after, by the store's writer (so the route path never waits on it).
-async fn prune_call_records(app: App) {
+async fn prune_call_records(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
         if let Some(w) = &app.store {
             let before = app
                 .clock
@@ -422,17 +578,6 @@ async fn prune_call_records(app: App) {
 ///   to voicemail;
 /// - calls kept for a repeat caller's last agent join their queue when that time is up;
 /// - agents whose wrap-up time is over become available and take the next call.
-async fn acd_upkeep(app: App) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        // Walks over queues and agents: on a blocking thread, so the runtime's workers
-        // go on serving requests meanwhile.
-        let app = app.clone();
-        let _ = tokio::task::spawn_blocking(move || acd_upkeep_once(&app)).await;
-    }
-}
-
 fn acd_upkeep_once(app: &App) {
     let now = app.clock.now();
     let acd = app.router.acd();

@@ -24,6 +24,8 @@ use tokio::net::TcpListener;
 
 use crate::App;
 
+mod operations;
+
 type Labels = Vec<(&'static str, String)>;
 
 /// The metrics of one server.
@@ -53,6 +55,11 @@ pub(crate) struct Metrics {
     occupancy: Gauge<f64, AtomicU64>,
     surveys: Surveys,
     contacts: Contacts,
+    /// Callers who hung up at a menu (reported by the switch), and calls silent at one
+    /// past `calls.menu_timeout`, by menu.
+    menu_hang_ups: Family<Labels, Counter>,
+    menu_silent: Family<Labels, Counter>,
+    operations: operations::Operations,
     /// One scrape at a time: counters catch up with totals read during the scrape.
     scraping: std::sync::Mutex<()>,
 }
@@ -169,6 +176,13 @@ fn catch_up(counter: &Counter, total: u64) {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(false)
+    }
+}
+
+impl Metrics {
+    /// The metrics of a server, with the store's series when it keeps one.
+    pub(crate) fn new(has_store: bool) -> Self {
         let decisions = Family::<Labels, Counter>::default();
         // 1 µs to about 33 ms, doubling.
         let decision_seconds = LatencyHistogram::default();
@@ -343,6 +357,20 @@ impl Default for Metrics {
             longest_wait.clone(),
         );
         registry.register("agents", "Logged-in agents by state now", agents.clone());
+        let menu_hang_ups = Family::<Labels, Counter>::default();
+        let menu_silent = Family::<Labels, Counter>::default();
+        registry.register(
+            "calls_abandoned_in_menu",
+            "Callers who hung up at a menu before reaching a queue (ABANDONED at a menu), by the menu they were at",
+            menu_hang_ups.clone(),
+        );
+        registry.register(
+            "calls_expired_in_menu",
+            "Calls at a menu with no answer and no report past calls.menu_timeout, by menu",
+            menu_silent.clone(),
+        );
+        let operations = operations::Operations::new(has_store);
+        operations.register(&mut registry);
         Metrics {
             registry,
             decisions,
@@ -363,6 +391,9 @@ impl Default for Metrics {
             occupancy,
             surveys,
             contacts,
+            menu_hang_ups,
+            menu_silent,
+            operations,
             scraping: std::sync::Mutex::new(()),
         }
     }
@@ -456,6 +487,20 @@ impl Metrics {
                 self.contacts.saves.get_or_create(&labels).inc();
             }
         }
+    }
+
+    /// A caller hung up at `menu`.
+    pub(crate) fn hung_up_at_menu(&self, menu: &str) {
+        self.menu_hang_ups
+            .get_or_create(&vec![("menu", menu.to_owned())])
+            .inc();
+    }
+
+    /// A call sat silent at `menu` past `calls.menu_timeout`.
+    pub(crate) fn silent_at_menu(&self, menu: &str) {
+        self.menu_silent
+            .get_or_create(&vec![("menu", menu.to_owned())])
+            .inc();
     }
 
     /// A caller called again within the repeat window of a call handled in `queue`.
@@ -626,6 +671,7 @@ impl Metrics {
             .count();
         self.coaching
             .set(i64::try_from(flagged).unwrap_or(i64::MAX));
+        self.operations.render(app);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);

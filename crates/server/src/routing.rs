@@ -4,10 +4,11 @@ use std::pin::Pin;
 
 use switchboard_core::{
     acd::{AcdError, AgentState},
-    router::{CallRequest, Input, MAX_CALL_ID, Outcome},
+    router::{CallRecord, CallRequest, Input, MAX_CALL_ID, MAX_NUMBER_TEXT, Outcome},
+    text::prefix,
 };
 use switchboard_proto::v1::{self as pb, routing_server::Routing};
-use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::{App, convert, error::ApiError};
@@ -29,13 +30,19 @@ impl Routing for RoutingService {
         // Everything logged while deciding carries the call id, and the caller's number
         // only when the config asks for it. No await happens under the span.
         let span = if self.app.log_caller_numbers() {
-            tracing::info_span!("call", call_id = %req.call_id, caller = %req.caller)
+            tracing::info_span!("call", call_id = %prefix(&req.call_id, MAX_CALL_ID), caller = %prefix(&req.caller, MAX_NUMBER_TEXT))
         } else {
-            tracing::info_span!("call", call_id = %req.call_id)
+            tracing::info_span!("call", call_id = %prefix(&req.call_id, MAX_CALL_ID))
         };
         let _in_call = span.enter();
         let channel = convert::channel(req.channel)?;
         convert::check_id("switch_id", &req.switch_id, MAX_CALL_ID)?;
+        // A call already routed still gets its decision again; only new ones are refused.
+        if let Some(refusal) = self.app.refuses_new_calls()
+            && !self.app.router.knows_call(&req.call_id)
+        {
+            return Err(refusal.into());
+        }
         let call = CallRequest {
             call_id: &req.call_id,
             caller: &req.caller,
@@ -89,7 +96,7 @@ impl Routing for RoutingService {
         request: Request<pb::SubmitInputRequest>,
     ) -> Result<Response<pb::Decision>, Status> {
         let req = request.into_inner();
-        let span = tracing::info_span!("call", call_id = %req.call_id);
+        let span = tracing::info_span!("call", call_id = %prefix(&req.call_id, MAX_CALL_ID));
         let _in_call = span.enter();
         let input = match &req.input {
             Some(pb::submit_input_request::Input::Digits(d)) => Input::Digits(d),
@@ -119,7 +126,7 @@ impl Routing for RoutingService {
         request: Request<pb::CallEvent>,
     ) -> Result<Response<pb::CallEventAck>, Status> {
         let event = request.into_inner();
-        let span = tracing::info_span!("call", call_id = %event.call_id);
+        let span = tracing::info_span!("call", call_id = %prefix(&event.call_id, MAX_CALL_ID));
         let _in_call = span.enter();
         Ok(Response::new(self.call_event(&event)?))
     }
@@ -132,9 +139,11 @@ impl Routing for RoutingService {
     ) -> Result<Response<Self::WatchAssignmentsStream>, Status> {
         let switch_id = request.into_inner().switch_id;
         convert::check_id("switch_id", &switch_id, MAX_CALL_ID)?;
+        if self.app.is_stopping() {
+            return Err(Status::unavailable(crate::SHUTDOWN_STATUS));
+        }
         tracing::info!(%switch_id, "switch watching assignments");
-        let rx = self.app.dispatch.watch(&switch_id);
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(self.app.dispatch.watch(&switch_id))))
     }
 }
 
@@ -192,6 +201,15 @@ impl RoutingService {
         }
         let router = &self.app.router;
         if !router.knows_call(&event.call_id) {
+            if router.hung_up_at_menu(&event.call_id) {
+                // The hang-up took effect already; nothing else can happen to the call.
+                return match kind {
+                    pb::CallEventKind::Abandoned => Ok(pb::CallEventAck { applied: false }),
+                    _ => Err(ApiError::HungUp {
+                        call_id: event.call_id.clone(),
+                    }),
+                };
+            }
             return Err(ApiError::UnknownCall {
                 call_id: event.call_id.clone(),
             });
@@ -214,6 +232,9 @@ impl RoutingService {
             acd.holder_of(&event.call_id)
                 .is_some_and(|a| a.profile.id == agent_id)
         };
+        // A caller who hangs up at a menu: the call is gone from memory, and its last
+        // image takes any survey riding on the report before it is stored.
+        let mut hung_up = None;
         let applied = match kind {
             pb::CallEventKind::Unspecified => return Err(ApiError::invalid("kind", "required")),
             pb::CallEventKind::Transferred => {
@@ -339,7 +360,16 @@ impl RoutingService {
                             }
                             true
                         }
-                        Err(AcdError::NotHolding) => false,
+                        // Not in a queue nor with an agent: at a menu, the call ends
+                        // there (anywhere else, the hang-up was already applied).
+                        Err(AcdError::NotHolding) => {
+                            hung_up = router.hang_up_at_menu(&event.call_id, now);
+                            if let Some(h) = &hung_up {
+                                self.app.metrics.hung_up_at_menu(&h.menu);
+                                tracing::debug!(menu = %h.menu, "caller hung up at a menu");
+                            }
+                            hung_up.is_some()
+                        }
                         Err(error) => return Err(call_err(error)),
                     }
                 }
@@ -354,35 +384,38 @@ impl RoutingService {
         // Survey answers count whenever they come (often after the call ended).
         let survey = event.satisfaction > 0 || event.recommend.is_some();
         if survey {
-            // A call's answers count once in the metrics, however often they are sent.
-            let (mut new_satisfaction, mut new_recommend) = (None, None);
-            let mut agent = None;
-            router.record(&event.call_id, |r| {
-                if event.satisfaction > 0 {
-                    let score = u8::try_from(event.satisfaction).ok();
-                    if r.satisfaction.is_none() {
-                        new_satisfaction = score;
-                        agent.clone_from(&r.agent);
-                    }
-                    r.satisfaction = score;
+            let answers = match &mut hung_up {
+                Some(h) => {
+                    let answers = Survey::take(event, &mut h.call.record);
+                    self.app.metrics.surveyed(
+                        h.call.tier.clone(),
+                        None,
+                        answers.satisfaction,
+                        answers.recommend,
+                    );
+                    answers
                 }
-                if let Some(n) = event.recommend {
-                    let score = u8::try_from(n).ok();
-                    if r.recommend.is_none() {
-                        new_recommend = score;
+                None => {
+                    let mut answers = Survey::default();
+                    router.record(&event.call_id, |r| answers = Survey::take(event, r));
+                    if let Some((tier, queue)) = router.tier_and_queue(&event.call_id) {
+                        self.app.metrics.surveyed(
+                            tier,
+                            queue,
+                            answers.satisfaction,
+                            answers.recommend,
+                        );
                     }
-                    r.recommend = score;
+                    answers
                 }
-            });
-            if let Some((tier, queue)) = router.tier_and_queue(&event.call_id) {
-                self.app
-                    .metrics
-                    .surveyed(tier, queue, new_satisfaction, new_recommend);
-            }
+            };
             // The agent who talked to the caller is judged by the answer.
-            if let (Some(agent), Some(score)) = (agent, new_satisfaction) {
+            if let (Some(agent), Some(score)) = (answers.agent, answers.satisfaction) {
                 self.app.scorecards.surveyed(&agent, score);
             }
+        }
+        if let Some(h) = hung_up {
+            self.app.call_done(h.call);
         }
         if applied || survey {
             self.app.mark_call(&event.call_id);
@@ -400,5 +433,37 @@ impl RoutingService {
             tracing::debug!(call_id = %event.call_id, kind = kind.as_str_name(), "call event");
         }
         Ok(pb::CallEventAck { applied })
+    }
+}
+
+/// A call's survey answers that are new to it (a call's answers count once in the
+/// metrics, however often they are sent), with the agent its satisfaction judges.
+#[derive(Debug, Default)]
+struct Survey {
+    satisfaction: Option<u8>,
+    recommend: Option<u8>,
+    agent: Option<String>,
+}
+
+impl Survey {
+    /// Puts the event's answers on the call's record.
+    fn take(event: &pb::CallEvent, r: &mut CallRecord) -> Survey {
+        let mut new = Survey::default();
+        if event.satisfaction > 0 {
+            let score = u8::try_from(event.satisfaction).ok();
+            if r.satisfaction.is_none() {
+                new.satisfaction = score;
+                new.agent.clone_from(&r.agent);
+            }
+            r.satisfaction = score;
+        }
+        if let Some(n) = event.recommend {
+            let score = u8::try_from(n).ok();
+            if r.recommend.is_none() {
+                new.recommend = score;
+            }
+            r.recommend = score;
+        }
+        new
     }
 }

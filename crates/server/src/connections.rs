@@ -1,0 +1,360 @@
+//! Client connections: accepted up to a ceiling, with a back-off when the process is out
+//! of file descriptors (rather than a loop that retries at once and spins), and closed
+//! once idle: no request or stream open on them for `server.idle_timeout`.
+//!
+//! The accept loop runs as a task of its own and hands connections to tonic through a
+//! channel. Each connection carries a shared [`Activity`]; a layer around every request
+//! counts the requests open on its connection (a stream counts until it ends), and the
+//! connection's reads look at that count when its idle timer fires.
+
+use std::{
+    io,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::mpsc,
+    time::{Instant, Sleep},
+};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{
+    body::Body,
+    codegen::{Service, http},
+    transport::server::Connected,
+};
+
+/// The first pause after an accept error such as "too many open files", and the longest.
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+const LAST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What limits connections, from `[server]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConnectionLimits {
+    pub(crate) max: usize,
+    pub(crate) idle_timeout: Duration,
+}
+
+/// Connections now and refused since start, for metrics.
+#[derive(Debug, Default)]
+pub(crate) struct ConnectionCounts {
+    pub(crate) open: AtomicUsize,
+    pub(crate) refused: AtomicU64,
+    pub(crate) accept_errors: AtomicU64,
+}
+
+/// Accepts connections from `listener` for tonic, until tonic drops the stream.
+pub(crate) fn incoming(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    counts: Arc<ConnectionCounts>,
+) -> ReceiverStream<io::Result<Conn>> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(accept(listener, tx, limits, counts));
+    ReceiverStream::new(rx)
+}
+
+async fn accept(
+    listener: TcpListener,
+    tx: mpsc::Sender<io::Result<Conn>>,
+    limits: ConnectionLimits,
+    counts: Arc<ConnectionCounts>,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    let mut out_of_descriptors = false;
+    let mut at_limit = false;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = tx.closed() => return,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                backoff = FIRST_BACKOFF;
+                if out_of_descriptors {
+                    out_of_descriptors = false;
+                    tracing::warn!("accepting connections again");
+                }
+                if counts.open.load(Relaxed) >= limits.max {
+                    // Closed at once: the client sees a reset and can go elsewhere,
+                    // rather than wait in the backlog for a connection that never comes.
+                    counts.refused.fetch_add(1, Relaxed);
+                    if !at_limit {
+                        at_limit = true;
+                        tracing::warn!(
+                            max = limits.max,
+                            "connection limit reached (server.max_connections): new connections are closed until others close"
+                        );
+                    }
+                    continue;
+                }
+                if at_limit {
+                    at_limit = false;
+                    tracing::info!("below the connection limit again");
+                }
+                // Without it a small response can wait for the client's delayed ACK,
+                // 40 ms on Linux.
+                let _ = stream.set_nodelay(true);
+                let conn = Conn::new(stream, limits.idle_timeout, &counts);
+                if tx.send(Ok(conn)).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) if gone_before_accepted(&e) => {}
+            Err(e) => {
+                // Out of file descriptors (or memory): the connection stays in the
+                // backlog and the listener stays readable, so retrying at once would
+                // spin. Pause, longer each time, and say so once.
+                counts.accept_errors.fetch_add(1, Relaxed);
+                if !out_of_descriptors {
+                    out_of_descriptors = true;
+                    tracing::error!(error = %e, "cannot accept connections; backing off until descriptors free up");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(LAST_BACKOFF);
+            }
+        }
+    }
+}
+
+/// A connection the client dropped while it waited to be accepted.
+fn gone_before_accepted(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// What a connection has open, shared by its reads and the requests on it.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    open: AtomicUsize,
+    /// When the last request ended (or the connection began).
+    last: AtomicU64,
+    base: Instant,
+}
+
+impl Activity {
+    fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// When the connection becomes idle past `timeout` if nothing opens: `None` while a
+    /// request is open.
+    fn idle_deadline(&self, timeout: Duration) -> Option<Instant> {
+        if self.open.load(Relaxed) > 0 {
+            return None;
+        }
+        let last = Duration::from_millis(self.last.load(Relaxed));
+        Some(self.base + last + timeout)
+    }
+
+    fn begin(self: &Arc<Self>) -> RequestGuard {
+        self.open.fetch_add(1, Relaxed);
+        RequestGuard(Arc::clone(self))
+    }
+}
+
+/// A request (or stream) open on a connection, until dropped.
+#[derive(Debug)]
+pub(crate) struct RequestGuard(Arc<Activity>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.0.last.store(self.0.now(), Relaxed);
+        self.0.open.fetch_sub(1, Relaxed);
+    }
+}
+
+/// What each request learns of its connection (a request extension).
+#[derive(Clone, Debug)]
+pub(crate) struct ConnInfo {
+    activity: Arc<Activity>,
+}
+
+/// An accepted connection that closes itself once idle.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    stream: TcpStream,
+    info: ConnInfo,
+    idle_timeout: Duration,
+    timer: Pin<Box<Sleep>>,
+    counts: Arc<ConnectionCounts>,
+}
+
+impl Conn {
+    fn new(stream: TcpStream, idle_timeout: Duration, counts: &Arc<ConnectionCounts>) -> Conn {
+        counts.open.fetch_add(1, Relaxed);
+        let activity = Arc::new(Activity {
+            open: AtomicUsize::new(0),
+            last: AtomicU64::new(0),
+            base: Instant::now(),
+        });
+        Conn {
+            stream,
+            timer: Box::pin(tokio::time::sleep(idle_timeout)),
+            info: ConnInfo { activity },
+            idle_timeout,
+            counts: Arc::clone(counts),
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.counts.open.fetch_sub(1, Relaxed);
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = ConnInfo;
+
+    fn connect_info(&self) -> ConnInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        // The connection always has a read waiting, so the idle timer is looked at here.
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let next = match self.info.activity.idle_deadline(self.idle_timeout) {
+                Some(at) if at <= Instant::now() => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "idle past server.idle_timeout",
+                    )));
+                }
+                Some(at) => at,
+                // Busy: look again a whole timeout from now.
+                None => Instant::now() + self.idle_timeout,
+            };
+            self.timer.as_mut().reset(next);
+        }
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// Counts each request as open on its connection from its start until its response
+/// (a stream included) is done or dropped.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TrackRequests;
+
+impl<S> tower_layer::Layer<S> for TrackRequests {
+    type Service = Tracked<S>;
+
+    fn layer(&self, inner: S) -> Tracked<S> {
+        Tracked { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Tracked<S> {
+    inner: S,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> Service<http::Request<Body>> for Tracked<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<http::Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let guard = request
+            .extensions()
+            .get::<ConnInfo>()
+            .map(|c| c.activity.begin());
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(match guard {
+                Some(guard) => response.map(|body| {
+                    Body::new(GuardedBody {
+                        body,
+                        _guard: guard,
+                    })
+                }),
+                None => response,
+            })
+        })
+    }
+}
+
+/// A response body that keeps its request counted as open until it is done.
+struct GuardedBody {
+    body: Body,
+    _guard: RequestGuard,
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}

@@ -1,0 +1,125 @@
+//! The server's own health as metrics: the store (up, changes waiting, how long the
+//! oldest has waited, failed writes), client connections, and calls held in memory.
+//! The store's series are absent when the server keeps no store.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use prometheus_client::{
+    metrics::{counter::Counter, gauge::Gauge},
+    registry::Registry,
+};
+
+use super::catch_up;
+use crate::App;
+
+#[derive(Debug, Default)]
+pub(super) struct Operations {
+    /// Only for a server that keeps a store.
+    store: Option<StoreGauges>,
+    connections: Gauge,
+    connections_refused: Counter,
+    accept_errors: Counter,
+    calls_in_memory: Gauge,
+}
+
+#[derive(Debug, Default)]
+struct StoreGauges {
+    up: Gauge,
+    pending: Gauge,
+    pending_bytes: Gauge,
+    max_pending_bytes: Gauge,
+    oldest_pending: Gauge<f64, AtomicU64>,
+    write_errors: Counter,
+}
+
+impl Operations {
+    pub(super) fn new(has_store: bool) -> Operations {
+        Operations {
+            store: has_store.then(StoreGauges::default),
+            ..Operations::default()
+        }
+    }
+
+    pub(super) fn register(&self, registry: &mut Registry) {
+        if let Some(store) = &self.store {
+            for (name, help, gauge) in [
+                (
+                    "store_up",
+                    "1 while the store writes, 0 from a failed write until the changes kept meanwhile are written",
+                    &store.up,
+                ),
+                (
+                    "store_pending_changes",
+                    "Acknowledged changes not yet on disk",
+                    &store.pending,
+                ),
+                (
+                    "store_pending_bytes",
+                    "About how much memory the changes waiting for the store hold",
+                    &store.pending_bytes,
+                ),
+                (
+                    "store_max_pending_bytes",
+                    "store.max_pending: past it new calls and admin writes are refused",
+                    &store.max_pending_bytes,
+                ),
+            ] {
+                registry.register(name, help, gauge.clone());
+            }
+            registry.register(
+                "store_oldest_pending_seconds",
+                "How long the oldest change not yet on disk has waited (0 when none waits)",
+                store.oldest_pending.clone(),
+            );
+            registry.register(
+                "store_write_errors",
+                "Store writes that failed (each retry counts)",
+                store.write_errors.clone(),
+            );
+        }
+        registry.register(
+            "connections",
+            "Client connections open on the gRPC port",
+            self.connections.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Connections closed as accepted because server.max_connections were open",
+            self.connections_refused.clone(),
+        );
+        registry.register(
+            "accept_errors",
+            "Failed accepts (such as running out of file descriptors), each followed by a pause",
+            self.accept_errors.clone(),
+        );
+        registry.register(
+            "calls_in_memory",
+            "Calls the router holds: in progress, or ended and kept until calls.forget_after for replays and late surveys",
+            self.calls_in_memory.clone(),
+        );
+    }
+
+    pub(super) fn render(&self, app: &App) {
+        if let (Some(gauges), Some(writer)) = (&self.store, &app.store) {
+            let stats = writer.stats();
+            let set = |g: &Gauge, v: u64| {
+                g.set(i64::try_from(v).unwrap_or(i64::MAX));
+            };
+            set(&gauges.up, u64::from(stats.is_up()));
+            set(&gauges.pending, stats.pending());
+            set(&gauges.pending_bytes, stats.pending_bytes());
+            set(&gauges.max_pending_bytes, app.settings().limits.max_pending);
+            gauges
+                .oldest_pending
+                .set(stats.oldest_pending().unwrap_or_default().as_secs_f64());
+            catch_up(&gauges.write_errors, stats.failures.load(Relaxed));
+        }
+        let counts = &app.connections;
+        self.connections
+            .set(i64::try_from(counts.open.load(Relaxed)).unwrap_or(i64::MAX));
+        catch_up(&self.connections_refused, counts.refused.load(Relaxed));
+        catch_up(&self.accept_errors, counts.accept_errors.load(Relaxed));
+        self.calls_in_memory
+            .set(i64::try_from(app.router.calls_in_progress()).unwrap_or(i64::MAX));
+    }
+}
