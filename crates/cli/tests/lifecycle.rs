@@ -240,3 +240,64 @@ fn with_a_low_descriptor_limit_idle_connections_neither_spin_the_daemon_nor_lock
         assert_eq!(d.into_inner().call_id, "after");
     });
 }
+
+#[test]
+fn a_second_signal_stops_at_once_after_flushing_the_store() {
+    let path = config(
+        "second-signal",
+        &[(
+            "reload_on_change = false",
+            "reload_on_change = false\nshutdown_grace = \"5m\"",
+        )],
+    );
+    let (mut server, _) = serve(&path);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_chunks, _import) = rt.block_on(async {
+        let ch = channel(&server.address).await;
+        RoutingClient::new(ch.clone())
+            .route_call(route("kept", 1))
+            .await
+            .unwrap();
+        // An import whose client never finishes: it holds the shutdown for the grace.
+        let (chunks, rest) = tokio::sync::mpsc::channel(1);
+        chunks
+            .send(pb::ImportCustomersRequest {
+                csv_chunk: b"customer_id,phone_numbers\n".to_vec(),
+            })
+            .await
+            .unwrap();
+        let import = tokio::spawn(async move {
+            AdminClient::new(ch)
+                .import_customers(tokio_stream::wrappers::ReceiverStream::new(rest))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        (chunks, import)
+    });
+    server.signal("TERM");
+    assert!(
+        server.exit_within(Duration::from_secs(1)).is_none(),
+        "the first signal waits for the import"
+    );
+    let second = Instant::now();
+    server.signal("INT");
+    let status = server
+        .exit_within(Duration::from_secs(5))
+        .expect("the second signal stops it at once");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        second.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        second.elapsed()
+    );
+    let log = server.rest_of_log();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("second signal: stopping now")),
+        "{log:#?}"
+    );
+    assert!(log.iter().any(|l| l.contains("store flushed")), "{log:#?}");
+    // The call acknowledged before is on disk.
+    let store = path.parent().unwrap().join("data/s.db");
+    assert!(Store::open(&store).unwrap().has_live_call("kept").unwrap());
+}
