@@ -5,54 +5,12 @@
 //!
 //! `cargo bench --bench directory_memory` (`-- --quick` for 50,000 customers)
 
-use std::{
-    alloc::{GlobalAlloc, Layout},
-    sync::atomic::{AtomicIsize, Ordering::Relaxed},
-};
-
+use switchboard_benches::memory::{LiveBytes, live_bytes, resident_bytes};
 use switchboard_config::{customers, load_default};
 use switchboard_core::{Customer, Directory};
 
-struct LiveBytes;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-#[allow(unsafe_code)]
-// SAFETY: every call is passed straight to mimalloc (the daemon's allocator); only a
-// counter is added.
-unsafe impl GlobalAlloc for LiveBytes {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: the caller's layout contract is passed on unchanged.
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        // SAFETY: as for `alloc` and `dealloc`: the contract is passed on unchanged.
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: LiveBytes = LiveBytes;
-
-/// Resident memory of this process, in bytes.
-fn resident() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: usize = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
 
 /// The bytes of a customer's own strings.
 fn string_bytes(c: &Customer) -> usize {
@@ -75,7 +33,7 @@ fn main() {
     let mut csv = Vec::with_capacity(115 * count as usize);
     switchboard_benches::synthetic::write_csv(&mut csv, count, 7).unwrap();
 
-    let (live_before, rss_before) = (LIVE.load(Relaxed), resident());
+    let (live_before, rss_before) = (live_bytes(), resident_bytes());
     let directory = Directory::new();
     let mut strings = 0usize;
     let mut numbers = 0usize;
@@ -86,7 +44,7 @@ fn main() {
     .unwrap();
     assert!(report.rejected.is_empty());
     drop(report);
-    let (live_after, rss_after) = (LIVE.load(Relaxed), resident());
+    let (live_after, rss_after) = (live_bytes(), resident_bytes());
 
     let n = directory.len() as f64;
     let heap = (live_after - live_before) as f64 / n;

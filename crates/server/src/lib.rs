@@ -301,6 +301,11 @@ impl App {
         }
     }
 
+    /// How the store's writer stands, when the server keeps a store.
+    pub fn store_stats(&self) -> Option<&switchboard_store::writer::WriterStats> {
+        self.store.as_deref().map(Writer::stats)
+    }
+
     /// Waits until every change sent to the store so far is durable.
     pub fn flush_store(&self) -> Result<(), String> {
         self.store.as_ref().map_or(Ok(()), |w| w.flush())
