@@ -77,7 +77,7 @@ async fn past_max_connections_new_ones_are_closed_until_others_close() {
 
 #[tokio::test]
 async fn an_idle_connection_is_closed_but_a_quiet_assignment_stream_keeps_its_own() {
-    let server = start_limited("idle_timeout = \"1s\"").await;
+    let (server, metrics) = scraped(start_limited("idle_timeout = \"1s\"").await).await;
     // A switch opens its stream and waits; nothing comes for a while.
     let mut routing = server.routing().await;
     let mut stream = routing
@@ -93,7 +93,14 @@ async fn an_idle_connection_is_closed_but_a_quiet_assignment_stream_keeps_its_ow
         closed_within(&mut silent, Duration::from_secs(5)).await,
         "closed after the idle timeout"
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A desk that made a request and went quiet: its connection goes too.
+    let mut desk = server.agents().await;
+    desk.list_agents(pb::ListAgentsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(scrape(metrics).await["switchboard_connections"], 2.0);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(scrape(metrics).await["switchboard_connections"], 1.0);
     // The stream's connection is still there: an assignment reaches it.
     server
         .agents()

@@ -189,6 +189,8 @@ pub(crate) struct Conn {
     info: ConnInfo,
     idle_timeout: Duration,
     timer: Pin<Box<Sleep>>,
+    /// The timer is registered for its deadline.
+    armed: bool,
     counts: Arc<ConnectionCounts>,
 }
 
@@ -203,6 +205,7 @@ impl Conn {
         Conn {
             stream,
             timer: Box::pin(tokio::time::sleep(idle_timeout)),
+            armed: false,
             info: ConnInfo { activity },
             idle_timeout,
             counts: Arc::clone(counts),
@@ -230,8 +233,28 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        // The connection always has a read waiting, so the idle timer is looked at here.
-        while self.timer.as_mut().poll(cx).is_ready() {
+        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if read.is_ready() {
+            return read;
+        }
+        // Nothing to read: the connection's task is about to wait. The idle timer, once
+        // armed (registered to wake this task, which never changes), is only looked at
+        // again when it has fired, so a busy connection pays for it once per timeout,
+        // not once per request.
+        if self.armed && !self.timer.is_elapsed() {
+            return Poll::Pending;
+        }
+        loop {
+            if !tokio::task::coop::has_budget_remaining() {
+                // The timer would not register now: come back with a fresh budget.
+                self.armed = false;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if self.timer.as_mut().poll(cx).is_pending() {
+                self.armed = true;
+                return Poll::Pending;
+            }
             let next = match self.info.activity.idle_deadline(self.idle_timeout) {
                 Some(at) if at <= Instant::now() => {
                     return Poll::Ready(Err(io::Error::new(
@@ -245,7 +268,6 @@ impl AsyncRead for Conn {
             };
             self.timer.as_mut().reset(next);
         }
-        Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
