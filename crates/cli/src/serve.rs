@@ -161,7 +161,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 async fn on_signals(app: switchboard_server::App, stop: tokio::sync::watch::Sender<bool>) {
     let mut signals = Signals::new();
     signals.next().await;
-    tracing::info!("shutting down (a second signal stops at once)");
+    tracing::info!("signal received: stopping gracefully (a second signal stops at once)");
     let _ = stop.send(true);
     signals.next().await;
     tracing::warn!("second signal: stopping now");
