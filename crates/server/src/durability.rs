@@ -29,44 +29,50 @@ impl App {
     /// cannot take more (failing with `store.on_failure = "refuse"`, or its backlog past
     /// `store.max_pending`).
     pub(crate) fn refuses_new_calls(&self) -> Option<ApiError> {
-        if self.is_stopping() {
-            return Some(ApiError::Unavailable(
-                "the server is shutting down: send new calls elsewhere".into(),
-            ));
-        }
-        let stats = self.store.as_ref()?.stats();
-        let limits = &self.settings.load().limits;
-        if stats.pending_bytes() > limits.max_pending {
-            return Some(backlog_full(limits.max_pending));
-        }
-        if !stats.is_up() && limits.on_store_failure == StoreFailure::Refuse {
-            return Some(ApiError::Unavailable(
-                "the store cannot write and store.on_failure = \"refuse\": new calls are refused until it recovers".into(),
-            ));
-        }
-        None
+        self.refusal(
+            "the server is shutting down: send new calls elsewhere",
+            |failing, limits| {
+                (failing && limits.on_store_failure == StoreFailure::Refuse).then(|| {
+                    "the store cannot write and store.on_failure = \"refuse\": new calls are refused until it recovers".to_owned()
+                })
+            },
+        )
     }
 
     /// Why a change that must be on disk before it is acknowledged (a customer upsert or
     /// import) is refused now, if it is. Nothing is applied when it is.
     pub(crate) fn refuses_durable_writes(&self) -> Option<ApiError> {
+        self.refusal(
+            "the server is shutting down: nothing was changed",
+            |failing, _| {
+                failing.then(|| {
+                    format!(
+                        "the store cannot write ({}): nothing was changed; try again once it recovers",
+                        self.store_stats()
+                            .and_then(|s| s.last_error())
+                            .unwrap_or_default()
+                    )
+                })
+            },
+        )
+    }
+
+    /// The refusal both kinds of work share (stopping, the backlog past its limit), then
+    /// the one `while_failing` gives for a store that is failing (or not).
+    fn refusal(
+        &self,
+        stopping: &str,
+        while_failing: impl FnOnce(bool, &switchboard_config::Limits) -> Option<String>,
+    ) -> Option<ApiError> {
         if self.is_stopping() {
-            return Some(ApiError::Unavailable(
-                "the server is shutting down: nothing was changed".into(),
-            ));
+            return Some(ApiError::Unavailable(stopping.to_owned()));
         }
-        let stats = self.store.as_ref()?.stats();
+        let stats = self.store_stats()?;
         let limits = &self.settings.load().limits;
         if stats.pending_bytes() > limits.max_pending {
             return Some(backlog_full(limits.max_pending));
         }
-        if !stats.is_up() {
-            return Some(ApiError::Unavailable(format!(
-                "the store cannot write ({}): nothing was changed; try again once it recovers",
-                stats.last_error().unwrap_or_default()
-            )));
-        }
-        None
+        while_failing(!stats.is_up(), limits).map(ApiError::Unavailable)
     }
 
     /// Waits (off the async workers) until every change so far is on disk. An error
