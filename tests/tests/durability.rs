@@ -264,3 +264,50 @@ async fn past_max_pending_new_calls_are_refused_whatever_on_failure_says() {
     );
     eprintln!("{accepted} calls accepted before the 64 KiB backlog was full");
 }
+
+#[tokio::test]
+async fn an_upsert_the_store_fails_to_write_is_applied_and_waits_for_the_store() {
+    let store = temp_dir("store-fails-mid-upsert").join("s.db");
+    let server = start_with_store(&store, "").await;
+    let mut admin = server.admin().await;
+    // The store takes writes, so the upsert is not refused up front; only customer rows
+    // fail, so it fails while the change is being written.
+    let other = rusqlite::Connection::open(&store).unwrap();
+    other
+        .execute_batch(
+            "CREATE TRIGGER refuse_customers BEFORE INSERT ON customers
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full (injected)'); END;",
+        )
+        .unwrap();
+    let err = admin
+        .upsert_customer(customer("C8100001"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(
+        err.message()
+            .starts_with("applied, but the store cannot write (")
+            && err.message().contains("written when the store recovers"),
+        "{}",
+        err.message()
+    );
+    // Applied: the directory has it, and it reaches the disk once the store recovers.
+    let found = admin
+        .get_customer(pb::GetCustomerRequest {
+            key: Some(pb::get_customer_request::Key::CustomerId("C8100001".into())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.customer.unwrap().name, "Dana Store");
+    other
+        .execute_batch("DROP TRIGGER refuse_customers")
+        .unwrap();
+    until_status(&server, STORE_HEALTH, ServingStatus::Serving).await;
+    server.app.flush_store().unwrap();
+    let (stored, _) = Store::open(&store)
+        .unwrap()
+        .customers(|_| Some(switchboard_core::TierId(0)))
+        .unwrap();
+    assert!(stored.iter().any(|c| &*c.id == "C8100001"));
+}
