@@ -16,6 +16,8 @@
 //! - [`duration`]: `20s`, `4h`, `7d`.
 //! - `limits`: shutdown, connections and the store's failure policy, and sizes
 //!   (`256MiB`).
+//! - [`security`]: TLS files, identities of client certificates, roles and their
+//!   bindings.
 //! - [`customers`]: customer CSV import with per-row errors.
 
 use std::{
@@ -34,6 +36,7 @@ mod expr;
 mod limits;
 mod raw;
 mod reach;
+pub mod security;
 mod validate;
 
 pub use diagnostic::{Diagnostic, Severity};
@@ -83,6 +86,8 @@ pub struct Settings {
     pub keep_call_records: Duration,
     /// Shutdown, connections and a failing store.
     pub limits: Limits,
+    /// `[security]`; the default is an open server (loopback only).
+    pub security: security::Security,
 }
 
 /// How the server protects itself and what it does when its store fails.
@@ -140,6 +145,9 @@ impl Settings {
         }
         if self.limits.keepalive != running.limits.keepalive {
             out.push("server.keepalive");
+        }
+        if self.security != running.security {
+            out.push("security");
         }
         out
     }
@@ -342,5 +350,7 @@ fn serde_message(message: &str) -> String {
         .replace("expected u8", "expected a whole number")
 }
 
+#[cfg(test)]
+mod security_tests;
 #[cfg(test)]
 mod tests;

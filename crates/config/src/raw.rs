@@ -13,6 +13,7 @@ pub(crate) type S<T> = Spanned<T>;
 pub(crate) struct RawConfig {
     pub(crate) server: RawServer,
     pub(crate) store: RawStore,
+    pub(crate) security: Option<S<RawSecurity>>,
     pub(crate) directory: S<RawDirectory>,
     pub(crate) learning: RawLearning,
     pub(crate) calls: RawCalls,
@@ -31,6 +32,7 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawPart {
     pub(crate) server: Option<S<RawServer>>,
     pub(crate) store: Option<S<RawStore>>,
+    pub(crate) security: Option<S<RawSecurity>>,
     pub(crate) directory: Option<S<RawDirectory>>,
     pub(crate) learning: Option<S<RawLearning>>,
     pub(crate) calls: Option<S<RawCalls>>,
@@ -77,6 +79,33 @@ pub(crate) struct RawStore {
     pub(crate) keep_call_records: Option<S<String>>,
     pub(crate) on_failure: Option<S<String>>,
     pub(crate) max_pending: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecurity {
+    pub(crate) insecure: Option<bool>,
+    pub(crate) tls_cert: Option<S<String>>,
+    pub(crate) tls_key: Option<S<String>>,
+    pub(crate) client_ca: Option<S<String>>,
+    pub(crate) tokens: Option<S<String>>,
+    pub(crate) metrics_tls: Option<bool>,
+    pub(crate) reflection: Option<S<String>>,
+    pub(crate) rate_limit: Option<S<i64>>,
+    #[serde(default)]
+    pub(crate) clients: Vec<S<RawClient>>,
+}
+
+/// `[[security.clients]]`: a client certificate's name and what it may do.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClient {
+    pub(crate) name: S<String>,
+    pub(crate) role: S<String>,
+    #[serde(default)]
+    pub(crate) switches: Vec<S<String>>,
+    #[serde(default)]
+    pub(crate) agents: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

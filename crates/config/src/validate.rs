@@ -101,7 +101,12 @@ impl<'a> Checker<'a> {
         self.diagnostics.push(d);
     }
 
-    fn warn(&mut self, span: Range<usize>, path: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn warn(
+        &mut self,
+        span: Range<usize>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         let d = self
             .src
             .at(Severity::Warning, span, &path.into(), message.into());
@@ -436,6 +441,13 @@ pub(crate) fn validate(
         None => Some(DEFAULT_MENU_TIMEOUT),
     };
     let limits = crate::limits::limits(c, &raw.server, &raw.store);
+    let security = crate::security::security(
+        c,
+        raw.security.as_ref(),
+        base_dir,
+        listen.zip(raw.server.listen.as_ref().map(|l| l.span())),
+        metrics_listen,
+    );
     let offer_timeout = match &raw.calls.offer_timeout {
         Some(d) => c.duration(d, "calls.offer_timeout", Duration::from_secs(1)),
         None => Some(DEFAULT_OFFER_TIMEOUT),
@@ -1203,6 +1215,7 @@ pub(crate) fn validate(
                 forget_calls_after: forget_after?,
                 menu_timeout: menu_timeout?,
                 limits: limits?,
+                security: security?,
                 offer_timeout: offer_timeout?,
                 no_answers_before_not_ready: no_answers?,
                 after_offer_timeout: after_offer_timeout?,
@@ -1452,6 +1465,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
     }
     let mut server = None;
     let mut store = None;
+    let mut security = None;
     let mut directory = None;
     let mut learning = None;
     let mut calls = None;
@@ -1465,6 +1479,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
     for part in parts {
         once(c, &mut server, part.server, "server");
         once(c, &mut store, part.store, "store");
+        once(c, &mut security, part.security, "security");
         once(c, &mut directory, part.directory, "directory");
         once(c, &mut learning, part.learning, "learning");
         once(c, &mut calls, part.calls, "calls");
@@ -1509,6 +1524,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
     Some(RawConfig {
         server: server.map(S::into_inner).unwrap_or_default(),
         store: store.map(S::into_inner).unwrap_or_default(),
+        security,
         directory: directory?,
         learning: learning.map(S::into_inner).unwrap_or_default(),
         calls: calls.map(S::into_inner).unwrap_or_default(),

@@ -152,6 +152,7 @@ impl App {
         let mut next = config.settings;
         next.listen = settings.listen;
         next.metrics_listen = settings.metrics_listen;
+        next.security.clone_from(&settings.security);
         next.customers.clone_from(&settings.customers);
         self.settings.store(std::sync::Arc::new(next));
         if reloaded.moved > 0 {
