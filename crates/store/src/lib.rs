@@ -21,6 +21,7 @@ use switchboard_core::{
     behaviour::{LastContact, Learned},
 };
 
+pub mod audit;
 pub mod journal;
 pub mod lock;
 mod pending;
@@ -28,7 +29,7 @@ pub mod report;
 pub mod writer;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -216,13 +217,19 @@ impl Store {
                     )
                     .map_err(|e| self.err(e))?;
                 self.migrate_to_2()?;
-                self.migrate_to_3()
+                self.migrate_to_3()?;
+                self.migrate_to_4()
             }
             Some(Ok(1)) => {
                 self.migrate_to_2()?;
-                self.migrate_to_3()
+                self.migrate_to_3()?;
+                self.migrate_to_4()
             }
-            Some(Ok(2)) => self.migrate_to_3(),
+            Some(Ok(2)) => {
+                self.migrate_to_3()?;
+                self.migrate_to_4()
+            }
+            Some(Ok(3)) => self.migrate_to_4(),
             Some(Ok(v)) if v == SCHEMA_VERSION => Ok(()),
             Some(Ok(v)) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
                 path: self.path.display().to_string(),
@@ -283,6 +290,19 @@ impl Store {
                  UPDATE meta SET value = '2' WHERE key = 'schema';
                  COMMIT;",
             )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Schema 4 adds the audit trail.
+    fn migrate_to_4(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!(
+                "BEGIN;
+                 {}
+                 UPDATE meta SET value = '4' WHERE key = 'schema';
+                 COMMIT;",
+                audit::SCHEMA
+            ))
             .map_err(|e| self.err(e))
     }
 

@@ -31,6 +31,8 @@ pub(crate) struct Pending {
     /// Finished calls by journal key: their final record, and their journal row goes.
     done: HashMap<i64, CallRecordRow>,
     prune: Option<Millis>,
+    /// Audit entries, each kept (they are events, not states), in order.
+    audit: Vec<crate::audit::AuditEntry>,
     /// Changes folded in since the last write.
     changes: u64,
     /// About how much memory the batch holds.
@@ -113,6 +115,10 @@ impl Pending {
             Change::Prune(before) => {
                 self.prune = Some(self.prune.map_or(before, |p| p.max(before)));
             }
+            Change::Audit(entry) => {
+                self.bytes += entry.bytes();
+                self.audit.push(*entry);
+            }
         }
     }
 
@@ -176,6 +182,9 @@ impl Pending {
             }
             if let Some(before) = self.prune {
                 pruned = journal::prune(tx, before)?;
+            }
+            for entry in &self.audit {
+                crate::audit::put(tx, entry)?;
             }
             // A call gone from the source was forgotten: its record above took its row.
             for c in &calls {

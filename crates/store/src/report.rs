@@ -99,7 +99,7 @@ pub fn handled_calls(path: &Path, from: Millis, to: Millis) -> Result<HandledCal
 }
 
 /// A read-only connection of its own to the store at `path`.
-fn read_only(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn read_only(path: &Path) -> Result<Connection, StoreError> {
     let shown = path.display().to_string();
     let conn = Connection::open_with_flags(
         path,

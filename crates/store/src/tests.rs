@@ -149,7 +149,7 @@ fn a_store_written_by_a_newer_build_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: written by a newer Switchboard (schema 99, this build reads up to 3)",
+            "{}: written by a newer Switchboard (schema 99, this build reads up to 4)",
             path.display()
         )
     );
@@ -554,6 +554,7 @@ mod journal_rows {
                 .conn
                 .execute_batch(
                     "DROP TABLE call_records; DROP TABLE live_calls; DROP TABLE live_agents;
+                     DROP TABLE audit;
                      UPDATE meta SET value = '1' WHERE key = 'schema';",
                 )
                 .unwrap();
@@ -576,6 +577,7 @@ mod journal_rows {
                 .conn
                 .execute_batch(
                     "ALTER TABLE call_records DROP COLUMN retention;
+                     DROP TABLE audit;
                      UPDATE meta SET value = '2' WHERE key = 'schema';",
                 )
                 .unwrap();
@@ -590,6 +592,45 @@ mod journal_rows {
             Some(true)
         );
     }
+}
+
+#[test]
+fn audit_entries_are_kept_in_order_read_newest_first_and_a_schema_3_store_gains_them() {
+    let path = temp("audit").join("s.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "DROP TABLE audit;
+                 UPDATE meta SET value = '3' WHERE key = 'schema';",
+            )
+            .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    let entry = |at: u64, target: &str| crate::audit::AuditEntry {
+        at: Millis(at),
+        who: "admin \"ops\" (token 0123456789abcdef)".into(),
+        role: "admin".into(),
+        remote: Some("10.0.0.7:51234".into()),
+        action: "Admin/UpsertCustomer".into(),
+        target: target.into(),
+        detail: "tier gold -> platinum".into(),
+    };
+    store
+        .apply(&[
+            Change::Audit(Box::new(entry(1_000, "c-1"))),
+            Change::Audit(Box::new(entry(2_000, "c-2"))),
+            Change::Audit(Box::new(entry(2_000, "c-3"))),
+        ])
+        .unwrap();
+    let all = crate::audit::list(&path, Millis(0), 10).unwrap();
+    let targets: Vec<&str> = all.iter().map(|e| e.target.as_str()).collect();
+    assert_eq!(targets, ["c-3", "c-2", "c-1"]);
+    assert_eq!(all[2], entry(1_000, "c-1"));
+    let recent = crate::audit::list(&path, Millis(1_500), 1).unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].target, "c-3");
 }
 
 #[test]

@@ -61,6 +61,8 @@ pub enum Change {
     CallDone(Box<CallImage>),
     /// Call detail records of calls that arrived before this time go.
     Prune(Millis),
+    /// A change an administrator or supervisor made, for the audit trail.
+    Audit(Box<crate::audit::AuditEntry>),
 }
 
 enum Message {
