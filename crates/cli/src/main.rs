@@ -11,6 +11,7 @@ mod explain;
 mod import;
 mod report;
 mod serve;
+mod token;
 
 /// Contact-center call routing: the IVR/ACD core a telephony switch asks where each call goes.
 #[derive(Debug, Parser)]
@@ -45,6 +46,8 @@ enum Command {
     /// Ask a running server, per tier, for the published standard beside what was
     /// delivered over a window, marked met or missed.
     Report(report::Args),
+    /// Bearer tokens: make one (printed once; only its hash is stored), list or revoke.
+    Token(token::Args),
 }
 
 /// Exit code for a config that cannot be used at start (EX_CONFIG would be 78; 64 is
@@ -54,6 +57,10 @@ const EXIT_BAD_CONFIG: u8 = 64;
 /// Exit code when the store cannot be opened or trusted, or when changes acknowledged
 /// could not be written to it before the server stopped (EX_IOERR).
 const EXIT_STORE: u8 = 74;
+
+/// Exit code when a file `[security]` names cannot be used: the TLS certificate, key or
+/// client CA, or the tokens file (EX_CONFIG).
+const EXIT_SECURITY_FILES: u8 = 78;
 
 /// Exit code when another server holds the store (EX_TEMPFAIL: try again once it stops).
 const EXIT_STORE_IN_USE: u8 = 75;
@@ -99,6 +106,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Token(args) => token::run(args),
     };
     match result {
         Ok(code) => code,

@@ -60,6 +60,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         tracing::warn!("{w}");
     }
     let listen = args.listen.unwrap_or(config.settings.listen);
+    // --listen is checked as the config's own address is.
+    if let Some(refusal) = config.settings.security.refusal(listen) {
+        eprintln!("switchboard: not starting: --listen {refusal}");
+        return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
+    }
     let metrics_listen = args
         .metrics_listen
         .map_or(config.settings.metrics_listen, |m| m.0);
@@ -144,7 +149,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Err(e) => tracing::error!(%address, "metrics not served: {e}"),
             }
         }
-        let stopped = switchboard_server::serve(app, listener, stop_signal()).await?;
+        let stopped = match switchboard_server::serve(app, listener, stop_signal()).await {
+            Ok(s) => s,
+            Err(e @ StartError::Security(_)) => {
+                eprintln!("switchboard: not starting: {e}");
+                return Ok(ExitCode::from(crate::EXIT_SECURITY_FILES));
+            }
+            Err(e @ StartError::Insecure(_)) => {
+                eprintln!("switchboard: not starting: {e}");
+                return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(match stopped.flushed {
             Ok(()) => {
                 tracing::info!("switchboard stopped");

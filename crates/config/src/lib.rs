@@ -107,6 +107,17 @@ pub struct Limits {
     /// About how many bytes of changes may wait for a failing store before new calls
     /// and admin writes are refused whatever `on_store_failure` says.
     pub max_pending: u64,
+    /// The largest request message decoded, in bytes; larger ones are refused.
+    pub max_message_size: usize,
+    /// HTTP/2 header bytes one request may send.
+    pub max_header_list_size: u32,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_streams_per_connection: u32,
+    /// Requests one connection may have in progress at once; more wait.
+    pub max_requests_per_connection: usize,
+    /// Streams opened and reset by the client before they were handled, after which
+    /// the connection is closed.
+    pub max_pending_resets: usize,
 }
 
 /// What the server does with new calls while its store cannot write.
@@ -146,6 +157,35 @@ impl Settings {
         if self.limits.keepalive != running.limits.keepalive {
             out.push("server.keepalive");
         }
+        let connection_keys = [
+            (
+                self.limits.max_message_size != running.limits.max_message_size,
+                "server.max_message_size",
+            ),
+            (
+                self.limits.max_header_list_size != running.limits.max_header_list_size,
+                "server.max_header_list_size",
+            ),
+            (
+                self.limits.max_streams_per_connection != running.limits.max_streams_per_connection,
+                "server.max_streams_per_connection",
+            ),
+            (
+                self.limits.max_requests_per_connection
+                    != running.limits.max_requests_per_connection,
+                "server.max_requests_per_connection",
+            ),
+            (
+                self.limits.max_pending_resets != running.limits.max_pending_resets,
+                "server.max_pending_resets",
+            ),
+        ];
+        out.extend(
+            connection_keys
+                .iter()
+                .filter(|(changed, _)| *changed)
+                .map(|(_, key)| *key),
+        );
         if self.security != running.security {
             out.push("security");
         }

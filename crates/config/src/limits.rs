@@ -31,7 +31,102 @@ const DEFAULT_MAX_PENDING: u64 = 256 << 20;
 const MIN_MAX_PENDING: u64 = 64 << 10;
 const MAX_MAX_PENDING: u64 = 1 << 40;
 
+/// gRPC's usual ceiling; ImportCustomers streams its file in chunks, so no request of
+/// ours needs more.
+const DEFAULT_MAX_MESSAGE: u64 = 4 << 20;
+const MIN_MAX_MESSAGE: u64 = 64 << 10;
+const MAX_MAX_MESSAGE: u64 = 64 << 20;
+/// HTTP/2 streams (requests and watches) one connection may have open at once.
+const DEFAULT_MAX_STREAMS: i64 = 256;
+/// Requests one connection may have in progress at once; more wait their turn.
+const DEFAULT_MAX_REQUESTS: i64 = 256;
+/// Header bytes one request may send (names and values, as HTTP/2 counts them).
+const DEFAULT_MAX_HEADERS: u64 = 16 << 10;
+const MIN_MAX_HEADERS: u64 = 4 << 10;
+const MAX_MAX_HEADERS: u64 = 1 << 20;
+/// Streams a client may open and reset before the server handles them, before the
+/// connection is closed (the HTTP/2 "rapid reset" flood).
+const DEFAULT_MAX_PENDING_RESETS: i64 = 20;
+
+/// A size key within `min..=max`, or its default.
+fn size_in(
+    c: &mut Checker<'_>,
+    value: Option<&S<String>>,
+    path: &str,
+    default: u64,
+    (min, max): (u64, u64),
+) -> Option<u64> {
+    let Some(s) = value else {
+        return Some(default);
+    };
+    match parse_size(s.get_ref()) {
+        Ok(n) if (min..=max).contains(&n) => Some(n),
+        Ok(_) => {
+            c.error(
+                s.span(),
+                path,
+                format!(
+                    "{:?} is out of range ({} to {})",
+                    s.get_ref(),
+                    shown_size(min),
+                    shown_size(max)
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            c.error(s.span(), path, format!("{:?}: {e}", s.get_ref()));
+            None
+        }
+    }
+}
+
+fn shown_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{}GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}KiB", n >> 10),
+        n => format!("{n}B"),
+    }
+}
+
 pub(crate) fn limits(c: &mut Checker<'_>, server: &RawServer, store: &RawStore) -> Option<Limits> {
+    let max_message_size = size_in(
+        c,
+        server.max_message_size.as_ref(),
+        "server.max_message_size",
+        DEFAULT_MAX_MESSAGE,
+        (MIN_MAX_MESSAGE, MAX_MAX_MESSAGE),
+    );
+    let max_header_list_size = size_in(
+        c,
+        server.max_header_list_size.as_ref(),
+        "server.max_header_list_size",
+        DEFAULT_MAX_HEADERS,
+        (MIN_MAX_HEADERS, MAX_MAX_HEADERS),
+    );
+    let count = |c: &mut Checker<'_>, v: &Option<S<i64>>, path: &str, default: i64| match v {
+        Some(n) => c.int_in(n, path, 1..=100_000).map(|n| n as u32),
+        None => Some(default as u32),
+    };
+    let max_streams_per_connection = count(
+        c,
+        &server.max_streams_per_connection,
+        "server.max_streams_per_connection",
+        DEFAULT_MAX_STREAMS,
+    );
+    let max_requests_per_connection = count(
+        c,
+        &server.max_requests_per_connection,
+        "server.max_requests_per_connection",
+        DEFAULT_MAX_REQUESTS,
+    );
+    let max_pending_resets = count(
+        c,
+        &server.max_pending_resets,
+        "server.max_pending_resets",
+        DEFAULT_MAX_PENDING_RESETS,
+    );
     let shutdown_grace = match &server.shutdown_grace {
         Some(d) => c
             .duration(d, "server.shutdown_grace", Duration::ZERO)
@@ -97,6 +192,11 @@ pub(crate) fn limits(c: &mut Checker<'_>, server: &RawServer, store: &RawStore) 
         keepalive: keepalive?,
         on_store_failure: on_store_failure?,
         max_pending: max_pending?,
+        max_message_size: max_message_size? as usize,
+        max_header_list_size: max_header_list_size? as u32,
+        max_streams_per_connection: max_streams_per_connection?,
+        max_requests_per_connection: max_requests_per_connection? as usize,
+        max_pending_resets: max_pending_resets? as usize,
     })
 }
 

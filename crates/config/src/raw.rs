@@ -68,6 +68,11 @@ pub(crate) struct RawServer {
     pub(crate) max_connections: Option<S<i64>>,
     pub(crate) idle_timeout: Option<S<String>>,
     pub(crate) keepalive: Option<S<String>>,
+    pub(crate) max_message_size: Option<S<String>>,
+    pub(crate) max_header_list_size: Option<S<String>>,
+    pub(crate) max_streams_per_connection: Option<S<i64>>,
+    pub(crate) max_requests_per_connection: Option<S<i64>>,
+    pub(crate) max_pending_resets: Option<S<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

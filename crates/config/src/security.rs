@@ -209,6 +209,14 @@ impl Security {
     pub fn authenticates(&self) -> bool {
         self.tokens.is_some() || self.tls.as_ref().is_some_and(|t| t.client_ca.is_some())
     }
+
+    /// Why the server must not listen on `at` with this security, if it must not: an
+    /// address other hosts can reach needs TLS and authentication, or `insecure = true`.
+    pub fn refusal(&self, at: SocketAddr) -> Option<String> {
+        let safe =
+            at.ip().is_loopback() || self.insecure || (self.tls.is_some() && self.authenticates());
+        (!safe).then(|| off_loopback(at))
+    }
 }
 
 pub(crate) fn security(
@@ -219,8 +227,10 @@ pub(crate) fn security(
     metrics_listen: Option<Option<SocketAddr>>,
 ) -> Option<Security> {
     let Some(section) = raw else {
-        if let Some((at, span)) = listen.filter(|(a, _)| !a.ip().is_loopback()) {
-            c.error(span, "server.listen", off_loopback(at));
+        if let Some((at, span)) = listen
+            && let Some(refusal) = Security::default().refusal(at)
+        {
+            c.error(span, "server.listen", refusal);
         }
         return Some(Security::default());
     };
@@ -358,11 +368,11 @@ pub(crate) fn security(
         );
         ok = false;
     }
-    if let Some((at, span)) = listen.filter(|(a, _)| !a.ip().is_loopback())
-        && !security.insecure
-        && security.tls.is_none()
+    if let Some((at, span)) = listen
+        && security.authenticates()
+        && let Some(refusal) = security.refusal(at)
     {
-        c.error(span, "server.listen", off_loopback(at));
+        c.error(span, "server.listen", refusal);
         ok = false;
     }
     ok.then_some(security)

@@ -695,6 +695,11 @@ impl Router {
         self.calls.contains_key(call_id)
     }
 
+    /// The switch a known call came from.
+    pub fn switch_of(&self, call_id: &str) -> Option<Arc<str>> {
+        self.calls.get(call_id).map(|c| Arc::clone(&c.switch_id))
+    }
+
     /// The shared copy of a switch id.
     fn switch_id(&self, id: &str) -> Arc<str> {
         if let Some(shared) = self.switches.get(id) {

@@ -16,8 +16,9 @@ use switchboard_proto::v1::{self as pb, admin_server::Admin};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
-    App, convert,
+    App, audit, convert,
     error::{ApiError, shown},
+    security::Caller,
 };
 
 #[derive(Debug, Clone)]
@@ -65,6 +66,7 @@ impl Admin for AdminService {
         &self,
         request: Request<pb::UpsertCustomerRequest>,
     ) -> Result<Response<pb::CustomerView>, Status> {
+        let caller = Caller::of(&request)?;
         let customer = request
             .into_inner()
             .customer
@@ -74,6 +76,7 @@ impl Admin for AdminService {
         if let Some(refusal) = self.app.refuses_durable_writes() {
             return Err(refusal.into());
         }
+        let before = self.app.router.directory().get(&customer.id);
         let stored = self
             .app
             .router
@@ -81,6 +84,12 @@ impl Admin for AdminService {
             .upsert(customer)
             .map_err(ApiError::from)?;
         self.app.persist_customer(&stored);
+        self.app.audit(
+            &caller,
+            "switchboard.v1.Admin/UpsertCustomer",
+            &stored.id,
+            audit::customer_change(&plan, before.as_deref(), &stored),
+        );
         // Upserted means stored: the answer waits for the disk.
         self.app.durable().await?;
         tracing::info!(customer_id = %stored.id, "customer upserted");
@@ -127,6 +136,7 @@ impl Admin for AdminService {
         &self,
         request: Request<Streaming<pb::ImportCustomersRequest>>,
     ) -> Result<Response<pb::ImportCustomersResponse>, Status> {
+        let caller = Caller::of(&request)?;
         if let Some(refusal) = self.app.refuses_durable_writes() {
             return Err(refusal.into());
         }
@@ -163,6 +173,16 @@ impl Admin for AdminService {
             Status::internal("import failed; see the server log")
         })?
         .map_err(|e| ApiError::invalid("csv_chunk", e.to_string()))?;
+        self.app.audit(
+            &caller,
+            "switchboard.v1.Admin/ImportCustomers",
+            "customers",
+            format!(
+                "{} imported, {} rows rejected",
+                report.imported,
+                report.rejected.len()
+            ),
+        );
         // Imported means stored: wait for the writer before answering.
         self.app.durable().await?;
         tracing::info!(
@@ -186,8 +206,9 @@ impl Admin for AdminService {
 
     async fn reload_config(
         &self,
-        _: Request<pb::ReloadConfigRequest>,
+        request: Request<pb::ReloadConfigRequest>,
     ) -> Result<Response<pb::ReloadConfigResponse>, Status> {
+        let caller = Caller::of(&request)?;
         let app = self.app.clone();
         // Reading and checking a large config takes milliseconds: off the async workers.
         let outcome = tokio::task::spawn_blocking(move || app.reload("Admin.ReloadConfig"))
@@ -197,6 +218,19 @@ impl Admin for AdminService {
                 Status::internal("reload failed; see the server log")
             })??;
         let counts = self.app.reload_counts();
+        self.app.audit(
+            &caller,
+            "switchboard.v1.Admin/ReloadConfig",
+            &self.app.config_path_shown(),
+            if outcome.applied {
+                format!("applied, {} warning(s)", outcome.warnings.len())
+            } else {
+                format!(
+                    "refused: {} error(s); the running config stays",
+                    outcome.errors.len()
+                )
+            },
+        );
         Ok(Response::new(pb::ReloadConfigResponse {
             errors: outcome.errors,
             warnings: outcome.warnings,
@@ -292,6 +326,43 @@ impl Admin for AdminService {
             Some(w) => report_window(w)?,
         };
         Ok(Response::new(standards_report(&self.app, window).await?))
+    }
+
+    async fn list_audit(
+        &self,
+        request: Request<pb::ListAuditRequest>,
+    ) -> Result<Response<pb::ListAuditResponse>, Status> {
+        let req = request.into_inner();
+        let limit = match req.limit as usize {
+            0 => audit::DEFAULT_LIMIT,
+            n if n > audit::MAX_LIMIT => {
+                return Err(ApiError::invalid(
+                    "limit",
+                    format!(
+                        "{n} is over the most one answer holds, {}",
+                        audit::MAX_LIMIT
+                    ),
+                )
+                .into());
+            }
+            n => n,
+        };
+        let since = match req.since {
+            Some(t) => convert::millis_from(&t).map_err(|e| ApiError::invalid("since", e))?,
+            None => Millis(0),
+        };
+        let entries = match (&self.app.store, &self.app.store_path) {
+            (Some(writer), Some(path)) => {
+                read_records(writer, path, move |p| {
+                    switchboard_store::audit::list(p, since, limit)
+                })
+                .await?
+            }
+            _ => self.app.audit_trail.list(since, limit),
+        };
+        Ok(Response::new(pb::ListAuditResponse {
+            entries: entries.iter().map(audit::entry_to).collect(),
+        }))
     }
 
     async fn explain_route(

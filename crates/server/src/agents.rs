@@ -4,7 +4,7 @@ use switchboard_core::acd::AgentState;
 use switchboard_proto::v1::{self as pb, agents_server::Agents};
 use tonic::{Request, Response, Status};
 
-use crate::{App, convert, error::ApiError};
+use crate::{App, convert, error::ApiError, security::Caller};
 
 #[derive(Debug, Clone)]
 pub(crate) struct AgentsService {
@@ -25,8 +25,10 @@ impl Agents for AgentsService {
         &self,
         request: Request<pb::SetAgentStateRequest>,
     ) -> Result<Response<pb::Agent>, Status> {
+        let caller = Caller::of(&request)?;
         let req = request.into_inner();
         convert::check_id("agent_id", &req.agent_id, MAX_AGENT_ID)?;
+        caller.may_agent(&req.agent_id)?;
         let acd = self.app.router.acd();
         let now = self.app.clock.now();
         let agent_err = |error| ApiError::Agent {
@@ -93,6 +95,18 @@ impl Agents for AgentsService {
         let agent = acd
             .agent(&req.agent_id)
             .ok_or_else(|| agent_err(switchboard_core::acd::AcdError::UnknownAgent))?;
+        // A desk changing its own agents is the floor's ordinary work; an administrator
+        // changing an agent is a change to audit.
+        if caller.identity.grant.role == switchboard_config::security::Role::Admin
+            && caller.identity.via != crate::security::Via::Open
+        {
+            self.app.audit(
+                &caller,
+                "switchboard.v1.Agents/SetAgentState",
+                &req.agent_id,
+                format!("state {:?}", agent.state()),
+            );
+        }
         Ok(Response::new(convert::agent_to(
             &agent,
             self.app.figures(&agent.profile.id),
@@ -103,8 +117,13 @@ impl Agents for AgentsService {
         &self,
         request: Request<pb::GetAgentRequest>,
     ) -> Result<Response<pb::Agent>, Status> {
+        let caller = Caller::of(&request)?;
         let req = request.into_inner();
         convert::check_id("agent_id", &req.agent_id, MAX_AGENT_ID)?;
+        // Supervisors see every agent; a desk sees its own.
+        if caller.identity.grant.role != switchboard_config::security::Role::Supervisor {
+            caller.may_agent(&req.agent_id)?;
+        }
         let agent = self
             .app
             .router

@@ -3,12 +3,15 @@
 //! once idle: no request or stream open on them for `server.idle_timeout`.
 //!
 //! The accept loop runs as a task of its own and hands connections to tonic through a
-//! channel. Each connection carries a shared [`Activity`]; a layer around every request
+//! channel. With TLS, each handshake runs in a task of its own (bounded in time), so a
+//! slow or silent client never holds up the next accept; a client certificate's
+//! identity is settled once, at the handshake. Each connection carries a shared [`Activity`]; a layer around every request
 //! counts the requests open on its connection (a stream counts until it ends), and the
 //! connection's reads look at that count when its idle timer fires.
 
 use std::{
     io,
+    net::SocketAddr,
     pin::Pin,
     sync::{
         Arc,
@@ -30,6 +33,11 @@ use tonic::{
     codegen::{Service, http},
     transport::server::Connected,
 };
+
+use crate::security::{Guard, Identity, tls};
+
+/// The longest a TLS handshake may take before the connection is closed.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The first pause after an accept error such as "too many open files", and the longest.
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
@@ -55,9 +63,10 @@ pub(crate) fn incoming(
     listener: TcpListener,
     limits: ConnectionLimits,
     counts: Arc<ConnectionCounts>,
+    guard: Arc<Guard>,
 ) -> ReceiverStream<io::Result<Conn>> {
     let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(accept(listener, tx, limits, counts));
+    tokio::spawn(accept(listener, tx, limits, counts, guard));
     ReceiverStream::new(rx)
 }
 
@@ -66,6 +75,7 @@ async fn accept(
     tx: mpsc::Sender<io::Result<Conn>>,
     limits: ConnectionLimits,
     counts: Arc<ConnectionCounts>,
+    guard: Arc<Guard>,
 ) {
     let mut backoff = FIRST_BACKOFF;
     let mut out_of_descriptors = false;
@@ -76,7 +86,7 @@ async fn accept(
             () = tx.closed() => return,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok((stream, remote)) => {
                 backoff = FIRST_BACKOFF;
                 if out_of_descriptors {
                     out_of_descriptors = false;
@@ -102,9 +112,45 @@ async fn accept(
                 // Without it a small response can wait for the client's delayed ACK,
                 // 40 ms on Linux.
                 let _ = stream.set_nodelay(true);
-                let conn = Conn::new(stream, limits.idle_timeout, &counts);
-                if tx.send(Ok(conn)).await.is_err() {
-                    return;
+                let slot = Slot::take(&counts);
+                match &guard.tls {
+                    None => {
+                        let conn = Conn::new(
+                            Io::Plain(stream),
+                            remote,
+                            Peer::None,
+                            limits.idle_timeout,
+                            slot,
+                        );
+                        if tx.send(Ok(conn)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(tls) => {
+                        let acceptor = tls.acceptor();
+                        let (tx, guard) = (tx.clone(), Arc::clone(&guard));
+                        let idle = limits.idle_timeout;
+                        tokio::spawn(async move {
+                            let shaken =
+                                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                                    .await;
+                            let stream = match shaken {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%remote, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let peer = peer_of(&guard, stream.get_ref().1.peer_certificates());
+                            let conn =
+                                Conn::new(Io::Tls(Box::new(stream)), remote, peer, idle, slot);
+                            let _ = tx.send(Ok(conn)).await;
+                        });
+                    }
                 }
             }
             Err(e) if gone_before_accepted(&e) => {}
@@ -176,27 +222,81 @@ impl Drop for RequestGuard {
     }
 }
 
+/// Who the client certificate of a connection says its client is.
+#[derive(Clone, Debug)]
+pub(crate) enum Peer {
+    /// No certificate (or no TLS).
+    None,
+    /// A certificate of one of `[[security.clients]]`.
+    Known(Arc<Identity>),
+    /// A certificate the CA signed whose names are none of the configured clients'.
+    Unknown(Arc<str>),
+}
+
+fn peer_of(guard: &Guard, certs: Option<&[rustls::pki_types::CertificateDer<'static>]>) -> Peer {
+    let Some(cert) = certs.and_then(<[_]>::first) else {
+        return Peer::None;
+    };
+    let names = tls::names(cert);
+    match guard.client(&names) {
+        Some(identity) => Peer::Known(identity),
+        None if names.is_empty() => Peer::Unknown(Arc::from("no names")),
+        None => Peer::Unknown(Arc::from(names.join(", ").as_str())),
+    }
+}
+
 /// What each request learns of its connection (a request extension).
 #[derive(Clone, Debug)]
 pub(crate) struct ConnInfo {
     activity: Arc<Activity>,
+    remote: SocketAddr,
+    pub(crate) peer: Peer,
+}
+
+impl ConnInfo {
+    pub(crate) fn remote(&self) -> Option<SocketAddr> {
+        Some(self.remote)
+    }
+}
+
+/// A connection counted as open from its accept (its handshake included) until dropped.
+#[derive(Debug)]
+struct Slot(Arc<ConnectionCounts>);
+
+impl Slot {
+    fn take(counts: &Arc<ConnectionCounts>) -> Slot {
+        counts.open.fetch_add(1, Relaxed);
+        Slot(Arc::clone(counts))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A connection's bytes: plain TCP or TLS over it.
+#[derive(Debug)]
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 /// An accepted connection that closes itself once idle.
 #[derive(Debug)]
 pub(crate) struct Conn {
-    stream: TcpStream,
+    stream: Io,
     info: ConnInfo,
     idle_timeout: Duration,
     timer: Pin<Box<Sleep>>,
     /// The timer is registered for its deadline.
     armed: bool,
-    counts: Arc<ConnectionCounts>,
+    _slot: Slot,
 }
 
 impl Conn {
-    fn new(stream: TcpStream, idle_timeout: Duration, counts: &Arc<ConnectionCounts>) -> Conn {
-        counts.open.fetch_add(1, Relaxed);
+    fn new(stream: Io, remote: SocketAddr, peer: Peer, idle_timeout: Duration, slot: Slot) -> Conn {
         let activity = Arc::new(Activity {
             open: AtomicUsize::new(0),
             last: AtomicU64::new(0),
@@ -206,16 +306,14 @@ impl Conn {
             stream,
             timer: Box::pin(tokio::time::sleep(idle_timeout)),
             armed: false,
-            info: ConnInfo { activity },
+            info: ConnInfo {
+                activity,
+                remote,
+                peer,
+            },
             idle_timeout,
-            counts: Arc::clone(counts),
+            _slot: slot,
         }
-    }
-}
-
-impl Drop for Conn {
-    fn drop(&mut self) {
-        self.counts.open.fetch_sub(1, Relaxed);
     }
 }
 
@@ -233,7 +331,10 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let read = match &mut self.stream {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
         if read.is_ready() {
             return read;
         }
@@ -267,6 +368,51 @@ impl AsyncRead for Conn {
                 None => Instant::now() + self.idle_timeout,
             };
             self.timer.as_mut().reset(next);
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
         }
     }
 }

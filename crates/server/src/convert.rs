@@ -324,6 +324,19 @@ pub(crate) fn agent_state_to(s: AgentState) -> pb::AgentState {
     }
 }
 
+/// A time from the API; before 1970 or out of range is refused.
+pub(crate) fn millis_from(t: &prost_types::Timestamp) -> Result<Millis, String> {
+    if t.seconds < 0 || !(0..1_000_000_000).contains(&t.nanos) {
+        return Err("must be a valid time after 1970".into());
+    }
+    let ms = u64::try_from(t.seconds)
+        .ok()
+        .and_then(|s| s.checked_mul(1_000))
+        .and_then(|ms| ms.checked_add(u64::try_from(t.nanos / 1_000_000).ok()?))
+        .ok_or("out of range")?;
+    Ok(Millis(ms))
+}
+
 pub(crate) fn timestamp(t: Millis) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: i64::try_from(t.0 / 1_000).unwrap_or(i64::MAX),

@@ -37,6 +37,8 @@ struct Switch {
 #[derive(Debug)]
 struct Watcher {
     tx: Sender,
+    /// The identity that opened the stream.
+    holder: Arc<str>,
     /// Ends the stream with a status, ahead of anything still buffered.
     end: oneshot::Sender<Status>,
 }
@@ -142,19 +144,31 @@ impl Dispatch {
     }
 
     /// A new stream for a switch, starting with what is pending for it. A stream the
-    /// switch still had open ends with ABORTED, so a switch that opened two by mistake
-    /// sees which one is dead rather than wait on it in silence.
-    pub(crate) fn watch(&self, switch_id: &str) -> AssignmentStream {
+    /// same identity still had open ends with ABORTED, so a switch that opened two by
+    /// mistake sees which one is dead rather than wait on it in silence. A stream another
+    /// identity holds open is not replaced: the error names its holder.
+    pub(crate) fn watch(
+        &self,
+        switch_id: &str,
+        holder: &Arc<str>,
+    ) -> Result<AssignmentStream, String> {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let (end, ended) = oneshot::channel();
         let mut switches = self.lock();
         let switch = switches.entry(Arc::from(switch_id)).or_default();
+        if let Some(open) = &switch.stream
+            && !open.tx.is_closed()
+            && open.holder != *holder
+        {
+            return Err(open.holder.to_string());
+        }
         for a in &switch.pending {
             if tx.try_send(Ok(a.clone())).is_err() {
                 break;
             }
         }
-        if let Some(old) = switch.stream.replace(Watcher { tx, end })
+        let holder = Arc::clone(holder);
+        if let Some(old) = switch.stream.replace(Watcher { tx, holder, end })
             && !old.tx.is_closed()
         {
             tracing::info!(%switch_id, "assignment stream replaced by a newer one");
@@ -163,10 +177,10 @@ impl Dispatch {
                 crate::error::shown(switch_id)
             )));
         }
-        AssignmentStream {
+        Ok(AssignmentStream {
             rx,
             end: Some(ended),
-        }
+        })
     }
 
     /// Ends every open stream with `status` (the server is shutting down); what is

@@ -41,6 +41,23 @@ pub enum ApiError {
     NoConfigFile,
     #[error("{0}")]
     Unavailable(String),
+    /// What the caller's identity is not bound to.
+    #[error("{what} {} is not bound to {identity}", shown(key))]
+    NotBound {
+        what: &'static str,
+        key: String,
+        identity: String,
+    },
+    #[error(
+        "call_id {} is in use by another switch: call ids must be unique",
+        shown(call_id)
+    )]
+    CallIdTaken { call_id: String },
+    #[error(
+        "switch {} is watched by {holder}: only the identity that holds a stream may replace it",
+        shown(switch_id)
+    )]
+    StreamHeld { switch_id: String, holder: String },
 }
 
 impl ApiError {
@@ -84,6 +101,8 @@ impl From<ApiError> for Status {
             },
             ApiError::AlreadyLoggedIn { .. } | ApiError::NoConfigFile => Code::FailedPrecondition,
             ApiError::Unavailable(_) => Code::Unavailable,
+            ApiError::NotBound { .. } => Code::PermissionDenied,
+            ApiError::CallIdTaken { .. } | ApiError::StreamHeld { .. } => Code::AlreadyExists,
         };
         Status::new(code, bounded(e.to_string()))
     }

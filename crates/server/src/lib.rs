@@ -7,10 +7,14 @@
 //! - `reload`: applying an edited config while calls are in flight, on request, on
 //!   SIGHUP or when the files change.
 //! - `routing`, `agents`, `admin`: one module per service.
+//! - `audit`: the audit trail of changes admins and supervisors make.
 //! - `dispatch`: assignments on their way to the switches' streams.
 //! - `convert`: API messages to core types and back, refusing bad fields by name.
 //! - `durability`: what the server does while its store cannot write, and at shutdown.
-//! - `connections`: accepting, limiting and closing idle client connections.
+//! - `connections`: accepting (over TLS when configured), limiting and closing idle
+//!   client connections.
+//! - [`security`]: identities, roles and the one authorization layer every request
+//!   passes.
 //! - `metrics`: the Prometheus exposition.
 //! - [`error`]: every client-visible failure and its one mapping to a gRPC status.
 
@@ -38,6 +42,7 @@ use tokio::net::TcpListener;
 
 mod admin;
 mod agents;
+mod audit;
 mod connections;
 mod convert;
 mod dispatch;
@@ -46,6 +51,7 @@ pub mod error;
 mod metrics;
 mod reload;
 mod routing;
+pub mod security;
 
 pub use durability::STORE_HEALTH;
 
@@ -98,6 +104,10 @@ pub struct App {
     /// Shutting down: new calls are refused.
     stopping: Arc<AtomicBool>,
     connections: Arc<connections::ConnectionCounts>,
+    /// Requests the authorization layer refused.
+    denials: Arc<security::authorize::Denials>,
+    /// The recent audit trail (all of it is in the store, when there is one).
+    audit_trail: Arc<audit::Recent>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +120,11 @@ pub enum StartError {
     Transport(#[from] tonic::transport::Error),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("security: {0}")]
+    Security(#[from] security::SecurityError),
+    /// Listening where other hosts reach the server without TLS and authentication.
+    #[error("server.listen: {0}")]
+    Insecure(String),
 }
 
 /// Where the customers came from at a start with a store.
@@ -158,6 +173,8 @@ impl App {
             lock: None,
             stopping: Arc::default(),
             connections: Arc::default(),
+            denials: Arc::default(),
+            audit_trail: Arc::default(),
         }
     }
 
@@ -359,6 +376,13 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Stopped, StartError> {
+    let settings = app.settings();
+    if let Ok(at) = listener.local_addr()
+        && let Some(refusal) = settings.security.refusal(at)
+    {
+        return Err(StartError::Insecure(refusal));
+    }
+    let guard = Arc::new(security::Guard::load(&settings.security)?);
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let health = durability::Health::new(reporter, app.store.is_some());
     health.show(&app).await;
@@ -387,6 +411,7 @@ pub async fn serve(
             health.clone(),
             stopped.clone(),
         )),
+        tokio::spawn(security::watch_files(Arc::clone(&guard), stopped.clone())),
     ];
     let reloads = reload::reload_triggers(app.clone());
     let limits = app.settings().limits.clone();
@@ -395,9 +420,25 @@ pub async fn serve(
         idle_timeout: limits.idle_timeout,
     };
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, max_connections = connection_limits.max, "switchboard serving gRPC");
+        tracing::info!(
+            %address,
+            max_connections = connection_limits.max,
+            tls = guard.tls.is_some(),
+            authentication = app.settings().security.authenticates(),
+            "switchboard serving gRPC"
+        );
     }
-    let incoming = connections::incoming(listener, connection_limits, Arc::clone(&app.connections));
+    let incoming = connections::incoming(
+        listener,
+        connection_limits,
+        Arc::clone(&app.connections),
+        Arc::clone(&guard),
+    );
+    let reflection = guard.reflection();
+    let authorize = security::authorize::Authorize {
+        guard,
+        denials: Arc::clone(&app.denials),
+    };
 
     let (began, shutdown_began) = tokio::sync::oneshot::channel();
     let signal = {
@@ -419,20 +460,31 @@ pub async fn serve(
             let _ = began.send(std::time::Instant::now());
         }
     };
+    let max_message = limits.max_message_size;
     let server = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(limits.keepalive))
         .http2_keepalive_timeout(Some(limits.keepalive.min(Duration::from_secs(20))))
+        .max_concurrent_streams(limits.max_streams_per_connection)
+        .concurrency_limit_per_connection(limits.max_requests_per_connection)
+        .http2_max_header_list_size(limits.max_header_list_size)
+        .http2_max_pending_accept_reset_streams(Some(limits.max_pending_resets))
         .layer(connections::TrackRequests)
+        .layer(authorize)
         .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(RoutingServer::new(routing::RoutingService {
-            app: app.clone(),
-        }))
-        .add_service(AgentsServer::new(agents::AgentsService {
-            app: app.clone(),
-        }))
-        .add_service(AdminServer::new(admin::AdminService { app: app.clone() }))
+        .add_optional_service(reflection.then_some(reflection_v1))
+        .add_optional_service(reflection.then_some(reflection_v1alpha))
+        .add_service(
+            RoutingServer::new(routing::RoutingService { app: app.clone() })
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            AgentsServer::new(agents::AgentsService { app: app.clone() })
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(
+            AdminServer::new(admin::AdminService { app: app.clone() })
+                .max_decoding_message_size(max_message),
+        )
         .serve_with_incoming_shutdown(incoming, signal);
     let grace_over = async {
         match shutdown_began.await {

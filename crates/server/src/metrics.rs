@@ -686,6 +686,7 @@ pub async fn serve_metrics(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::{Router, http::header, routing::get};
+    let security = app.settings().security.clone();
     let scrape = move || {
         let app = app.clone();
         async move {
@@ -699,12 +700,29 @@ pub async fn serve_metrics(
             )
         }
     };
+    let tls = match &security.tls {
+        Some(files) if security.metrics_tls => Some(
+            crate::security::tls::Tls::load(files, true)
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        ),
+        _ => None,
+    };
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, "switchboard serving metrics at /metrics");
+        tracing::info!(%address, tls = tls.is_some(), "switchboard serving metrics at /metrics");
     }
-    axum::serve(listener, Router::new().route("/metrics", get(scrape)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let routes = Router::new().route("/metrics", get(scrape));
+    match tls {
+        None => {
+            axum::serve(listener, routes)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(tls) => {
+            axum::serve(crate::security::tls::Listener::new(listener, tls), routes)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,14 @@ impl App {
     /// Reloads come from this config file or directory, read just before: on
     /// `Admin.ReloadConfig`, on SIGHUP and, unless `server.reload_on_change` is off, when
     /// its files change.
+    /// The config's path as shown in the audit trail.
+    pub(crate) fn config_path_shown(&self) -> String {
+        self.config_path.as_deref().map_or_else(
+            || "embedded default config".to_owned(),
+            |p| p.display().to_string(),
+        )
+    }
+
     pub fn with_config_path(mut self, path: PathBuf) -> Self {
         *self.reloads.read() = fingerprint(&path);
         self.config_path = Some(std::sync::Arc::new(path));

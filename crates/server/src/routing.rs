@@ -11,7 +11,7 @@ use switchboard_proto::v1::{self as pb, routing_server::Routing};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use crate::{App, convert, error::ApiError};
+use crate::{App, convert, error::ApiError, security::Caller};
 
 #[derive(Debug, Clone)]
 pub(crate) struct RoutingService {
@@ -26,6 +26,7 @@ impl Routing for RoutingService {
         &self,
         request: Request<pb::RouteCallRequest>,
     ) -> Result<Response<pb::Decision>, Status> {
+        let caller = Caller::of(&request)?;
         let req = request.into_inner();
         // Everything logged while deciding carries the call id, and the caller's number
         // only when the config asks for it. No await happens under the span.
@@ -37,6 +38,16 @@ impl Routing for RoutingService {
         let _in_call = span.enter();
         let channel = convert::channel(req.channel)?;
         convert::check_id("switch_id", &req.switch_id, MAX_CALL_ID)?;
+        caller.may_switch(&req.switch_id)?;
+        // Another switch's call is none of this one's business, not even its decision.
+        if let Some(owner) = self.app.router.switch_of(&req.call_id)
+            && !caller.identity.may_switch(&owner)
+        {
+            return Err(ApiError::CallIdTaken {
+                call_id: req.call_id,
+            }
+            .into());
+        }
         // A call already routed still gets its decision again; only new ones are refused.
         if let Some(refusal) = self.app.refuses_new_calls()
             && !self.app.router.knows_call(&req.call_id)
@@ -95,9 +106,11 @@ impl Routing for RoutingService {
         &self,
         request: Request<pb::SubmitInputRequest>,
     ) -> Result<Response<pb::Decision>, Status> {
+        let caller = Caller::of(&request)?;
         let req = request.into_inner();
         let span = tracing::info_span!("call", call_id = %prefix(&req.call_id, MAX_CALL_ID));
         let _in_call = span.enter();
+        self.owned(&caller, &req.call_id)?;
         let input = match &req.input {
             Some(pb::submit_input_request::Input::Digits(d)) => Input::Digits(d),
             Some(pb::submit_input_request::Input::Intent(i)) => Input::Intent(i),
@@ -125,9 +138,11 @@ impl Routing for RoutingService {
         &self,
         request: Request<pb::CallEvent>,
     ) -> Result<Response<pb::CallEventAck>, Status> {
+        let caller = Caller::of(&request)?;
         let event = request.into_inner();
         let span = tracing::info_span!("call", call_id = %prefix(&event.call_id, MAX_CALL_ID));
         let _in_call = span.enter();
+        self.owned(&caller, &event.call_id)?;
         Ok(Response::new(self.call_event(&event)?))
     }
 
@@ -137,17 +152,38 @@ impl Routing for RoutingService {
         &self,
         request: Request<pb::WatchAssignmentsRequest>,
     ) -> Result<Response<Self::WatchAssignmentsStream>, Status> {
+        let caller = Caller::of(&request)?;
         let switch_id = request.into_inner().switch_id;
         convert::check_id("switch_id", &switch_id, MAX_CALL_ID)?;
+        caller.may_switch(&switch_id)?;
         if self.app.is_stopping() {
             return Err(Status::unavailable(crate::SHUTDOWN_STATUS));
         }
         tracing::info!(%switch_id, "switch watching assignments");
-        Ok(Response::new(Box::pin(self.app.dispatch.watch(&switch_id))))
+        let stream = self
+            .app
+            .dispatch
+            .watch(&switch_id, &caller.identity.key)
+            .map_err(|holder| ApiError::StreamHeld {
+                switch_id: switch_id.clone(),
+                holder,
+            })?;
+        Ok(Response::new(Box::pin(stream)))
     }
 }
 
 impl RoutingService {
+    /// Refuses a call of a switch the caller is not bound to as if it did not exist, so
+    /// a switch learns nothing of another's calls.
+    fn owned(&self, caller: &Caller, call_id: &str) -> Result<(), ApiError> {
+        match self.app.router.switch_of(call_id) {
+            Some(owner) if !caller.identity.may_switch(&owner) => Err(ApiError::UnknownCall {
+                call_id: call_id.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn call_event(&self, event: &pb::CallEvent) -> Result<pb::CallEventAck, ApiError> {
         convert::check_id("call_id", &event.call_id, MAX_CALL_ID)?;
         let kind = pb::CallEventKind::try_from(event.kind)
