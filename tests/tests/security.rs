@@ -1,0 +1,630 @@
+//! Who may do what, from outside: every RPC of the proto called as no one, as each role
+//! and as a switch bound to another switch id; bindings of switches and desks; stream
+//! take-overs; the per-identity rate limit, message and stream limits; the audit trail.
+
+use std::{collections::BTreeMap, path::Path, time::Duration};
+
+use prost::Message;
+use switchboard_config::{
+    DEFAULT_CONFIG,
+    security::{Grant, Role},
+};
+use switchboard_proto::{FILE_DESCRIPTOR_SET, v1 as pb};
+use switchboard_server::security::tokens;
+use switchboard_tests::*;
+use tonic::{
+    Code, Request, Status,
+    codegen::http::uri::PathAndQuery,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+
+/// The tokens a test server knows, by who holds them.
+struct Tokens {
+    switch: String,
+    other_switch: String,
+    second_switch: String,
+    desk: String,
+    supervisor: String,
+    admin: String,
+}
+
+fn make_tokens(dir: &Path) -> Tokens {
+    let file = dir.join("tokens.toml");
+    let make = |name: &str, role: Role, switches: &[&str], agents: &[&str]| {
+        let grant = Grant::new(
+            role,
+            switches.iter().map(|s| (*s).to_owned()).collect(),
+            agents.iter().map(|s| (*s).to_owned()).collect(),
+        )
+        .unwrap();
+        tokens::create(&file, name, &grant).unwrap().token
+    };
+    Tokens {
+        switch: make("sbc-1", Role::Switch, &["sbc-1"], &[]),
+        other_switch: make("sbc-2", Role::Switch, &["sbc-2"], &[]),
+        second_switch: make("sbc-1-standby", Role::Switch, &["sbc-1"], &[]),
+        desk: make("desk-a1", Role::Desk, &[], &["a-1"]),
+        supervisor: make("floor", Role::Supervisor, &[], &[]),
+        admin: make("ops", Role::Admin, &[], &[]),
+    }
+}
+
+/// The shipped config with tokens from `dir` and `extra` in `[security]`.
+fn secured(dir: &Path, extra: &str) -> String {
+    format!(
+        "{DEFAULT_CONFIG}\n[security]\ntokens = {:?}\n{extra}\n",
+        dir.join("tokens.toml").display().to_string()
+    )
+}
+
+#[derive(Clone)]
+struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(v) = &self.0 {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+fn bearer(token: &str) -> Bearer {
+    Bearer(Some(format!("Bearer {token}").parse().unwrap()))
+}
+
+type Authed = InterceptedService<Channel, Bearer>;
+
+async fn routing(server: &TestServer, token: &str) -> pb::routing_client::RoutingClient<Authed> {
+    pb::routing_client::RoutingClient::with_interceptor(server.channel().await, bearer(token))
+}
+
+async fn agents(server: &TestServer, token: &str) -> pb::agents_client::AgentsClient<Authed> {
+    pb::agents_client::AgentsClient::with_interceptor(server.channel().await, bearer(token))
+}
+
+async fn admin(server: &TestServer, token: &str) -> pb::admin_client::AdminClient<Authed> {
+    pb::admin_client::AdminClient::with_interceptor(server.channel().await, bearer(token))
+}
+
+/// Every method the server serves: the proto's services, health and reflection.
+fn every_method() -> Vec<String> {
+    let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).unwrap();
+    let mut methods = Vec::new();
+    for file in &set.file {
+        for service in &file.service {
+            for method in &service.method {
+                methods.push(format!(
+                    "/{}.{}/{}",
+                    file.package(),
+                    service.name(),
+                    method.name()
+                ));
+            }
+        }
+    }
+    assert!(methods.len() >= 16, "{methods:?}");
+    methods.extend(
+        [
+            "/grpc.health.v1.Health/Check",
+            "/grpc.health.v1.Health/Watch",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ]
+        .map(String::from),
+    );
+    methods
+}
+
+/// Who may call each method, as the README's role table says. A method missing here
+/// fails the matrix: give it a rule in the server and a row here.
+fn allowed(method: &str) -> Option<&'static [&'static str]> {
+    const ANYONE: &[&str] = &["none", "switch", "desk", "supervisor", "admin"];
+    Some(match method.rsplit_once('.').map_or(method, |(_, m)| m) {
+        "Health/Check" | "Health/Watch" => ANYONE,
+        "ServerReflection/ServerReflectionInfo" => &["admin"],
+        "Routing/RouteCall"
+        | "Routing/SubmitInput"
+        | "Routing/ReportCallEvent"
+        | "Routing/WatchAssignments" => &["switch", "admin"],
+        "Agents/SetAgentState" => &["desk", "admin"],
+        "Agents/GetAgent" => &["desk", "supervisor", "admin"],
+        "Agents/ListAgents" => &["supervisor", "admin"],
+        "Admin/UpsertCustomer" | "Admin/ImportCustomers" | "Admin/ReloadConfig" => &["admin"],
+        "Admin/GetCustomer"
+        | "Admin/GetQueueStats"
+        | "Admin/ExplainRoute"
+        | "Admin/GetAgentStats"
+        | "Admin/GetStandardsReport"
+        | "Admin/ListAudit" => &["supervisor", "admin"],
+        _ => return None,
+    })
+}
+
+/// Calls `method` with an empty message (one, on a stream for streaming methods) as the
+/// holder of `token`; the status code it ends with, or OK (a stream still open counts).
+async fn call(channel: Channel, method: &str, token: Option<&str>) -> (Code, String) {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let mut request = Request::new(tokio_stream::once(()));
+    if let Some(t) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    let path = PathAndQuery::try_from(method.to_owned()).unwrap();
+    match grpc.streaming(request, path, codec).await {
+        Err(status) => (status.code(), status.message().to_owned()),
+        Ok(response) => {
+            let mut stream = response.into_inner();
+            match tokio::time::timeout(Duration::from_millis(300), stream.message()).await {
+                Ok(Err(status)) => (status.code(), status.message().to_owned()),
+                Ok(Ok(_)) | Err(_) => (Code::Ok, String::new()),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_rpc_answers_each_role_as_the_role_table_says_and_a_method_without_a_rule_is_denied()
+{
+    let dir = temp_dir("security-matrix");
+    let t = make_tokens(&dir);
+    let server = start_with(&secured(&dir, "")).await;
+    let channel = server.channel().await;
+    let callers: [(&str, Option<&str>); 5] = [
+        ("none", None),
+        ("switch", Some(&t.switch)),
+        ("desk", Some(&t.desk)),
+        ("supervisor", Some(&t.supervisor)),
+        ("admin", Some(&t.admin)),
+    ];
+    let mut failures = Vec::new();
+    for method in every_method() {
+        let Some(allowed) = allowed(&method) else {
+            failures.push(format!("{method}: not in the test's role table"));
+            continue;
+        };
+        for (who, token) in callers {
+            let (code, message) = call(channel.clone(), &method, token).await;
+            let ok = match (allowed.contains(&who), who) {
+                (true, _) => !matches!(code, Code::Unauthenticated | Code::PermissionDenied),
+                (false, "none") => {
+                    code == Code::Unauthenticated && message.contains("no credentials")
+                }
+                (false, _) => {
+                    code == Code::PermissionDenied
+                        && message.contains("needs role")
+                        && message.contains(&format!("has role {who}"))
+                }
+            };
+            if !ok {
+                failures.push(format!("{method} as {who}: {code:?} {message}"));
+            }
+        }
+    }
+    // A method the server has no rule for is refused to everyone, admins included.
+    let (code, message) = call(
+        channel.clone(),
+        "/switchboard.v1.Admin/DropEverything",
+        Some(&t.admin),
+    )
+    .await;
+    assert_eq!(code, Code::PermissionDenied, "{message}");
+    assert!(
+        message.contains("no access rule for this method"),
+        "{message}"
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[tokio::test]
+async fn a_switch_is_bound_to_its_switch_ids_and_another_switchs_calls_do_not_exist_for_it() {
+    let dir = temp_dir("security-bindings");
+    let t = make_tokens(&dir);
+    let server = start_with(&secured(&dir, "")).await;
+    let mut sbc1 = routing(&server, &t.switch).await;
+    let mut sbc2 = routing(&server, &t.other_switch).await;
+    let call = |id: &str, switch: &str| pb::RouteCallRequest {
+        call_id: id.into(),
+        caller: EMMA_STANDARD.into(),
+        dialed: MAIN_LINE.into(),
+        switch_id: switch.into(),
+        ..Default::default()
+    };
+    sbc1.route_call(call("c-1", "sbc-1")).await.unwrap();
+
+    // Routing as a switch id it is not bound to.
+    let e = sbc2.route_call(call("c-2", "sbc-1")).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    assert!(
+        e.message()
+            .contains("switch_id \"sbc-1\" is not bound to switch \"sbc-2\""),
+        "{e:?}"
+    );
+    // Another switch's call id: neither its decision nor a new route.
+    let e = sbc2.route_call(call("c-1", "sbc-2")).await.unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+    // Menu input and events for another switch's call: as for a call that never was.
+    let unknown = sbc2
+        .submit_input(pb::SubmitInputRequest {
+            call_id: "c-never".into(),
+            input: Some(pb::submit_input_request::Input::Digits("2".into())),
+        })
+        .await
+        .unwrap_err();
+    let theirs = sbc2
+        .submit_input(pb::SubmitInputRequest {
+            call_id: "c-1".into(),
+            input: Some(pb::submit_input_request::Input::Digits("2".into())),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(theirs.code(), Code::NotFound);
+    assert_eq!(
+        theirs.message(),
+        unknown.message().replace("c-never", "c-1")
+    );
+    let e = sbc2
+        .report_call_event(pb::CallEvent {
+            call_id: "c-1".into(),
+            kind: pb::CallEventKind::Abandoned.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{e:?}");
+    // The call is untouched: its own switch carries on with it.
+    sbc1.submit_input(pb::SubmitInputRequest {
+        call_id: "c-1".into(),
+        input: Some(pb::submit_input_request::Input::Digits("2".into())),
+    })
+    .await
+    .unwrap();
+
+    // A desk acts for its own agents only.
+    let mut desk = agents(&server, &t.desk).await;
+    let login = |agent: &str| pb::SetAgentStateRequest {
+        agent_id: agent.into(),
+        state: pb::AgentState::NotReady.into(),
+        endpoint: format!("sip:{agent}@pbx"),
+        skills: vec![pb::Skill {
+            name: "support".into(),
+            proficiency: 5,
+        }],
+        ..Default::default()
+    };
+    desk.set_agent_state(login("a-1")).await.unwrap();
+    let e = desk.set_agent_state(login("a-2")).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    assert!(
+        e.message()
+            .contains("agent \"a-2\" is not bound to desk \"desk-a1\""),
+        "{e:?}"
+    );
+    let e = desk
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "a-2".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+    let mut supervisor = agents(&server, &t.supervisor).await;
+    supervisor
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "a-1".into(),
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_stolen_switch_id_gets_no_assignments_and_only_the_holder_replaces_a_stream() {
+    let dir = temp_dir("security-streams");
+    let t = make_tokens(&dir);
+    let server = start_with(&secured(&dir, "")).await;
+    let watch = |switch: &str| pb::WatchAssignmentsRequest {
+        switch_id: switch.into(),
+    };
+    // sbc-2's token asking for sbc-1's stream gets nothing.
+    let mut thief = routing(&server, &t.other_switch).await;
+    let e = thief.watch_assignments(watch("sbc-1")).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "{e:?}");
+
+    let mut owner = routing(&server, &t.switch).await;
+    let mut stream = owner
+        .watch_assignments(watch("sbc-1"))
+        .await
+        .unwrap()
+        .into_inner();
+    // Another identity bound to the same switch id cannot take an open stream over.
+    let mut standby = routing(&server, &t.second_switch).await;
+    let e = standby.watch_assignments(watch("sbc-1")).await.unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+    assert!(e.message().contains("token"), "names the holder: {e:?}");
+
+    // Assignments still reach the owner's stream.
+    let mut desk = agents(&server, &t.admin).await;
+    desk.set_agent_state(pb::SetAgentStateRequest {
+        agent_id: "a-1".into(),
+        state: pb::AgentState::Available.into(),
+        endpoint: "sip:a-1@pbx".into(),
+        skills: vec![
+            pb::Skill {
+                name: "general".into(),
+                proficiency: 5,
+            },
+            pb::Skill {
+                name: "platinum".into(),
+                proficiency: 5,
+            },
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    owner
+        .route_call(pb::RouteCallRequest {
+            call_id: "vip-1".into(),
+            caller: MARIA_PLATINUM.into(),
+            dialed: PLATINUM_LINE.into(),
+            switch_id: "sbc-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let a = next(&mut stream).await;
+    assert_eq!(a.call_id, "vip-1");
+
+    // The holder itself replaces its stream (a reconnect); the old one is told.
+    let _again = owner.watch_assignments(watch("sbc-1")).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Aborted, "{ended:?}");
+    // Once the holder's stream is gone, the standby may watch.
+    drop(_again);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match standby.watch_assignments(watch("sbc-1")).await {
+            Ok(_) => break,
+            Err(e) if e.code() == Code::AlreadyExists && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_identity_past_its_rate_limit_is_told_the_limit() {
+    let dir = temp_dir("security-rate");
+    let t = make_tokens(&dir);
+    let server = start_with(&secured(&dir, "rate_limit = 3")).await;
+    let mut supervisor = admin(&server, &t.supervisor).await;
+    let mut codes = Vec::new();
+    for _ in 0..10 {
+        let r = supervisor
+            .get_queue_stats(pb::GetQueueStatsRequest::default())
+            .await;
+        codes.push(r.map(|_| Code::Ok).unwrap_or_else(|e| {
+            assert!(
+                e.message()
+                    .contains("may make 3 requests per second (security.rate_limit)"),
+                "{e:?}"
+            );
+            e.code()
+        }));
+    }
+    assert_eq!(codes[..3], [Code::Ok; 3], "{codes:?}");
+    assert!(codes.contains(&Code::ResourceExhausted), "{codes:?}");
+    // Another identity has a limit of its own.
+    let mut ops = admin(&server, &t.admin).await;
+    ops.get_queue_stats(pb::GetQueueStatsRequest::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_is_refused_naming_the_limit_and_the_server_goes_on() {
+    let config = DEFAULT_CONFIG.replacen(
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"127.0.0.1:50051\"\nmax_message_size = \"64KiB\"",
+        1,
+    );
+    let server = start_with(&config).await;
+    let mut c = server.admin().await;
+    let e = c
+        .upsert_customer(pb::UpsertCustomerRequest {
+            customer: Some(pb::Customer {
+                customer_id: "big".into(),
+                name: "x".repeat(100 << 10),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
+    assert!(e.message().contains("the limit is: 65536 bytes"), "{e:?}");
+    c.get_customer(pb::GetCustomerRequest {
+        key: Some(pb::get_customer_request::Key::PhoneNumber(
+            MARIA_PLATINUM.into(),
+        )),
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_holds_no_more_streams_than_the_limit_until_one_ends() {
+    let config = DEFAULT_CONFIG.replacen(
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"127.0.0.1:50051\"\nmax_streams_per_connection = 2",
+        1,
+    );
+    let server = start_with(&config).await;
+    let channel = server.channel().await;
+    let mut c = pb::routing_client::RoutingClient::new(channel.clone());
+    let watch = |switch: &str| pb::WatchAssignmentsRequest {
+        switch_id: switch.into(),
+    };
+    let first = c.watch_assignments(watch("s-1")).await.unwrap();
+    let _second = c.watch_assignments(watch("s-2")).await.unwrap();
+    // The third waits for a stream of the two to end.
+    let mut third = pb::routing_client::RoutingClient::new(channel.clone());
+    let waiting =
+        tokio::spawn(async move { third.watch_assignments(watch("s-3")).await.map(|_| ()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a third stream opened past the limit of 2"
+    );
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the third stream opens once the first ends")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn headers_over_the_limit_are_refused_and_the_server_goes_on() {
+    let server = start().await;
+    let mut c = pb::admin_client::AdminClient::with_interceptor(
+        server.channel().await,
+        |mut r: Request<()>| {
+            r.metadata_mut()
+                .insert("x-padding", "p".repeat(32 << 10).parse().unwrap());
+            Ok(r)
+        },
+    );
+    let e = c
+        .get_queue_stats(pb::GetQueueStatsRequest::default())
+        .await
+        .unwrap_err();
+    assert_ne!(e.code(), Code::Ok);
+    let mut fine = server.admin().await;
+    fine.get_queue_stats(pb::GetQueueStatsRequest::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn admin_changes_are_audited_with_who_and_what_and_no_secret() {
+    let dir = temp_dir("security-audit");
+    let t = make_tokens(&dir);
+    let server = start_with(&secured(&dir, "")).await;
+    let mut ops = admin(&server, &t.admin).await;
+    let maria = ops
+        .get_customer(pb::GetCustomerRequest {
+            key: Some(pb::get_customer_request::Key::PhoneNumber(
+                MARIA_PLATINUM.into(),
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    let mut raised = maria.clone();
+    raised.tier = "concierge".into();
+    raised.name = "Maria L.".into();
+    ops.upsert_customer(pb::UpsertCustomerRequest {
+        customer: Some(raised),
+    })
+    .await
+    .unwrap();
+    let e = ops
+        .reload_config(pb::ReloadConfigRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "embedded config: {e:?}");
+
+    let mut floor = admin(&server, &t.supervisor).await;
+    let entries = floor
+        .list_audit(pb::ListAuditRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    let e = &entries[0];
+    assert_eq!(e.action, "switchboard.v1.Admin/UpsertCustomer");
+    assert_eq!(e.target, maria.customer_id);
+    assert_eq!(e.role, "admin");
+    assert!(e.who.starts_with("admin \"ops\" (token "), "{e:?}");
+    assert!(e.remote.starts_with("127.0.0.1:"), "{e:?}");
+    assert_eq!(e.detail, "tier platinum -> concierge; name changed");
+    let shown = format!("{entries:?}");
+    for secret in [&t.admin, &t.supervisor] {
+        assert!(
+            !shown.contains(&secret[secret.len() - 20..]),
+            "a token in the audit trail"
+        );
+    }
+    assert!(!shown.contains("Maria L."), "a name in the audit trail");
+
+    // Supervisors read the trail; they change nothing.
+    let e = floor
+        .upsert_customer(pb::UpsertCustomerRequest {
+            customer: Some(maria),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let e = floor
+        .list_audit(pb::ListAuditRequest {
+            limit: 5_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+}
+
+#[tokio::test]
+async fn a_token_revoked_from_the_file_is_refused_within_seconds_and_a_new_one_is_let_in() {
+    let dir = temp_dir("security-revoke");
+    let t = make_tokens(&dir);
+    let server = start_with(&secured(&dir, "")).await;
+    let mut floor = admin(&server, &t.supervisor).await;
+    floor
+        .get_queue_stats(pb::GetQueueStatsRequest::default())
+        .await
+        .unwrap();
+    let file = dir.join("tokens.toml");
+    assert!(tokens::revoke(&file, "floor").unwrap());
+    let fresh = tokens::create(
+        &file,
+        "floor-2",
+        &Grant::new(Role::Supervisor, vec![], vec![]).unwrap(),
+    )
+    .unwrap()
+    .token;
+    let mut by_code = BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let old = floor
+            .get_queue_stats(pb::GetQueueStatsRequest::default())
+            .await;
+        let new = admin(&server, &fresh)
+            .await
+            .get_queue_stats(pb::GetQueueStatsRequest::default())
+            .await;
+        if let (Err(e), Ok(_)) = (&old, &new) {
+            assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+            assert!(e.message().contains("revoked"), "{e:?}");
+            break;
+        }
+        *by_code.entry(old.is_ok()).or_insert(0) += 1;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still served: {by_code:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
