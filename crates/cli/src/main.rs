@@ -6,7 +6,9 @@ use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod check;
+mod client;
 mod explain;
 mod import;
 mod report;
@@ -46,6 +48,8 @@ enum Command {
     /// Ask a running server, per tier, for the published standard beside what was
     /// delivered over a window, marked met or missed.
     Report(report::Args),
+    /// The audit trail from the store: who changed what, from where, newest first.
+    Audit(audit::Args),
     /// Bearer tokens: make one (printed once; only its hash is stored), list or revoke.
     Token(token::Args),
 }
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Token(args) => token::run(args),
+        Command::Audit(args) => audit::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -9,9 +9,8 @@ use switchboard_proto::v1::{
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The server's gRPC address.
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
-    server: String,
+    #[command(flatten)]
+    connect: crate::client::Connect,
     /// How far back from now, e.g. "1h", "24h", "7d" (over 24h needs the server's store).
     #[arg(long, default_value = "24h", value_parser = window)]
     window: Duration,
@@ -36,9 +35,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let (report, agents) = runtime.block_on(async {
-        let mut client = AdminClient::connect(args.server.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reach the server at {}: {e}", args.server))?;
+        let mut client = AdminClient::new(args.connect.channel().await?);
         let window = prost_types::Duration::try_from(args.window)
             .map_err(|_| anyhow::anyhow!("--window: too long"))?;
         let report = client
