@@ -102,9 +102,9 @@ async fn tls_channel(
     Ok(channel)
 }
 
-/// The certificate the server presents to a new connection now.
-async fn presented(address: &str, ca: &str) -> Vec<u8> {
-    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+/// A TLS client config trusting `ca` only, speaking `alpn`.
+fn client_config(ca: &str, alpn: &[u8]) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap())
@@ -115,9 +115,34 @@ async fn presented(address: &str, ca: &str) -> Vec<u8> {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
+    Arc::new(config)
+}
+
+/// `GET path` over HTTPS/1.1: the whole response as text.
+async fn https_get(address: &str, path: &str, ca: &str) -> String {
+    use rustls::pki_types::ServerName;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let mut tls = tokio_rustls::TlsConnector::from(client_config(ca, b"http/1.1"))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The certificate the server presents to a new connection now.
+async fn presented(address: &str, ca: &str) -> Vec<u8> {
+    use rustls::pki_types::ServerName;
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(client_config(ca, b"h2"))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .unwrap();
@@ -152,6 +177,7 @@ async fn mutual_tls_names_each_client_by_its_certificate_and_a_rotated_certifica
 tls_cert = "tls/server.crt"
 tls_key = "tls/server.key"
 client_ca = "tls/clients-ca.crt"
+metrics_tls = true
 
 [[security.clients]]
 name = "sbc-1.example"
@@ -168,13 +194,17 @@ role = "admin"
     std::fs::write(tls_dir.join("server.crt"), &server_cert.0).unwrap();
     std::fs::write(tls_dir.join("server.key"), &server_cert.1).unwrap();
     std::fs::write(tls_dir.join("clients-ca.crt"), ca.pem()).unwrap();
-    let (server, log) = serve(&path);
+    let (server, metrics, log) = serve_with_metrics(&path);
     assert!(
         log.iter()
             .any(|l| l.contains("tls=true") && l.contains("authentication=true")),
         "{log:#?}"
     );
     let address = server.address.clone();
+    // The metrics port speaks HTTPS with the same certificate.
+    let scraped = https_get(&metrics, "/metrics", &ca.pem()).await;
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    assert!(scraped.contains("switchboard_"), "{scraped}");
 
     // The switch's certificate: routing for its switch id, nothing of Admin.
     let switch = tls_channel(&address, &ca.pem(), Some(&sbc1)).await.unwrap();
