@@ -404,7 +404,13 @@ async fn a_stolen_switch_id_gets_no_assignments_and_only_the_holder_replaces_a_s
 async fn an_identity_past_its_rate_limit_is_told_the_limit() {
     let dir = temp_dir("security-rate");
     let t = make_tokens(&dir);
-    let server = start_with(&secured(&dir, "rate_limit = 3")).await;
+    let (server, metrics) = scraped(start_with(&secured(&dir, "rate_limit = 3")).await).await;
+    let before = scrape(metrics).await;
+    assert_eq!(
+        before.get("switchboard_requests_refused_total{reason=\"rate_limited\"}"),
+        Some(&0.0),
+        "counted from zero"
+    );
     let mut supervisor = admin(&server, &t.supervisor).await;
     let mut codes = Vec::new();
     for _ in 0..10 {
@@ -422,6 +428,19 @@ async fn an_identity_past_its_rate_limit_is_told_the_limit() {
     }
     assert_eq!(codes[..3], [Code::Ok; 3], "{codes:?}");
     assert!(codes.contains(&Code::ResourceExhausted), "{codes:?}");
+    let limited = codes
+        .iter()
+        .filter(|c| **c == Code::ResourceExhausted)
+        .count();
+    let after = scrape(metrics).await;
+    assert_eq!(
+        after["switchboard_requests_refused_total{reason=\"rate_limited\"}"],
+        limited as f64
+    );
+    assert_eq!(
+        after["switchboard_requests_refused_total{reason=\"unauthenticated\"}"],
+        0.0
+    );
     // Another identity has a limit of its own.
     let mut ops = admin(&server, &t.admin).await;
     ops.get_queue_stats(pb::GetQueueStatsRequest::default())

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use prometheus_client::{
-    metrics::{counter::Counter, gauge::Gauge},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
 
@@ -20,7 +20,12 @@ pub(super) struct Operations {
     connections_refused: Counter,
     accept_errors: Counter,
     calls_in_memory: Gauge,
+    /// By reason: unauthenticated, permission_denied, rate_limited.
+    requests_refused: Family<Vec<(&'static str, String)>, Counter>,
 }
+
+/// The reasons the authorization layer refuses a request, as metric labels.
+const REFUSALS: [&str; 3] = ["unauthenticated", "permission_denied", "rate_limited"];
 
 #[derive(Debug, Default)]
 struct StoreGauges {
@@ -92,6 +97,17 @@ impl Operations {
             "Failed accepts (such as running out of file descriptors), each followed by a pause",
             self.accept_errors.clone(),
         );
+        for reason in REFUSALS {
+            // Each series exists from zero, so a rate over it has a start.
+            let _ = self
+                .requests_refused
+                .get_or_create(&vec![("reason", reason.to_owned())]);
+        }
+        registry.register(
+            "requests_refused",
+            "Requests the authorization layer refused, by reason: no or unknown credentials, a role without the method, or past security.rate_limit",
+            self.requests_refused.clone(),
+        );
         registry.register(
             "calls_in_memory",
             "Calls the router holds: in progress, or ended and kept until calls.forget_after for replays and late surveys",
@@ -119,6 +135,19 @@ impl Operations {
             .set(i64::try_from(counts.open.load(Relaxed)).unwrap_or(i64::MAX));
         catch_up(&self.connections_refused, counts.refused.load(Relaxed));
         catch_up(&self.accept_errors, counts.accept_errors.load(Relaxed));
+        let denials = &app.denials;
+        for (reason, count) in REFUSALS.into_iter().zip([
+            &denials.unauthenticated,
+            &denials.permission_denied,
+            &denials.rate_limited,
+        ]) {
+            catch_up(
+                &self
+                    .requests_refused
+                    .get_or_create(&vec![("reason", reason.to_owned())]),
+                count.load(Relaxed),
+            );
+        }
         self.calls_in_memory
             .set(i64::try_from(app.router.calls_in_progress()).unwrap_or(i64::MAX));
     }

@@ -182,7 +182,7 @@ impl Caller {
 
 /// The security in force.
 #[derive(Debug)]
-pub(crate) struct Guard {
+pub struct Guard {
     /// No authentication: every caller is [`Guard::anyone`], an admin.
     open: bool,
     anyone: Arc<Identity>,
@@ -210,7 +210,7 @@ pub(crate) fn modified(path: &std::path::Path) -> Option<SystemTime> {
 impl Guard {
     /// Puts `[security]` in force: reads the tokens file and the TLS files, and refuses
     /// to start on any that cannot be used.
-    pub(crate) fn load(security: &Security) -> Result<Guard, SecurityError> {
+    pub fn load(security: &Security) -> Result<Guard, SecurityError> {
         let tokens = match &security.tokens {
             Some(path) => {
                 let stamp = modified(path);
@@ -264,6 +264,17 @@ impl Guard {
             rate_limit: security.rate_limit,
             rules: authorize::RULES.iter().copied().collect(),
         })
+    }
+
+    /// What the authorization layer decides for a request to `path` with `headers` on a
+    /// connection without a client certificate: the caller's identity, or the status
+    /// that refuses it (for benches and tools; the server runs the layer itself).
+    pub fn check(
+        &self,
+        path: &str,
+        headers: &tonic::codegen::http::HeaderMap,
+    ) -> Result<Arc<Identity>, tonic::Status> {
+        self.authorize(path, headers, None).map(|c| c.identity)
     }
 
     /// The identity a verified client certificate's names stand for: the first of them
