@@ -143,18 +143,23 @@ fn allowed(method: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// Calls `method` with an empty message (one, on a stream for streaming methods) as the
+/// Calls `method` with `message` (one, on a stream for streaming methods) as the
 /// holder of `token`; the status code it ends with, or OK (a stream still open counts).
-async fn call(channel: Channel, method: &str, token: Option<&str>) -> (Code, String) {
+async fn call<M: Message + Send + Sync + 'static>(
+    channel: Channel,
+    method: &str,
+    token: Option<&str>,
+    message: M,
+) -> (Code, String) {
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
-    let mut request = Request::new(tokio_stream::once(()));
+    let mut request = Request::new(tokio_stream::once(message));
     if let Some(t) = token {
         request
             .metadata_mut()
             .insert("authorization", format!("Bearer {t}").parse().unwrap());
     }
-    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    let codec = tonic_prost::ProstCodec::<M, ()>::default();
     let path = PathAndQuery::try_from(method.to_owned()).unwrap();
     match grpc.streaming(request, path, codec).await {
         Err(status) => (status.code(), status.message().to_owned()),
@@ -168,6 +173,58 @@ async fn call(channel: Channel, method: &str, token: Option<&str>) -> (Code, Str
     }
 }
 
+/// The call switch sbc-1 routes before the matrix: the Routing methods are called about
+/// it, so a switch bound to sbc-2 is seen asking about another switch's call.
+const THEIR_CALL: &str = "m-1";
+
+/// Calls `method` as `token` holder: the Routing methods with a request about
+/// [`THEIR_CALL`] and switch sbc-1, every other method with an empty message.
+async fn call_method(channel: Channel, method: &str, token: Option<&str>) -> (Code, String) {
+    match method.rsplit_once('.').map_or(method, |(_, m)| m) {
+        "Routing/RouteCall" => {
+            let request = pb::RouteCallRequest {
+                call_id: THEIR_CALL.into(),
+                caller: EMMA_STANDARD.into(),
+                dialed: MAIN_LINE.into(),
+                switch_id: "sbc-1".into(),
+                ..Default::default()
+            };
+            call(channel, method, token, request).await
+        }
+        "Routing/SubmitInput" => {
+            let request = pb::SubmitInputRequest {
+                call_id: THEIR_CALL.into(),
+                input: Some(pb::submit_input_request::Input::Digits("2".into())),
+            };
+            call(channel, method, token, request).await
+        }
+        "Routing/ReportCallEvent" => {
+            let request = pb::CallEvent {
+                call_id: THEIR_CALL.into(),
+                kind: pb::CallEventKind::Abandoned.into(),
+                ..Default::default()
+            };
+            call(channel, method, token, request).await
+        }
+        "Routing/WatchAssignments" => {
+            let request = pb::WatchAssignmentsRequest {
+                switch_id: "sbc-1".into(),
+            };
+            call(channel, method, token, request).await
+        }
+        _ => call(channel, method, token, ()).await,
+    }
+}
+
+/// What a switch bound to sbc-2 gets from a Routing method about sbc-1 and its call.
+fn for_another_switch(method: &str) -> Option<Code> {
+    Some(match method.rsplit_once('.').map_or(method, |(_, m)| m) {
+        "Routing/RouteCall" | "Routing/WatchAssignments" => Code::PermissionDenied,
+        "Routing/SubmitInput" | "Routing/ReportCallEvent" => Code::NotFound,
+        _ => return None,
+    })
+}
+
 #[tokio::test]
 async fn every_rpc_answers_each_role_as_the_role_table_says_and_a_method_without_a_rule_is_denied()
 {
@@ -175,8 +232,21 @@ async fn every_rpc_answers_each_role_as_the_role_table_says_and_a_method_without
     let t = make_tokens(&dir);
     let server = start_with(&secured(&dir, "")).await;
     let channel = server.channel().await;
-    let callers: [(&str, Option<&str>); 5] = [
+    routing(&server, &t.switch)
+        .await
+        .route_call(pb::RouteCallRequest {
+            call_id: THEIR_CALL.into(),
+            caller: EMMA_STANDARD.into(),
+            dialed: MAIN_LINE.into(),
+            switch_id: "sbc-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The switch bound elsewhere goes first, while sbc-1's call is still at its menu.
+    let callers: [(&str, Option<&str>); 6] = [
         ("none", None),
+        ("another switch", Some(&t.other_switch)),
         ("switch", Some(&t.switch)),
         ("desk", Some(&t.desk)),
         ("supervisor", Some(&t.supervisor)),
@@ -189,16 +259,32 @@ async fn every_rpc_answers_each_role_as_the_role_table_says_and_a_method_without
             continue;
         };
         for (who, token) in callers {
-            let (code, message) = call(channel.clone(), &method, token).await;
-            let ok = match (allowed.contains(&who), who) {
-                (true, _) => !matches!(code, Code::Unauthenticated | Code::PermissionDenied),
-                (false, "none") => {
-                    code == Code::Unauthenticated && message.contains("no credentials")
+            let (code, message) = call_method(channel.clone(), &method, token).await;
+            let ok = match (who, for_another_switch(&method)) {
+                ("another switch", Some(expected)) => {
+                    code == expected
+                        && (message.contains("not bound to switch \"sbc-2\"")
+                            || message.contains(&format!("unknown call \"{THEIR_CALL}\"")))
                 }
-                (false, _) => {
-                    code == Code::PermissionDenied
-                        && message.contains("needs role")
-                        && message.contains(&format!("has role {who}"))
+                _ => {
+                    let role = if who == "another switch" {
+                        "switch"
+                    } else {
+                        who
+                    };
+                    match (allowed.contains(&role), role) {
+                        (true, _) => {
+                            !matches!(code, Code::Unauthenticated | Code::PermissionDenied)
+                        }
+                        (false, "none") => {
+                            code == Code::Unauthenticated && message.contains("no credentials")
+                        }
+                        (false, _) => {
+                            code == Code::PermissionDenied
+                                && message.contains("needs role")
+                                && message.contains(&format!("has role {role}"))
+                        }
+                    }
                 }
             };
             if !ok {
@@ -211,6 +297,7 @@ async fn every_rpc_answers_each_role_as_the_role_table_says_and_a_method_without
         channel.clone(),
         "/switchboard.v1.Admin/DropEverything",
         Some(&t.admin),
+        (),
     )
     .await;
     assert_eq!(code, Code::PermissionDenied, "{message}");
