@@ -26,7 +26,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicU64, Ordering::Relaxed},
     },
     time::{Duration, Instant},
 };
@@ -203,38 +203,26 @@ struct Window {
 /// `clients` clients, each on its own connection with one RouteCall in flight, for
 /// `window`.
 async fn drive(address: &str, tag: &str, clients: usize, window: Duration) -> Window {
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let mut client = RoutingClient::new(connect(address).await);
-        let (stop, tag) = (Arc::clone(&stop), tag.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(100_000);
-            let mut n = c as u64 * 7_919;
-            while !stop.load(Relaxed) {
-                let request = pb::RouteCallRequest {
-                    call_id: format!("{tag}-{c}-{n}"),
-                    caller: caller(n),
-                    dialed: MAIN_LINE.into(),
-                    switch_id: "bench".into(),
-                    ..Default::default()
-                };
-                let sent = Instant::now();
+    let mut connected = Vec::new();
+    for _ in 0..clients {
+        connected.push(RoutingClient::new(connect(address).await));
+    }
+    let tag = tag.to_owned();
+    let (rps, latencies) =
+        switchboard_benches::load::closed_loop(connected, window, move |mut client, c, n| {
+            let request = pb::RouteCallRequest {
+                call_id: format!("{tag}-{c}-{n}"),
+                caller: caller(n),
+                dialed: MAIN_LINE.into(),
+                switch_id: "bench".into(),
+                ..Default::default()
+            };
+            async move {
                 client.route_call(request).await.expect("RouteCall");
-                latencies.push(sent.elapsed());
-                n += 1;
+                client
             }
-            latencies
-        }));
-    }
-    let start = Instant::now();
-    tokio::time::sleep(window).await;
-    stop.store(true, Relaxed);
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.unwrap());
-    }
-    let rps = latencies.len() as f64 / start.elapsed().as_secs_f64();
+        })
+        .await;
     Window { rps, latencies }
 }
 

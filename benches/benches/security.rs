@@ -12,14 +12,7 @@
 //!   connection with one request in flight, at concurrency 1 and 16. Windows rotate
 //!   between the three; medians of the rounds and ratios to the open server are printed.
 
-use std::{
-    path::Path,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering::Relaxed},
-    },
-    time::{Duration, Instant},
-};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use criterion::Criterion;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
@@ -186,38 +179,25 @@ async fn client(t: &Target) -> Client {
 
 /// `clients` clients with one RouteCall in flight each, for `window`: requests a second.
 async fn drive(t: &Target, tag: &str, clients: usize, window: Duration) -> (f64, Vec<Duration>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let mut client = client(t).await;
-        let (stop, tag) = (Arc::clone(&stop), tag.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(100_000);
-            let mut n = c as u64 * 7_919;
-            while !stop.load(Relaxed) {
-                let request = pb::RouteCallRequest {
-                    call_id: format!("{tag}-{c}-{n}"),
-                    caller: format!("+121255501{:02}", n % 8 + 1),
-                    dialed: MAIN_LINE.into(),
-                    switch_id: "bench".into(),
-                    ..Default::default()
-                };
-                let sent = Instant::now();
-                client.route_call(request).await.expect("RouteCall");
-                latencies.push(sent.elapsed());
-                n += 1;
-            }
-            latencies
-        }));
+    let mut connected = Vec::new();
+    for _ in 0..clients {
+        connected.push(client(t).await);
     }
-    let start = Instant::now();
-    tokio::time::sleep(window).await;
-    stop.store(true, Relaxed);
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    (all.len() as f64 / start.elapsed().as_secs_f64(), all)
+    let tag = tag.to_owned();
+    switchboard_benches::load::closed_loop(connected, window, move |mut client, c, n| {
+        let request = pb::RouteCallRequest {
+            call_id: format!("{tag}-{c}-{n}"),
+            caller: format!("+121255501{:02}", n % 8 + 1),
+            dialed: MAIN_LINE.into(),
+            switch_id: "bench".into(),
+            ..Default::default()
+        };
+        async move {
+            client.route_call(request).await.expect("RouteCall");
+            client
+        }
+    })
+    .await
 }
 
 fn pki(dir: &Path) -> String {

@@ -149,6 +149,25 @@ async fn presented(address: &str, ca: &str) -> Vec<u8> {
     tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
 }
 
+/// Runs the binary with `args` to the end.
+fn switchboard(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env_remove("SWITCHBOARD_TOKEN")
+        .output()
+        .unwrap()
+}
+
+/// `switchboard token new` on the tokens file of the config at `path`.
+fn token_new(path: &Path, role: &str, name: &str, extra: &[&str]) -> std::process::Output {
+    let config = path.to_str().unwrap();
+    let mut args = vec![
+        "token", "new", "--config", config, "--role", role, "--name", name,
+    ];
+    args.extend_from_slice(extra);
+    switchboard(&args)
+}
+
 fn route(id: &str) -> pb::RouteCallRequest {
     support::route(id, 1)
 }
@@ -304,10 +323,7 @@ role = "admin"
 #[test]
 fn a_server_other_hosts_can_reach_refuses_to_start_without_tls_and_authentication() {
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(args)
-            .output()
-            .unwrap();
+        let out = switchboard(args);
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -372,20 +388,7 @@ fn insecure_serves_in_the_clear_and_says_so_at_start() {
 async fn tokens_made_with_the_cli_let_their_holders_in_and_admin_changes_are_audited() {
     let path = secured_config("tokens", "\n[security]\ntokens = \"tokens.toml\"\n");
     let token = |role: &str, name: &str, extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args([
-                "token",
-                "new",
-                "--config",
-                path.to_str().unwrap(),
-                "--role",
-                role,
-                "--name",
-                name,
-            ])
-            .args(extra)
-            .output()
-            .unwrap();
+        let out = token_new(&path, role, name, extra);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{stderr}");
         assert!(stderr.contains("shown once"), "{stderr}");
@@ -401,28 +404,13 @@ async fn tokens_made_with_the_cli_let_their_holders_in_and_admin_changes_are_aud
             "a token stored in the clear"
         );
     }
-    let bad = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "token",
-            "new",
-            "--config",
-            path.to_str().unwrap(),
-            "--role",
-            "switch",
-            "--name",
-            "sbc",
-        ])
-        .output()
-        .unwrap();
+    let bad = token_new(&path, "switch", "sbc", &[]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&bad.stderr)
             .contains("a switch needs the switch ids it routes for")
     );
-    let listed = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["token", "list", "--config", path.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let listed = switchboard(&["token", "list", "--config", path.to_str().unwrap()]);
     let listed = String::from_utf8(listed.stdout).unwrap();
     assert!(
         listed.contains("desk-3") && listed.contains("agents a-1"),
@@ -469,10 +457,7 @@ async fn tokens_made_with_the_cli_let_their_holders_in_and_admin_changes_are_aud
     })
     .await
     .unwrap();
-    let audit = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["audit", "--config", path.to_str().unwrap(), "--since", "1h"])
-        .output()
-        .unwrap();
+    let audit = switchboard(&["audit", "--config", path.to_str().unwrap(), "--since", "1h"]);
     let shown = String::from_utf8(audit.stdout).unwrap();
     assert!(
         audit.status.success(),
