@@ -703,6 +703,15 @@ async fn a_token_revoked_from_the_file_is_refused_within_seconds_and_a_new_one_i
         .await
         .unwrap();
     let file = dir.join("tokens.toml");
+    // A tokens file that cannot be read (a bad edit) leaves the tokens read before.
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, "[[tokens]]\nid = 3\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    floor
+        .get_queue_stats(pb::GetQueueStatsRequest::default())
+        .await
+        .expect("the tokens read before stay while the file is broken");
+    std::fs::write(&file, good).unwrap();
     assert!(tokens::revoke(&file, "floor").unwrap());
     let fresh = tokens::create(
         &file,

@@ -112,7 +112,11 @@ impl Guard {
                 let token = value
                     .to_str()
                     .ok()
-                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .and_then(|v| {
+                        // The scheme is case-insensitive (RFC 9110).
+                        let (scheme, token) = v.split_at_checked(7)?;
+                        scheme.eq_ignore_ascii_case("bearer ").then_some(token)
+                    })
                     .ok_or_else(|| {
                         Status::unauthenticated(
                             "authorization: expected \"Bearer <token>\" with a token from `switchboard token new`",
@@ -286,6 +290,75 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn guard_with_token(role: Role) -> (Guard, String) {
+        let dir = std::env::temp_dir().join(format!(
+            "sb-authorize-{}-{}",
+            std::process::id(),
+            role.name()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tokens.toml");
+        let grant = switchboard_config::security::Grant::new(role, vec![], vec![]).unwrap();
+        let token = super::super::tokens::create(&file, "t", &grant)
+            .unwrap()
+            .token;
+        let security = switchboard_config::security::Security {
+            tokens: Some(file),
+            ..Default::default()
+        };
+        (Guard::load(&security).unwrap(), token)
+    }
+
+    fn headers(authorization: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::AUTHORIZATION, authorization.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case_and_other_schemes_are_named() {
+        let (guard, token) = guard_with_token(Role::Supervisor);
+        let stats = "/switchboard.v1.Admin/GetQueueStats";
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            let caller = guard
+                .authorize(stats, &headers(&format!("{scheme} {token}")), None)
+                .unwrap();
+            assert_eq!(caller.identity.grant.role, Role::Supervisor);
+        }
+        let e = guard
+            .authorize(stats, &headers(&format!("Basic {token}")), None)
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated);
+        assert!(e.message().contains("expected \"Bearer <token>\""), "{e:?}");
+        let e = guard
+            .authorize(stats, &headers("Bearer"), None)
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated);
+    }
+
+    #[test]
+    fn health_is_open_and_a_path_without_a_rule_is_closed_even_to_admins() {
+        let (guard, token) = guard_with_token(Role::Admin);
+        guard
+            .authorize(
+                "/grpc.health.v1.Health/Check",
+                &http::HeaderMap::new(),
+                None,
+            )
+            .unwrap();
+        let long = format!("/switchboard.v1.Admin/{}", "x".repeat(10_000));
+        let e = guard
+            .authorize(&long, &headers(&format!("Bearer {token}")), None)
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied);
+        assert!(
+            e.message().len() < 200,
+            "the path is cut short: {}",
+            e.message().len()
+        );
     }
 
     #[test]

@@ -285,7 +285,7 @@ impl Guard {
 
     /// Whether reflection is served at all.
     pub(crate) fn reflection(&self) -> bool {
-        self.open || self.reflection == Reflection::Admin
+        self.reflection == Reflection::Admin
     }
 
     /// Reads again what changed on disk: the tokens file (tokens added or revoked) and
