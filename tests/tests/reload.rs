@@ -182,6 +182,26 @@ async fn a_rule_edited_on_disk_changes_the_next_decision_without_a_restart() {
     assert_eq!(d.reason, "rule standard-to-care");
     assert!(d.menu_skipped);
     assert_eq!(server.app.reload_counts().applied, 1);
+    // The change is in the audit trail, made on the host.
+    let audit = server
+        .admin()
+        .await
+        .list_audit(pb::ListAuditRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert_eq!(
+        (
+            audit[0].who.as_str(),
+            audit[0].role.as_str(),
+            audit[0].action.as_str()
+        ),
+        ("file change", "host", "reload")
+    );
+    assert_eq!(audit[0].target, path.display().to_string());
+    assert_eq!(audit[0].detail, "applied, 0 warning(s)");
 }
 
 #[tokio::test]

@@ -222,14 +222,7 @@ impl Admin for AdminService {
             &caller,
             "switchboard.v1.Admin/ReloadConfig",
             &self.app.config_path_shown(),
-            if outcome.applied {
-                format!("applied, {} warning(s)", outcome.warnings.len())
-            } else {
-                format!(
-                    "refused: {} error(s); the running config stays",
-                    outcome.errors.len()
-                )
-            },
+            audit::reload_outcome(&outcome),
         );
         Ok(Response::new(pb::ReloadConfigResponse {
             errors: outcome.errors,

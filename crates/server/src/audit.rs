@@ -45,7 +45,7 @@ impl Recent {
 impl App {
     /// Records a change `caller` made: logged, kept, and stored with the change.
     pub(crate) fn audit(&self, caller: &Caller, action: &str, target: &str, detail: String) {
-        let entry = AuditEntry {
+        self.record(AuditEntry {
             at: self.clock.now(),
             who: caller.identity.to_string(),
             role: caller.identity.grant.role.name().to_owned(),
@@ -53,7 +53,24 @@ impl App {
             action: action.to_owned(),
             target: target.to_owned(),
             detail,
-        };
+        });
+    }
+
+    /// Records a change made on the server's host rather than through the API (a config
+    /// reload on SIGHUP or on a file change): `who` names the trigger, the role is `host`.
+    pub(crate) fn audit_host(&self, who: &str, action: &str, target: &str, detail: String) {
+        self.record(AuditEntry {
+            at: self.clock.now(),
+            who: who.to_owned(),
+            role: "host".to_owned(),
+            remote: None,
+            action: action.to_owned(),
+            target: target.to_owned(),
+            detail,
+        });
+    }
+
+    fn record(&self, entry: AuditEntry) {
         tracing::info!(
             target: "switchboard::audit",
             who = %entry.who,
@@ -67,6 +84,18 @@ impl App {
             w.send(Change::Audit(Box::new(entry.clone())));
         }
         self.audit_trail.push(entry);
+    }
+}
+
+/// What a reload did, for the audit trail.
+pub(crate) fn reload_outcome(outcome: &crate::ReloadOutcome) -> String {
+    if outcome.applied {
+        format!("applied, {} warning(s)", outcome.warnings.len())
+    } else {
+        format!(
+            "refused: {} error(s); the running config stays",
+            outcome.errors.len()
+        )
     }
 }
 

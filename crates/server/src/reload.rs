@@ -249,7 +249,18 @@ fn hangups() -> Hangups {}
 
 async fn run_reload(app: &App, trigger: &'static str) {
     let app = app.clone();
-    if let Err(e) = tokio::task::spawn_blocking(move || app.reload(trigger)).await {
+    let reloaded = tokio::task::spawn_blocking(move || {
+        if let Ok(outcome) = app.reload(trigger) {
+            app.audit_host(
+                trigger,
+                "reload",
+                &app.config_path_shown(),
+                crate::audit::reload_outcome(&outcome),
+            );
+        }
+    })
+    .await;
+    if let Err(e) = reloaded {
         tracing::error!(error = %e, "reload task failed");
     }
 }
