@@ -326,3 +326,33 @@ pub(crate) async fn watch_files(guard: Arc<Guard>, mut stop: tokio::sync::watch:
         let _ = tokio::task::spawn_blocking(move || guard.reload_changed()).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The version of `name` the workspace's lock file pins, as numbers.
+    fn locked(name: &str) -> Vec<u64> {
+        let lock = include_str!("../../../../Cargo.lock");
+        let at = lock
+            .find(&format!("name = \"{name}\"\nversion = \""))
+            .unwrap_or_else(|| panic!("{name} is not in Cargo.lock"));
+        let rest = &lock[at..];
+        let version = rest.lines().nth(1).unwrap();
+        version
+            .trim_start_matches("version = \"")
+            .trim_end_matches('"')
+            .split('.')
+            .map(|n| n.parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn http2_is_at_a_version_with_the_rapid_reset_and_continuation_flood_fixes() {
+        // h2 0.4.4 (April 2024) bounds CONTINUATION frames; pending-reset limits came in
+        // 0.3.21 (August 2023, the rapid-reset attack).
+        let h2 = locked("h2");
+        assert!(
+            h2 >= vec![0, 4, 4],
+            "h2 {h2:?} lacks the 2023-2024 flood fixes"
+        );
+    }
+}
