@@ -66,6 +66,23 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     store.put_customers(accepted.iter().map(|c| &**c), |t| {
         plan.tier(t).name.as_str()
     })?;
+    // A change made on the host, in the audit trail beside those made through the API.
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown user".to_owned());
+    store.apply(&[switchboard_store::writer::Change::Audit(Box::new(
+        switchboard_store::audit::AuditEntry {
+            at: switchboard_core::Millis::now(),
+            who: format!("switchboard import ({user})"),
+            role: "host".to_owned(),
+            remote: None,
+            action: "import".to_owned(),
+            target: args.file.display().to_string(),
+            detail: format!(
+                "{} imported, {} rows rejected",
+                report.imported,
+                report.rejected.len()
+            ),
+        },
+    ))])?;
     // The process ends next: freeing a million customers one by one would only cost time.
     std::mem::forget(accepted);
     std::mem::forget(directory);

@@ -605,6 +605,21 @@ fn import_loads_customers_into_the_store_and_reports_bad_rows_by_line() {
         )
         .replace(" (did you mean \"golden\"?)", " (did you mean \"gold\"?)")
     );
+    // The import is in the audit trail, as a change made on the host.
+    let out = switchboard()
+        .args(["audit", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let audit = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        audit.contains("switchboard import (")
+            && audit.contains(&format!(
+                "import  {}  2 imported, 1 rows rejected",
+                csv.display()
+            )),
+        "{audit}"
+    );
     // They are stored: another customer cannot take Ada's number now.
     std::fs::write(&csv, "customer_id,phone_numbers\nN9,+13125550170\n").unwrap();
     let out = switchboard()
