@@ -743,3 +743,16 @@ async fn a_token_revoked_from_the_file_is_refused_within_seconds_and_a_new_one_i
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn reflection_turned_off_is_not_served_even_to_admins() {
+    let dir = temp_dir("security-reflection");
+    let t = make_tokens(&dir);
+    let server = start_with(&secured(&dir, "reflection = \"off\"")).await;
+    let channel = server.channel().await;
+    let reflection = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+    let (code, message) = call(channel.clone(), reflection, Some(&t.admin), ()).await;
+    assert_eq!(code, Code::Unimplemented, "{message}");
+    let (code, _) = call(channel, reflection, Some(&t.supervisor), ()).await;
+    assert_eq!(code, Code::PermissionDenied);
+}
