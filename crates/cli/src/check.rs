@@ -46,6 +46,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // The files [security] names, read as `serve` would read them.
+    if let Err(e) = switchboard_server::security::Guard::load(&config.settings.security) {
+        println!("{e}");
+        return Ok(ExitCode::FAILURE);
+    }
     println!(
         "{}: ok ({} tiers, {} lines, {} menus, {} queues, {} rules{customers_note}{})",
         args.path.display(),
