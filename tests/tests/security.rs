@@ -756,3 +756,55 @@ async fn reflection_turned_off_is_not_served_even_to_admins() {
     let (code, _) = call(channel, reflection, Some(&t.supervisor), ()).await;
     assert_eq!(code, Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn requests_past_the_per_connection_limit_wait_for_one_in_progress_to_finish() {
+    let config = DEFAULT_CONFIG.replacen(
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"127.0.0.1:50051\"\nmax_requests_per_connection = 1",
+        1,
+    );
+    let server = start_with(&config).await;
+    let channel = server.channel().await;
+    // An import in progress: its handler waits for the rest of the file.
+    let (chunks, rest) = tokio::sync::mpsc::channel(1);
+    let mut importer = pb::admin_client::AdminClient::new(channel.clone());
+    let import = tokio::spawn(async move {
+        importer
+            .import_customers(tokio_stream::wrappers::ReceiverStream::new(rest))
+            .await
+    });
+    chunks
+        .send(pb::ImportCustomersRequest {
+            csv_chunk: b"customer_id,phone_numbers\n".to_vec(),
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut stats = pb::admin_client::AdminClient::new(channel);
+    let waiting = tokio::spawn(async move {
+        stats
+            .get_queue_stats(pb::GetQueueStatsRequest::default())
+            .await
+            .map(|_| ())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a second request ran past the limit of 1"
+    );
+    chunks
+        .send(pb::ImportCustomersRequest {
+            csv_chunk: b"C1,+13125550199\n".to_vec(),
+        })
+        .await
+        .unwrap();
+    drop(chunks);
+    let imported = import.await.unwrap().unwrap().into_inner();
+    assert_eq!(imported.imported, 1);
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the second request runs once the first is done")
+        .unwrap()
+        .unwrap();
+}
