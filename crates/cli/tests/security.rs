@@ -283,6 +283,28 @@ role = "admin"
         );
     }
 
+    // Failed handshakes are counted, and said in the log.
+    let scraped = https_get(&metrics, "/metrics", &ca.pem()).await;
+    let failures = scraped
+        .lines()
+        .find_map(|l| l.strip_prefix("switchboard_tls_handshake_failures_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("the handshake failure counter");
+    assert!(failures >= 1.0, "{failures}");
+    let logged = server.log.recv_timeout(Duration::from_secs(5));
+    let mut log = Vec::new();
+    if let Ok(line) = logged {
+        log.push(line);
+    }
+    while let Ok(line) = server.log.try_recv() {
+        log.push(line);
+    }
+    assert!(
+        log.iter()
+            .any(|l| l.contains("WARN") && l.contains("TLS handshake failed")),
+        "{log:#?}"
+    );
+
     // Rotation: a new certificate on disk is served to new connections within seconds;
     // the connection already open carries on.
     let before = presented(&address, &ca.pem()).await;

@@ -56,6 +56,35 @@ pub(crate) struct ConnectionCounts {
     pub(crate) open: AtomicUsize,
     pub(crate) refused: AtomicU64,
     pub(crate) accept_errors: AtomicU64,
+    /// TLS handshakes that failed or timed out (a client certificate from another CA,
+    /// an expired one, a client speaking plain HTTP/2).
+    pub(crate) handshake_failures: AtomicU64,
+    /// The second of the last handshake failure logged.
+    handshake_logged_at: AtomicU64,
+}
+
+/// Seconds between two logged handshake failures: a client retrying with a bad
+/// certificate must not flood the log, but ops must see why it cannot connect.
+const HANDSHAKE_LOG_EVERY: u64 = 10;
+
+impl ConnectionCounts {
+    fn handshake_failed(&self, remote: SocketAddr, why: &str) {
+        let total = self.handshake_failures.fetch_add(1, Relaxed) + 1;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.handshake_logged_at.load(Relaxed);
+        if now >= last + HANDSHAKE_LOG_EVERY
+            && self
+                .handshake_logged_at
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(%remote, failures_since_start = total, "TLS handshake failed: {why}");
+        } else {
+            tracing::debug!(%remote, "TLS handshake failed: {why}");
+        }
+    }
 }
 
 /// Accepts connections from `listener` for tonic, until tonic drops the stream.
@@ -129,6 +158,7 @@ async fn accept(
                     Some(tls) => {
                         let acceptor = tls.acceptor();
                         let (tx, guard) = (tx.clone(), Arc::clone(&guard));
+                        let counts = Arc::clone(&counts);
                         let idle = limits.idle_timeout;
                         tokio::spawn(async move {
                             let shaken =
@@ -137,11 +167,11 @@ async fn accept(
                             let stream = match shaken {
                                 Ok(Ok(s)) => s,
                                 Ok(Err(e)) => {
-                                    tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                                    counts.handshake_failed(remote, &e.to_string());
                                     return;
                                 }
                                 Err(_) => {
-                                    tracing::debug!(%remote, "TLS handshake timed out");
+                                    counts.handshake_failed(remote, "no handshake within 10 s");
                                     return;
                                 }
                             };

@@ -19,6 +19,7 @@ pub(super) struct Operations {
     connections: Gauge,
     connections_refused: Counter,
     accept_errors: Counter,
+    handshake_failures: Counter,
     calls_in_memory: Gauge,
     /// By reason: unauthenticated, permission_denied, rate_limited.
     requests_refused: Family<Vec<(&'static str, String)>, Counter>,
@@ -97,6 +98,11 @@ impl Operations {
             "Failed accepts (such as running out of file descriptors), each followed by a pause",
             self.accept_errors.clone(),
         );
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes on the gRPC port that failed or timed out (a certificate the CA did not sign or that expired, a client without TLS)",
+            self.handshake_failures.clone(),
+        );
         for reason in REFUSALS {
             // Each series exists from zero, so a rate over it has a start.
             let _ = self
@@ -135,6 +141,10 @@ impl Operations {
             .set(i64::try_from(counts.open.load(Relaxed)).unwrap_or(i64::MAX));
         catch_up(&self.connections_refused, counts.refused.load(Relaxed));
         catch_up(&self.accept_errors, counts.accept_errors.load(Relaxed));
+        catch_up(
+            &self.handshake_failures,
+            counts.handshake_failures.load(Relaxed),
+        );
         let denials = &app.denials;
         for (reason, count) in REFUSALS.into_iter().zip([
             &denials.unauthenticated,
