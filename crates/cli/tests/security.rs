@@ -14,8 +14,9 @@ use std::{
 };
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, SanType,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, RevocationReason, RevokedCertParams, SanType,
+    SerialNumber,
 };
 use support::*;
 use switchboard_proto::v1::{self as pb, admin_client::AdminClient, routing_client::RoutingClient};
@@ -37,6 +38,39 @@ impl Ca {
 
     fn pem(&self) -> String {
         self.0.pem()
+    }
+
+    /// A certificate revocation list (PEM) of this CA revoking the certificates with
+    /// these serial numbers.
+    fn revocation_list(&self, number: u64, revoked: &[u64]) -> String {
+        let params = CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2020, 1, 1),
+            next_update: rcgen::date_time_ymd(2099, 1, 1),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| RevokedCertParams {
+                    serial_number: SerialNumber::from(*serial),
+                    revocation_time: rcgen::date_time_ymd(2021, 1, 1),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        params.signed_by(&self.0).unwrap().pem().unwrap()
+    }
+
+    /// A client certificate and key (PEM) named `name`, with this serial number.
+    fn client(&self, name: &str, serial: u64) -> (String, String) {
+        let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.serial_number = Some(SerialNumber::from(serial));
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.0).unwrap();
+        (cert.pem(), key.serialize_pem())
     }
 
     /// A certificate and key (PEM) with these DNS names and common name.
@@ -340,6 +374,70 @@ role = "admin"
         .route_call(route("tls-3"))
         .await
         .unwrap();
+}
+
+/// Whether a client with `cert` gets a request through.
+async fn served(address: &str, ca: &str, cert: &(String, String)) -> bool {
+    match tls_channel(address, ca, Some(cert)).await {
+        Err(_) => false,
+        Ok(channel) => AdminClient::new(channel)
+            .get_queue_stats(pb::GetQueueStatsRequest::default())
+            .await
+            .is_ok(),
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_client_certificate_is_refused_and_a_new_revocation_list_is_read_without_a_restart()
+ {
+    let ca = Ca::new("Switchboard test CA");
+    let server_cert = ca.issue(
+        &["localhost"],
+        "switchboard",
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let old_ops = ca.client("ops", 1001);
+    let new_ops = ca.client("ops", 1002);
+    let path = secured_config(
+        "crl",
+        r#"
+[security]
+tls_cert = "tls/server.crt"
+tls_key = "tls/server.key"
+client_ca = "tls/clients-ca.crt"
+client_crl = "tls/clients.crl"
+
+[[security.clients]]
+name = "ops"
+role = "admin"
+"#,
+    );
+    let tls_dir = path.parent().unwrap().join("tls");
+    std::fs::create_dir_all(&tls_dir).unwrap();
+    std::fs::write(tls_dir.join("server.crt"), &server_cert.0).unwrap();
+    std::fs::write(tls_dir.join("server.key"), &server_cert.1).unwrap();
+    std::fs::write(tls_dir.join("clients-ca.crt"), ca.pem()).unwrap();
+    std::fs::write(tls_dir.join("clients.crl"), ca.revocation_list(1, &[])).unwrap();
+    let (server, _) = serve(&path);
+    let address = server.address.clone();
+    assert!(served(&address, &ca.pem(), &old_ops).await);
+    assert!(served(&address, &ca.pem(), &new_ops).await);
+
+    // The old certificate is revoked: refused at the handshake within seconds, while
+    // its successor (same name, another serial) carries on.
+    replace(
+        &tls_dir.join("clients.crl"),
+        &ca.revocation_list(2, &[1001]),
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while served(&address, &ca.pem(), &old_ops).await {
+        assert!(
+            Instant::now() < deadline,
+            "the revoked certificate still gets in"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served(&address, &ca.pem(), &new_ops).await);
 }
 
 #[test]

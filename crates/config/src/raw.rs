@@ -93,6 +93,7 @@ pub(crate) struct RawSecurity {
     pub(crate) tls_cert: Option<S<String>>,
     pub(crate) tls_key: Option<S<String>>,
     pub(crate) client_ca: Option<S<String>>,
+    pub(crate) client_crl: Option<S<String>>,
     pub(crate) tokens: Option<S<String>>,
     pub(crate) metrics_tls: Option<bool>,
     pub(crate) reflection: Option<S<String>>,

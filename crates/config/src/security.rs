@@ -162,6 +162,9 @@ pub struct TlsFiles {
     pub key: PathBuf,
     /// Client certificates signed by this CA identify their clients (mutual TLS).
     pub client_ca: Option<PathBuf>,
+    /// Certificate revocation lists (PEM) of that CA: a revoked client certificate is
+    /// refused at the handshake.
+    pub client_crl: Option<PathBuf>,
 }
 
 /// Server reflection under security.
@@ -248,12 +251,24 @@ pub(crate) fn security(
     let cert = file(c, &raw.tls_cert, "tls_cert");
     let key = file(c, &raw.tls_key, "tls_key");
     let client_ca = file(c, &raw.client_ca, "client_ca");
+    let client_crl = file(c, &raw.client_crl, "client_crl");
     let tokens = file(c, &raw.tokens, "tokens");
+    if let Some(crl) = &raw.client_crl
+        && raw.client_ca.is_none()
+    {
+        c.error(
+            crl.span(),
+            "security.client_crl",
+            "revocation lists go with client certificates: set client_ca too",
+        );
+        ok = false;
+    }
     let tls = match (cert, key) {
         (Some(cert), Some(key)) => Some(TlsFiles {
             cert,
             key,
             client_ca,
+            client_crl,
         }),
         (None, None) => {
             if let Some(ca) = &raw.client_ca {

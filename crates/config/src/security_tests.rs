@@ -132,6 +132,11 @@ fn every_security_mistake_is_named() {
         ),
         (
             "127.0.0.1:50051",
+            "[security]\ntokens = \"t.toml\"\nclient_crl = \"c.crl\"\n",
+            "revocation lists go with client certificates",
+        ),
+        (
+            "127.0.0.1:50051",
             "[security]\ntokens = \"t.toml\"\nreflection = \"on\"\n",
             "\"on\" is not admin or off",
         ),

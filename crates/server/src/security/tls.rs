@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use rustls::{
     RootCertStore, ServerConfig,
     crypto::ring,
-    pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, pem::PemObject},
     server::WebPkiClientVerifier,
 };
 use switchboard_config::security::TlsFiles;
@@ -27,7 +27,7 @@ pub(crate) struct Tls {
     /// Client certificates are optional when tokens may identify callers instead.
     optional_client_certs: bool,
     config: ArcSwap<ServerConfig>,
-    stamps: Mutex<[Option<SystemTime>; 3]>,
+    stamps: Mutex<[Option<SystemTime>; 4]>,
 }
 
 impl Tls {
@@ -80,11 +80,12 @@ impl Tls {
     }
 }
 
-fn stamps(files: &TlsFiles) -> [Option<SystemTime>; 3] {
+fn stamps(files: &TlsFiles) -> [Option<SystemTime>; 4] {
     [
         modified(&files.cert),
         modified(&files.key),
         files.client_ca.as_deref().and_then(modified),
+        files.client_crl.as_deref().and_then(modified),
     ]
 }
 
@@ -134,7 +135,21 @@ pub(crate) fn build(
                     .add(cert)
                     .map_err(|e| problem(ca, format!("not a CA certificate: {e}")))?;
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let mut verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            if let Some(path) = &files.client_crl {
+                let pem = read(path)?;
+                let crls = CertificateRevocationListDer::pem_slice_iter(&pem)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| problem(path, format!("not PEM revocation lists: {e}")))?;
+                if crls.is_empty() {
+                    return Err(problem(
+                        path,
+                        "no revocation list in the file (PEM expected)",
+                    ));
+                }
+                verifier = verifier.with_crls(crls);
+            }
             let verifier = if optional_client_certs {
                 verifier.allow_unauthenticated()
             } else {
