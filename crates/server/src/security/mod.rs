@@ -48,7 +48,7 @@ pub enum SecurityError {
 pub enum Via {
     /// A bearer token, by its id (never the token).
     Token(Arc<str>),
-    /// A client certificate with this name.
+    /// A client certificate; the identity bears the name it matched.
     Certificate,
     /// No security: everyone is admin.
     Open,
