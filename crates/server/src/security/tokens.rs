@@ -71,7 +71,7 @@ struct Entry {
 /// The tokens of one file, ready to check requests against.
 #[derive(Debug, Default)]
 pub(crate) struct TokenTable {
-    by_id: HashMap<String, (Hash, Arc<Identity>)>,
+    by_id: HashMap<String, (Hash, Arc<Identity>), foldhash::fast::RandomState>,
 }
 
 type Hash = [u8; 32];
@@ -105,7 +105,7 @@ impl TokenTable {
     pub(crate) fn load(path: &Path) -> Result<TokenTable, TokenError> {
         let file = read(path)?;
         let shown = path.display().to_string();
-        let mut by_id = HashMap::new();
+        let mut by_id = HashMap::default();
         for (i, e) in file.tokens.into_iter().enumerate() {
             let invalid = |problem: String| TokenError::Invalid {
                 path: shown.clone(),
