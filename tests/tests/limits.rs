@@ -1,5 +1,6 @@
 //! Limits that protect the server from its clients, from outside: the largest message,
-//! streams and requests in progress per connection, and header bytes per request. The
+//! streams and requests in progress per connection, header bytes per request, and
+//! streams reset before they are handled (the HTTP/2 rapid-reset flood). The
 //! per-identity rate limit is tested with security (`security.rs`).
 
 use std::time::Duration;
@@ -139,5 +140,53 @@ async fn requests_past_the_per_connection_limit_wait_for_one_in_progress_to_fini
         .await
         .expect("the second request runs once the first is done")
         .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_resetting_streams_before_they_are_handled_is_disconnected_and_others_are_served()
+{
+    let server = start_with(&with_server_key("max_pending_resets = 5")).await;
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (mut client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let connection = tokio::spawn(connection);
+    // The rapid-reset pattern: open a stream and cancel it at once, again and again,
+    // without waiting for anything.
+    let mut sent = 0;
+    for _ in 0..100_000 {
+        client = match client.ready().await {
+            Ok(c) => c,
+            Err(_) => break,
+        };
+        let request = http::Request::post(format!(
+            "http://{}/switchboard.v1.Admin/GetQueueStats",
+            server.addr
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+        let Ok((_, mut stream)) = client.send_request(request, false) else {
+            break;
+        };
+        stream.send_reset(h2::Reason::CANCEL);
+        sent += 1;
+    }
+    let ended = tokio::time::timeout(Duration::from_secs(10), connection)
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    let e = ended.expect_err("closed with an error");
+    assert_eq!(
+        e.reason(),
+        Some(h2::Reason::ENHANCE_YOUR_CALM),
+        "{e:?} after {sent} streams"
+    );
+    // Everyone else is served as before.
+    server
+        .admin()
+        .await
+        .get_queue_stats(pb::GetQueueStatsRequest::default())
+        .await
         .unwrap();
 }

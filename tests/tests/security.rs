@@ -606,6 +606,35 @@ async fn admin_changes_are_audited_with_who_and_what_and_no_secret() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().starts_with("limit: 5000 is over"), "{e:?}");
+    let e = floor
+        .list_audit(pb::ListAuditRequest {
+            since: Some(prost_types::Timestamp {
+                seconds: -5,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message().starts_with("since: must be a valid time"),
+        "{e:?}"
+    );
+    // A time after every entry: none.
+    let later = floor
+        .list_audit(pb::ListAuditRequest {
+            since: Some(prost_types::Timestamp {
+                seconds: 4_000_000_000,
+                nanos: 0,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(later.entries.is_empty());
 }
 
 #[tokio::test]

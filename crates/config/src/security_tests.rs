@@ -227,3 +227,29 @@ fn the_security_section_takes_effect_at_the_next_start() {
     .settings;
     assert_eq!(edited.restart_only_changes(&running), ["security"]);
 }
+
+#[test]
+fn connection_limits_have_defaults_and_refuse_values_out_of_range() {
+    let config = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
+    let limits = &config.settings.limits;
+    assert_eq!(limits.max_message_size, 4 << 20);
+    assert_eq!(limits.max_header_list_size, 16 << 10);
+    assert_eq!(limits.max_streams_per_connection, 256);
+    assert_eq!(limits.max_requests_per_connection, 256);
+    assert_eq!(limits.max_pending_resets, 20);
+
+    let text = DEFAULT_CONFIG.replacen(
+        LISTEN,
+        "listen = \"127.0.0.1:50051\"\nmax_message_size = \"1KiB\"\nmax_header_list_size = \"lots\"\nmax_streams_per_connection = 0\nmax_requests_per_connection = 100001\nmax_pending_resets = -1",
+        1,
+    );
+    let errs = errors(&text);
+    let expected = [
+        "\"1KiB\" is out of range (64KiB to 64MiB)",
+        "\"lots\": expected a size such as \"256MiB\" or \"2GiB\"",
+        "0 is out of range (1 to 100000)",
+        "100001 is out of range (1 to 100000)",
+        "-1 is out of range (1 to 100000)",
+    ];
+    assert_eq!(errs, expected, "{errs:#?}");
+}
