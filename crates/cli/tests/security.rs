@@ -254,6 +254,8 @@ role = "admin"
         "{log:#?}"
     );
     let address = server.address.clone();
+    // A client that connects and never starts its handshake.
+    let mut silent = tokio::net::TcpStream::connect(&address).await.unwrap();
     // The metrics port speaks HTTPS with the same certificate.
     let scraped = https_get(&metrics, "/metrics", &ca.pem()).await;
     assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
@@ -374,6 +376,15 @@ role = "admin"
         .route_call(route("tls-3"))
         .await
         .unwrap();
+
+    // The silent client is let go once the handshake time (10 s) is up: it holds no
+    // connection slot for ever.
+    use tokio::io::AsyncReadExt;
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(30), silent.read(&mut byte))
+        .await
+        .expect("a silent client is disconnected");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
 }
 
 /// Whether a client with `cert` gets a request through.
