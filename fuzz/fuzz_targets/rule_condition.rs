@@ -25,7 +25,10 @@ fn quoted(text: &str) -> String {
 }
 
 fuzz_target!(|condition: &str| {
-    if condition.chars().any(|c| c.is_control() && u32::from(c) > 0xFFFF) {
+    if condition
+        .chars()
+        .any(|c| c.is_control() && u32::from(c) > 0xFFFF)
+    {
         return;
     }
     let text = format!(
