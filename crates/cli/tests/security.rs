@@ -98,6 +98,17 @@ impl Ca {
     }
 }
 
+/// The server's certificate and key and the clients' CA in `tls/` beside the config at
+/// `path`, where the tests' `[security]` sections name them; the folder.
+fn tls_files(path: &Path, server: &(String, String), ca: &Ca) -> PathBuf {
+    let dir = path.parent().unwrap().join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("server.crt"), &server.0).unwrap();
+    std::fs::write(dir.join("server.key"), &server.1).unwrap();
+    std::fs::write(dir.join("clients-ca.crt"), ca.pem()).unwrap();
+    dir
+}
+
 /// Writes `text` to `path` in one step (a rename), as a deploy tool would.
 fn replace(path: &Path, text: &str) {
     let tmp = path.with_extension("new");
@@ -242,11 +253,7 @@ name = "ops"
 role = "admin"
 "#,
     );
-    let tls_dir = path.parent().unwrap().join("tls");
-    std::fs::create_dir_all(&tls_dir).unwrap();
-    std::fs::write(tls_dir.join("server.crt"), &server_cert.0).unwrap();
-    std::fs::write(tls_dir.join("server.key"), &server_cert.1).unwrap();
-    std::fs::write(tls_dir.join("clients-ca.crt"), ca.pem()).unwrap();
+    let tls_dir = tls_files(&path, &server_cert, &ca);
     let (server, metrics, log) = serve_with_metrics(&path);
     assert!(
         log.iter()
@@ -423,11 +430,7 @@ name = "ops"
 role = "admin"
 "#,
     );
-    let tls_dir = path.parent().unwrap().join("tls");
-    std::fs::create_dir_all(&tls_dir).unwrap();
-    std::fs::write(tls_dir.join("server.crt"), &server_cert.0).unwrap();
-    std::fs::write(tls_dir.join("server.key"), &server_cert.1).unwrap();
-    std::fs::write(tls_dir.join("clients-ca.crt"), ca.pem()).unwrap();
+    let tls_dir = tls_files(&path, &server_cert, &ca);
     std::fs::write(tls_dir.join("clients.crl"), ca.revocation_list(1, &[])).unwrap();
     let (server, _) = serve(&path);
     let address = server.address.clone();
