@@ -284,8 +284,8 @@ pub(crate) struct ConnInfo {
 }
 
 impl ConnInfo {
-    pub(crate) fn remote(&self) -> Option<SocketAddr> {
-        Some(self.remote)
+    pub(crate) fn remote(&self) -> SocketAddr {
+        self.remote
     }
 }
 

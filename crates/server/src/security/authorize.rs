@@ -94,7 +94,7 @@ impl Guard {
         headers: &http::HeaderMap,
         conn: Option<&ConnInfo>,
     ) -> Result<Caller, Status> {
-        let remote = conn.and_then(ConnInfo::remote);
+        let remote = conn.map(ConnInfo::remote);
         let Some(access) = self.rules.get(path) else {
             return Err(Status::permission_denied(format!(
                 "{}: no access rule for this method, so no one may call it",
@@ -257,7 +257,7 @@ impl Denials {
         let skipped = self.since_logged.fetch_add(1, Ordering::Relaxed);
         if self.logged_at.swap(second, Ordering::Relaxed) != second {
             self.since_logged.store(0, Ordering::Relaxed);
-            let from = conn.and_then(ConnInfo::remote);
+            let from = conn.map(ConnInfo::remote);
             tracing::warn!(
                 method = %shown(method(path)),
                 from = ?from,
