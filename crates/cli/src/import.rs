@@ -25,6 +25,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         eprintln!("switchboard: the store is off (store.enabled = false): nothing to import into");
         return Ok(ExitCode::FAILURE);
     };
+    // Opened before the store, so a file that is not there creates no store.
+    let file = match std::fs::File::open(&args.file) {
+        Ok(f) => f,
+        Err(source) => {
+            let e = customers::CustomersError::Io {
+                path: args.file.display().to_string(),
+                source,
+            };
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let mut store = match Store::open(path) {
         Ok(s) => s,
         Err(e) => {
@@ -41,25 +53,19 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let _ = directory.upsert(c);
     }
     let mut accepted = Vec::new();
-    let report = match std::fs::File::open(&args.file)
-        .map_err(|source| customers::CustomersError::Io {
-            path: args.file.display().to_string(),
-            source,
-        })
-        .and_then(|file| {
-            customers::import_each(file, plan, &directory, |c| accepted.push(Arc::clone(c)))
-        }) {
-        Ok(r) => r,
-        // A read error names the file itself; a header error needs it.
-        Err(e @ customers::CustomersError::Io { .. }) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(e) => {
-            eprintln!("{}: {e}", args.file.display());
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let report =
+        match customers::import_each(file, plan, &directory, |c| accepted.push(Arc::clone(c))) {
+            Ok(r) => r,
+            // A read error names the file itself; a header error needs it.
+            Err(e @ customers::CustomersError::Io { .. }) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", args.file.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        };
     for row in &report.rejected {
         println!("{}: {row} (row skipped)", args.file.display());
     }

@@ -637,6 +637,19 @@ fn import_loads_customers_into_the_store_and_reports_bad_rows_by_line() {
         )),
         "{stdout}"
     );
+    // A file that is not there is named, and creates no store.
+    let fresh = edited_config(
+        "import-missing",
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"127.0.0.1:50051\"\n\n[store]\npath = \"data/never.db\"",
+    );
+    let out = switchboard()
+        .args(["import", "missing.csv", "--config"])
+        .arg(&fresh)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!fresh.parent().unwrap().join("data/never.db").exists());
     // A file that is not there is named.
     let out = switchboard()
         .args(["import", "missing.csv", "--config"])
