@@ -17,7 +17,7 @@ mod token;
 
 /// Contact-center call routing: the IVR/ACD core a telephony switch asks where each call goes.
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version)]
+#[command(name = "switchboard", version, propagate_version = true)]
 struct Cli {
     /// Log lines for people (`human`, the default) or one JSON object per line for a
     /// log pipeline (`json`). Levels come from RUST_LOG (default `info`).

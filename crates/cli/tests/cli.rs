@@ -817,3 +817,18 @@ fn report_names_a_server_it_cannot_reach_and_a_bad_window() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("invalid value 'soon' for '--window"), "{err}");
 }
+
+#[test]
+fn every_command_answers_version() {
+    for command in [
+        "serve", "check", "explain", "import", "report", "token", "audit",
+    ] {
+        let out = switchboard().args([command, "--version"]).output().unwrap();
+        assert!(out.status.success(), "{command} --version");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(env!("CARGO_PKG_VERSION")),
+            "{command} --version: {stdout}"
+        );
+    }
+}
