@@ -14,7 +14,7 @@ pub(crate) struct Args {
     /// How far back from now, e.g. "1h", "24h", "7d" (over 24h needs the server's store).
     #[arg(long, default_value = "24h", value_parser = window)]
     window: Duration,
-    /// Exit 2 when a tier missed its standard (for scripts and alerts).
+    /// Exit 3 when a tier missed its standard (for scripts and alerts; 2 is a usage error).
     #[arg(long)]
     fail_on_miss: bool,
     /// Also list each agent's figures over the window against the coaching standard
@@ -28,7 +28,7 @@ fn window(text: &str) -> Result<Duration, String> {
 }
 
 /// Exit code with --fail-on-miss when a standard was missed.
-const EXIT_MISSED: u8 = 2;
+const EXIT_MISSED: u8 = 3;
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()

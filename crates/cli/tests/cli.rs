@@ -832,3 +832,89 @@ fn every_command_answers_version() {
         );
     }
 }
+
+#[test]
+fn report_fail_on_miss_exits_3_when_a_tier_missed_its_standard() {
+    use switchboard_proto::v1::agents_client::AgentsClient;
+    // The standard tier's standard is one second, so a call answered after it misses.
+    let config = edited_config(
+        "report-missed",
+        "standard = { answer_percent = 80, within = \"60s\" }",
+        "standard = { answer_percent = 80, within = \"1s\" }",
+    );
+    let mut serve = switchboard();
+    serve.args(SERVE_ON_FREE_PORTS).arg("--config").arg(&config);
+    let (mut child, rx) = with_log(serve);
+    let line = wait_for(&rx, "switchboard serving gRPC").expect("the server started");
+    let address = line
+        .split("address=")
+        .nth(1)
+        .and_then(|a| a.split_whitespace().next())
+        .expect("the address is logged")
+        .to_owned();
+    let server = format!("http://{address}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        // Tom (standard, skips menus) waits: no agent yet.
+        let mut routing = RoutingClient::connect(server.clone()).await.unwrap();
+        routing
+            .route_call(pb::RouteCallRequest {
+                call_id: "m1".into(),
+                caller: "+12125550104".into(),
+                dialed: "+18005550100".into(),
+                switch_id: "sbc-1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+        AgentsClient::connect(server.clone())
+            .await
+            .unwrap()
+            .set_agent_state(pb::SetAgentStateRequest {
+                agent_id: "ann".into(),
+                state: pb::AgentState::Available.into(),
+                skills: vec![pb::Skill {
+                    name: "general".into(),
+                    proficiency: 5,
+                }],
+                endpoint: "sip:ann@pbx".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for kind in [pb::CallEventKind::Connected, pb::CallEventKind::Ended] {
+            routing
+                .report_call_event(pb::CallEvent {
+                    call_id: "m1".into(),
+                    kind: kind.into(),
+                    agent_id: "ann".into(),
+                    resolved: true,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+    });
+    let report = switchboard()
+        .args([
+            "report",
+            "--fail-on-miss",
+            "--window",
+            "1h",
+            "--server",
+            &server,
+        ])
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    let standard = text
+        .lines()
+        .find(|l| l.starts_with("standard "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(standard.ends_with("MISSED"), "{text}");
+    // Apart from a usage error (2).
+    assert_eq!(report.status.code(), Some(3), "{text}");
+}
