@@ -12,18 +12,24 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    // Errors and warnings go to stderr; the one-line summary of a good config to stdout.
     let config = match switchboard_config::load(&args.path) {
         Ok(c) => c,
+        // The message names the file already.
+        Err(e @ switchboard_config::ConfigError::Io { .. }) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
         Err(e) => {
             for line in e.lines() {
-                println!("{line}");
+                eprintln!("{line}");
             }
-            println!("{}: {e}", args.path.display());
+            eprintln!("{}: {e}", args.path.display());
             return Ok(ExitCode::FAILURE);
         }
     };
     for w in &config.warnings {
-        println!("{w}");
+        eprintln!("{w}");
     }
     let plan = &config.plan;
     let mut customers_note = String::new();
@@ -31,7 +37,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         match customers::import_file(path, plan, &Directory::new()) {
             Ok(report) => {
                 for row in &report.rejected {
-                    println!("{}: warning: {row} (row skipped)", path.display());
+                    eprintln!("{}: warning: {row} (row skipped)", path.display());
                 }
                 customers_note = format!("; {} customers", report.imported);
                 match report.rejected.len() {
@@ -41,14 +47,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 }
             }
             Err(e) => {
-                println!("{}: {e}", path.display());
+                eprintln!("{}: {e}", path.display());
                 return Ok(ExitCode::FAILURE);
             }
         }
     }
     // The files [security] names, read as `serve` would read them.
     if let Err(e) = switchboard_server::security::Guard::load(&config.settings.security) {
-        println!("{e}");
+        eprintln!("{e}");
         return Ok(ExitCode::FAILURE);
     }
     println!(

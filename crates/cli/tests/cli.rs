@@ -72,8 +72,9 @@ fn check_prints_every_error_and_exits_1() {
     std::fs::write(&path, text).unwrap();
     let out = switchboard().arg("check").arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(out.stdout.is_empty(), "errors go to stderr");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
     let file = path.display().to_string();
     let written = std::fs::read_to_string(&path).unwrap();
     let line_of = |text: &str| written.lines().position(|l| l.contains(text)).unwrap() + 1;
@@ -107,10 +108,12 @@ fn check_reports_bad_customer_rows_as_warnings_with_their_lines() {
     let out = switchboard().arg("check").arg(&path).output().unwrap();
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stdout.contains("customers.csv: warning: line 1202: phone_numbers: \"+1 212 555\" is not a valid number (not a valid North American number) (row skipped)"),
-        "{stdout}"
+        stderr.contains("customers.csv: warning: line 1202: phone_numbers: \"+1 212 555\" is not a valid number (not a valid North American number) (row skipped)"),
+        "{stderr}"
     );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.contains("1200 customers, 1 row skipped"), "{stdout}");
 }
 
@@ -121,10 +124,17 @@ fn check_of_a_missing_file_names_it() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stdout.starts_with("/nonexistent/switchboard.toml: No such file"),
-        "{stdout}"
+        stderr.starts_with("/nonexistent/switchboard.toml: No such file"),
+        "{stderr}"
+    );
+    // Named once, not twice.
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("/nonexistent/switchboard.toml").count(),
+        1,
+        "{stderr}"
     );
 }
 

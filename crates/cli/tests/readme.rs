@@ -35,7 +35,9 @@ fn check_with(name: &str, edit: impl Fn(String) -> String) -> String {
         .arg(dir.join("switchboard.toml"))
         .output()
         .unwrap();
-    String::from_utf8(out.stdout)
+    // The summary of a good config is on stdout, errors on stderr.
+    let printed = [out.stdout, out.stderr].concat();
+    String::from_utf8(printed)
         .unwrap()
         .replace(&dir.display().to_string(), "/tmp/sb")
 }

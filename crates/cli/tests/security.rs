@@ -508,7 +508,7 @@ fn a_server_other_hosts_can_reach_refuses_to_start_without_tls_and_authenticatio
     // `check` reads them too, so a deploy can be checked before it is started.
     let out = switchboard(&["check", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("tls/none.crt"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls/none.crt"));
 }
 
 #[test]
