@@ -1,4 +1,5 @@
-//! Durations as ops write them: `50ms`, `20s`, `5m`, `4h`, `7d`, or combined like `1h30m`.
+//! Durations as ops write them: `50ms`, `20s`, `5m`, `4h`, `7d`, or combined like `1h30m`
+//! or `1h 30m`.
 
 use std::time::Duration;
 
@@ -32,7 +33,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         let value: u64 = rest[..digits]
             .parse()
             .map_err(|_| DurationError::Overflow)?;
-        rest = &rest[digits..];
+        // Spaces may stand between a number and its unit, and between parts:
+        // "1h 30m", "20 s".
+        rest = rest[digits..].trim_start();
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         if unit_len == 0 {
             return Err(DurationError::MissingUnit(value));
@@ -45,7 +48,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             "d" => 86_400_000,
             other => return Err(DurationError::UnknownUnit(other.to_owned())),
         };
-        rest = &rest[unit_len..];
+        rest = rest[unit_len..].trim_start();
         total = value
             .checked_mul(millis)
             .and_then(|s| total.checked_add(s))
@@ -65,13 +68,16 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
         assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
         assert_eq!(parse_duration("1s500ms"), Ok(Duration::from_millis(1_500)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration(" 1h  30m "), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("20 s"), Ok(Duration::from_secs(20)));
     }
 
     #[test]
     fn malformed_durations_say_what_is_wrong() {
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
         assert_eq!(parse_duration("20"), Err(DurationError::MissingUnit(20)));
-        assert_eq!(parse_duration("20 s"), Err(DurationError::MissingUnit(20)));
+        assert_eq!(parse_duration("1h 30"), Err(DurationError::MissingUnit(30)));
         assert_eq!(
             parse_duration("5w"),
             Err(DurationError::UnknownUnit("w".into()))

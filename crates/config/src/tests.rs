@@ -177,7 +177,7 @@ fn every_error_is_reported_at_once() {
     assert_eq!(
         errs[1],
         format!(
-            "{}: learning.repeat_window: \"7 days\": missing unit after 7 (use ms, s, m, h or d)",
+            "{}: learning.repeat_window: \"7 days\": unknown unit \"days\" (use ms, s, m, h or d)",
             at(&text, "\"7 days\"")
         )
     );
@@ -506,7 +506,7 @@ fn same_agent_time_is_read_and_checked() {
     assert_eq!(
         errors(&text),
         [format!(
-            "{}: learning.same_agent_for: \"20 seconds\": missing unit after 20 (use ms, s, m, h or d)",
+            "{}: learning.same_agent_for: \"20 seconds\": unknown unit \"seconds\" (use ms, s, m, h or d)",
             at(&text, "\"20 seconds\"")
         )]
     );
@@ -527,7 +527,7 @@ fn wait_estimate_settings_are_read_and_checked() {
     assert_eq!(
         errors(&text),
         [format!(
-            "{}: queues.support.handle_time: \"6 min\": missing unit after 6 (use ms, s, m, h or d)",
+            "{}: queues.support.handle_time: \"6 min\": unknown unit \"min\" (use ms, s, m, h or d)",
             at(&text, "\"6 min\"")
         )]
     );
