@@ -54,6 +54,20 @@ enum Command {
     Token(token::Args),
 }
 
+/// Set with `--log-format json`: then what a command prints as it fails is a log line too,
+/// so a log pipeline never meets a line that is not JSON.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A line about a failure, on stderr: as it is, or with `--log-format json` as an ERROR
+/// log line.
+pub(crate) fn fail_line(line: &str) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
 /// Exit code for a config that cannot be used at start (EX_CONFIG would be 78; 64 is
 /// EX_USAGE, which our ops tooling already treats as "fix your input").
 const EXIT_BAD_CONFIG: u8 = 64;
@@ -80,7 +94,7 @@ fn config_or_default(
     };
     loaded.map_err(|e| {
         for line in e.lines() {
-            eprintln!("{line}");
+            fail_line(&line);
         }
         ExitCode::from(EXIT_BAD_CONFIG)
     })
@@ -102,7 +116,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Human => logs.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => logs.json().init(),
+        LogFormat::Json => {
+            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            logs.json().init();
+        }
     }
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
@@ -116,7 +133,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("switchboard: {e:#}");
+            fail_line(&format!("switchboard: {e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -62,7 +62,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let listen = args.listen.unwrap_or(config.settings.listen);
     // --listen is checked as the config's own address is.
     if let Some(refusal) = config.settings.security.refusal(listen) {
-        eprintln!("switchboard: not starting: --listen {refusal}");
+        crate::fail_line(&format!("switchboard: not starting: --listen {refusal}"));
         return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
     }
     let metrics_listen = args
@@ -71,11 +71,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (mut app, loaded) = match App::with_store(config, &customers, Arc::new(SystemClock)) {
         Ok(started) => started,
         Err(StartError::Store(e @ StoreError::Locked { .. })) => {
-            eprintln!("switchboard: not starting: {e}");
+            crate::fail_line(&format!("switchboard: not starting: {e}"));
             return Ok(ExitCode::from(crate::EXIT_STORE_IN_USE));
         }
         Err(StartError::Store(e)) => {
-            eprintln!("switchboard: not starting: {e}");
+            crate::fail_line(&format!("switchboard: not starting: {e}"));
             return Ok(ExitCode::from(crate::EXIT_STORE));
         }
         Err(e) => return Err(e.into()),
@@ -152,11 +152,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let stopped = match switchboard_server::serve(app, listener, stop_signal()).await {
             Ok(s) => s,
             Err(e @ StartError::Security(_)) => {
-                eprintln!("switchboard: not starting: {e}");
+                crate::fail_line(&format!("switchboard: not starting: {e}"));
                 return Ok(ExitCode::from(crate::EXIT_SECURITY_FILES));
             }
             Err(e @ StartError::Insecure(_)) => {
-                eprintln!("switchboard: not starting: {e}");
+                crate::fail_line(&format!("switchboard: not starting: {e}"));
                 return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
             }
             Err(e) => return Err(e.into()),
@@ -242,8 +242,8 @@ impl Signals {
 
 fn refuse(e: &ConfigError) -> ExitCode {
     for line in e.lines() {
-        eprintln!("{line}");
+        crate::fail_line(&line);
     }
-    eprintln!("switchboard: not starting: {e}");
+    crate::fail_line(&format!("switchboard: not starting: {e}"));
     ExitCode::from(crate::EXIT_BAD_CONFIG)
 }

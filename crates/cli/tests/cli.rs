@@ -161,6 +161,26 @@ fn serve_refuses_a_bad_config_with_exit_64_and_the_errors() {
         stderr.contains("switchboard: not starting: 1 error in config"),
         "{stderr}"
     );
+    // With JSON logs, every line of the refusal is a JSON log line.
+    let out = switchboard()
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l["level"] == "ERROR"), "{stderr}");
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"nowhere\" is not an address with a port"))),
+        "{stderr}"
+    );
 }
 
 #[test]
