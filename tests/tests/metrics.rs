@@ -4,7 +4,7 @@
 //! With them, the agents' figures and the standards report over gRPC.
 
 use switchboard_proto::v1 as pb;
-use switchboard_tests::{get, samples, scraped, start};
+use switchboard_tests::{get, samples, scrape, scraped, start};
 
 /// The server on the shipped config, with its metrics served on a port of their own.
 async fn start_scraped() -> (switchboard_tests::TestServer, std::net::SocketAddr) {
@@ -38,6 +38,15 @@ fn last_hour() -> Option<prost_types::Duration> {
 #[tokio::test]
 async fn a_scrape_shows_decisions_waiting_calls_and_agents_as_they_are() {
     let (server, metrics) = start_scraped().await;
+    let first = scrape(metrics).await;
+    assert_eq!(
+        first.get(&format!(
+            "switchboard_build_info{{version=\"{}\"}}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        Some(&1.0),
+        "the build is named"
+    );
     let mut routing = server.routing().await;
     // Two strangers on the main line get its menu; Maria (platinum) on the platinum
     // line goes straight to a queue and waits there (nobody is logged in).

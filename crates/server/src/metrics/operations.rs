@@ -98,6 +98,15 @@ impl Operations {
             "Failed accepts (such as running out of file descriptors), each followed by a pause",
             self.accept_errors.clone(),
         );
+        let build_info = Family::<Vec<(&'static str, String)>, Gauge>::default();
+        build_info
+            .get_or_create(&vec![("version", env!("CARGO_PKG_VERSION").to_owned())])
+            .set(1);
+        registry.register(
+            "build_info",
+            "The running build: 1, with its version as a label",
+            build_info,
+        );
         registry.register(
             "tls_handshake_failures",
             "TLS handshakes on the gRPC port that failed or timed out (a certificate the CA did not sign or that expired, a client without TLS)",
