@@ -53,23 +53,68 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    // What the server would know: the store's customers and learned behaviour when there
+    // is a store (read beside a running server, never written), else the customers file.
     let directory = Directory::new();
-    let report = match (&args.config, &config.settings.customers) {
-        (None, _) => customers::import(
-            switchboard_config::DEFAULT_CUSTOMERS.as_bytes(),
-            &config.plan,
-            &directory,
-        )?,
-        (Some(_), Some(path)) => customers::import_file(path, &config.plan, &directory)?,
-        (Some(_), None) => customers::ImportReport::default(),
+    let mut learned = Vec::new();
+    let stored = match &config.settings.store {
+        Some(path) => match switchboard_store::Store::open_read_only(path) {
+            Ok(store) => store.map(|s| (path, s)),
+            Err(e) => {
+                eprintln!("switchboard: {e}");
+                return Ok(ExitCode::from(crate::EXIT_STORE));
+            }
+        },
+        None => None,
     };
-    if !report.rejected.is_empty() {
-        eprintln!(
-            "({} customer rows skipped; `switchboard check` lists them)",
-            report.rejected.len()
-        );
-    }
+    let source = match stored {
+        Some((path, store)) => {
+            let (customers, _) = store.customers(|name| config.plan.tier_by_name(name))?;
+            let count = customers.len();
+            for c in customers {
+                let _ = directory.upsert(c);
+            }
+            learned = store.learned()?;
+            format!(
+                "{count} customers and what was learned of {} numbers, from the store {}",
+                learned.len(),
+                path.display()
+            )
+        }
+        None => {
+            let (report, from) = match (&args.config, &config.settings.customers) {
+                (None, _) => (
+                    customers::import(
+                        switchboard_config::DEFAULT_CUSTOMERS.as_bytes(),
+                        &config.plan,
+                        &directory,
+                    )?,
+                    "the sample customers".to_owned(),
+                ),
+                (Some(_), Some(path)) => (
+                    customers::import_file(path, &config.plan, &directory)?,
+                    path.display().to_string(),
+                ),
+                (Some(_), None) => (customers::ImportReport::default(), "nowhere".to_owned()),
+            };
+            if !report.rejected.is_empty() {
+                eprintln!(
+                    "({} customer rows skipped; `switchboard check` lists them)",
+                    report.rejected.len()
+                );
+            }
+            format!(
+                "{} customers from {from}; no store yet, so nothing learned",
+                report.imported
+            )
+        }
+    };
+    eprintln!("(explained with {source})");
     let router = Router::new(config.plan, Arc::new(directory));
+    let behaviour = router.behaviour();
+    for (number, l, contact) in learned {
+        behaviour.restore(number, l, contact);
+    }
     let digits: Vec<&str> = args.digits.iter().map(String::as_str).collect();
     let e = router.explain(
         &args.caller,

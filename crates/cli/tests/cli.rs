@@ -948,3 +948,62 @@ fn report_fail_on_miss_exits_3_when_a_tier_missed_its_standard() {
     // Apart from a usage error (2).
     assert_eq!(report.status.code(), Some(3), "{text}");
 }
+
+#[test]
+fn explain_reads_the_store_when_there_is_one_and_says_so_without_creating_it() {
+    let config = edited_config(
+        "explain-store",
+        "listen = \"127.0.0.1:50051\"",
+        "listen = \"127.0.0.1:50051\"\n\n[store]\npath = \"data/store.db\"",
+    );
+    let store = config.parent().unwrap().join("data/store.db");
+    let explain = || {
+        switchboard()
+            .args([
+                "explain",
+                "--caller",
+                "+13125550170",
+                "--dialed",
+                "+18005550100",
+                "--config",
+            ])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    // No store yet: the customers file, and no store is made.
+    let out = explain();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no store yet"), "{stderr}");
+    assert!(!store.exists());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unknown caller"));
+
+    // A customer imported into the store is known to explain, as to the server.
+    let csv = config.parent().unwrap().join("new.csv");
+    std::fs::write(
+        &csv,
+        "customer_id,name,phone_numbers,tier\nN1,Ada Byron,+13125550170,gold\n",
+    )
+    .unwrap();
+    let imported = switchboard()
+        .arg("import")
+        .arg(&csv)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(imported.status.success());
+    let out = explain();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("from the store {}", store.display())),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("customer N1 (Ada Byron), tier gold"),
+        "{stdout}"
+    );
+}

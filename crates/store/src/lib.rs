@@ -85,6 +85,45 @@ pub struct RowNote {
 }
 
 impl Store {
+    /// Opens an existing store to read only, beside a running server: nothing is created,
+    /// migrated or written. `None` when there is no store at `path` yet.
+    pub fn open_read_only(path: &Path) -> Result<Option<Store>, StoreError> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() > 0 => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        }
+        check_header(path)?;
+        let conn = report::read_only(path)?;
+        let shown = path.display().to_string();
+        let version: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| classify(&shown, e))?;
+        match version.map(|v| v.parse::<i64>()) {
+            Some(Ok(v)) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
+                path: shown,
+                found: v,
+            }),
+            Some(Ok(_)) => Ok(Some(Store {
+                conn,
+                path: path.to_path_buf(),
+            })),
+            other => Err(StoreError::Damaged {
+                path: shown,
+                detail: format!("unexpected schema version {other:?}"),
+            }),
+        }
+    }
+
     /// Opens the store at `path`, creating it (and its folder) if there is nothing there.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
