@@ -178,6 +178,9 @@ async fn with_on_failure_refuse_new_calls_are_unavailable_while_the_store_fails(
         .await
         .unwrap()
         .into_inner();
+    // The first call is on disk before the store breaks: otherwise its own batch could
+    // be the one that finds the store failing, and the next call would be refused.
+    server.app.flush_store().unwrap();
     let broken = break_store(&store);
     // The change that finds the store failing is still acknowledged (it is kept).
     routing.route_call(stranger("finds-it", 2)).await.unwrap();

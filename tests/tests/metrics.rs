@@ -193,7 +193,7 @@ async fn a_scrape_shows_decisions_waiting_calls_and_agents_as_they_are() {
     assert_eq!(maria("satisfaction_points"), Some(5.0), "{body}");
     assert_eq!(maria("satisfied"), Some(1.0), "{body}");
     assert_eq!(maria("promoters"), Some(1.0), "{body}");
-    assert_eq!(maria("detractors"), None, "{body}");
+    assert_eq!(maria("detractors"), Some(0.0), "{body}");
     let stranger = "{queue=\"none\",tier=\"standard\"}";
     assert_eq!(
         s.get(&format!("switchboard_satisfaction_points_total{stranger}")),
@@ -248,7 +248,7 @@ async fn a_resolved_call_followed_by_a_repeat_contact_is_not_a_first_contact_res
     };
     assert_eq!(s.get(&series("contacts_handled")), Some(&1.0), "{body}");
     assert_eq!(s.get(&series("contacts_resolved")), Some(&1.0), "{body}");
-    assert_eq!(s.get(&series("resolutions_reopened")), None, "{body}");
+    assert_eq!(s.get(&series("resolutions_reopened")), Some(&0.0), "{body}");
 
     // She calls again the same day: the matter was not resolved at first contact.
     routing.route_call(maria("f2")).await.unwrap();
@@ -609,4 +609,52 @@ async fn without_a_store_the_standards_report_reads_memory_for_up_to_a_day() {
         "window: agent figures over a window come from the call records: the store is off (store.enabled)"
     );
     server.stop().await;
+}
+
+#[tokio::test]
+async fn every_labelled_counter_exists_from_zero_at_start_and_after_a_reload() {
+    let path = switchboard_tests::temp_dir("metrics-zero").join("switchboard.toml");
+    std::fs::write(&path, switchboard_config::DEFAULT_CONFIG).unwrap();
+    let server = switchboard_tests::start_from_path(
+        &path,
+        std::sync::Arc::new(switchboard_server::SystemClock),
+    )
+    .await;
+    let (server, metrics) = scraped(server).await;
+    let zero = |scraped: &std::collections::HashMap<String, f64>, series: &str| {
+        assert_eq!(scraped.get(series), Some(&0.0), "{series} at zero");
+    };
+    let before = scrape(metrics).await;
+    for series in [
+        "switchboard_route_decisions_total{action=\"enqueue\",rule=\"platinum-desk\"}",
+        "switchboard_route_decisions_total{action=\"menu\",rule=\"line_entry\"}",
+        "switchboard_calls_offered_total{queue=\"care\",tier=\"gold\"}",
+        "switchboard_calls_abandoned_after_standard_total{queue=\"concierge\",tier=\"standard\"}",
+        "switchboard_contacts_handled_total{queue=\"none\",tier=\"platinum\"}",
+        "switchboard_promoters_total{queue=\"billing\",tier=\"concierge\"}",
+        "switchboard_calls_abandoned_in_menu_total{menu=\"main\"}",
+        "switchboard_calls_expired_in_menu_total{menu=\"main\"}",
+    ] {
+        zero(&before, series);
+    }
+    // A rule added by a reload has its series at once.
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text + "\n[[rules]]\nname = \"late-addition\"\nwhen = 'caller.tier == \"gold\"'\nthen = { queue = \"care\" }\n",
+    )
+    .unwrap();
+    let reloaded = server
+        .admin()
+        .await
+        .reload_config(pb::ReloadConfigRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(reloaded.applied, "{reloaded:?}");
+    let after = scrape(metrics).await;
+    zero(
+        &after,
+        "switchboard_route_decisions_total{action=\"enqueue\",rule=\"late-addition\"}",
+    );
 }

@@ -545,11 +545,72 @@ impl Metrics {
         }
     }
 
+    /// Every labelled counter of the plan in force exists, at zero until its first event:
+    /// decisions per rule and action, calls, contacts and surveys per queue and tier
+    /// (and queue `none` for contacts and surveys), hang-ups per menu. So a rate or an
+    /// increase over any series has a start, from the first scrape and after a reload.
+    fn from_zero(&self, plan: &Arc<RoutePlan>) {
+        let current = self.by_plan.load();
+        if !current
+            .as_deref()
+            .is_some_and(|c| Arc::ptr_eq(&c.plan, plan))
+        {
+            self.by_plan
+                .store(Some(Arc::new(PlanCounters::new(plan, &self.decisions))));
+        }
+        let queues = plan
+            .queues
+            .iter()
+            .filter(|q| !q.retired)
+            .map(|q| q.name.clone());
+        for queue in queues.chain(["none".to_owned()]) {
+            for tier in &plan.tiers {
+                let labels = vec![("queue", queue.clone()), ("tier", tier.name.clone())];
+                let c = &self.contacts;
+                let s = &self.surveys;
+                for family in [
+                    &c.handled,
+                    &c.resolved,
+                    &c.repeats,
+                    &c.reopened,
+                    &c.retention_offers,
+                    &c.saves,
+                    &s.satisfaction_responses,
+                    &s.satisfaction_points,
+                    &s.satisfied,
+                    &s.recommend_responses,
+                    &s.promoters,
+                    &s.detractors,
+                ] {
+                    let _ = family.get_or_create(&labels);
+                }
+                if queue != "none" {
+                    let k = &self.calls;
+                    for family in [
+                        &k.offered,
+                        &k.answered,
+                        &k.answered_in_standard,
+                        &k.abandoned,
+                        &k.abandoned_after_standard,
+                    ] {
+                        let _ = family.get_or_create(&labels);
+                    }
+                }
+            }
+        }
+        for menu in &plan.menus {
+            let labels = vec![("menu", menu.name.clone())];
+            let _ = self.menu_hang_ups.get_or_create(&labels);
+            let _ = self.menu_silent.get_or_create(&labels);
+        }
+    }
+
     /// The text exposition, with the live figures read now.
     pub(crate) fn render(&self, app: &App, now: Millis) -> String {
         let _one = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
         let plan = app.router.plan();
         let acd = app.router.acd();
+        self.from_zero(&plan);
         // Queues and states a reload removed must not linger as stale series.
         self.waiting.clear();
         self.longest_wait.clear();
@@ -581,7 +642,11 @@ impl Metrics {
                     .counts(QueueId(q as u16), switchboard_core::TierId(t as u8));
                 in_queue.add(&counts);
                 by_tier[t].add(&counts);
-                if counts.offered == 0 && counts.abandoned == 0 && counts.answered == 0 {
+                if queue.retired
+                    && counts.offered == 0
+                    && counts.abandoned == 0
+                    && counts.answered == 0
+                {
                     continue;
                 }
                 let labels = vec![("queue", queue.name.clone()), ("tier", tier.name.clone())];
