@@ -549,7 +549,7 @@ impl Metrics {
     /// decisions per rule and action, calls, contacts and surveys per queue and tier
     /// (and queue `none` for contacts and surveys), hang-ups per menu. So a rate or an
     /// increase over any series has a start, from the first scrape and after a reload.
-    fn from_zero(&self, plan: &Arc<RoutePlan>) {
+    fn every_series_at_zero(&self, plan: &Arc<RoutePlan>) {
         let current = self.by_plan.load();
         if !current
             .as_deref()
@@ -610,7 +610,7 @@ impl Metrics {
         let _one = self.scraping.lock().unwrap_or_else(|e| e.into_inner());
         let plan = app.router.plan();
         let acd = app.router.acd();
-        self.from_zero(&plan);
+        self.every_series_at_zero(&plan);
         // Queues and states a reload removed must not linger as stale series.
         self.waiting.clear();
         self.longest_wait.clear();
