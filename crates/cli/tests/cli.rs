@@ -716,27 +716,36 @@ N9,+13125550170
     );
 }
 
-#[test]
-fn report_prints_each_tiers_standard_beside_what_was_delivered() {
-    use switchboard_proto::v1::agents_client::AgentsClient;
-    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-report", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut serve = switchboard();
-    serve.args(SERVE_ON_FREE_PORTS).current_dir(&dir);
-    let (mut child, rx) = with_log(serve);
-    let line = wait_for(&rx, "switchboard serving gRPC").expect("the server started");
+/// The gRPC address a server started with [`with_log`] logs, as a URL.
+fn served_url(rx: &std::sync::mpsc::Receiver<String>) -> String {
+    let line = wait_for(rx, "switchboard serving gRPC").expect("the server started");
     let address = line
         .split("address=")
         .nth(1)
         .and_then(|a| a.split_whitespace().next())
-        .expect("the address is logged")
-        .to_owned();
-    let server = format!("http://{address}");
-    // Tom (standard, skips menus) is answered at once by Ann and the call ends.
+        .expect("the address is logged");
+    format!("http://{address}")
+}
+
+/// Tom (standard, skips menus) calls as `call_id` and waits `wait`; then Ann logs in,
+/// takes the call and ends it, resolved.
+fn tom_answered_by_ann(server: &str, call_id: &str, wait: std::time::Duration) {
+    use switchboard_proto::v1::agents_client::AgentsClient;
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        AgentsClient::connect(server.clone())
+        let mut routing = RoutingClient::connect(server.to_owned()).await.unwrap();
+        routing
+            .route_call(pb::RouteCallRequest {
+                call_id: call_id.into(),
+                caller: "+12125550104".into(),
+                dialed: "+18005550100".into(),
+                switch_id: "sbc-1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(wait).await;
+        AgentsClient::connect(server.to_owned())
             .await
             .unwrap()
             .set_agent_state(pb::SetAgentStateRequest {
@@ -751,21 +760,10 @@ fn report_prints_each_tiers_standard_beside_what_was_delivered() {
             })
             .await
             .unwrap();
-        let mut routing = RoutingClient::connect(server.clone()).await.unwrap();
-        routing
-            .route_call(pb::RouteCallRequest {
-                call_id: "r1".into(),
-                caller: "+12125550104".into(),
-                dialed: "+18005550100".into(),
-                switch_id: "sbc-1".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
         for kind in [pb::CallEventKind::Connected, pb::CallEventKind::Ended] {
             routing
                 .report_call_event(pb::CallEvent {
-                    call_id: "r1".into(),
+                    call_id: call_id.into(),
                     kind: kind.into(),
                     agent_id: "ann".into(),
                     resolved: true,
@@ -775,6 +773,19 @@ fn report_prints_each_tiers_standard_beside_what_was_delivered() {
                 .unwrap();
         }
     });
+}
+
+#[test]
+fn report_prints_each_tiers_standard_beside_what_was_delivered() {
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-report", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut serve = switchboard();
+    serve.args(SERVE_ON_FREE_PORTS).current_dir(&dir);
+    let (mut child, rx) = with_log(serve);
+    let server = served_url(&rx);
+    // Tom is answered at once by Ann and the call ends.
+    tom_answered_by_ann(&server, "r1", std::time::Duration::ZERO);
     let report = switchboard()
         .args([
             "report",
@@ -865,7 +876,6 @@ fn every_command_answers_version() {
 
 #[test]
 fn report_fail_on_miss_exits_3_when_a_tier_missed_its_standard() {
-    use switchboard_proto::v1::agents_client::AgentsClient;
     // The standard tier's standard is one second, so a call answered after it misses.
     let config = edited_config(
         "report-missed",
@@ -875,57 +885,9 @@ fn report_fail_on_miss_exits_3_when_a_tier_missed_its_standard() {
     let mut serve = switchboard();
     serve.args(SERVE_ON_FREE_PORTS).arg("--config").arg(&config);
     let (mut child, rx) = with_log(serve);
-    let line = wait_for(&rx, "switchboard serving gRPC").expect("the server started");
-    let address = line
-        .split("address=")
-        .nth(1)
-        .and_then(|a| a.split_whitespace().next())
-        .expect("the address is logged")
-        .to_owned();
-    let server = format!("http://{address}");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        // Tom (standard, skips menus) waits: no agent yet.
-        let mut routing = RoutingClient::connect(server.clone()).await.unwrap();
-        routing
-            .route_call(pb::RouteCallRequest {
-                call_id: "m1".into(),
-                caller: "+12125550104".into(),
-                dialed: "+18005550100".into(),
-                switch_id: "sbc-1".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
-        AgentsClient::connect(server.clone())
-            .await
-            .unwrap()
-            .set_agent_state(pb::SetAgentStateRequest {
-                agent_id: "ann".into(),
-                state: pb::AgentState::Available.into(),
-                skills: vec![pb::Skill {
-                    name: "general".into(),
-                    proficiency: 5,
-                }],
-                endpoint: "sip:ann@pbx".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        for kind in [pb::CallEventKind::Connected, pb::CallEventKind::Ended] {
-            routing
-                .report_call_event(pb::CallEvent {
-                    call_id: "m1".into(),
-                    kind: kind.into(),
-                    agent_id: "ann".into(),
-                    resolved: true,
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-        }
-    });
+    let server = served_url(&rx);
+    // Tom waits longer than the standard: no agent yet.
+    tom_answered_by_ann(&server, "m1", std::time::Duration::from_millis(1_500));
     let report = switchboard()
         .args([
             "report",
