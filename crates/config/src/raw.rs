@@ -227,6 +227,7 @@ pub(crate) struct RawQueue {
     pub(crate) max_wait: Option<S<String>>,
     pub(crate) max_wait_action: Option<S<String>>,
     pub(crate) overflow_to: Option<S<String>>,
+    pub(crate) when_closed: Option<S<String>>,
     #[serde(default)]
     pub(crate) overflow: Vec<S<RawOverflowStep>>,
 }

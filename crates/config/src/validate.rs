@@ -674,6 +674,7 @@ pub(crate) fn validate(
             .and_then(|d| c.duration(d, &format!("{path}.callback_after"), Duration::from_secs(1)));
         let max_wait = max_wait_policy(c, &path, name, q, &queue_names);
         let overflow = overflow_steps(c, &path, name, q, &queue_names);
+        let when_closed = when_closed(c, &path, name, q, &queue_names);
         queues[id.index()] = Some(Queue {
             name: name.clone(),
             skills,
@@ -686,6 +687,7 @@ pub(crate) fn validate(
             overflow,
             retired: false,
             part_of: None,
+            when_closed,
         });
     }
     for (name, (base, extra)) in &derived {
@@ -1339,6 +1341,29 @@ fn max_wait_policy(
         }
     };
     Some((max?, action?))
+}
+
+/// `when_closed`: "voicemail" (the default) or another queue.
+fn when_closed(
+    c: &mut Checker<'_>,
+    path: &str,
+    name: &str,
+    q: &crate::raw::RawQueue,
+    queues: &Names<QueueId>,
+) -> Option<QueueId> {
+    let to = q.when_closed.as_ref()?;
+    match to.get_ref().as_str() {
+        "voicemail" => None,
+        other if other == name => {
+            c.error(
+                to.span(),
+                format!("{path}.when_closed"),
+                "a closed queue cannot send its calls to itself (use \"voicemail\" or another queue)",
+            );
+            None
+        }
+        _ => queues.resolve(c, to, &format!("{path}.when_closed")),
+    }
 }
 
 /// Overflow steps: each with `after` (increasing from step to step) and at least one of

@@ -166,6 +166,11 @@ impl Agent {
             .map(|(c, _)| Arc::clone(&c.call_id))
     }
 
+    /// The call the agent was offered or is on, with its queue.
+    pub fn holding(&self) -> Option<(WaitingCall, QueueId)> {
+        lock(&self.holding).clone()
+    }
+
     /// The queues the agent's skills qualify them for, in id order.
     pub fn serving(&self) -> Vec<QueueId> {
         self.routing.load().queues.iter().map(|(q, _)| *q).collect()
@@ -277,6 +282,8 @@ struct QueueState {
     /// steps away or comes back, or a reload moves members, so it is counted again only
     /// then rather than walking the members on each read.
     staffed_at: AtomicU64,
+    /// Why a supervisor closed the queue, while it is closed.
+    closed: arc_swap::ArcSwapOption<String>,
 }
 
 /// What happened to a call that reached its queue's maximum wait.
@@ -464,6 +471,7 @@ impl QueueState {
             waiting_len: AtomicUsize::new(0),
             members: RwLock::new(Vec::new()),
             staffed_at: AtomicU64::new(0),
+            closed: arc_swap::ArcSwapOption::empty(),
         }
     }
 }
@@ -940,6 +948,142 @@ impl Acd {
             agents.push(a.state());
         }
         Some(QueueSnapshot { waiting, agents })
+    }
+
+    /// Closes a queue (and the queues made from it for rules' extra skills): new calls
+    /// go to its `when_closed` target, and so do its waiting calls, which are returned
+    /// as moved (with any agent they met there) or out to voicemail. Closing a closed
+    /// queue again only updates the reason.
+    pub fn close(
+        &self,
+        queue: QueueId,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Vec<WaitExpired>, AcdError> {
+        let q = self.queue(queue)?;
+        if q.spec.load().retired {
+            return Err(AcdError::UnknownQueue);
+        }
+        let reason = Arc::new(reason.to_owned());
+        for (id, state) in self.slots() {
+            if id == queue || state.spec.load().part_of == Some(queue) {
+                state.closed.store(Some(Arc::clone(&reason)));
+            }
+        }
+        Ok(self.drain_closed(now))
+    }
+
+    /// Opens a closed queue (and the queues made from it). False if it was open.
+    pub fn open(&self, queue: QueueId) -> Result<bool, AcdError> {
+        let q = self.queue(queue)?;
+        let was = q.closed.swap(None).is_some();
+        for (_, state) in self.slots() {
+            if state.spec.load().part_of == Some(queue) {
+                state.closed.store(None);
+            }
+        }
+        Ok(was)
+    }
+
+    /// Why the queue is closed, while it is.
+    pub fn closed(&self, queue: QueueId) -> Option<Arc<String>> {
+        self.queue(queue).ok()?.closed.load_full()
+    }
+
+    /// Where a call for `queue` goes while it is closed: `None` when it is open,
+    /// `Some(Some(to))` for an open queue its `when_closed` leads to (following closed
+    /// queues a few steps), `Some(None)` for voicemail.
+    pub fn closed_route(&self, queue: QueueId) -> Option<Option<QueueId>> {
+        let mut at = queue;
+        for _ in 0..8 {
+            let q = self.queue(at).ok()?;
+            if q.closed.load().is_none() {
+                return (at != queue).then_some(Some(at));
+            }
+            match q.spec.load().when_closed {
+                Some(to) if to != queue => at = self.destination(to),
+                _ => return Some(None),
+            }
+        }
+        Some(None)
+    }
+
+    /// Calls waiting in closed queues (sent there by an overflow, a transfer or a missed
+    /// offer after the queue closed, or kept for an agent) go to the queues' `when_closed`
+    /// targets with their arrival time, or out to voicemail. Run at close and by the
+    /// once-a-second upkeep.
+    pub fn drain_closed(&self, now: Millis) -> Vec<WaitExpired> {
+        let mut outcomes = Vec::new();
+        for (queue, q) in self.slots() {
+            if q.closed.load().is_none() {
+                continue;
+            }
+            let Some(route) = self.closed_route(queue) else {
+                continue;
+            };
+            let mut calls: Vec<WaitingCall> = std::mem::take(&mut *q.lock_waiting())
+                .into_values()
+                .collect();
+            for mut list in self.promised.iter_mut() {
+                let (out, keep): (Vec<Promise>, Vec<Promise>) = std::mem::take(list.value_mut())
+                    .into_iter()
+                    .partition(|p| p.queue == queue);
+                *list.value_mut() = keep;
+                calls.extend(out.into_iter().map(|p| p.call));
+            }
+            for call in calls {
+                self.waiting.remove(&call.call_id);
+                self.promised_calls.remove(&call.call_id);
+                match route {
+                    Some(to) => {
+                        let id = Arc::clone(&call.call_id);
+                        let assignment = match self.enqueue(to, call, now) {
+                            Ok(Placed::Assigned(a)) => Some(a),
+                            _ => None,
+                        };
+                        outcomes.push(WaitExpired::Overflowed {
+                            call_id: id,
+                            from: queue,
+                            to,
+                            assignment,
+                        });
+                    }
+                    None => outcomes.push(WaitExpired::Voicemail { call, queue }),
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// A queue's waiting calls in the order agents will take them (with their 1-based
+    /// positions), then the calls kept there for one agent (a repeat caller's last agent),
+    /// each with that agent.
+    pub fn waiting_calls(&self, queue: QueueId) -> Vec<(WaitingCall, Option<Arc<str>>)> {
+        let Ok(q) = self.queue(queue) else {
+            return Vec::new();
+        };
+        let mut calls: Vec<(WaitingCall, Option<Arc<str>>)> = q
+            .lock_waiting()
+            .values()
+            .map(|c| (c.clone(), None))
+            .collect();
+        for list in self.promised.iter() {
+            let agent: Arc<str> = Arc::from(&**list.key());
+            calls.extend(
+                list.iter()
+                    .filter(|p| p.queue == queue)
+                    .map(|p| (p.call.clone(), Some(Arc::clone(&agent)))),
+            );
+        }
+        calls
+    }
+
+    /// The logged-in agents whose skills qualify for the queue.
+    pub fn members(&self, queue: QueueId) -> Vec<Arc<Agent>> {
+        self.queue(queue).map_or_else(
+            |_| Vec::new(),
+            |q| q.members.read().unwrap_or_else(|e| e.into_inner()).clone(),
+        )
     }
 
     /// The queue's average handle time (talk plus wrap-up) over recent calls.

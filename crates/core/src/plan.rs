@@ -178,6 +178,9 @@ pub struct Queue {
     /// `skills`): it takes that queue's policy with the extra skills, and when it goes,
     /// its calls go back there.
     pub part_of: Option<QueueId>,
+    /// Where calls go while a supervisor has the queue closed: another queue (keeping
+    /// their arrival time), or `None` for the queue's voicemail.
+    pub when_closed: Option<QueueId>,
 }
 
 /// After a call has waited `after`, more agents may take it: those with the queue's

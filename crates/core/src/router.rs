@@ -188,6 +188,8 @@ pub enum Placement {
     },
     /// An idle agent took the call at once; the assignment is on its way to the switch.
     Assigned,
+    /// The queue is closed and its calls go to voicemail: the call is not queued.
+    Closed,
 }
 
 /// A decision with the plan it refers to (its ids index that plan).
@@ -532,7 +534,7 @@ impl Router {
             if let Some(mut state) = self.calls.get_mut(&**call_id) {
                 let since = state.queued.map_or(now, |(_, t)| t);
                 state.queued = Some((*to, since));
-                self.stats.offered(*to, state.tier);
+                self.stats.offered(*to, state.tier, now);
             }
         }
         self.plan.store(Arc::new(plan));
@@ -675,13 +677,19 @@ impl Router {
         self.stats.recent(tier, window, now)
     }
 
+    /// One queue and tier's calls from `since` to `now` (to the minute, up to a day),
+    /// offered included.
+    pub fn recent_in(&self, queue: QueueId, tier: TierId, since: Millis, now: Millis) -> Counts {
+        self.stats.recent_in(queue, tier, since, now)
+    }
+
     /// The call moved to another queue: it is offered there (and its wait there counted
     /// from now) and will be answered or abandoned there.
     pub fn record_transfer(&self, call_id: &str, queue: QueueId, now: Millis) {
         if let Some(mut state) = self.calls.get_mut(call_id) {
             state.queued = Some((queue, now));
             state.outcome_counted = false;
-            self.stats.offered(queue, state.tier);
+            self.stats.offered(queue, state.tier, now);
         }
     }
 
@@ -993,10 +1001,23 @@ impl Router {
         // The call's plan may be older than a reload that removed this queue (a caller
         // at a menu when it happened): it goes where that queue's calls went, and the
         // decision says so.
-        let queue = self.acd.destination(queue);
+        let mut queue = self.acd.destination(queue);
+        // A queue a supervisor closed sends its calls to its `when_closed` queue, or to
+        // voicemail.
+        match self.acd.closed_route(queue) {
+            None => {}
+            Some(Some(to)) => queue = to,
+            Some(None) => {
+                decision.placement = Placement::Closed;
+                let record = state.record.get_or_insert_with(Box::default);
+                record.outcome = Some(Outcome::Voicemail);
+                record.ended = Some(now);
+                return None;
+            }
+        }
         decision.action = Action::Enqueue { queue, priority };
         state.queued = Some((queue, now));
-        self.stats.offered(queue, state.tier);
+        self.stats.offered(queue, state.tier, now);
         let call = WaitingCall {
             call_id: Arc::clone(&state.call_id),
             switch_id: Arc::clone(&state.switch_id),

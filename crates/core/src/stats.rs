@@ -72,7 +72,7 @@ impl Counts {
 pub const RECENT_SPAN: Duration = Duration::from_secs(24 * 3_600);
 const MINUTES: usize = 24 * 60;
 
-/// One tier's answered and abandoned calls in one minute.
+/// One (queue, tier)'s answered and abandoned calls in one minute.
 #[derive(Clone, Copy, Debug, Default)]
 struct Minute {
     /// Minutes since the epoch, plus one; 0 for a bucket never used.
@@ -84,9 +84,21 @@ struct Minute {
     abandoned_after: u32,
 }
 
-/// A ring of minute buckets over the last day, for one tier. Written on answers and
-/// abandons only (not on route decisions), so a mutex costs nothing that matters.
+/// A ring of minute buckets over the last day, for one (queue, tier). Written on answers
+/// and abandons only (not on route decisions), so a mutex costs nothing that matters.
 type Ring = std::sync::Mutex<Box<[Minute]>>;
+
+/// Calls offered per minute over the last day, for one (queue, tier): each slot packs
+/// `(minute + 1) << 32 | count`. Bumped on the route path, so lock-free: one
+/// compare-and-swap, which also empties a slot that held an older minute.
+type OfferedRing = Box<[AtomicU64]>;
+
+/// One (queue, tier)'s minute rings, made on first use.
+#[derive(Debug, Default)]
+struct Recent {
+    outcomes: OnceLock<Ring>,
+    offered: OnceLock<OfferedRing>,
+}
 
 /// Counters for every (queue, tier). A queue's row holds every possible tier and is
 /// made when the queue first appears (at start or by a reload), so counting never locks
@@ -94,15 +106,16 @@ type Ring = std::sync::Mutex<Box<[Minute]>>;
 #[derive(Debug)]
 pub struct Stats {
     rows: Box<[OnceLock<Box<[Cell]>>]>,
-    /// Per tier over all queues, by minute: service level over a sliding window.
-    recent: Box<[OnceLock<Ring>]>,
+    /// Per (queue, tier), by minute: service levels over a sliding window and since
+    /// midnight. Indexed like `rows`.
+    recent: Box<[OnceLock<Box<[Recent]>>]>,
 }
 
 impl Stats {
     pub fn new(queues: usize) -> Self {
         let stats = Stats {
             rows: (0..MAX_QUEUES).map(|_| OnceLock::new()).collect(),
-            recent: (0..MAX_TIERS).map(|_| OnceLock::new()).collect(),
+            recent: (0..MAX_QUEUES).map(|_| OnceLock::new()).collect(),
         };
         stats.ensure(queues);
         stats
@@ -110,8 +123,9 @@ impl Stats {
 
     /// Makes sure the first `queues` queues have counters.
     pub fn ensure(&self, queues: usize) {
-        for row in self.rows.iter().take(queues) {
+        for (row, recent) in self.rows.iter().zip(self.recent.iter()).take(queues) {
             row.get_or_init(|| (0..MAX_TIERS).map(|_| Cell::default()).collect());
+            recent.get_or_init(|| (0..MAX_TIERS).map(|_| Recent::default()).collect());
         }
     }
 
@@ -122,15 +136,45 @@ impl Stats {
             .get(usize::from(tier.0))
     }
 
-    pub fn offered(&self, queue: QueueId, tier: TierId) {
+    fn recent_of(&self, queue: QueueId, tier: TierId) -> Option<&Recent> {
+        self.recent
+            .get(queue.index())?
+            .get()?
+            .get(usize::from(tier.0))
+    }
+
+    pub fn offered(&self, queue: QueueId, tier: TierId, now: Millis) {
         if let Some(c) = self.cell(queue, tier) {
             c.offered.fetch_add(1, Relaxed);
         }
+        let Some(recent) = self.recent_of(queue, tier) else {
+            return;
+        };
+        let ring = recent
+            .offered
+            .get_or_init(|| (0..MINUTES).map(|_| AtomicU64::new(0)).collect());
+        let minute = now.0 / 60_000;
+        let tag = (minute + 1) << 32;
+        let slot = &ring[(minute % MINUTES as u64) as usize];
+        let _ = slot.fetch_update(Relaxed, Relaxed, |old| {
+            Some(if old >> 32 == minute + 1 {
+                old + 1
+            } else {
+                tag | 1
+            })
+        });
     }
 
-    /// The minute bucket of `tier` for `now`, emptied first if it held an older minute.
-    fn minute<R>(&self, tier: TierId, now: Millis, f: impl FnOnce(&mut Minute) -> R) -> Option<R> {
-        let ring = self.recent.get(usize::from(tier.0))?.get_or_init(|| {
+    /// The minute bucket of (`queue`, `tier`) for `now`, emptied first if it held an
+    /// older minute.
+    fn minute<R>(
+        &self,
+        queue: QueueId,
+        tier: TierId,
+        now: Millis,
+        f: impl FnOnce(&mut Minute) -> R,
+    ) -> Option<R> {
+        let ring = self.recent_of(queue, tier)?.outcomes.get_or_init(|| {
             std::sync::Mutex::new(vec![Minute::default(); MINUTES].into_boxed_slice())
         });
         let minute = now.0 / 60_000;
@@ -145,24 +189,54 @@ impl Stats {
         Some(f(slot))
     }
 
-    /// A tier's answered and abandoned calls (over all queues) in the `window` before
-    /// `now`, to the minute, for windows up to [`RECENT_SPAN`]. `offered` and
-    /// `timed_out` are not kept by minute and read 0.
+    /// A tier's calls over all queues in the `window` before `now`, to the minute, for
+    /// windows up to [`RECENT_SPAN`]. `timed_out` is not kept by minute and reads 0.
     pub fn recent(&self, tier: TierId, window: Duration, now: Millis) -> Counts {
-        let mut out = Counts::default();
-        let Some(ring) = self.recent.get(usize::from(tier.0)).and_then(OnceLock::get) else {
-            return out;
-        };
         let minutes = (window.min(RECENT_SPAN).as_secs() / 60).max(1);
         let newest = now.0 / 60_000 + 1;
         let oldest = newest.saturating_sub(minutes - 1);
-        let ring = ring.lock().unwrap_or_else(|e| e.into_inner());
-        for m in ring.iter().filter(|m| m.at >= oldest && m.at <= newest) {
-            out.answered += u64::from(m.answered);
-            out.answered_in_standard += u64::from(m.in_standard);
-            out.answer_wait += Duration::from_millis(m.wait_ms);
-            out.abandoned += u64::from(m.abandoned);
-            out.abandoned_after_standard += u64::from(m.abandoned_after);
+        let mut out = Counts::default();
+        for q in 0..self.recent.len() {
+            if self.recent[q].get().is_none() {
+                break;
+            }
+            out.add(&self.minutes_of(QueueId(q as u16), tier, oldest, newest));
+        }
+        out
+    }
+
+    /// One queue and tier's calls from the minute of `since` to that of `now` (at most
+    /// [`RECENT_SPAN`] back), offered included.
+    pub fn recent_in(&self, queue: QueueId, tier: TierId, since: Millis, now: Millis) -> Counts {
+        let newest = now.0 / 60_000 + 1;
+        let span = RECENT_SPAN.as_secs() / 60;
+        let oldest = (since.0 / 60_000 + 1).max(newest.saturating_sub(span - 1));
+        self.minutes_of(queue, tier, oldest, newest)
+    }
+
+    /// Counts in the minute buckets tagged `oldest..=newest` (minute numbers plus one).
+    fn minutes_of(&self, queue: QueueId, tier: TierId, oldest: u64, newest: u64) -> Counts {
+        let mut out = Counts::default();
+        let Some(recent) = self.recent_of(queue, tier) else {
+            return out;
+        };
+        if let Some(ring) = recent.offered.get() {
+            out.offered = ring
+                .iter()
+                .map(|slot| slot.load(Relaxed))
+                .filter(|v| (oldest..=newest).contains(&(v >> 32)))
+                .map(|v| v & 0xFFFF_FFFF)
+                .sum();
+        }
+        if let Some(ring) = recent.outcomes.get() {
+            let ring = ring.lock().unwrap_or_else(|e| e.into_inner());
+            for m in ring.iter().filter(|m| m.at >= oldest && m.at <= newest) {
+                out.answered += u64::from(m.answered);
+                out.answered_in_standard += u64::from(m.in_standard);
+                out.answer_wait += Duration::from_millis(m.wait_ms);
+                out.abandoned += u64::from(m.abandoned);
+                out.abandoned_after_standard += u64::from(m.abandoned_after);
+            }
         }
         out
     }
@@ -176,7 +250,7 @@ impl Stats {
         now: Millis,
     ) {
         let wait_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
-        self.minute(tier, now, |m| {
+        self.minute(queue, tier, now, |m| {
             m.answered += 1;
             m.in_standard += u32::from(waited <= standard);
             m.wait_ms = m.wait_ms.saturating_add(wait_ms);
@@ -201,7 +275,7 @@ impl Stats {
         standard: Duration,
         now: Millis,
     ) {
-        self.minute(tier, now, |m| {
+        self.minute(queue, tier, now, |m| {
             m.abandoned += 1;
             m.abandoned_after += u32::from(waited > standard);
         });
@@ -243,7 +317,7 @@ mod tests {
         let (q, t) = (QueueId(1), TierId(1));
         let standard = Duration::from_secs(20);
         for _ in 0..5 {
-            s.offered(q, t);
+            s.offered(q, t, Millis(0));
         }
         s.answered(q, t, Duration::from_secs(5), standard, Millis(0));
         s.answered(q, t, Duration::from_secs(15), standard, Millis(0));
@@ -300,5 +374,36 @@ mod tests {
         assert_eq!((reused.answered, reused.abandoned), (1, 0));
         assert_eq!(s.recent(other, RECENT_SPAN, now).answered, 1);
         assert_eq!(s.recent(TierId(2), RECENT_SPAN, now), Counts::default());
+    }
+
+    #[test]
+    fn one_queues_window_counts_its_own_calls_offered_included() {
+        let s = Stats::new(2);
+        let (q, other, t) = (QueueId(0), QueueId(1), TierId(0));
+        let standard = Duration::from_secs(20);
+        let minute = |m: u64| Millis(m * 60_000 + 30_000);
+        for _ in 0..3 {
+            s.offered(q, t, minute(0));
+        }
+        s.offered(q, t, minute(5));
+        s.offered(other, t, minute(5));
+        s.answered(q, t, Duration::from_secs(5), standard, minute(5));
+        s.abandoned(other, t, Duration::from_secs(50), standard, minute(5));
+        let now = minute(5);
+        let mine = s.recent_in(q, t, Millis(0), now);
+        assert_eq!((mine.offered, mine.answered, mine.abandoned), (4, 1, 0));
+        assert_eq!(mine.service_level(), Some(1.0));
+        // From minute 1 on, minute 0's offers are out.
+        assert_eq!(s.recent_in(q, t, minute(1), now).offered, 1);
+        let theirs = s.recent_in(other, t, minute(5), now);
+        assert_eq!((theirs.offered, theirs.abandoned), (1, 1));
+        assert_eq!(theirs.service_level(), Some(0.0));
+        // The tier over all queues adds both.
+        let all = s.recent(t, Duration::from_secs(10 * 60), now);
+        assert_eq!((all.offered, all.answered, all.abandoned), (5, 1, 1));
+        // A day on, minute 5's slot is reused without its old offers.
+        s.offered(q, t, minute(5 + 24 * 60));
+        let later = s.recent_in(q, t, Millis(0), minute(5 + 24 * 60));
+        assert_eq!(later.offered, 1);
     }
 }

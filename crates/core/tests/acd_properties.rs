@@ -112,6 +112,7 @@ fn queues(aging: i64, swap: bool) -> Vec<Queue> {
             overflow: vec![],
             retired: false,
             part_of: None,
+            when_closed: None,
         })
         .collect()
 }

@@ -93,14 +93,14 @@ pub(crate) fn decision(
             position: match d.placement {
                 Placement::Waiting { position, .. } => Some(position),
                 Placement::Assigned => Some(0),
-                Placement::NotQueued => None,
+                Placement::NotQueued | Placement::Closed => None,
             },
             estimated_wait: match d.placement {
                 Placement::Waiting { estimated_wait, .. } => {
                     estimated_wait.and_then(|w| prost_types::Duration::try_from(w).ok())
                 }
                 Placement::Assigned => Some(prost_types::Duration::default()),
-                Placement::NotQueued => None,
+                Placement::NotQueued | Placement::Closed => None,
             },
             callback_offered: matches!(
                 d.placement,
@@ -109,6 +109,7 @@ pub(crate) fn decision(
                     ..
                 }
             ),
+            closed: d.placement == Placement::Closed,
         }),
     };
     let redirect = d.redirected_from.map(|from| {

@@ -29,6 +29,7 @@ fn spec(name: &str, skill: &str, strategy: Strategy) -> Queue {
         overflow: vec![],
         retired: false,
         part_of: None,
+        when_closed: None,
     }
 }
 

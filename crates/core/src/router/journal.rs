@@ -123,6 +123,7 @@ pub enum PlacementImage {
         callback_offered: bool,
     },
     Assigned,
+    Closed,
 }
 
 /// A waiting call's own fields (its id and switch are the call's).
@@ -249,6 +250,7 @@ fn decision_image(plan: &RoutePlan, current: &RoutePlan, d: &Decision) -> Decisi
         placement: match d.placement {
             Placement::NotQueued => PlacementImage::NotQueued,
             Placement::Assigned => PlacementImage::Assigned,
+            Placement::Closed => PlacementImage::Closed,
             Placement::Waiting {
                 position,
                 estimated_wait,
@@ -347,6 +349,7 @@ impl Names<'_> {
             placement: match d.placement {
                 PlacementImage::NotQueued => Placement::NotQueued,
                 PlacementImage::Assigned => Placement::Assigned,
+                PlacementImage::Closed => Placement::Closed,
                 PlacementImage::Waiting {
                     position,
                     estimated_wait_ms,

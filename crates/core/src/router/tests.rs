@@ -102,6 +102,7 @@ fn plan() -> RoutePlan {
                 overflow: vec![],
                 retired: false,
                 part_of: None,
+                when_closed: None,
             })
             .collect(),
         rules: vec![
