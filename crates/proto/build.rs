@@ -9,6 +9,7 @@ const FILES: &[&str] = &[
     "switchboard/v1/types.proto",
     "switchboard/v1/routing.proto",
     "switchboard/v1/agents.proto",
+    "switchboard/v1/floor.proto",
     "switchboard/v1/admin.proto",
 ];
 

@@ -62,6 +62,16 @@ impl AdminService {
 
 #[tonic::async_trait]
 impl Admin for AdminService {
+    type WatchFloorStream = crate::supervise::FloorStream;
+
+    async fn watch_floor(
+        &self,
+        request: Request<pb::WatchFloorRequest>,
+    ) -> Result<Response<Self::WatchFloorStream>, Status> {
+        let stream = crate::supervise::watch_floor(&self.app, request.into_inner())?;
+        Ok(Response::new(stream))
+    }
+
     async fn upsert_customer(
         &self,
         request: Request<pb::UpsertCustomerRequest>,

@@ -48,10 +48,13 @@ mod convert;
 mod dispatch;
 mod durability;
 pub mod error;
+mod floor;
 mod metrics;
 mod reload;
 mod routing;
 pub mod security;
+mod supervise;
+mod wallboard;
 
 pub use durability::STORE_HEALTH;
 
@@ -108,6 +111,12 @@ pub struct App {
     denials: Arc<security::authorize::Denials>,
     /// The recent audit trail (all of it is in the store, when there is one).
     audit_trail: Arc<audit::Recent>,
+    /// The live floor for wallboards and `Admin.WatchFloor`.
+    floor: Arc<floor::feed::Feed>,
+    /// Each agent's answered and missed offers today.
+    floor_days: Arc<floor::AgentDays>,
+    /// When this server started (today's figures count from here at the latest).
+    started: Millis,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +168,7 @@ impl App {
     }
 
     fn assemble(config: Config, directory: Arc<Directory>, clock: Arc<dyn Clock>) -> App {
+        let started = clock.now();
         App {
             router: Arc::new(Router::new(config.plan, directory)),
             dispatch: Arc::default(),
@@ -175,6 +185,9 @@ impl App {
             connections: Arc::default(),
             denials: Arc::default(),
             audit_trail: Arc::default(),
+            floor: Arc::new(floor::feed::Feed::new(Millis::now())),
+            floor_days: Arc::default(),
+            started,
         }
     }
 
@@ -449,6 +462,7 @@ pub async fn serve(
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             health.show(&app).await;
             health.end_watches().await;
+            app.floor.close();
             let streams = app
                 .dispatch
                 .end_all(&tonic::Status::unavailable(SHUTDOWN_STATUS));
@@ -641,6 +655,7 @@ fn acd_upkeep_once(app: &App) {
     let settings = app.settings();
     let expired = acd.expire_offers(now, settings.offer_timeout, settings.after_offer_timeout);
     for (call_id, agent, made) in expired {
+        app.floor_days.missed(&agent.profile.id, now);
         tracing::warn!(%call_id, agent_id = %agent.profile.id, "offer not confirmed within calls.offer_timeout; call back to its queue");
         app.dispatch.settle(&call_id);
         app.mark_call(&call_id);

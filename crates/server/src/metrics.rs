@@ -752,8 +752,9 @@ pub async fn serve_metrics(
 ) -> std::io::Result<()> {
     use axum::{Router, http::header, routing::get};
     let security = app.settings().security.clone();
+    let scraped = app.clone();
     let scrape = move || {
-        let app = app.clone();
+        let app = scraped.clone();
         async move {
             let text = app.metrics.render(&app, app.clock.now());
             (
@@ -773,9 +774,24 @@ pub async fn serve_metrics(
         _ => None,
     };
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, tls = tls.is_some(), "switchboard serving metrics at /metrics");
+        tracing::info!(%address, tls = tls.is_some(), "switchboard serving metrics at /metrics and the wallboard at /wallboard");
     }
-    let routes = Router::new().route("/metrics", get(scrape));
+    let guard = Arc::new(
+        crate::security::Guard::load(&security)
+            .map_err(|e| std::io::Error::other(e.to_string()))?,
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(crate::security::watch_files(Arc::clone(&guard), stopped));
+    let floor = Arc::clone(&app.floor);
+    let shutdown = async move {
+        shutdown.await;
+        // Live feeds end, or the graceful shutdown would wait for them forever.
+        floor.close();
+        let _ = stop.send(true);
+    };
+    let routes = Router::new()
+        .route("/metrics", get(scrape))
+        .merge(crate::wallboard::routes(app, guard));
     match tls {
         None => {
             axum::serve(listener, routes)

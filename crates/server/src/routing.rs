@@ -313,6 +313,7 @@ impl RoutingService {
                     acd.connected(&event.agent_id, &event.call_id, now)
                         .map_err(call_err)?;
                     router.record_answered(&event.call_id, now);
+                    self.app.floor_days.answered(&event.agent_id, now);
                     router.record(&event.call_id, |r| {
                         r.answered = Some(now);
                         r.agent = Some(event.agent_id.clone());
@@ -332,6 +333,7 @@ impl RoutingService {
                         now,
                     )
                     .map_err(call_err)?;
+                self.app.floor_days.missed(&event.agent_id, now);
                 for next in &made {
                     self.app.dispatch.send(router, next, now);
                 }

@@ -70,6 +70,7 @@ pub(crate) const RULES: &[(&str, Access)] = &[
     ("/switchboard.v1.Admin/GetAgentStats", SUPERVISOR),
     ("/switchboard.v1.Admin/GetStandardsReport", SUPERVISOR),
     ("/switchboard.v1.Admin/ListAudit", SUPERVISOR),
+    ("/switchboard.v1.Admin/WatchFloor", SUPERVISOR),
 ];
 
 /// `method` as named in messages: `switchboard.v1.Admin/ReloadConfig`.
