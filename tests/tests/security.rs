@@ -138,7 +138,13 @@ fn allowed(method: &str) -> Option<&'static [&'static str]> {
         | "Admin/ExplainRoute"
         | "Admin/GetAgentStats"
         | "Admin/GetStandardsReport"
-        | "Admin/ListAudit" => &["supervisor", "admin"],
+        | "Admin/ListAudit"
+        | "Admin/WatchFloor"
+        | "Admin/ListWaitingCalls"
+        | "Admin/MoveCall"
+        | "Admin/SuperviseAgent"
+        | "Admin/CloseQueue"
+        | "Admin/OpenQueue" => &["supervisor", "admin"],
         _ => return None,
     })
 }

@@ -355,6 +355,8 @@ pub enum AcdError {
     CallConnected,
     #[error("call is already waiting")]
     AlreadyWaiting,
+    #[error("the call is not waiting in a queue")]
+    NotWaiting,
     #[error("a reloaded plan must keep every queue's id")]
     QueuesMoved,
     #[error("agent cannot go from {from} to {to}")]
@@ -828,6 +830,42 @@ impl Acd {
             Placed::Assigned(a) => Ok(Some(a)),
             Placed::Waiting { .. } => Ok(None),
         }
+    }
+
+    /// A supervisor moves a waiting call: to queue `to` (or where it waits), at
+    /// `priority` (or its own), keeping its arrival time so its aging goes on. A call kept
+    /// for one agent is released to the queue. Returns the queue it left and what
+    /// happened there: it met an agent, or waits at a position.
+    pub fn move_waiting(
+        &self,
+        call_id: &str,
+        to: Option<QueueId>,
+        priority: Option<i32>,
+        now: Millis,
+    ) -> Result<(QueueId, Placed), AcdError> {
+        if let Some(to) = to {
+            self.queue(to)?;
+        }
+        let (from, call) = if let Some((_, (queue, key))) = self.waiting.remove(call_id) {
+            (queue, self.at(queue).lock_waiting().remove(&key))
+        } else if let Some((_, agent)) = self.promised_calls.remove(call_id) {
+            let mut taken = None;
+            if let Some(mut list) = self.promised.get_mut(&agent)
+                && let Some(i) = list.iter().position(|p| &*p.call.call_id == call_id)
+            {
+                let p = list.swap_remove(i);
+                taken = Some((p.queue, Some(p.call)));
+            }
+            taken.ok_or(AcdError::NotWaiting)?
+        } else {
+            return Err(AcdError::NotWaiting);
+        };
+        let mut call = call.ok_or(AcdError::NotWaiting)?;
+        if let Some(p) = priority {
+            call.priority = p;
+        }
+        let placed = self.enqueue(to.unwrap_or(from), call, now)?;
+        Ok((from, placed))
     }
 
     /// Calls that waited their queue's `max_wait` (each only once): overflowed to another

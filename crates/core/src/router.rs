@@ -693,6 +693,16 @@ impl Router {
         }
     }
 
+    /// A supervisor moved the call to `queue`: it is offered there, its wait still
+    /// counted from its arrival in the first queue.
+    pub fn record_moved(&self, call_id: &str, queue: QueueId, now: Millis) {
+        if let Some(mut state) = self.calls.get_mut(call_id) {
+            let since = state.queued.map_or(now, |(_, t)| t);
+            state.queued = Some((queue, since));
+            self.stats.offered(queue, state.tier, now);
+        }
+    }
+
     /// Counters of a queue and tier.
     pub fn counts(&self, queue: QueueId, tier: TierId) -> Counts {
         self.stats.counts(queue, tier)

@@ -72,6 +72,50 @@ impl Admin for AdminService {
         Ok(Response::new(stream))
     }
 
+    async fn list_waiting_calls(
+        &self,
+        request: Request<pb::ListWaitingCallsRequest>,
+    ) -> Result<Response<pb::ListWaitingCallsResponse>, Status> {
+        let calls = crate::supervise::list_waiting_calls(&self.app, request.get_ref())?;
+        Ok(Response::new(calls))
+    }
+
+    async fn move_call(
+        &self,
+        request: Request<pb::MoveCallRequest>,
+    ) -> Result<Response<pb::MoveCallResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let moved = crate::supervise::move_call(&self.app, &caller, request.get_ref())?;
+        Ok(Response::new(moved))
+    }
+
+    async fn supervise_agent(
+        &self,
+        request: Request<pb::SuperviseAgentRequest>,
+    ) -> Result<Response<pb::Agent>, Status> {
+        let caller = Caller::of(&request)?;
+        let agent = crate::supervise::supervise_agent(&self.app, &caller, request.get_ref())?;
+        Ok(Response::new(agent))
+    }
+
+    async fn close_queue(
+        &self,
+        request: Request<pb::CloseQueueRequest>,
+    ) -> Result<Response<pb::QueueFloor>, Status> {
+        let caller = Caller::of(&request)?;
+        let queue = crate::supervise::close_queue(&self.app, &caller, request.get_ref())?;
+        Ok(Response::new(queue))
+    }
+
+    async fn open_queue(
+        &self,
+        request: Request<pb::OpenQueueRequest>,
+    ) -> Result<Response<pb::QueueFloor>, Status> {
+        let caller = Caller::of(&request)?;
+        let queue = crate::supervise::open_queue(&self.app, &caller, request.get_ref())?;
+        Ok(Response::new(queue))
+    }
+
     async fn upsert_customer(
         &self,
         request: Request<pb::UpsertCustomerRequest>,

@@ -97,6 +97,7 @@ impl From<ApiError> for Status {
                 | AcdError::NotHolding
                 | AcdError::CallConnected
                 | AcdError::AlreadyWaiting
+                | AcdError::NotWaiting
                 | AcdError::QueuesMoved => Code::FailedPrecondition,
             },
             ApiError::AlreadyLoggedIn { .. } | ApiError::NoConfigFile => Code::FailedPrecondition,

@@ -127,114 +127,148 @@ fn duration(d: std::time::Duration) -> Option<prost_types::Duration> {
     prost_types::Duration::try_from(d).ok()
 }
 
-/// Builds the whole floor as it is now.
-pub(crate) fn build(app: &App) -> Floor {
-    let now = app.clock.now();
+/// The periods today's and the window's figures count over.
+struct Periods {
+    now: Millis,
+    today_since: Millis,
+    window_since: Millis,
+}
+
+impl Periods {
+    fn of(app: &App) -> Periods {
+        let now = app.clock.now();
+        Periods {
+            now,
+            today_since: app.floor_days.today.midnight(now).max(app.started),
+            window_since: now.saturating_sub(app.settings().service_level_window),
+        }
+    }
+}
+
+/// A queue's waiting calls as listed: in the order agents will take them, then those
+/// kept for one agent; at most `limit`.
+pub(crate) fn calls_of(app: &App, id: QueueId, limit: usize) -> Vec<pb::FloorCall> {
+    let plan = app.router.plan();
+    let name = &plan.queue(id).name;
+    app.router
+        .acd()
+        .waiting_calls(id)
+        .iter()
+        .take(limit)
+        .enumerate()
+        .map(|(n, (c, kept))| pb::FloorCall {
+            call_id: c.call_id.to_string(),
+            queue: name.clone(),
+            tier: plan.tier(c.tier).name.clone(),
+            arrived: Some(convert::timestamp(c.arrived)),
+            priority: c.priority,
+            position: if kept.is_some() { 1 } else { n as u32 + 1 },
+            callback: c.callback,
+            kept_for_agent: kept.as_deref().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+/// One queue's row as it is now.
+pub(crate) fn queue_now(app: &App, id: QueueId) -> pb::QueueFloor {
+    queue_row(app, id, &Periods::of(app))
+}
+
+fn queue_row(app: &App, id: QueueId, at: &Periods) -> pb::QueueFloor {
     let plan = app.router.plan();
     let acd = app.router.acd();
-    let window = app.settings().service_level_window;
-    let today_since = app.floor_days.today.midnight(now).max(app.started);
-    let window_since = now.saturating_sub(window);
-    let mut queues = Vec::new();
-    for (i, queue) in plan.queues.iter().enumerate() {
-        if queue.retired {
-            continue;
-        }
-        let id = QueueId(i as u16);
-        let calls = acd.waiting_calls(id);
-        let mut tiers = Vec::with_capacity(plan.tiers.len());
-        let mut today = Counts::default();
-        for (t, tier) in plan.tiers.iter().enumerate() {
-            let tier_id = TierId(t as u8);
-            let day = app.router.recent_in(id, tier_id, today_since, now);
-            let recent = app.router.recent_in(id, tier_id, window_since, now);
-            today.add(&day);
-            let (window_level, today_level) = (recent.service_level(), day.service_level());
-            tiers.push(pb::TierFloor {
-                tier: tier.name.clone(),
-                waiting: calls.iter().filter(|(c, _)| c.tier == tier_id).count() as u32,
-                standard_percent: u32::from(tier.standard.percent),
-                standard_within: duration(tier.standard.within),
-                window_level,
-                window_verdict: verdict(window_level, tier.standard.percent).into(),
-                today_level,
-                today_verdict: verdict(today_level, tier.standard.percent).into(),
-                offered: day.offered,
-                answered: day.answered,
-                abandoned: day.abandoned,
-            });
-        }
-        let mut agents = pb::AgentCounts::default();
-        let mut reasons = std::collections::HashMap::new();
-        for agent in acd.members(id) {
-            match agent.state() {
-                AgentState::Available => agents.available += 1,
-                AgentState::Reserved => agents.reserved += 1,
-                AgentState::OnCall => agents.on_call += 1,
-                AgentState::WrapUp => agents.wrap_up += 1,
-                AgentState::NotReady => {
-                    agents.not_ready += 1;
-                    *reasons
-                        .entry(agent.reason().unwrap_or_default())
-                        .or_insert(0u32) += 1;
-                }
-                AgentState::LoggedOut => {}
-            }
-        }
-        let left = today.answered + today.abandoned;
-        let (closed_now, closed_reason) = match acd.closed(id) {
-            Some(reason) => (true, reason.to_string()),
-            None => (false, String::new()),
-        };
-        queues.push(pb::QueueFloor {
-            queue: queue.name.clone(),
-            closed: closed_now,
-            closed_reason,
-            waiting: calls.len() as u32,
-            oldest_arrived: calls
-                .iter()
-                .map(|(c, _)| c.arrived)
-                .min()
-                .map(convert::timestamp),
-            estimated_wait: acd.estimated_wait(id, 1).and_then(duration),
-            agents: Some(agents),
-            not_ready_reasons: reasons,
-            offered: today.offered,
-            answered: today.answered,
-            abandoned: today.abandoned,
-            abandon_rate: (left > 0).then(|| today.abandoned as f64 / left as f64),
-            average_speed_of_answer: today.average_speed_of_answer().and_then(duration),
-            tiers,
-            calls: calls
-                .iter()
-                .take(CALLS_SHOWN)
-                .enumerate()
-                .map(|(n, (c, kept))| pb::FloorCall {
-                    call_id: c.call_id.to_string(),
-                    queue: queue.name.clone(),
-                    tier: plan.tier(c.tier).name.clone(),
-                    arrived: Some(convert::timestamp(c.arrived)),
-                    priority: c.priority,
-                    position: if kept.is_some() { 1 } else { n as u32 + 1 },
-                    callback: c.callback,
-                    kept_for_agent: kept.as_deref().unwrap_or_default().to_owned(),
-                })
-                .collect(),
+    let queue = plan.queue(id);
+    let calls = acd.waiting_calls(id);
+    let mut tiers = Vec::with_capacity(plan.tiers.len());
+    let mut today = Counts::default();
+    for (t, tier) in plan.tiers.iter().enumerate() {
+        let tier_id = TierId(t as u8);
+        let day = app.router.recent_in(id, tier_id, at.today_since, at.now);
+        let recent = app.router.recent_in(id, tier_id, at.window_since, at.now);
+        today.add(&day);
+        let (window_level, today_level) = (recent.service_level(), day.service_level());
+        tiers.push(pb::TierFloor {
+            tier: tier.name.clone(),
+            waiting: calls.iter().filter(|(c, _)| c.tier == tier_id).count() as u32,
+            standard_percent: u32::from(tier.standard.percent),
+            standard_within: duration(tier.standard.within),
+            window_level,
+            window_verdict: verdict(window_level, tier.standard.percent).into(),
+            today_level,
+            today_verdict: verdict(today_level, tier.standard.percent).into(),
+            offered: day.offered,
+            answered: day.answered,
+            abandoned: day.abandoned,
         });
     }
-    let agents = acd
+    let mut agents = pb::AgentCounts::default();
+    let mut reasons = std::collections::HashMap::new();
+    for agent in acd.members(id) {
+        match agent.state() {
+            AgentState::Available => agents.available += 1,
+            AgentState::Reserved => agents.reserved += 1,
+            AgentState::OnCall => agents.on_call += 1,
+            AgentState::WrapUp => agents.wrap_up += 1,
+            AgentState::NotReady => {
+                agents.not_ready += 1;
+                *reasons
+                    .entry(agent.reason().unwrap_or_default())
+                    .or_insert(0u32) += 1;
+            }
+            AgentState::LoggedOut => {}
+        }
+    }
+    let left = today.answered + today.abandoned;
+    let closed = acd.closed(id);
+    pb::QueueFloor {
+        queue: queue.name.clone(),
+        closed: closed.is_some(),
+        closed_reason: closed.map(|r| r.to_string()).unwrap_or_default(),
+        waiting: calls.len() as u32,
+        oldest_arrived: calls
+            .iter()
+            .map(|(c, _)| c.arrived)
+            .min()
+            .map(convert::timestamp),
+        estimated_wait: acd.estimated_wait(id, 1).and_then(duration),
+        agents: Some(agents),
+        not_ready_reasons: reasons,
+        offered: today.offered,
+        answered: today.answered,
+        abandoned: today.abandoned,
+        abandon_rate: (left > 0).then(|| today.abandoned as f64 / left as f64),
+        average_speed_of_answer: today.average_speed_of_answer().and_then(duration),
+        tiers,
+        calls: calls_of(app, id, CALLS_SHOWN),
+    }
+}
+
+/// Builds the whole floor as it is now.
+pub(crate) fn build(app: &App) -> Floor {
+    let at = Periods::of(app);
+    let plan = app.router.plan();
+    let queues = plan
+        .queues
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| !q.retired)
+        .map(|(i, _)| queue_row(app, QueueId(i as u16), &at))
+        .collect();
+    let agents = app
+        .router
+        .acd()
         .agents()
         .iter()
         .filter(|a| a.state() != AgentState::LoggedOut)
-        .map(|a| agent_row(app, a, now))
+        .map(|a| agent_row(app, a, at.now))
         .collect();
     Floor {
-        at: now,
+        at: at.now,
         snapshot: pb::FloorSnapshot {
             queues,
             agents,
-            window: duration(window),
-            today_since: Some(convert::timestamp(today_since)),
+            window: duration(app.settings().service_level_window),
+            today_since: Some(convert::timestamp(at.today_since)),
         },
     }
 }

@@ -276,6 +276,19 @@ impl App {
         for row in journal.unreadable {
             notes.push(format!("journal row left unread: {row}"));
         }
+        for (name, reason) in &journal.closed_queues {
+            match self.router.plan().queue_by_name(name) {
+                Some(id) => {
+                    let _ = acd.close(id, reason, now);
+                }
+                None => {
+                    notes.push(format!(
+                        "queue {name} was closed but is no longer in the config; forgotten"
+                    ));
+                    self.persist_queue(name, None);
+                }
+            }
+        }
         let agents = journal.agents.len();
         for image in journal.agents {
             let id: Arc<str> = Arc::from(image.profile.id.as_str());
@@ -317,6 +330,16 @@ impl App {
     pub(crate) fn call_done(&self, call: switchboard_core::router::CallImage) {
         if let Some(w) = &self.store {
             w.send(Change::CallDone(Box::new(call)));
+        }
+    }
+
+    /// Persists a queue's close (with why) or its opening (no-op without a store).
+    pub(crate) fn persist_queue(&self, name: &str, closed: Option<&str>) {
+        if let Some(w) = &self.store {
+            w.send(Change::Queue {
+                name: Arc::from(name),
+                closed: closed.map(Arc::from),
+            });
         }
     }
 
@@ -712,6 +735,44 @@ fn acd_upkeep_once(app: &App) {
         .chain(acd.end_wrap_ups(now))
     {
         app.dispatch.send(&app.router, &a, now);
+    }
+    send_closed_calls(app, acd.drain_closed(now), now);
+}
+
+/// Calls that left a closed queue: moved to its `when_closed` queue (their wait still
+/// counted from their arrival), or out to voicemail (a directive to their switch).
+pub(crate) fn send_closed_calls(app: &App, outcomes: Vec<WaitExpired>, now: Millis) {
+    for outcome in outcomes {
+        match outcome {
+            WaitExpired::Overflowed {
+                call_id,
+                to,
+                assignment,
+                ..
+            } => {
+                app.router.record_moved(&call_id, to, now);
+                app.mark_call(&call_id);
+                if let Some(a) = assignment {
+                    app.dispatch.send(&app.router, &a, now);
+                }
+            }
+            WaitExpired::Voicemail { call, queue } => {
+                app.router.record_timed_out(&call.call_id);
+                app.router.record(&call.call_id, |r| {
+                    r.outcome = Some(Outcome::Voicemail);
+                    r.ended = Some(now);
+                });
+                app.mark_call(&call.call_id);
+                app.dispatch.send_directive(
+                    &app.router,
+                    &call,
+                    queue,
+                    pb::AssignmentKind::Voicemail,
+                    now,
+                );
+            }
+            WaitExpired::OfferCallback { .. } => {}
+        }
     }
 }
 

@@ -10,12 +10,17 @@ use std::{
     time::Duration,
 };
 
+use switchboard_core::{
+    acd::{Located, Placed},
+    plan::QueueId,
+    router::MAX_CALL_ID,
+};
 use switchboard_proto::v1 as pb;
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tonic::Status;
 
-use crate::{App, error::ApiError, floor::feed::Ended};
+use crate::{App, convert, error::ApiError, floor, floor::feed::Ended, security::Caller};
 
 /// How long a floor watcher may leave changes untaken before it is cut off.
 const SLOW_WATCHER: Duration = Duration::from_secs(30);
@@ -104,4 +109,253 @@ pub(crate) fn watch_floor(app: &App, req: pb::WatchFloorRequest) -> Result<Floor
         end,
         done: false,
     })
+}
+
+/// Most characters of a closed queue's reason.
+const MAX_CLOSE_REASON: usize = 200;
+/// Most characters of a not-ready reason (as the desk's own).
+const MAX_REASON: usize = 64;
+
+/// A configured queue by name, or NOT_FOUND.
+fn queue_named(app: &App, name: &str) -> Result<QueueId, ApiError> {
+    convert::check_name("queue", name, 64)?;
+    app.router
+        .plan()
+        .queue_by_name(name)
+        .ok_or_else(|| ApiError::NotFound {
+            what: "queue",
+            key: name.to_owned(),
+        })
+}
+
+fn check_reason(field: &str, reason: &str, max: usize) -> Result<(), ApiError> {
+    if reason.chars().count() > max || reason.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            field,
+            format!("at most {max} characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// `Admin.ListWaitingCalls`.
+pub(crate) fn list_waiting_calls(
+    app: &App,
+    req: &pb::ListWaitingCallsRequest,
+) -> Result<pb::ListWaitingCallsResponse, ApiError> {
+    let id = queue_named(app, &req.queue)?;
+    Ok(pb::ListWaitingCallsResponse {
+        calls: floor::calls_of(app, id, usize::MAX),
+    })
+}
+
+/// `Admin.MoveCall`.
+pub(crate) fn move_call(
+    app: &App,
+    caller: &Caller,
+    req: &pb::MoveCallRequest,
+) -> Result<pb::MoveCallResponse, ApiError> {
+    convert::check_id("call_id", &req.call_id, MAX_CALL_ID)?;
+    if req.queue.is_empty() && req.priority.is_none() {
+        return Err(ApiError::invalid(
+            "queue",
+            "give a queue to move the call to, a new priority, or both",
+        ));
+    }
+    let to = if req.queue.is_empty() {
+        None
+    } else {
+        Some(queue_named(app, &req.queue)?)
+    };
+    let router = &app.router;
+    if !router.knows_call(&req.call_id) {
+        return Err(ApiError::UnknownCall {
+            call_id: req.call_id.clone(),
+        });
+    }
+    let acd = router.acd();
+    let now = app.clock.now();
+    let before = match acd.locate(&req.call_id) {
+        Some(Located::Waiting { call, .. } | Located::Promised { call, .. }) => Some(call.priority),
+        _ => None,
+    };
+    let (from, placed) = acd
+        .move_waiting(&req.call_id, to, req.priority, now)
+        .map_err(|error| ApiError::Call {
+            call_id: req.call_id.clone(),
+            error,
+        })?;
+    let plan = router.plan();
+    let to = to.unwrap_or(from);
+    if to != from {
+        router.record_moved(&req.call_id, to, now);
+    }
+    let mut call = None;
+    if let Placed::Assigned(a) = &placed {
+        app.dispatch.send(router, a, now);
+        if *a.call.call_id == *req.call_id {
+            call = Some(pb::FloorCall {
+                call_id: a.call.call_id.to_string(),
+                queue: plan.queue(a.queue).name.clone(),
+                tier: plan.tier(a.call.tier).name.clone(),
+                arrived: Some(convert::timestamp(a.call.arrived)),
+                priority: a.call.priority,
+                position: 0,
+                callback: a.call.callback,
+                kept_for_agent: String::new(),
+            });
+        }
+    }
+    let call = call.or_else(|| {
+        floor::calls_of(app, to, usize::MAX)
+            .into_iter()
+            .find(|c| c.call_id == req.call_id)
+    });
+    app.mark_call(&req.call_id);
+    let mut detail = Vec::new();
+    if to != from {
+        detail.push(format!(
+            "queue {} -> {}",
+            plan.queue(from).name,
+            plan.queue(to).name
+        ));
+    }
+    if let Some(p) = req.priority {
+        detail.push(match before {
+            Some(b) => format!("priority {b} -> {p}"),
+            None => format!("priority -> {p}"),
+        });
+    }
+    app.audit(
+        caller,
+        "switchboard.v1.Admin/MoveCall",
+        &req.call_id,
+        detail.join(", "),
+    );
+    tracing::info!(call_id = %req.call_id, from = %plan.queue(from).name, to = %plan.queue(to).name, "supervisor moved a waiting call");
+    Ok(pb::MoveCallResponse {
+        from_queue: plan.queue(from).name.clone(),
+        call,
+    })
+}
+
+/// `Admin.SuperviseAgent`.
+pub(crate) fn supervise_agent(
+    app: &App,
+    caller: &Caller,
+    req: &pb::SuperviseAgentRequest,
+) -> Result<pb::Agent, ApiError> {
+    convert::check_id("agent_id", &req.agent_id, 64)?;
+    check_reason("reason", &req.reason, MAX_REASON)?;
+    let acd = app.router.acd();
+    let agent = acd.agent(&req.agent_id).ok_or_else(|| ApiError::NotFound {
+        what: "agent",
+        key: req.agent_id.clone(),
+    })?;
+    let before = agent.state();
+    let now = app.clock.now();
+    let agent_err = |error| ApiError::Agent {
+        agent_id: req.agent_id.clone(),
+        error,
+    };
+    let detail = match pb::AgentState::try_from(req.state) {
+        Ok(pb::AgentState::NotReady) => {
+            let reason = if req.reason.is_empty() {
+                "supervisor"
+            } else {
+                req.reason.as_str()
+            };
+            acd.not_ready(&req.agent_id, reason, now)
+                .map_err(agent_err)?;
+            format!("{} -> not_ready ({reason})", before.as_str())
+        }
+        Ok(pb::AgentState::LoggedOut) => {
+            acd.log_out(&req.agent_id, now).map_err(agent_err)?;
+            format!("{} -> logged_out", before.as_str())
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "state",
+                format!(
+                    "NOT_READY or LOGGED_OUT (got {})",
+                    pb::AgentState::try_from(req.state)
+                        .map_or_else(|_| req.state.to_string(), |s| s.as_str_name().to_owned())
+                ),
+            ));
+        }
+    };
+    app.mark_agent(&req.agent_id);
+    app.audit(
+        caller,
+        "switchboard.v1.Admin/SuperviseAgent",
+        &req.agent_id,
+        detail,
+    );
+    tracing::info!(agent_id = %req.agent_id, state = %agent.state().as_str(), "supervisor changed an agent's state");
+    Ok(convert::agent_to(&agent, app.figures(&agent.profile.id)))
+}
+
+/// `Admin.CloseQueue`.
+pub(crate) fn close_queue(
+    app: &App,
+    caller: &Caller,
+    req: &pb::CloseQueueRequest,
+) -> Result<pb::QueueFloor, ApiError> {
+    let id = queue_named(app, &req.queue)?;
+    check_reason("reason", &req.reason, MAX_CLOSE_REASON)?;
+    let now = app.clock.now();
+    let outcomes =
+        app.router
+            .acd()
+            .close(id, &req.reason, now)
+            .map_err(|_| ApiError::NotFound {
+                what: "queue",
+                key: req.queue.clone(),
+            })?;
+    let sent_on = outcomes.len();
+    crate::send_closed_calls(app, outcomes, now);
+    app.persist_queue(&req.queue, Some(&req.reason));
+    let target = match app.router.plan().queue(id).when_closed {
+        Some(to) => format!("queue {}", app.router.plan().queue(to).name),
+        None => "voicemail".to_owned(),
+    };
+    app.audit(
+        caller,
+        "switchboard.v1.Admin/CloseQueue",
+        &req.queue,
+        format!(
+            "closed ({}); calls go to {target}; {sent_on} waiting sent on",
+            if req.reason.is_empty() {
+                "no reason given"
+            } else {
+                &req.reason
+            }
+        ),
+    );
+    tracing::info!(queue = %req.queue, reason = %req.reason, waiting_sent_on = sent_on, "supervisor closed a queue");
+    Ok(floor::queue_now(app, id))
+}
+
+/// `Admin.OpenQueue`.
+pub(crate) fn open_queue(
+    app: &App,
+    caller: &Caller,
+    req: &pb::OpenQueueRequest,
+) -> Result<pb::QueueFloor, ApiError> {
+    let id = queue_named(app, &req.queue)?;
+    let was = app.router.acd().open(id).map_err(|_| ApiError::NotFound {
+        what: "queue",
+        key: req.queue.clone(),
+    })?;
+    if was {
+        app.persist_queue(&req.queue, None);
+        app.audit(
+            caller,
+            "switchboard.v1.Admin/OpenQueue",
+            &req.queue,
+            "opened".to_owned(),
+        );
+        tracing::info!(queue = %req.queue, "supervisor opened a queue");
+    }
+    Ok(floor::queue_now(app, id))
 }

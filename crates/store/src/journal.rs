@@ -44,6 +44,8 @@ pub struct Journal {
     pub calls: Vec<CallImage>,
     /// Rows that could not be read, by key; they are left in place.
     pub unreadable: Vec<String>,
+    /// Queues a supervisor closed, by name, with why.
+    pub closed_queues: Vec<(String, String)>,
 }
 
 /// One call detail record as stored.
@@ -230,6 +232,14 @@ impl Store {
             "call",
             &mut out.unreadable,
         )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT queue, reason FROM closed_queues ORDER BY queue")
+            .map_err(|e| self.err(e))?;
+        out.closed_queues = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.err(e))?;
         Ok(out)
     }
 

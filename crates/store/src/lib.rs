@@ -29,7 +29,7 @@ pub mod report;
 pub mod writer;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -257,18 +257,25 @@ impl Store {
                     .map_err(|e| self.err(e))?;
                 self.migrate_to_2()?;
                 self.migrate_to_3()?;
-                self.migrate_to_4()
+                self.migrate_to_4()?;
+                self.migrate_to_5()
             }
             Some(Ok(1)) => {
                 self.migrate_to_2()?;
                 self.migrate_to_3()?;
-                self.migrate_to_4()
+                self.migrate_to_4()?;
+                self.migrate_to_5()
             }
             Some(Ok(2)) => {
                 self.migrate_to_3()?;
-                self.migrate_to_4()
+                self.migrate_to_4()?;
+                self.migrate_to_5()
             }
-            Some(Ok(3)) => self.migrate_to_4(),
+            Some(Ok(3)) => {
+                self.migrate_to_4()?;
+                self.migrate_to_5()
+            }
+            Some(Ok(4)) => self.migrate_to_5(),
             Some(Ok(v)) if v == SCHEMA_VERSION => Ok(()),
             Some(Ok(v)) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
                 path: self.path.display().to_string(),
@@ -327,6 +334,21 @@ impl Store {
                      image TEXT NOT NULL
                  ) WITHOUT ROWID;
                  UPDATE meta SET value = '2' WHERE key = 'schema';
+                 COMMIT;",
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Schema 5 adds the queues supervisors closed, with why.
+    fn migrate_to_5(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(
+                "BEGIN;
+                 CREATE TABLE closed_queues (
+                     queue TEXT PRIMARY KEY,
+                     reason TEXT NOT NULL
+                 ) WITHOUT ROWID;
+                 UPDATE meta SET value = '5' WHERE key = 'schema';
                  COMMIT;",
             )
             .map_err(|e| self.err(e))

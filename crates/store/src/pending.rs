@@ -31,6 +31,8 @@ pub(crate) struct Pending {
     /// Finished calls by journal key: their final record, and their journal row goes.
     done: HashMap<i64, CallRecordRow>,
     prune: Option<Millis>,
+    /// Queues closed (with why) or opened (`None`), by name, as last changed.
+    queues: HashMap<Arc<str>, Option<Arc<str>>>,
     /// Audit entries, each kept (they are events, not states), in order.
     audit: Vec<crate::audit::AuditEntry>,
     /// Changes folded in since the last write.
@@ -119,6 +121,12 @@ impl Pending {
                 self.bytes += entry.bytes();
                 self.audit.push(*entry);
             }
+            Change::Queue { name, closed } => {
+                let size = ENTRY + text(&name) + closed.as_deref().map_or(0, text);
+                if self.queues.insert(name, closed).is_none() {
+                    self.bytes += size;
+                }
+            }
         }
     }
 
@@ -185,6 +193,18 @@ impl Pending {
             }
             for entry in &self.audit {
                 crate::audit::put(tx, entry)?;
+            }
+            for (name, closed) in &self.queues {
+                match closed {
+                    Some(reason) => tx
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO closed_queues (queue, reason) VALUES (?1, ?2)",
+                        )?
+                        .execute(rusqlite::params![&**name, &**reason])?,
+                    None => tx
+                        .prepare_cached("DELETE FROM closed_queues WHERE queue = ?1")?
+                        .execute(rusqlite::params![&**name])?,
+                };
             }
             // A call gone from the source was forgotten: its record above took its row.
             for c in &calls {

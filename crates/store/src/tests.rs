@@ -729,3 +729,40 @@ fn a_batch_the_store_refuses_is_kept_and_written_in_order_once_it_can_be() {
     assert_eq!(learned.len(), 1);
     assert_eq!(learned[0].0, number);
 }
+
+#[test]
+fn closed_queues_are_kept_until_opened_and_a_schema_4_store_gains_them() {
+    let path = temp("closed-queues").join("s.db");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "DROP TABLE closed_queues;
+                 UPDATE meta SET value = '4' WHERE key = 'schema';",
+            )
+            .unwrap();
+    }
+    let queue = |name: &str, closed: Option<&str>| Change::Queue {
+        name: Arc::from(name),
+        closed: closed.map(Arc::from),
+    };
+    let mut store = Store::open(&path).unwrap();
+    store
+        .apply(&[
+            queue("billing", Some("fire drill")),
+            queue("care", Some("training")),
+            queue("care", None),
+            queue("support", Some("system down")),
+        ])
+        .unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.journal().unwrap().closed_queues,
+        [
+            ("billing".to_owned(), "fire drill".to_owned()),
+            ("support".to_owned(), "system down".to_owned())
+        ]
+    );
+}

@@ -63,6 +63,11 @@ pub enum Change {
     Prune(Millis),
     /// A change an administrator or supervisor made, for the audit trail.
     Audit(Box<crate::audit::AuditEntry>),
+    /// A supervisor closed a queue (with why) or opened it again (`None`).
+    Queue {
+        name: Arc<str>,
+        closed: Option<Arc<str>>,
+    },
 }
 
 enum Message {

@@ -71,6 +71,11 @@ pub(crate) const RULES: &[(&str, Access)] = &[
     ("/switchboard.v1.Admin/GetStandardsReport", SUPERVISOR),
     ("/switchboard.v1.Admin/ListAudit", SUPERVISOR),
     ("/switchboard.v1.Admin/WatchFloor", SUPERVISOR),
+    ("/switchboard.v1.Admin/ListWaitingCalls", SUPERVISOR),
+    ("/switchboard.v1.Admin/MoveCall", SUPERVISOR),
+    ("/switchboard.v1.Admin/SuperviseAgent", SUPERVISOR),
+    ("/switchboard.v1.Admin/CloseQueue", SUPERVISOR),
+    ("/switchboard.v1.Admin/OpenQueue", SUPERVISOR),
 ];
 
 /// `method` as named in messages: `switchboard.v1.Admin/ReloadConfig`.
