@@ -13,6 +13,7 @@ mod explain;
 mod import;
 mod report;
 mod serve;
+mod status;
 mod token;
 
 /// Contact-center call routing: the IVR/ACD core a telephony switch asks where each call goes.
@@ -48,6 +49,9 @@ enum Command {
     /// Ask a running server, per tier, for the published standard beside what was
     /// delivered over a window, marked met or missed.
     Report(report::Args),
+    /// The floor of a running server: queues, service levels per tier and agents as
+    /// tables, once or (--watch) redrawn as they change.
+    Status(status::Args),
     /// The audit trail from the store: who changed what, from where, newest first.
     Audit(audit::Args),
     /// Bearer tokens: make one (printed once; only its hash is stored), list or revoke.
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(&args),
         Command::Token(args) => token::run(args),
         Command::Audit(args) => audit::run(&args),
+        Command::Status(args) => status::run(&args),
     };
     match result {
         Ok(code) => code,
