@@ -634,6 +634,12 @@ async fn every_labelled_counter_exists_from_zero_at_start_and_after_a_reload() {
         "switchboard_promoters_total{queue=\"billing\",tier=\"concierge\"}",
         "switchboard_calls_abandoned_in_menu_total{menu=\"main\"}",
         "switchboard_calls_expired_in_menu_total{menu=\"main\"}",
+        "switchboard_answer_wait_seconds_count{queue=\"care\",tier=\"gold\"}",
+        "switchboard_abandon_wait_seconds_bucket{le=\"20.0\",queue=\"billing\",tier=\"platinum\"}",
+        "switchboard_talk_seconds_count{queue=\"support\"}",
+        "switchboard_handle_seconds_sum{queue=\"concierge\"}",
+        "switchboard_queue_agents{queue=\"operator\",state=\"available\"}",
+        "switchboard_queue_agents{queue=\"care\",state=\"not_ready\"}",
     ] {
         zero(&before, series);
     }
@@ -656,5 +662,150 @@ async fn every_labelled_counter_exists_from_zero_at_start_and_after_a_reload() {
     zero(
         &after,
         "switchboard_route_decisions_total{action=\"enqueue\",rule=\"late-addition\"}",
+    );
+}
+
+/// `GET /metrics` with an `Accept` header: the content type and the body.
+async fn metrics_as(addr: std::net::SocketAddr, accept: Option<&str>) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let accept = accept.map_or_else(String::new, |a| format!("Accept: {a}\r\n"));
+    stream
+        .write_all(
+            format!("GET /metrics HTTP/1.1\r\nHost: t\r\n{accept}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap_or_default()
+        .to_owned();
+    (content_type, body.to_owned())
+}
+
+#[tokio::test]
+async fn scrapers_get_the_text_format_unless_they_ask_for_openmetrics() {
+    let (_server, metrics) = start_scraped().await;
+    let (kind, text) = metrics_as(metrics, None).await;
+    assert_eq!(kind, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(
+        text.contains("# TYPE switchboard_calls_offered_total counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# HELP switchboard_calls_offered_total "),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE switchboard_build_info gauge\n"),
+        "{text}"
+    );
+    assert!(!text.contains("# EOF"), "{text}");
+    let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let (kind, open) = metrics_as(metrics, Some(prometheus)).await;
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    assert!(
+        open.contains("# TYPE switchboard_calls_offered counter\n"),
+        "{open}"
+    );
+    assert!(open.ends_with("# EOF\n"), "{open}");
+    // The same samples either way.
+    assert_eq!(samples(&text), samples(&open));
+}
+
+#[tokio::test]
+async fn waits_talk_and_handle_times_are_histograms_and_agents_are_counted_per_queue() {
+    let clock = switchboard_tests::ManualClock::new();
+    let server =
+        switchboard_tests::start_with_clock(switchboard_config::DEFAULT_CONFIG, clock.clone())
+            .await;
+    let (server, metrics) = scraped(server).await;
+    let mut routing = server.routing().await;
+    // Tom (standard) waits 25 s in the operators' queue before Cy comes and answers.
+    routing
+        .route_call(pb::RouteCallRequest {
+            call_id: "t1".into(),
+            caller: switchboard_tests::TOM_ALWAYS_OPERATOR.into(),
+            dialed: switchboard_tests::MAIN_LINE.into(),
+            switch_id: "sbc-1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    clock.advance(std::time::Duration::from_secs(25));
+    server
+        .agents()
+        .await
+        .set_agent_state(cy_logs_in())
+        .await
+        .unwrap();
+    let event = |kind: pb::CallEventKind| pb::CallEvent {
+        call_id: "t1".into(),
+        kind: kind.into(),
+        agent_id: "cy".into(),
+        ..Default::default()
+    };
+    routing
+        .report_call_event(event(pb::CallEventKind::Connected))
+        .await
+        .unwrap();
+    clock.advance(std::time::Duration::from_secs(120));
+    routing
+        .report_call_event(event(pb::CallEventKind::Ended))
+        .await
+        .unwrap();
+    let s = scrape(metrics).await;
+    let at = |series: &str| *s.get(series).unwrap_or_else(|| panic!("{series}"));
+    let wait = "queue=\"operator\",tier=\"standard\"";
+    assert_eq!(
+        at(&format!("switchboard_answer_wait_seconds_count{{{wait}}}")),
+        1.0
+    );
+    assert_eq!(
+        at(&format!("switchboard_answer_wait_seconds_sum{{{wait}}}")),
+        25.0
+    );
+    assert_eq!(
+        at(&format!(
+            "switchboard_answer_wait_seconds_bucket{{le=\"20.0\",{wait}}}"
+        )),
+        0.0
+    );
+    assert_eq!(
+        at(&format!(
+            "switchboard_answer_wait_seconds_bucket{{le=\"30.0\",{wait}}}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        at("switchboard_talk_seconds_sum{queue=\"operator\"}"),
+        120.0
+    );
+    // Handle time adds the operators' queue's wrap-up (the default 15 s).
+    assert_eq!(
+        at("switchboard_handle_seconds_sum{queue=\"operator\"}"),
+        135.0
+    );
+    assert_eq!(
+        at("switchboard_handle_seconds_count{queue=\"operator\"}"),
+        1.0
+    );
+    // Cy serves the operators' queue and is wrapping up.
+    assert_eq!(
+        at("switchboard_queue_agents{queue=\"operator\",state=\"wrap_up\"}"),
+        1.0
+    );
+    assert_eq!(
+        at("switchboard_queue_agents{queue=\"operator\",state=\"available\"}"),
+        0.0
+    );
+    assert_eq!(
+        at("switchboard_queue_agents{queue=\"billing\",state=\"wrap_up\"}"),
+        0.0
     );
 }

@@ -192,6 +192,14 @@ pub enum Placement {
     Closed,
 }
 
+/// How long a call waited in its queue before it was answered or abandoned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waited {
+    pub queue: QueueId,
+    pub tier: TierId,
+    pub waited: std::time::Duration,
+}
+
 /// A decision with the plan it refers to (its ids index that plan).
 #[derive(Clone, Debug)]
 pub struct Routed {
@@ -631,14 +639,15 @@ impl Router {
     }
 
     /// The call was answered by an agent: counts toward its queue and tier's service
-    /// level, once.
-    pub fn record_answered(&self, call_id: &str, now: Millis) {
-        self.record_outcome(call_id, now, true);
+    /// level, once. The first time, the queue, tier and how long the call waited there.
+    pub fn record_answered(&self, call_id: &str, now: Millis) -> Option<Waited> {
+        self.record_outcome(call_id, now, true)
     }
 
-    /// The caller hung up before an agent answered; counted once.
-    pub fn record_abandoned(&self, call_id: &str, now: Millis) {
-        self.record_outcome(call_id, now, false);
+    /// The caller hung up before an agent answered; counted once. The first time, the
+    /// queue, tier and how long the caller waited there.
+    pub fn record_abandoned(&self, call_id: &str, now: Millis) -> Option<Waited> {
+        self.record_outcome(call_id, now, false)
     }
 
     /// The call reached its queue's maximum wait and went to voicemail; counted once.
@@ -652,13 +661,9 @@ impl Router {
         }
     }
 
-    fn record_outcome(&self, call_id: &str, now: Millis, answered: bool) {
-        let Some(mut state) = self.calls.get_mut(call_id) else {
-            return;
-        };
-        let Some((queue, since)) = state.queued.filter(|_| !state.outcome_counted) else {
-            return;
-        };
+    fn record_outcome(&self, call_id: &str, now: Millis, answered: bool) -> Option<Waited> {
+        let mut state = self.calls.get_mut(call_id)?;
+        let (queue, since) = state.queued.filter(|_| !state.outcome_counted)?;
         state.outcome_counted = true;
         let standard = state.plan.tier(state.tier).standard.within;
         let waited = now.since(since);
@@ -669,6 +674,11 @@ impl Router {
             self.stats
                 .abandoned(queue, state.tier, waited, standard, now);
         }
+        Some(Waited {
+            queue,
+            tier: state.tier,
+            waited,
+        })
     }
 
     /// A tier's answered and abandoned calls over all queues in the `window` (to the

@@ -25,6 +25,8 @@ use tokio::net::TcpListener;
 use crate::App;
 
 mod operations;
+pub(crate) mod text;
+mod times;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -60,6 +62,8 @@ pub(crate) struct Metrics {
     menu_hang_ups: Family<Labels, Counter>,
     menu_silent: Family<Labels, Counter>,
     operations: operations::Operations,
+    /// Waits, talk and handle times as histograms; agents by state per queue.
+    times: times::Times,
     /// One scrape at a time: counters catch up with totals read during the scrape.
     scraping: std::sync::Mutex<()>,
 }
@@ -371,6 +375,8 @@ impl Metrics {
         );
         let operations = operations::Operations::new(has_store);
         operations.register(&mut registry);
+        let times = times::Times::default();
+        times.register(&mut registry);
         Metrics {
             registry,
             decisions,
@@ -394,6 +400,7 @@ impl Metrics {
             menu_hang_ups,
             menu_silent,
             operations,
+            times,
             scraping: std::sync::Mutex::new(()),
         }
     }
@@ -487,6 +494,31 @@ impl Metrics {
                 self.contacts.saves.get_or_create(&labels).inc();
             }
         }
+    }
+
+    /// A queued call was answered after `waited.waited`, or abandoned.
+    pub(crate) fn waited(
+        &self,
+        plan: &RoutePlan,
+        w: &switchboard_core::router::Waited,
+        answered: bool,
+    ) {
+        let (queue, tier) = (&plan.queue(w.queue).name, &plan.tier(w.tier).name);
+        if answered {
+            self.times.answered(queue, tier, w.waited);
+        } else {
+            self.times.abandoned(queue, tier, w.waited);
+        }
+    }
+
+    /// An agent's call from `queue` ended after `talk`; with the queue's wrap-up, `handle`.
+    pub(crate) fn talked(
+        &self,
+        queue: &str,
+        talk: std::time::Duration,
+        handle: std::time::Duration,
+    ) {
+        self.times.handled(queue, talk, handle);
     }
 
     /// A caller hung up at `menu`.
@@ -737,6 +769,8 @@ impl Metrics {
         self.coaching
             .set(i64::try_from(flagged).unwrap_or(i64::MAX));
         self.operations.render(app);
+        self.times.at_zero(&plan);
+        self.times.render(app, &plan);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
@@ -753,17 +787,28 @@ pub async fn serve_metrics(
     use axum::{Router, http::header, routing::get};
     let security = app.settings().security.clone();
     let scraped = app.clone();
-    let scrape = move || {
+    let scrape = move |headers: axum::http::HeaderMap| {
         let app = scraped.clone();
         async move {
-            let text = app.metrics.render(&app, app.clock.now());
-            (
-                [(
-                    header::CONTENT_TYPE,
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                )],
-                text,
-            )
+            let open = app.metrics.render(&app, app.clock.now());
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+            if text::wants_openmetrics(accept) {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    open,
+                )
+            } else {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    text::to_text(&open),
+                )
+            }
         }
     };
     let tls = match &security.tls {

@@ -312,7 +312,9 @@ impl RoutingService {
                 } else {
                     acd.connected(&event.agent_id, &event.call_id, now)
                         .map_err(call_err)?;
-                    router.record_answered(&event.call_id, now);
+                    if let Some(w) = router.record_answered(&event.call_id, now) {
+                        self.app.metrics.waited(&router.plan(), &w, true);
+                    }
                     self.app.floor_days.answered(&event.agent_id, now);
                     router.record(&event.call_id, |r| {
                         r.answered = Some(now);
@@ -341,6 +343,8 @@ impl RoutingService {
             }
             pb::CallEventKind::Ended if !holds(&event.agent_id) => false,
             pb::CallEventKind::Ended => {
+                // On the call since it was connected: the talk time.
+                let talk_since = acd.agent(&event.agent_id).map(|a| a.since());
                 let handle_time = acd
                     .ended(&event.agent_id, &event.call_id, now)
                     .map_err(call_err)?;
@@ -359,6 +363,10 @@ impl RoutingService {
                     now,
                 );
                 if let Some((tier, queue)) = router.tier_and_queue(&event.call_id) {
+                    if let (Some(q), Some(since)) = (&queue, talk_since) {
+                        let talk = now.since(since).min(handle_time);
+                        self.app.metrics.talked(q, talk, handle_time);
+                    }
                     self.app
                         .metrics
                         .handled(tier, queue, event.resolved, retention);
@@ -387,12 +395,16 @@ impl RoutingService {
             }
             pb::CallEventKind::Abandoned => {
                 if acd.abandon(&event.call_id) {
-                    router.record_abandoned(&event.call_id, now);
+                    if let Some(w) = router.record_abandoned(&event.call_id, now) {
+                        self.app.metrics.waited(&router.plan(), &w, false);
+                    }
                     true
                 } else {
                     match acd.withdraw_offer(&event.call_id, now) {
                         Ok(next) => {
-                            router.record_abandoned(&event.call_id, now);
+                            if let Some(w) = router.record_abandoned(&event.call_id, now) {
+                                self.app.metrics.waited(&router.plan(), &w, false);
+                            }
                             if let Some(next) = next {
                                 self.app.dispatch.send(router, &next, now);
                             }
