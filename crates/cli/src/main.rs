@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod backup;
 mod check;
 mod client;
 mod explain;
@@ -54,6 +55,8 @@ enum Command {
     Status(status::Args),
     /// The audit trail from the store: who changed what, from where, newest first.
     Audit(audit::Args),
+    /// A consistent, checked copy of the store, taken while the server runs.
+    Backup(backup::Args),
     /// Bearer tokens: make one (printed once; only its hash is stored), list or revoke.
     Token(token::Args),
 }
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Audit(args) => audit::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Backup(args) => backup::run(&args),
     };
     match result {
         Ok(code) => code,

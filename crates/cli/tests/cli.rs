@@ -862,7 +862,7 @@ fn report_names_a_server_it_cannot_reach_and_a_bad_window() {
 #[test]
 fn every_command_answers_version() {
     for command in [
-        "serve", "check", "explain", "import", "report", "token", "audit", "status",
+        "serve", "check", "explain", "import", "report", "token", "audit", "status", "backup",
     ] {
         let out = switchboard().args([command, "--version"]).output().unwrap();
         assert!(out.status.success(), "{command} --version");

@@ -22,6 +22,7 @@ use switchboard_core::{
 };
 
 pub mod audit;
+pub mod backup;
 pub mod journal;
 pub mod lock;
 mod pending;
@@ -659,7 +660,7 @@ fn split_pair(s: &str) -> Option<(String, String)> {
     }
 }
 
-fn check_header(path: &Path) -> Result<(), StoreError> {
+pub(crate) fn check_header(path: &Path) -> Result<(), StoreError> {
     use std::io::Read;
     let shown = path.display().to_string();
     let mut file = std::fs::File::open(path).map_err(|source| StoreError::Io {

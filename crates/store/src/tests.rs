@@ -766,3 +766,36 @@ fn closed_queues_are_kept_until_opened_and_a_schema_4_store_gains_them() {
         ]
     );
 }
+
+#[test]
+fn a_backup_beside_a_writer_is_a_consistent_checked_copy_and_never_overwrites() {
+    let dir = temp("backup");
+    let path = dir.join("s.db");
+    let mut store = Store::open(&path).unwrap();
+    store
+        .put_customers(
+            [
+                customer("c-1", "+12125550101"),
+                customer("c-2", "+12125550102"),
+            ]
+            .iter(),
+            tier_name,
+        )
+        .unwrap();
+    let to = dir.join("copy.db");
+    // The store stays open (as a running server keeps it) while it is copied.
+    let copied = crate::backup::backup(&path, &to).unwrap();
+    assert_eq!((copied.customers, copied.call_records), (2, 0));
+    assert!(copied.bytes > 0);
+    assert!(!dir.join("copy.partial").exists());
+    let restored = Store::open(&to).unwrap();
+    let (customers, _) = restored.customers(tier_id).unwrap();
+    assert_eq!(customers.len(), 2);
+    drop(restored);
+    let again = crate::backup::backup(&path, &to).unwrap_err();
+    assert!(again.to_string().contains("never overwrites"), "{again}");
+    let missing = crate::backup::backup(&dir.join("none.db"), &dir.join("x.db")).unwrap_err();
+    assert!(missing.to_string().contains("none.db"), "{missing}");
+    assert!(!dir.join("x.db").exists() && !dir.join("x.partial").exists());
+    drop(store);
+}

@@ -36,6 +36,13 @@
     return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
   }
 
+  // A standard's time, short: "20s", "2m", "1m30s".
+  function short(seconds) {
+    const s = Math.round(seconds);
+    if (s < 60) return `${s}s`;
+    return s % 60 === 0 ? `${s / 60}m` : `${Math.floor(s / 60)}m${s % 60}s`;
+  }
+
   const since = (ms) => (ms === null ? null : (now() - ms) / 1000);
   const percent = (x) => (x === null || x === undefined ? "\u2013" : `${Math.round(x * 100)}%`);
   const words = (s) => s.replace(/_/g, " ");
@@ -80,7 +87,7 @@
     }
     const rows = q.tiers.map((t) => el("tr", { "data-tier": t.tier },
       el("td", {}, t.tier),
-      el("td", {}, `${t.standard_percent}% in ${clock(t.standard_within)}`),
+      el("td", {}, `${t.standard_percent}% \u2264 ${short(t.standard_within)}`),
       el("td", { "data-field": "window" }, verdict(t.window_verdict, t.window_level)),
       el("td", { "data-field": "today" }, verdict(t.today_verdict, t.today_level)),
       el("td", { class: "num" }, t.waiting)));
@@ -130,7 +137,7 @@
     if (floor.window !== null) {
       const today = new Date(floor.todaySince);
       $("period").textContent = `Window: last ${clock(floor.window)} \u00B7 Today: since ` +
-        today.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        today.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
     }
     $("clock").textContent = new Date(now()).toLocaleTimeString([], { hour12: false });
   }
