@@ -82,6 +82,31 @@ impl ApiError {
     }
 }
 
+/// Rejected requests logged per second at most; past that they are counted, and the
+/// count is logged with the next line, so a flood of bad requests cannot fill a disk.
+const LOGGED_PER_SECOND: u64 = 10;
+
+/// Logs a rejected request at info, within [`LOGGED_PER_SECOND`]. The handlers of calls
+/// run in a span carrying the call id, so the line carries it too.
+fn log_rejected(code: Code, message: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static SECOND: AtomicU64 = AtomicU64::new(0);
+    static LOGGED: AtomicU64 = AtomicU64::new(0);
+    static UNLOGGED: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if SECOND.swap(now, Relaxed) != now {
+        LOGGED.store(0, Relaxed);
+    }
+    if LOGGED.fetch_add(1, Relaxed) >= LOGGED_PER_SECOND {
+        UNLOGGED.fetch_add(1, Relaxed);
+        return;
+    }
+    let unlogged = UNLOGGED.swap(0, Relaxed);
+    tracing::info!(code = ?code, rejected_unlogged = unlogged, "request rejected: {message}");
+}
+
 impl From<ApiError> for Status {
     fn from(e: ApiError) -> Status {
         let code = match &e {
@@ -105,7 +130,11 @@ impl From<ApiError> for Status {
             ApiError::NotBound { .. } => Code::PermissionDenied,
             ApiError::CallIdTaken { .. } | ApiError::StreamHeld { .. } => Code::AlreadyExists,
         };
-        Status::new(code, bounded(e.to_string()))
+        let message = bounded(e.to_string());
+        if code != Code::Unavailable {
+            log_rejected(code, &message);
+        }
+        Status::new(code, message)
     }
 }
 

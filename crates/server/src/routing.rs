@@ -122,6 +122,12 @@ impl Routing for RoutingService {
             .router
             .submit_input(&req.call_id, input, now)
             .map_err(|e| ApiError::route(&req.call_id, e))?;
+        // The input itself is not logged: callers key account numbers into menus.
+        tracing::debug!(
+            call_id = %req.call_id,
+            reason = %switchboard_core::router::describe_reason(&routed.plan, routed.decision.reason),
+            "menu input"
+        );
         self.app.mark_call(&req.call_id);
         if let Some(a) = &routed.assignment {
             self.app.dispatch.send(&self.app.router, a, now);
