@@ -48,6 +48,7 @@ async fn waiting(server: &TestServer, queue: &str) -> Vec<pb::FloorCall> {
         .await
         .list_waiting_calls(pb::ListWaitingCallsRequest {
             queue: queue.into(),
+            limit: 0,
         })
         .await
         .unwrap()
@@ -104,6 +105,17 @@ async fn a_waiting_call_moves_to_another_queue_or_priority_keeping_its_arrival()
     let billing = waiting(&server, "billing").await;
     assert_eq!(ids(&billing), ["b1", "b2"]);
     let arrived = billing[1].arrived;
+    let head = server
+        .admin()
+        .await
+        .list_waiting_calls(pb::ListWaitingCallsRequest {
+            queue: "billing".into(),
+            limit: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((ids(&head.calls), head.total), (vec!["b1"], 2));
 
     // b2 jumps the line by priority, in place.
     let mut admin = server.admin().await;
@@ -182,6 +194,7 @@ async fn moving_a_call_that_is_not_waiting_or_unknown_is_refused_by_name() {
     let status = admin
         .list_waiting_calls(pb::ListWaitingCallsRequest {
             queue: "nowhere".into(),
+            limit: 0,
         })
         .await
         .unwrap_err();

@@ -302,6 +302,18 @@ pub enum WaitExpired {
     Voicemail { call: WaitingCall, queue: QueueId },
 }
 
+/// What [`Acd::waiting_view`] shows of a queue's waiting calls.
+#[derive(Clone, Debug, Default)]
+pub struct WaitingView {
+    /// The first calls, in the order agents will take them, each with the agent it is
+    /// kept for (a repeat caller's last agent), if any.
+    pub first: Vec<(WaitingCall, Option<Arc<str>>)>,
+    pub total: usize,
+    /// How many wait of each tier, by tier id (missing tiers: none).
+    pub by_tier: Vec<u32>,
+    pub oldest: Option<Millis>,
+}
+
 /// A queue at one moment: its waiting calls (tier, arrival) and its agents' states.
 #[derive(Clone, Debug, Default)]
 pub struct QueueSnapshot {
@@ -1093,27 +1105,40 @@ impl Acd {
         outcomes
     }
 
-    /// A queue's waiting calls in the order agents will take them (with their 1-based
-    /// positions), then the calls kept there for one agent (a repeat caller's last agent),
-    /// each with that agent.
-    pub fn waiting_calls(&self, queue: QueueId) -> Vec<(WaitingCall, Option<Arc<str>>)> {
+    /// A queue's waiting calls as a wallboard shows them: the first `limit` in the order
+    /// agents will take them (then those kept for one agent, within the limit), how many
+    /// wait, how many of each tier (by tier id), and the oldest arrival. One pass under
+    /// the queue's lock, cloning only what is listed.
+    pub fn waiting_view(&self, queue: QueueId, limit: usize) -> WaitingView {
+        let mut view = WaitingView::default();
         let Ok(q) = self.queue(queue) else {
-            return Vec::new();
+            return view;
         };
-        let mut calls: Vec<(WaitingCall, Option<Arc<str>>)> = q
-            .lock_waiting()
-            .values()
-            .map(|c| (c.clone(), None))
-            .collect();
-        for list in self.promised.iter() {
-            let agent: Arc<str> = Arc::from(&**list.key());
-            calls.extend(
-                list.iter()
-                    .filter(|p| p.queue == queue)
-                    .map(|p| (p.call.clone(), Some(Arc::clone(&agent)))),
-            );
+        let count = |c: &WaitingCall, view: &mut WaitingView| {
+            view.total += 1;
+            let t = usize::from(c.tier.0);
+            if view.by_tier.len() <= t {
+                view.by_tier.resize(t + 1, 0);
+            }
+            view.by_tier[t] += 1;
+            view.oldest = Some(view.oldest.map_or(c.arrived, |o: Millis| o.min(c.arrived)));
+        };
+        for c in q.lock_waiting().values() {
+            count(c, &mut view);
+            if view.first.len() < limit {
+                view.first.push((c.clone(), None));
+            }
         }
-        calls
+        for list in self.promised.iter() {
+            for p in list.iter().filter(|p| p.queue == queue) {
+                count(&p.call, &mut view);
+                if view.first.len() < limit {
+                    view.first
+                        .push((p.call.clone(), Some(Arc::from(&**list.key()))));
+                }
+            }
+        }
+        view
     }
 
     /// The logged-in agents whose skills qualify for the queue.

@@ -146,15 +146,24 @@ impl Periods {
 }
 
 /// A queue's waiting calls as listed: in the order agents will take them, then those
-/// kept for one agent; at most `limit`.
-pub(crate) fn calls_of(app: &App, id: QueueId, limit: usize) -> Vec<pb::FloorCall> {
+/// kept for one agent; at most `limit`. With how many wait in all.
+pub(crate) fn calls_of(app: &App, id: QueueId, limit: usize) -> (Vec<pb::FloorCall>, usize) {
+    let view = app.router.acd().waiting_view(id, limit);
+    (listed(app, id, &view.first), view.total)
+}
+
+fn listed(
+    app: &App,
+    id: QueueId,
+    calls: &[(
+        switchboard_core::acd::WaitingCall,
+        Option<std::sync::Arc<str>>,
+    )],
+) -> Vec<pb::FloorCall> {
     let plan = app.router.plan();
     let name = &plan.queue(id).name;
-    app.router
-        .acd()
-        .waiting_calls(id)
+    calls
         .iter()
-        .take(limit)
         .enumerate()
         .map(|(n, (c, kept))| pb::FloorCall {
             call_id: c.call_id.to_string(),
@@ -178,7 +187,7 @@ fn queue_row(app: &App, id: QueueId, at: &Periods) -> pb::QueueFloor {
     let plan = app.router.plan();
     let acd = app.router.acd();
     let queue = plan.queue(id);
-    let calls = acd.waiting_calls(id);
+    let calls = acd.waiting_view(id, CALLS_SHOWN);
     let mut tiers = Vec::with_capacity(plan.tiers.len());
     let mut today = Counts::default();
     for (t, tier) in plan.tiers.iter().enumerate() {
@@ -189,7 +198,7 @@ fn queue_row(app: &App, id: QueueId, at: &Periods) -> pb::QueueFloor {
         let (window_level, today_level) = (recent.service_level(), day.service_level());
         tiers.push(pb::TierFloor {
             tier: tier.name.clone(),
-            waiting: calls.iter().filter(|(c, _)| c.tier == tier_id).count() as u32,
+            waiting: calls.by_tier.get(t).copied().unwrap_or(0),
             standard_percent: u32::from(tier.standard.percent),
             standard_within: duration(tier.standard.within),
             window_level,
@@ -224,12 +233,8 @@ fn queue_row(app: &App, id: QueueId, at: &Periods) -> pb::QueueFloor {
         queue: queue.name.clone(),
         closed: closed.is_some(),
         closed_reason: closed.map(|r| r.to_string()).unwrap_or_default(),
-        waiting: calls.len() as u32,
-        oldest_arrived: calls
-            .iter()
-            .map(|(c, _)| c.arrived)
-            .min()
-            .map(convert::timestamp),
+        waiting: u32::try_from(calls.total).unwrap_or(u32::MAX),
+        oldest_arrived: calls.oldest.map(convert::timestamp),
         estimated_wait: acd.estimated_wait(id, 1).and_then(duration),
         agents: Some(agents),
         not_ready_reasons: reasons,
@@ -239,7 +244,7 @@ fn queue_row(app: &App, id: QueueId, at: &Periods) -> pb::QueueFloor {
         abandon_rate: (left > 0).then(|| today.abandoned as f64 / left as f64),
         average_speed_of_answer: today.average_speed_of_answer().and_then(duration),
         tiers,
-        calls: calls_of(app, id, CALLS_SHOWN),
+        calls: listed(app, id, &calls.first),
     }
 }
 

@@ -111,6 +111,9 @@ pub(crate) fn watch_floor(app: &App, req: pb::WatchFloorRequest) -> Result<Floor
     })
 }
 
+/// Most waiting calls one ListWaitingCalls lists (about 1 MB of answer).
+const MAX_LISTED: usize = 10_000;
+
 /// Most characters of a closed queue's reason.
 const MAX_CLOSE_REASON: usize = 200;
 /// Most characters of a not-ready reason (as the desk's own).
@@ -144,8 +147,14 @@ pub(crate) fn list_waiting_calls(
     req: &pb::ListWaitingCallsRequest,
 ) -> Result<pb::ListWaitingCallsResponse, ApiError> {
     let id = queue_named(app, &req.queue)?;
+    let limit = match req.limit {
+        0 => MAX_LISTED,
+        n => (n as usize).min(MAX_LISTED),
+    };
+    let (calls, total) = floor::calls_of(app, id, limit);
     Ok(pb::ListWaitingCallsResponse {
-        calls: floor::calls_of(app, id, usize::MAX),
+        calls,
+        total: u32::try_from(total).unwrap_or(u32::MAX),
     })
 }
 
@@ -208,6 +217,7 @@ pub(crate) fn move_call(
     }
     let call = call.or_else(|| {
         floor::calls_of(app, to, usize::MAX)
+            .0
             .into_iter()
             .find(|c| c.call_id == req.call_id)
     });
