@@ -11,7 +11,7 @@ use switchboard_proto::v1::{self as pb, routing_client::RoutingClient};
 #[test]
 fn rejected_requests_are_logged_with_the_call_id_and_a_flood_is_counted_not_written() {
     let config = config("logs", &[]);
-    let (mut server, _) = serve(&config);
+    let (server, _) = serve(&config);
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let mut routing = RoutingClient::new(channel(&server.address).await);
         let refused = routing
