@@ -82,7 +82,7 @@ pub(crate) fn watch_floor(app: &App, req: pb::WatchFloorRequest) -> Result<Floor
             match events {
                 Ok(events) => {
                     for e in events {
-                        match tokio::time::timeout(SLOW_WATCHER, tx.send((*e).clone())).await {
+                        match tokio::time::timeout(SLOW_WATCHER, tx.send(e.event.clone())).await {
                             Ok(Ok(())) => {}
                             Ok(Err(_)) => return,
                             Err(_) => {

@@ -232,8 +232,11 @@ async fn events(State(b): State<Board>, headers: HeaderMap, uri: axum::http::Uri
                 return;
             };
             for e in events {
-                let (name, data) = floor::json::event(&e);
-                let event = Event::default().id(e.id.as_str()).event(name).data(data);
+                let (name, data) = e.json();
+                let event = Event::default()
+                    .id(e.event.id.as_str())
+                    .event(*name)
+                    .data(data.as_str());
                 match tokio::time::timeout(SLOW_BROWSER, tx.send(Ok(event))).await {
                     Ok(Ok(())) => {}
                     _ => return,

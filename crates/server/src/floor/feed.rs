@@ -55,7 +55,7 @@ struct State {
     /// date then, and the next watcher starts it again).
     rows: Option<Rows>,
     /// The last events, oldest first, each with its sequence number.
-    events: VecDeque<(u64, Arc<pb::FloorEvent>)>,
+    events: VecDeque<(u64, Arc<Published>)>,
 }
 
 #[derive(Debug)]
@@ -90,6 +90,28 @@ impl Rows {
             window: self.window,
             today_since: self.today_since,
         }
+    }
+}
+
+/// An event as published: the message, and its JSON for the wallboards, made once
+/// however many browsers take it.
+#[derive(Debug)]
+pub(crate) struct Published {
+    pub(crate) event: pb::FloorEvent,
+    json: std::sync::OnceLock<(&'static str, String)>,
+}
+
+impl Published {
+    fn new(event: pb::FloorEvent) -> Arc<Published> {
+        Arc::new(Published {
+            event,
+            json: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The SSE event name and JSON data.
+    pub(crate) fn json(&self) -> &(&'static str, String) {
+        self.json.get_or_init(|| super::json::event(&self.event))
     }
 }
 
@@ -188,7 +210,7 @@ impl Feed {
                 change: Some(change),
             };
             let seq = st.seq;
-            st.events.push_back((seq, Arc::new(event)));
+            st.events.push_back((seq, Published::new(event)));
             if st.events.len() > KEPT {
                 st.events.pop_front();
             }
@@ -203,9 +225,9 @@ impl Feed {
     }
 
     /// A snapshot event of the floor as last published.
-    fn snapshot_event(&self, st: &State) -> Option<Arc<pb::FloorEvent>> {
+    fn snapshot_event(&self, st: &State) -> Option<Arc<Published>> {
         let rows = st.rows.as_ref()?;
-        Some(Arc::new(pb::FloorEvent {
+        Some(Published::new(pb::FloorEvent {
             id: self.id(st.seq),
             at: Some(convert::timestamp(rows.at)),
             change: Some(pb::floor_event::Change::Snapshot(rows.snapshot())),
@@ -214,7 +236,7 @@ impl Feed {
 
     /// The events after `last` (a sequence number), or a snapshot when they are not all
     /// kept; with the sequence number the watcher is at afterwards.
-    fn since(&self, last: Option<u64>) -> (Vec<Arc<pb::FloorEvent>>, u64) {
+    fn since(&self, last: Option<u64>) -> (Vec<Arc<Published>>, u64) {
         let st = self.lock();
         let base = st.events.front().map_or(st.seq, |(s, _)| s - 1);
         match last {
@@ -293,12 +315,12 @@ pub(crate) struct Watch {
     closing: watch::Receiver<bool>,
     /// The sequence number of the last event handed out.
     at: u64,
-    pending: Vec<Arc<pb::FloorEvent>>,
+    pending: Vec<Arc<Published>>,
 }
 
 impl Watch {
     /// The next events (at least one), waiting for them.
-    pub(crate) async fn next(&mut self) -> Result<Vec<Arc<pb::FloorEvent>>, Ended> {
+    pub(crate) async fn next(&mut self) -> Result<Vec<Arc<Published>>, Ended> {
         loop {
             if !self.pending.is_empty() {
                 return Ok(std::mem::take(&mut self.pending));
