@@ -707,3 +707,66 @@ async fn reflection_turned_off_is_not_served_even_to_admins() {
     let (code, _) = call(channel, reflection, Some(&t.supervisor), ()).await;
     assert_eq!(code, Code::PermissionDenied);
 }
+
+/// `GET path` on the metrics port with `authorization` (a header value, or none): the
+/// status line and the headers.
+async fn http_as(addr: std::net::SocketAddr, path: &str, authorization: Option<&str>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = authorization.map_or_else(String::new, |a| format!("Authorization: {a}\r\n"));
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    // An event stream stays open: its head is enough.
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut raw)).await;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    raw.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_wallboard_and_its_feed_need_a_supervisors_token_and_metrics_stay_open() {
+    use base64::Engine;
+    let dir = temp_dir("security-wallboard");
+    let tokens = make_tokens(&dir);
+    let (_server, http) = scraped(start_with(&secured(&dir, "")).await).await;
+    let basic = |token: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("wall-tv:{token}"))
+        )
+    };
+    for path in [
+        "/wallboard",
+        "/floor",
+        "/floor/events",
+        "/wallboard/wallboard.js",
+    ] {
+        let none = http_as(http, path, None).await;
+        assert!(none.starts_with("HTTP/1.1 401"), "{path}: {none}");
+        assert!(
+            none.to_ascii_lowercase()
+                .contains("www-authenticate: basic realm="),
+            "{path}: the browser is asked for the token: {none}"
+        );
+        let wrong = http_as(http, path, Some(&basic("sbt_nope_nope"))).await;
+        assert!(wrong.starts_with("HTTP/1.1 401"), "{path}: {wrong}");
+        let desk = http_as(http, path, Some(&format!("Bearer {}", tokens.desk))).await;
+        assert!(desk.starts_with("HTTP/1.1 403"), "{path}: {desk}");
+        for ok in [
+            basic(&tokens.supervisor),
+            format!("Bearer {}", tokens.supervisor),
+            basic(&tokens.admin),
+        ] {
+            let head = http_as(http, path, Some(&ok)).await;
+            assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+        }
+    }
+    let garbled = http_as(http, "/wallboard", Some("Basic !!!not-base64")).await;
+    assert!(garbled.starts_with("HTTP/1.1 401"), "{garbled}");
+    let metrics = http_as(http, "/metrics", None).await;
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+}

@@ -381,6 +381,20 @@ async fn closed_queues_and_moved_calls_survive_a_restart() {
         })
         .await
         .unwrap();
+    server
+        .agents()
+        .await
+        .set_agent_state(billing_agent("kay"))
+        .await
+        .unwrap();
+    admin
+        .supervise_agent(pb::SuperviseAgentRequest {
+            agent_id: "kay".into(),
+            state: pb::AgentState::NotReady.into(),
+            reason: "one-to-one".into(),
+        })
+        .await
+        .unwrap();
     admin
         .close_queue(pb::CloseQueueRequest {
             queue: "operator".into(),
@@ -392,6 +406,19 @@ async fn closed_queues_and_moved_calls_survive_a_restart() {
     server.stop().await;
 
     let server = start_stored(&store, Arc::new(SystemClock)).await;
+    let kay = server
+        .agents()
+        .await
+        .get_agent(pb::GetAgentRequest {
+            agent_id: "kay".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (kay.state(), kay.reason.as_str()),
+        (pb::AgentState::NotReady, "one-to-one")
+    );
     let care = waiting(&server, "care").await;
     assert_eq!(ids(&care), ["k1"]);
     assert_eq!(care[0].priority, 99);
