@@ -345,7 +345,7 @@ impl Store {
         self.conn
             .execute_batch(
                 "BEGIN;
-                 CREATE TABLE closed_queues (
+                 CREATE TABLE IF NOT EXISTS closed_queues (
                      queue TEXT PRIMARY KEY,
                      reason TEXT NOT NULL
                  ) WITHOUT ROWID;

@@ -149,7 +149,7 @@ fn a_store_written_by_a_newer_build_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: written by a newer Switchboard (schema 99, this build reads up to 4)",
+            "{}: written by a newer Switchboard (schema 99, this build reads up to 5)",
             path.display()
         )
     );
