@@ -5,7 +5,7 @@
 //! to `target/wallboard.png`.
 //!
 //! Real-peer test: `cargo test -p switchboard --features real-peers --test peers_browser`
-//! (`.ci/run` installs what it needs: `apt-get install -y chromium nodejs npm` and
+//! (`.ci/run` installs what it needs: `apt-get install -y chromium`, Node.js with npm, and
 //! `npm ci --prefix crates/cli/tests/browser`).
 
 mod support;
