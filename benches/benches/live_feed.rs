@@ -180,13 +180,7 @@ fn main() {
                     rps[i].push(r);
                 }
             }
-            let medians: Vec<f64> = rps
-                .iter_mut()
-                .map(|v| {
-                    v.sort_by(f64::total_cmp);
-                    v[v.len() / 2]
-                })
-                .collect();
+            let medians = switchboard_benches::load::medians(&mut rps);
             for (i, (name, _)) in targets.iter().enumerate() {
                 println!(
                     "{clients:>4} {name:>10} {:>10.0}   {:.3} of unwatched",

@@ -308,13 +308,7 @@ fn over_the_network(dir: &Path, switch: &str, quick: bool) {
                     lat[i].extend(l);
                 }
             }
-            let medians: Vec<f64> = rps
-                .iter_mut()
-                .map(|v| {
-                    v.sort_by(f64::total_cmp);
-                    v[v.len() / 2]
-                })
-                .collect();
+            let medians = switchboard_benches::load::medians(&mut rps);
             for (i, (name, _)) in targets.iter().enumerate() {
                 lat[i].sort_unstable();
                 let p = |q: f64| {

@@ -9,6 +9,17 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The median of each series (of rounds), in order.
+pub fn medians(series: &mut [Vec<f64>]) -> Vec<f64> {
+    series
+        .iter_mut()
+        .map(|v| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        })
+        .collect()
+}
+
 /// Runs `clients` for `window`, each calling `call(client, index, n)` again and again
 /// (`n` counts that client's requests from a start of its own); the throughput in
 /// requests a second and every latency.

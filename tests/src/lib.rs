@@ -219,6 +219,38 @@ impl Drop for TestServer {
     }
 }
 
+/// A call from `caller` on the main line, through switch `sbc-1`; the request must
+/// succeed.
+pub async fn route_main(server: &TestServer, id: &str, caller: &str) -> pb::Decision {
+    server
+        .routing()
+        .await
+        .route_call(pb::RouteCallRequest {
+            call_id: id.into(),
+            caller: caller.into(),
+            dialed: MAIN_LINE.into(),
+            channel: pb::Channel::Voice.into(),
+            switch_id: "sbc-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// An agent logging in available with one skill at `proficiency`.
+pub fn agent_with(id: &str, skill: &str, proficiency: u32) -> pb::SetAgentStateRequest {
+    pb::SetAgentStateRequest {
+        agent_id: id.into(),
+        state: pb::AgentState::Available.into(),
+        skills: vec![pb::Skill {
+            name: skill.into(),
+            proficiency,
+        }],
+        endpoint: format!("sip:{id}@pbx.example"),
+        ..Default::default()
+    }
+}
+
 /// The caller at a menu answers `digits`; the request must succeed.
 pub async fn press(c: &mut RoutingClient<Channel>, id: &str, digits: &str) -> pb::Decision {
     c.submit_input(pb::SubmitInputRequest {

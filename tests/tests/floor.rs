@@ -9,19 +9,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_stream::StreamExt;
 use tonic::{Code, Streaming};
 
-const SWITCH: &str = "sbc-1";
-
 fn operator(id: &str) -> pb::SetAgentStateRequest {
-    pb::SetAgentStateRequest {
-        agent_id: id.into(),
-        state: pb::AgentState::Available.into(),
-        skills: vec![pb::Skill {
-            name: "general".into(),
-            proficiency: 5,
-        }],
-        endpoint: format!("sip:{id}@pbx.example"),
-        ..Default::default()
-    }
+    agent_with(id, "general", 5)
 }
 
 async fn watch(server: &TestServer, last: &str) -> Streaming<pb::FloorEvent> {
@@ -110,19 +99,7 @@ fn snapshot(e: &pb::FloorEvent) -> &pb::FloorSnapshot {
 }
 
 async fn route(server: &TestServer, id: &str, caller: &str) -> pb::Decision {
-    server
-        .routing()
-        .await
-        .route_call(pb::RouteCallRequest {
-            call_id: id.into(),
-            caller: caller.into(),
-            dialed: MAIN_LINE.into(),
-            channel: pb::Channel::Voice.into(),
-            switch_id: SWITCH.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
+    route_main(server, id, caller).await
 }
 
 async fn event(server: &TestServer, call: &str, kind: pb::CallEventKind, agent: &str) {

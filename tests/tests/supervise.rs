@@ -12,19 +12,7 @@ use tonic::{Code, Streaming};
 const SWITCH: &str = "sbc-1";
 
 async fn route(server: &TestServer, id: &str, caller: &str) -> pb::Decision {
-    server
-        .routing()
-        .await
-        .route_call(pb::RouteCallRequest {
-            call_id: id.into(),
-            caller: caller.into(),
-            dialed: MAIN_LINE.into(),
-            channel: pb::Channel::Voice.into(),
-            switch_id: SWITCH.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
+    route_main(server, id, caller).await
 }
 
 /// A standard caller on the main line who presses 3: billing. Each call id gets a caller
@@ -84,16 +72,7 @@ async fn watch(server: &TestServer) -> Streaming<pb::Assignment> {
 }
 
 fn billing_agent(id: &str) -> pb::SetAgentStateRequest {
-    pb::SetAgentStateRequest {
-        agent_id: id.into(),
-        state: pb::AgentState::Available.into(),
-        skills: vec![pb::Skill {
-            name: "billing".into(),
-            proficiency: 5,
-        }],
-        endpoint: format!("sip:{id}@pbx.example"),
-        ..Default::default()
-    }
+    agent_with(id, "billing", 5)
 }
 
 #[tokio::test]

@@ -37,24 +37,9 @@ fn the_dashboard_and_alert_rules_name_only_metrics_the_daemon_serves() {
     let (server, metrics, _) = serve_with_metrics(&config);
     // One answered call: the service-level gauges exist from a tier's first such call.
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use switchboard_proto::v1::{
-            self as pb, agents_client::AgentsClient, routing_client::RoutingClient,
-        };
-        let channel = channel(&server.address).await;
-        AgentsClient::new(channel.clone())
-            .set_agent_state(pb::SetAgentStateRequest {
-                agent_id: "ann".into(),
-                state: pb::AgentState::Available.into(),
-                skills: vec![pb::Skill {
-                    name: "general".into(),
-                    proficiency: 5,
-                }],
-                endpoint: "sip:ann@pbx".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let mut routing = RoutingClient::new(channel);
+        use switchboard_proto::v1::{self as pb, routing_client::RoutingClient};
+        log_in_general(&server.address, "ann").await;
+        let mut routing = RoutingClient::new(channel(&server.address).await);
         routing.route_call(route("d1", 1)).await.unwrap();
         routing.submit_input(press_zero("d1")).await.unwrap();
         routing

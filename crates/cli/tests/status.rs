@@ -10,9 +10,7 @@ use std::{
 };
 
 use support::*;
-use switchboard_proto::v1::{
-    self as pb, agents_client::AgentsClient, routing_client::RoutingClient,
-};
+use switchboard_proto::v1::routing_client::RoutingClient;
 
 fn switchboard() -> Command {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -23,21 +21,8 @@ fn switchboard() -> Command {
 fn ann_and_a_call(address: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let channel = channel(address).await;
-        AgentsClient::new(channel.clone())
-            .set_agent_state(pb::SetAgentStateRequest {
-                agent_id: "ann".into(),
-                state: pb::AgentState::Available.into(),
-                skills: vec![pb::Skill {
-                    name: "general".into(),
-                    proficiency: 5,
-                }],
-                endpoint: "sip:ann@pbx".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let mut routing = RoutingClient::new(channel);
+        log_in_general(address, "ann").await;
+        let mut routing = RoutingClient::new(channel(address).await);
         routing.route_call(route("s1", 1)).await.unwrap();
         routing.submit_input(press_zero("s1")).await.unwrap();
     });

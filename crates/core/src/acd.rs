@@ -926,22 +926,27 @@ impl Acd {
                     }
                     MaxWaitAction::Overflow(to) => {
                         self.waiting.remove(&call.call_id);
-                        let id = Arc::clone(&call.call_id);
-                        let assignment = match self.enqueue(to, call, now) {
-                            Ok(Placed::Assigned(a)) => Some(a),
-                            _ => None,
-                        };
-                        outcomes.push(WaitExpired::Overflowed {
-                            call_id: id,
-                            from: queue,
-                            to,
-                            assignment,
-                        });
+                        outcomes.push(self.move_on(call, queue, to, now));
                     }
                 }
             }
         }
         outcomes
+    }
+
+    /// Puts a call that left `from` in queue `to`, with its arrival time; what became of it.
+    fn move_on(&self, call: WaitingCall, from: QueueId, to: QueueId, now: Millis) -> WaitExpired {
+        let call_id = Arc::clone(&call.call_id);
+        let assignment = match self.enqueue(to, call, now) {
+            Ok(Placed::Assigned(a)) => Some(a),
+            _ => None,
+        };
+        WaitExpired::Overflowed {
+            call_id,
+            from,
+            to,
+            assignment,
+        }
     }
 
     /// The caller accepted a callback while waiting: the call keeps its place. False if
@@ -1084,22 +1089,10 @@ impl Acd {
             for call in calls {
                 self.waiting.remove(&call.call_id);
                 self.promised_calls.remove(&call.call_id);
-                match route {
-                    Some(to) => {
-                        let id = Arc::clone(&call.call_id);
-                        let assignment = match self.enqueue(to, call, now) {
-                            Ok(Placed::Assigned(a)) => Some(a),
-                            _ => None,
-                        };
-                        outcomes.push(WaitExpired::Overflowed {
-                            call_id: id,
-                            from: queue,
-                            to,
-                            assignment,
-                        });
-                    }
-                    None => outcomes.push(WaitExpired::Voicemail { call, queue }),
-                }
+                outcomes.push(match route {
+                    Some(to) => self.move_on(call, queue, to, now),
+                    None => WaitExpired::Voicemail { call, queue },
+                });
             }
         }
         outcomes

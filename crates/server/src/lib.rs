@@ -690,7 +690,24 @@ fn acd_upkeep_once(app: &App) {
     for a in acd.offer_overflow(now) {
         app.dispatch.send(&app.router, &a, now);
     }
-    for outcome in acd.expire_waits(now) {
+    // A call that waited too long starts a new wait in its overflow queue.
+    send_on(app, acd.expire_waits(now), now, false);
+    for a in acd
+        .expire_promises(now)
+        .into_iter()
+        .chain(acd.end_wrap_ups(now))
+    {
+        app.dispatch.send(&app.router, &a, now);
+    }
+    // A call that left a closed queue keeps counting its wait from its arrival.
+    send_on(app, acd.drain_closed(now), now, true);
+}
+
+/// Calls that left their queue by the ACD's rules (a maximum wait, a closed queue): moved
+/// to another queue (their wait counted there from now, or with `keep_wait` from their
+/// arrival), offered a callback in place, or out to voicemail; their switches are told.
+pub(crate) fn send_on(app: &App, outcomes: Vec<WaitExpired>, now: Millis, keep_wait: bool) {
+    for outcome in outcomes {
         match outcome {
             WaitExpired::Overflowed {
                 call_id,
@@ -698,7 +715,11 @@ fn acd_upkeep_once(app: &App) {
                 assignment,
                 ..
             } => {
-                app.router.record_transfer(&call_id, to, now);
+                if keep_wait {
+                    app.router.record_moved(&call_id, to, now);
+                } else {
+                    app.router.record_transfer(&call_id, to, now);
+                }
                 app.mark_call(&call_id);
                 if let Some(a) = assignment {
                     app.dispatch.send(&app.router, &a, now);
@@ -719,49 +740,6 @@ fn acd_upkeep_once(app: &App) {
                     r.outcome = Some(Outcome::Voicemail);
                     r.ended = Some(now);
                 });
-                app.dispatch.send_directive(
-                    &app.router,
-                    &call,
-                    queue,
-                    pb::AssignmentKind::Voicemail,
-                    now,
-                );
-            }
-        }
-    }
-    for a in acd
-        .expire_promises(now)
-        .into_iter()
-        .chain(acd.end_wrap_ups(now))
-    {
-        app.dispatch.send(&app.router, &a, now);
-    }
-    send_closed_calls(app, acd.drain_closed(now), now);
-}
-
-/// Calls that left a closed queue: moved to its `when_closed` queue (their wait still
-/// counted from their arrival), or out to voicemail (a directive to their switch).
-pub(crate) fn send_closed_calls(app: &App, outcomes: Vec<WaitExpired>, now: Millis) {
-    for outcome in outcomes {
-        match outcome {
-            WaitExpired::Overflowed {
-                call_id,
-                to,
-                assignment,
-                ..
-            } => {
-                app.router.record_moved(&call_id, to, now);
-                app.mark_call(&call_id);
-                if let Some(a) = assignment {
-                    app.dispatch.send(&app.router, &a, now);
-                }
-            }
-            WaitExpired::Voicemail { call, queue } => {
-                app.router.record_timed_out(&call.call_id);
-                app.router.record(&call.call_id, |r| {
-                    r.outcome = Some(Outcome::Voicemail);
-                    r.ended = Some(now);
-                });
                 app.mark_call(&call.call_id);
                 app.dispatch.send_directive(
                     &app.router,
@@ -771,7 +749,6 @@ pub(crate) fn send_closed_calls(app: &App, outcomes: Vec<WaitExpired>, now: Mill
                     now,
                 );
             }
-            WaitExpired::OfferCallback { .. } => {}
         }
     }
 }

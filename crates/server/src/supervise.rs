@@ -323,7 +323,7 @@ pub(crate) fn close_queue(
                 key: req.queue.clone(),
             })?;
     let sent_on = outcomes.len();
-    crate::send_closed_calls(app, outcomes, now);
+    crate::send_on(app, outcomes, now, true);
     app.persist_queue(&req.queue, Some(&req.reason));
     let target = match app.router.plan().queue(id).when_closed {
         Some(to) => format!("queue {}", app.router.plan().queue(to).name),

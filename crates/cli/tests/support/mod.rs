@@ -205,6 +205,23 @@ pub fn serve(config: &Path) -> (Server, Vec<String>) {
     serve_with(command, config)
 }
 
+/// Logs agent `id` in, available, with the general skill at 5 (the operators' queue).
+pub async fn log_in_general(address: &str, id: &str) {
+    switchboard_proto::v1::agents_client::AgentsClient::new(channel(address).await)
+        .set_agent_state(pb::SetAgentStateRequest {
+            agent_id: id.into(),
+            state: pb::AgentState::Available.into(),
+            skills: vec![pb::Skill {
+                name: "general".into(),
+                proficiency: 5,
+            }],
+            endpoint: format!("sip:{id}@pbx"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
 pub async fn channel(address: &str) -> Channel {
     Channel::from_shared(format!("http://{address}"))
         .unwrap()
