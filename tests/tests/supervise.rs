@@ -227,19 +227,46 @@ async fn a_supervisor_puts_an_agent_not_ready_or_logs_them_out_but_not_mid_call(
         .unwrap()
         .into_inner();
     assert_eq!(bea.state(), pb::AgentState::LoggedOut);
-    for (agent, state, code) in [
-        ("bea", pb::AgentState::Available, Code::InvalidArgument),
-        ("nobody", pb::AgentState::NotReady, Code::NotFound),
+    for (agent, state, reason, code, says) in [
+        (
+            "bea",
+            pb::AgentState::Available,
+            "",
+            Code::InvalidArgument,
+            "NOT_READY or LOGGED_OUT",
+        ),
+        (
+            "nobody",
+            pb::AgentState::NotReady,
+            "",
+            Code::NotFound,
+            "nobody",
+        ),
+        (
+            "ben",
+            pb::AgentState::NotReady,
+            &"x".repeat(65)[..],
+            Code::InvalidArgument,
+            "reason",
+        ),
+        (
+            "ben",
+            pb::AgentState::NotReady,
+            "a\nb",
+            Code::InvalidArgument,
+            "control characters",
+        ),
     ] {
         let status = admin
             .supervise_agent(pb::SuperviseAgentRequest {
                 agent_id: agent.into(),
                 state: state.into(),
-                reason: String::new(),
+                reason: reason.into(),
             })
             .await
             .unwrap_err();
         assert_eq!(status.code(), code, "{status:?}");
+        assert!(status.message().contains(says), "{status:?}");
     }
     let trail = audit(&server).await;
     let details: Vec<&str> = trail

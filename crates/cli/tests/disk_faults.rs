@@ -252,3 +252,42 @@ fn a_shutdown_while_the_disk_is_full_says_what_it_could_not_write_and_exits_74()
     );
     drop(mount);
 }
+
+#[test]
+fn a_backup_onto_a_full_disk_fails_saying_so_and_leaves_nothing_behind() {
+    let path = config("backup-full", &[]);
+    let dir = path.parent().unwrap().to_path_buf();
+    // The store (with the 1,200 sample customers, over 200 KiB) is bigger than this
+    // 64 KiB disk.
+    let (server, _) = serve(&path);
+    let backups = dir.join("backups");
+    let mount = Mount::new(&backups, "64k");
+    let copy = backups.join("copy.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "backup",
+            "--config",
+            path.to_str().unwrap(),
+            "--to",
+            copy.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert!(
+        err.starts_with("switchboard: backup failed, nothing written"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(&backups).unwrap().next().is_none(),
+        "no half-made copy is left on the full disk"
+    );
+    // The server and its store never noticed.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        assert_eq!(store_health(&server.address).await, ServingStatus::Serving);
+    });
+    drop(server);
+    drop(mount);
+}

@@ -1482,3 +1482,37 @@ fn shutdown_connection_and_store_failure_settings_have_defaults_and_refuse_bad_v
         (StoreFailure::Refuse, 1 << 30)
     );
 }
+
+#[test]
+fn when_closed_names_voicemail_or_another_queue_and_each_mistake_is_named() {
+    let closed = |value: &str| {
+        edited(
+            "[queues.billing]\n",
+            &format!("[queues.billing]\nwhen_closed = {value}\n"),
+        )
+    };
+    let plan = |text: &str| parse(text, Path::new(FILE)).unwrap().plan;
+    let billing = |p: &RoutePlan| p.queue(p.queue_by_name("billing").unwrap()).when_closed;
+    // Voicemail by default and when said.
+    assert_eq!(billing(&plan(DEFAULT_CONFIG)), None);
+    assert_eq!(billing(&plan(&closed("\"voicemail\""))), None);
+    let to_operator = plan(&closed("\"operator\""));
+    assert_eq!(billing(&to_operator), to_operator.queue_by_name("operator"));
+
+    let text = closed("\"operater\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.billing.when_closed: unknown queue \"operater\" (did you mean \"operator\"?)",
+            at(&text, "\"operater\"")
+        )]
+    );
+    let text = closed("\"billing\"");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: queues.billing.when_closed: a closed queue cannot send its calls to itself (use \"voicemail\" or another queue)",
+            at(&text, "\"billing\"\n")
+        )]
+    );
+}

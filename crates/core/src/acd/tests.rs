@@ -1310,3 +1310,60 @@ fn an_empty_claim_costs_an_idle_agent_neither_time_in_state_nor_place() {
         "ann"
     );
 }
+
+#[test]
+fn a_closed_queue_sends_its_calls_on_follows_closed_targets_and_stops_at_a_loop() {
+    let (support, billing) = (QueueId(0), QueueId(1));
+    let acd = Acd::new(vec![
+        Queue {
+            when_closed: Some(billing),
+            ..spec("support", "technical", Strategy::LongestIdle)
+        },
+        Queue {
+            when_closed: Some(support),
+            ..spec("billing", "billing", Strategy::LongestIdle)
+        },
+    ]);
+    let t0 = at(0);
+    call(&acd, support, "s1", 10, t0);
+    call(&acd, support, "s2", 10, at(1));
+    assert_eq!(acd.closed_route(support), None, "open");
+
+    // Closing support moves its calls to billing, in order and with their arrival.
+    let moved = acd.close(support, "outage", at(5)).unwrap();
+    assert_eq!(moved.len(), 2);
+    assert!(moved.iter().all(|m| matches!(
+        m,
+        WaitExpired::Overflowed { from, to, assignment: None, .. } if *from == support && *to == billing
+    )));
+    assert_eq!(
+        acd.closed(support).as_deref().map(String::as_str),
+        Some("outage")
+    );
+    assert_eq!(acd.closed_route(support), Some(Some(billing)));
+    let view = acd.waiting_view(billing, 10);
+    let ids: Vec<&str> = view.first.iter().map(|(c, _)| &*c.call_id).collect();
+    assert_eq!(ids, ["s1", "s2"]);
+    assert_eq!(view.oldest, Some(t0));
+
+    // Both closed, each pointing at the other: voicemail rather than a loop.
+    let out = acd.close(billing, "", at(6)).unwrap();
+    assert!(
+        out.iter()
+            .all(|o| matches!(o, WaitExpired::Voicemail { .. })),
+        "{out:?}"
+    );
+    assert_eq!(out.len(), 2);
+    assert_eq!(acd.closed_route(support), Some(None));
+    // A call that reaches a closed queue later is swept on by the upkeep.
+    call(&acd, billing, "late", 10, at(7));
+    let swept = acd.drain_closed(at(8));
+    assert!(
+        matches!(&swept[..], [WaitExpired::Voicemail { call, .. }] if &*call.call_id == "late")
+    );
+    assert_eq!(acd.waiting_in(billing), 0);
+
+    assert!(acd.open(support).unwrap());
+    assert!(!acd.open(support).unwrap(), "open already");
+    assert_eq!(acd.closed_route(billing), Some(Some(support)));
+}
