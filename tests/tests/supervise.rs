@@ -312,6 +312,17 @@ async fn a_closed_queue_sends_waiting_and_new_calls_to_voicemail_until_reopened(
     };
     assert!(e.closed && e.position.is_none(), "{e:?}");
     assert!(waiting(&server, "billing").await.is_empty());
+    // Closing it again only changes the reason.
+    let row = admin
+        .close_queue(pb::CloseQueueRequest {
+            queue: "billing".into(),
+            reason: "fire drill, second floor".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(row.closed);
+    assert_eq!(row.closed_reason, "fire drill, second floor");
 
     let row = admin
         .open_queue(pb::OpenQueueRequest {
@@ -328,6 +339,7 @@ async fn a_closed_queue_sends_waiting_and_new_calls_to_voicemail_until_reopened(
         actions,
         [
             "switchboard.v1.Admin/OpenQueue",
+            "switchboard.v1.Admin/CloseQueue",
             "switchboard.v1.Admin/CloseQueue"
         ]
     );
