@@ -9,6 +9,10 @@
 //!
 //! Normalization is on the route path, so it works on a stack buffer and allocates
 //! nothing.
+//!
+//! The numbering table (`number/regions.rs`) covers every calling code and region of
+//! libphonenumber's metadata and is generated from it by `tools/numbering/generate.py`;
+//! `tests/numbering.rs` normalizes every region's example numbers.
 
 use std::{fmt, num::NonZeroU64, str::FromStr};
 
@@ -67,146 +71,59 @@ pub enum NumberError {
     InvalidForCountry { country: &'static str },
 }
 
-/// How a country's national significant numbers (the digits after the country code) are
-/// checked.
-#[derive(Clone, Copy, Debug)]
-enum Plan {
-    /// The North American Numbering Plan: NPA-NXX-XXXX with N = 2-9, no N11 codes and no
-    /// N9X area codes (reserved for expansion).
-    Nanp,
-    /// Allowed lengths and allowed leading digits (bit d set = may start with digit d).
-    Digits { min: u8, max: u8, first: u16 },
-}
-
-/// A country (or shared numbering plan) that numbers can be normalized for.
+/// A country calling code's numbering plan: the lengths of its national significant
+/// numbers (the digits after the code) and the digits they may start with, over every
+/// region that shares the code. Code 1 (the North American Numbering Plan) is checked
+/// more closely (see [`assemble`]).
 #[derive(Debug)]
-pub struct Country {
-    /// ISO 3166 alpha-2 codes that select this plan as the default country.
-    iso: &'static [&'static str],
-    /// Name used in messages.
-    name: &'static str,
-    /// Country calling code.
+pub(crate) struct CodePlan {
     code: u16,
-    /// The digit dialed before national numbers within the country, if any.
-    trunk_prefix: Option<u8>,
+    /// Used in messages: the code's main region, e.g. "United Kingdom".
+    name: &'static str,
+    /// Bit n set: a national significant number may have n digits.
+    lengths: u32,
+    /// Bit d set: a national significant number may start with digit d.
+    first: u16,
+}
+
+/// A region numbers can be written in national format for (the default country).
+#[derive(Debug)]
+pub struct Region {
+    /// ISO 3166 alpha-2 code (`001` for non-geographic codes such as +800).
+    iso: &'static str,
+    name: &'static str,
+    code: u16,
+    /// The national (trunk) prefix dialed before national numbers, e.g. `0`.
+    trunk: Option<&'static str>,
     /// The prefix dialed before international numbers, besides the near-universal `00`.
-    international_prefix: &'static [u8],
-    plan: Plan,
+    international: Option<&'static str>,
 }
 
-const fn leading(digits: &[u8]) -> u16 {
-    let mut mask = 0u16;
-    let mut i = 0;
-    while i < digits.len() {
-        mask |= 1 << digits[i];
-        i += 1;
+/// The table, generated from libphonenumber's metadata by `tools/numbering/generate.py`:
+/// every calling code and every region it lists. A code that is not here is refused
+/// rather than guessed at.
+mod regions;
+
+use regions::{CODES, REGIONS};
+
+/// The plan of a calling code.
+fn code_plan(code: u16) -> Option<&'static CodePlan> {
+    CODES
+        .binary_search_by_key(&code, |c| c.code)
+        .ok()
+        .map(|i| &CODES[i])
+}
+
+/// `digits` (a digit string such as "011") as digit values on a stack buffer.
+fn digit_values(text: &str) -> ([u8; 4], usize) {
+    let mut out = [0u8; 4];
+    let mut n = 0;
+    for b in text.bytes().take(4) {
+        out[n] = b.wrapping_sub(b'0');
+        n += 1;
     }
-    mask
+    (out, n)
 }
-
-const ANY_BUT_ZERO: u16 = leading(&[1, 2, 3, 4, 5, 6, 7, 8, 9]);
-
-macro_rules! country {
-    ($iso:expr, $name:expr, $code:expr, $trunk:expr, $min:expr, $max:expr, $first:expr) => {
-        Country {
-            iso: $iso,
-            name: $name,
-            code: $code,
-            trunk_prefix: $trunk,
-            international_prefix: &[0, 0],
-            plan: Plan::Digits {
-                min: $min,
-                max: $max,
-                first: $first,
-            },
-        }
-    };
-}
-
-/// Supported numbering plans: national significant number lengths and leading digits as
-/// published in each regulator's national numbering plan (ITU-T E.164 annex). A country
-/// that is not listed is refused rather than guessed at; add it here with its plan.
-static COUNTRIES: &[Country] = &[
-    Country {
-        iso: &["US", "CA", "PR"],
-        name: "North American",
-        code: 1,
-        trunk_prefix: Some(1),
-        international_prefix: &[0, 1, 1],
-        plan: Plan::Nanp,
-    },
-    country!(
-        &["RU", "KZ"],
-        "Russian or Kazakh",
-        7,
-        Some(8),
-        10,
-        10,
-        leading(&[3, 4, 7, 8, 9])
-    ),
-    country!(
-        &["ZA"],
-        "South African",
-        27,
-        Some(0),
-        9,
-        9,
-        leading(&[1, 2, 3, 4, 5, 6, 7, 8])
-    ),
-    country!(&["GR"], "Greek", 30, None, 10, 10, leading(&[2, 6, 7, 8])),
-    country!(&["NL"], "Dutch", 31, Some(0), 9, 9, ANY_BUT_ZERO),
-    country!(&["BE"], "Belgian", 32, Some(0), 8, 9, ANY_BUT_ZERO),
-    country!(&["FR"], "French", 33, Some(0), 9, 9, ANY_BUT_ZERO),
-    country!(&["ES"], "Spanish", 34, None, 9, 9, leading(&[6, 7, 8, 9])),
-    country!(&["IT"], "Italian", 39, None, 6, 11, leading(&[0, 3, 8])),
-    country!(&["CH"], "Swiss", 41, Some(0), 9, 9, ANY_BUT_ZERO),
-    country!(&["AT"], "Austrian", 43, Some(0), 4, 13, ANY_BUT_ZERO),
-    country!(
-        &["GB"],
-        "UK",
-        44,
-        Some(0),
-        9,
-        10,
-        leading(&[1, 2, 3, 5, 7, 8, 9])
-    ),
-    country!(&["DK"], "Danish", 45, None, 8, 8, ANY_BUT_ZERO),
-    country!(&["SE"], "Swedish", 46, Some(0), 7, 9, ANY_BUT_ZERO),
-    country!(&["NO"], "Norwegian", 47, None, 8, 8, ANY_BUT_ZERO),
-    country!(&["PL"], "Polish", 48, None, 9, 9, ANY_BUT_ZERO),
-    country!(&["DE"], "German", 49, Some(0), 6, 13, ANY_BUT_ZERO),
-    country!(&["MX"], "Mexican", 52, None, 10, 10, ANY_BUT_ZERO),
-    country!(&["AR"], "Argentine", 54, Some(0), 10, 11, ANY_BUT_ZERO),
-    country!(&["BR"], "Brazilian", 55, Some(0), 10, 11, ANY_BUT_ZERO),
-    country!(
-        &["AU"],
-        "Australian",
-        61,
-        Some(0),
-        9,
-        9,
-        leading(&[1, 2, 3, 4, 7, 8])
-    ),
-    country!(&["NZ"], "New Zealand", 64, Some(0), 8, 10, ANY_BUT_ZERO),
-    country!(&["SG"], "Singapore", 65, None, 8, 8, leading(&[3, 6, 8, 9])),
-    country!(&["JP"], "Japanese", 81, Some(0), 9, 10, ANY_BUT_ZERO),
-    country!(&["KR"], "Korean", 82, Some(0), 8, 10, ANY_BUT_ZERO),
-    country!(&["CN"], "Chinese", 86, Some(0), 7, 11, ANY_BUT_ZERO),
-    country!(&["IN"], "Indian", 91, Some(0), 10, 10, ANY_BUT_ZERO),
-    country!(
-        &["PT"],
-        "Portuguese",
-        351,
-        None,
-        9,
-        9,
-        leading(&[2, 3, 7, 8, 9])
-    ),
-    country!(&["IE"], "Irish", 353, Some(0), 7, 9, ANY_BUT_ZERO),
-    country!(&["FI"], "Finnish", 358, Some(0), 5, 12, ANY_BUT_ZERO),
-    country!(&["AE"], "Emirati", 971, Some(0), 8, 9, ANY_BUT_ZERO),
-    country!(&["IL"], "Israeli", 972, Some(0), 8, 9, ANY_BUT_ZERO),
-];
 
 /// Markers switches send instead of a number when the caller withheld it.
 const WITHHELD: &[&str] = &[
@@ -226,33 +143,47 @@ const MAX_RAW_DIGITS: usize = 18;
 /// Normalizes numbers for a default country (the one national-format numbers belong to).
 #[derive(Clone, Copy, Debug)]
 pub struct NumberPlan {
-    default: &'static Country,
+    default: &'static Region,
+    plan: &'static CodePlan,
 }
 
 /// The default country named in config is not one we have a numbering plan for.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported country {iso:?} (supported: {supported})")]
+#[error(
+    "unsupported country {iso:?}: expected an ISO 3166 alpha-2 code with a numbering plan, e.g. US, GB, DE, PH ({count} regions known)"
+)]
 pub struct UnknownCountry {
     pub iso: String,
-    pub supported: String,
+    pub count: usize,
 }
 
 impl NumberPlan {
     /// The plan for an ISO 3166 alpha-2 country code, e.g. `"US"`.
     pub fn for_country(iso: &str) -> Result<Self, UnknownCountry> {
-        COUNTRIES
+        REGIONS
             .iter()
-            .find(|c| c.iso.iter().any(|i| i.eq_ignore_ascii_case(iso)))
-            .map(|default| NumberPlan { default })
+            .filter(|r| r.iso != "001")
+            .find(|r| r.iso.eq_ignore_ascii_case(iso))
+            .and_then(|default| {
+                Some(NumberPlan {
+                    default,
+                    plan: code_plan(default.code)?,
+                })
+            })
             .ok_or_else(|| UnknownCountry {
                 iso: iso.to_owned(),
-                supported: supported_countries().join(", "),
+                count: supported_countries().len(),
             })
     }
 
-    /// The default country's first ISO code.
+    /// The default country's ISO code.
     pub fn default_country(&self) -> &'static str {
-        self.default.iso[0]
+        self.default.iso
+    }
+
+    /// The default country's name.
+    pub fn default_country_name(&self) -> &'static str {
+        self.default.name
     }
 
     /// Normalizes a number as a switch or an import file gives it.
@@ -293,30 +224,39 @@ impl NumberPlan {
         if let Some(rest) = digits.strip_prefix(&[0, 0]) {
             return international(rest);
         }
-        if let Some(rest) = digits.strip_prefix(self.default.international_prefix) {
-            return international(rest);
+        if let Some(prefix) = self.default.international {
+            let (prefix, n) = digit_values(prefix);
+            if let Some(rest) = digits.strip_prefix(&prefix[..n]) {
+                return international(rest);
+            }
         }
         self.national(digits)
     }
 
     fn national(&self, digits: &[u8]) -> Result<E164, NumberError> {
-        let country = self.default;
-        let nsn = match (country.trunk_prefix, country.plan) {
+        let nsn = match self.default.trunk.map(digit_values) {
             // NANP numbers are dialed with the trunk 1 only as 11 digits; ten digits
             // starting with 1 are simply invalid.
-            (Some(t), Plan::Nanp) if digits.len() == 11 && digits[0] == t => &digits[1..],
-            (Some(t), Plan::Digits { .. }) if digits.first() == Some(&t) => &digits[1..],
-            _ => digits,
+            Some((t, 1)) if self.plan.code == 1 => {
+                if digits.len() == 11 && digits[0] == t[0] {
+                    &digits[1..]
+                } else {
+                    digits
+                }
+            }
+            Some((t, n)) => digits.strip_prefix(&t[..n]).unwrap_or(digits),
+            None => digits,
         };
-        assemble(country, nsn)
+        assemble(self.plan, nsn)
     }
 }
 
-/// ISO codes of every supported country, for messages.
+/// ISO codes of every region with a numbering plan (non-geographic codes aside).
 pub fn supported_countries() -> Vec<&'static str> {
-    COUNTRIES
+    REGIONS
         .iter()
-        .flat_map(|c| c.iso.iter().copied())
+        .map(|r| r.iso)
+        .filter(|iso| *iso != "001")
         .collect()
 }
 
@@ -352,29 +292,30 @@ fn international(digits: &[u8]) -> Result<E164, NumberError> {
         let code = digits[..cc_len]
             .iter()
             .fold(0u16, |acc, d| acc * 10 + u16::from(*d));
-        if let Some(country) = COUNTRIES.iter().find(|c| c.code == code) {
-            return assemble(country, &digits[cc_len..]);
+        if let Some(plan) = code_plan(code) {
+            return assemble(plan, &digits[cc_len..]);
         }
     }
     Err(NumberError::UnknownCountry)
 }
 
-fn assemble(country: &'static Country, nsn: &[u8]) -> Result<E164, NumberError> {
+fn assemble(country: &'static CodePlan, nsn: &[u8]) -> Result<E164, NumberError> {
     let invalid = NumberError::InvalidForCountry {
         country: country.name,
     };
-    let valid = match country.plan {
-        Plan::Nanp => {
-            nsn.len() == 10
-                && nsn[0] >= 2
-                && !(nsn[1] == 1 && nsn[2] == 1)
-                && nsn[1] != 9
-                && nsn[3] >= 2
-                && !(nsn[4] == 1 && nsn[5] == 1)
-        }
-        Plan::Digits { min, max, first } => {
-            (usize::from(min)..=usize::from(max)).contains(&nsn.len()) && first & (1 << nsn[0]) != 0
-        }
+    let valid = if country.code == 1 {
+        // NPA-NXX-XXXX with N = 2-9, no N11 codes and no N9X area codes (reserved for
+        // expansion).
+        nsn.len() == 10
+            && nsn[0] >= 2
+            && !(nsn[1] == 1 && nsn[2] == 1)
+            && nsn[1] != 9
+            && nsn[3] >= 2
+            && !(nsn[4] == 1 && nsn[5] == 1)
+    } else {
+        nsn.len() < 32
+            && country.lengths & (1 << nsn.len()) != 0
+            && nsn.first().is_some_and(|d| country.first & (1 << d) != 0)
     };
     if !valid {
         if nsn.len() < 4 {
@@ -544,7 +485,9 @@ mod tests {
         assert_eq!(us().normalize("555 0101"), Err(nanp));
         assert_eq!(
             us().normalize("+44 4700 900123"),
-            Err(NumberError::InvalidForCountry { country: "UK" })
+            Err(NumberError::InvalidForCountry {
+                country: "United Kingdom"
+            })
         );
         assert_eq!(us().normalize("+33 1 23"), Err(NumberError::TooShort));
     }
@@ -577,6 +520,9 @@ mod tests {
     fn unsupported_default_country_is_named_in_the_error() {
         let err = NumberPlan::for_country("XX").unwrap_err();
         assert_eq!(err.iso, "XX");
-        assert!(err.to_string().contains("supported: US, CA"), "{err}");
+        assert!(err.to_string().contains("e.g. US, GB"), "{err}");
+        assert!(err.count > 240, "{err}");
+        // Non-geographic codes are no one's default country.
+        assert!(NumberPlan::for_country("001").is_err());
     }
 }
