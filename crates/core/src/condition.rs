@@ -10,10 +10,10 @@
 use std::time::Duration;
 
 use crate::{
+    caller::{Caller, Channel, PreferenceSource},
     clock::Millis,
     customer::{Customer, Preference, TierId},
     plan::{LineId, QueueId, RoutePlan, TierSet},
-    router::{Caller, Channel, PreferenceSource},
 };
 
 /// How two values compare.

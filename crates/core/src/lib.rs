@@ -6,6 +6,8 @@
 //! - [`number`]: strict normalization of caller and dialed numbers to E.164.
 //! - [`customer`]: customer profiles and the concurrent directory keyed by number.
 //! - [`behaviour`]: what callers teach by behaviour (zero-outs, menu choices, last call).
+//! - [`caller`]: who is calling and how (channel, preference and where it came from): the
+//!   words conditions, the router and the ACD share, below all three.
 //! - [`plan`]: the compiled routing plan (tiers, lines, menus, queues, rules).
 //! - [`condition`]: compiled rule conditions and their allocation-free evaluation.
 //! - [`calendar`]: business hours in a time zone, with holidays.
@@ -18,6 +20,7 @@
 pub mod acd;
 pub mod behaviour;
 pub mod calendar;
+pub mod caller;
 pub mod clock;
 pub mod condition;
 pub mod customer;

@@ -34,42 +34,7 @@ pub const MAX_INTENT: usize = 64;
 /// Most rules a decision lists as matched; later matches still apply but are not listed.
 pub const MAX_LISTED_MATCHES: usize = 8;
 
-/// How the contact reaches us.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Channel {
-    #[default]
-    Voice,
-    Video,
-    Chat,
-    Email,
-    Callback,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 5] = [
-        Channel::Voice,
-        Channel::Video,
-        Channel::Chat,
-        Channel::Email,
-        Channel::Callback,
-    ];
-
-    /// The name used in rule conditions (`call.channel == "chat"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Voice => "voice",
-            Channel::Video => "video",
-            Channel::Chat => "chat",
-            Channel::Email => "email",
-            Channel::Callback => "callback",
-        }
-    }
-
-    /// A one-bit mask, for conditions over sets of channels.
-    pub fn bit(self) -> u8 {
-        1 << self as u8
-    }
-}
+pub use crate::caller::{Caller, Channel, PreferenceSource};
 
 /// A new call as the switch describes it.
 #[derive(Clone, Copy, Debug)]
@@ -87,27 +52,6 @@ pub struct CallRequest<'a> {
 pub enum Input<'a> {
     Digits(&'a str),
     Intent(&'a str),
-}
-
-/// Where the routing preference came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PreferenceSource {
-    None,
-    Explicit,
-    LearnedZeroOut,
-    LearnedChoice,
-}
-
-/// Everything routing knows about who is calling.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub number: Result<E164, NumberError>,
-    pub customer: Option<Arc<Customer>>,
-    pub tier: TierId,
-    pub preference: Preference,
-    pub source: PreferenceSource,
-    pub repeat: bool,
-    pub learned: Learned,
 }
 
 /// What the switch should do with the call.

@@ -1,0 +1,200 @@
+//! Calls offered to agents: connected, ended (wrap-up), not answered, not confirmed in
+//! time, or withdrawn when the caller hangs up first.
+
+use super::*;
+
+impl Acd {
+    /// Removes a waiting call (the caller hung up). False if it was not waiting.
+    /// The agent holding a call (offered or connected), if any.
+    pub fn holder_of(&self, call_id: &str) -> Option<Arc<Agent>> {
+        self.held.get(call_id).map(|a| Arc::clone(&a))
+    }
+
+    /// The caller hung up after their call was offered to an agent but before it was
+    /// connected: the agent is free again and looks for the next call. A call already
+    /// connected is ended, not abandoned.
+    pub fn withdraw_offer(
+        &self,
+        call_id: &str,
+        now: Millis,
+    ) -> Result<Option<Assignment>, AcdError> {
+        let agent = self.holder_of(call_id).ok_or(AcdError::NotHolding)?;
+        if agent.state() == AgentState::OnCall {
+            return Err(AcdError::CallConnected);
+        }
+        self.step(&agent, AgentState::Reserved, AgentState::Available, now)?;
+        lock(&agent.holding).take();
+        self.held.remove(call_id);
+        Ok(self.offer_agent(&agent, now))
+    }
+
+    /// The switch connected the agent to the call they were offered.
+    pub fn connected(&self, agent_id: &str, call_id: &str, now: Millis) -> Result<(), AcdError> {
+        let agent = self.holder(agent_id, call_id)?;
+        self.step(&agent, AgentState::Reserved, AgentState::OnCall, now)?;
+        agent.missed.store(0, SeqCst);
+        Ok(())
+    }
+
+    /// The call ended; the agent wraps up for the call's queue's wrap-up time. Returns the
+    /// call's handle time: talk plus that wrap-up time.
+    pub fn ended(
+        &self,
+        agent_id: &str,
+        call_id: &str,
+        now: Millis,
+    ) -> Result<std::time::Duration, AcdError> {
+        let agent = self.holder(agent_id, call_id)?;
+        let queue = lock(&agent.holding).as_ref().map(|(_, q)| *q);
+        let wrap_up = queue.map_or(std::time::Duration::ZERO, |q| {
+            self.at(q).spec.load().wrap_up
+        });
+        let until = Millis(
+            now.0
+                .saturating_add(u64::try_from(wrap_up.as_millis()).unwrap_or(u64::MAX)),
+        );
+        agent.wrap_up_until.store(until.0, SeqCst);
+        let talk = now.since(agent.since());
+        self.step(&agent, AgentState::OnCall, AgentState::WrapUp, now)?;
+        if let Some(q) = queue {
+            let sample = u64::try_from((talk + wrap_up).as_millis()).unwrap_or(u64::MAX);
+            // An exponential average weighting the latest call 1/8: follows a change in
+            // the work within a few dozen calls without jumping on one long call.
+            let avg = &self.at(q).handle_ms;
+            let _ = avg.fetch_update(SeqCst, SeqCst, |old| {
+                Some(old.saturating_sub(old / 8).saturating_add(sample / 8))
+            });
+        }
+        lock(&agent.holding).take();
+        self.held.remove(call_id);
+        Ok(talk + wrap_up)
+    }
+
+    /// Agents whose wrap-up time is over become available and take the best waiting
+    /// call; returns the assignments made.
+    pub fn end_wrap_ups(&self, now: Millis) -> Vec<Assignment> {
+        let due: Vec<Arc<Agent>> = self
+            .agents
+            .iter()
+            .filter(|a| a.state() == AgentState::WrapUp && a.wrap_up_until.load(SeqCst) <= now.0)
+            .map(|a| Arc::clone(a.value()))
+            .collect();
+        due.iter()
+            // An agent who said ready, stepped away or logged out meanwhile is skipped.
+            .filter(|a| a.transition(AgentState::WrapUp, AgentState::Available, now))
+            .filter_map(|a| self.offer_agent(a, now))
+            .collect()
+    }
+
+    /// The agent did not answer: the call goes back to the head of its queue with its
+    /// arrival time; the agent goes not ready after `limit` misses in a row. Returns the
+    /// assignments this made (the call meeting another agent, the agent another call).
+    pub fn no_answer(
+        &self,
+        agent_id: &str,
+        call_id: &str,
+        limit: u32,
+        now: Millis,
+    ) -> Result<Vec<Assignment>, AcdError> {
+        let agent = self.holder(agent_id, call_id)?;
+        // After `limit` misses in a row the agent is surely away: not ready. Before that
+        // they stay available (the missed call goes to someone else first).
+        let missed = agent.missed.fetch_add(1, SeqCst) + 1;
+        let then = if missed >= limit.max(1) {
+            AgentState::NotReady
+        } else {
+            AgentState::Available
+        };
+        self.return_offer(&agent, call_id, then, "no_answer", now)
+    }
+
+    /// Offers the switch confirmed neither way within `timeout`: each call goes back to
+    /// the head of its queue and the agent to `then` (not ready, reason `offer_timeout`,
+    /// or available). Returns the expired call ids, each with the agent it was offered to
+    /// and the assignments made. This is what keeps agents from being stuck reserved.
+    pub fn expire_offers(
+        &self,
+        now: Millis,
+        timeout: std::time::Duration,
+        then: AgentState,
+    ) -> Vec<(Arc<str>, Arc<Agent>, Vec<Assignment>)> {
+        let cutoff = now.saturating_sub(timeout);
+        let expired: Vec<(Arc<str>, Arc<Agent>)> = self
+            .held
+            .iter()
+            .filter(|e| e.value().state() == AgentState::Reserved && e.value().since() <= cutoff)
+            .map(|e| (Arc::clone(e.key()), Arc::clone(e.value())))
+            .collect();
+        expired
+            .into_iter()
+            // A CONNECTED that raced the sweep wins the state change; skip those.
+            .filter_map(|(call, agent)| {
+                let next = self
+                    .return_offer(&agent, &call, then, "offer_timeout", now)
+                    .ok()?;
+                Some((call, agent, next))
+            })
+            .collect()
+    }
+
+    /// Takes an offered call back from a reserved agent and puts it at the head of its
+    /// queue; the agent goes to `then` (with `reason` if not ready).
+    pub(super) fn return_offer(
+        &self,
+        agent: &Arc<Agent>,
+        call_id: &str,
+        then: AgentState,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Vec<Assignment>, AcdError> {
+        // Hold the agent reserved while the call goes back, so that, made available, they
+        // are not offered the very call they failed to take before others see it.
+        let Some((call, queue)) = lock(&agent.holding).take() else {
+            return Err(AcdError::NotHolding);
+        };
+        if agent.state() != AgentState::Reserved {
+            *lock(&agent.holding) = Some((call, queue));
+            return Err(AcdError::IllegalTransition {
+                from: agent.state().as_str(),
+                to: then.as_str(),
+            });
+        }
+        self.held.remove(call_id);
+        let q = &self.at(queue);
+        let retired_to = self.moves_to(queue, &q.spec.load());
+        let mut made: Vec<Assignment> = Vec::new();
+        if let Some(fallback) = retired_to {
+            // Its queue was removed meanwhile: it goes where that queue's calls went.
+            if let Ok(Placed::Assigned(a)) = self.enqueue(fallback, call, now) {
+                made.push(a);
+            }
+        } else {
+            // Back at the head of its queue: its own key, or just ahead of the head.
+            let mut waiting = q.lock_waiting();
+            let own = Self::key(&q.spec.load(), call.priority, call.arrived);
+            let neg_key = waiting
+                .keys()
+                .next()
+                .map_or(own, |head| own.min(head.neg_key - 1));
+            let key = WaitKey {
+                neg_key,
+                seq: self.seq.fetch_add(1, SeqCst),
+            };
+            self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
+            waiting.insert(key, call);
+            drop(waiting);
+            // Two assignments can come of this: the call meeting another agent, and the
+            // agent (made available) taking another waiting call. Both must go out.
+            made.extend(self.offer_queue(queue, now));
+        }
+        if then == AgentState::NotReady {
+            *lock(&agent.reason) = Some(reason.into());
+        }
+        if self.step(agent, AgentState::Reserved, then, now).is_ok()
+            && then == AgentState::Available
+        {
+            made.extend(self.offer_agent(agent, now));
+        }
+        Ok(made)
+    }
+}
