@@ -405,3 +405,39 @@ async fn rules_that_read_the_menu_answers_apply_after_each_answer() {
         e.notes
     );
 }
+
+#[tokio::test]
+async fn a_social_contact_is_routed_and_rules_can_tell_its_channel() {
+    // A rule ahead of all the others, so nothing earlier takes the contact.
+    let config = switchboard_config::DEFAULT_CONFIG.replacen(
+        "[[rules]]",
+        "[[rules]]\nname = \"social-first\"\nwhen = 'call.channel == \"social\"'\nthen = { queue = \"care\" }\n\n[[rules]]",
+        1,
+    );
+    let server = start_with(&config).await;
+    let mut c = server.routing().await;
+    let d = c
+        .route_call(pb::RouteCallRequest {
+            call_id: "soc-1".into(),
+            caller: EMMA_STANDARD.into(),
+            dialed: MAIN_LINE.into(),
+            channel: pb::Channel::Social.into(),
+            switch_id: "sbc-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(d.reason, "rule social-first", "{d:?}");
+    let voice = c
+        .route_call(pb::RouteCallRequest {
+            call_id: "voice-1".into(),
+            caller: EMMA_STANDARD.into(),
+            dialed: MAIN_LINE.into(),
+            channel: pb::Channel::Voice.into(),
+            switch_id: "sbc-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(voice.reason, "rule social-first");
+}

@@ -922,7 +922,8 @@ mod tests {
         assert_eq!(
             error("call.channel == \"sms\""),
             (
-                "unknown channel \"sms\" (expected voice, video, chat, email, callback)".into(),
+                "unknown channel \"sms\" (expected voice, video, chat, email, callback, social)"
+                    .into(),
                 "\"sms\"".into()
             )
         );

@@ -19,15 +19,18 @@ pub enum Channel {
     Chat,
     Email,
     Callback,
+    /// A post or direct message on a social network.
+    Social,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [
+    pub const ALL: [Channel; 6] = [
         Channel::Voice,
         Channel::Video,
         Channel::Chat,
         Channel::Email,
         Channel::Callback,
+        Channel::Social,
     ];
 
     /// The name used in rule conditions (`call.channel == "chat"`).
@@ -38,6 +41,7 @@ impl Channel {
             Channel::Chat => "chat",
             Channel::Email => "email",
             Channel::Callback => "callback",
+            Channel::Social => "social",
         }
     }
 

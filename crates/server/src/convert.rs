@@ -23,6 +23,7 @@ pub(crate) fn channel(value: i32) -> Result<Channel, ApiError> {
         Ok(pb::Channel::Chat) => Ok(Channel::Chat),
         Ok(pb::Channel::Email) => Ok(Channel::Email),
         Ok(pb::Channel::Callback) => Ok(Channel::Callback),
+        Ok(pb::Channel::Social) => Ok(Channel::Social),
         Err(_) => Err(ApiError::invalid(
             "channel",
             format!("unknown value {value}"),
