@@ -3,7 +3,7 @@
 
 use jiff::{Timestamp, tz::TimeZone};
 
-use crate::{clock::Millis, condition::days_from_civil};
+use crate::clock::{Millis, days_from_civil};
 
 /// Days of the week, Monday first, as config writes them.
 pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -87,7 +87,7 @@ impl Calendar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::condition::parse_date;
+    use crate::clock::parse_date;
 
     fn support_hours() -> Calendar {
         let weekday = vec![(8 * 60, 20 * 60)];

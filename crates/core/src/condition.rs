@@ -10,10 +10,11 @@
 use std::time::Duration;
 
 use crate::{
+    calendar::Calendar,
     caller::{Caller, Channel, PreferenceSource},
     clock::Millis,
     customer::{Customer, Preference, TierId},
-    plan::{LineId, QueueId, RoutePlan, TierSet},
+    ids::{LineId, QueueId, TierSet},
 };
 
 /// How two values compare.
@@ -220,10 +221,20 @@ impl LiveQueues for NoLiveQueues {
     }
 }
 
+/// What conditions read of the routing plan that holds them: the learning window, names
+/// for explanations, and calendars. A trait, so that conditions sit below the plan.
+pub trait PlanFacts {
+    /// How many recent calls the zero-out count looks back over.
+    fn zero_out_window(&self) -> u8;
+    fn tier_name(&self, tier: TierId) -> &str;
+    fn line_name(&self, line: LineId) -> &str;
+    fn calendar(&self, index: u16) -> Option<&Calendar>;
+}
+
 /// Everything a condition can look at.
 #[derive(Clone, Copy)]
 pub struct Facts<'a> {
-    pub plan: &'a RoutePlan,
+    pub plan: &'a dyn PlanFacts,
     pub caller: &'a Caller,
     /// The line the call is on (after any redirect).
     pub line: LineId,
@@ -497,63 +508,7 @@ impl Condition {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day number (inverse of [`days_from_civil`]).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Reads `YYYY-MM-DD` (anything after the date, such as a time, is ignored) as a day
-/// number; `None` for anything else, including impossible dates.
-pub fn parse_date(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    if b.len() > 10 && !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let s = text.get(r)?;
-        if !s.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
-        return None;
-    }
-    Some(days_from_civil(i64::from(y), m, d))
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
+pub use crate::clock::{civil_from_days, days_from_civil, parse_date};
 
 fn format_date(days: i64) -> String {
     let (y, m, d) = civil_from_days(days);
@@ -567,9 +522,7 @@ impl Number {
             Number::Const(v) => *v,
             Number::LifetimeValue => customer.map_or(0.0, |c| c.lifetime_value),
             Number::Influence => customer.map_or(0.0, |c| f64::from(c.influence)),
-            Number::ZeroOuts => {
-                f64::from(f.caller.learned.zero_outs(f.plan.learning.zero_out.window))
-            }
+            Number::ZeroOuts => f64::from(f.caller.learned.zero_outs(f.plan.zero_out_window())),
             Number::Attr(key) => attr(customer, key)?.trim().parse::<f64>().ok()?,
             Number::Queue(q, metric) => match metric {
                 QueueMetric::Waiting => f.live.waiting(*q) as f64,
@@ -671,11 +624,7 @@ impl Test {
                 (Some(a), Some(b)) => cmp.holds(a, b),
                 _ => false,
             },
-            Test::Open(cal) => f
-                .plan
-                .calendars
-                .get(usize::from(*cal))
-                .is_some_and(|c| c.is_open(f.now)),
+            Test::Open(cal) => f.plan.calendar(*cal).is_some_and(|c| c.is_open(f.now)),
             Test::RepeatWithin(window) => caller
                 .learned
                 .last_call
@@ -695,7 +644,7 @@ impl Test {
             Test::Flag(Flag::Known) => caller.customer.is_some().to_string(),
             Test::Flag(Flag::Repeat) => caller.repeat.to_string(),
             Test::Flag(Flag::Const(b)) => b.to_string(),
-            Test::Tier(..) | Test::TierIn(_) => f.plan.tier(caller.tier).name.clone(),
+            Test::Tier(..) | Test::TierIn(_) => f.plan.tier_name(caller.tier).to_owned(),
             Test::PreferenceIn(_) => {
                 let source = match caller.source {
                     PreferenceSource::None => "",
@@ -705,7 +654,7 @@ impl Test {
                 };
                 format!("{}{source}", caller.preference)
             }
-            Test::LineIn(_) => f.plan.line(f.line).name.clone(),
+            Test::LineIn(_) => f.plan.line_name(f.line).to_owned(),
             Test::ChannelIn(_) => f.channel.as_str().to_owned(),
             Test::Number(a, _, b) => {
                 let (a, b) = (a.describe(f), b.describe(f));
@@ -722,7 +671,7 @@ impl Test {
                 None => "unknown caller".to_owned(),
             },
             Test::Date(a, _, b) => format!("{} vs {}", a.describe(f), b.describe(f)),
-            Test::Open(cal) => match f.plan.calendars.get(usize::from(*cal)) {
+            Test::Open(cal) => match f.plan.calendar(*cal) {
                 Some(c) => c.describe(f.now),
                 None => "no such calendar".to_owned(),
             },

@@ -2,6 +2,11 @@
 //! the call goes. Plain synchronous Rust with no async runtime, RPC or I/O, so a test, a
 //! benchmark or a simulator with a virtual clock can drive it directly.
 //!
+//! The modules form layers without cycles (`tests/layers.rs` checks it): `clock`,
+//! `number` and `text` at the bottom; customers, learned behaviour, ids, calendars and
+//! the caller's vocabulary above them; conditions (which read the plan through
+//! [`condition::PlanFacts`]), then the plan; the ACD and statistics; the router on top.
+//!
 //! Layout:
 //! - [`number`]: strict normalization of caller and dialed numbers to E.164.
 //! - [`customer`]: customer profiles and the concurrent directory keyed by number.
@@ -14,7 +19,8 @@
 //! - [`router`]: the route path, menu input, explanations and idempotent call state.
 //! - [`acd`]: agents, waiting calls and race-free matching of the two.
 //! - [`stats`]: call counters per queue and tier (service level, speed of answer).
-//! - [`clock`]: time as milliseconds, always passed in.
+//! - [`ids`]: the ids of a plan's lines, menus, queues and rules, and tier sets.
+//! - [`clock`]: time as milliseconds, always passed in, and civil dates.
 //! - [`text`]: values from outside shown back in messages, bounded.
 
 pub mod acd;
@@ -24,6 +30,7 @@ pub mod caller;
 pub mod clock;
 pub mod condition;
 pub mod customer;
+pub mod ids;
 pub mod number;
 pub mod plan;
 pub mod router;

@@ -11,36 +11,7 @@ use crate::{
     number::{E164, NumberPlan},
 };
 
-macro_rules! id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub u16);
-
-        impl $name {
-            pub fn index(self) -> usize {
-                usize::from(self.0)
-            }
-        }
-    };
-}
-
-id!(
-    /// Index of a line in [`RoutePlan::lines`].
-    LineId
-);
-id!(
-    /// Index of a menu in [`RoutePlan::menus`].
-    MenuId
-);
-id!(
-    /// Index of a queue in [`RoutePlan::queues`].
-    QueueId
-);
-id!(
-    /// Index of a rule in [`RoutePlan::rules`], which is also its evaluation order.
-    RuleId
-);
+pub use crate::ids::{LineId, MAX_TIERS, MenuId, QueueId, RuleId, TierSet};
 
 /// A published service standard: answer `percent` of calls within `within`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -54,22 +25,6 @@ pub struct Tier {
     pub name: String,
     pub base_priority: i32,
     pub standard: ServiceStandard,
-}
-
-/// A set of tiers as a bit mask (tiers are limited to [`MAX_TIERS`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct TierSet(pub u32);
-
-pub const MAX_TIERS: usize = 32;
-
-impl TierSet {
-    pub fn contains(self, tier: TierId) -> bool {
-        tier.0 < 32 && self.0 & (1 << tier.0) != 0
-    }
-
-    pub fn insert(&mut self, tier: TierId) {
-        self.0 |= 1 << tier.0;
-    }
 }
 
 /// Where a call goes next: a menu to play or a queue to wait in.
@@ -498,5 +453,23 @@ impl fmt::Display for TargetName<'_> {
             Target::Menu(m) => write!(f, "menu {}", self.plan.menu(m).name),
             Target::Queue(q) => write!(f, "queue {}", self.plan.queue(q).name),
         }
+    }
+}
+
+impl crate::condition::PlanFacts for RoutePlan {
+    fn zero_out_window(&self) -> u8 {
+        self.learning.zero_out.window
+    }
+
+    fn tier_name(&self, tier: TierId) -> &str {
+        &self.tier(tier).name
+    }
+
+    fn line_name(&self, line: LineId) -> &str {
+        &self.line(line).name
+    }
+
+    fn calendar(&self, index: u16) -> Option<&Calendar> {
+        self.calendars.get(usize::from(index))
     }
 }
