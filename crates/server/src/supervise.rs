@@ -57,6 +57,15 @@ impl Stream for FloorStream {
 
 /// `Admin.WatchFloor`.
 pub(crate) fn watch_floor(app: &App, req: pb::WatchFloorRequest) -> Result<FloorStream, ApiError> {
+    watch_floor_within(app, req, SLOW_WATCHER)
+}
+
+/// `Admin.WatchFloor`, cutting off a watcher that leaves changes untaken for `slow`.
+fn watch_floor_within(
+    app: &App,
+    req: pb::WatchFloorRequest,
+    slow: Duration,
+) -> Result<FloorStream, ApiError> {
     if req.last_event_id.len() > MAX_EVENT_ID || req.last_event_id.chars().any(char::is_control) {
         return Err(ApiError::invalid(
             "last_event_id",
@@ -82,7 +91,7 @@ pub(crate) fn watch_floor(app: &App, req: pb::WatchFloorRequest) -> Result<Floor
             match events {
                 Ok(events) => {
                     for e in events {
-                        match tokio::time::timeout(SLOW_WATCHER, tx.send(e.event.clone())).await {
+                        match tokio::time::timeout(slow, tx.send(e.event.clone())).await {
                             Ok(Ok(())) => {}
                             Ok(Err(_)) => return,
                             Err(_) => {
@@ -368,4 +377,70 @@ pub(crate) fn open_queue(
         tracing::info!(queue = %req.queue, "supervisor opened a queue");
     }
     Ok(floor::queue_now(app, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use switchboard_core::{Millis, acd::AgentProfile};
+    use tokio_stream::StreamExt;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_watcher_that_stops_taking_changes_is_cut_off_with_resource_exhausted() {
+        let config = switchboard_config::load_default().unwrap();
+        let (app, _) = App::new(
+            config,
+            &crate::CustomerSource::None,
+            Arc::new(crate::SystemClock),
+        )
+        .unwrap();
+        let mut stream = watch_floor_within(
+            &app,
+            pb::WatchFloorRequest::default(),
+            Duration::from_millis(200),
+        )
+        .unwrap();
+        // The snapshot, taken; then 400 agents log in, 400 changes at the next comparison,
+        // more than the stream holds, and nobody takes them.
+        let first = stream.next().await.unwrap().unwrap();
+        assert!(matches!(
+            first.change,
+            Some(pb::floor_event::Change::Snapshot(_))
+        ));
+        for n in 0..400 {
+            app.router
+                .acd()
+                .log_in(
+                    AgentProfile {
+                        id: format!("a{n}"),
+                        endpoint: format!("sip:a{n}@pbx"),
+                        skills: vec![("general".into(), 5)],
+                        tags: vec![],
+                    },
+                    Millis::now(),
+                )
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let mut taken = 0;
+        let end = loop {
+            match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+                Ok(Some(Ok(_))) => taken += 1,
+                Ok(Some(Err(status))) => break status,
+                other => {
+                    panic!("expected the stream to end with a status, got {other:?} after {taken}")
+                }
+            }
+        };
+        assert_eq!(end.code(), tonic::Code::ResourceExhausted, "{end:?}");
+        assert!(end.message().contains("last event id"), "{end:?}");
+        assert!(
+            (256..400).contains(&taken),
+            "the buffered changes came first: {taken}"
+        );
+        assert!(stream.next().await.is_none(), "nothing after the status");
+    }
 }
