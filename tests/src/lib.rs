@@ -237,6 +237,34 @@ pub async fn route_main(server: &TestServer, id: &str, caller: &str) -> pb::Deci
         .into_inner()
 }
 
+/// Switch `sbc-1`'s assignment stream.
+pub async fn assignments(server: &TestServer) -> Streaming<pb::Assignment> {
+    server
+        .routing()
+        .await
+        .watch_assignments(pb::WatchAssignmentsRequest {
+            switch_id: "sbc-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Reports `kind` for `call` (with its agent, when it names one); it must be accepted.
+pub async fn report(server: &TestServer, call: &str, kind: pb::CallEventKind, agent: &str) {
+    server
+        .routing()
+        .await
+        .report_call_event(pb::CallEvent {
+            call_id: call.into(),
+            kind: kind.into(),
+            agent_id: agent.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
 /// An agent logging in available with one skill at `proficiency`.
 pub fn agent_with(id: &str, skill: &str, proficiency: u32) -> pb::SetAgentStateRequest {
     pb::SetAgentStateRequest {

@@ -102,20 +102,6 @@ async fn route(server: &TestServer, id: &str, caller: &str) -> pb::Decision {
     route_main(server, id, caller).await
 }
 
-async fn event(server: &TestServer, call: &str, kind: pb::CallEventKind, agent: &str) {
-    server
-        .routing()
-        .await
-        .report_call_event(pb::CallEvent {
-            call_id: call.into(),
-            kind: kind.into(),
-            agent_id: agent.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn watch_floor_starts_with_every_queue_and_then_tells_each_change() {
     let server = start().await;
@@ -175,7 +161,7 @@ async fn watch_floor_starts_with_every_queue_and_then_tells_each_change() {
     let ann = view.agent("ann").unwrap();
     assert_eq!(ann.state(), pb::AgentState::Reserved);
     assert_eq!(ann.call_queue, "operator");
-    event(&server, "f1", pb::CallEventKind::Connected, "ann").await;
+    report(&server, "f1", pb::CallEventKind::Connected, "ann").await;
     until(&mut floor, &mut view, |v| {
         v.agent("ann")
             .is_some_and(|a| a.state() == pb::AgentState::OnCall && a.answered_today == 1)
@@ -192,7 +178,7 @@ async fn watch_floor_starts_with_every_queue_and_then_tells_each_change() {
     assert!(q.average_speed_of_answer.is_some());
 
     // She logs out after the call: her row goes.
-    event(&server, "f1", pb::CallEventKind::Ended, "ann").await;
+    report(&server, "f1", pb::CallEventKind::Ended, "ann").await;
     let mut out = operator("ann");
     out.state = pb::AgentState::LoggedOut.into();
     out.skills.clear();

@@ -7,9 +7,7 @@ use std::{sync::Arc, time::Duration};
 use switchboard_proto::v1::{self as pb, decision::Action};
 use switchboard_server::SystemClock;
 use switchboard_tests::*;
-use tonic::{Code, Streaming};
-
-const SWITCH: &str = "sbc-1";
+use tonic::Code;
 
 async fn route(server: &TestServer, id: &str, caller: &str) -> pb::Decision {
     route_main(server, id, caller).await
@@ -57,18 +55,6 @@ async fn audit(server: &TestServer) -> Vec<pb::AuditEntry> {
         .unwrap()
         .into_inner()
         .entries
-}
-
-async fn watch(server: &TestServer) -> Streaming<pb::Assignment> {
-    server
-        .routing()
-        .await
-        .watch_assignments(pb::WatchAssignmentsRequest {
-            switch_id: SWITCH.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
 }
 
 fn billing_agent(id: &str) -> pb::SetAgentStateRequest {
@@ -286,7 +272,7 @@ async fn a_supervisor_puts_an_agent_not_ready_or_logs_them_out_but_not_mid_call(
 #[tokio::test]
 async fn a_closed_queue_sends_waiting_and_new_calls_to_voicemail_until_reopened() {
     let server = start().await;
-    let mut stream = watch(&server).await;
+    let mut stream = assignments(&server).await;
     to_billing(&server, "v1").await;
     let mut admin = server.admin().await;
     let row = admin
