@@ -266,7 +266,7 @@ fn benches(c: &mut Criterion) {
                         let (placed, took) = timed(|| acd.enqueue(IDLE_QUEUE, call, NOW));
                         if let Placed::Assigned(a) = placed.unwrap() {
                             let mut next = acd.withdraw_offer(&a.call.call_id, NOW).unwrap();
-                            while let Some(a) = next {
+                            while let Some(a) = next.pop() {
                                 next = acd.withdraw_offer(&a.call.call_id, NOW).unwrap();
                             }
                         }
@@ -338,7 +338,7 @@ fn benches(c: &mut Criterion) {
                     let id = format!("ready-{t}");
                     each(iters, |_| {
                         let (offered, took) = timed(|| acd.ready(&id, NOW));
-                        let a = offered.unwrap().expect("a call was waiting");
+                        let a = offered.unwrap().pop().expect("a call was waiting");
                         acd.no_answer(&id, &a.call.call_id, 1, NOW).unwrap();
                         took
                     })
@@ -371,7 +371,7 @@ fn benches(c: &mut Criterion) {
                     let id = format!("idle-new-{t}");
                     each(iters, |i| {
                         let (offered, took) = timed(|| acd.ready(&id, Millis(NOW.0 + i)));
-                        assert!(offered.unwrap().is_none());
+                        assert!(offered.unwrap().is_empty());
                         acd.not_ready(&id, "bench", NOW).unwrap();
                         took
                     })

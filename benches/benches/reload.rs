@@ -48,6 +48,7 @@ fn busy_router() -> Router {
                 endpoint: format!("sip:agent-{i}@pbx"),
                 skills,
                 tags: vec![],
+                capacity: Default::default(),
             },
             NOW,
         )
@@ -63,6 +64,7 @@ fn busy_router() -> Router {
             callback: false,
             tier: switchboard_core::TierId(0),
             max_wait_met: false,
+            channel: Default::default(),
         };
         acd.enqueue(QueueId((i % QUEUES) as u16), call, NOW)
             .unwrap();

@@ -91,6 +91,7 @@ pub fn agent(id: String, skills: impl IntoIterator<Item = usize>) -> AgentProfil
             .map(|s| (format!("skill_{s}"), 5))
             .collect(),
         tags: vec![],
+        capacity: Default::default(),
     }
 }
 
@@ -104,6 +105,7 @@ pub fn call(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
         callback: false,
         tier: TierId(0),
         max_wait_met: false,
+        channel: Default::default(),
     }
 }
 

@@ -279,6 +279,19 @@ pub fn agent_with(id: &str, skill: &str, proficiency: u32) -> pb::SetAgentStateR
     }
 }
 
+/// An agent as `GetAgent` shows them; the agent must exist.
+pub async fn agent_view(server: &TestServer, id: &str) -> pb::Agent {
+    server
+        .agents()
+        .await
+        .get_agent(pb::GetAgentRequest {
+            agent_id: id.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 /// The caller at a menu answers `digits`; the request must succeed.
 pub async fn press(c: &mut RoutingClient<Channel>, id: &str, digits: &str) -> pb::Decision {
     c.submit_input(pb::SubmitInputRequest {

@@ -54,18 +54,6 @@ async fn login(server: &TestServer, request: pb::SetAgentStateRequest) -> pb::Ag
         .into_inner()
 }
 
-async fn agent_view(server: &TestServer, id: &str) -> pb::Agent {
-    server
-        .agents()
-        .await
-        .get_agent(pb::GetAgentRequest {
-            agent_id: id.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-}
-
 fn state(id: &str, state: pb::AgentState) -> pb::SetAgentStateRequest {
     pb::SetAgentStateRequest {
         agent_id: id.into(),
@@ -858,13 +846,39 @@ async fn bad_agent_requests_are_refused_naming_the_field_or_state() {
         Code::InvalidArgument,
         "endpoint: required to log in (a SIP URI or extension)",
     );
-    let mut chat = senior("x");
-    chat.capacity.insert("chat".into(), 3);
-    refuse(
-        agents.set_agent_state(chat).await,
-        Code::InvalidArgument,
-        "capacity: channel \"chat\": only voice calls are routed so far",
-    );
+    for (capacity, message) in [
+        (
+            vec![("fax", 1)],
+            "capacity: unknown channel \"fax\": one of voice, chat, email, social",
+        ),
+        (
+            vec![("callback", 1)],
+            "capacity: \"callback\" counts as voice: give capacity.voice",
+        ),
+        (
+            vec![("voice", 2)],
+            "capacity.voice: an agent takes one voice call at a time (got 2)",
+        ),
+        (
+            vec![("chat", 33)],
+            "capacity.chat: at most 32 at a time (got 33)",
+        ),
+        (
+            vec![("voice", 0), ("chat", 0)],
+            "capacity: an agent must be able to take some work (every channel is 0)",
+        ),
+    ] {
+        let mut bad = senior("x");
+        bad.capacity = capacity
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        refuse(
+            agents.set_agent_state(bad).await,
+            Code::InvalidArgument,
+            message,
+        );
+    }
     refuse(
         agents.set_agent_state(senior("")).await,
         Code::InvalidArgument,

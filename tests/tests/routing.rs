@@ -141,6 +141,7 @@ async fn preferences_choose_a_shorter_menu_or_skip_it() {
                 endpoint: format!("sip:{id}@pbx"),
                 skills: vec![("technical".into(), 5)],
                 tags: vec![],
+                capacity: Default::default(),
             },
             clock.now(),
         )

@@ -28,6 +28,7 @@ use std::{
 
 use switchboard_core::{RoutePlan, acd::AgentState};
 
+mod capacity;
 mod condition;
 pub mod customers;
 pub mod diagnostic;

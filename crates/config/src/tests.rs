@@ -1342,7 +1342,7 @@ fn the_coaching_standard_and_the_service_level_window_are_read_and_checked() {
         errors(&text),
         [format!(
             "{}: coaching.min_calls: 0 is out of range (1 to 100000)",
-            at(&text, "0\n\n# Tiers")
+            at(&text, "0\n\n# What an agent may work")
         )]
     );
     let text = edited("handle_time = \"8m\"", "handle_time = \"soon\"");

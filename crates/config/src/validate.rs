@@ -355,6 +355,7 @@ pub(crate) fn validate(
         None => Some(DEFAULT_SERVICE_LEVEL_WINDOW),
     };
     let coaching = coaching_standard(c, &raw.coaching);
+    let capacity = crate::capacity::capacity(c, &raw.capacity);
 
     // Store.
     let store_path = match (&raw.store.enabled, &raw.store.path) {
@@ -1201,6 +1202,7 @@ pub(crate) fn validate(
             same_agent_for: same_agent_for?,
         },
         coaching: coaching?,
+        capacity: capacity?,
     });
     match plan {
         Ok(plan) => Some((
@@ -1495,6 +1497,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
     let mut learning = None;
     let mut calls = None;
     let mut coaching = None;
+    let mut capacity = None;
     let mut tiers: Option<S<Vec<S<crate::raw::RawTier>>>> = None;
     let mut lines: Option<S<BTreeMap<String, S<crate::raw::RawLine>>>> = None;
     let mut queues: Option<S<BTreeMap<String, S<crate::raw::RawQueue>>>> = None;
@@ -1509,6 +1512,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
         once(c, &mut learning, part.learning, "learning");
         once(c, &mut calls, part.calls, "calls");
         once(c, &mut coaching, part.coaching, "coaching");
+        once(c, &mut capacity, part.capacity, "capacity");
         if let Some(t) = part.tiers {
             tiers = Some(match tiers.take() {
                 None => t,
@@ -1554,6 +1558,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
         learning: learning.map(S::into_inner).unwrap_or_default(),
         calls: calls.map(S::into_inner).unwrap_or_default(),
         coaching: coaching.map(S::into_inner).unwrap_or_default(),
+        capacity: capacity.map(S::into_inner).unwrap_or_default(),
         tiers: tiers?,
         lines: lines?,
         menus,

@@ -39,6 +39,7 @@ use dashmap::DashMap;
 use crate::FastHash;
 
 use crate::{
+    caller::Channel,
     clock::Millis,
     customer::{Preference, TierId},
     plan::{MaxWaitAction, Queue, QueueId},
@@ -96,6 +97,9 @@ pub struct AgentProfile {
     /// Skill names with proficiency 1 to 10.
     pub skills: Vec<(String, u8)>,
     pub tags: Vec<String>,
+    /// How much work of each lane the agent may hold at once.
+    #[serde(default)]
+    pub capacity: Limits,
 }
 
 /// A logged-in agent: an immutable profile and the atomics that change.
@@ -131,6 +135,12 @@ pub struct Agent {
     staffing: Arc<AtomicU64>,
     /// Log-in order within the ACD: the last tie-break between idle agents.
     no: u32,
+    /// The cross-channel rules, shared by the ACD's agents and replaced by a reload.
+    rules: Arc<ArcSwap<LaneRules>>,
+    /// By lane, the agent's place in that lane's idle lists (see [`Agent::stamp_lane`]).
+    lane_since: [AtomicU64; LANES],
+    /// Chats, emails and social posts offered to or held by the agent.
+    items: Mutex<Vec<Item>>,
     /// The `since` the agent is listed idle under in their queues, if listed.
     listed: Mutex<Option<u64>>,
 }
@@ -152,7 +162,8 @@ pub const RAPPORT: &str = "rapport";
 /// Milliseconds in a minute: aging rates are per minute, times in milliseconds.
 const AGING_SCALE: i64 = 60_000;
 
-const EPOCH_MASK: u64 = (1 << 56) - 1;
+/// The epoch's bits in the agent's word (see `lanes` for the rest).
+const EPOCH_MASK: u64 = (1 << 37) - 1;
 
 fn pack(state: AgentState, epoch: u64) -> u64 {
     (state as u64) << 56 | (epoch & EPOCH_MASK)
@@ -193,18 +204,39 @@ impl Agent {
     }
 
     /// Moves from `from` to `to` if the agent is in `from`; the one atomic step that
-    /// claims or releases an agent.
+    /// claims or releases an agent's voice lane. A claim (available to reserved) succeeds
+    /// only if a voice call fits beside the agent's other work; the other lanes' counts
+    /// are carried over, and leaving the voice work behind (to available, not ready or
+    /// logged out) clears the voice-held bit.
     fn transition(&self, from: AgentState, to: AgentState, now: Millis) -> bool {
-        let current = self.word.load(SeqCst);
-        if AgentState::from_bits(current >> 56) != from {
-            return false;
-        }
-        let next = pack(to, (current & EPOCH_MASK) + 1);
-        if self
-            .word
-            .compare_exchange(current, next, SeqCst, SeqCst)
-            .is_ok()
-        {
+        let mut current = self.word.load(SeqCst);
+        let done = loop {
+            if AgentState::from_bits(current >> 56) != from {
+                break false;
+            }
+            if from == AgentState::Available
+                && to == AgentState::Reserved
+                && !self
+                    .rules
+                    .load()
+                    .admits(self.limits(), lanes::held(current), Lane::Voice)
+            {
+                break false;
+            }
+            let mut kept = current & (lanes::COUNTS_MASK | lanes::VOICE_HELD);
+            if matches!(
+                to,
+                AgentState::Available | AgentState::NotReady | AgentState::LoggedOut
+            ) {
+                kept &= !lanes::VOICE_HELD;
+            }
+            let next = pack(to, (current & EPOCH_MASK) + 1) | kept;
+            match self.word.compare_exchange(current, next, SeqCst, SeqCst) {
+                Ok(_) => break true,
+                Err(seen) => current = seen,
+            }
+        };
+        if done {
             if from.staffed() != to.staffed() {
                 self.staffing.fetch_add(1, SeqCst);
             }
@@ -249,6 +281,8 @@ pub struct WaitKey {
     /// Negated so that the map's first entry is the best call.
     neg_key: i64,
     seq: u64,
+    /// The lane whose map the call is in (never decides the order: `seq` is unique).
+    lane: Lane,
 }
 
 /// A call waiting in a queue.
@@ -267,6 +301,8 @@ pub struct WaitingCall {
     pub callback: bool,
     /// The caller's tier, for statistics by tier.
     pub tier: TierId,
+    /// How the customer reached us; decides the lane of capacity it takes.
+    pub channel: Channel,
     /// The call reached a queue's maximum wait once already; it is not acted on again,
     /// so two queues that overflow into each other cannot bounce it.
     pub max_wait_met: bool,
@@ -296,6 +332,16 @@ struct QueueState {
     staffed_at: AtomicU64,
     /// Why a supervisor closed the queue, while it is closed.
     closed: arc_swap::ArcSwapOption<String>,
+    /// The chat, email and social lanes: their waiting work and idle agents.
+    lanes: [LaneQueue; LANES - 1],
+}
+
+/// A non-voice lane of a queue.
+#[derive(Debug)]
+struct LaneQueue {
+    waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
+    len: AtomicUsize,
+    idle: Mutex<IdleAgents>,
 }
 
 /// What happened to a call that reached its queue's maximum wait.
@@ -419,6 +465,8 @@ pub struct Acd {
     /// Held shared while an agent is listed idle or unlisted, and exclusively while a
     /// reload rebuilds the idle lists under new policies.
     idle_gate: RwLock<()>,
+    /// The cross-channel rules every agent's claims obey.
+    rules: Arc<ArcSwap<LaneRules>>,
 }
 
 /// Bits of [`QueueState::staffed_at`] that hold the count.
@@ -479,10 +527,33 @@ impl Drop for WaitingGuard<'_> {
 }
 
 impl QueueState {
+    /// The voice lane's waiting calls, locked.
     fn lock_waiting(&self) -> WaitingGuard<'_> {
-        WaitingGuard {
-            calls: lock(&self.waiting),
-            len: &self.waiting_len,
+        self.lock_lane(Lane::Voice)
+    }
+
+    /// A lane's waiting work, locked.
+    fn lock_lane(&self, lane: Lane) -> WaitingGuard<'_> {
+        match lane {
+            Lane::Voice => WaitingGuard {
+                calls: lock(&self.waiting),
+                len: &self.waiting_len,
+            },
+            other => {
+                let l = &self.lanes[other.index() - 1];
+                WaitingGuard {
+                    calls: lock(&l.waiting),
+                    len: &l.len,
+                }
+            }
+        }
+    }
+
+    /// A lane's idle agents, locked.
+    fn lock_idle(&self, lane: Lane) -> std::sync::MutexGuard<'_, IdleAgents> {
+        match lane {
+            Lane::Voice => lock(&self.idle),
+            other => lock(&self.lanes[other.index() - 1].idle),
         }
     }
 
@@ -491,7 +562,12 @@ impl QueueState {
             handle_ms: AtomicU64::new(
                 u64::try_from(spec.handle_time.as_millis()).unwrap_or(u64::MAX),
             ),
-            idle: Mutex::new(IdleAgents::new(spec.strategy)),
+            idle: Mutex::new(IdleAgents::new(spec.strategy, Lane::Voice)),
+            lanes: [Lane::Chat, Lane::Email, Lane::Social].map(|lane| LaneQueue {
+                waiting: Mutex::new(BTreeMap::new()),
+                len: AtomicUsize::new(0),
+                idle: Mutex::new(IdleAgents::new(spec.strategy, lane)),
+            }),
             spec: ArcSwap::from_pointee(spec),
             waiting: Mutex::new(BTreeMap::new()),
             waiting_len: AtomicUsize::new(0),
@@ -522,6 +598,7 @@ impl Acd {
             staffing: Arc::new(AtomicU64::new(1)),
             agent_no: AtomicU32::new(0),
             idle_gate: RwLock::new(()),
+            rules: Arc::new(ArcSwap::from_pointee(LaneRules::default())),
         }
     }
 
@@ -612,8 +689,9 @@ impl Acd {
             let Some(to) = self.moves_to(id, &q.spec.load()) else {
                 continue;
             };
-            let calls: Vec<WaitingCall> = std::mem::take(&mut *q.lock_waiting())
-                .into_values()
+            let calls: Vec<WaitingCall> = Lane::ALL
+                .into_iter()
+                .flat_map(|lane| std::mem::take(&mut *q.lock_lane(lane)).into_values())
                 .collect();
             for call in calls {
                 // Gone from the index: the caller hung up while it moved.
@@ -626,8 +704,8 @@ impl Acd {
                 }
             }
         }
-        for a in agents.iter().filter(|a| a.state() == AgentState::Available) {
-            made.extend(self.offer_agent(a, now));
+        for a in &agents {
+            made.extend(self.freed(a, now));
         }
         Ok(Reconfigured {
             assignments: made,
@@ -639,29 +717,41 @@ impl Acd {
     /// calls take the keys the new rate gives (see [`WaitKey`]), shifted by the same
     /// amount so that a call put back at the head stays ahead of those it was before.
     fn replace_policy(&self, id: QueueId, q: &QueueState, spec: &Queue) {
-        let mut waiting = q.lock_waiting();
+        // Every lane locked (in lane order, as nowhere else takes two), since each
+        // lane's keys are made from the policy under its own lock.
+        let mut lanes = Lane::ALL.map(|lane| q.lock_lane(lane));
         let old_rate = q.spec.load().aging_per_minute;
         let new_rate = spec.aging_per_minute;
         q.spec.store(Arc::new(spec.clone()));
         if old_rate == new_rate {
             return;
         }
-        let calls = std::mem::take(&mut *waiting);
-        for (key, call) in calls {
-            let arrived = i64::try_from(call.arrived.0).unwrap_or(i64::MAX / 2);
-            let moved = WaitKey {
-                neg_key: key
-                    .neg_key
-                    .saturating_add(new_rate.saturating_sub(old_rate).saturating_mul(arrived)),
-                seq: key.seq,
-            };
-            // A call whose index entry is gone is being abandoned: let it go.
-            if let Some(mut entry) = self.waiting.get_mut(&call.call_id) {
-                *entry = (id, moved);
-                drop(entry);
-                waiting.insert(moved, call);
+        for waiting in &mut lanes {
+            let calls = std::mem::take(&mut **waiting);
+            for (key, call) in calls {
+                let arrived = i64::try_from(call.arrived.0).unwrap_or(i64::MAX / 2);
+                let moved = WaitKey {
+                    neg_key: key
+                        .neg_key
+                        .saturating_add(new_rate.saturating_sub(old_rate).saturating_mul(arrived)),
+                    ..key
+                };
+                // A call whose index entry is gone is being abandoned: let it go.
+                if let Some(mut entry) = self.waiting.get_mut(&call.call_id) {
+                    *entry = (id, moved);
+                    drop(entry);
+                    waiting.insert(moved, call);
+                }
             }
         }
+    }
+
+    /// Replaces the cross-channel rules every agent's claims obey (from a reload), and
+    /// lets agents whom the new rules free take work.
+    pub fn set_lane_rules(&self, rules: LaneRules, now: Millis) -> Vec<Assignment> {
+        self.rules.store(Arc::new(rules));
+        let agents: Vec<Arc<Agent>> = self.agents.iter().map(|a| Arc::clone(a.value())).collect();
+        agents.iter().flat_map(|a| self.freed(a, now)).collect()
     }
 }
 
@@ -695,12 +785,16 @@ mod agents;
 mod closing;
 mod figures;
 mod idle;
+mod items;
 mod journal;
+pub mod lanes;
 mod matching;
 mod offers;
 mod waiting;
 use idle::IdleAgents;
+pub use items::{Item, Stage};
 pub use journal::{AgentImage, Located};
+use lanes::{LANES, Lane, LaneRules, Limits};
 
 #[cfg(test)]
 mod tests;

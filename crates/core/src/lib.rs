@@ -27,6 +27,7 @@ pub mod acd;
 pub mod behaviour;
 pub mod calendar;
 pub mod caller;
+pub mod capacity;
 pub mod clock;
 pub mod condition;
 pub mod customer;

@@ -263,6 +263,8 @@ pub struct PlanParts {
     pub rules: Vec<Rule>,
     pub learning: Learning,
     pub coaching: AgentStandard,
+    /// What agents may hold of each channel's work, and the rules across channels.
+    pub capacity: crate::capacity::Capacity,
     /// Business-hours calendars that conditions may ask about (`open("name")`).
     pub calendars: Vec<Calendar>,
     /// Where a reload sends the waiting calls of a queue it removes.

@@ -478,10 +478,14 @@ impl Router {
             });
         }
         self.stats.ensure(plan.queues.len());
-        let reconfigured = self
+        let mut reconfigured = self
             .acd
             .reconfigure(&plan.queues, plan.fallback_queue, now)
             .map_err(|_| ReloadError::QueuesMoved)?;
+        // New cross-channel rules may free agents for more work.
+        reconfigured
+            .assignments
+            .extend(self.acd.set_lane_rules(plan.capacity.rules.clone(), now));
         for (call_id, to) in &reconfigured.moved {
             if let Some(mut state) = self.calls.get_mut(&**call_id) {
                 let since = state.queued.map_or(now, |(_, t)| t);
@@ -500,6 +504,7 @@ impl Router {
         let acd = Acd::new(plan.queues.clone());
         // Only sets the fallback: the queues are the ones just made.
         let _ = acd.reconfigure(&plan.queues, plan.fallback_queue, Millis(0));
+        acd.set_lane_rules(plan.capacity.rules.clone(), Millis(0));
         Router {
             acd,
             stats: Stats::new(plan.queues.len()),
@@ -991,6 +996,7 @@ impl Router {
             callback: false,
             tier: state.tier,
             max_wait_met: false,
+            channel: state.channel,
         };
         // The queue comes from the same plan the ACD was built from, and a call is
         // enqueued once (its id is new, or it just left a menu), so this cannot fail.

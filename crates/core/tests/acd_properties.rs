@@ -126,6 +126,7 @@ impl World {
                 endpoint: format!("sip:a{i}@pbx"),
                 skills: skills(i),
                 tags: vec![],
+                capacity: Default::default(),
             };
             acd.log_in(profile, Millis(T0)).unwrap();
         }
@@ -210,6 +211,7 @@ impl World {
                     callback: false,
                     tier: switchboard_core::TierId(0),
                     max_wait_met: false,
+                    channel: Default::default(),
                 };
                 if let Placed::Assigned(a) =
                     self.acd.enqueue(QueueId(queue as u16), call, now).unwrap()
@@ -218,8 +220,8 @@ impl World {
                 }
             }
             Op::Ready(i) => {
-                if let Ok(Some(a)) = self.acd.ready(&agent_id(i), now) {
-                    made.push(a);
+                if let Ok(a) = self.acd.ready(&agent_id(i), now) {
+                    made.extend(a);
                 }
             }
             Op::Connect(i) => {

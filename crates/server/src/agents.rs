@@ -72,12 +72,13 @@ impl Agents for AgentsService {
                     .into());
                 }
                 if !logged_in {
-                    let profile = convert::agent_profile(&req)?;
+                    let profile =
+                        convert::agent_profile(&req, self.app.router.plan().capacity.limits)?;
                     acd.log_in(profile, now).map_err(agent_err)?;
                     tracing::info!(agent_id = %req.agent_id, "agent logged in");
                 }
                 if target == pb::AgentState::Available {
-                    if let Some(a) = acd.ready(&req.agent_id, now).map_err(agent_err)? {
+                    for a in acd.ready(&req.agent_id, now).map_err(agent_err)? {
                         self.app.dispatch.send(&self.app.router, &a, now);
                     }
                 } else {

@@ -7,6 +7,7 @@ use switchboard_core::{
     Customer, Millis, Preference, RoutePlan, TierId,
     acd::{Agent, AgentProfile, AgentState},
     behaviour::Learned,
+    capacity::{LANES, Lane, Limits, MAX_PER_LANE},
     plan::AgentStandard,
     router::{Action, Channel, Decision, Placement, PreferenceSource, describe_reason},
     scorecard::Figures,
@@ -28,6 +29,17 @@ pub(crate) fn channel(value: i32) -> Result<Channel, ApiError> {
             "channel",
             format!("unknown value {value}"),
         )),
+    }
+}
+
+pub(crate) fn channel_to(c: Channel) -> pb::Channel {
+    match c {
+        Channel::Voice => pb::Channel::Voice,
+        Channel::Video => pb::Channel::Video,
+        Channel::Chat => pb::Channel::Chat,
+        Channel::Email => pb::Channel::Email,
+        Channel::Callback => pb::Channel::Callback,
+        Channel::Social => pb::Channel::Social,
     }
 }
 
@@ -312,6 +324,7 @@ pub(crate) fn assignment(
         queue: plan.queue(a.queue).name.clone(),
         waited: prost_types::Duration::try_from(now.since(a.call.arrived)).ok(),
         customer,
+        channel: channel_to(a.call.channel).into(),
     }
 }
 
@@ -385,9 +398,13 @@ pub(crate) fn agent_to(a: &Agent, figures: pb::AgentFigures) -> pb::Agent {
             .collect(),
         endpoint: a.profile.endpoint.clone(),
         style_tags: a.profile.tags.clone(),
-        capacity: HashMap::from([("voice".to_owned(), 1)]),
+        capacity: a
+            .limits()
+            .lanes()
+            .map(|l| (l.as_str().to_owned(), u32::from(a.limits().get(l))))
+            .collect(),
         state_since: Some(timestamp(Millis(since))),
-        call_ids: a.call().map(|c| c.to_string()).into_iter().collect(),
+        call_ids: a.calls().iter().map(|c| c.to_string()).collect(),
         figures: Some(figures),
     }
 }
@@ -433,7 +450,12 @@ pub(crate) fn check_name(field: &str, value: &str, max: usize) -> Result<(), Api
 }
 
 /// The log-in part of a SetAgentState request, checked.
-pub(crate) fn agent_profile(req: &pb::SetAgentStateRequest) -> Result<AgentProfile, ApiError> {
+/// The profile a log-in states; `default_capacity` (the config's `[capacity]`) when it
+/// names no capacity.
+pub(crate) fn agent_profile(
+    req: &pb::SetAgentStateRequest,
+    default_capacity: Limits,
+) -> Result<AgentProfile, ApiError> {
     if req.endpoint.is_empty() {
         return Err(ApiError::invalid(
             "endpoint",
@@ -481,32 +503,55 @@ pub(crate) fn agent_profile(req: &pb::SetAgentStateRequest) -> Result<AgentProfi
     for (i, t) in req.style_tags.iter().enumerate() {
         check_name(&format!("style_tags[{i}]"), t, 32)?;
     }
-    for (channel, n) in &req.capacity {
-        match (channel.as_str(), n) {
-            ("voice", 1) => {}
-            ("voice", n) => {
-                return Err(ApiError::invalid(
-                    "capacity.voice",
-                    format!("an agent takes one voice call at a time (got {n})"),
-                ));
-            }
-            (other, _) => {
-                return Err(ApiError::invalid(
-                    "capacity",
-                    format!(
-                        "channel {}: only voice calls are routed so far",
-                        shown(other)
-                    ),
-                ));
-            }
-        }
-    }
+    let capacity = capacity(&req.capacity, default_capacity)?;
     Ok(AgentProfile {
         id: req.agent_id.clone(),
         endpoint: req.endpoint.clone(),
         skills,
         tags: req.style_tags.clone(),
+        capacity,
     })
+}
+
+/// A log-in's capacity per channel: exactly the lanes it names (others none), or the
+/// config's default when it names none. Voice 0 or 1; the others 0 to 32.
+fn capacity(asked: &HashMap<String, u32>, default: Limits) -> Result<Limits, ApiError> {
+    if asked.is_empty() {
+        return Ok(default);
+    }
+    let mut limits = [0u8; LANES];
+    for (channel, n) in asked {
+        let Some(lane) = Lane::parse(channel) else {
+            let why = if matches!(channel.as_str(), "video" | "callback") {
+                format!("{} counts as voice: give capacity.voice", shown(channel))
+            } else {
+                format!(
+                    "unknown channel {}: one of voice, chat, email, social",
+                    shown(channel)
+                )
+            };
+            return Err(ApiError::invalid("capacity", why));
+        };
+        let max = if lane == Lane::Voice { 1 } else { MAX_PER_LANE };
+        if *n > u32::from(max) {
+            return Err(ApiError::invalid(
+                format!("capacity.{channel}"),
+                if lane == Lane::Voice {
+                    format!("an agent takes one voice call at a time (got {n})")
+                } else {
+                    format!("at most {max} at a time (got {n})")
+                },
+            ));
+        }
+        limits[lane.index()] = *n as u8;
+    }
+    if limits.iter().all(|n| *n == 0) {
+        return Err(ApiError::invalid(
+            "capacity",
+            "an agent must be able to take some work (every channel is 0)",
+        ));
+    }
+    Ok(Limits(limits))
 }
 
 /// A message for the switch about a waiting call that needs no agent: offer a callback,
@@ -527,5 +572,6 @@ pub(crate) fn directive(
         queue: plan.queue(queue).name.clone(),
         waited: prost_types::Duration::try_from(now.since(call.arrived)).ok(),
         customer: None,
+        channel: channel_to(call.channel).into(),
     }
 }

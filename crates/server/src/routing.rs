@@ -411,8 +411,8 @@ impl RoutingService {
                             if let Some(w) = router.record_abandoned(&event.call_id, now) {
                                 self.app.metrics.waited(&router.plan(), &w, false);
                             }
-                            if let Some(next) = next {
-                                self.app.dispatch.send(router, &next, now);
+                            for next in &next {
+                                self.app.dispatch.send(router, next, now);
                             }
                             true
                         }

@@ -419,6 +419,7 @@ mod tests {
                         endpoint: format!("sip:a{n}@pbx"),
                         skills: vec![("general".into(), 5)],
                         tags: vec![],
+                        capacity: Default::default(),
                     },
                     Millis::now(),
                 )

@@ -363,6 +363,7 @@ mod journal_rows {
                 endpoint: format!("sip:{id}@pbx"),
                 skills: vec![("billing".into(), 7)],
                 tags: vec!["rapport".into()],
+                capacity: Default::default(),
             },
             state: AgentState::NotReady,
             since: Millis(1_000),

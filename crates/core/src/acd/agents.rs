@@ -51,6 +51,9 @@ impl Acd {
             staffing: Arc::clone(&self.staffing),
             no: self.agent_no.fetch_add(1, SeqCst),
             listed: Mutex::new(None),
+            rules: Arc::clone(&self.rules),
+            lane_since: std::array::from_fn(|_| AtomicU64::new(since.0)),
+            items: Mutex::new(Vec::new()),
         }
     }
 
@@ -73,9 +76,9 @@ impl Acd {
             .insert(agent.profile.id.clone().into_boxed_str(), Arc::clone(agent));
     }
 
-    /// The agent is ready for a call: marks them available, then offers them the best
-    /// waiting call across their queues.
-    pub fn ready(&self, agent_id: &str, now: Millis) -> Result<Option<Assignment>, AcdError> {
+    /// The agent is ready for work: marks them available, then offers them the best
+    /// waiting call across their queues, and the work of their other lanes that fits.
+    pub fn ready(&self, agent_id: &str, now: Millis) -> Result<Vec<Assignment>, AcdError> {
         let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
         let from = agent.state();
         match from {
@@ -97,7 +100,7 @@ impl Acd {
                 });
             }
         }
-        Ok(self.offer_agent(&agent, now))
+        Ok(self.freed(&agent, now))
     }
 
     /// The agent steps away: from available, wrap-up or not ready (a new reason).
@@ -120,10 +123,17 @@ impl Acd {
         Ok(())
     }
 
-    /// The agent logs out; not while offered or on a call.
+    /// The agent logs out; not while offered or on a call, or holding chats, emails or
+    /// social items (wrap-ups included).
     pub fn log_out(&self, agent_id: &str, now: Millis) -> Result<(), AcdError> {
         let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
         let from = agent.state();
+        if !lock(&agent.items).is_empty() {
+            return Err(AcdError::IllegalTransition {
+                from: "holding work",
+                to: "logged_out",
+            });
+        }
         match from {
             AgentState::Available | AgentState::WrapUp | AgentState::NotReady => {
                 self.step(&agent, from, AgentState::LoggedOut, now)?;
@@ -158,7 +168,7 @@ impl Acd {
     /// The agent, if they hold `call_id`.
     pub(super) fn holder(&self, agent_id: &str, call_id: &str) -> Result<Arc<Agent>, AcdError> {
         let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
-        if agent.call().as_deref() != Some(call_id) {
+        if agent.call().as_deref() != Some(call_id) && !agent.holds_item(call_id) {
             return Err(AcdError::NotHolding);
         }
         Ok(agent)

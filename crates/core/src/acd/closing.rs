@@ -75,8 +75,9 @@ impl Acd {
             let Some(route) = self.closed_route(queue) else {
                 continue;
             };
-            let mut calls: Vec<WaitingCall> = std::mem::take(&mut *q.lock_waiting())
-                .into_values()
+            let mut calls: Vec<WaitingCall> = Lane::ALL
+                .into_iter()
+                .flat_map(|lane| std::mem::take(&mut *q.lock_lane(lane)).into_values())
                 .collect();
             for mut list in self.promised.iter_mut() {
                 let (out, keep): (Vec<Promise>, Vec<Promise>) = std::mem::take(list.value_mut())

@@ -8,11 +8,10 @@ impl Acd {
     /// state, for statistics.
     pub fn snapshot(&self, queue: QueueId) -> Option<QueueSnapshot> {
         let q = self.queue(queue).ok()?;
-        let mut waiting: Vec<(TierId, Millis)> = q
-            .lock_waiting()
-            .values()
-            .map(|c| (c.tier, c.arrived))
-            .collect();
+        let mut waiting: Vec<(TierId, Millis)> = Vec::new();
+        for lane in Lane::ALL {
+            waiting.extend(q.lock_lane(lane).values().map(|c| (c.tier, c.arrived)));
+        }
         for list in self.promised.iter() {
             waiting.extend(
                 list.iter()

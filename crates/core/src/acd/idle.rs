@@ -8,10 +8,16 @@
 //! costs one insert per map; stale entries a claim never meets are swept out once the
 //! inserts since the last sweep reach half the map, which keeps a map under twice its
 //! current entries plus a constant, at a constant cost per insert.
+//!
+//! Each lane of a queue has its own list. In the voice lane an agent is idle while
+//! available; in the chat, email and social lanes while they have room for one more unit
+//! of it, listed under the place `Agent::stamp_lane` gave them when they last had room
+//! and nothing to take (so that, longest idle first, work spreads over the agents before
+//! anyone takes a second chat).
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use super::{Agent, AgentState, RAPPORT};
+use super::{Agent, AgentState, RAPPORT, lanes::Lane};
 use crate::{Millis, Preference, plan::Strategy};
 
 /// Where an entry sorts: `rank` first (the strategy's measure), then the time the agent
@@ -29,6 +35,7 @@ type Entry = (u64, Arc<Agent>);
 #[derive(Debug)]
 pub(super) struct IdleAgents {
     strategy: Strategy,
+    lane: Lane,
     /// Every listed agent in the strategy's order.
     order: BTreeMap<IdleKey, Entry>,
     /// The same agents most skilled first, for `get_it_done` callers (empty when the
@@ -52,14 +59,21 @@ enum Map {
     Rapport,
 }
 
-fn current(since: u64, agent: &Agent) -> bool {
-    agent.state() == AgentState::Available && agent.since.load(super::SeqCst) == since
+/// Whether an entry listed under `since` still stands for its agent in `lane`.
+fn current(lane: Lane, since: u64, agent: &Agent) -> bool {
+    match lane {
+        Lane::Voice => {
+            agent.state() == AgentState::Available && agent.since.load(super::SeqCst) == since
+        }
+        other => agent.lane_since(other) == since && agent.can_take(other),
+    }
 }
 
 impl IdleAgents {
-    pub(super) fn new(strategy: Strategy) -> Self {
+    pub(super) fn new(strategy: Strategy, lane: Lane) -> Self {
         IdleAgents {
             strategy,
+            lane,
             order: BTreeMap::new(),
             skilled: BTreeMap::new(),
             rapport: BTreeMap::new(),
@@ -131,13 +145,14 @@ impl IdleAgents {
 
     /// Drops every stale entry.
     pub(super) fn sweep(&mut self) {
+        let lane = self.lane;
         for map in [&mut self.order, &mut self.skilled, &mut self.rapport] {
-            map.retain(|_, (since, agent)| current(*since, agent));
+            map.retain(|_, (since, agent)| current(lane, *since, agent));
         }
         self.inserts = 0;
     }
 
-    /// Claims (available to reserved) the idle agent a call with preference `wants`
+    /// Claims (available to reserved, or one unit of a lane) the idle agent a call with preference `wants`
     /// should meet: the strategy's choice, except that `get_it_done` means the most
     /// skilled and `friendly_chat` takes an agent tagged `rapport` first. Stale entries
     /// met on the way are dropped.
@@ -161,19 +176,28 @@ impl IdleAgents {
 
     /// Claims the agent of `entry` if it is current; drops it otherwise (a claimed entry
     /// is stale from now on, so it goes too).
-    fn take(map: &mut BTreeMap<IdleKey, Entry>, key: IdleKey, now: Millis) -> Option<Arc<Agent>> {
+    fn take(
+        lane: Lane,
+        map: &mut BTreeMap<IdleKey, Entry>,
+        key: IdleKey,
+        now: Millis,
+    ) -> Option<Arc<Agent>> {
         let (since, agent) = map.remove(&key)?;
-        (current(since, &agent)
-            && agent.transition(AgentState::Available, AgentState::Reserved, now))
-        .then_some(agent)
+        let claimed = current(lane, since, &agent)
+            && match lane {
+                Lane::Voice => agent.transition(AgentState::Available, AgentState::Reserved, now),
+                other => agent.claim_unit(other),
+            };
+        claimed.then_some(agent)
     }
 
     /// The first current entry of a map.
     fn claim_first(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+        let lane = self.lane;
         let map = self.map(which);
         loop {
             let key = *map.keys().next()?;
-            if let Some(agent) = Self::take(map, key, now) {
+            if let Some(agent) = Self::take(lane, map, key, now) {
                 return Some(agent);
             }
         }
@@ -183,30 +207,33 @@ impl IdleAgents {
     fn claim_turn(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
         use std::ops::Bound::{Excluded, Unbounded};
         let after = self.last_turn;
+        let lane = self.lane;
         let map = self.map(which);
         loop {
             let next = after
                 .and_then(|t| map.range((Excluded(t), Unbounded)).next())
                 .or_else(|| map.iter().next())
                 .map(|(k, _)| *k)?;
-            if let Some(agent) = Self::take(map, next, now) {
+            if let Some(agent) = Self::take(lane, map, next, now) {
                 self.last_turn = Some(next);
                 return Some(agent);
             }
         }
     }
 
-    /// The current entry whose agent spent the smallest share of their logged-in time
-    /// busy, then the longest idle (a walk over the listed agents: the measure moves
-    /// with time, so no order can be kept for it).
+    /// The current entry whose agent holds the least work of the lane (for voice: none),
+    /// then spent the smallest share of their logged-in time busy, then the longest idle
+    /// (a walk over the listed agents: the measure moves with time, so no order can be
+    /// kept for it).
     fn claim_least_occupied(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+        let lane = self.lane;
         let map = self.map(which);
         loop {
             let mut stale = Vec::new();
             let best = map
                 .iter()
                 .filter(|(k, (since, agent))| {
-                    let ok = current(*since, agent);
+                    let ok = current(lane, *since, agent);
                     if !ok {
                         stale.push(**k);
                     }
@@ -216,6 +243,7 @@ impl IdleAgents {
                     let logged = now.0.saturating_sub(a.logged_in.0).max(1);
                     let busy = u128::from(a.busy_ms.load(super::SeqCst)) * 1_000_000;
                     (
+                        a.held()[lane.index()],
                         u64::try_from(busy / u128::from(logged)).unwrap_or(u64::MAX),
                         **k,
                     )
@@ -224,7 +252,7 @@ impl IdleAgents {
             for k in stale {
                 map.remove(&k);
             }
-            if let Some(agent) = Self::take(map, best?, now) {
+            if let Some(agent) = Self::take(lane, map, best?, now) {
                 return Some(agent);
             }
         }

@@ -4,7 +4,8 @@
 use std::sync::{Arc, atomic::Ordering::SeqCst};
 
 use super::{
-    Acd, AcdError, Agent, AgentProfile, AgentState, Assignment, Placed, WaitKey, WaitingCall, lock,
+    Acd, AcdError, Agent, AgentProfile, AgentState, Assignment, Placed, WaitKey, WaitingCall,
+    lanes::Lane, lock,
 };
 use crate::{clock::Millis, plan::QueueId};
 
@@ -54,8 +55,13 @@ impl WaitKey {
         (self.neg_key, self.seq)
     }
 
+    /// A key of the voice lane; [`Acd::restore_waiting`] moves it to its call's lane.
     pub fn from_parts(neg_key: i64, seq: u64) -> WaitKey {
-        WaitKey { neg_key, seq }
+        WaitKey {
+            neg_key,
+            seq,
+            lane: Lane::Voice,
+        }
     }
 }
 
@@ -66,7 +72,7 @@ impl Acd {
     pub fn locate(&self, call_id: &str) -> Option<Located> {
         if let Some((queue, key)) = self.waiting.get(call_id).map(|e| *e.value()) {
             let q = self.at(queue);
-            if let Some(call) = q.lock_waiting().get(&key).cloned() {
+            if let Some(call) = q.lock_lane(key.lane).get(&key).cloned() {
                 return Some(Located::Waiting {
                     queue,
                     key,
@@ -87,6 +93,13 @@ impl Acd {
             });
         }
         let agent = self.holder_of(call_id)?;
+        if let Some(item) = self.item_of(&agent, call_id) {
+            return Some(Located::Held {
+                agent,
+                queue: item.queue,
+                call: item.call,
+            });
+        }
         let (call, queue) = lock(&agent.holding)
             .as_ref()
             .filter(|(c, _)| &*c.call_id == call_id)
@@ -175,9 +188,10 @@ impl Acd {
                     .saturating_mul(arrived),
             ),
             seq: key.seq,
+            lane: Lane::of(call.channel),
         };
         self.seq.fetch_max(key.seq.saturating_add(1), SeqCst);
-        let mut waiting = q.lock_waiting();
+        let mut waiting = q.lock_lane(key.lane);
         self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
         waiting.insert(key, call);
         Ok(())
@@ -217,6 +231,9 @@ impl Acd {
     ) -> Result<Assignment, AcdError> {
         self.queue(queue)?;
         let agent = self.agent(agent_id).ok_or(AcdError::UnknownAgent)?;
+        if Lane::of(call.channel) != Lane::Voice {
+            return self.restore_item(&agent, queue, call, connected, since);
+        }
         let mut holding = lock(&agent.holding);
         if holding.is_some() {
             return Err(AcdError::NotHolding);
@@ -234,6 +251,7 @@ impl Acd {
         }
         *holding = Some((call.clone(), queue));
         drop(holding);
+        agent.confirm_voice();
         self.held
             .insert(Arc::clone(&call.call_id), Arc::clone(&agent));
         Ok(Assignment { call, queue, agent })
@@ -245,11 +263,9 @@ impl Acd {
         let idle: Vec<Arc<Agent>> = self
             .agents
             .iter()
-            .filter(|a| a.state() == AgentState::Available)
+            .filter(|a| a.state().staffed())
             .map(|a| Arc::clone(a.value()))
             .collect();
-        idle.iter()
-            .filter_map(|a| self.offer_agent(a, now))
-            .collect()
+        idle.iter().flat_map(|a| self.freed(a, now)).collect()
     }
 }

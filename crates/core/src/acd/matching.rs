@@ -114,6 +114,18 @@ impl Acd {
             .collect()
     }
 
+    /// An agent may have room for work again (a lane freed, a block lifted, back at the
+    /// desk): a voice call if they are available, then work of each other lane while
+    /// it fits.
+    pub(super) fn freed(&self, agent: &Arc<Agent>, now: Millis) -> Vec<Assignment> {
+        let mut made = Vec::new();
+        if agent.state() == AgentState::Available {
+            made.extend(self.offer_agent(agent, now));
+        }
+        made.extend(self.offer_lanes(agent, now));
+        made
+    }
+
     /// An agent is available: find them a call.
     pub(super) fn offer_agent(&self, agent: &Arc<Agent>, now: Millis) -> Option<Assignment> {
         loop {
@@ -150,7 +162,7 @@ impl Acd {
     pub(super) fn list_idle(&self, agent: &Arc<Agent>) {
         let _gate = self.idle_gate.read().unwrap_or_else(|e| e.into_inner());
         let mut listed = lock(&agent.listed);
-        if agent.state() != AgentState::Available {
+        if agent.state() != AgentState::Available || agent.limits().get(Lane::Voice) == 0 {
             return;
         }
         let since = agent.since.load(SeqCst);
@@ -167,7 +179,9 @@ impl Acd {
             return;
         }
         for (q, _) in &agent.routing.load().queues {
-            lock(&self.at(*q).idle).sweep();
+            for lane in Lane::ALL {
+                self.at(*q).lock_idle(lane).sweep();
+            }
         }
     }
 
@@ -176,12 +190,23 @@ impl Acd {
     pub(super) fn rebuild_idle(&self, agents: &[Arc<Agent>]) {
         let _gate = self.idle_gate.write().unwrap_or_else(|e| e.into_inner());
         for (_, q) in self.slots() {
-            *lock(&q.idle) = IdleAgents::new(q.spec.load().strategy);
+            for lane in Lane::ALL {
+                *q.lock_idle(lane) = IdleAgents::new(q.spec.load().strategy, lane);
+            }
         }
         for agent in agents {
             let mut listed = lock(&agent.listed);
             *listed = None;
-            if agent.state() != AgentState::Available {
+            for lane in agent.limits().lanes().filter(|l| *l != Lane::Voice) {
+                if agent.can_take(lane) {
+                    let since = agent.lane_since(lane);
+                    for (q, score) in &agent.routing.load().queues {
+                        self.at(*q).lock_idle(lane).list(agent, *score, since);
+                    }
+                    *listed = Some(agent.since.load(SeqCst));
+                }
+            }
+            if agent.state() != AgentState::Available || agent.limits().get(Lane::Voice) == 0 {
                 continue;
             }
             let since = agent.since.load(SeqCst);
@@ -245,7 +270,15 @@ impl Acd {
                 }
             }
             let (_, _, queue, key) = best?;
-            let call = self.at(queue).lock_waiting().remove(&key);
+            let call = {
+                let mut waiting = self.at(queue).lock_waiting();
+                // The call is there: the agent takes it if a voice call fits beside
+                // their other work now (a chat may have come in while they looked).
+                if waiting.contains_key(&key) && !agent.confirm_voice() {
+                    return None;
+                }
+                waiting.remove(&key)
+            };
             // Gone already (another agent or an abandon): look again.
             if let Some(call) = call {
                 self.waiting.remove(&call.call_id);

@@ -13,24 +13,37 @@ impl Acd {
     /// The caller hung up after their call was offered to an agent but before it was
     /// connected: the agent is free again and looks for the next call. A call already
     /// connected is ended, not abandoned.
-    pub fn withdraw_offer(
-        &self,
-        call_id: &str,
-        now: Millis,
-    ) -> Result<Option<Assignment>, AcdError> {
+    pub fn withdraw_offer(&self, call_id: &str, now: Millis) -> Result<Vec<Assignment>, AcdError> {
         let agent = self.holder_of(call_id).ok_or(AcdError::NotHolding)?;
+        if let Some(item) = self.item_of(&agent, call_id) {
+            if item.stage != Stage::Offered {
+                return Err(AcdError::CallConnected);
+            }
+            let mut items = lock(&agent.items);
+            let Some(i) = items.iter().position(|i| &*i.call.call_id == call_id) else {
+                return Err(AcdError::NotHolding);
+            };
+            items.remove(i);
+            drop(items);
+            self.held.remove(call_id);
+            agent.release_unit(item.lane());
+            return Ok(self.freed(&agent, now));
+        }
         if agent.state() == AgentState::OnCall {
             return Err(AcdError::CallConnected);
         }
         self.step(&agent, AgentState::Reserved, AgentState::Available, now)?;
         lock(&agent.holding).take();
         self.held.remove(call_id);
-        Ok(self.offer_agent(&agent, now))
+        Ok(self.freed(&agent, now))
     }
 
     /// The switch connected the agent to the call they were offered.
     pub fn connected(&self, agent_id: &str, call_id: &str, now: Millis) -> Result<(), AcdError> {
         let agent = self.holder(agent_id, call_id)?;
+        if agent.holds_item(call_id) {
+            return self.item_connected(&agent, call_id, now);
+        }
         self.step(&agent, AgentState::Reserved, AgentState::OnCall, now)?;
         agent.missed.store(0, SeqCst);
         Ok(())
@@ -45,6 +58,9 @@ impl Acd {
         now: Millis,
     ) -> Result<std::time::Duration, AcdError> {
         let agent = self.holder(agent_id, call_id)?;
+        if agent.holds_item(call_id) {
+            return self.item_ended(&agent, call_id, now);
+        }
         let queue = lock(&agent.holding).as_ref().map(|(_, q)| *q);
         let wrap_up = queue.map_or(std::time::Duration::ZERO, |q| {
             self.at(q).spec.load().wrap_up
@@ -71,8 +87,15 @@ impl Acd {
     }
 
     /// Agents whose wrap-up time is over become available and take the best waiting
-    /// call; returns the assignments made.
+    /// call, and items whose wrap-up is over give their unit back; returns the
+    /// assignments made.
     pub fn end_wrap_ups(&self, now: Millis) -> Vec<Assignment> {
+        let mut made = self.end_voice_wrap_ups(now);
+        made.extend(self.end_item_wrap_ups(now));
+        made
+    }
+
+    fn end_voice_wrap_ups(&self, now: Millis) -> Vec<Assignment> {
         let due: Vec<Arc<Agent>> = self
             .agents
             .iter()
@@ -82,7 +105,7 @@ impl Acd {
         due.iter()
             // An agent who said ready, stepped away or logged out meanwhile is skipped.
             .filter(|a| a.transition(AgentState::WrapUp, AgentState::Available, now))
-            .filter_map(|a| self.offer_agent(a, now))
+            .flat_map(|a| self.freed(a, now))
             .collect()
     }
 
@@ -100,6 +123,10 @@ impl Acd {
         // After `limit` misses in a row the agent is surely away: not ready. Before that
         // they stay available (the missed call goes to someone else first).
         let missed = agent.missed.fetch_add(1, SeqCst) + 1;
+        if agent.holds_item(call_id) {
+            let away = (missed >= limit.max(1)).then_some("no_answer");
+            return self.return_item(&agent, call_id, away, now);
+        }
         let then = if missed >= limit.max(1) {
             AgentState::NotReady
         } else {
@@ -125,7 +152,7 @@ impl Acd {
             .filter(|e| e.value().state() == AgentState::Reserved && e.value().since() <= cutoff)
             .map(|e| (Arc::clone(e.key()), Arc::clone(e.value())))
             .collect();
-        expired
+        let mut out: Vec<(Arc<str>, Arc<Agent>, Vec<Assignment>)> = expired
             .into_iter()
             // A CONNECTED that raced the sweep wins the state change; skip those.
             .filter_map(|(call, agent)| {
@@ -134,7 +161,14 @@ impl Acd {
                     .ok()?;
                 Some((call, agent, next))
             })
-            .collect()
+            .collect();
+        let away = (then == AgentState::NotReady).then_some("offer_timeout");
+        for (call, agent) in self.stale_item_offers(cutoff) {
+            if let Ok(next) = self.return_item(&agent, &call, away, now) {
+                out.push((call, agent, next));
+            }
+        }
+        out
     }
 
     /// Takes an offered call back from a reserved agent and puts it at the head of its
@@ -169,20 +203,7 @@ impl Acd {
                 made.push(a);
             }
         } else {
-            // Back at the head of its queue: its own key, or just ahead of the head.
-            let mut waiting = q.lock_waiting();
-            let own = Self::key(&q.spec.load(), call.priority, call.arrived);
-            let neg_key = waiting
-                .keys()
-                .next()
-                .map_or(own, |head| own.min(head.neg_key - 1));
-            let key = WaitKey {
-                neg_key,
-                seq: self.seq.fetch_add(1, SeqCst),
-            };
-            self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
-            waiting.insert(key, call);
-            drop(waiting);
+            self.put_back(queue, call);
             // Two assignments can come of this: the call meeting another agent, and the
             // agent (made available) taking another waiting call. Both must go out.
             made.extend(self.offer_queue(queue, now));
@@ -193,7 +214,7 @@ impl Acd {
         if self.step(agent, AgentState::Reserved, then, now).is_ok()
             && then == AgentState::Available
         {
-            made.extend(self.offer_agent(agent, now));
+            made.extend(self.freed(agent, now));
         }
         Ok(made)
     }

@@ -46,6 +46,7 @@ fn agent(id: &str, skills: &[(&str, u8)]) -> AgentProfile {
         endpoint: format!("sip:{id}@pbx"),
         skills: skills.iter().map(|(s, p)| (s.to_string(), *p)).collect(),
         tags: vec![],
+        capacity: Default::default(),
     }
 }
 
@@ -59,6 +60,7 @@ fn waiting(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
         callback: false,
         tier: crate::TierId(0),
         max_wait_met: false,
+        channel: Default::default(),
     }
 }
 
@@ -86,7 +88,11 @@ fn a_call_waits_until_an_agent_is_ready_then_is_offered_to_them() {
     let acd = acd(Strategy::LongestIdle);
     acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
     assert_eq!(position(call(&acd, SUPPORT, "c1", 0, T0)), 1);
-    let a = acd.ready("ann", at(5)).unwrap().expect("the waiting call");
+    let a = acd
+        .ready("ann", at(5))
+        .unwrap()
+        .pop()
+        .expect("the waiting call");
     assert_eq!(&*a.call.call_id, "c1");
     assert_eq!(a.agent.state(), AgentState::Reserved);
     assert_eq!(acd.waiting_in(SUPPORT), 0);
@@ -96,7 +102,7 @@ fn a_call_waits_until_an_agent_is_ready_then_is_offered_to_them() {
 fn an_idle_agent_takes_a_new_call_at_once() {
     let acd = acd(Strategy::LongestIdle);
     acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
-    assert!(acd.ready("ann", T0).unwrap().is_none());
+    assert!(acd.ready("ann", T0).unwrap().is_empty());
     let a = assigned(call(&acd, SUPPORT, "c1", 0, at(1)));
     assert_eq!(a.agent.profile.id, "ann");
     // Reserved agents are not offered a second call.
@@ -112,7 +118,7 @@ fn higher_priority_is_served_first_and_equals_in_arrival_order() {
     assert_eq!(position(call(&acd, SUPPORT, "plat", 50, T0)), 1);
     let mut served = Vec::new();
     for _ in 0..3 {
-        let a = acd.ready("ann", T0).unwrap().unwrap();
+        let a = acd.ready("ann", T0).unwrap().pop().unwrap();
         served.push(a.call.call_id.to_string());
         acd.connected("ann", &a.call.call_id, T0).unwrap();
         acd.ended("ann", &a.call.call_id, T0).unwrap();
@@ -128,7 +134,13 @@ fn a_long_waiting_standard_caller_beats_a_newly_arrived_gold_caller() {
     call(&acd, SUPPORT, "standard", 0, T0);
     assert_eq!(position(call(&acd, SUPPORT, "gold", 20, at(30))), 2);
     assert_eq!(
-        &*acd.ready("ann", at(30)).unwrap().unwrap().call.call_id,
+        &*acd
+            .ready("ann", at(30))
+            .unwrap()
+            .pop()
+            .unwrap()
+            .call
+            .call_id,
         "standard"
     );
     // Had gold arrived after 10 s, it would have gone first.
@@ -137,7 +149,13 @@ fn a_long_waiting_standard_caller_beats_a_newly_arrived_gold_caller() {
     call(&acd, SUPPORT, "standard", 0, T0);
     assert_eq!(position(call(&acd, SUPPORT, "gold", 20, at(10))), 1);
     assert_eq!(
-        &*acd.ready("ann", at(10)).unwrap().unwrap().call.call_id,
+        &*acd
+            .ready("ann", at(10))
+            .unwrap()
+            .pop()
+            .unwrap()
+            .call
+            .call_id,
         "gold"
     );
 }
@@ -152,7 +170,7 @@ fn an_agent_takes_the_best_call_across_every_queue_they_serve() {
     call(&acd, SUPPORT, "support-late", 0, at(6));
     let order: Vec<String> = (0..3)
         .map(|_| {
-            let a = acd.ready("bo", at(10)).unwrap().unwrap();
+            let a = acd.ready("bo", at(10)).unwrap().pop().unwrap();
             acd.connected("bo", &a.call.call_id, at(10)).unwrap();
             acd.ended("bo", &a.call.call_id, at(10)).unwrap();
             a.call.call_id.to_string()
@@ -175,6 +193,7 @@ fn only_agents_with_the_skills_at_the_minimum_proficiency_are_offered_a_queues_c
     assert_eq!(
         acd.ready("tech", at(2))
             .unwrap()
+            .pop()
             .unwrap()
             .call
             .call_id
@@ -218,7 +237,7 @@ fn no_answer_puts_the_call_back_at_the_head_and_the_agent_not_ready() {
         (Some("no_answer"), None)
     );
     // Back ahead of the higher-priority call that arrived meanwhile, arrival time kept.
-    let next = acd.ready("cy", at(21)).unwrap().unwrap();
+    let next = acd.ready("cy", at(21)).unwrap().pop().unwrap();
     assert_eq!(&*next.call.call_id, "vip");
     assert_eq!(next.call.arrived, at(1));
 }
@@ -231,7 +250,10 @@ fn an_abandoned_call_leaves_the_queue() {
     assert!(acd.abandon("c1"));
     assert!(!acd.abandon("c1"), "a duplicate abandon is harmless");
     acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
-    assert_eq!(&*acd.ready("ann", T0).unwrap().unwrap().call.call_id, "c2");
+    assert_eq!(
+        &*acd.ready("ann", T0).unwrap().pop().unwrap().call.call_id,
+        "c2"
+    );
 }
 
 #[test]
@@ -260,7 +282,7 @@ fn illegal_transitions_and_unknowns_are_refused() {
             .unwrap_err(),
         AcdError::UnknownQueue
     );
-    acd.ready("ann", T0).unwrap().unwrap();
+    acd.ready("ann", T0).unwrap().pop().unwrap();
     assert_eq!(
         acd.ready("ann", T0).unwrap_err(),
         AcdError::IllegalTransition {
@@ -297,7 +319,7 @@ fn illegal_transitions_and_unknowns_are_refused() {
 fn a_call_arriving_while_an_agents_empty_claim_is_in_flight_is_not_stranded() {
     let acd = acd(Strategy::LongestIdle);
     let ann = acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
-    assert!(acd.ready("ann", T0).unwrap().is_none());
+    assert!(acd.ready("ann", T0).unwrap().is_empty());
     // Ann's own look for work is in flight: she is claimed and has found no call...
     assert!(ann.transition(AgentState::Available, AgentState::Reserved, T0));
     // ...when a call arrives, sees no available agent, and waits.
@@ -337,7 +359,7 @@ fn not_ready_keeps_a_reason_and_logging_out_stops_offers() {
     acd.log_in(agent("ann", &[("technical", 6)]), at(5))
         .unwrap();
     assert_eq!(
-        &*acd.ready("ann", at(6)).unwrap().unwrap().call.call_id,
+        &*acd.ready("ann", at(6)).unwrap().pop().unwrap().call.call_id,
         "c1"
     );
     assert_eq!(acd.agents().len(), 1);
@@ -354,6 +376,7 @@ fn a_caller_who_hangs_up_while_being_offered_frees_the_agent_for_the_next_call()
     let a = acd
         .withdraw_offer("gone", at(3))
         .unwrap()
+        .pop()
         .expect("the next call");
     assert_eq!(&*a.call.call_id, "next");
     assert!(acd.holder_of("gone").is_none());
@@ -388,6 +411,7 @@ fn an_offer_nobody_confirms_expires_back_to_the_head_and_to_the_next_agent() {
     acd.log_in(agent("bo", &[("technical", 5)]), T0).unwrap();
     acd.ready("bo", at(5))
         .unwrap()
+        .pop()
         .expect("bo takes the later call");
     acd.log_in(agent("cy", &[("technical", 5)]), T0).unwrap();
     acd.ready("cy", at(6)).unwrap();
@@ -467,6 +491,7 @@ fn friendly_chat_callers_get_rapport_agents_and_get_it_done_callers_the_most_ski
     let acd = acd(Strategy::LongestIdle);
     let tagged = |id: &str, proficiency: u8, tags: &[&str]| AgentProfile {
         tags: tags.iter().map(|t| t.to_string()).collect(),
+        capacity: Default::default(),
         ..agent(id, &[("technical", proficiency)])
     };
     let place = |id: &str, preference: Preference, at_s: u64| {
@@ -520,7 +545,7 @@ fn a_call_kept_for_its_agent_waits_for_them_then_joins_the_queue() {
     // Ann comes back within the time: the call is hers, before anything in her queues.
     call(&acd, SUPPORT, "other", 90, at(2));
     assert_eq!(acd.agent("bo").unwrap().call().as_deref(), Some("other"));
-    let a = acd.ready("ann", at(5)).unwrap().unwrap();
+    let a = acd.ready("ann", at(5)).unwrap().pop().unwrap();
     assert_eq!(&*a.call.call_id, "repeat");
 
     // Another repeat caller for Ann, who does not come back: after the deadline the call
@@ -669,7 +694,7 @@ fn an_accepted_callback_keeps_its_place_and_is_assigned_as_a_callback() {
     assert_eq!(acd.position("cb"), Some(2), "the place is kept");
     assert!(!acd.accept_callback("nobody"));
     acd.log_in(agent("ann", &[("technical", 5)]), T0).unwrap();
-    let first = acd.ready("ann", at(3)).unwrap().unwrap();
+    let first = acd.ready("ann", at(3)).unwrap().pop().unwrap();
     assert!(!first.call.callback);
     serve(&acd, &first, 3, 1);
     let cb = acd.agent("ann").unwrap().call().unwrap();
@@ -704,7 +729,7 @@ fn a_transferred_call_keeps_its_arrival_time_in_its_new_queue() {
         "ahead of the later arrival, by its original time"
     );
     acd.log_in(agent("bill", &[("billing", 5)]), T0).unwrap();
-    let next = acd.ready("bill", at(61)).unwrap().unwrap();
+    let next = acd.ready("bill", at(61)).unwrap().pop().unwrap();
     assert_eq!((&*next.call.call_id, next.call.arrived), ("moved", at(1)));
     // A waiting call moves too; an unknown call or queue is refused.
     assert!(acd.transfer("billing", SUPPORT, at(62)).unwrap().is_none());
@@ -771,7 +796,7 @@ fn calls_that_reach_max_wait_overflow_get_a_callback_offer_or_go_to_voicemail_on
     assert!(acd.expire_waits(at(500)).is_empty());
     // The overflowed call is served in billing with its first arrival time.
     acd.log_in(agent("bill", &[("billing", 5)]), T0).unwrap();
-    let a = acd.ready("bill", at(501)).unwrap().unwrap();
+    let a = acd.ready("bill", at(501)).unwrap().pop().unwrap();
     assert_eq!((&*a.call.call_id, a.call.arrived), ("s", T0));
 }
 
@@ -799,7 +824,7 @@ fn an_agent_goes_not_ready_only_after_the_configured_number_of_missed_offers() {
         (AgentState::NotReady, Some("no_answer"))
     );
     // Saying ready resets the count: one more miss is allowed again.
-    let a = acd.ready("ann", at(50)).unwrap().unwrap();
+    let a = acd.ready("ann", at(50)).unwrap().pop().unwrap();
     assert!(
         acd.no_answer("ann", &a.call.call_id, 2, at(60))
             .unwrap()
@@ -839,8 +864,8 @@ fn overflow_steps_widen_who_may_take_a_call_as_it_waits() {
     acd.log_in(agent("biller", &[("billing", 5)]), T0).unwrap();
     call(&acd, SUPPORT, "c1", 0, T0);
     // Too early for either: readying returns at once with nothing.
-    assert!(acd.ready("novice", at(10)).unwrap().is_none());
-    assert!(acd.ready("biller", at(10)).unwrap().is_none());
+    assert!(acd.ready("novice", at(10)).unwrap().is_empty());
+    assert!(acd.ready("biller", at(10)).unwrap().is_empty());
     assert!(acd.offer_overflow(at(59)).is_empty());
     // At 60 s the novice may take it (the upkeep offers it).
     let made = acd.offer_overflow(at(60));
@@ -856,7 +881,11 @@ fn overflow_steps_widen_who_may_take_a_call_as_it_waits() {
         "80 s: only technical agents, and none is free"
     );
     acd.not_ready("biller", "break", at(201)).unwrap();
-    let a = acd.ready("biller", at(220)).unwrap().expect("120 s waited");
+    let a = acd
+        .ready("biller", at(220))
+        .unwrap()
+        .pop()
+        .expect("120 s waited");
     assert_eq!(&*a.call.call_id, "c2");
     // The biller weighs overflow calls against their own by effective priority.
     acd.connected("biller", "c2", at(221)).unwrap();
@@ -870,7 +899,7 @@ fn overflow_steps_widen_who_may_take_a_call_as_it_waits() {
     acd.ended("biller", "billing-vip", at(402)).unwrap();
     // ...but a priority-50 one does not: the long-waiting support call goes first.
     call(&acd, BILLING, "billing-low", 50, at(403));
-    let c = acd.ready("biller", at(404)).unwrap().unwrap();
+    let c = acd.ready("biller", at(404)).unwrap().pop().unwrap();
     assert_eq!(&*c.call.call_id, "old-support");
 }
 
@@ -913,7 +942,7 @@ fn concurrent_arrivals_readies_and_abandons_never_double_assign_or_strand_a_call
                     let queue = if i % 3 == 0 { BILLING } else { SUPPORT };
                     if let Placed::Assigned(a) = call(&acd, queue, &id, (i % 7) as i32, T0) {
                         let mut agent = record(a);
-                        while let Some(next) = acd.ready(&agent, T0).unwrap() {
+                        while let Some(next) = acd.ready(&agent, T0).unwrap().pop() {
                             agent = record(next);
                         }
                     }
@@ -924,7 +953,8 @@ fn concurrent_arrivals_readies_and_abandons_never_double_assign_or_strand_a_call
                     let name = format!("a{}", (i + t) % 8);
                     if acd.agent(&name).unwrap().state() == AgentState::NotReady {
                         let mut agent = name;
-                        while let Ok(Some(next)) = acd.ready(&agent, T0) {
+                        while let Some(next) = acd.ready(&agent, T0).ok().and_then(|mut v| v.pop())
+                        {
                             agent = record(next);
                         }
                     }
@@ -985,7 +1015,7 @@ fn a_reload_keeps_waiting_calls_in_order_and_adds_queues_after_the_others() {
     // The new queue works like any other.
     let sales = QueueId(2);
     acd.log_in(agent("sam", &[("sales", 5)]), at(11)).unwrap();
-    assert!(acd.ready("sam", at(11)).unwrap().is_none());
+    assert!(acd.ready("sam", at(11)).unwrap().is_empty());
     assert_eq!(
         assigned(call(&acd, sales, "x1", 0, at(12)))
             .agent
@@ -1098,6 +1128,7 @@ fn a_calls_place_counted_from_the_nearer_end_is_its_place() {
                     WaitKey {
                         neg_key: i64::from(i) * 10,
                         seq: 0,
+                        lane: Lane::Voice,
                     },
                     waiting(&format!("c{i}"), 0, T0),
                 )
@@ -1232,7 +1263,11 @@ fn an_agent_who_steps_away_while_listed_idle_is_not_offered_calls() {
         Placed::Waiting { position: 1 }
     ));
     // Back, they take the waiting call, and are listed again after it.
-    let b = acd.ready("expert", at(6)).unwrap().expect("c2 was waiting");
+    let b = acd
+        .ready("expert", at(6))
+        .unwrap()
+        .pop()
+        .expect("c2 was waiting");
     assert_eq!(b.call.call_id.as_ref(), "c2");
 }
 
@@ -1249,7 +1284,7 @@ fn the_waiting_count_rules_read_follows_every_change_to_the_queue() {
     assert_eq!(seen(&acd), (2, 2));
     acd.log_in(agent("ann", &[("technical", 5)]), at(5))
         .unwrap();
-    let a = acd.ready("ann", at(6)).unwrap().expect("s0 waits");
+    let a = acd.ready("ann", at(6)).unwrap().pop().expect("s0 waits");
     assert_eq!(seen(&acd), (1, 1));
     // Not answered: back at the head.
     acd.no_answer("ann", &a.call.call_id, 1, at(7)).unwrap();
@@ -1367,3 +1402,5 @@ fn a_closed_queue_sends_its_calls_on_follows_closed_targets_and_stops_at_a_loop(
     assert!(!acd.open(support).unwrap(), "open already");
     assert_eq!(acd.closed_route(billing), Some(Some(support)));
 }
+
+mod lanes;

@@ -21,8 +21,9 @@ impl Acd {
         }
         drop(spec);
         let seq = self.seq.fetch_add(1, SeqCst);
+        let lane = Lane::of(call.channel);
         let (position, wants) = {
-            let mut waiting = q.lock_waiting();
+            let mut waiting = q.lock_lane(lane);
             // The key comes from the policy in force under the queue's lock, which is
             // where a reload changes it. The call is indexed under the same lock (queue
             // then index, the order a reload takes them in), so whoever finds it in the
@@ -30,6 +31,7 @@ impl Acd {
             let key = WaitKey {
                 neg_key: Self::key(&q.spec.load(), call.priority, call.arrived),
                 seq,
+                lane,
             };
             match self.waiting.entry(Arc::clone(&call.call_id)) {
                 dashmap::mapref::entry::Entry::Occupied(_) => {
@@ -48,7 +50,11 @@ impl Acd {
             (place_of(&waiting, key), wants)
         };
         // Published; now look for an agent.
-        match self.offer_queue_for(queue, wants, now) {
+        let met = match lane {
+            Lane::Voice => self.offer_queue_for(queue, wants, now),
+            other => self.offer_lane_queue(queue, other, now),
+        };
+        match met {
             Some(a) => Ok(Placed::Assigned(a)),
             None => Ok(Placed::Waiting { position }),
         }
@@ -60,7 +66,7 @@ impl Acd {
             return Some(1);
         }
         let (queue, key) = *self.waiting.get(call_id)?;
-        Some(place_of(&self.at(queue).lock_waiting(), key))
+        Some(place_of(&self.at(queue).lock_lane(key.lane), key))
     }
 
     /// Moves a call to another queue, keeping its original arrival time (so its aging
@@ -75,7 +81,12 @@ impl Acd {
     ) -> Result<Option<Assignment>, AcdError> {
         self.queue(to)?;
         let call = if let Some((_, (queue, key))) = self.waiting.remove(call_id) {
-            self.at(queue).lock_waiting().remove(&key)
+            self.at(queue).lock_lane(key.lane).remove(&key)
+        } else if let Some(agent) = self.holder_of(call_id)
+            && let Some(item) = self.item_of(&agent, call_id)
+        {
+            self.item_ended(&agent, call_id, now)?;
+            Some(item.call)
         } else if let Some(agent) = self.holder_of(call_id) {
             if agent.state() != AgentState::OnCall {
                 return Err(AcdError::IllegalTransition {
@@ -112,7 +123,7 @@ impl Acd {
             self.queue(to)?;
         }
         let (from, call) = if let Some((_, (queue, key))) = self.waiting.remove(call_id) {
-            (queue, self.at(queue).lock_waiting().remove(&key))
+            (queue, self.at(queue).lock_lane(key.lane).remove(&key))
         } else if let Some((_, agent)) = self.promised_calls.remove(call_id) {
             let mut taken = None;
             if let Some(mut list) = self.promised.get_mut(&agent)
@@ -222,7 +233,7 @@ impl Acd {
             return false;
         };
         self.at(queue)
-            .lock_waiting()
+            .lock_lane(key.lane)
             .get_mut(&key)
             .map(|c| c.callback = true)
             .is_some()
@@ -238,7 +249,7 @@ impl Acd {
         let Some((_, (queue, key))) = self.waiting.remove(call_id) else {
             return false;
         };
-        self.at(queue).lock_waiting().remove(&key).is_some()
+        self.at(queue).lock_lane(key.lane).remove(&key).is_some()
     }
 
     /// A queue's waiting calls as a wallboard shows them: the first `limit` in the order
@@ -259,10 +270,12 @@ impl Acd {
             view.by_tier[t] += 1;
             view.oldest = Some(view.oldest.map_or(c.arrived, |o: Millis| o.min(c.arrived)));
         };
-        for c in q.lock_waiting().values() {
-            count(c, &mut view);
-            if view.first.len() < limit {
-                view.first.push((c.clone(), None));
+        for lane in Lane::ALL {
+            for c in q.lock_lane(lane).values() {
+                count(c, &mut view);
+                if view.first.len() < limit {
+                    view.first.push((c.clone(), None));
+                }
             }
         }
         for list in self.promised.iter() {
@@ -278,7 +291,32 @@ impl Acd {
     }
 
     pub fn waiting_in(&self, queue: QueueId) -> usize {
-        self.queue(queue).map_or(0, |q| q.lock_waiting().len())
+        self.queue(queue).map_or(0, |q| {
+            Lane::ALL
+                .into_iter()
+                .map(|lane| q.lock_lane(lane).len())
+                .sum()
+        })
+    }
+
+    /// Puts a call that was offered back at the head of its lane of `queue`: under its
+    /// own key, or just ahead of the head's.
+    pub(super) fn put_back(&self, queue: QueueId, call: WaitingCall) {
+        let q = self.at(queue);
+        let lane = Lane::of(call.channel);
+        let mut waiting = q.lock_lane(lane);
+        let own = Self::key(&q.spec.load(), call.priority, call.arrived);
+        let neg_key = waiting
+            .keys()
+            .next()
+            .map_or(own, |head| own.min(head.neg_key - 1));
+        let key = WaitKey {
+            neg_key,
+            seq: self.seq.fetch_add(1, SeqCst),
+            lane,
+        };
+        self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
+        waiting.insert(key, call);
     }
 
     /// The negated order key of a call (see [`WaitKey`]).
@@ -323,7 +361,14 @@ impl Acd {
     ) -> Result<Placed, AcdError> {
         self.queue(queue)?;
         let agent = match self.agent(agent_id) {
-            Some(a) if a.state() != AgentState::LoggedOut && a.serves(queue) && until > now => a,
+            Some(a)
+                if a.state() != AgentState::LoggedOut
+                    && a.serves(queue)
+                    && until > now
+                    && Lane::of(call.channel) == Lane::Voice =>
+            {
+                a
+            }
             _ => return self.enqueue(queue, call, now),
         };
         if self.waiting.contains_key(&call.call_id)
@@ -397,6 +442,9 @@ impl Acd {
                 .enumerate()
                 .max_by_key(|(_, p)| (p.call.priority, std::cmp::Reverse(p.call.arrived)))
                 .map(|(i, _)| i)?;
+            if !agent.confirm_voice() {
+                return None;
+            }
             list.swap_remove(best)
         };
         self.promised_calls.remove(&promise.call.call_id);

@@ -379,6 +379,7 @@ impl Names<'_> {
             callback: w.callback,
             tier: self.tier(&w.tier),
             max_wait_met: w.max_wait_met,
+            channel: image.channel,
         }
     }
 }

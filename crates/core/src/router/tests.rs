@@ -161,6 +161,7 @@ fn plan() -> RoutePlan {
             same_agent_for: Duration::from_secs(20),
         },
         coaching: Default::default(),
+        capacity: Default::default(),
         calendars: vec![],
         fallback_queue: None,
     })
@@ -583,6 +584,7 @@ fn an_enqueue_decision_meets_an_idle_agent_or_says_where_the_call_waits() {
         endpoint: "sip:ann@pbx".into(),
         skills: vec![],
         tags: vec![],
+        capacity: Default::default(),
     };
     r.acd().log_in(agent, T0).unwrap();
     r.acd().ready("ann", T0).unwrap();
@@ -655,6 +657,7 @@ fn a_repeat_caller_is_kept_first_for_the_agent_who_served_them() {
         endpoint: format!("sip:{id}@pbx"),
         skills: vec![],
         tags: vec![],
+        capacity: Default::default(),
     };
     r.acd().log_in(agent("ann"), T0).unwrap();
     r.acd().ready("ann", T0).unwrap();
@@ -695,6 +698,7 @@ fn a_repeat_caller_is_kept_first_for_the_agent_who_served_them() {
         .acd()
         .ready("ann", Millis(later.0 + 5_000))
         .unwrap()
+        .pop()
         .unwrap();
     assert_eq!(&*a.call.call_id, "v2");
     // A caller with no history is kept for no one: free Bo takes them from the menu.
@@ -849,6 +853,7 @@ fn a_restart_from_the_journal_puts_calls_back_in_order_with_their_agents() {
         endpoint: format!("sip:{id}@pbx"),
         skills: vec![],
         tags: vec!["rapport".into()],
+        capacity: Default::default(),
     };
     let acd = r.acd();
     for id in ["ann", "bo", "cy"] {
@@ -974,6 +979,7 @@ fn a_restart_under_an_edited_config_maps_names_and_says_what_it_could_not_keep()
                 endpoint: "sip:ann@pbx".into(),
                 skills: vec![],
                 tags: vec![],
+                capacity: Default::default(),
             },
             T0,
         )

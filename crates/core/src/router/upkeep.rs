@@ -118,7 +118,7 @@ impl Router {
                     }
                     _ => out
                         .assignments
-                        .extend(self.acd.withdraw_offer(&id, now).ok().flatten()),
+                        .extend(self.acd.withdraw_offer(&id, now).ok().into_iter().flatten()),
                 }
                 out.agents.push(Arc::from(agent_id.as_str()));
             }

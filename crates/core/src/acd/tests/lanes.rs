@@ -1,0 +1,163 @@
+//! Chats, emails and social items beside voice: capacity per lane, the cross-channel
+//! rules and the desk's one state.
+
+use super::*;
+use crate::acd::lanes::{LaneSet, Limits};
+
+fn multi(id: &str, limits: [u8; LANES]) -> AgentProfile {
+    AgentProfile {
+        capacity: Limits(limits),
+        ..agent(id, &[("technical", 5)])
+    }
+}
+
+fn item(id: &str, channel: Channel, arrived: Millis) -> WaitingCall {
+    WaitingCall {
+        channel,
+        ..waiting(id, 0, arrived)
+    }
+}
+
+/// Voice blocks chats and emails; chats and emails mix up to 4.
+fn rules() -> LaneRules {
+    let mut blocks = [LaneSet::default(); LANES];
+    blocks[Lane::Voice.index()] = LaneSet::of(&[Lane::Chat, Lane::Email]);
+    LaneRules {
+        blocks,
+        mixes: vec![(LaneSet::of(&[Lane::Chat, Lane::Email]), 4)],
+    }
+}
+
+fn floor(limits: [u8; LANES]) -> Acd {
+    let acd = acd(Strategy::LongestIdle);
+    acd.set_lane_rules(rules(), T0);
+    acd.log_in(multi("ann", limits), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    acd
+}
+
+fn enqueue(acd: &Acd, id: &str, channel: Channel, at: Millis) -> Placed {
+    acd.enqueue(SUPPORT, item(id, channel, at), at).unwrap()
+}
+
+#[test]
+fn an_agent_with_two_chats_gets_a_third_and_not_a_fourth() {
+    let acd = floor([1, 3, 5, 0]);
+    for (i, id) in ["c1", "c2", "c3"].into_iter().enumerate() {
+        let a = assigned(enqueue(&acd, id, Channel::Chat, at(i as u64)));
+        assert_eq!(a.agent.profile.id, "ann");
+        acd.connected("ann", id, at(i as u64)).unwrap();
+    }
+    assert_eq!(position(enqueue(&acd, "c4", Channel::Chat, at(5))), 1);
+    assert_eq!(acd.agent("ann").unwrap().held(), [0, 3, 0, 0]);
+    // The agent is still available for a voice call: chats do not block it.
+    let v = assigned(enqueue(&acd, "v1", Channel::Voice, at(6)));
+    assert_eq!(v.agent.profile.id, "ann");
+    // One chat ends and its wrap-up is over, but the agent is on a voice call now, and
+    // voice blocks chats: the fourth chat waits until the voice work is over.
+    acd.connected("ann", "v1", at(6)).unwrap();
+    acd.ended("ann", "c1", at(10)).unwrap();
+    assert!(
+        acd.end_wrap_ups(at(40)).is_empty(),
+        "voice blocks new chats"
+    );
+    assert_eq!(acd.agent("ann").unwrap().held(), [1, 2, 0, 0]);
+    acd.ended("ann", "v1", at(50)).unwrap();
+    let made = acd.end_wrap_ups(at(80));
+    assert_eq!(made.len(), 1, "the waiting chat, once voice work is over");
+    assert_eq!(&*made[0].call.call_id, "c4");
+    assert_eq!(acd.agent("ann").unwrap().held(), [0, 3, 0, 0]);
+}
+
+#[test]
+fn an_agent_on_a_call_gets_no_chat_when_voice_blocks_chats() {
+    let acd = floor([1, 3, 5, 0]);
+    assigned(enqueue(&acd, "v1", Channel::Voice, T0));
+    assert_eq!(position(enqueue(&acd, "c1", Channel::Chat, at(1))), 1);
+    assert_eq!(position(enqueue(&acd, "e1", Channel::Email, at(1))), 1);
+    acd.connected("ann", "v1", at(2)).unwrap();
+    acd.ended("ann", "v1", at(3)).unwrap();
+    // Wrap-up still counts as the voice call's.
+    assert!(acd.end_wrap_ups(at(10)).is_empty());
+    let made: Vec<String> = acd
+        .end_wrap_ups(at(33))
+        .iter()
+        .map(|a| a.call.call_id.to_string())
+        .collect();
+    assert_eq!(made, ["c1", "e1"]);
+}
+
+#[test]
+fn a_voice_call_waits_for_an_agent_whose_chats_block_voice_and_mixes_cap_the_total() {
+    let acd = acd(Strategy::LongestIdle);
+    let mut r = rules();
+    r.blocks[Lane::Chat.index()] = LaneSet::of(&[Lane::Voice]);
+    acd.set_lane_rules(r, T0);
+    acd.log_in(multi("ann", [1, 3, 5, 0]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    assigned(enqueue(&acd, "c1", Channel::Chat, T0));
+    assert_eq!(position(enqueue(&acd, "v1", Channel::Voice, at(1))), 1);
+    for i in 0..3 {
+        assigned(enqueue(&acd, &format!("e{i}"), Channel::Email, at(2)));
+    }
+    // One chat and three emails: the mix of four is full, though email allows five.
+    assert_eq!(position(enqueue(&acd, "e3", Channel::Email, at(3))), 1);
+    assert_eq!(acd.agent("ann").unwrap().held(), [0, 1, 3, 0]);
+    // The chat is withdrawn (the customer left): the chat block on voice lifts, and the
+    // freed agent takes the voice call first; voice then blocks email, so e3 waits.
+    let made = acd.withdraw_offer("c1", at(4)).unwrap();
+    let ids: Vec<&str> = made.iter().map(|a| &*a.call.call_id).collect();
+    assert_eq!(ids, ["v1"]);
+    assert_eq!(acd.agent("ann").unwrap().held(), [1, 0, 3, 0]);
+    assert_eq!(acd.position("e3"), Some(1));
+}
+
+#[test]
+fn not_ready_stops_every_lane_and_ready_takes_what_waited() {
+    let acd = floor([1, 3, 5, 2]);
+    acd.not_ready("ann", "break", T0).unwrap();
+    assert_eq!(position(enqueue(&acd, "c1", Channel::Chat, at(1))), 1);
+    assert_eq!(position(enqueue(&acd, "s1", Channel::Social, at(2))), 1);
+    assert_eq!(position(enqueue(&acd, "v1", Channel::Voice, at(3))), 1);
+    let ids: Vec<String> = acd
+        .ready("ann", at(4))
+        .unwrap()
+        .iter()
+        .map(|a| a.call.call_id.to_string())
+        .collect();
+    // Voice first; voice then blocks chats; social is not blocked.
+    assert_eq!(ids, ["v1", "s1"]);
+}
+
+#[test]
+fn an_offered_chat_not_answered_goes_back_to_the_head_and_to_another_agent() {
+    let acd = floor([1, 2, 0, 0]);
+    acd.log_in(multi("bo", [1, 2, 0, 0]), T0).unwrap();
+    acd.ready("bo", at(1)).unwrap();
+    let first = assigned(enqueue(&acd, "c1", Channel::Chat, at(2)));
+    assert_eq!(first.agent.profile.id, "ann", "longest with room");
+    let next = acd.no_answer("ann", "c1", 2, at(3)).unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].agent.profile.id, "bo");
+    assert_eq!(acd.agent("ann").unwrap().held(), [0, 0, 0, 0]);
+    // An agent holding chats cannot log out.
+    acd.connected("bo", "c1", at(4)).unwrap();
+    assert!(acd.log_out("bo", at(5)).is_err());
+}
+
+#[test]
+fn chats_spread_over_agents_before_anyone_takes_a_second() {
+    let acd = floor([1, 3, 0, 0]);
+    acd.log_in(multi("bo", [1, 3, 0, 0]), T0).unwrap();
+    acd.ready("bo", at(1)).unwrap();
+    let who: Vec<String> = (0..4)
+        .map(|i| {
+            assigned(enqueue(&acd, &format!("c{i}"), Channel::Chat, at(2 + i)))
+                .agent
+                .profile
+                .id
+                .clone()
+        })
+        .collect();
+    assert_eq!(who, ["ann", "bo", "ann", "bo"]);
+}

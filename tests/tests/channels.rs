@@ -1,0 +1,173 @@
+//! Chats, emails and social posts beside voice, through the API: capacity per channel,
+//! the shipped config's cross-channel rules (a voice call keeps new chats and emails out;
+//! chats and emails mix up to 4), and what a log-in states.
+
+use std::collections::HashMap;
+
+use switchboard_proto::v1 as pb;
+use switchboard_tests::*;
+
+/// Every contact to `care` (skill general 3), whose wrap-up is made 0 s so that a unit
+/// comes back at the next second's upkeep.
+fn config() -> String {
+    switchboard_config::DEFAULT_CONFIG
+        .replacen(
+            "[[rules]]",
+            "[[rules]]\nname = \"all-to-care\"\nthen = { queue = \"care\" }\n\n[[rules]]",
+            1,
+        )
+        .replacen("wrap_up = \"30s\"", "wrap_up = \"0s\"", 1)
+}
+
+async fn contact(server: &TestServer, id: &str, channel: pb::Channel) -> pb::Decision {
+    server
+        .routing()
+        .await
+        .route_call(pb::RouteCallRequest {
+            call_id: id.into(),
+            caller: EMMA_STANDARD.into(),
+            dialed: MAIN_LINE.into(),
+            channel: channel.into(),
+            switch_id: "sbc-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn enqueued(d: &pb::Decision) -> &pb::Enqueue {
+    match d.action.as_ref() {
+        Some(pb::decision::Action::Enqueue(e)) => e,
+        other => panic!("expected a queue, got {other:?} ({d:?})"),
+    }
+}
+
+/// The place a contact waits at.
+fn waiting_at(d: &pb::Decision) -> u32 {
+    enqueued(d)
+        .position
+        .unwrap_or_else(|| panic!("expected to wait: {d:?}"))
+}
+
+/// Met an agent at once (the assignment goes to the switch's stream).
+fn met_agent(d: &pb::Decision) {
+    assert_eq!(
+        enqueued(d).position,
+        Some(0),
+        "expected an agent at once: {d:?}"
+    );
+}
+
+async fn log_in(server: &TestServer, id: &str, capacity: &[(&str, u32)]) {
+    let mut req = agent_with(id, "general", 5);
+    req.capacity = capacity
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), *v))
+        .collect::<HashMap<_, _>>();
+    server.agents().await.set_agent_state(req).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_agent_on_a_call_gets_no_chat_while_voice_blocks_chats_but_gets_a_social_post() {
+    let server = start_with(&config()).await;
+    let mut stream = assignments(&server).await;
+    log_in(&server, "ann", &[]).await;
+    let ann = agent_view(&server, "ann").await;
+    assert_eq!(
+        ann.capacity,
+        HashMap::from([
+            ("voice".to_owned(), 1),
+            ("chat".to_owned(), 3),
+            ("email".to_owned(), 5),
+            ("social".to_owned(), 2)
+        ]),
+        "a log-in naming no capacity takes the config's"
+    );
+    met_agent(&contact(&server, "v1", pb::Channel::Voice).await);
+    assert_eq!(next(&mut stream).await.call_id, "v1");
+    assert_eq!(
+        waiting_at(&contact(&server, "c1", pb::Channel::Chat).await),
+        1
+    );
+    // Voice does not block social posts.
+    met_agent(&contact(&server, "s1", pb::Channel::Social).await);
+    let a = next(&mut stream).await;
+    assert_eq!(
+        (a.call_id.as_str(), a.agent_id.as_str(), a.channel()),
+        ("s1", "ann", pb::Channel::Social)
+    );
+    report(&server, "v1", pb::CallEventKind::Connected, "ann").await;
+    report(&server, "v1", pb::CallEventKind::Ended, "ann").await;
+    // The voice call's wrap-up (0 s here) ends at the next upkeep: the chat comes.
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.channel()), ("c1", pb::Channel::Chat));
+    assert_eq!(
+        agent_view(&server, "ann").await.call_ids,
+        ["s1", "c1"],
+        "in the order taken"
+    );
+}
+
+#[tokio::test]
+async fn an_agent_with_two_chats_gets_a_third_and_not_a_fourth_until_one_ends() {
+    let server = start_with(&config()).await;
+    let mut stream = assignments(&server).await;
+    log_in(&server, "ann", &[("chat", 3)]).await;
+    for id in ["c1", "c2", "c3"] {
+        met_agent(&contact(&server, id, pb::Channel::Chat).await);
+        assert_eq!(next(&mut stream).await.call_id, id);
+        report(&server, id, pb::CallEventKind::Connected, "ann").await;
+    }
+    assert_eq!(
+        waiting_at(&contact(&server, "c4", pb::Channel::Chat).await),
+        1
+    );
+    // Ann logged in for chats only: a voice call waits for someone else.
+    assert_eq!(
+        waiting_at(&contact(&server, "v1", pb::Channel::Voice).await),
+        1
+    );
+    let ann = agent_view(&server, "ann").await;
+    assert_eq!(ann.call_ids, ["c1", "c2", "c3"]);
+    assert_eq!(ann.capacity, HashMap::from([("chat".to_owned(), 3)]));
+    // Ann cannot log out while she holds chats.
+    let e = server
+        .agents()
+        .await
+        .set_agent_state(pb::SetAgentStateRequest {
+            agent_id: "ann".into(),
+            state: pb::AgentState::LoggedOut.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+    report(&server, "c2", pb::CallEventKind::Ended, "ann").await;
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("c4", "ann"));
+}
+
+#[tokio::test]
+async fn a_chat_whose_customer_leaves_before_it_is_answered_frees_the_unit_at_once() {
+    let server = start_with(&config()).await;
+    let mut stream = assignments(&server).await;
+    log_in(&server, "ann", &[("chat", 1), ("email", 2)]).await;
+    met_agent(&contact(&server, "c1", pb::Channel::Chat).await);
+    assert_eq!(next(&mut stream).await.call_id, "c1");
+    assert_eq!(
+        waiting_at(&contact(&server, "c2", pb::Channel::Chat).await),
+        1
+    );
+    // Emails are a lane of their own: one chat and two emails fit the mix of 4.
+    for id in ["e1", "e2"] {
+        met_agent(&contact(&server, id, pb::Channel::Email).await);
+        assert_eq!(next(&mut stream).await.call_id, id);
+    }
+    assert_eq!(
+        waiting_at(&contact(&server, "e3", pb::Channel::Email).await),
+        1
+    );
+    report(&server, "c1", pb::CallEventKind::Abandoned, "").await;
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.channel()), ("c2", pb::Channel::Chat));
+}
