@@ -110,7 +110,12 @@ pub async fn start_from_path(path: &Path, clock: Arc<dyn Clock>) -> TestServer {
 /// The server on the shipped config with its store at `store` (the sample customers
 /// fill it on the first start), stopped when the handle drops.
 pub async fn start_stored(store: &Path, clock: Arc<dyn Clock>) -> TestServer {
-    let config = switchboard_config::parse(&stored_config(store), Path::new("test.toml"))
+    start_stored_config(&stored_config(store), clock).await
+}
+
+/// The server on `config` (which names its store), as [`start_stored`].
+pub async fn start_stored_config(config: &str, clock: Arc<dyn Clock>) -> TestServer {
+    let config = switchboard_config::parse(config, Path::new("test.toml"))
         .unwrap_or_else(|e| panic!("test config invalid: {:#?}", e.lines()));
     let (app, loaded) = App::with_store(config, &CustomerSource::Embedded, clock).unwrap();
     assert!(loaded.is_some(), "the store is on");
@@ -119,8 +124,13 @@ pub async fn start_stored(store: &Path, clock: Arc<dyn Clock>) -> TestServer {
 
 /// The shipped config with its store at `store`.
 pub fn stored_config(store: &Path) -> String {
+    with_store(DEFAULT_CONFIG, store)
+}
+
+/// `config` with its store at `store`.
+pub fn with_store(config: &str, store: &Path) -> String {
     format!(
-        "{DEFAULT_CONFIG}\n[store]\npath = {:?}\ncommit_delay = \"10ms\"\n",
+        "{config}\n[store]\npath = {:?}\ncommit_delay = \"10ms\"\n",
         store.display().to_string()
     )
 }

@@ -171,3 +171,37 @@ async fn a_chat_whose_customer_leaves_before_it_is_answered_frees_the_unit_at_on
     let a = next(&mut stream).await;
     assert_eq!((a.call_id.as_str(), a.channel()), ("c2", pb::Channel::Chat));
 }
+
+#[tokio::test]
+async fn chats_an_agent_holds_are_theirs_again_after_a_restart() {
+    let store = temp_dir("channels-restart").join("s.db");
+    let clock = ManualClock::new();
+    let config = with_store(&config(), &store);
+    let server = start_stored_config(&config, clock.clone()).await;
+    let mut stream = assignments(&server).await;
+    log_in(&server, "ann", &[("chat", 2)]).await;
+    for id in ["c1", "c2"] {
+        met_agent(&contact(&server, id, pb::Channel::Chat).await);
+        assert_eq!(next(&mut stream).await.call_id, id);
+    }
+    report(&server, "c1", pb::CallEventKind::Connected, "ann").await;
+    server.app.flush_store().unwrap();
+    server.stop().await;
+
+    let server = start_stored_config(&config, clock.clone()).await;
+    let mut stream = assignments(&server).await;
+    // The offer not yet confirmed is sent to the switch again.
+    assert_eq!(next(&mut stream).await.call_id, "c2");
+    let ann = agent_view(&server, "ann").await;
+    assert_eq!(ann.call_ids, ["c1", "c2"]);
+    // Both units are still hers: a third chat waits.
+    assert_eq!(
+        waiting_at(&contact(&server, "c3", pb::Channel::Chat).await),
+        1
+    );
+    // The connected chat ends and the offered one is confirmed, as before the restart.
+    report(&server, "c2", pb::CallEventKind::Connected, "ann").await;
+    report(&server, "c1", pb::CallEventKind::Ended, "ann").await;
+    let a = next(&mut stream).await;
+    assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("c3", "ann"));
+}

@@ -2,12 +2,15 @@
 //! passing and reloads of the queue policies, with the ACD's invariants checked after
 //! every step against a simple model.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, time::Duration};
+
+mod support;
 
 use proptest::prelude::*;
 use switchboard_core::{
-    Millis, Preference,
-    acd::{Acd, AgentProfile, AgentState, Assignment, Placed, WaitingCall},
+    Millis,
+    acd::{Acd, AgentProfile, AgentState, Assignment, Placed},
+    caller::Channel,
     plan::{Queue, QueueId, Strategy as Pick},
 };
 
@@ -96,23 +99,13 @@ fn serves(agent: usize, queue: usize) -> bool {
 
 fn queues(aging: i64, swap: bool) -> Vec<Queue> {
     (0..QUEUES)
-        .map(|q| Queue {
-            name: format!("q{q}"),
-            skills: vec![(format!("q{q}"), 1)],
-            strategy: if (q == 0) != swap {
+        .map(|q| {
+            let strategy = if (q == 0) != swap {
                 Pick::MostSkilled
             } else {
                 Pick::LongestIdle
-            },
-            aging_per_minute: aging,
-            wrap_up: Duration::ZERO,
-            handle_time: Duration::from_secs(180),
-            callback_after: Some(Duration::from_secs(300)),
-            max_wait: None,
-            overflow: vec![],
-            retired: false,
-            part_of: None,
-            when_closed: None,
+            };
+            support::queue(q, strategy, aging, Duration::ZERO)
         })
         .collect()
 }
@@ -202,17 +195,7 @@ impl World {
                     status: Status::Waiting,
                     requeued: false,
                 });
-                let call = WaitingCall {
-                    call_id: Arc::from(id.as_str()),
-                    switch_id: Arc::from("sbc"),
-                    priority,
-                    arrived: now,
-                    preference: Preference::None,
-                    callback: false,
-                    tier: switchboard_core::TierId(0),
-                    max_wait_met: false,
-                    channel: Default::default(),
-                };
+                let call = support::contact(&id, priority, now, Channel::Voice);
                 if let Placed::Assigned(a) =
                     self.acd.enqueue(QueueId(queue as u16), call, now).unwrap()
                 {

@@ -3,7 +3,7 @@
 use std::pin::Pin;
 
 use switchboard_core::{
-    acd::{AcdError, AgentState},
+    acd::AcdError,
     router::{CallRecord, CallRequest, Input, MAX_CALL_ID, MAX_NUMBER_TEXT, Outcome},
     text::prefix,
 };
@@ -309,10 +309,10 @@ impl RoutingService {
                 true
             }
             pb::CallEventKind::Connected => {
-                let already = acd.agent(&event.agent_id).is_some_and(|a| {
-                    a.state() == AgentState::OnCall
-                        && a.call().as_deref() == Some(event.call_id.as_str())
-                });
+                let already = acd.is_connected(&event.call_id)
+                    && acd
+                        .holder_of(&event.call_id)
+                        .is_some_and(|a| a.profile.id == event.agent_id);
                 if already {
                     false
                 } else {
@@ -350,7 +350,10 @@ impl RoutingService {
             pb::CallEventKind::Ended if !holds(&event.agent_id) => false,
             pb::CallEventKind::Ended => {
                 // On the call since it was connected: the talk time.
-                let talk_since = acd.agent(&event.agent_id).map(|a| a.since());
+                let talk_since = match acd.locate(&event.call_id) {
+                    Some(switchboard_core::acd::Located::Held { since, .. }) => Some(since),
+                    _ => None,
+                };
                 let handle_time = acd
                     .ended(&event.agent_id, &event.call_id, now)
                     .map_err(call_err)?;

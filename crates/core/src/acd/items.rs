@@ -88,13 +88,11 @@ impl Acd {
                 self.relist_lane(&agent, lane, now);
                 return Some(a);
             }
-            // Taken by someone else meanwhile: give the unit back and let the agent look
-            // like any agent with room.
+            // Taken by someone else meanwhile: the unit goes back and the agent is listed
+            // again (they had nothing in their other queues when listed, and work arriving
+            // there since looks for agents itself); look again while work is here.
             agent.release_unit(lane);
-            let more = self.offer_lane(&agent, lane, now);
-            if !more.is_empty() {
-                return more.into_iter().next();
-            }
+            self.relist_lane(&agent, lane, now);
             if q.lock_lane(lane).is_empty() {
                 return None;
             }

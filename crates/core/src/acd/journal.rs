@@ -28,11 +28,13 @@ pub enum Located {
         until: Millis,
         call: WaitingCall,
     },
-    /// Offered to or connected with an agent.
+    /// Offered to or connected with an agent, since `since`.
     Held {
         agent: Arc<Agent>,
         queue: QueueId,
         call: WaitingCall,
+        connected: bool,
+        since: Millis,
     },
 }
 
@@ -98,13 +100,21 @@ impl Acd {
                 agent,
                 queue: item.queue,
                 call: item.call,
+                connected: item.stage != super::Stage::Offered,
+                since: item.since,
             });
         }
         let (call, queue) = lock(&agent.holding)
             .as_ref()
             .filter(|(c, _)| &*c.call_id == call_id)
             .cloned()?;
-        Some(Located::Held { agent, queue, call })
+        Some(Located::Held {
+            connected: agent.state() == AgentState::OnCall,
+            since: agent.since(),
+            agent,
+            queue,
+            call,
+        })
     }
 
     /// The calls waiting in queues (not those kept for an agent, whose place a reload

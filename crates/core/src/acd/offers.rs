@@ -10,6 +10,16 @@ impl Acd {
         self.held.get(call_id).map(|a| Arc::clone(&a))
     }
 
+    /// Whether a call (or chat, email or social item) is connected with its agent: on the
+    /// call, or the item answered (in wrap-up, it is no longer held at all).
+    pub fn is_connected(&self, call_id: &str) -> bool {
+        self.holder_of(call_id)
+            .is_some_and(|a| match self.item_of(&a, call_id) {
+                Some(item) => item.stage == Stage::Connected,
+                None => a.state() == AgentState::OnCall && a.call().as_deref() == Some(call_id),
+            })
+    }
+
     /// The caller hung up after their call was offered to an agent but before it was
     /// connected: the agent is free again and looks for the next call. A call already
     /// connected is ended, not abandoned.
@@ -32,8 +42,15 @@ impl Acd {
         if agent.state() == AgentState::OnCall {
             return Err(AcdError::CallConnected);
         }
+        // Let go under the same lock as the state step: once available, the agent may
+        // be given another call at any time.
+        let mut holding = lock(&agent.holding);
+        if holding.as_ref().map(|(c, _)| &*c.call_id) != Some(call_id) {
+            return Err(AcdError::NotHolding);
+        }
         self.step(&agent, AgentState::Reserved, AgentState::Available, now)?;
-        lock(&agent.holding).take();
+        holding.take();
+        drop(holding);
         self.held.remove(call_id);
         Ok(self.freed(&agent, now))
     }
@@ -61,7 +78,10 @@ impl Acd {
         if agent.holds_item(call_id) {
             return self.item_ended(&agent, call_id, now);
         }
-        let queue = lock(&agent.holding).as_ref().map(|(_, q)| *q);
+        // The call is let go under the same lock as the state step: once in wrap-up the
+        // agent may be made available and given another call by the upkeep at any time.
+        let mut holding = lock(&agent.holding);
+        let queue = holding.as_ref().map(|(_, q)| *q);
         let wrap_up = queue.map_or(std::time::Duration::ZERO, |q| {
             self.at(q).spec.load().wrap_up
         });
@@ -72,6 +92,8 @@ impl Acd {
         agent.wrap_up_until.store(until.0, SeqCst);
         let talk = now.since(agent.since());
         self.step(&agent, AgentState::OnCall, AgentState::WrapUp, now)?;
+        holding.take();
+        drop(holding);
         if let Some(q) = queue {
             let sample = u64::try_from((talk + wrap_up).as_millis()).unwrap_or(u64::MAX);
             // An exponential average weighting the latest call 1/8: follows a change in
@@ -81,7 +103,6 @@ impl Acd {
                 Some(old.saturating_sub(old / 8).saturating_add(sample / 8))
             });
         }
-        lock(&agent.holding).take();
         self.held.remove(call_id);
         Ok(talk + wrap_up)
     }
@@ -149,7 +170,12 @@ impl Acd {
         let expired: Vec<(Arc<str>, Arc<Agent>)> = self
             .held
             .iter()
-            .filter(|e| e.value().state() == AgentState::Reserved && e.value().since() <= cutoff)
+            .filter(|e| {
+                let a = e.value();
+                a.state() == AgentState::Reserved
+                    && a.since() <= cutoff
+                    && a.call().as_deref() == Some(&**e.key())
+            })
             .map(|e| (Arc::clone(e.key()), Arc::clone(e.value())))
             .collect();
         let mut out: Vec<(Arc<str>, Arc<Agent>, Vec<Assignment>)> = expired

@@ -435,10 +435,16 @@ impl super::Router {
                 until,
                 call: wait_image(current, &call),
             },
-            Located::Held { agent, queue, call } => PlaceImage::Held {
+            Located::Held {
+                agent,
+                queue,
+                call,
+                connected,
+                since,
+            } => PlaceImage::Held {
                 queue: queue_name(queue),
-                connected: agent.state() == crate::acd::AgentState::OnCall,
-                since: agent.since(),
+                connected,
+                since,
                 agent: agent.profile.id.clone(),
                 call: wait_image(current, &call),
             },

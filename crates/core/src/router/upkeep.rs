@@ -10,7 +10,7 @@ use std::{
 };
 
 use super::{Action, CallState, Forgotten, Outcome, Router};
-use crate::{acd::AgentState, clock::Millis};
+use crate::clock::Millis;
 
 /// Call ids of calls hung up at a menu lately, so a repeat of the switch's report is
 /// acknowledged as such rather than refused as an unknown call. A ring: memory stays
@@ -112,13 +112,11 @@ impl Router {
             self.acd.abandon(&id);
             if let Some(agent) = self.acd.holder_of(&id) {
                 let agent_id = agent.profile.id.clone();
-                match agent.state() {
-                    AgentState::OnCall => {
-                        let _ = self.acd.ended(&agent_id, &id, now);
-                    }
-                    _ => out
-                        .assignments
-                        .extend(self.acd.withdraw_offer(&id, now).ok().into_iter().flatten()),
+                if self.acd.is_connected(&id) {
+                    let _ = self.acd.ended(&agent_id, &id, now);
+                } else {
+                    out.assignments
+                        .extend(self.acd.withdraw_offer(&id, now).ok().into_iter().flatten());
                 }
                 out.agents.push(Arc::from(agent_id.as_str()));
             }

@@ -161,3 +161,129 @@ fn chats_spread_over_agents_before_anyone_takes_a_second() {
         .collect();
     assert_eq!(who, ["ann", "bo", "ann", "bo"]);
 }
+
+/// Voice calls, chats, emails and social posts arrive, are answered, end and are
+/// abandoned on several threads while wrap-ups end. Every claim is checked as it is made
+/// (an agent's counts, read at any instant, are within their limits and the mix), and
+/// afterwards: nothing was assigned twice, every contact was assigned, abandoned or waits,
+/// and nothing waits while an agent has room for it.
+#[test]
+fn mixed_channels_on_several_threads_never_double_claim_or_overfill_an_agent() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 1_500;
+    const AGENTS: usize = 8;
+    let acd = Arc::new(acd(Strategy::LongestIdle));
+    acd.set_lane_rules(rules(), T0);
+    let limits = Limits([1, 3, 2, 1]);
+    for i in 0..AGENTS {
+        acd.log_in(
+            AgentProfile {
+                capacity: limits,
+                ..agent(&format!("a{i}"), &[("technical", 5), ("billing", 5)])
+            },
+            T0,
+        )
+        .unwrap();
+        acd.ready(&format!("a{i}"), T0).unwrap();
+    }
+    let assigned_ids = Arc::new(Mutex::new(Vec::<String>::new()));
+    let abandoned = Arc::new(AtomicUsize::new(0));
+    let record = {
+        let acd = Arc::clone(&acd);
+        let assigned_ids = Arc::clone(&assigned_ids);
+        move |made: Vec<Assignment>, now: Millis| {
+            for a in made {
+                let held = a.agent.held();
+                assert!(
+                    (0..LANES).all(|l| held[l] <= limits.0[l]),
+                    "{} holds {held:?} over {limits:?}",
+                    a.agent.profile.id
+                );
+                assert!(
+                    held[1] + held[2] <= 4,
+                    "chats and emails over the mix: {held:?}"
+                );
+                assigned_ids
+                    .lock()
+                    .unwrap()
+                    .push(a.call.call_id.to_string());
+                let id = a.agent.profile.id.clone();
+                if let Err(e) = acd.connected(&id, &a.call.call_id, now) {
+                    panic!(
+                        "{e}: {} {:?} to {id}: state {:?} call {:?} items {:?} held {:?} holder {:?}",
+                        a.call.call_id,
+                        a.call.channel,
+                        a.agent.state(),
+                        a.agent.call(),
+                        a.agent
+                            .items()
+                            .iter()
+                            .map(|i| (i.call.call_id.to_string(), i.stage))
+                            .collect::<Vec<_>>(),
+                        a.agent.held(),
+                        acd.holder_of(&a.call.call_id).map(|h| h.profile.id.clone()),
+                    );
+                }
+                acd.ended(&id, &a.call.call_id, now).unwrap();
+            }
+        }
+    };
+    let channels = [
+        Channel::Voice,
+        Channel::Chat,
+        Channel::Email,
+        Channel::Social,
+    ];
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let acd = Arc::clone(&acd);
+            let abandoned = Arc::clone(&abandoned);
+            let record = record.clone();
+            thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    let now = at(i as u64 * 10);
+                    let queue = if i % 3 == 0 { BILLING } else { SUPPORT };
+                    let mut contact = item(&format!("t{t}-c{i}"), channels[(i + t) % 4], now);
+                    contact.priority = (i % 7) as i32;
+                    if let Placed::Assigned(a) = acd.enqueue(queue, contact, now).unwrap() {
+                        record(vec![a], now);
+                    }
+                    if i % 5 == 0 && acd.abandon(&format!("t{t}-c{}", i / 2)) {
+                        abandoned.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if i % 4 == t {
+                        record(acd.end_wrap_ups(now), now);
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    // Every wrap-up ends; the agents take what waits until nothing fits.
+    let mut later = at(PER_THREAD as u64 * 10);
+    loop {
+        later = Millis(later.0 + 60_000);
+        let made = acd.end_wrap_ups(later);
+        if made.is_empty() {
+            break;
+        }
+        record(made, later);
+    }
+    let ids = assigned_ids.lock().unwrap();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "a contact was assigned twice");
+    let waiting = acd.waiting_in(SUPPORT) + acd.waiting_in(BILLING);
+    assert_eq!(
+        ids.len() + abandoned.load(Ordering::SeqCst) + waiting,
+        THREADS * PER_THREAD,
+        "every contact is assigned, abandoned or waiting"
+    );
+    assert_eq!(waiting, 0, "with every unit back, nothing is left waiting");
+    for i in 0..AGENTS {
+        let a = acd.agent(&format!("a{i}")).unwrap();
+        assert_eq!(a.held(), [0; LANES], "a{i} holds nothing at the end");
+        assert_eq!(a.state(), AgentState::Available);
+    }
+}
