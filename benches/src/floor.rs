@@ -15,6 +15,8 @@ use switchboard_config::ConfigFiles;
 use switchboard_core::{
     Millis, Preference, RoutePlan, TierId,
     acd::{Acd, AgentProfile, Placed, WaitingCall},
+    caller::Channel,
+    capacity::{LANES, Lane, LaneRules, LaneSet, Limits},
     plan::QueueId,
 };
 
@@ -111,10 +113,67 @@ pub fn call(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
 
 /// Fills `acd` (made from [`plan`]'s queues) with the floor's agents and calls.
 pub fn staff(acd: &Acd) {
+    staff_with(acd, &Floor::VOICE);
+}
+
+/// What the floor's agents may hold and what its waiting work is.
+#[derive(Debug)]
+pub struct Floor {
+    /// Capacity of agents on calls, and of the others.
+    pub busy: Limits,
+    pub others: Limits,
+    /// The channel of the `i`-th waiting contact.
+    pub channel: fn(usize) -> Channel,
+}
+
+impl Floor {
+    /// Voice only: one call per agent, every waiting contact a call.
+    pub const VOICE: Floor = Floor {
+        busy: Limits([1, 0, 0, 0]),
+        others: Limits([1, 0, 0, 0]),
+        channel: |_| Channel::Voice,
+    };
+
+    /// Every channel, under [`mixed_rules`]: the agents on calls may hold chats and
+    /// emails too (which their call blocks) but no social posts, so all four lanes of
+    /// the busy queues are full; the others may hold a voice call, 3 chats, 5 emails and
+    /// 2 social posts. The waiting contacts are voice, chat, email and social in turn.
+    pub const MIXED: Floor = Floor {
+        busy: Limits([1, 3, 5, 0]),
+        others: Limits([1, 3, 5, 2]),
+        channel: |i| {
+            [
+                Channel::Voice,
+                Channel::Chat,
+                Channel::Email,
+                Channel::Social,
+            ][i % 4]
+        },
+    };
+}
+
+/// The shipped config's cross-channel rules: a voice call keeps new chats and emails
+/// out; chats and emails mix up to 4.
+pub fn mixed_rules() -> LaneRules {
+    let mut blocks = [LaneSet::default(); LANES];
+    blocks[Lane::Voice.index()] = LaneSet::of(&[Lane::Chat, Lane::Email]);
+    LaneRules {
+        blocks,
+        mixes: vec![(LaneSet::of(&[Lane::Chat, Lane::Email]), 4)],
+    }
+}
+
+/// [`staff`] with the capacities and waiting channels of `floor`.
+pub fn staff_with(acd: &Acd, floor: &Floor) {
+    let with = |profile: AgentProfile, capacity: Limits| AgentProfile {
+        capacity,
+        ..profile
+    };
     // Agents on calls: each says ready, takes a call of their own and connects.
     for i in 0..BUSY {
         let id = format!("busy-{i}");
-        acd.log_in(agent(id.clone(), busy_skills(i)), NOW).unwrap();
+        acd.log_in(with(agent(id.clone(), busy_skills(i)), floor.busy), NOW)
+            .unwrap();
         acd.ready(&id, NOW).unwrap();
         let call_id = format!("talking-{i}");
         let queue = acd.agent(&id).unwrap().serving()[0];
@@ -125,21 +184,27 @@ pub fn staff(acd: &Acd) {
     }
     for i in 0..IDLE {
         let id = format!("idle-{i}");
-        acd.log_in(agent(id.clone(), idle_skills(i)), NOW).unwrap();
+        acd.log_in(with(agent(id.clone(), idle_skills(i)), floor.others), NOW)
+            .unwrap();
         acd.ready(&id, idle_since(i)).unwrap();
     }
     for i in 0..AWAY {
         acd.log_in(
-            agent(format!("away-{i}"), (0..4).map(|k| (i + 5 * k) % 20)),
+            with(
+                agent(format!("away-{i}"), (0..4).map(|k| (i + 5 * k) % 20)),
+                floor.others,
+            ),
             NOW,
         )
         .unwrap();
     }
     for i in 0..WAITING {
         let (queue, priority, arrived) = waiting(i);
-        let placed = acd
-            .enqueue(queue, call(&format!("waiting-{i}"), priority, arrived), NOW)
-            .unwrap();
+        let contact = WaitingCall {
+            channel: (floor.channel)(i),
+            ..call(&format!("waiting-{i}"), priority, arrived)
+        };
+        let placed = acd.enqueue(queue, contact, NOW).unwrap();
         assert!(matches!(placed, Placed::Waiting { .. }));
     }
 }

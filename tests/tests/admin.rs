@@ -18,6 +18,7 @@ fn customer(id: &str, numbers: &[&str], tier: &str) -> pb::Customer {
         tags: vec!["new-customer".into()],
         attributes: HashMap::from([("device_purchased".into(), "2023-05-01".into())]),
         preferred_agent: String::new(),
+        ..Default::default()
     }
 }
 

@@ -20,12 +20,21 @@ fn config() -> String {
 }
 
 async fn contact(server: &TestServer, id: &str, channel: pb::Channel) -> pb::Decision {
+    contact_from(server, id, EMMA_STANDARD, channel).await
+}
+
+async fn contact_from(
+    server: &TestServer,
+    id: &str,
+    caller: &str,
+    channel: pb::Channel,
+) -> pb::Decision {
     server
         .routing()
         .await
         .route_call(pb::RouteCallRequest {
             call_id: id.into(),
-            caller: EMMA_STANDARD.into(),
+            caller: caller.into(),
             dialed: MAIN_LINE.into(),
             channel: channel.into(),
             switch_id: "sbc-1".into(),
@@ -204,4 +213,128 @@ async fn chats_an_agent_holds_are_theirs_again_after_a_restart() {
     report(&server, "c1", pb::CallEventKind::Ended, "ann").await;
     let a = next(&mut stream).await;
     assert_eq!((a.call_id.as_str(), a.agent_id.as_str()), ("c3", "ann"));
+}
+
+fn jane() -> pb::Customer {
+    pb::Customer {
+        customer_id: "cust-jane".into(),
+        name: "Jane Doe".into(),
+        phone_numbers: vec!["+12125550177".into()],
+        tier: "gold".into(),
+        emails: vec!["Jane.Doe@Example.COM".into()],
+        social_handles: vec!["X:@JaneD".into()],
+        preferred_channel: pb::Channel::Chat.into(),
+        ..Default::default()
+    }
+}
+
+async fn upsert(server: &TestServer, c: pb::Customer) -> Result<pb::Customer, tonic::Status> {
+    server
+        .admin()
+        .await
+        .upsert_customer(pb::UpsertCustomerRequest { customer: Some(c) })
+        .await
+        .map(|r| r.into_inner().customer.expect("the customer as stored"))
+}
+
+#[tokio::test]
+async fn an_email_or_a_post_finds_its_customer_and_rules_read_the_preferred_channel() {
+    // Ahead of every rule: customers who prefer chat, writing by email, get the chat
+    // desk's queue; anyone else known writes to care by the rule after.
+    let config = switchboard_config::DEFAULT_CONFIG.replacen(
+        "[[rules]]",
+        "[[rules]]\nname = \"prefers-chat\"\nwhen = 'caller.preferred_channel == \"chat\" and call.channel in [\"email\", \"social\"]'\nthen = { queue = \"operator\" }\n\n[[rules]]\nname = \"known-writer\"\nwhen = 'caller.known and call.channel != \"voice\"'\nthen = { queue = \"care\" }\n\n[[rules]]",
+        1,
+    );
+    let server = start_with(&config).await;
+    let stored = upsert(&server, jane()).await.unwrap();
+    assert_eq!(stored.emails, ["jane.doe@example.com"]);
+    assert_eq!(stored.social_handles, ["x:janed"]);
+    assert_eq!(stored.preferred_channel(), pb::Channel::Chat);
+    for (id, caller, channel) in [
+        ("e1", "JANE.DOE@example.com", pb::Channel::Email),
+        ("s1", "x:JaneD", pb::Channel::Social),
+    ] {
+        let d = contact_from(&server, id, caller, channel).await;
+        assert_eq!(d.reason, "rule prefers-chat", "{caller}: {d:?}");
+        assert_eq!(enqueued(&d).queue, "operator");
+    }
+    // An address nobody has is an unknown caller; on the phone an address is no number.
+    let d = contact(&server, "e2", pb::Channel::Email).await;
+    assert_ne!(d.reason, "rule prefers-chat");
+    let d = contact_from(&server, "e3", "someone@example.org", pb::Channel::Email).await;
+    assert!(
+        !d.matched_rules.iter().any(|r| r == "known-writer"),
+        "{d:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_or_taken_addresses_are_refused_naming_the_field_and_nothing_changes() {
+    let server = start_with(&config()).await;
+    upsert(&server, jane()).await.unwrap();
+    let cases = [
+        (
+            pb::Customer {
+                emails: vec!["ok@example.com".into(), "jane@localhost".into()],
+                ..jane()
+            },
+            tonic::Code::InvalidArgument,
+            "customer.emails[1]: \"jane@localhost\": not an email address: the domain needs a dot (example.com)",
+        ),
+        (
+            pb::Customer {
+                social_handles: vec!["x:jane doe".into()],
+                ..jane()
+            },
+            tonic::Code::InvalidArgument,
+            "customer.social_handles[0]: \"x:jane doe\": not a social handle: the name takes letters, digits, _, . and - only",
+        ),
+        (
+            pb::Customer {
+                preferred_channel: 42,
+                ..jane()
+            },
+            tonic::Code::InvalidArgument,
+            "customer.preferred_channel: unknown value 42",
+        ),
+        (
+            pb::Customer {
+                customer_id: "cust-other".into(),
+                phone_numbers: vec!["+12125550178".into()],
+                emails: vec![],
+                ..jane()
+            },
+            tonic::Code::FailedPrecondition,
+            "x:janed belongs to customer cust-jane",
+        ),
+    ];
+    for (customer, code, message) in cases {
+        let e = upsert(&server, customer).await.unwrap_err();
+        assert_eq!((e.code(), e.message()), (code, message));
+    }
+    let kept = server
+        .admin()
+        .await
+        .get_customer(pb::GetCustomerRequest {
+            key: Some(pb::get_customer_request::Key::CustomerId(
+                "cust-jane".into(),
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kept.customer.unwrap().emails, ["jane.doe@example.com"]);
+    assert!(
+        server
+            .admin()
+            .await
+            .get_customer(pb::GetCustomerRequest {
+                key: Some(pb::get_customer_request::Key::CustomerId(
+                    "cust-other".into()
+                )),
+            })
+            .await
+            .is_err()
+    );
 }

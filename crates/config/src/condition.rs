@@ -40,6 +40,7 @@ const FIELDS: &[&str] = &[
     "caller.influence",
     "caller.zero_outs",
     "caller.preferred_agent",
+    "caller.preferred_channel",
     "caller.tags",
     "caller.attr",
     "call.channel",
@@ -70,6 +71,9 @@ enum Operand {
     Preference,
     Line,
     Channel,
+    /// The channel the customer prefers (none for unknown callers and those who did
+    /// not say).
+    PreferredChannel,
     Text(Text),
     Tags,
     Date(Date),
@@ -89,7 +93,7 @@ impl Operand {
             Operand::Tier => "tier",
             Operand::Preference => "preference",
             Operand::Line => "line",
-            Operand::Channel => "channel",
+            Operand::Channel | Operand::PreferredChannel => "channel",
             Operand::Text(_) => "text",
             Operand::Tags => "tag list",
             Operand::Date(_) => "date",
@@ -219,6 +223,7 @@ impl Compiler<'_> {
                 | O::Preference
                 | O::Line
                 | O::Channel
+                | O::PreferredChannel
                 | O::Text(_)
                 | O::Attr(_)
                 | O::Number(_)
@@ -259,7 +264,11 @@ impl Compiler<'_> {
                 let ch = self.channel(&name, b.1)?;
                 Some(negate_if(cmp, Test::ChannelIn(ch.bit())))
             }
-            (O::Channel, O::Str(_)) => unordered(self, "channels"),
+            (O::PreferredChannel, O::Str(name)) if equality => {
+                let ch = self.channel(&name, b.1)?;
+                Some(negate_if(cmp, Test::PreferredChannelIn(ch.bit())))
+            }
+            (O::Channel | O::PreferredChannel, O::Str(_)) => unordered(self, "channels"),
             (O::Text(t), O::Str(s)) if equality => Some((Test::Text(t, cmp, s.into()), false)),
             (O::Attr(k), O::Str(s)) if equality => {
                 Some((Test::Text(Text::Attr(k), cmp, s.into()), false))
@@ -346,7 +355,7 @@ impl Compiler<'_> {
                 }
                 Test::LineIn(ids.into())
             }
-            Operand::Channel => {
+            ref which @ (Operand::Channel | Operand::PreferredChannel) => {
                 let mut mask = 0;
                 for (s, sp) in &strings {
                     match self.channel(s, sp) {
@@ -354,7 +363,11 @@ impl Compiler<'_> {
                         None => ok = false,
                     }
                 }
-                Test::ChannelIn(mask)
+                if matches!(which, Operand::Channel) {
+                    Test::ChannelIn(mask)
+                } else {
+                    Test::PreferredChannelIn(mask)
+                }
             }
             Operand::Text(t) => {
                 Test::TextIn(t, strings.into_iter().map(|(s, _)| s.into()).collect())
@@ -502,6 +515,7 @@ impl Compiler<'_> {
             (["caller", "tags"], true) => Operand::Tags,
             (["caller", "attr", key], true) => Operand::Attr((*key).into()),
             (["call", "channel"], true) => Operand::Channel,
+            (["caller", "preferred_channel"], true) => Operand::PreferredChannel,
             (["call", "digits"], true) => Operand::Text(Text::Digits),
             (["call", "line"] | ["line", "name"], true) => Operand::Line,
             (["call", "repeat_within"], false) if segs[1].args.is_some() => {
@@ -722,6 +736,8 @@ mod tests {
                 .map(|(k, v)| (Box::from(*k), Box::from(*v)))
                 .collect(),
             preferred_agent: Some("ann".into()),
+            contacts: Box::default(),
+            preferred_channel: None,
         }
     }
 

@@ -4,11 +4,13 @@
 //! Columns (header required, any order; only `customer_id` and `phone_numbers` are
 //! required): customer_id, name, phone_numbers (`;`-separated), tier, preference, language,
 //! lifetime_value, influence, tags (`;`-separated), attributes (`key=value;...`),
-//! preferred_agent.
+//! preferred_agent, emails and social_handles (`;`-separated), preferred_channel.
 
 use std::{fmt, fs::File, io::Read, path::Path, sync::Arc};
 
-use switchboard_core::{Customer, Directory, Preference, RoutePlan, TierId, text::shown};
+use switchboard_core::{
+    Customer, Directory, Preference, RoutePlan, TierId, channel::Channel, text::shown,
+};
 
 use crate::diagnostic::did_you_mean;
 
@@ -24,6 +26,9 @@ pub const COLUMNS: &[&str] = &[
     "tags",
     "attributes",
     "preferred_agent",
+    "emails",
+    "social_handles",
+    "preferred_channel",
 ];
 
 /// A row that was skipped, and why.
@@ -130,11 +135,11 @@ pub fn import_each(
 }
 
 /// Column positions from the header.
-struct Columns([Option<usize>; 11]);
+struct Columns([Option<usize>; COLUMNS.len()]);
 
 impl Columns {
     fn from_header(header: &csv::StringRecord) -> Result<Self, CustomersError> {
-        let mut at = [None; 11];
+        let mut at = [None; COLUMNS.len()];
         for (i, name) in header.iter().enumerate() {
             match COLUMNS.iter().position(|c| *c == name) {
                 Some(k) if at[k].is_some() => {
@@ -214,6 +219,29 @@ impl Columns {
             attributes.push((Box::from(k.trim()), Box::from(v.trim())));
         }
         let agent = self.get(r, "preferred_agent");
+        let mut contacts: Vec<Box<str>> = Vec::new();
+        for (column, kind) in [
+            ("emails", switchboard_core::address::Kind::Email),
+            ("social_handles", switchboard_core::address::Kind::Social),
+        ] {
+            for raw in split_list(self.get(r, column)) {
+                let one = match kind {
+                    switchboard_core::address::Kind::Email => switchboard_core::address::email(raw),
+                    switchboard_core::address::Kind::Social => {
+                        switchboard_core::address::handle(raw)
+                    }
+                }
+                .map_err(|e| format!("{column}: {}: {e}", shown(raw)))?;
+                contacts.push(one);
+            }
+        }
+        let preferred_channel = match self.get(r, "preferred_channel") {
+            "" => None,
+            name => Some(Channel::parse(name).ok_or_else(|| {
+                let hint = did_you_mean(name, Channel::ALL.iter().map(|c| c.as_str()));
+                format!("preferred_channel: unknown channel {}{hint}", shown(name))
+            })?),
+        };
         Customer {
             id: self.get(r, "customer_id").into(),
             name: self.get(r, "name").into(),
@@ -226,6 +254,8 @@ impl Columns {
             tags: split_list(self.get(r, "tags")).map(Box::from).collect(),
             attributes: attributes.into(),
             preferred_agent: (!agent.is_empty()).then(|| agent.into()),
+            contacts: contacts.into(),
+            preferred_channel,
         }
         .validated()
         .map_err(|e| e.to_string())

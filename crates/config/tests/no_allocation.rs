@@ -53,6 +53,8 @@ fn evaluating_every_rule_allocates_nothing() {
             ("seats".into(), "12".into()),
         ]),
         preferred_agent: None,
+        contacts: Box::default(),
+        preferred_channel: None,
     };
     let callers: Vec<Caller> = [Some(profile), None]
         .into_iter()

@@ -4,52 +4,12 @@
 
 use std::sync::Arc;
 
+pub use crate::channel::Channel;
 use crate::{
     behaviour::Learned,
     customer::{Customer, Preference, TierId},
     number::{E164, NumberError},
 };
-
-/// How the contact reaches us.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Channel {
-    #[default]
-    Voice,
-    Video,
-    Chat,
-    Email,
-    Callback,
-    /// A post or direct message on a social network.
-    Social,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 6] = [
-        Channel::Voice,
-        Channel::Video,
-        Channel::Chat,
-        Channel::Email,
-        Channel::Callback,
-        Channel::Social,
-    ];
-
-    /// The name used in rule conditions (`call.channel == "chat"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Voice => "voice",
-            Channel::Video => "video",
-            Channel::Chat => "chat",
-            Channel::Email => "email",
-            Channel::Callback => "callback",
-            Channel::Social => "social",
-        }
-    }
-
-    /// A one-bit mask, for conditions over sets of channels.
-    pub fn bit(self) -> u8 {
-        1 << self as u8
-    }
-}
 
 /// Where the routing preference came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! how much of each an agent may hold, and the rules across lanes (blocking and mixing
 //! caps). The ACD claims units against these atomically (see `acd::lanes`).
 
-use crate::caller::Channel;
+use crate::channel::Channel;
 
 /// A lane of work: what an agent's capacity is counted in.
 #[derive(

@@ -180,6 +180,9 @@ pub enum Test {
     LineIn(Box<[LineId]>),
     /// Bit mask of [`Channel::bit`].
     ChannelIn(u8),
+    /// The customer's preferred channel is in this mask of [`Channel::bit`] (false when
+    /// they have none).
+    PreferredChannelIn(u8),
     Number(Number, Cmp, Number),
     /// Text equality (`==`, `!=`) with a literal.
     Text(Text, Cmp, Box<str>),
@@ -610,6 +613,11 @@ impl Test {
             Test::PreferenceIn(mask) => mask & caller.preference.bit() != 0,
             Test::LineIn(lines) => lines.contains(&f.line),
             Test::ChannelIn(mask) => mask & f.channel.bit() != 0,
+            Test::PreferredChannelIn(mask) => caller
+                .customer
+                .as_ref()
+                .and_then(|c| c.preferred_channel)
+                .is_some_and(|c| mask & c.bit() != 0),
             Test::Number(a, cmp, b) => match (a.value(f), b.value(f)) {
                 (Some(a), Some(b)) => cmp.holds(a, b),
                 _ => false,
@@ -656,6 +664,12 @@ impl Test {
             }
             Test::LineIn(_) => f.plan.line_name(f.line).to_owned(),
             Test::ChannelIn(_) => f.channel.as_str().to_owned(),
+            Test::PreferredChannelIn(_) => match &caller.customer {
+                None => "unknown caller".to_owned(),
+                Some(c) => c
+                    .preferred_channel
+                    .map_or_else(|| "none said".to_owned(), |ch| ch.as_str().to_owned()),
+            },
             Test::Number(a, _, b) => {
                 let (a, b) = (a.describe(f), b.describe(f));
                 if matches!(self, Test::Number(_, _, Number::Const(_))) {

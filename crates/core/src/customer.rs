@@ -10,7 +10,7 @@ use dashmap::DashMap;
 
 use crate::FastHash;
 
-use crate::number::E164;
+use crate::{channel::Channel, number::E164};
 
 /// Index of a tier in the configured order, lowest (e.g. `standard`) first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -103,6 +103,11 @@ pub struct Customer {
     /// Sorted by key, keys unique.
     pub attributes: Box<[(Box<str>, Box<str>)]>,
     pub preferred_agent: Option<Box<str>>,
+    /// Email addresses and social handles the customer writes from, each in its one
+    /// spelling (see [`crate::address`]).
+    pub contacts: Box<[Box<str>]>,
+    /// The channel the customer prefers to be reached on, if they said.
+    pub preferred_channel: Option<Channel>,
 }
 
 /// Limits on customer fields. Generous for real CRM data, tight enough that a bad import
@@ -118,6 +123,7 @@ pub mod limits {
     pub const ATTRIBUTE_KEY: usize = 64;
     pub const ATTRIBUTE_VALUE: usize = 256;
     pub const INFLUENCE: u32 = 100;
+    pub const CONTACTS: usize = 16;
 }
 
 /// A customer field that breaks a rule; `field` is the name used in CSV and the API.
@@ -222,7 +228,44 @@ impl Customer {
         if let Some(agent) = &self.preferred_agent {
             check_len("preferred_agent", agent, 1, limits::ID)?;
         }
+        let mut contacts: Vec<Box<str>> = Vec::with_capacity(self.contacts.len());
+        for c in self.contacts.iter() {
+            let field = match crate::address::kind_of(c) {
+                Some(crate::address::Kind::Social) => "social_handles",
+                _ => "emails",
+            };
+            let (_, one) = crate::address::normalize(c).map_err(|e| bad(field, e.to_string()))?;
+            if !contacts.contains(&one) {
+                contacts.push(one);
+            }
+        }
+        if contacts.len() > limits::CONTACTS {
+            return Err(bad(
+                "emails",
+                format!(
+                    "more than {} email addresses and social handles together",
+                    limits::CONTACTS
+                ),
+            ));
+        }
+        self.contacts = contacts.into_boxed_slice();
         Ok(self)
+    }
+
+    /// The customer's email addresses.
+    pub fn emails(&self) -> impl Iterator<Item = &str> {
+        self.contacts
+            .iter()
+            .map(|c| &**c)
+            .filter(|c| !c.contains(':'))
+    }
+
+    /// The customer's social handles (`network:name`).
+    pub fn social_handles(&self) -> impl Iterator<Item = &str> {
+        self.contacts
+            .iter()
+            .map(|c| &**c)
+            .filter(|c| c.contains(':'))
     }
 
     pub fn attribute(&self, key: &str) -> Option<&str> {
@@ -238,6 +281,8 @@ impl Customer {
 pub enum DirectoryError {
     #[error("phone number {number} belongs to customer {owner}")]
     NumberTaken { number: E164, owner: String },
+    #[error("{address} belongs to customer {owner}")]
+    AddressTaken { address: String, owner: String },
 }
 
 /// A profile as a key of the by-id index: hashed and compared by its id, and found by a
@@ -274,6 +319,8 @@ impl std::borrow::Borrow<str> for ById {
 #[derive(Debug)]
 pub struct Directory {
     by_number: DashMap<E164, Arc<Customer>, FastHash>,
+    /// By email address or social handle, in their one spelling.
+    by_address: DashMap<Box<str>, Arc<Customer>, FastHash>,
     /// Keyed by the profile itself (found by its id), so the id is not stored twice.
     by_id: DashMap<ById, (), FastHash>,
     writer: Mutex<()>,
@@ -288,6 +335,7 @@ impl Default for Directory {
     fn default() -> Self {
         Directory {
             by_number: DashMap::with_hasher_and_shard_amount(FastHash::default(), NUMBER_SHARDS),
+            by_address: DashMap::default(),
             by_id: DashMap::default(),
             writer: Mutex::new(()),
         }
@@ -302,6 +350,11 @@ impl Directory {
     /// The customer calling from `number`, if known.
     pub fn lookup(&self, number: E164) -> Option<Arc<Customer>> {
         self.by_number.get(&number).map(|c| Arc::clone(&c))
+    }
+
+    /// The customer who writes from `address` (in its one spelling), if known.
+    pub fn lookup_address(&self, address: &str) -> Option<Arc<Customer>> {
+        self.by_address.get(address).map(|c| Arc::clone(&c))
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Customer>> {
@@ -332,6 +385,16 @@ impl Directory {
                 });
             }
         }
+        for address in &customer.contacts {
+            if let Some(owner) = self.by_address.get(address)
+                && owner.id != customer.id
+            {
+                return Err(DirectoryError::AddressTaken {
+                    address: address.to_string(),
+                    owner: owner.id.to_string(),
+                });
+            }
+        }
         let customer = Arc::new(customer);
         // The key is replaced with the value, in one step under the shard's lock.
         let old = match self.by_id.entry(ById(Arc::clone(&customer))) {
@@ -344,9 +407,20 @@ impl Directory {
         for number in &customer.numbers {
             self.by_number.insert(*number, Arc::clone(&customer));
         }
+        for address in &customer.contacts {
+            self.by_address
+                .insert(address.clone(), Arc::clone(&customer));
+        }
         if let Some(old) = old {
             for number in old.numbers.iter().filter(|n| !customer.numbers.contains(n)) {
                 self.by_number.remove(number);
+            }
+            for address in old
+                .contacts
+                .iter()
+                .filter(|a| !customer.contacts.contains(a))
+            {
+                self.by_address.remove(address);
             }
         }
         Ok(customer)
@@ -374,7 +448,42 @@ mod tests {
             tags: Box::default(),
             attributes: Box::default(),
             preferred_agent: None,
+            contacts: Box::default(),
+            preferred_channel: None,
         }
+    }
+
+    #[test]
+    fn a_customer_is_found_by_email_and_handle_and_an_address_of_another_is_refused() {
+        let dir = Directory::new();
+        let mut c1 = customer("c1", &["+12125550101"]);
+        c1.contacts = vec!["Jane@Example.com".into(), "x:@JaneDoe".into()].into();
+        let c1 = c1.validated().unwrap();
+        assert_eq!(c1.emails().collect::<Vec<_>>(), ["jane@example.com"]);
+        assert_eq!(c1.social_handles().collect::<Vec<_>>(), ["x:janedoe"]);
+        dir.upsert(c1).unwrap();
+        assert_eq!(
+            dir.lookup_address("jane@example.com").unwrap().id,
+            "c1".into()
+        );
+        assert_eq!(dir.lookup_address("x:janedoe").unwrap().id, "c1".into());
+        let mut c2 = customer("c2", &["+12125550102"]);
+        c2.contacts = vec!["x:janedoe".into()].into();
+        assert_eq!(
+            dir.upsert(c2).unwrap_err().to_string(),
+            "x:janedoe belongs to customer c1"
+        );
+        // c1 drops the email: it no longer finds her.
+        let mut c1 = customer("c1", &["+12125550101"]);
+        c1.contacts = vec!["x:janedoe".into()].into();
+        dir.upsert(c1).unwrap();
+        assert!(dir.lookup_address("jane@example.com").is_none());
+        let mut bad = customer("c3", &["+12125550103"]);
+        bad.contacts = vec!["jane@localhost".into()].into();
+        assert_eq!(
+            bad.validated().unwrap_err().to_string(),
+            "emails: not an email address: the domain needs a dot (example.com)"
+        );
     }
 
     #[test]

@@ -24,10 +24,12 @@
 //! - [`text`]: values from outside shown back in messages, bounded.
 
 pub mod acd;
+pub mod address;
 pub mod behaviour;
 pub mod calendar;
 pub mod caller;
 pub mod capacity;
+pub mod channel;
 pub mod clock;
 pub mod condition;
 pub mod customer;

@@ -67,6 +67,9 @@ pub enum NumberError {
     NotE164,
     #[error("unknown or unsupported country code")]
     UnknownCountry,
+    /// An email address or social handle, whose customer (if any) has no number.
+    #[error("an email address or social handle, not a number")]
+    Address,
     #[error("not a valid {country} number")]
     InvalidForCountry { country: &'static str },
 }

@@ -188,6 +188,11 @@ pub fn check_call_id(id: &str) -> Result<(), RouteError> {
     Ok(())
 }
 
+/// The channels whose contacts may come from an email address or a social handle.
+fn writes(channel: Channel) -> bool {
+    matches!(channel, Channel::Chat | Channel::Email | Channel::Social)
+}
+
 fn check_number_text(field: &'static str, text: &str) -> Result<(), RouteError> {
     if crate::text::longer_than(text, MAX_NUMBER_TEXT) {
         return Err(invalid(field, "longer than 64 characters"));
@@ -703,7 +708,13 @@ impl Router {
     /// and changes nothing.
     pub fn route(&self, req: &CallRequest<'_>, now: Millis) -> Result<Routed, RouteError> {
         check_call_id(req.call_id)?;
-        check_number_text("caller", req.caller)?;
+        if writes(req.channel) {
+            if crate::text::longer_than(req.caller, crate::address::MAX_EMAIL) {
+                return Err(invalid("caller", "longer than 254 characters"));
+            }
+        } else {
+            check_number_text("caller", req.caller)?;
+        }
         check_number_text("dialed", req.dialed)?;
         // One look-up: new calls are the common case, so the entry is taken at once (a
         // repeat of a call id pays for the key it did not need). The entry holds the call
@@ -714,7 +725,7 @@ impl Router {
             Entry::Occupied(state) => Ok(replay(state.get())),
             Entry::Vacant(slot) => {
                 let plan = self.plan.load_full();
-                let caller = self.resolve_caller(&plan, req.caller, now, true);
+                let caller = self.resolve_caller(&plan, req.caller, req.channel, now, true);
                 let line = configured_line(&plan, req.dialed).unwrap_or(plan.default_line);
                 let call = CallFacts {
                     dialed: line,
@@ -776,7 +787,7 @@ impl Router {
     /// Who is calling, as the rules would see them now, without recording the call: the
     /// number normalized, the profile looked up, and what behaviour taught.
     pub fn caller(&self, plan: &RoutePlan, raw: &str, now: Millis) -> Caller {
-        self.resolve_caller(plan, raw, now, false)
+        self.resolve_caller(plan, raw, Channel::Voice, now, false)
     }
 
     /// Rule evaluation alone: the decision `plan` gives `caller` on `line` (after the
@@ -880,7 +891,7 @@ impl Router {
         now: Millis,
     ) -> Explanation {
         let plan = self.plan.load_full();
-        let caller = self.resolve_caller(&plan, caller, now, false);
+        let caller = self.resolve_caller(&plan, caller, channel, now, false);
         let mut rec = Recorder::default();
         let line = configured_line(&plan, dialed).unwrap_or_else(|| {
             rec.note(format!(
@@ -1052,7 +1063,29 @@ impl Router {
         }
     }
 
-    fn resolve_caller(&self, plan: &RoutePlan, raw: &str, now: Millis, record: bool) -> Caller {
+    /// Who is calling. On the written channels (chat, email, social) the caller may be
+    /// an email address or a social handle: its customer is found by it, and then known
+    /// by their first phone number, so that what they did on any channel counts (repeat
+    /// contacts, learned behaviour).
+    fn resolve_caller(
+        &self,
+        plan: &RoutePlan,
+        raw: &str,
+        channel: Channel,
+        now: Millis,
+        record: bool,
+    ) -> Caller {
+        if writes(channel)
+            && crate::address::kind_of(raw).is_some()
+            && let Ok((_, address)) = crate::address::normalize(raw)
+        {
+            let number = self
+                .directory
+                .lookup_address(&address)
+                .and_then(|c| c.numbers.first().copied())
+                .ok_or(NumberError::Address);
+            return self.caller_for(plan, number, now, record);
+        }
         self.caller_for(plan, plan.numbers.normalize(raw), now, record)
     }
 

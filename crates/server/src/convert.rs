@@ -238,10 +238,44 @@ pub(crate) fn customer_from(plan: &RoutePlan, c: pb::Customer) -> Result<Custome
             .collect(),
         preferred_agent: (!c.preferred_agent.is_empty())
             .then(|| c.preferred_agent.into_boxed_str()),
+        contacts: contacts(&c.emails, &c.social_handles)?,
+        preferred_channel: match c.preferred_channel {
+            0 => None,
+            v => Some(channel(v).map_err(|e| match e {
+                ApiError::InvalidArgument { problem, .. } => {
+                    ApiError::invalid("customer.preferred_channel", problem)
+                }
+                other => other,
+            })?),
+        },
     };
     customer
         .validated()
         .map_err(|e| ApiError::invalid(format!("customer.{}", e.field), e.problem))
+}
+
+/// A customer's email addresses and social handles from the API, each in its one
+/// spelling; a bad one is refused naming its field and index.
+fn contacts(emails: &[String], handles: &[String]) -> Result<Box<[Box<str>]>, ApiError> {
+    use switchboard_core::address;
+    let mut out = Vec::with_capacity(emails.len() + handles.len());
+    for (i, raw) in emails.iter().enumerate() {
+        out.push(address::email(raw).map_err(|e| {
+            ApiError::invalid(
+                format!("customer.emails[{i}]"),
+                format!("{}: {e}", shown(raw)),
+            )
+        })?);
+    }
+    for (i, raw) in handles.iter().enumerate() {
+        out.push(address::handle(raw).map_err(|e| {
+            ApiError::invalid(
+                format!("customer.social_handles[{i}]"),
+                format!("{}: {e}", shown(raw)),
+            )
+        })?);
+    }
+    Ok(out.into())
 }
 
 pub(crate) fn customer_to(plan: &RoutePlan, c: &Customer) -> pb::Customer {
@@ -261,6 +295,12 @@ pub(crate) fn customer_to(plan: &RoutePlan, c: &Customer) -> pb::Customer {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<HashMap<_, _>>(),
         preferred_agent: c.preferred_agent.as_deref().unwrap_or_default().to_owned(),
+        emails: c.emails().map(str::to_owned).collect(),
+        social_handles: c.social_handles().map(str::to_owned).collect(),
+        preferred_channel: c
+            .preferred_channel
+            .map_or(pb::Channel::Unspecified, channel_to)
+            .into(),
     }
 }
 

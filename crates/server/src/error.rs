@@ -115,7 +115,9 @@ impl From<ApiError> for Status {
             ApiError::NotAtMenu { .. } | ApiError::NotWaiting { .. } | ApiError::HungUp { .. } => {
                 Code::FailedPrecondition
             }
-            ApiError::Directory(DirectoryError::NumberTaken { .. }) => Code::FailedPrecondition,
+            ApiError::Directory(
+                DirectoryError::NumberTaken { .. } | DirectoryError::AddressTaken { .. },
+            ) => Code::FailedPrecondition,
             ApiError::Agent { error, .. } | ApiError::Call { error, .. } => match error {
                 AcdError::UnknownAgent | AcdError::UnknownQueue => Code::NotFound,
                 AcdError::IllegalTransition { .. }

@@ -19,6 +19,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use switchboard_core::{
     Customer, E164, Millis, Preference, TierId,
     behaviour::{LastContact, Learned},
+    channel::Channel,
 };
 
 pub mod audit;
@@ -30,7 +31,7 @@ pub mod report;
 pub mod writer;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -259,24 +260,32 @@ impl Store {
                 self.migrate_to_2()?;
                 self.migrate_to_3()?;
                 self.migrate_to_4()?;
-                self.migrate_to_5()
+                self.migrate_to_5()?;
+                self.migrate_to_6()
             }
             Some(Ok(1)) => {
                 self.migrate_to_2()?;
                 self.migrate_to_3()?;
                 self.migrate_to_4()?;
-                self.migrate_to_5()
+                self.migrate_to_5()?;
+                self.migrate_to_6()
             }
             Some(Ok(2)) => {
                 self.migrate_to_3()?;
                 self.migrate_to_4()?;
-                self.migrate_to_5()
+                self.migrate_to_5()?;
+                self.migrate_to_6()
             }
             Some(Ok(3)) => {
                 self.migrate_to_4()?;
-                self.migrate_to_5()
+                self.migrate_to_5()?;
+                self.migrate_to_6()
             }
-            Some(Ok(4)) => self.migrate_to_5(),
+            Some(Ok(4)) => {
+                self.migrate_to_5()?;
+                self.migrate_to_6()
+            }
+            Some(Ok(5)) => self.migrate_to_6(),
             Some(Ok(v)) if v == SCHEMA_VERSION => Ok(()),
             Some(Ok(v)) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
                 path: self.path.display().to_string(),
@@ -335,6 +344,20 @@ impl Store {
                      image TEXT NOT NULL
                  ) WITHOUT ROWID;
                  UPDATE meta SET value = '2' WHERE key = 'schema';
+                 COMMIT;",
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Schema 6 adds customers' email addresses and social handles (`;`-separated, in
+    /// their one spelling) and preferred channel.
+    fn migrate_to_6(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(
+                "BEGIN;
+                 ALTER TABLE customers ADD COLUMN contacts TEXT NOT NULL DEFAULT '';
+                 ALTER TABLE customers ADD COLUMN preferred_channel TEXT;
+                 UPDATE meta SET value = '6' WHERE key = 'schema';
                  COMMIT;",
             )
             .map_err(|e| self.err(e))
@@ -489,7 +512,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, name, numbers, tier, preference, language, lifetime_value, influence,
-                        tags, attributes, preferred_agent
+                        tags, attributes, preferred_agent, contacts, preferred_channel
                  FROM customers ORDER BY id",
             )
             .map_err(|e| self.err(e))?;
@@ -554,6 +577,16 @@ impl Store {
                     .get::<_, Option<String>>(10)
                     .map_err(|e| self.err(e))?
                     .map(String::into_boxed_str),
+                contacts: split(&get(11)?)
+                    .into_iter()
+                    .map(String::into_boxed_str)
+                    .collect(),
+                preferred_channel: match r.get::<_, Option<String>>(12).map_err(|e| self.err(e))? {
+                    None => None,
+                    Some(name) => {
+                        Some(Channel::parse(&name).ok_or_else(|| damaged("unknown channel"))?)
+                    }
+                },
                 id: id.into_boxed_str(),
             });
         }
@@ -576,8 +609,8 @@ pub(crate) fn put_customer(
     tx.prepare_cached(
         "INSERT OR REPLACE INTO customers
          (id, name, numbers, tier, preference, language, lifetime_value, influence,
-          tags, attributes, preferred_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+          tags, attributes, preferred_agent, contacts, preferred_channel)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         c.id,
@@ -591,6 +624,8 @@ pub(crate) fn put_customer(
         join(c.tags.iter().map(|t| escape(t))),
         attributes,
         c.preferred_agent,
+        join(c.contacts.iter().map(|a| escape(a))),
+        c.preferred_channel.map(Channel::as_str),
     ])?;
     Ok(())
 }

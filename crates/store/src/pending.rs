@@ -237,6 +237,7 @@ fn customer_bytes(c: &Customer) -> u64 {
             .map(|(k, v)| 32 + text(k) + text(v))
             .sum::<u64>()
         + c.preferred_agent.as_deref().map_or(0, text)
+        + c.contacts.iter().map(|a| 16 + text(a)).sum::<u64>()
 }
 
 fn contact_bytes(c: &LastContact) -> u64 {

@@ -39,6 +39,8 @@ fn customer(id: &str, number: &str) -> Customer {
             ("note".into(), "x=y; z\\".into()),
         ]),
         preferred_agent: Some("agent-007".into()),
+        contacts: Box::new([format!("{id}@example.com").into(), format!("x:{id}").into()]),
+        preferred_channel: Some(switchboard_core::channel::Channel::Chat),
     }
 }
 
@@ -149,7 +151,7 @@ fn a_store_written_by_a_newer_build_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: written by a newer Switchboard (schema 99, this build reads up to 5)",
+            "{}: written by a newer Switchboard (schema 99, this build reads up to 6)",
             path.display()
         )
     );
@@ -556,6 +558,8 @@ mod journal_rows {
                 .execute_batch(
                     "DROP TABLE call_records; DROP TABLE live_calls; DROP TABLE live_agents;
                      DROP TABLE audit;
+                     ALTER TABLE customers DROP COLUMN contacts;
+                     ALTER TABLE customers DROP COLUMN preferred_channel;
                      UPDATE meta SET value = '1' WHERE key = 'schema';",
                 )
                 .unwrap();
@@ -579,6 +583,8 @@ mod journal_rows {
                 .execute_batch(
                     "ALTER TABLE call_records DROP COLUMN retention;
                      DROP TABLE audit;
+                     ALTER TABLE customers DROP COLUMN contacts;
+                     ALTER TABLE customers DROP COLUMN preferred_channel;
                      UPDATE meta SET value = '2' WHERE key = 'schema';",
                 )
                 .unwrap();
@@ -604,6 +610,8 @@ fn audit_entries_are_kept_in_order_read_newest_first_and_a_schema_3_store_gains_
             .conn
             .execute_batch(
                 "DROP TABLE audit;
+                 ALTER TABLE customers DROP COLUMN contacts;
+                 ALTER TABLE customers DROP COLUMN preferred_channel;
                  UPDATE meta SET value = '3' WHERE key = 'schema';",
             )
             .unwrap();
@@ -740,6 +748,8 @@ fn closed_queues_are_kept_until_opened_and_a_schema_4_store_gains_them() {
             .conn
             .execute_batch(
                 "DROP TABLE closed_queues;
+                 ALTER TABLE customers DROP COLUMN contacts;
+                 ALTER TABLE customers DROP COLUMN preferred_channel;
                  UPDATE meta SET value = '4' WHERE key = 'schema';",
             )
             .unwrap();
@@ -799,4 +809,35 @@ fn a_backup_beside_a_writer_is_a_consistent_checked_copy_and_never_overwrites() 
     assert!(missing.to_string().contains("none.db"), "{missing}");
     assert!(!dir.join("x.db").exists() && !dir.join("x.partial").exists());
     drop(store);
+}
+
+#[test]
+fn customers_addresses_and_preferred_channel_round_trip_and_a_schema_5_store_gains_them() {
+    let path = temp("contacts").join("s.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        let mut plain = customer("c-1", "+12125550101");
+        plain.contacts = Box::default();
+        plain.preferred_channel = None;
+        store.put_customers([&plain], tier_name).unwrap();
+        store
+            .conn
+            .execute_batch(
+                "ALTER TABLE customers DROP COLUMN contacts;
+                 ALTER TABLE customers DROP COLUMN preferred_channel;
+                 UPDATE meta SET value = '5' WHERE key = 'schema';",
+            )
+            .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    let (customers, _) = store.customers(tier_id).unwrap();
+    assert_eq!(customers.len(), 1, "kept through the migration");
+    assert!(customers[0].contacts.is_empty());
+    assert_eq!(customers[0].preferred_channel, None);
+    let full = customer("c-2", "+12125550102");
+    store.put_customers([&full], tier_name).unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let (customers, _) = store.customers(tier_id).unwrap();
+    assert_eq!(customers[1], full);
 }

@@ -181,6 +181,8 @@ fn customer(id: &str, number: &str, tier: TierId, preference: Preference) -> Cus
         tags: Box::default(),
         attributes: Box::default(),
         preferred_agent: None,
+        contacts: Box::default(),
+        preferred_channel: None,
     }
 }
 
