@@ -54,7 +54,7 @@ fn staffed(kind: &Floor, mixed: bool) -> Router {
     for (id, capacity) in [("ready-voice", [1, 0, 0, 0]), ("ready-chat", [0, 1, 0, 0])] {
         let profile = AgentProfile {
             capacity: Limits(capacity),
-            ..floor::agent(id.into(), 10..20)
+            ..floor::agent(id.into(), 10..15)
         };
         acd.log_in(profile, NOW).unwrap();
         assert_eq!(acd.agent(id).unwrap().serving().len(), 10);

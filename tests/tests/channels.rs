@@ -251,14 +251,28 @@ async fn an_email_or_a_post_finds_its_customer_and_rules_read_the_preferred_chan
     assert_eq!(stored.emails, ["jane.doe@example.com"]);
     assert_eq!(stored.social_handles, ["x:janed"]);
     assert_eq!(stored.preferred_channel(), pb::Channel::Chat);
-    for (id, caller, channel) in [
-        ("e1", "JANE.DOE@example.com", pb::Channel::Email),
-        ("s1", "x:JaneD", pb::Channel::Social),
+    // Jane is gold: her tier promises an email answer within 8 hours, a post within 2.
+    for (id, caller, channel, within) in [
+        ("e1", "JANE.DOE@example.com", pb::Channel::Email, 8 * 3600),
+        ("s1", "x:JaneD", pb::Channel::Social, 2 * 3600),
     ] {
         let d = contact_from(&server, id, caller, channel).await;
         assert_eq!(d.reason, "rule prefers-chat", "{caller}: {d:?}");
         assert_eq!(enqueued(&d).queue, "operator");
+        assert_eq!(
+            enqueued(&d).response_within,
+            Some(prost_types::Duration {
+                seconds: within,
+                nanos: 0
+            })
+        );
     }
+    // A standard caller's chat is promised an answer within 2 minutes.
+    let d = contact(&server, "c9", pb::Channel::Chat).await;
+    assert_eq!(
+        enqueued(&d).response_within.as_ref().map(|w| w.seconds),
+        Some(120)
+    );
     // An address nobody has is an unknown caller; on the phone an address is no number.
     let d = contact(&server, "e2", pb::Channel::Email).await;
     assert_ne!(d.reason, "rule prefers-chat");

@@ -159,6 +159,9 @@ pub(crate) struct RawTier {
     pub(crate) name: S<String>,
     pub(crate) base_priority: S<i64>,
     pub(crate) standard: S<RawStandard>,
+    /// Standards of channels other than voice, by channel name.
+    #[serde(default)]
+    pub(crate) channel_standards: BTreeMap<String, S<RawStandard>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -378,7 +378,10 @@ fn out_of_range_numbers_and_bad_addresses_are_refused() {
             at(&text, "\"9464\"")
         )]
     );
-    let text = edited("answer_percent = 90", "answer_percent = 190");
+    let text = edited(
+        "standard = { answer_percent = 90, within",
+        "standard = { answer_percent = 190, within",
+    );
     assert_eq!(
         errors(&text),
         [format!(
@@ -386,6 +389,54 @@ fn out_of_range_numbers_and_bad_addresses_are_refused() {
             at(&text, "190")
         )]
     );
+}
+
+#[test]
+fn channel_standards_are_read_per_tier_and_mistakes_named() {
+    use std::time::Duration;
+    use switchboard_core::channel::Channel;
+    let config = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
+    let gold = config.plan.tier(switchboard_core::TierId(1));
+    assert_eq!(
+        gold.standard_for(Channel::Voice).within,
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        gold.standard_for(Channel::Callback).within,
+        Duration::from_secs(30)
+    );
+    assert_eq!(
+        gold.standard_for(Channel::Chat).within,
+        Duration::from_secs(60)
+    );
+    assert_eq!(
+        gold.standard_for(Channel::Email).within,
+        Duration::from_secs(8 * 3600)
+    );
+    assert_eq!(gold.standard_for(Channel::Social).percent, 90);
+    for (from, to, expected) in [
+        (
+            "channel_standards.chat = { answer_percent = 90, within = \"2m\" }",
+            "channel_standards.voice = { answer_percent = 90, within = \"2m\" }",
+            "tiers[0].channel_standards.voice: voice is the tier's own `standard`",
+        ),
+        (
+            "channel_standards.chat = { answer_percent = 90, within = \"2m\" }",
+            "channel_standards.chats = { answer_percent = 90, within = \"2m\" }",
+            "tiers[0].channel_standards.chats: unknown channel \"chats\" (did you mean \"chat\"?)",
+        ),
+        (
+            "channel_standards.chat = { answer_percent = 90, within = \"2m\" }",
+            "channel_standards.chat = { answer_percent = 90, within = \"soon\" }",
+            "tiers[0].channel_standards.chat.within",
+        ),
+    ] {
+        let found = errors(&edited(from, to));
+        assert!(
+            found.iter().any(|e| e.contains(expected)),
+            "{to}: expected {expected:?} in {found:#?}"
+        );
+    }
 }
 
 #[test]

@@ -502,29 +502,42 @@ pub(crate) fn validate(
             &format!("{path}.base_priority"),
             -1_000_000..=1_000_000,
         );
-        let std = t.standard.get_ref();
-        let percent = c.int_in(
-            &std.answer_percent,
-            &format!("{path}.standard.answer_percent"),
-            1..=100,
-        );
-        let within = c.duration(
-            &std.within,
-            &format!("{path}.standard.within"),
-            Duration::from_secs(1),
-        );
+        let standard = service_standard(c, t.standard.get_ref(), &format!("{path}.standard"));
+        let mut by_channel = Vec::new();
+        let mut channels_ok = true;
+        for (name, raw) in &t.channel_standards {
+            let at = format!("{path}.channel_standards.{name}");
+            match switchboard_core::channel::Channel::parse(name) {
+                Some(switchboard_core::channel::Channel::Voice) => {
+                    c.error(raw.span(), at, "voice is the tier's own `standard`");
+                    channels_ok = false;
+                }
+                Some(channel) => match service_standard(c, raw.get_ref(), &at) {
+                    Some(s) => by_channel.push((channel, s)),
+                    None => channels_ok = false,
+                },
+                None => {
+                    let hint = crate::diagnostic::did_you_mean(
+                        name,
+                        switchboard_core::channel::Channel::ALL
+                            .iter()
+                            .map(|c| c.as_str()),
+                    );
+                    c.error(raw.span(), at, format!("unknown channel {name:?}{hint}"));
+                    channels_ok = false;
+                }
+            }
+        }
         tier_names
             .ids
             .insert(t.name.get_ref().clone(), TierId(i.min(255) as u8));
         tier_names.order.push(t.name.get_ref().clone());
-        if let (Some(p), Some(percent), Some(within)) = (priority, percent, within) {
+        if let (Some(p), Some(standard), true) = (priority, standard, channels_ok) {
             tiers.push(Tier {
                 name: t.name.get_ref().clone(),
                 base_priority: p as i32,
-                standard: ServiceStandard {
-                    percent: percent as u8,
-                    within,
-                },
+                standard,
+                by_channel,
             });
         }
     }
@@ -1231,6 +1244,28 @@ pub(crate) fn validate(
             None
         }
     }
+}
+
+/// A service standard `{ answer_percent, within }` at `path`.
+fn service_standard(
+    c: &mut Checker<'_>,
+    raw: &crate::raw::RawStandard,
+    path: &str,
+) -> Option<ServiceStandard> {
+    let percent = c.int_in(
+        &raw.answer_percent,
+        &format!("{path}.answer_percent"),
+        1..=100,
+    );
+    let within = c.duration(
+        &raw.within,
+        &format!("{path}.within"),
+        Duration::from_secs(1),
+    );
+    Some(ServiceStandard {
+        percent: percent? as u8,
+        within: within?,
+    })
 }
 
 /// `[coaching]`: the standard agents' figures are held to, each key with its default.

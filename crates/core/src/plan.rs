@@ -24,7 +24,20 @@ pub struct ServiceStandard {
 pub struct Tier {
     pub name: String,
     pub base_priority: i32,
+    /// The standard of voice calls, and of every channel without one of its own.
     pub standard: ServiceStandard,
+    /// Standards of other channels (e.g. chat 90% in 30 s, email 95% within 4 h).
+    pub by_channel: Vec<(crate::channel::Channel, ServiceStandard)>,
+}
+
+impl Tier {
+    /// The standard a contact on `channel` is held to.
+    pub fn standard_for(&self, channel: crate::channel::Channel) -> ServiceStandard {
+        self.by_channel
+            .iter()
+            .find(|(c, _)| *c == channel)
+            .map_or(self.standard, |(_, s)| *s)
+    }
 }
 
 /// Where a call goes next: a menu to play or a queue to wait in.

@@ -154,6 +154,9 @@ pub struct Routed {
     /// The agent the call met at once, for the switch's assignment stream. Only on the
     /// request that made the match, never on a replay.
     pub assignment: Option<Assignment>,
+    /// For a call sent to a queue: the time its tier's standard for its channel promises
+    /// an answer within (what a chat widget or an auto-reply tells the customer).
+    pub response_within: Option<std::time::Duration>,
 }
 
 /// Requests the router refuses. Small and allocation-free: the server names the call.
@@ -619,7 +622,11 @@ impl Router {
         let mut state = self.calls.get_mut(call_id)?;
         let (queue, since) = state.queued.filter(|_| !state.outcome_counted)?;
         state.outcome_counted = true;
-        let standard = state.plan.tier(state.tier).standard.within;
+        let standard = state
+            .plan
+            .tier(state.tier)
+            .standard_for(state.channel)
+            .within;
         let waited = now.since(since);
         if answered {
             self.stats
@@ -773,12 +780,14 @@ impl Router {
                 let assignment = self.place(&mut decision, &mut state, now);
                 state.first = decision;
                 state.current = decision;
+                let response_within = response_within(&state, &decision);
                 slot.insert(state);
                 Ok(Routed {
                     plan,
                     decision,
                     replayed: false,
                     assignment,
+                    response_within,
                 })
             }
         }
@@ -873,6 +882,7 @@ impl Router {
         state.current = decision;
         state.decided = now;
         Ok(Routed {
+            response_within: response_within(&state, &decision),
             plan,
             decision,
             replayed: false,
@@ -1147,7 +1157,19 @@ fn replay(state: &CallState) -> Routed {
         decision: state.first,
         replayed: true,
         assignment: None,
+        response_within: response_within(state, &state.first),
     }
+}
+
+/// The time a queued call's tier promises an answer within on its channel.
+fn response_within(state: &CallState, decision: &Decision) -> Option<std::time::Duration> {
+    matches!(decision.action, Action::Enqueue { .. }).then(|| {
+        state
+            .plan
+            .tier(state.tier)
+            .standard_for(state.channel)
+            .within
+    })
 }
 
 fn configured_line(plan: &RoutePlan, dialed: &str) -> Option<LineId> {

@@ -491,7 +491,7 @@ pub(crate) fn explanation(e: &switchboard_core::router::Explanation) -> pb::Expl
         decisions: e
             .decisions
             .iter()
-            .map(|d| convert::decision(plan, plan, "", d))
+            .map(|d| convert::decision(plan, plan, "", d, None))
             .collect(),
         notes: e.notes.clone(),
     }

@@ -81,6 +81,7 @@ pub(crate) fn decision(
     current: &RoutePlan,
     call_id: &str,
     d: &Decision,
+    response_within: Option<std::time::Duration>,
 ) -> pb::Decision {
     let action = match d.action {
         Action::PlayMenu { menu, attempt } => {
@@ -123,6 +124,7 @@ pub(crate) fn decision(
                 }
             ),
             closed: d.placement == Placement::Closed,
+            response_within: response_within.and_then(|w| prost_types::Duration::try_from(w).ok()),
         }),
     };
     let redirect = d.redirected_from.map(|from| {

@@ -99,6 +99,7 @@ impl Routing for RoutingService {
             &self.app.router.plan(),
             &req.call_id,
             &routed.decision,
+            routed.response_within,
         )))
     }
 
@@ -137,6 +138,7 @@ impl Routing for RoutingService {
             &self.app.router.plan(),
             &req.call_id,
             &routed.decision,
+            routed.response_within,
         )))
     }
 

@@ -24,6 +24,7 @@ const PLATINUM_LINE: &str = "+18005550199";
 
 fn tier(name: &str, base_priority: i32) -> Tier {
     Tier {
+        by_channel: vec![],
         name: name.into(),
         base_priority,
         standard: ServiceStandard {
