@@ -137,8 +137,10 @@ pub struct Agent {
     no: u32,
     /// The cross-channel rules, shared by the ACD's agents and replaced by a reload.
     rules: Arc<ArcSwap<LaneRules>>,
-    /// By lane, the agent's place in that lane's idle lists (see [`Agent::stamp_lane`]).
-    lane_since: [AtomicU64; LANES],
+    /// By lane, the last place given in that lane's idle lists, and the oldest place that
+    /// still stands (see [`Agent::lane_floor`]).
+    lane_stamp: [AtomicU64; LANES],
+    lane_floor: [AtomicU64; LANES],
     /// Chats, emails and social posts offered to or held by the agent.
     items: Mutex<Vec<Item>>,
     /// The `since` the agent is listed idle under in their queues, if listed.

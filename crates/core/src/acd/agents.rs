@@ -52,7 +52,8 @@ impl Acd {
             no: self.agent_no.fetch_add(1, SeqCst),
             listed: Mutex::new(None),
             rules: Arc::clone(&self.rules),
-            lane_since: std::array::from_fn(|_| AtomicU64::new(since.0)),
+            lane_stamp: std::array::from_fn(|_| AtomicU64::new(since.0)),
+            lane_floor: std::array::from_fn(|_| AtomicU64::new(since.0)),
             items: Mutex::new(Vec::new()),
         }
     }

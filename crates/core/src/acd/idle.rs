@@ -11,9 +11,11 @@
 //!
 //! Each lane of a queue has its own list. In the voice lane an agent is idle while
 //! available; in the chat, email and social lanes while they have room for one more unit
-//! of it, listed under the place `Agent::stamp_lane` gave them when they last had room
-//! and nothing to take (so that, longest idle first, work spreads over the agents before
-//! anyone takes a second chat).
+//! of it. An agent with room and nothing to take is listed in all their queues at a new
+//! place (`Agent::stamp_lane`), which makes their older places stale; an agent who takes
+//! work from a queue and still has room goes to the back of that queue's list only (so
+//! that, longest idle first, a queue's work spreads over its agents before anyone takes a
+//! second chat), keeping their places in their other queues.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -65,7 +67,7 @@ fn current(lane: Lane, since: u64, agent: &Agent) -> bool {
         Lane::Voice => {
             agent.state() == AgentState::Available && agent.since.load(super::SeqCst) == since
         }
-        other => agent.lane_since(other) == since && agent.can_take(other),
+        other => since >= agent.lane_floor(other) && agent.can_take(other),
     }
 }
 

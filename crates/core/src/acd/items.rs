@@ -85,7 +85,7 @@ impl Acd {
                 .map_or(Preference::None, |c| c.preference);
             let agent = q.lock_idle(lane).claim(wants, now)?;
             if let Some(a) = self.pop_lane(&agent, lane, Some(queue), now) {
-                self.relist_lane(&agent, lane, now);
+                self.back_of(&agent, lane, queue, now);
                 return Some(a);
             }
             // Taken by someone else meanwhile: the unit goes back and the agent is listed
@@ -132,17 +132,37 @@ impl Acd {
     }
 
     /// Lists an agent with room in a lane as idle there, in every queue they serve, at a
-    /// new place (behind those who have waited longer for work of it).
+    /// new place (behind those who have waited longer for work of it); their older places
+    /// are stale from now on.
     fn relist_lane(&self, agent: &Arc<Agent>, lane: Lane, now: Millis) {
         let _gate = self.idle_gate.read().unwrap_or_else(|e| e.into_inner());
         if !agent.can_take(lane) {
             return;
         }
         let since = agent.stamp_lane(lane, now);
+        agent.raise_lane_floor(lane, since);
         for (q, score) in &agent.routing.load().queues {
             self.at(*q).lock_idle(lane).list(agent, *score, since);
         }
         *lock(&agent.listed) = Some(agent.since.load(SeqCst));
+    }
+
+    /// An agent who took work from `queue`'s idle list and still has room goes to the
+    /// back of that list; their places in their other queues stand.
+    fn back_of(&self, agent: &Arc<Agent>, lane: Lane, queue: QueueId, now: Millis) {
+        let _gate = self.idle_gate.read().unwrap_or_else(|e| e.into_inner());
+        if !agent.can_take(lane) {
+            return;
+        }
+        let score = agent
+            .routing
+            .load()
+            .queues
+            .iter()
+            .find(|(q, _)| *q == queue)
+            .map_or(0, |(_, s)| *s);
+        let since = agent.stamp_lane(lane, now);
+        self.at(queue).lock_idle(lane).list(agent, score, since);
     }
 
     fn has_lane_work(&self, agent: &Agent, lane: Lane) -> bool {

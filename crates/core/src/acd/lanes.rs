@@ -133,15 +133,15 @@ impl Agent {
         }
     }
 
-    /// When the agent last had room for more of a lane: their place in that lane's idle
-    /// lists.
-    pub(super) fn lane_since(&self, lane: Lane) -> u64 {
-        self.lane_since[lane.index()].load(SeqCst)
+    /// The oldest place in a lane's idle lists that still stands for the agent: set when
+    /// they were listed in all their queues at once (having had no room, or been away).
+    pub(super) fn lane_floor(&self, lane: Lane) -> u64 {
+        self.lane_floor[lane.index()].load(SeqCst)
     }
 
-    /// Marks a new place in a lane's idle lists (later than any before), returning it.
+    /// A new place in a lane's idle lists, later than any before.
     pub(super) fn stamp_lane(&self, lane: Lane, now: Millis) -> u64 {
-        let slot = &self.lane_since[lane.index()];
+        let slot = &self.lane_stamp[lane.index()];
         let mut old = slot.load(SeqCst);
         loop {
             let next = now.0.max(old + 1);
@@ -150,6 +150,11 @@ impl Agent {
                 Err(seen) => old = seen,
             }
         }
+    }
+
+    /// Makes every place older than `stamp` in a lane's idle lists stale.
+    pub(super) fn raise_lane_floor(&self, lane: Lane, stamp: u64) {
+        self.lane_floor[lane.index()].fetch_max(stamp, SeqCst);
     }
 }
 

@@ -199,7 +199,7 @@ impl Acd {
             *listed = None;
             for lane in agent.limits().lanes().filter(|l| *l != Lane::Voice) {
                 if agent.can_take(lane) {
-                    let since = agent.lane_since(lane);
+                    let since = agent.lane_floor(lane);
                     for (q, score) in &agent.routing.load().queues {
                         self.at(*q).lock_idle(lane).list(agent, *score, since);
                     }
