@@ -469,6 +469,8 @@ pub struct Acd {
     idle_gate: RwLock<()>,
     /// The cross-channel rules every agent's claims obey.
     rules: Arc<ArcSwap<LaneRules>>,
+    /// By tier and lane, the time of the tier's standard (milliseconds).
+    standards: ArcSwap<Vec<[u64; LANES]>>,
 }
 
 /// Bits of [`QueueState::staffed_at`] that hold the count.
@@ -601,6 +603,7 @@ impl Acd {
             agent_no: AtomicU32::new(0),
             idle_gate: RwLock::new(()),
             rules: Arc::new(ArcSwap::from_pointee(LaneRules::default())),
+            standards: ArcSwap::from_pointee(Vec::new()),
         }
     }
 

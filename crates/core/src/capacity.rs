@@ -42,6 +42,16 @@ impl Lane {
         }
     }
 
+    /// The channel whose name the lane bears.
+    pub fn channel(self) -> Channel {
+        match self {
+            Lane::Voice => Channel::Voice,
+            Lane::Chat => Channel::Chat,
+            Lane::Email => Channel::Email,
+            Lane::Social => Channel::Social,
+        }
+    }
+
     pub fn parse(name: &str) -> Option<Lane> {
         Lane::ALL.into_iter().find(|l| l.as_str() == name)
     }

@@ -31,6 +31,13 @@ pub struct Tier {
 }
 
 impl Tier {
+    /// The time of the standard of each lane's channel, in milliseconds.
+    pub fn lane_standards(&self) -> [u64; crate::capacity::LANES] {
+        crate::capacity::Lane::ALL.map(|lane| {
+            u64::try_from(self.standard_for(lane.channel()).within.as_millis()).unwrap_or(u64::MAX)
+        })
+    }
+
     /// The standard a contact on `channel` is held to.
     pub fn standard_for(&self, channel: crate::channel::Channel) -> ServiceStandard {
         self.by_channel

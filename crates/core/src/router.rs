@@ -490,6 +490,12 @@ impl Router {
             .acd
             .reconfigure(&plan.queues, plan.fallback_queue, now)
             .map_err(|_| ReloadError::QueuesMoved)?;
+        self.acd.set_standards(
+            plan.tiers
+                .iter()
+                .map(crate::plan::Tier::lane_standards)
+                .collect(),
+        );
         // New cross-channel rules may free agents for more work.
         reconfigured
             .assignments
@@ -513,6 +519,12 @@ impl Router {
         // Only sets the fallback: the queues are the ones just made.
         let _ = acd.reconfigure(&plan.queues, plan.fallback_queue, Millis(0));
         acd.set_lane_rules(plan.capacity.rules.clone(), Millis(0));
+        acd.set_standards(
+            plan.tiers
+                .iter()
+                .map(crate::plan::Tier::lane_standards)
+                .collect(),
+        );
         Router {
             acd,
             stats: Stats::new(plan.queues.len()),

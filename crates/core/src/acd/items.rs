@@ -68,7 +68,16 @@ impl Agent {
     }
 }
 
+/// The standard assumed for a tier or lane the plan gave none for (an ACD used alone).
+const DEFAULT_STANDARD_MS: u64 = 60_000;
+
 impl Acd {
+    /// Sets, by tier and lane, the time each tier's standard gives work of that lane
+    /// (milliseconds), which decides between lanes when an agent has room in several.
+    pub fn set_standards(&self, by_tier: Vec<[u64; LANES]>) {
+        self.standards.store(Arc::new(by_tier));
+    }
+
     /// Work of a non-voice lane is waiting in `queue`: find it an agent with room.
     pub(super) fn offer_lane_queue(
         &self,
@@ -99,36 +108,78 @@ impl Acd {
         }
     }
 
-    /// An agent may have room in their non-voice lanes: they take the best work of each
-    /// while it fits, and are listed idle in each lane where room is left.
+    /// An agent may have room in their non-voice lanes: while something fits they take
+    /// the most urgent work (see [`Acd::most_urgent_lane`]), then are listed idle in each
+    /// lane where room is left.
     pub(super) fn offer_lanes(&self, agent: &Arc<Agent>, now: Millis) -> Vec<Assignment> {
+        let lanes: Vec<Lane> = agent
+            .limits()
+            .lanes()
+            .filter(|l| *l != Lane::Voice)
+            .collect();
         let mut made = Vec::new();
-        for lane in agent.limits().lanes().filter(|l| *l != Lane::Voice) {
-            made.extend(self.offer_lane(agent, lane, now));
+        if lanes.is_empty() {
+            return made;
         }
-        made
-    }
-
-    /// [`Acd::offer_lanes`] for one lane.
-    fn offer_lane(&self, agent: &Arc<Agent>, lane: Lane, now: Millis) -> Vec<Assignment> {
-        let mut made = Vec::new();
         loop {
-            if !agent.claim_unit(lane) {
-                // No room (or away): listed again when room comes back.
-                return made;
+            while let Some(lane) = self.most_urgent_lane(agent, &lanes, now) {
+                if !agent.claim_unit(lane) {
+                    // Its room went meanwhile (a claim elsewhere): list and look again.
+                    break;
+                }
+                match self.pop_lane(agent, lane, None, now) {
+                    Some(a) => made.push(a),
+                    // Taken by someone else meanwhile.
+                    None => agent.release_unit(lane),
+                }
             }
-            if let Some(a) = self.pop_lane(agent, lane, None, now) {
-                made.push(a);
-                continue;
-            }
-            agent.release_unit(lane);
             // Listed before looking again: work arriving from now on finds the agent,
             // and work that arrived before is seen by the look.
-            self.relist_lane(agent, lane, now);
-            if !self.has_lane_work(agent, lane) {
+            for &lane in &lanes {
+                self.relist_lane(agent, lane, now);
+            }
+            if self.most_urgent_lane(agent, &lanes, now).is_none() {
                 return made;
             }
         }
+    }
+
+    /// Of the lanes the agent has room in, the one whose best waiting work has used the
+    /// largest share of its tier's standard for its channel: an email four hours into an
+    /// eight-hour standard (50%) goes before a chat 20 s into a 60 s one (33%), and a new
+    /// email (0%) after it. So neither a stream of chats nor a backlog of emails keeps the
+    /// other waiting past its promise when a mix caps them together. Within a lane, work
+    /// is taken by effective priority as in any queue.
+    fn most_urgent_lane(&self, agent: &Agent, lanes: &[Lane], now: Millis) -> Option<Lane> {
+        let now_ms = i64::try_from(now.0).unwrap_or(i64::MAX / 2);
+        let standards = self.standards.load();
+        let routing = agent.routing.load();
+        lanes
+            .iter()
+            .filter(|l| agent.can_take(**l))
+            .filter_map(|&lane| {
+                // The lane's best waiting work across the agent's queues.
+                let (_, call) = routing
+                    .queues
+                    .iter()
+                    .filter_map(|(queue, _)| {
+                        let q = self.at(*queue);
+                        let waiting = q.lock_lane(lane);
+                        let (key, call) = waiting.iter().next()?;
+                        let effective =
+                            q.spec.load().aging_per_minute.saturating_mul(now_ms) - key.neg_key;
+                        Some(((effective, std::cmp::Reverse(key.seq)), call.clone()))
+                    })
+                    .max_by_key(|(rank, _)| *rank)?;
+                let within = standards
+                    .get(usize::from(call.tier.0))
+                    .map_or(DEFAULT_STANDARD_MS, |by_lane| by_lane[lane.index()])
+                    .max(1);
+                let waited = u128::from(now.0.saturating_sub(call.arrived.0));
+                Some((waited * 1_000_000 / u128::from(within), lane))
+            })
+            .max_by_key(|(share, lane)| (*share, std::cmp::Reverse(*lane)))
+            .map(|(_, lane)| lane)
     }
 
     /// Lists an agent with room in a lane as idle there, in every queue they serve, at a
@@ -163,15 +214,6 @@ impl Acd {
             .map_or(0, |(_, s)| *s);
         let since = agent.stamp_lane(lane, now);
         self.at(queue).lock_idle(lane).list(agent, score, since);
-    }
-
-    fn has_lane_work(&self, agent: &Agent, lane: Lane) -> bool {
-        agent
-            .routing
-            .load()
-            .queues
-            .iter()
-            .any(|(q, _)| !self.at(*q).lock_lane(lane).is_empty())
     }
 
     /// For an agent holding a claimed unit of `lane`: takes the work with the highest

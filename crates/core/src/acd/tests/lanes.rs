@@ -287,3 +287,37 @@ fn mixed_channels_on_several_threads_never_double_claim_or_overfill_an_agent() {
         assert_eq!(a.state(), AgentState::Available);
     }
 }
+
+/// One unit shared by chats and emails (a mix of 1): when it frees, the work that has
+/// used the larger share of its standard goes first (chat 60 s, email 8 h here), so a
+/// stream of chats does not keep an email past its promise, nor an old email a chat.
+#[test]
+fn under_a_mix_the_work_furthest_into_its_standard_takes_the_freed_unit() {
+    let acd = acd(Strategy::LongestIdle);
+    let mut r = LaneRules::default();
+    r.mixes.push((LaneSet::of(&[Lane::Chat, Lane::Email]), 1));
+    acd.set_lane_rules(r, T0);
+    acd.set_standards(vec![[60_000, 60_000, 8 * 3_600_000, 60_000]]);
+    acd.log_in(multi("ann", [0, 3, 5, 0]), T0).unwrap();
+    acd.ready("ann", T0).unwrap();
+    assigned(enqueue(&acd, "c0", Channel::Chat, T0));
+    assert_eq!(position(enqueue(&acd, "e1", Channel::Email, T0)), 1);
+    assert_eq!(position(enqueue(&acd, "c1", Channel::Chat, at(10))), 1);
+    acd.connected("ann", "c0", at(11)).unwrap();
+    acd.ended("ann", "c0", at(20)).unwrap();
+    // At 50 s the email has used 0.2% of its 8 hours, the chat 40 s of its 60: the chat.
+    let made = acd.end_wrap_ups(at(50));
+    assert_eq!(made.len(), 1);
+    assert_eq!(&*made[0].call.call_id, "c1");
+    acd.connected("ann", "c1", at(51)).unwrap();
+    // Four hours later (50% of the email's standard), a chat 10 s old (17%): the email.
+    let four_hours = 4 * 3_600;
+    acd.ended("ann", "c1", at(four_hours)).unwrap();
+    assert_eq!(
+        position(enqueue(&acd, "c2", Channel::Chat, at(four_hours + 20))),
+        1
+    );
+    let made = acd.end_wrap_ups(at(four_hours + 30));
+    assert_eq!(made.len(), 1);
+    assert_eq!(&*made[0].call.call_id, "e1");
+}
