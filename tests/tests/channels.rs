@@ -139,6 +139,14 @@ async fn an_agent_with_two_chats_gets_a_third_and_not_a_fourth_until_one_ends() 
     let ann = agent_view(&server, "ann").await;
     assert_eq!(ann.call_ids, ["c1", "c2", "c3"]);
     assert_eq!(ann.capacity, HashMap::from([("chat".to_owned(), 3)]));
+    // The floor shows what she holds of each lane beside her capacity.
+    let (server, http) = scraped(server).await;
+    let (status, json) = get(http, "/floor").await;
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        json.contains("\"lanes\":[{\"capacity\":3,\"held\":3,\"lane\":\"chat\"}]"),
+        "{json}"
+    );
     // Ann cannot log out while she holds chats.
     let e = server
         .agents()

@@ -189,10 +189,20 @@ fn render(v: &View, now: i64) -> String {
         } else {
             format!("{} ({})", state(a.state), a.reason)
         };
-        let call = if a.call_id.is_empty() {
+        let mut parts: Vec<String> = Vec::new();
+        if !a.call_id.is_empty() {
+            parts.push(format!("{} ({})", a.call_id, a.call_queue));
+        }
+        parts.extend(
+            a.lanes
+                .iter()
+                .filter(|l| l.held > 0)
+                .map(|l| format!("{} {}/{}", l.lane, l.held, l.capacity)),
+        );
+        let call = if parts.is_empty() {
             "-".to_owned()
         } else {
-            format!("{} ({})", a.call_id, a.call_queue)
+            parts.join(", ")
         };
         out.push_str(&format!(
             "{:<16} {:<22} {:>7} {:<24} {:>8} {:>6}  {}\n",
@@ -323,6 +333,18 @@ mod tests {
                     call_queue: "billing".into(),
                     answered_today: 7,
                     coaching: true,
+                    lanes: vec![
+                        pb::LaneLoad {
+                            lane: "chat".into(),
+                            held: 2,
+                            capacity: 3,
+                        },
+                        pb::LaneLoad {
+                            lane: "email".into(),
+                            held: 0,
+                            capacity: 5,
+                        },
+                    ],
                     ..Default::default()
                 }],
                 window: Some(prost_types::Duration {
@@ -350,7 +372,10 @@ mod tests {
             line("billing          gold"),
             "billing gold 1 85% in 0:30 50% MISSED 90% met"
         );
-        assert_eq!(line("ann"), "ann on call 1:02:05 c-9 (billing) 7 0 yes");
+        assert_eq!(
+            line("ann"),
+            "ann on call 1:02:05 c-9 (billing), chat 2/3 7 0 yes"
+        );
 
         // A change replaces the agent's row; a departure removes it.
         view.apply(pb::FloorEvent {

@@ -307,5 +307,17 @@ fn agent_row(app: &App, a: &switchboard_core::acd::Agent, now: Millis) -> pb::Ag
             .into_iter()
             .map(|q| plan.queue(q).name.clone())
             .collect(),
+        lanes: {
+            let held = a.held();
+            a.limits()
+                .lanes()
+                .filter(|l| *l != switchboard_core::capacity::Lane::Voice)
+                .map(|l| pb::LaneLoad {
+                    lane: l.as_str().to_owned(),
+                    held: u32::from(held[l.index()]),
+                    capacity: u32::from(a.limits().get(l)),
+                })
+                .collect()
+        },
     }
 }

@@ -95,6 +95,11 @@ fn agent(a: &pb::AgentFloor) -> Value {
         "missed_today": a.missed_today,
         "coaching": a.coaching,
         "queues": a.queues,
+        "lanes": a.lanes.iter().map(|l| json!({
+            "lane": l.lane,
+            "held": l.held,
+            "capacity": l.capacity,
+        })).collect::<Vec<_>>(),
     })
 }
 

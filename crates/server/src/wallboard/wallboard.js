@@ -108,7 +108,11 @@
   }
 
   function agentRow(a) {
-    const call = a.call_id ? `${a.call_id} (${a.call_queue})` : "";
+    // Chats, emails and posts held, as "chat 2/3" (lanes holding nothing are left out).
+    const lanes = (a.lanes || []).filter((l) => l.held > 0)
+      .map((l) => `${l.lane} ${l.held}/${l.capacity}`);
+    const call = [a.call_id ? `${a.call_id} (${a.call_queue})` : "", ...lanes]
+      .filter((part) => part).join(" \u00B7 ");
     return el("tr", { "data-agent": a.agent_id },
       el("td", {}, a.agent_id),
       el("td", {}, el("span", { class: `state ${a.state}`, "data-field": "state" },
