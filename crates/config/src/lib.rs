@@ -77,6 +77,9 @@ pub struct Settings {
     pub after_offer_timeout: AgentState,
     /// Offers an agent may leave unanswered in a row before going not ready.
     pub no_answers_before_not_ready: u32,
+    /// Scheduled callbacks: how far ahead one may be, and how often and how many times a
+    /// callback the customer did not answer is tried.
+    pub callbacks: Callbacks,
     /// The customers file named in the config, resolved against the config's folder.
     pub customers: Option<PathBuf>,
     /// The store's file, resolved against the config's folder; `None` keeps nothing.
@@ -89,6 +92,17 @@ pub struct Settings {
     pub limits: Limits,
     /// `[security]`; the default is an open server (loopback only).
     pub security: security::Security,
+}
+
+/// `calls.callback_*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Callbacks {
+    /// Callbacks tried in all before the call ends as `callback_unanswered`.
+    pub attempts: u8,
+    /// The wait before a callback the customer did not answer is tried again.
+    pub retry_after: Duration,
+    /// How far ahead a callback may be scheduled.
+    pub horizon: Duration,
 }
 
 /// How the server protects itself and what it does when its store fails.

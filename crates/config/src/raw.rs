@@ -141,6 +141,9 @@ pub(crate) struct RawCalls {
     pub(crate) after_offer_timeout: Option<S<String>>,
     pub(crate) no_answers_before_not_ready: Option<S<i64>>,
     pub(crate) fallback_queue: Option<S<String>>,
+    pub(crate) callback_attempts: Option<S<i64>>,
+    pub(crate) callback_retry_after: Option<S<String>>,
+    pub(crate) callback_horizon: Option<S<String>>,
 }
 
 /// The standard agents' own figures are held to.

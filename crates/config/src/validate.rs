@@ -459,6 +459,32 @@ pub(crate) fn validate(
             .map(|n| n as u32),
         None => Some(1),
     };
+    let callback_attempts = match &raw.calls.callback_attempts {
+        Some(n) => c
+            .int_in(n, "calls.callback_attempts", 1..=10)
+            .map(|n| n as u8),
+        None => Some(3),
+    };
+    let callback_retry_after = match &raw.calls.callback_retry_after {
+        Some(d) => c.duration(d, "calls.callback_retry_after", Duration::from_secs(60)),
+        None => Some(Duration::from_secs(15 * 60)),
+    };
+    let callback_horizon = match &raw.calls.callback_horizon {
+        Some(d) => c
+            .duration(d, "calls.callback_horizon", Duration::from_secs(60))
+            .filter(|h| {
+                let ok = *h <= Duration::from_secs(30 * 86_400);
+                if !ok {
+                    c.error(
+                        d.span(),
+                        "calls.callback_horizon",
+                        format!("{:?} is longer than the maximum 30d", d.get_ref()),
+                    );
+                }
+                ok
+            }),
+        None => Some(Duration::from_secs(7 * 86_400)),
+    };
     let after_offer_timeout = match &raw.calls.after_offer_timeout {
         None => Some(AgentState::NotReady),
         Some(s) => match s.get_ref().as_str() {
@@ -1235,6 +1261,11 @@ pub(crate) fn validate(
                 security: security?,
                 offer_timeout: offer_timeout?,
                 no_answers_before_not_ready: no_answers?,
+                callbacks: crate::Callbacks {
+                    attempts: callback_attempts?,
+                    retry_after: callback_retry_after?,
+                    horizon: callback_horizon?,
+                },
                 after_offer_timeout: after_offer_timeout?,
                 customers,
             },

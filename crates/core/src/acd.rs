@@ -21,7 +21,7 @@
 //!   other than to an agent;
 //! - `matching`: publish-then-look matching, idle lists and overflow;
 //! - `offers`: offered calls connected, ended, missed or withdrawn;
-//! - `closing`: queues a supervisor closed;
+//! - `closing`: queues a supervisor closed; `callbacks`: callbacks scheduled for a time;
 //! - `figures`: snapshots, staffing and estimated waits;
 //! - `idle`: the orders idle agents are kept in; `journal`: images for restarts.
 
@@ -471,6 +471,10 @@ pub struct Acd {
     rules: Arc<ArcSwap<LaneRules>>,
     /// By tier and lane, the time of the tier's standard (milliseconds).
     standards: ArcSwap<Vec<[u64; LANES]>>,
+    /// Callbacks waiting for the time the customer chose, by due time, and their keys
+    /// by call.
+    scheduled: Mutex<BTreeMap<(Millis, u64), callbacks::Scheduled>>,
+    scheduled_ids: DashMap<Arc<str>, (Millis, u64), FastHash>,
 }
 
 /// Bits of [`QueueState::staffed_at`] that hold the count.
@@ -604,6 +608,8 @@ impl Acd {
             idle_gate: RwLock::new(()),
             rules: Arc::new(ArcSwap::from_pointee(LaneRules::default())),
             standards: ArcSwap::from_pointee(Vec::new()),
+            scheduled: Mutex::new(BTreeMap::new()),
+            scheduled_ids: DashMap::default(),
         }
     }
 
@@ -787,6 +793,7 @@ impl crate::condition::LiveQueues for Acd {
 }
 
 mod agents;
+mod callbacks;
 mod closing;
 mod figures;
 mod idle;

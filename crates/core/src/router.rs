@@ -1504,8 +1504,10 @@ pub fn describe_reason(plan: &RoutePlan, reason: Reason) -> String {
     }
 }
 
+mod callbacks;
 mod journal;
 mod upkeep;
+pub use callbacks::{ScheduleError, Unanswered};
 pub use journal::{
     ActionImage, CallImage, CallRecord, DecisionImage, Outcome, PlaceImage, PlacementImage,
     ReasonImage, Restored, WaitImage,

@@ -671,7 +671,8 @@ async fn prune_call_records(app: App, mut stop: tokio::sync::watch::Receiver<boo
 /// - calls that reached their queue's maximum wait overflow, get a callback offer or go
 ///   to voicemail;
 /// - calls kept for a repeat caller's last agent join their queue when that time is up;
-/// - agents whose wrap-up time is over become available and take the next call.
+/// - agents whose wrap-up time is over become available and take the next call;
+/// - callbacks scheduled for a time join their queues when it comes.
 fn acd_upkeep_once(app: &App) {
     let now = app.clock.now();
     let acd = app.router.acd();
@@ -692,10 +693,15 @@ fn acd_upkeep_once(app: &App) {
     }
     // A call that waited too long starts a new wait in its overflow queue.
     send_on(app, acd.expire_waits(now), now, false);
+    let (released, callbacks) = acd.release_due_callbacks(now);
+    for call_id in &released {
+        app.mark_call(call_id);
+    }
     for a in acd
         .expire_promises(now)
         .into_iter()
         .chain(acd.end_wrap_ups(now))
+        .chain(callbacks)
     {
         app.dispatch.send(&app.router, &a, now);
     }

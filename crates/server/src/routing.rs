@@ -393,6 +393,62 @@ impl RoutingService {
                 });
                 true
             }
+            pb::CallEventKind::CallbackAccepted if event.callback_at.is_some() => {
+                let callbacks = self.app.settings().callbacks;
+                let at = event.callback_at.as_ref().map(convert::millis_from);
+                let due = match at {
+                    Some(Ok(due)) if due > now => due,
+                    Some(Err(e)) => return Err(ApiError::invalid("callback_at", e)),
+                    _ => {
+                        return Err(ApiError::invalid(
+                            "callback_at",
+                            "must be after now (the time the customer chose)",
+                        ));
+                    }
+                };
+                if due.since(now) > callbacks.horizon {
+                    return Err(ApiError::invalid(
+                        "callback_at",
+                        format!(
+                            "more than {} ahead (calls.callback_horizon)",
+                            written(callbacks.horizon)
+                        ),
+                    ));
+                }
+                match router.schedule_callback(&event.call_id, due) {
+                    Ok(()) => true,
+                    Err(switchboard_core::router::ScheduleError::NotWaiting) => {
+                        return Err(ApiError::NotWaiting {
+                            call_id: event.call_id.clone(),
+                        });
+                    }
+                    Err(switchboard_core::router::ScheduleError::UnknownCall) => {
+                        return Err(call_err(AcdError::NotWaiting));
+                    }
+                }
+            }
+            pb::CallEventKind::CallbackUnanswered => {
+                if event.agent_id.is_empty() {
+                    return Err(ApiError::invalid(
+                        "agent_id",
+                        "required for CALLBACK_UNANSWERED: the agent who called back",
+                    ));
+                }
+                let callbacks = self.app.settings().callbacks;
+                let out = router
+                    .callback_unanswered(
+                        &event.call_id,
+                        &event.agent_id,
+                        callbacks.attempts,
+                        callbacks.retry_after,
+                        now,
+                    )
+                    .map_err(call_err)?;
+                for next in &out.assignments {
+                    self.app.dispatch.send(router, next, now);
+                }
+                true
+            }
             pb::CallEventKind::CallbackAccepted => {
                 if acd.accept_callback(&event.call_id) {
                     true
@@ -526,5 +582,16 @@ impl Survey {
             r.recommend = score;
         }
         new
+    }
+}
+
+/// A duration as the config writes it: whole days, hours, minutes or seconds.
+fn written(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }

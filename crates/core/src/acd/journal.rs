@@ -28,6 +28,12 @@ pub enum Located {
         until: Millis,
         call: WaitingCall,
     },
+    /// A callback scheduled for `due`, out of every queue until then.
+    Scheduled {
+        queue: QueueId,
+        due: Millis,
+        call: WaitingCall,
+    },
     /// Offered to or connected with an agent, since `since`.
     Held {
         agent: Arc<Agent>,
@@ -93,6 +99,9 @@ impl Acd {
                 call: p.call.clone(),
                 agent,
             });
+        }
+        if let Some((queue, due, call)) = self.scheduled_entry(call_id) {
+            return Some(Located::Scheduled { queue, due, call });
         }
         let agent = self.holder_of(call_id)?;
         if let Some(item) = self.item_of(&agent, call_id) {

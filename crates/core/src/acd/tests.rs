@@ -1403,4 +1403,5 @@ fn a_closed_queue_sends_its_calls_on_follows_closed_targets_and_stops_at_a_loop(
     assert_eq!(acd.closed_route(billing), Some(Some(support)));
 }
 
+mod callbacks;
 mod lanes;

@@ -240,6 +240,9 @@ impl Acd {
     }
 
     pub fn abandon(&self, call_id: &str) -> bool {
+        if self.take_scheduled(call_id).is_some() {
+            return true;
+        }
         if let Some((_, agent)) = self.promised_calls.remove(call_id) {
             if let Some(mut list) = self.promised.get_mut(&agent) {
                 list.retain(|p| &*p.call.call_id != call_id);

@@ -33,6 +33,8 @@ pub enum Outcome {
     Expired,
     /// The caller hung up at a menu, before reaching a queue.
     AbandonedInMenu,
+    /// The customer answered none of the callbacks tried (`calls.callback_attempts`).
+    CallbackUnanswered,
 }
 
 impl Outcome {
@@ -43,6 +45,7 @@ impl Outcome {
             Outcome::Voicemail => "voicemail",
             Outcome::Expired => "expired",
             Outcome::AbandonedInMenu => "abandoned_in_menu",
+            Outcome::CallbackUnanswered => "callback_unanswered",
         }
     }
 }
@@ -67,6 +70,12 @@ pub struct CallRecord {
     /// A retention offer made on the call: accepted (a customer save) or declined.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<bool>,
+    /// When the customer's callback is (or was last) scheduled for, and how many times
+    /// they did not answer one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_due: Option<Millis>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub callbacks_unanswered: u8,
 }
 
 fn is_zero(n: &u8) -> bool {
@@ -159,6 +168,12 @@ pub enum PlaceImage {
         agent: String,
         connected: bool,
         since: Millis,
+        call: WaitImage,
+    },
+    /// A callback scheduled for `due`.
+    Scheduled {
+        queue: String,
+        due: Millis,
         call: WaitImage,
     },
 }
@@ -424,6 +439,11 @@ impl super::Router {
                     call: wait_image(current, &call),
                 }
             }
+            Located::Scheduled { queue, due, call } => PlaceImage::Scheduled {
+                queue: queue_name(queue),
+                due,
+                call: wait_image(current, &call),
+            },
             Located::Promised {
                 agent,
                 queue,
@@ -579,7 +599,8 @@ impl super::Router {
         let (queue_name, w) = match place {
             PlaceImage::Waiting { queue, call, .. }
             | PlaceImage::Promised { queue, call, .. }
-            | PlaceImage::Held { queue, call, .. } => (queue, call),
+            | PlaceImage::Held { queue, call, .. }
+            | PlaceImage::Scheduled { queue, call, .. } => (queue, call),
         };
         let call = names.waiting_call(image, w);
         let Some(queue) = names.queue(queue_name).or(names.plan.fallback_queue) else {
@@ -608,6 +629,8 @@ impl super::Router {
                 .acd
                 .restore_promise(home, agent, *until, call.clone(), now)
                 .map(|_| ()),
+            // Due while the process was down: the next upkeep releases it.
+            PlaceImage::Scheduled { due, .. } => self.acd.schedule(home, call.clone(), *due),
             PlaceImage::Held {
                 agent,
                 connected,

@@ -99,10 +99,17 @@ impl Router {
     /// freed agents made.
     pub fn forget_calls(&self, cutoff: Millis, menu_cutoff: Millis, now: Millis) -> Forgotten {
         let silent = |s: &CallState| at_menu(s) && s.decided < menu_cutoff;
+        // A scheduled callback counts from the time it was scheduled for, not its call's.
+        let began = |s: &CallState| {
+            s.record
+                .as_ref()
+                .and_then(|r| r.callback_due)
+                .map_or(s.created, |due| due.max(s.created))
+        };
         let due: Vec<Arc<str>> = self
             .calls
             .iter()
-            .filter(|s| s.created < cutoff || silent(s))
+            .filter(|s| began(s) < cutoff || silent(s))
             .map(|s| Arc::clone(s.key()))
             .collect();
         let mut out = Forgotten::default();

@@ -1,4 +1,5 @@
-//! `[capacity]`: read from the shipped config, and every mistake refused with its place.
+//! `[capacity]` and `calls.callback_*`: read from the shipped config, and every mistake
+//! refused with its place.
 
 use std::path::Path;
 
@@ -93,6 +94,38 @@ fn capacity_mistakes_are_refused_naming_the_key() {
         ),
     ];
     for ((from, to), expected) in cases {
+        let found = errors(&edited(from, to));
+        assert!(
+            found.iter().any(|e| e.contains(expected)),
+            "{to:?}: expected {expected:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn callback_settings_are_read_and_mistakes_named() {
+    let config = parse(DEFAULT_CONFIG, Path::new("switchboard.toml")).unwrap();
+    let c = config.settings.callbacks;
+    assert_eq!(c.attempts, 3);
+    assert_eq!(c.retry_after, std::time::Duration::from_secs(900));
+    assert_eq!(c.horizon, std::time::Duration::from_secs(7 * 86_400));
+    for ((from, to), expected) in [
+        (
+            ("callback_attempts = 3", "callback_attempts = 0"),
+            "calls.callback_attempts: 0 is out of range (1 to 10)",
+        ),
+        (
+            (
+                "callback_retry_after = \"15m\"",
+                "callback_retry_after = \"10s\"",
+            ),
+            "calls.callback_retry_after",
+        ),
+        (
+            ("callback_horizon = \"7d\"", "callback_horizon = \"60d\""),
+            "calls.callback_horizon: \"60d\" is longer than the maximum 30d",
+        ),
+    ] {
         let found = errors(&edited(from, to));
         assert!(
             found.iter().any(|e| e.contains(expected)),
