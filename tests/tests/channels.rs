@@ -360,3 +360,77 @@ async fn bad_or_taken_addresses_are_refused_naming_the_field_and_nothing_changes
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn an_email_waits_while_chats_are_served_yet_is_answered_within_its_standard_and_stats_say_so()
+ {
+    let server = start_with(&config()).await;
+    let mut stream = assignments(&server).await;
+    // Chats and emails mix up to 4 (the shipped config): three chats and one email fill her.
+    log_in(&server, "ann", &[("chat", 3), ("email", 5)]).await;
+    for (id, channel) in [
+        ("c1", pb::Channel::Chat),
+        ("c2", pb::Channel::Chat),
+        ("c3", pb::Channel::Chat),
+        ("e0", pb::Channel::Email),
+    ] {
+        met_agent(&contact(&server, id, channel).await);
+        assert_eq!(next(&mut stream).await.call_id, id);
+        report(&server, id, pb::CallEventKind::Connected, "ann").await;
+    }
+    assert_eq!(
+        waiting_at(&contact(&server, "e1", pb::Channel::Email).await),
+        1
+    );
+    assert_eq!(
+        waiting_at(&contact(&server, "c4", pb::Channel::Chat).await),
+        1
+    );
+    // A chat ends: the waiting chat, a quarter into its 2-minute standard, goes before the
+    // email, nowhere near its 24 hours.
+    report(&server, "c1", pb::CallEventKind::Ended, "ann").await;
+    assert_eq!(next(&mut stream).await.call_id, "c4");
+    report(&server, "c4", pb::CallEventKind::Connected, "ann").await;
+    // The email that was answered ends: the waiting one is next, well within its standard.
+    report(&server, "e0", pb::CallEventKind::Ended, "ann").await;
+    assert_eq!(next(&mut stream).await.call_id, "e1");
+    report(&server, "e1", pb::CallEventKind::Connected, "ann").await;
+
+    let stats = server
+        .admin()
+        .await
+        .get_queue_stats(pb::GetQueueStatsRequest {
+            queue: "care".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let standard_tier = |channel: pb::Channel| {
+        let c = stats
+            .channels
+            .iter()
+            .find(|c| c.channel() == channel)
+            .unwrap_or_else(|| panic!("{channel:?} in {stats:?}"));
+        c.tiers
+            .iter()
+            .find(|t| t.tier == "standard")
+            .unwrap()
+            .clone()
+    };
+    let email = standard_tier(pb::Channel::Email);
+    assert_eq!((email.offered, email.answered), (2, 2));
+    assert_eq!(email.service_level, Some(1.0));
+    assert_eq!(
+        email.service_level_threshold.as_ref().map(|d| d.seconds),
+        Some(86_400)
+    );
+    let chat = standard_tier(pb::Channel::Chat);
+    assert_eq!((chat.offered, chat.answered), (4, 4));
+    assert_eq!(
+        chat.service_level_threshold.as_ref().map(|d| d.seconds),
+        Some(120)
+    );
+    let voice = standard_tier(pb::Channel::Voice);
+    assert_eq!((voice.offered, voice.service_level), (0, None));
+    assert_eq!(stats.channels.len(), 6, "every channel, zeros included");
+}

@@ -505,6 +505,7 @@ impl Router {
                 let since = state.queued.map_or(now, |(_, t)| t);
                 state.queued = Some((*to, since));
                 self.stats.offered(*to, state.tier, now);
+                self.stats.channel_offered(state.channel, state.tier);
             }
         }
         self.plan.store(Arc::new(plan));
@@ -627,6 +628,7 @@ impl Router {
         if let Some((queue, _)) = state.queued.filter(|_| !state.outcome_counted) {
             state.outcome_counted = true;
             self.stats.timed_out(queue, state.tier);
+            self.stats.channel_timed_out(state.channel, state.tier);
         }
     }
 
@@ -647,6 +649,8 @@ impl Router {
             self.stats
                 .abandoned(queue, state.tier, waited, standard, now);
         }
+        self.stats
+            .channel_outcome(state.channel, state.tier, answered, waited, standard);
         Some(Waited {
             queue,
             tier: state.tier,
@@ -673,6 +677,7 @@ impl Router {
             state.queued = Some((queue, now));
             state.outcome_counted = false;
             self.stats.offered(queue, state.tier, now);
+            self.stats.channel_offered(state.channel, state.tier);
         }
     }
 
@@ -683,12 +688,19 @@ impl Router {
             let since = state.queued.map_or(now, |(_, t)| t);
             state.queued = Some((queue, since));
             self.stats.offered(queue, state.tier, now);
+            self.stats.channel_offered(state.channel, state.tier);
         }
     }
 
     /// Counters of a queue and tier.
     pub fn counts(&self, queue: QueueId, tier: TierId) -> Counts {
         self.stats.counts(queue, tier)
+    }
+
+    /// Counters of a channel and tier over all queues, each contact held to its tier's
+    /// standard for the channel.
+    pub fn channel_counts(&self, channel: Channel, tier: TierId) -> Counts {
+        self.stats.channel_counts(channel, tier)
     }
 
     /// Whether the router knows this call (routed and not yet forgotten).
@@ -1020,6 +1032,7 @@ impl Router {
         decision.action = Action::Enqueue { queue, priority };
         state.queued = Some((queue, now));
         self.stats.offered(queue, state.tier, now);
+        self.stats.channel_offered(state.channel, state.tier);
         let call = WaitingCall {
             call_id: Arc::clone(&state.call_id),
             switch_id: Arc::clone(&state.switch_id),

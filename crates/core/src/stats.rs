@@ -1,5 +1,6 @@
-//! Cumulative call counters per queue and tier, for service levels and speed of answer.
-//! Lock-free: one set of atomics per (queue, tier), bumped off the decision itself.
+//! Cumulative call counters per queue and tier, and per channel and tier, for service
+//! levels and speed of answer. Lock-free: one set of atomics per (queue, tier) and per
+//! (channel, tier), bumped off the decision itself.
 
 use std::{
     sync::atomic::{AtomicU64, Ordering::Relaxed},
@@ -11,6 +12,7 @@ use std::sync::OnceLock;
 use crate::{
     Millis, TierId,
     acd::MAX_QUEUES,
+    channel::Channel,
     plan::{MAX_TIERS, QueueId},
 };
 
@@ -109,6 +111,9 @@ pub struct Stats {
     /// Per (queue, tier), by minute: service levels over a sliding window and since
     /// midnight. Indexed like `rows`.
     recent: Box<[OnceLock<Box<[Recent]>>]>,
+    /// Per (channel, tier) over all queues, each held to the tier's standard for its
+    /// channel: `channel * MAX_TIERS + tier`.
+    channels: Box<[Cell]>,
 }
 
 impl Stats {
@@ -116,6 +121,9 @@ impl Stats {
         let stats = Stats {
             rows: (0..MAX_QUEUES).map(|_| OnceLock::new()).collect(),
             recent: (0..MAX_QUEUES).map(|_| OnceLock::new()).collect(),
+            channels: (0..Channel::ALL.len() * MAX_TIERS)
+                .map(|_| Cell::default())
+                .collect(),
         };
         stats.ensure(queues);
         stats
@@ -295,15 +303,76 @@ impl Stats {
 
     pub fn counts(&self, queue: QueueId, tier: TierId) -> Counts {
         self.cell(queue, tier)
-            .map_or_else(Counts::default, |c| Counts {
-                offered: c.offered.load(Relaxed),
-                answered: c.answered.load(Relaxed),
-                answered_in_standard: c.answered_in_standard.load(Relaxed),
-                answer_wait: Duration::from_millis(c.answer_wait_ms.load(Relaxed)),
-                abandoned: c.abandoned.load(Relaxed),
-                abandoned_after_standard: c.abandoned_after_standard.load(Relaxed),
-                timed_out: c.timed_out.load(Relaxed),
-            })
+            .map_or_else(Counts::default, Cell::counts)
+    }
+
+    fn channel_cell(&self, channel: Channel, tier: TierId) -> Option<&Cell> {
+        self.channels
+            .get(channel as usize * MAX_TIERS + usize::from(tier.0))
+    }
+
+    /// A contact of `channel` entered a queue.
+    pub fn channel_offered(&self, channel: Channel, tier: TierId) {
+        if let Some(c) = self.channel_cell(channel, tier) {
+            c.offered.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// A contact of `channel` was answered or abandoned after `waited`, against the
+    /// tier's standard for the channel.
+    pub fn channel_outcome(
+        &self,
+        channel: Channel,
+        tier: TierId,
+        answered: bool,
+        waited: Duration,
+        standard: Duration,
+    ) {
+        let Some(c) = self.channel_cell(channel, tier) else {
+            return;
+        };
+        if answered {
+            c.answered.fetch_add(1, Relaxed);
+            c.answer_wait_ms.fetch_add(
+                u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+                Relaxed,
+            );
+            if waited <= standard {
+                c.answered_in_standard.fetch_add(1, Relaxed);
+            }
+        } else {
+            c.abandoned.fetch_add(1, Relaxed);
+            if waited > standard {
+                c.abandoned_after_standard.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// A contact of `channel` reached its queue's maximum wait.
+    pub fn channel_timed_out(&self, channel: Channel, tier: TierId) {
+        if let Some(c) = self.channel_cell(channel, tier) {
+            c.timed_out.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// A channel and tier's contacts over all queues since start.
+    pub fn channel_counts(&self, channel: Channel, tier: TierId) -> Counts {
+        self.channel_cell(channel, tier)
+            .map_or_else(Counts::default, Cell::counts)
+    }
+}
+
+impl Cell {
+    fn counts(&self) -> Counts {
+        Counts {
+            offered: self.offered.load(Relaxed),
+            answered: self.answered.load(Relaxed),
+            answered_in_standard: self.answered_in_standard.load(Relaxed),
+            answer_wait: Duration::from_millis(self.answer_wait_ms.load(Relaxed)),
+            abandoned: self.abandoned.load(Relaxed),
+            abandoned_after_standard: self.abandoned_after_standard.load(Relaxed),
+            timed_out: self.timed_out.load(Relaxed),
+        }
     }
 }
 

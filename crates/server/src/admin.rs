@@ -310,7 +310,35 @@ impl Admin for AdminService {
             .into_iter()
             .map(|q| queue_stats(router, &plan, q, now))
             .collect();
-        Ok(Response::new(pb::GetQueueStatsResponse { queues }))
+        let channels = switchboard_core::channel::Channel::ALL
+            .into_iter()
+            .map(|channel| pb::ChannelStats {
+                channel: convert::channel_to(channel).into(),
+                tiers: plan
+                    .tiers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, tier)| {
+                        let c = router.channel_counts(channel, TierId(i as u8));
+                        let standard = tier.standard_for(channel);
+                        pb::ChannelTierStats {
+                            tier: tier.name.clone(),
+                            offered: c.offered,
+                            answered: c.answered,
+                            abandoned: c.abandoned,
+                            service_level: c.service_level(),
+                            service_level_target: f64::from(standard.percent) / 100.0,
+                            service_level_threshold: duration(standard.within),
+                            average_speed_of_answer: c.average_speed_of_answer().and_then(duration),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Response::new(pb::GetQueueStatsResponse {
+            queues,
+            channels,
+        }))
     }
 
     async fn get_agent_stats(
