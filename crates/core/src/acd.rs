@@ -786,7 +786,9 @@ impl crate::condition::LiveQueues for Acd {
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
-                .filter(|a| a.state() == AgentState::Available)
+                // Available for a call: not only at the desk, but with room for voice
+                // beside any chats they hold.
+                .filter(|a| a.state() == AgentState::Available && a.can_take(Lane::Voice))
                 .count()
         })
     }
