@@ -433,4 +433,49 @@ async fn an_email_waits_while_chats_are_served_yet_is_answered_within_its_standa
     let voice = standard_tier(pb::Channel::Voice);
     assert_eq!((voice.offered, voice.service_level), (0, None));
     assert_eq!(stats.channels.len(), 6, "every channel, zeros included");
+
+    // The same in the metrics, every channel and tier from zero.
+    let (_server, http) = scraped(server).await;
+    let m = scrape(http).await;
+    let at = |name: &str, channel: &str, tier: &str| {
+        m.get(&format!("{name}{{channel=\"{channel}\",tier=\"{tier}\"}}"))
+            .copied()
+            .unwrap_or_else(|| panic!("{name} {channel} {tier} in {m:?}"))
+    };
+    assert_eq!(
+        at(
+            "switchboard_channel_contacts_offered_total",
+            "email",
+            "standard"
+        ),
+        2.0
+    );
+    assert_eq!(
+        at(
+            "switchboard_channel_contacts_answered_total",
+            "chat",
+            "standard"
+        ),
+        4.0
+    );
+    assert_eq!(
+        at(
+            "switchboard_channel_contacts_offered_total",
+            "social",
+            "concierge"
+        ),
+        0.0
+    );
+    assert_eq!(
+        at("switchboard_channel_service_level", "email", "standard"),
+        1.0
+    );
+    assert_eq!(
+        at(
+            "switchboard_channel_service_level_standard_seconds",
+            "email",
+            "gold"
+        ),
+        28_800.0
+    );
 }

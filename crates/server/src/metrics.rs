@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 
 use crate::App;
 
+mod channels;
 mod operations;
 pub(crate) mod text;
 mod times;
@@ -44,6 +45,8 @@ pub(crate) struct Metrics {
     agents: Family<Labels, Gauge>,
     /// Per queue and tier, cumulative since start (windows are PromQL's `increase`).
     calls: CallCounters,
+    /// Per channel and tier over all queues, against each channel's standard.
+    channels: channels::Channels,
     /// Per tier, over all queues since start, against the tier's published standard.
     service_level: Family<Labels, Gauge<f64, AtomicU64>>,
     /// Per tier over `server.service_level_window`.
@@ -377,8 +380,11 @@ impl Metrics {
         operations.register(&mut registry);
         let times = times::Times::default();
         times.register(&mut registry);
+        let channels = channels::Channels::default();
+        channels.register(&mut registry);
         Metrics {
             registry,
+            channels,
             decisions,
             by_plan: ArcSwapOption::empty(),
             decision_seconds,
@@ -708,6 +714,7 @@ impl Metrics {
                     .set(asa.as_secs_f64());
             }
         }
+        self.channels.refresh(&app.router, &plan);
         self.service_level.clear();
         self.service_level_window.clear();
         let window = app.settings().service_level_window;
