@@ -181,6 +181,11 @@ async fn a_rule_edited_on_disk_changes_the_next_decision_without_a_restart() {
     let d = route(&mut routing, "after-edit", CALLERS[0]).await;
     assert_eq!(d.reason, "rule standard-to-care");
     assert!(d.menu_skipped);
+    // The new plan serves decisions a moment before the reload that made it is counted.
+    while server.app.reload_counts().applied == 0 {
+        assert!(Instant::now() < deadline, "the reload was not counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(server.app.reload_counts().applied, 1);
     // The change is in the audit trail, made on the host.
     let audit = server

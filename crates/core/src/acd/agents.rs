@@ -86,7 +86,10 @@ impl Acd {
             AgentState::NotReady | AgentState::WrapUp => {
                 *lock(&agent.reason) = None;
                 agent.missed.store(0, SeqCst);
-                if !agent.transition(from, AgentState::Available, now) {
+                // Lost to another ready for the same agent: available all the same.
+                if !agent.transition(from, AgentState::Available, now)
+                    && agent.state() != AgentState::Available
+                {
                     return Err(AcdError::IllegalTransition {
                         from: agent.state().as_str(),
                         to: "available",
