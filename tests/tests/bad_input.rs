@@ -225,7 +225,7 @@ async fn bad_customer_lookups_and_explanations_are_refused() {
         (
             pb::GetCustomerRequest { key: None },
             Code::InvalidArgument,
-            "key: set customer_id or phone_number",
+            "key: set customer_id, phone_number or address",
         ),
         (
             get(Key::PhoneNumber("12-ab".into())),

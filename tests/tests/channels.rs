@@ -347,6 +347,32 @@ async fn bad_or_taken_addresses_are_refused_naming_the_field_and_nothing_changes
         .unwrap()
         .into_inner();
     assert_eq!(kept.customer.unwrap().emails, ["jane.doe@example.com"]);
+    // Found by her address too, in any case; a bad or unknown one is refused by name.
+    let by = |address: &str| {
+        let server = &server;
+        let address = address.to_owned();
+        async move {
+            server
+                .admin()
+                .await
+                .get_customer(pb::GetCustomerRequest {
+                    key: Some(pb::get_customer_request::Key::Address(address)),
+                })
+                .await
+        }
+    };
+    let found = by("X:@JaneD").await.unwrap().into_inner();
+    assert_eq!(found.customer.unwrap().customer_id, "cust-jane");
+    let e = by("nobody@example.com").await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
+    let e = by("jane@localhost").await.unwrap_err();
+    assert_eq!(
+        (e.code(), e.message()),
+        (
+            tonic::Code::InvalidArgument,
+            "address: \"jane@localhost\": not an email address: the domain needs a dot (example.com)"
+        )
+    );
     assert!(
         server
             .admin()

@@ -181,7 +181,24 @@ impl Admin for AdminService {
                     key: number.to_string(),
                 })?
             }
-            None => return Err(ApiError::invalid("key", "set customer_id or phone_number").into()),
+            Some(pb::get_customer_request::Key::Address(raw)) => {
+                if switchboard_core::text::longer_than(&raw, switchboard_core::address::MAX_EMAIL) {
+                    return Err(ApiError::invalid("address", "longer than 254 characters").into());
+                }
+                let (_, address) = switchboard_core::address::normalize(&raw)
+                    .map_err(|e| ApiError::invalid("address", format!("{}: {e}", shown(&raw))))?;
+                directory
+                    .lookup_address(&address)
+                    .ok_or(ApiError::NotFound {
+                        what: "customer with address",
+                        key: address.to_string(),
+                    })?
+            }
+            None => {
+                return Err(
+                    ApiError::invalid("key", "set customer_id, phone_number or address").into(),
+                );
+            }
         };
         Ok(Response::new(self.view(&customer)))
     }
