@@ -232,6 +232,17 @@ impl Drop for TestServer {
 /// A call from `caller` on the main line, through switch `sbc-1`; the request must
 /// succeed.
 pub async fn route_main(server: &TestServer, id: &str, caller: &str) -> pb::Decision {
+    route_on(server, id, caller, pb::Channel::Voice).await
+}
+
+/// A contact on `channel` from `caller` (a number, or an address on the written
+/// channels) on the main line, through switch `sbc-1`; the request must succeed.
+pub async fn route_on(
+    server: &TestServer,
+    id: &str,
+    caller: &str,
+    channel: pb::Channel,
+) -> pb::Decision {
     server
         .routing()
         .await
@@ -239,7 +250,7 @@ pub async fn route_main(server: &TestServer, id: &str, caller: &str) -> pb::Deci
             call_id: id.into(),
             caller: caller.into(),
             dialed: MAIN_LINE.into(),
-            channel: pb::Channel::Voice.into(),
+            channel: channel.into(),
             switch_id: "sbc-1".into(),
         })
         .await

@@ -63,6 +63,15 @@ async fn malformed_route_requests_are_invalid_arguments_naming_the_field() {
             "caller: longer than 64 characters",
         ),
         (
+            // An email's sender may be longer than a number, but not without bound.
+            pb::RouteCallRequest {
+                caller: format!("{}@example.com", "a".repeat(243)),
+                channel: pb::Channel::Email.into(),
+                ..call("long-sender")
+            },
+            "caller: longer than 254 characters",
+        ),
+        (
             pb::RouteCallRequest {
                 dialed: "+".repeat(65),
                 ..call("long-dialed")

@@ -20,28 +20,7 @@ fn config() -> String {
 }
 
 async fn contact(server: &TestServer, id: &str, channel: pb::Channel) -> pb::Decision {
-    contact_from(server, id, EMMA_STANDARD, channel).await
-}
-
-async fn contact_from(
-    server: &TestServer,
-    id: &str,
-    caller: &str,
-    channel: pb::Channel,
-) -> pb::Decision {
-    server
-        .routing()
-        .await
-        .route_call(pb::RouteCallRequest {
-            call_id: id.into(),
-            caller: caller.into(),
-            dialed: MAIN_LINE.into(),
-            channel: channel.into(),
-            switch_id: "sbc-1".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
+    route_on(server, id, EMMA_STANDARD, channel).await
 }
 
 fn enqueued(d: &pb::Decision) -> &pb::Enqueue {
@@ -264,7 +243,7 @@ async fn an_email_or_a_post_finds_its_customer_and_rules_read_the_preferred_chan
         ("e1", "JANE.DOE@example.com", pb::Channel::Email, 8 * 3600),
         ("s1", "x:JaneD", pb::Channel::Social, 2 * 3600),
     ] {
-        let d = contact_from(&server, id, caller, channel).await;
+        let d = route_on(&server, id, caller, channel).await;
         assert_eq!(d.reason, "rule prefers-chat", "{caller}: {d:?}");
         assert_eq!(enqueued(&d).queue, "operator");
         assert_eq!(
@@ -284,7 +263,7 @@ async fn an_email_or_a_post_finds_its_customer_and_rules_read_the_preferred_chan
     // An address nobody has is an unknown caller; on the phone an address is no number.
     let d = contact(&server, "e2", pb::Channel::Email).await;
     assert_ne!(d.reason, "rule prefers-chat");
-    let d = contact_from(&server, "e3", "someone@example.org", pb::Channel::Email).await;
+    let d = route_on(&server, "e3", "someone@example.org", pb::Channel::Email).await;
     assert!(
         !d.matched_rules.iter().any(|r| r == "known-writer"),
         "{d:?}"

@@ -264,14 +264,7 @@ impl Stats {
             m.wait_ms = m.wait_ms.saturating_add(wait_ms);
         });
         if let Some(c) = self.cell(queue, tier) {
-            c.answered.fetch_add(1, Relaxed);
-            c.answer_wait_ms.fetch_add(
-                u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-                Relaxed,
-            );
-            if waited <= standard {
-                c.answered_in_standard.fetch_add(1, Relaxed);
-            }
+            c.answer(waited, standard);
         }
     }
 
@@ -288,10 +281,7 @@ impl Stats {
             m.abandoned_after += u32::from(waited > standard);
         });
         if let Some(c) = self.cell(queue, tier) {
-            c.abandoned.fetch_add(1, Relaxed);
-            if waited > standard {
-                c.abandoned_after_standard.fetch_add(1, Relaxed);
-            }
+            c.abandon(waited, standard);
         }
     }
 
@@ -332,19 +322,9 @@ impl Stats {
             return;
         };
         if answered {
-            c.answered.fetch_add(1, Relaxed);
-            c.answer_wait_ms.fetch_add(
-                u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-                Relaxed,
-            );
-            if waited <= standard {
-                c.answered_in_standard.fetch_add(1, Relaxed);
-            }
+            c.answer(waited, standard);
         } else {
-            c.abandoned.fetch_add(1, Relaxed);
-            if waited > standard {
-                c.abandoned_after_standard.fetch_add(1, Relaxed);
-            }
+            c.abandon(waited, standard);
         }
     }
 
@@ -363,6 +343,24 @@ impl Stats {
 }
 
 impl Cell {
+    fn answer(&self, waited: Duration, standard: Duration) {
+        self.answered.fetch_add(1, Relaxed);
+        self.answer_wait_ms.fetch_add(
+            u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        if waited <= standard {
+            self.answered_in_standard.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn abandon(&self, waited: Duration, standard: Duration) {
+        self.abandoned.fetch_add(1, Relaxed);
+        if waited > standard {
+            self.abandoned_after_standard.fetch_add(1, Relaxed);
+        }
+    }
+
     fn counts(&self) -> Counts {
         Counts {
             offered: self.offered.load(Relaxed),

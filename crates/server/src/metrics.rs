@@ -104,6 +104,23 @@ struct CallCounters {
     abandoned_after_standard: Family<Labels, Counter>,
 }
 
+impl CallCounters {
+    /// Brings the series of `labels` up to `counts`.
+    fn catch_up(&self, labels: &Labels, counts: &switchboard_core::stats::Counts) {
+        catch_up(&self.offered.get_or_create(labels), counts.offered);
+        catch_up(&self.answered.get_or_create(labels), counts.answered);
+        catch_up(
+            &self.answered_in_standard.get_or_create(labels),
+            counts.answered_in_standard,
+        );
+        catch_up(&self.abandoned.get_or_create(labels), counts.abandoned);
+        catch_up(
+            &self.abandoned_after_standard.get_or_create(labels),
+            counts.abandoned_after_standard,
+        );
+    }
+}
+
 /// Bucket bounds of [`LatencyHistogram`]: 1 µs doubling to about 33 ms, then +Inf.
 const LATENCY_BUCKETS: usize = 16;
 
@@ -688,18 +705,7 @@ impl Metrics {
                     continue;
                 }
                 let labels = vec![("queue", queue.name.clone()), ("tier", tier.name.clone())];
-                let c = &self.calls;
-                catch_up(&c.offered.get_or_create(&labels), counts.offered);
-                catch_up(&c.answered.get_or_create(&labels), counts.answered);
-                catch_up(
-                    &c.answered_in_standard.get_or_create(&labels),
-                    counts.answered_in_standard,
-                );
-                catch_up(&c.abandoned.get_or_create(&labels), counts.abandoned);
-                catch_up(
-                    &c.abandoned_after_standard.get_or_create(&labels),
-                    counts.abandoned_after_standard,
-                );
+                self.calls.catch_up(&labels, &counts);
             }
             if !queue.retired
                 && let Some(aht) = app.router.acd().average_handle_time(QueueId(q as u16))

@@ -10,7 +10,7 @@ use prometheus_client::{
 };
 use switchboard_core::{RoutePlan, Router, TierId, channel::Channel};
 
-use super::{CallCounters, Labels, catch_up};
+use super::{CallCounters, Labels};
 
 #[derive(Debug, Default)]
 pub(super) struct Channels {
@@ -79,18 +79,7 @@ impl Channels {
                     ("tier", tier.name.clone()),
                 ];
                 let counts = router.channel_counts(channel, TierId(t as u8));
-                let c = &self.counters;
-                catch_up(&c.offered.get_or_create(&labels), counts.offered);
-                catch_up(&c.answered.get_or_create(&labels), counts.answered);
-                catch_up(
-                    &c.answered_in_standard.get_or_create(&labels),
-                    counts.answered_in_standard,
-                );
-                catch_up(&c.abandoned.get_or_create(&labels), counts.abandoned);
-                catch_up(
-                    &c.abandoned_after_standard.get_or_create(&labels),
-                    counts.abandoned_after_standard,
-                );
+                self.counters.catch_up(&labels, &counts);
                 let standard = tier.standard_for(channel);
                 self.standard
                     .get_or_create(&labels)
