@@ -653,10 +653,17 @@ async fn standards_report(
     let (from, to) = window_before(now, window);
     let (source, delivered) = match (&app.store, &app.store_path) {
         (Some(writer), Some(path)) => {
-            let tiers: Vec<(String, std::time::Duration)> = plan
+            // Each record is held to its tier's standard for its channel.
+            let tiers: Vec<(String, Vec<(String, std::time::Duration)>)> = plan
                 .tiers
                 .iter()
-                .map(|t| (t.name.clone(), t.standard.within))
+                .map(|t| {
+                    let by_channel = switchboard_core::channel::Channel::ALL
+                        .into_iter()
+                        .map(|c| (c.as_str().to_owned(), t.standard_for(c).within))
+                        .collect();
+                    (t.name.clone(), by_channel)
+                })
                 .collect();
             let rows = read_records(writer, path, move |path| {
                 switchboard_store::report::delivered(path, from, to, &tiers)

@@ -114,13 +114,15 @@ pub(crate) fn read_only(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// For each `(tier name, standard time)`, what was delivered to calls that arrived in
-/// `[from, to)`. Tiers are matched by name, as the records hold them.
+/// For each tier, given by name with its standard time per channel (`(channel name,
+/// time)`), what was delivered to calls that arrived in `[from, to)`: each record held to
+/// its own channel's time. Tiers and channels are matched by name, as the records hold
+/// them; records of a channel not listed are not counted.
 pub fn delivered(
     path: &Path,
     from: Millis,
     to: Millis,
-    tiers: &[(String, Duration)],
+    tiers: &[(String, Vec<(String, Duration)>)],
 ) -> Result<Vec<Delivered>, StoreError> {
     let shown = path.display().to_string();
     let conn = read_only(path)?;
@@ -135,25 +137,36 @@ pub fn delivered(
                     COALESCE(SUM(CASE WHEN answered_at IS NOT NULL THEN wait_ms END), 0),
                     COALESCE(SUM(outcome = 'abandoned' AND queue IS NOT NULL), 0),
                     COALESCE(SUM(outcome = 'abandoned' AND queue IS NOT NULL AND wait_ms > ?2), 0)
-             FROM call_records WHERE tier = ?1 AND arrived >= ?3 AND arrived < ?4",
+             FROM call_records
+             WHERE tier = ?1 AND channel = ?5 AND arrived >= ?3 AND arrived < ?4",
         )
         .map_err(sqlite)?;
     let ms = |t: Millis| i64::try_from(t.0).unwrap_or(i64::MAX);
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     tiers
         .iter()
-        .map(|(tier, within)| {
-            let within = i64::try_from(within.as_millis()).unwrap_or(i64::MAX);
-            stmt.query_row(params![tier, within, ms(from), ms(to)], |r| {
-                Ok(Delivered {
-                    answered: count(r.get(0)?),
-                    answered_in_standard: count(r.get(1)?),
-                    answer_wait: Duration::from_millis(count(r.get(2)?)),
-                    abandoned: count(r.get(3)?),
-                    abandoned_after_standard: count(r.get(4)?),
-                })
-            })
-            .map_err(sqlite)
+        .map(|(tier, by_channel)| {
+            let mut out = Delivered::default();
+            for (channel, within) in by_channel {
+                let within = i64::try_from(within.as_millis()).unwrap_or(i64::MAX);
+                let d = stmt
+                    .query_row(params![tier, within, ms(from), ms(to), channel], |r| {
+                        Ok(Delivered {
+                            answered: count(r.get(0)?),
+                            answered_in_standard: count(r.get(1)?),
+                            answer_wait: Duration::from_millis(count(r.get(2)?)),
+                            abandoned: count(r.get(3)?),
+                            abandoned_after_standard: count(r.get(4)?),
+                        })
+                    })
+                    .map_err(sqlite)?;
+                out.answered += d.answered;
+                out.answered_in_standard += d.answered_in_standard;
+                out.answer_wait += d.answer_wait;
+                out.abandoned += d.abandoned;
+                out.abandoned_after_standard += d.abandoned_after_standard;
+            }
+            Ok(out)
         })
         .collect()
 }

@@ -510,15 +510,31 @@ mod journal_rows {
             ended("gave-up-early", t0 + 3_000, 4, 5, Outcome::Abandoned),
             // Outside the window.
             ended("later", t0 + 50_000_000, 5, 1, Outcome::Completed),
+            // An email answered after an hour: within its 8 hours.
+            {
+                let mut e = ended("email", t0 + 4_000, 6, 3_600, Outcome::Completed);
+                e.channel = switchboard_core::channel::Channel::Email;
+                e
+            },
         ];
         let changes: Vec<Change> = calls
             .into_iter()
             .map(|c| Change::CallDone(Box::new(c)))
             .collect();
         store.apply(&changes).unwrap();
+        // Gold calls are held to 30 s on the phone and 8 h by email.
         let tiers = [
-            ("gold".to_owned(), Duration::from_secs(30)),
-            ("platinum".to_owned(), Duration::from_secs(20)),
+            (
+                "gold".to_owned(),
+                vec![
+                    ("voice".to_owned(), Duration::from_secs(30)),
+                    ("email".to_owned(), Duration::from_secs(8 * 3_600)),
+                ],
+            ),
+            (
+                "platinum".to_owned(),
+                vec![("voice".to_owned(), Duration::from_secs(20))],
+            ),
         ];
         // Read while the writer's connection is open.
         let got =
@@ -527,9 +543,9 @@ mod journal_rows {
         assert_eq!(
             got[0],
             crate::report::Delivered {
-                answered: 2,
-                answered_in_standard: 1,
-                answer_wait: Duration::from_secs(60),
+                answered: 3,
+                answered_in_standard: 2,
+                answer_wait: Duration::from_secs(60 + 3_600),
                 abandoned: 2,
                 abandoned_after_standard: 1,
             }
