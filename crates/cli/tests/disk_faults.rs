@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{channel, config, route, serve, serve_with_metrics};
+use support::{channel, config, press_zero, route, serve, serve_with_metrics};
 use switchboard_proto::v1::{self as pb, admin_client::AdminClient, routing_client::RoutingClient};
 use switchboard_store::Store;
 use tonic_health::pb::{
@@ -152,6 +152,29 @@ fn a_full_disk_loses_no_acknowledged_call() {
             routing.route_call(route(&id, n)).await.unwrap();
             acked.push(id);
         }
+        // A caller reaches the operators' queue and chooses a callback tomorrow: also
+        // acknowledged while the disk is full.
+        routing
+            .submit_input(press_zero("outage-00000"))
+            .await
+            .unwrap();
+        let tomorrow = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 86_400;
+        routing
+            .report_call_event(pb::CallEvent {
+                call_id: "outage-00000".into(),
+                kind: pb::CallEventKind::CallbackAccepted.into(),
+                callback_at: Some(prost_types::Timestamp {
+                    seconds: i64::try_from(tomorrow).unwrap(),
+                    nanos: 0,
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(metric(&metrics, "switchboard_store_up").await, Some(0.0));
         assert!(metric(&metrics, "switchboard_store_pending_changes").await > Some(1_500.0));
         assert!(metric(&metrics, "switchboard_store_write_errors_total").await >= Some(1.0));
@@ -204,6 +227,18 @@ fn a_full_disk_loses_no_acknowledged_call() {
         .filter(|id| !stored.contains(id.as_str()))
         .collect();
     assert!(lost.is_empty(), "{} of {} lost", lost.len(), acked.len());
+    let scheduled = journal
+        .calls
+        .iter()
+        .find(|c| c.call_id == "outage-00000")
+        .and_then(|c| c.place.clone());
+    assert!(
+        matches!(
+            scheduled,
+            Some(switchboard_core::router::PlaceImage::Scheduled { .. })
+        ),
+        "the callback scheduled during the outage is in the journal: {scheduled:?}"
+    );
     let (mut again, start_log) = serve(&path);
     assert!(
         start_log
