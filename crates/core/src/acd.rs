@@ -557,6 +557,12 @@ impl QueueState {
         }
     }
 
+    /// The effective priority (scaled, see [`WaitKey`]) of the work under `key` at
+    /// `now_ms`, by the queue's aging rate.
+    fn effective(&self, key: WaitKey, now_ms: i64) -> i64 {
+        self.spec.load().aging_per_minute.saturating_mul(now_ms) - key.neg_key
+    }
+
     /// A lane's idle agents, locked.
     fn lock_idle(&self, lane: Lane) -> std::sync::MutexGuard<'_, IdleAgents> {
         match lane {

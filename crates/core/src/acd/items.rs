@@ -166,8 +166,7 @@ impl Acd {
                         let q = self.at(*queue);
                         let waiting = q.lock_lane(lane);
                         let (key, call) = waiting.iter().next()?;
-                        let effective =
-                            q.spec.load().aging_per_minute.saturating_mul(now_ms) - key.neg_key;
+                        let effective = q.effective(*key, now_ms);
                         Some(((effective, std::cmp::Reverse(key.seq)), call.clone()))
                     })
                     .max_by_key(|(rank, _)| *rank)?;
@@ -236,8 +235,7 @@ impl Acd {
                 .filter_map(|queue| {
                     let q = self.at(queue);
                     let key = *q.lock_lane(lane).keys().next()?;
-                    let effective =
-                        q.spec.load().aging_per_minute.saturating_mul(now_ms) - key.neg_key;
+                    let effective = q.effective(key, now_ms);
                     Some((effective, std::cmp::Reverse(key.seq), queue, key))
                 })
                 .max()?;

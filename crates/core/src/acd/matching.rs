@@ -261,8 +261,7 @@ impl Acd {
             });
             let now_ms = i64::try_from(now.0).unwrap_or(i64::MAX / 2);
             for (queue, key) in own.chain(overflow) {
-                let q = &self.at(queue);
-                let effective = q.spec.load().aging_per_minute.saturating_mul(now_ms) - key.neg_key;
+                let effective = self.at(queue).effective(key, now_ms);
                 let better = best
                     .is_none_or(|(e, s, _, _)| effective > e || (effective == e && key.seq < s));
                 if better {
