@@ -814,7 +814,7 @@ mod waiting;
 use idle::IdleAgents;
 pub use items::{Item, Stage};
 pub use journal::{AgentImage, Located};
-use lanes::{LANES, Lane, LaneRules, Limits};
+use lanes::{LANES, Lane, LaneRules, LaneSet, Limits};
 
 #[cfg(test)]
 mod tests;

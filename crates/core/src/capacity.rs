@@ -103,6 +103,17 @@ impl LaneSet {
     pub fn iter(self) -> impl Iterator<Item = Lane> {
         Lane::ALL.into_iter().filter(move |l| self.contains(*l))
     }
+
+    /// Every lane.
+    pub const ALL: LaneSet = LaneSet((1 << LANES) - 1);
+
+    pub fn with(self, lane: Lane) -> LaneSet {
+        LaneSet(self.0 | lane.bit())
+    }
+
+    pub fn union(self, other: LaneSet) -> LaneSet {
+        LaneSet(self.0 | other.0)
+    }
 }
 
 /// Rules across lanes, the same for every agent: work held in one lane stops new work in
@@ -116,6 +127,18 @@ pub struct LaneRules {
 }
 
 impl LaneRules {
+    /// The lanes where an agent may have gained room when a unit of `released` came
+    /// back: that lane, the lanes it blocks and the lanes mixed with it. Room anywhere
+    /// else is as it was.
+    pub fn freed_by(&self, released: Lane) -> LaneSet {
+        let mixed = self
+            .mixes
+            .iter()
+            .filter(|(set, _)| set.contains(released))
+            .fold(LaneSet::default(), |acc, (set, _)| acc.union(*set));
+        self.blocks[released.index()].union(mixed).with(released)
+    }
+
     /// Whether one more unit of `lane` fits beside `held` (work held per lane).
     pub fn admits(&self, limits: Limits, held: [u8; LANES], lane: Lane) -> bool {
         if held[lane.index()] >= limits.get(lane) {
@@ -153,6 +176,20 @@ mod tests {
             blocks,
             mixes: vec![(LaneSet::of(&[Lane::Chat, Lane::Email]), 4)],
         }
+    }
+
+    #[test]
+    fn a_unit_coming_back_frees_room_in_its_lane_the_lanes_it_blocks_and_its_mixes_only() {
+        let r = rules();
+        assert_eq!(
+            r.freed_by(Lane::Voice),
+            LaneSet::of(&[Lane::Voice, Lane::Chat, Lane::Email])
+        );
+        assert_eq!(
+            r.freed_by(Lane::Chat),
+            LaneSet::of(&[Lane::Chat, Lane::Email])
+        );
+        assert_eq!(r.freed_by(Lane::Social), LaneSet::of(&[Lane::Social]));
     }
 
     #[test]

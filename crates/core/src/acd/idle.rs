@@ -15,7 +15,9 @@
 //! place (`Agent::stamp_lane`), which makes their older places stale; an agent who takes
 //! work from a queue and still has room goes to the back of that queue's list only (so
 //! that, longest idle first, a queue's work spreads over its agents before anyone takes a
-//! second chat), keeping their places in their other queues.
+//! second chat), keeping their places in their other queues. Only the map the claim took
+//! them from gets a new entry (`IdleAgents::list_back`): their entries in the others
+//! stand, and stay current while they have room.
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -54,8 +56,9 @@ pub(super) struct IdleAgents {
 /// Listings allowed between sweeps on top of half the map.
 pub(super) const SWEEP_SLACK: usize = 64;
 
-#[derive(Clone, Copy)]
-enum Map {
+/// Which of a list's maps a claim took its agent from.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Map {
     Order,
     Skilled,
     Rapport,
@@ -145,6 +148,21 @@ impl IdleAgents {
         }
     }
 
+    /// Lists again, at the back, an agent a claim took from map `taken` who still has
+    /// room: only that map's entry was taken, so only it is put back; their entries in
+    /// the other maps stand (and stay current while they have room).
+    pub(super) fn list_back(&mut self, agent: &Arc<Agent>, score: u16, since: u64, taken: Map) {
+        let key = match taken {
+            Map::Skilled => Self::skill_key(score, since, agent.no),
+            Map::Order | Map::Rapport => self.order_key(agent, score, since),
+        };
+        self.map(taken).insert(key, (since, Arc::clone(agent)));
+        self.inserts += 1;
+        if self.inserts > self.order.len() / 2 + SWEEP_SLACK {
+            self.sweep();
+        }
+    }
+
     /// Drops every stale entry.
     pub(super) fn sweep(&mut self) {
         let lane = self.lane;
@@ -159,6 +177,15 @@ impl IdleAgents {
     /// skilled and `friendly_chat` takes an agent tagged `rapport` first. Stale entries
     /// met on the way are dropped.
     pub(super) fn claim(&mut self, wants: Preference, now: Millis) -> Option<Arc<Agent>> {
+        self.claim_from(wants, now).map(|(agent, _)| agent)
+    }
+
+    /// [`IdleAgents::claim`], saying which map the agent's entry was taken from.
+    pub(super) fn claim_from(
+        &mut self,
+        wants: Preference,
+        now: Millis,
+    ) -> Option<(Arc<Agent>, Map)> {
         match wants {
             Preference::GetItDone => self.claim_first(Map::Skilled, now),
             Preference::FriendlyChat => self
@@ -168,7 +195,7 @@ impl IdleAgents {
         }
     }
 
-    fn claim_in(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+    fn claim_in(&mut self, which: Map, now: Millis) -> Option<(Arc<Agent>, Map)> {
         match self.strategy {
             Strategy::LongestIdle | Strategy::MostSkilled => self.claim_first(which, now),
             Strategy::RoundRobin => self.claim_turn(which, now),
@@ -194,19 +221,19 @@ impl IdleAgents {
     }
 
     /// The first current entry of a map.
-    fn claim_first(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+    fn claim_first(&mut self, which: Map, now: Millis) -> Option<(Arc<Agent>, Map)> {
         let lane = self.lane;
         let map = self.map(which);
         loop {
             let key = *map.keys().next()?;
             if let Some(agent) = Self::take(lane, map, key, now) {
-                return Some(agent);
+                return Some((agent, which));
             }
         }
     }
 
     /// The first current entry after the last turn's, wrapping round to the start.
-    fn claim_turn(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+    fn claim_turn(&mut self, which: Map, now: Millis) -> Option<(Arc<Agent>, Map)> {
         use std::ops::Bound::{Excluded, Unbounded};
         let after = self.last_turn;
         let lane = self.lane;
@@ -218,7 +245,7 @@ impl IdleAgents {
                 .map(|(k, _)| *k)?;
             if let Some(agent) = Self::take(lane, map, next, now) {
                 self.last_turn = Some(next);
-                return Some(agent);
+                return Some((agent, which));
             }
         }
     }
@@ -227,7 +254,7 @@ impl IdleAgents {
     /// then spent the smallest share of their logged-in time busy, then the longest idle
     /// (a walk over the listed agents: the measure moves with time, so no order can be
     /// kept for it).
-    fn claim_least_occupied(&mut self, which: Map, now: Millis) -> Option<Arc<Agent>> {
+    fn claim_least_occupied(&mut self, which: Map, now: Millis) -> Option<(Arc<Agent>, Map)> {
         let lane = self.lane;
         let map = self.map(which);
         loop {
@@ -255,7 +282,7 @@ impl IdleAgents {
                 map.remove(&k);
             }
             if let Some(agent) = Self::take(lane, map, best?, now) {
-                return Some(agent);
+                return Some((agent, which));
             }
         }
     }

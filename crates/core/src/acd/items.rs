@@ -92,9 +92,9 @@ impl Acd {
                 .values()
                 .next()
                 .map_or(Preference::None, |c| c.preference);
-            let agent = q.lock_idle(lane).claim(wants, now)?;
+            let (agent, taken) = q.lock_idle(lane).claim_from(wants, now)?;
             if let Some(a) = self.pop_lane(&agent, lane, Some(queue), now) {
-                self.back_of(&agent, lane, queue, now);
+                self.back_of(&agent, lane, queue, taken, now);
                 return Some(a);
             }
             // Taken by someone else meanwhile: the unit goes back and the agent is listed
@@ -108,14 +108,19 @@ impl Acd {
         }
     }
 
-    /// An agent may have room in their non-voice lanes: while something fits they take
-    /// the most urgent work (see [`Acd::most_urgent_lane`]), then are listed idle in each
-    /// lane where room is left.
-    pub(super) fn offer_lanes(&self, agent: &Arc<Agent>, now: Millis) -> Vec<Assignment> {
+    /// An agent may have room in their non-voice lanes of `within`: while something fits
+    /// they take the most urgent work (see [`Acd::most_urgent_lane`]), then are listed
+    /// idle in each of those lanes where room is left.
+    pub(super) fn offer_lanes(
+        &self,
+        agent: &Arc<Agent>,
+        within: LaneSet,
+        now: Millis,
+    ) -> Vec<Assignment> {
         let lanes: Vec<Lane> = agent
             .limits()
             .lanes()
-            .filter(|l| *l != Lane::Voice)
+            .filter(|l| *l != Lane::Voice && within.contains(*l))
             .collect();
         let mut made = Vec::new();
         if lanes.is_empty() {
@@ -197,9 +202,16 @@ impl Acd {
         *lock(&agent.listed) = Some(agent.since.load(SeqCst));
     }
 
-    /// An agent who took work from `queue`'s idle list and still has room goes to the
-    /// back of that list; their places in their other queues stand.
-    fn back_of(&self, agent: &Arc<Agent>, lane: Lane, queue: QueueId, now: Millis) {
+    /// An agent who took work from `queue`'s idle list (its map `taken`) and still has
+    /// room goes to the back of that list; their places in their other queues stand.
+    fn back_of(
+        &self,
+        agent: &Arc<Agent>,
+        lane: Lane,
+        queue: QueueId,
+        taken: idle::Map,
+        now: Millis,
+    ) {
         let _gate = self.idle_gate.read().unwrap_or_else(|e| e.into_inner());
         if !agent.can_take(lane) {
             return;
@@ -212,7 +224,9 @@ impl Acd {
             .find(|(q, _)| *q == queue)
             .map_or(0, |(_, s)| *s);
         let since = agent.stamp_lane(lane, now);
-        self.at(queue).lock_idle(lane).list(agent, score, since);
+        self.at(queue)
+            .lock_idle(lane)
+            .list_back(agent, score, since, taken);
     }
 
     /// For an agent holding a claimed unit of `lane`: takes the work with the highest
@@ -339,10 +353,13 @@ impl Acd {
                 *items = keep;
                 done
             };
+            let rules = agent.rules.load();
+            let mut lanes = LaneSet::default();
             for item in &done {
                 agent.release_unit(item.lane());
+                lanes = lanes.union(rules.freed_by(item.lane()));
             }
-            made.extend(self.freed(&agent, now));
+            made.extend(self.freed_in(&agent, lanes, now));
         }
         made
     }
@@ -390,7 +407,7 @@ impl Acd {
             made.extend(self.offer_lane_queue(item.queue, lane, now));
         }
         agent.release_unit(lane);
-        made.extend(self.freed(agent, now));
+        made.extend(self.freed_in(agent, agent.rules.load().freed_by(lane), now));
         Ok(made)
     }
 

@@ -118,11 +118,24 @@ impl Acd {
     /// desk): a voice call if they are available, then work of each other lane while
     /// it fits.
     pub(super) fn freed(&self, agent: &Arc<Agent>, now: Millis) -> Vec<Assignment> {
+        self.freed_in(agent, LaneSet::ALL, now)
+    }
+
+    /// [`Acd::freed`] for an agent who can have gained room only in `lanes` (a unit of
+    /// one lane came back: see [`LaneRules::freed_by`]). In every other lane their room
+    /// is as it was, so are their places in its idle lists, and work that arrived there
+    /// since looked for them itself: neither a look nor a new place is needed there.
+    pub(super) fn freed_in(
+        &self,
+        agent: &Arc<Agent>,
+        lanes: LaneSet,
+        now: Millis,
+    ) -> Vec<Assignment> {
         let mut made = Vec::new();
-        if agent.state() == AgentState::Available {
+        if lanes.contains(Lane::Voice) && agent.state() == AgentState::Available {
             made.extend(self.offer_agent(agent, now));
         }
-        made.extend(self.offer_lanes(agent, now));
+        made.extend(self.offer_lanes(agent, lanes, now));
         made
     }
 

@@ -37,7 +37,8 @@ impl Acd {
             drop(items);
             self.held.remove(call_id);
             agent.release_unit(item.lane());
-            return Ok(self.freed(&agent, now));
+            let lanes = agent.rules.load().freed_by(item.lane());
+            return Ok(self.freed_in(&agent, lanes, now));
         }
         if agent.state() == AgentState::OnCall {
             return Err(AcdError::CallConnected);
