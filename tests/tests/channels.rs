@@ -439,6 +439,42 @@ async fn an_email_waits_while_chats_are_served_yet_is_answered_within_its_standa
     assert_eq!((voice.offered, voice.service_level), (0, None));
     assert_eq!(stats.channels.len(), 6, "every channel, zeros included");
 
+    // The standards report, channel by channel under the tier, each against its own
+    // standard; the tier's line sums them.
+    let report = server
+        .admin()
+        .await
+        .get_standards_report(pb::GetStandardsReportRequest { window: None })
+        .await
+        .unwrap()
+        .into_inner();
+    let standard = report
+        .tiers
+        .iter()
+        .find(|t| t.tier == "standard")
+        .unwrap();
+    assert_eq!((standard.answered, standard.answered_in_standard), (6, 6));
+    let rows: Vec<(&str, u64, i64, pb::Verdict)> = standard
+        .channels
+        .iter()
+        .map(|c| {
+            (
+                c.channel.as_str(),
+                c.answered,
+                c.standard_within.as_ref().unwrap().seconds,
+                c.verdict(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("chat", 4, 120, pb::Verdict::Met),
+            ("email", 2, 86_400, pb::Verdict::Met)
+        ],
+        "only channels with contacts, in channel order"
+    );
+
     // The same in the metrics, every channel and tier from zero.
     let (_server, http) = scraped(server).await;
     let m = scrape(http).await;

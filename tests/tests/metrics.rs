@@ -506,6 +506,15 @@ async fn service_levels_fcr_csat_agent_figures_and_the_standards_report_match_th
         (90, 20)
     );
     assert_eq!(p.average_speed_of_answer.unwrap().seconds, 22);
+    // All of it by phone: one channel row, the same figures against the same standard.
+    assert_eq!(p.channels.len(), 1, "{:?}", p.channels);
+    let voice = &p.channels[0];
+    assert_eq!(voice.channel, "voice");
+    assert_eq!(
+        (voice.answered, voice.abandoned_after_standard, voice.verdict),
+        (2, 1, p.verdict)
+    );
+    assert_eq!(voice.standard_within, p.standard_within);
     assert_eq!(tier("standard").verdict, i32::from(pb::Verdict::Met));
     assert_eq!(tier("gold").verdict, i32::from(pb::Verdict::NoCalls));
     assert_eq!(tier("gold").service_level, None);

@@ -83,8 +83,15 @@ fn time(t: Option<&prost_types::Timestamp>) -> String {
         )
 }
 
+/// A duration in whole hours when it is some (an email's 4 h standard), else seconds.
 fn seconds(d: Option<&prost_types::Duration>) -> String {
-    d.map_or_else(|| "-".to_owned(), |d| format!("{}s", d.seconds))
+    match d {
+        None => "-".to_owned(),
+        Some(d) if d.seconds >= 3_600 && d.seconds % 3_600 == 0 => {
+            format!("{}h", d.seconds / 3_600)
+        }
+        Some(d) => format!("{}s", d.seconds),
+    }
 }
 
 /// The report as a table, one tier per line.
@@ -108,33 +115,66 @@ fn render(r: &pb::StandardsReport) -> String {
         "result"
     ));
     for t in &r.tiers {
-        let standard = format!(
-            "{}% in {}",
+        out.push_str(&row(
+            &t.tier,
             t.standard_percent,
-            seconds(t.standard_within.as_ref())
-        );
-        let delivered = t
-            .service_level
-            .map_or_else(|| "-".to_owned(), |l| format!("{:.1}%", l * 100.0));
-        let result = match pb::Verdict::try_from(t.verdict) {
-            Ok(pb::Verdict::Met) => "met",
-            Ok(pb::Verdict::Missed) => "MISSED",
-            _ => "no calls",
-        };
-        out.push_str(&format!(
-            "{:<12} {:<14} {:>9} {:>9} {:>10} {:>9} {:>10} {:>6}  {}\n",
-            t.tier,
-            standard,
-            delivered,
-            t.answered,
-            t.answered_in_standard,
-            t.abandoned,
-            t.abandoned_after_standard,
-            seconds(t.average_speed_of_answer.as_ref()),
-            result
+            t.standard_within.as_ref(),
+            [
+                t.answered,
+                t.answered_in_standard,
+                t.abandoned,
+                t.abandoned_after_standard,
+            ],
+            t.service_level,
+            t.average_speed_of_answer.as_ref(),
+            t.verdict,
         ));
+        // Channel by channel, under the tier, unless voice is all there was.
+        if t.channels.iter().any(|c| c.channel != "voice") {
+            for c in &t.channels {
+                out.push_str(&row(
+                    &format!("  {}", c.channel),
+                    c.standard_percent,
+                    c.standard_within.as_ref(),
+                    [
+                        c.answered,
+                        c.answered_in_standard,
+                        c.abandoned,
+                        c.abandoned_after_standard,
+                    ],
+                    c.service_level,
+                    c.average_speed_of_answer.as_ref(),
+                    c.verdict,
+                ));
+            }
+        }
     }
     out
+}
+
+/// One line of the standards table: `counts` are answered, in time, abandoned and
+/// abandoned late.
+fn row(
+    name: &str,
+    percent: u32,
+    within: Option<&prost_types::Duration>,
+    counts: [u64; 4],
+    level: Option<f64>,
+    asa: Option<&prost_types::Duration>,
+    verdict: i32,
+) -> String {
+    let standard = format!("{percent}% in {}", seconds(within));
+    let delivered = level.map_or_else(|| "-".to_owned(), |l| format!("{:.1}%", l * 100.0));
+    let result = match pb::Verdict::try_from(verdict) {
+        Ok(pb::Verdict::Met) => "met",
+        Ok(pb::Verdict::Missed) => "MISSED",
+        _ => "no calls",
+    };
+    let [answered, in_time, abandoned, late] = counts;
+    format!(
+        "{name:<12} {standard:<14} {delivered:>9} {answered:>9} {in_time:>10} {abandoned:>9} {late:>10} {:>6}  {result}\n",
+        seconds(asa),
+    )
 }
 
 fn percent(share: Option<f64>) -> String {
@@ -205,6 +245,7 @@ mod tests {
                 nanos: 0,
             }),
             verdict: verdict.into(),
+            channels: Vec::new(),
         };
         let report = pb::StandardsReport {
             from: Some(prost_types::Timestamp {
@@ -238,6 +279,55 @@ mod tests {
             "{text}"
         );
         assert!(lines[5].ends_with("no calls"), "{text}");
+        assert_eq!(lines.len(), 6, "voice only: no channel rows\n{text}");
+    }
+
+    #[test]
+    fn a_tier_with_contacts_beyond_voice_shows_each_channel_under_it() {
+        let secs = |seconds| {
+            Some(prost_types::Duration {
+                seconds,
+                nanos: 0,
+            })
+        };
+        let channel = |name: &str, percent, within, answered, level, verdict: pb::Verdict| {
+            pb::ChannelReport {
+                channel: name.to_owned(),
+                standard_percent: percent,
+                standard_within: secs(within),
+                answered,
+                answered_in_standard: answered,
+                service_level: level,
+                average_speed_of_answer: secs(30),
+                verdict: verdict.into(),
+                ..Default::default()
+            }
+        };
+        let report = pb::StandardsReport {
+            source: "memory".to_owned(),
+            tiers: vec![pb::TierReport {
+                tier: "gold".to_owned(),
+                standard_percent: 80,
+                standard_within: secs(30),
+                answered: 3,
+                answered_in_standard: 2,
+                service_level: Some(2.0 / 3.0),
+                verdict: pb::Verdict::Missed.into(),
+                channels: vec![
+                    channel("voice", 80, 30, 2, Some(0.5), pb::Verdict::Missed),
+                    channel("email", 95, 4 * 3_600, 1, Some(1.0), pb::Verdict::Met),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let text = render(&report);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[3].starts_with("gold ") && lines[3].ends_with("MISSED"), "{text}");
+        assert!(lines[4].starts_with("  voice      80% in 30s"), "{text}");
+        assert!(lines[4].contains("50.0%") && lines[4].ends_with("MISSED"), "{text}");
+        assert!(lines[5].starts_with("  email      95% in 4h"), "{text}");
+        assert!(lines[5].contains("100.0%") && lines[5].ends_with("met"), "{text}");
     }
 
     #[test]

@@ -650,7 +650,7 @@ impl Router {
                 .abandoned(queue, state.tier, waited, standard, now);
         }
         self.stats
-            .channel_outcome(state.channel, state.tier, answered, waited, standard);
+            .channel_outcome(state.channel, state.tier, answered, waited, standard, now);
         Some(Waited {
             queue,
             tier: state.tier,
@@ -662,6 +662,18 @@ impl Router {
     /// minute, up to a day) before `now`.
     pub fn recent(&self, tier: TierId, window: std::time::Duration, now: Millis) -> Counts {
         self.stats.recent(tier, window, now)
+    }
+
+    /// A tier's contacts of one channel over all queues in the `window` (to the minute,
+    /// up to a day) before `now`, held to the tier's standard for the channel.
+    pub fn recent_channel(
+        &self,
+        channel: Channel,
+        tier: TierId,
+        window: std::time::Duration,
+        now: Millis,
+    ) -> Counts {
+        self.stats.recent_channel(channel, tier, window, now)
     }
 
     /// One queue and tier's calls from `since` to `now` (to the minute, up to a day),

@@ -90,6 +90,37 @@ struct Minute {
 /// and abandons only (not on route decisions), so a mutex costs nothing that matters.
 type Ring = std::sync::Mutex<Box<[Minute]>>;
 
+/// Runs `f` on a ring's bucket for the minute of `now` (making the ring on first use),
+/// emptied first if it held an older minute.
+fn in_minute<R>(ring: &OnceLock<Ring>, now: Millis, f: impl FnOnce(&mut Minute) -> R) -> R {
+    let ring = ring.get_or_init(|| {
+        std::sync::Mutex::new(vec![Minute::default(); MINUTES].into_boxed_slice())
+    });
+    let minute = now.0 / 60_000;
+    let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = &mut ring[(minute % MINUTES as u64) as usize];
+    if slot.at != minute + 1 {
+        *slot = Minute {
+            at: minute + 1,
+            ..Minute::default()
+        };
+    }
+    f(slot)
+}
+
+/// Adds a ring's answers and abandons in the buckets tagged `oldest..=newest` (minute
+/// numbers plus one) to `out`.
+fn add_minutes(out: &mut Counts, ring: &Ring, oldest: u64, newest: u64) {
+    let ring = ring.lock().unwrap_or_else(|e| e.into_inner());
+    for m in ring.iter().filter(|m| m.at >= oldest && m.at <= newest) {
+        out.answered += u64::from(m.answered);
+        out.answered_in_standard += u64::from(m.in_standard);
+        out.answer_wait += Duration::from_millis(m.wait_ms);
+        out.abandoned += u64::from(m.abandoned);
+        out.abandoned_after_standard += u64::from(m.abandoned_after);
+    }
+}
+
 /// Calls offered per minute over the last day, for one (queue, tier): each slot packs
 /// `(minute + 1) << 32 | count`. Bumped on the route path, so lock-free: one
 /// compare-and-swap, which also empties a slot that held an older minute.
@@ -114,6 +145,9 @@ pub struct Stats {
     /// Per (channel, tier) over all queues, each held to the tier's standard for its
     /// channel: `channel * MAX_TIERS + tier`.
     channels: Box<[Cell]>,
+    /// The same, by minute over the last day (made on first use). Indexed like
+    /// `channels`.
+    channel_minutes: Box<[OnceLock<Ring>]>,
 }
 
 impl Stats {
@@ -123,6 +157,9 @@ impl Stats {
             recent: (0..MAX_QUEUES).map(|_| OnceLock::new()).collect(),
             channels: (0..Channel::ALL.len() * MAX_TIERS)
                 .map(|_| Cell::default())
+                .collect(),
+            channel_minutes: (0..Channel::ALL.len() * MAX_TIERS)
+                .map(|_| OnceLock::new())
                 .collect(),
         };
         stats.ensure(queues);
@@ -182,19 +219,8 @@ impl Stats {
         now: Millis,
         f: impl FnOnce(&mut Minute) -> R,
     ) -> Option<R> {
-        let ring = self.recent_of(queue, tier)?.outcomes.get_or_init(|| {
-            std::sync::Mutex::new(vec![Minute::default(); MINUTES].into_boxed_slice())
-        });
-        let minute = now.0 / 60_000;
-        let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = &mut ring[(minute % MINUTES as u64) as usize];
-        if slot.at != minute + 1 {
-            *slot = Minute {
-                at: minute + 1,
-                ..Minute::default()
-            };
-        }
-        Some(f(slot))
+        let ring = &self.recent_of(queue, tier)?.outcomes;
+        Some(in_minute(ring, now, f))
     }
 
     /// A tier's calls over all queues in the `window` before `now`, to the minute, for
@@ -237,14 +263,7 @@ impl Stats {
                 .sum();
         }
         if let Some(ring) = recent.outcomes.get() {
-            let ring = ring.lock().unwrap_or_else(|e| e.into_inner());
-            for m in ring.iter().filter(|m| m.at >= oldest && m.at <= newest) {
-                out.answered += u64::from(m.answered);
-                out.answered_in_standard += u64::from(m.in_standard);
-                out.answer_wait += Duration::from_millis(m.wait_ms);
-                out.abandoned += u64::from(m.abandoned);
-                out.abandoned_after_standard += u64::from(m.abandoned_after);
-            }
+            add_minutes(&mut out, ring, oldest, newest);
         }
         out
     }
@@ -317,15 +336,52 @@ impl Stats {
         answered: bool,
         waited: Duration,
         standard: Duration,
+        now: Millis,
     ) {
-        let Some(c) = self.channel_cell(channel, tier) else {
+        let at = channel as usize * MAX_TIERS + usize::from(tier.0);
+        let (Some(c), Some(ring)) = (self.channels.get(at), self.channel_minutes.get(at)) else {
             return;
         };
+        let wait_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+        in_minute(ring, now, |m| {
+            if answered {
+                m.answered += 1;
+                m.in_standard += u32::from(waited <= standard);
+                m.wait_ms = m.wait_ms.saturating_add(wait_ms);
+            } else {
+                m.abandoned += 1;
+                m.abandoned_after += u32::from(waited > standard);
+            }
+        });
         if answered {
             c.answer(waited, standard);
         } else {
             c.abandon(waited, standard);
         }
+    }
+
+    /// A tier's contacts of `channel` over all queues in the `window` before `now`, to
+    /// the minute, for windows up to [`RECENT_SPAN`], each held to the tier's standard
+    /// for the channel. `offered` and `timed_out` are not kept by minute and read 0.
+    pub fn recent_channel(
+        &self,
+        channel: Channel,
+        tier: TierId,
+        window: Duration,
+        now: Millis,
+    ) -> Counts {
+        let minutes = (window.min(RECENT_SPAN).as_secs() / 60).max(1);
+        let newest = now.0 / 60_000 + 1;
+        let oldest = newest.saturating_sub(minutes - 1);
+        let mut out = Counts::default();
+        if let Some(ring) = self
+            .channel_minutes
+            .get(channel as usize * MAX_TIERS + usize::from(tier.0))
+            .and_then(OnceLock::get)
+        {
+            add_minutes(&mut out, ring, oldest, newest);
+        }
+        out
     }
 
     /// A contact of `channel` reached its queue's maximum wait.
@@ -441,6 +497,43 @@ mod tests {
         assert_eq!((reused.answered, reused.abandoned), (1, 0));
         assert_eq!(s.recent(other, RECENT_SPAN, now).answered, 1);
         assert_eq!(s.recent(TierId(2), RECENT_SPAN, now), Counts::default());
+    }
+
+    #[test]
+    fn a_channels_window_counts_its_own_contacts_against_its_own_standard() {
+        let s = Stats::new(1);
+        let t = TierId(0);
+        let minute = |m: u64| Millis(m * 60_000 + 30_000);
+        let (chat, email) = (Duration::from_secs(30), Duration::from_secs(4 * 3_600));
+        // Chats: one in 10 s, one in 45 s (late), one abandoned after 40 s (late).
+        s.channel_outcome(Channel::Chat, t, true, Duration::from_secs(10), chat, minute(0));
+        s.channel_outcome(Channel::Chat, t, true, Duration::from_secs(45), chat, minute(5));
+        s.channel_outcome(Channel::Chat, t, false, Duration::from_secs(40), chat, minute(5));
+        // An email answered in an hour meets its four-hour standard.
+        let hour = Duration::from_secs(3_600);
+        s.channel_outcome(Channel::Email, t, true, hour, email, minute(5));
+        let now = minute(5);
+        let chats = s.recent_channel(Channel::Chat, t, Duration::from_secs(15 * 60), now);
+        assert_eq!(
+            (chats.answered, chats.answered_in_standard, chats.abandoned),
+            (2, 1, 1)
+        );
+        assert_eq!(chats.abandoned_after_standard, 1);
+        assert_eq!(chats.service_level(), Some(1.0 / 3.0));
+        let emails = s.recent_channel(Channel::Email, t, Duration::from_secs(15 * 60), now);
+        assert_eq!((emails.answered, emails.answered_in_standard), (1, 1));
+        assert_eq!(emails.average_speed_of_answer(), Some(hour));
+        // Two minutes back reaches minute 4 only: the first chat is out.
+        let last = s.recent_channel(Channel::Chat, t, Duration::from_secs(120), now);
+        assert_eq!((last.answered, last.abandoned), (1, 1));
+        assert_eq!(
+            s.recent_channel(Channel::Social, t, RECENT_SPAN, now),
+            Counts::default()
+        );
+        assert_eq!(
+            s.recent_channel(Channel::Chat, TierId(1), RECENT_SPAN, now),
+            Counts::default()
+        );
     }
 
     #[test]

@@ -651,14 +651,16 @@ async fn standards_report(
     let plan = app.router.plan();
     let now = app.clock.now();
     let (from, to) = window_before(now, window);
-    let (source, delivered) = match (&app.store, &app.store_path) {
+    let channels = switchboard_core::channel::Channel::ALL;
+    // Per tier, per channel (in `channels`' order): what was delivered.
+    let (source, delivered): (_, Vec<Vec<Counts>>) = match (&app.store, &app.store_path) {
         (Some(writer), Some(path)) => {
             // Each record is held to its tier's standard for its channel.
             let tiers: Vec<(String, Vec<(String, std::time::Duration)>)> = plan
                 .tiers
                 .iter()
                 .map(|t| {
-                    let by_channel = switchboard_core::channel::Channel::ALL
+                    let by_channel = channels
                         .into_iter()
                         .map(|c| (c.as_str().to_owned(), t.standard_for(c).within))
                         .collect();
@@ -669,15 +671,20 @@ async fn standards_report(
                 switchboard_store::report::delivered(path, from, to, &tiers)
             })
             .await?;
-            let counts: Vec<Counts> = rows
+            let counts = rows
                 .into_iter()
-                .map(|d| Counts {
-                    answered: d.answered,
-                    answered_in_standard: d.answered_in_standard,
-                    answer_wait: d.answer_wait,
-                    abandoned: d.abandoned,
-                    abandoned_after_standard: d.abandoned_after_standard,
-                    ..Counts::default()
+                .map(|by_channel| {
+                    by_channel
+                        .into_iter()
+                        .map(|d| Counts {
+                            answered: d.answered,
+                            answered_in_standard: d.answered_in_standard,
+                            answer_wait: d.answer_wait,
+                            abandoned: d.abandoned,
+                            abandoned_after_standard: d.abandoned_after_standard,
+                            ..Counts::default()
+                        })
+                        .collect()
                 })
                 .collect();
             ("call records", counts)
@@ -689,8 +696,13 @@ async fn standards_report(
                     "over 24 h needs the store (store.enabled); memory keeps the last day",
                 ));
             }
-            let counts: Vec<Counts> = (0..plan.tiers.len())
-                .map(|t| app.router.recent(TierId(t as u8), window, now))
+            let counts = (0..plan.tiers.len())
+                .map(|t| {
+                    channels
+                        .into_iter()
+                        .map(|c| app.router.recent_channel(c, TierId(t as u8), window, now))
+                        .collect()
+                })
                 .collect();
             ("memory", counts)
         }
@@ -699,13 +711,33 @@ async fn standards_report(
         .tiers
         .iter()
         .zip(delivered)
-        .map(|(tier, c): (_, Counts)| {
-            let level = c.service_level();
-            let verdict = match level {
-                None => pb::Verdict::NoCalls,
-                Some(l) if l * 100.0 + 1e-9 >= f64::from(tier.standard.percent) => pb::Verdict::Met,
-                Some(_) => pb::Verdict::Missed,
-            };
+        .map(|(tier, by_channel)| {
+            let mut c = Counts::default();
+            for d in &by_channel {
+                c.add(d);
+            }
+            let (service_level, verdict) = judged(&c, tier.standard.percent);
+            let channels = channels
+                .into_iter()
+                .zip(&by_channel)
+                .filter(|(_, d)| d.answered + d.abandoned > 0)
+                .map(|(channel, d)| {
+                    let standard = tier.standard_for(channel);
+                    let (service_level, verdict) = judged(d, standard.percent);
+                    pb::ChannelReport {
+                        channel: channel.as_str().to_owned(),
+                        standard_percent: u32::from(standard.percent),
+                        standard_within: duration(standard.within),
+                        answered: d.answered,
+                        answered_in_standard: d.answered_in_standard,
+                        abandoned: d.abandoned,
+                        abandoned_after_standard: d.abandoned_after_standard,
+                        service_level,
+                        average_speed_of_answer: d.average_speed_of_answer().and_then(duration),
+                        verdict: verdict.into(),
+                    }
+                })
+                .collect();
             pb::TierReport {
                 tier: tier.name.clone(),
                 standard_percent: u32::from(tier.standard.percent),
@@ -714,9 +746,10 @@ async fn standards_report(
                 answered_in_standard: c.answered_in_standard,
                 abandoned: c.abandoned,
                 abandoned_after_standard: c.abandoned_after_standard,
-                service_level: level,
+                service_level,
                 average_speed_of_answer: c.average_speed_of_answer().and_then(duration),
                 verdict: verdict.into(),
+                channels,
             }
         })
         .collect();
@@ -726,6 +759,18 @@ async fn standards_report(
         source: source.to_owned(),
         tiers,
     })
+}
+
+/// A service level against a standard's percentage: the level, and met or missed
+/// (no calls when there is nothing to judge).
+fn judged(c: &Counts, percent: u8) -> (Option<f64>, pb::Verdict) {
+    let level = c.service_level();
+    let verdict = match level {
+        None => pb::Verdict::NoCalls,
+        Some(l) if l * 100.0 + 1e-9 >= f64::from(percent) => pb::Verdict::Met,
+        Some(_) => pb::Verdict::Missed,
+    };
+    (level, verdict)
 }
 
 fn duration(d: std::time::Duration) -> Option<prost_types::Duration> {

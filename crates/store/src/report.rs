@@ -115,15 +115,16 @@ pub(crate) fn read_only(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// For each tier, given by name with its standard time per channel (`(channel name,
-/// time)`), what was delivered to calls that arrived in `[from, to)`: each record held to
-/// its own channel's time. Tiers and channels are matched by name, as the records hold
-/// them; records of a channel not listed are not counted.
+/// time)`), what was delivered to calls of each of those channels that arrived in
+/// `[from, to)`, in the order given: each record held to its own channel's time. Tiers
+/// and channels are matched by name, as the records hold them; records of a channel not
+/// listed are not counted.
 pub fn delivered(
     path: &Path,
     from: Millis,
     to: Millis,
     tiers: &[(String, Vec<(String, Duration)>)],
-) -> Result<Vec<Delivered>, StoreError> {
+) -> Result<Vec<Vec<Delivered>>, StoreError> {
     let shown = path.display().to_string();
     let conn = read_only(path)?;
     let sqlite = |source| StoreError::Sqlite {
@@ -146,11 +147,11 @@ pub fn delivered(
     tiers
         .iter()
         .map(|(tier, by_channel)| {
-            let mut out = Delivered::default();
-            for (channel, within) in by_channel {
-                let within = i64::try_from(within.as_millis()).unwrap_or(i64::MAX);
-                let d = stmt
-                    .query_row(params![tier, within, ms(from), ms(to), channel], |r| {
+            by_channel
+                .iter()
+                .map(|(channel, within)| {
+                    let within = i64::try_from(within.as_millis()).unwrap_or(i64::MAX);
+                    stmt.query_row(params![tier, within, ms(from), ms(to), channel], |r| {
                         Ok(Delivered {
                             answered: count(r.get(0)?),
                             answered_in_standard: count(r.get(1)?),
@@ -159,14 +160,9 @@ pub fn delivered(
                             abandoned_after_standard: count(r.get(4)?),
                         })
                     })
-                    .map_err(sqlite)?;
-                out.answered += d.answered;
-                out.answered_in_standard += d.answered_in_standard;
-                out.answer_wait += d.answer_wait;
-                out.abandoned += d.abandoned;
-                out.abandoned_after_standard += d.abandoned_after_standard;
-            }
-            Ok(out)
+                    .map_err(sqlite)
+                })
+                .collect()
         })
         .collect()
 }

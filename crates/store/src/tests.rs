@@ -487,7 +487,7 @@ mod journal_rows {
     }
 
     #[test]
-    fn the_report_counts_what_each_tier_was_delivered_in_the_window() {
+    fn the_report_counts_what_each_tier_was_delivered_on_each_channel_in_the_window() {
         let path = temp("report").join("s.db");
         let mut store = Store::open(&path).unwrap();
         let ended = |id: &str, arrived: u64, seq, waited_s: u64, outcome| {
@@ -540,17 +540,27 @@ mod journal_rows {
         let got =
             crate::report::delivered(&path, Millis(t0 - 10_000), Millis(t0 + 3_600_000), &tiers)
                 .unwrap();
+        // Each channel apart: the voice calls against 30 s, the email against 8 h.
         assert_eq!(
             got[0],
-            crate::report::Delivered {
-                answered: 3,
-                answered_in_standard: 2,
-                answer_wait: Duration::from_secs(60 + 3_600),
-                abandoned: 2,
-                abandoned_after_standard: 1,
-            }
+            [
+                crate::report::Delivered {
+                    answered: 2,
+                    answered_in_standard: 1,
+                    answer_wait: Duration::from_secs(60),
+                    abandoned: 2,
+                    abandoned_after_standard: 1,
+                },
+                crate::report::Delivered {
+                    answered: 1,
+                    answered_in_standard: 1,
+                    answer_wait: Duration::from_secs(3_600),
+                    abandoned: 0,
+                    abandoned_after_standard: 0,
+                }
+            ]
         );
-        assert_eq!(got[1], crate::report::Delivered::default());
+        assert_eq!(got[1], [crate::report::Delivered::default()]);
         drop(store);
         let missing = crate::report::delivered(
             &temp("report-none").join("none.db"),
