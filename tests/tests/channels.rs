@@ -106,15 +106,19 @@ async fn an_agent_with_two_chats_gets_a_third_and_not_a_fourth_until_one_ends() 
         assert_eq!(next(&mut stream).await.call_id, id);
         report(&server, id, pb::CallEventKind::Connected, "ann").await;
     }
+    let c4 = contact(&server, "c4", pb::Channel::Chat).await;
+    assert_eq!(waiting_at(&c4), 1);
+    // Told a third of care's handle time (the default 3 minutes): holding three chats,
+    // Ann frees one about every minute.
     assert_eq!(
-        waiting_at(&contact(&server, "c4", pb::Channel::Chat).await),
-        1
+        enqueued(&c4).estimated_wait.as_ref().map(|d| d.seconds),
+        Some(60)
     );
-    // Ann logged in for chats only: a voice call waits for someone else.
-    assert_eq!(
-        waiting_at(&contact(&server, "v1", pb::Channel::Voice).await),
-        1
-    );
+    // Ann logged in for chats only: a voice call waits for someone else, with no
+    // estimate, since nobody at the desk takes calls.
+    let v1 = contact(&server, "v1", pb::Channel::Voice).await;
+    assert_eq!(waiting_at(&v1), 1);
+    assert_eq!(enqueued(&v1).estimated_wait, None);
     let ann = agent_view(&server, "ann").await;
     assert_eq!(ann.call_ids, ["c1", "c2", "c3"]);
     assert_eq!(ann.capacity, HashMap::from([("chat".to_owned(), 3)]));
@@ -448,11 +452,7 @@ async fn an_email_waits_while_chats_are_served_yet_is_answered_within_its_standa
         .await
         .unwrap()
         .into_inner();
-    let standard = report
-        .tiers
-        .iter()
-        .find(|t| t.tier == "standard")
-        .unwrap();
+    let standard = report.tiers.iter().find(|t| t.tier == "standard").unwrap();
     assert_eq!((standard.answered, standard.answered_in_standard), (6, 6));
     let rows: Vec<(&str, u64, i64, pb::Verdict)> = standard
         .channels

@@ -511,7 +511,11 @@ async fn service_levels_fcr_csat_agent_figures_and_the_standards_report_match_th
     let voice = &p.channels[0];
     assert_eq!(voice.channel, "voice");
     assert_eq!(
-        (voice.answered, voice.abandoned_after_standard, voice.verdict),
+        (
+            voice.answered,
+            voice.abandoned_after_standard,
+            voice.verdict
+        ),
         (2, 1, p.verdict)
     );
     assert_eq!(voice.standard_within, p.standard_within);

@@ -284,12 +284,7 @@ mod tests {
 
     #[test]
     fn a_tier_with_contacts_beyond_voice_shows_each_channel_under_it() {
-        let secs = |seconds| {
-            Some(prost_types::Duration {
-                seconds,
-                nanos: 0,
-            })
-        };
+        let secs = |seconds| Some(prost_types::Duration { seconds, nanos: 0 });
         let channel = |name: &str, percent, within, answered, level, verdict: pb::Verdict| {
             pb::ChannelReport {
                 channel: name.to_owned(),
@@ -323,11 +318,20 @@ mod tests {
         };
         let text = render(&report);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[3].starts_with("gold ") && lines[3].ends_with("MISSED"), "{text}");
+        assert!(
+            lines[3].starts_with("gold ") && lines[3].ends_with("MISSED"),
+            "{text}"
+        );
         assert!(lines[4].starts_with("  voice      80% in 30s"), "{text}");
-        assert!(lines[4].contains("50.0%") && lines[4].ends_with("MISSED"), "{text}");
+        assert!(
+            lines[4].contains("50.0%") && lines[4].ends_with("MISSED"),
+            "{text}"
+        );
         assert!(lines[5].starts_with("  email      95% in 4h"), "{text}");
-        assert!(lines[5].contains("100.0%") && lines[5].ends_with("met"), "{text}");
+        assert!(
+            lines[5].contains("100.0%") && lines[5].ends_with("met"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -332,6 +332,9 @@ struct QueueState {
     /// steps away or comes back, or a reload moves members, so it is counted again only
     /// then rather than walking the members on each read.
     staffed_at: AtomicU64,
+    /// Staffed agents who may take a voice call, as of a staffing version (as
+    /// `staffed_at`), for voice wait estimates.
+    voice_units_at: AtomicU64,
     /// Why a supervisor closed the queue, while it is closed.
     closed: arc_swap::ArcSwapOption<String>,
     /// The chat, email and social lanes: their waiting work and idle agents.
@@ -344,6 +347,11 @@ struct LaneQueue {
     waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
     len: AtomicUsize,
     idle: Mutex<IdleAgents>,
+    /// Average handle time of the lane's recent work, milliseconds (as the queue's).
+    handle_ms: AtomicU64,
+    /// Units of the lane the staffed members may hold together, as of a staffing
+    /// version (as `QueueState::staffed_at`).
+    units_at: AtomicU64,
 }
 
 /// What happened to a call that reached its queue's maximum wait.
@@ -563,6 +571,30 @@ impl QueueState {
         self.spec.load().aging_per_minute.saturating_mul(now_ms) - key.neg_key
     }
 
+    /// A lane's average handle time, and its staffed units' cache (voice: the queue's,
+    /// and the staffed count's).
+    fn lane_figures(&self, lane: Lane) -> (&AtomicU64, &AtomicU64) {
+        match lane {
+            Lane::Voice => (&self.handle_ms, &self.voice_units_at),
+            other => {
+                let l = &self.lanes[other.index() - 1];
+                (&l.handle_ms, &l.units_at)
+            }
+        }
+    }
+
+    /// Folds a handle time into a lane's average, weighting the latest 1/8: it follows
+    /// a change in the work within a few dozen contacts without jumping on one long one.
+    fn handled(&self, lane: Lane, took: std::time::Duration) {
+        let sample = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        let _ = self
+            .lane_figures(lane)
+            .0
+            .fetch_update(SeqCst, SeqCst, |old| {
+                Some(old.saturating_sub(old / 8).saturating_add(sample / 8))
+            });
+    }
+
     /// A lane's idle agents, locked.
     fn lock_idle(&self, lane: Lane) -> std::sync::MutexGuard<'_, IdleAgents> {
         match lane {
@@ -581,12 +613,17 @@ impl QueueState {
                 waiting: Mutex::new(BTreeMap::new()),
                 len: AtomicUsize::new(0),
                 idle: Mutex::new(IdleAgents::new(spec.strategy, lane)),
+                handle_ms: AtomicU64::new(
+                    u64::try_from(spec.handle_time.as_millis()).unwrap_or(u64::MAX),
+                ),
+                units_at: AtomicU64::new(0),
             }),
             spec: ArcSwap::from_pointee(spec),
             waiting: Mutex::new(BTreeMap::new()),
             waiting_len: AtomicUsize::new(0),
             members: RwLock::new(Vec::new()),
             staffed_at: AtomicU64::new(0),
+            voice_units_at: AtomicU64::new(0),
             closed: arc_swap::ArcSwapOption::empty(),
         }
     }
@@ -767,6 +804,8 @@ impl Acd {
     /// lets agents whom the new rules free take work.
     pub fn set_lane_rules(&self, rules: LaneRules, now: Millis) -> Vec<Assignment> {
         self.rules.store(Arc::new(rules));
+        // Mixing caps count in the staffed units of a lane.
+        self.staffing.fetch_add(1, SeqCst);
         let agents: Vec<Arc<Agent>> = self.agents.iter().map(|a| Arc::clone(a.value())).collect();
         agents.iter().flat_map(|a| self.freed(a, now)).collect()
     }

@@ -1075,7 +1075,8 @@ impl Router {
             // this one then waits, and says where.
             Ok(Placed::Assigned(a)) if a.call.call_id != state.call_id => {
                 let position = self.acd.position(&state.call_id).unwrap_or(1);
-                decision.placement = self.waiting(queue, position, state.offer_callback);
+                decision.placement =
+                    self.waiting(queue, state.channel, position, state.offer_callback);
                 Some(a)
             }
             Ok(Placed::Assigned(a)) => {
@@ -1083,17 +1084,27 @@ impl Router {
                 Some(a)
             }
             Ok(Placed::Waiting { position }) => {
-                decision.placement = self.waiting(queue, position, state.offer_callback);
+                decision.placement =
+                    self.waiting(queue, state.channel, position, state.offer_callback);
                 None
             }
             Err(_) => None,
         }
     }
 
-    /// Where a waiting call stands: position, estimated wait and whether to offer a
+    /// Where a waiting call stands: position (among the work of its channel's lane),
+    /// estimated wait (by that lane's units and handle time) and whether to offer a
     /// callback.
-    fn waiting(&self, queue: QueueId, position: usize, by_rule: bool) -> Placement {
-        let estimated_wait = self.acd.estimated_wait(queue, position);
+    fn waiting(
+        &self,
+        queue: QueueId,
+        channel: Channel,
+        position: usize,
+        by_rule: bool,
+    ) -> Placement {
+        let estimated_wait =
+            self.acd
+                .estimated_wait_in(queue, crate::capacity::Lane::of(channel), position);
         // The current plan: queue ids never change meaning, and it knows them all.
         let callback_after = self.plan.load().queue(queue).callback_after;
         let callback_offered = by_rule

@@ -93,9 +93,8 @@ type Ring = std::sync::Mutex<Box<[Minute]>>;
 /// Runs `f` on a ring's bucket for the minute of `now` (making the ring on first use),
 /// emptied first if it held an older minute.
 fn in_minute<R>(ring: &OnceLock<Ring>, now: Millis, f: impl FnOnce(&mut Minute) -> R) -> R {
-    let ring = ring.get_or_init(|| {
-        std::sync::Mutex::new(vec![Minute::default(); MINUTES].into_boxed_slice())
-    });
+    let ring = ring
+        .get_or_init(|| std::sync::Mutex::new(vec![Minute::default(); MINUTES].into_boxed_slice()));
     let minute = now.0 / 60_000;
     let mut ring = ring.lock().unwrap_or_else(|e| e.into_inner());
     let slot = &mut ring[(minute % MINUTES as u64) as usize];
@@ -506,9 +505,30 @@ mod tests {
         let minute = |m: u64| Millis(m * 60_000 + 30_000);
         let (chat, email) = (Duration::from_secs(30), Duration::from_secs(4 * 3_600));
         // Chats: one in 10 s, one in 45 s (late), one abandoned after 40 s (late).
-        s.channel_outcome(Channel::Chat, t, true, Duration::from_secs(10), chat, minute(0));
-        s.channel_outcome(Channel::Chat, t, true, Duration::from_secs(45), chat, minute(5));
-        s.channel_outcome(Channel::Chat, t, false, Duration::from_secs(40), chat, minute(5));
+        s.channel_outcome(
+            Channel::Chat,
+            t,
+            true,
+            Duration::from_secs(10),
+            chat,
+            minute(0),
+        );
+        s.channel_outcome(
+            Channel::Chat,
+            t,
+            true,
+            Duration::from_secs(45),
+            chat,
+            minute(5),
+        );
+        s.channel_outcome(
+            Channel::Chat,
+            t,
+            false,
+            Duration::from_secs(40),
+            chat,
+            minute(5),
+        );
         // An email answered in an hour meets its four-hour standard.
         let hour = Duration::from_secs(3_600);
         s.channel_outcome(Channel::Email, t, true, hour, email, minute(5));

@@ -326,8 +326,10 @@ impl Acd {
             ),
         };
         item.since = now;
+        let (queue, lane) = (item.queue, item.lane());
         drop(items);
         self.held.remove(call_id);
+        self.at(queue).handled(lane, talk + wrap_up);
         Ok(talk + wrap_up)
     }
 

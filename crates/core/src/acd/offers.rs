@@ -96,13 +96,7 @@ impl Acd {
         holding.take();
         drop(holding);
         if let Some(q) = queue {
-            let sample = u64::try_from((talk + wrap_up).as_millis()).unwrap_or(u64::MAX);
-            // An exponential average weighting the latest call 1/8: follows a change in
-            // the work within a few dozen calls without jumping on one long call.
-            let avg = &self.at(q).handle_ms;
-            let _ = avg.fetch_update(SeqCst, SeqCst, |old| {
-                Some(old.saturating_sub(old / 8).saturating_add(sample / 8))
-            });
+            self.at(q).handled(Lane::Voice, talk + wrap_up);
         }
         self.held.remove(call_id);
         Ok(talk + wrap_up)

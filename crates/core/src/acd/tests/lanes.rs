@@ -321,3 +321,37 @@ fn under_a_mix_the_work_furthest_into_its_standard_takes_the_freed_unit() {
     assert_eq!(made.len(), 1);
     assert_eq!(&*made[0].call.call_id, "e1");
 }
+
+#[test]
+fn a_chats_estimated_wait_counts_every_chat_the_staffed_agents_may_hold_and_the_chats_own_handle_time()
+ {
+    // Ann may hold 3 chats, Bo 5 but the mix with email caps him at 4: 7 chat units.
+    // Handle time starts at the queue's 180 s for every lane.
+    let acd = floor([1, 3, 5, 0]);
+    acd.log_in(multi("bo", [0, 5, 5, 0]), T0).unwrap();
+    acd.ready("bo", T0).unwrap();
+    assert_eq!(acd.staffed(SUPPORT), 2);
+    // Bo takes no calls: one agent for voice estimates.
+    assert_eq!(acd.staffed_units(SUPPORT, Lane::Voice), 1);
+    assert_eq!(acd.staffed_units(SUPPORT, Lane::Chat), 7);
+    assert_eq!(acd.staffed_units(SUPPORT, Lane::Social), 0);
+    let secs = |s: u64| Some(std::time::Duration::from_secs(s));
+    assert_eq!(acd.estimated_wait_in(SUPPORT, Lane::Chat, 7), secs(180));
+    assert_eq!(acd.estimated_wait_in(SUPPORT, Lane::Voice, 1), secs(180));
+    assert_eq!(acd.estimated_wait_in(SUPPORT, Lane::Social, 1), None);
+    // A chat handled in 20 s (talk, plus the 30 s wrap-up) moves the chat lane's average
+    // by an eighth, and leaves voice's as it was.
+    assigned(enqueue(&acd, "c1", Channel::Chat, at(0)));
+    let holder = acd.holder_of("c1").unwrap().profile.id.clone();
+    acd.connected(&holder, "c1", at(0)).unwrap();
+    acd.ended(&holder, "c1", at(20)).unwrap();
+    let chat_aht = 180_000 - 180_000 / 8 + 50_000 / 8;
+    assert_eq!(
+        acd.estimated_wait_in(SUPPORT, Lane::Chat, 7),
+        Some(std::time::Duration::from_millis(chat_aht))
+    );
+    assert_eq!(acd.estimated_wait_in(SUPPORT, Lane::Voice, 1), secs(180));
+    // Bo steps away: his units no longer count.
+    acd.not_ready("bo", "break", at(30)).unwrap();
+    assert_eq!(acd.staffed_units(SUPPORT, Lane::Chat), 3);
+}
