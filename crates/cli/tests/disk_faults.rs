@@ -19,7 +19,10 @@ use std::{
 };
 
 use support::{channel, config, press_zero, route, serve, serve_with_metrics};
-use switchboard_proto::v1::{self as pb, admin_client::AdminClient, routing_client::RoutingClient};
+use switchboard_proto::v1::{
+    self as pb, admin_client::AdminClient, agents_client::AgentsClient,
+    routing_client::RoutingClient,
+};
 use switchboard_store::Store;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -134,6 +137,7 @@ fn a_full_disk_loses_no_acknowledged_call() {
     let acked = rt.block_on(async {
         let ch = channel(&server.address).await;
         let mut routing = RoutingClient::new(ch.clone());
+        let mut agents = AgentsClient::new(ch.clone());
         let mut admin = AdminClient::new(ch);
         let address = server.address.clone();
         let mut acked = route_until(&mut routing, "before", async || true).await;
@@ -175,17 +179,60 @@ fn a_full_disk_loses_no_acknowledged_call() {
             })
             .await
             .unwrap();
+        // An agent comes in for chats only, and a chat reaches them through the
+        // operators' queue and is answered: held by her, acknowledged while the disk is
+        // full.
+        agents
+            .set_agent_state(pb::SetAgentStateRequest {
+                agent_id: "desk-1".into(),
+                state: pb::AgentState::Available.into(),
+                skills: vec![pb::Skill {
+                    name: "general".into(),
+                    proficiency: 5,
+                }],
+                endpoint: "sip:desk-1@pbx".into(),
+                capacity: [("chat".to_owned(), 3)].into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        routing
+            .route_call(pb::RouteCallRequest {
+                channel: pb::Channel::Chat.into(),
+                ..route("outage-chat", 0)
+            })
+            .await
+            .unwrap();
+        routing
+            .submit_input(press_zero("outage-chat"))
+            .await
+            .unwrap();
+        routing
+            .report_call_event(pb::CallEvent {
+                call_id: "outage-chat".into(),
+                kind: pb::CallEventKind::Connected.into(),
+                agent_id: "desk-1".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        acked.push("outage-chat".into());
         assert_eq!(metric(&metrics, "switchboard_store_up").await, Some(0.0));
         assert!(metric(&metrics, "switchboard_store_pending_changes").await > Some(1_500.0));
         assert!(metric(&metrics, "switchboard_store_write_errors_total").await >= Some(1.0));
+        // A customer with an email address and a social handle is refused whole.
+        let with_addresses = |id: &str| pb::UpsertCustomerRequest {
+            customer: Some(pb::Customer {
+                customer_id: id.into(),
+                phone_numbers: vec!["+13125550190".into()],
+                emails: vec!["Outage@Example.com".into()],
+                social_handles: vec!["x:outage_fan".into()],
+                preferred_channel: pb::Channel::Email.into(),
+                ..Default::default()
+            }),
+        };
         let refused = admin
-            .upsert_customer(pb::UpsertCustomerRequest {
-                customer: Some(pb::Customer {
-                    customer_id: "C9900001".into(),
-                    phone_numbers: vec!["+13125550190".into()],
-                    ..Default::default()
-                }),
-            })
+            .upsert_customer(with_addresses("C9900001"))
             .await
             .unwrap_err();
         assert_eq!(refused.code(), tonic::Code::Unavailable);
@@ -200,6 +247,21 @@ fn a_full_disk_loses_no_acknowledged_call() {
             metric(&metrics, "switchboard_store_pending_changes").await,
             Some(0.0)
         );
+        // Nothing of the refused customer was kept: the number and addresses are free,
+        // and the same customer under another id is written, addresses and all.
+        let by_email = admin
+            .get_customer(pb::GetCustomerRequest {
+                key: Some(pb::get_customer_request::Key::Address(
+                    "outage@example.com".into(),
+                )),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(by_email.code(), tonic::Code::NotFound);
+        admin
+            .upsert_customer(with_addresses("C9900002"))
+            .await
+            .unwrap();
         acked
     });
     server.kill();
@@ -239,6 +301,19 @@ fn a_full_disk_loses_no_acknowledged_call() {
         ),
         "the callback scheduled during the outage is in the journal: {scheduled:?}"
     );
+    let held = journal
+        .calls
+        .iter()
+        .find(|c| c.call_id == "outage-chat")
+        .and_then(|c| c.place.clone());
+    assert!(
+        matches!(
+            &held,
+            Some(switchboard_core::router::PlaceImage::Held { agent, connected: true, .. })
+                if agent == "desk-1"
+        ),
+        "the chat answered during the outage is held by its agent: {held:?}"
+    );
     let (mut again, start_log) = serve(&path);
     assert!(
         start_log
@@ -247,6 +322,32 @@ fn a_full_disk_loses_no_acknowledged_call() {
                 && l.contains(&format!("calls={}", acked.len()))),
         "{start_log:#?}"
     );
+    // After the restart: the agent holds the chat again, and the customer written after
+    // the outage is found by their email address.
+    rt.block_on(async {
+        let ch = channel(&again.address).await;
+        let desk = AgentsClient::new(ch.clone())
+            .get_agent(pb::GetAgentRequest {
+                agent_id: "desk-1".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(desk.call_ids, ["outage-chat"], "{desk:?}");
+        let found = AdminClient::new(ch)
+            .get_customer(pb::GetCustomerRequest {
+                key: Some(pb::get_customer_request::Key::Address(
+                    "x:outage_fan".into(),
+                )),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .customer
+            .unwrap();
+        assert_eq!(found.customer_id, "C9900002");
+        assert_eq!(found.emails, ["outage@example.com"]);
+    });
     again.kill();
     drop(mount);
     eprintln!("{} calls acknowledged, all back", acked.len());
