@@ -130,6 +130,14 @@ async fn an_agent_with_two_chats_gets_a_third_and_not_a_fourth_until_one_ends() 
         json.contains("\"lanes\":[{\"capacity\":3,\"held\":3,\"lane\":\"chat\"}]"),
         "{json}"
     );
+    // The waiting list names each contact's channel, and places count within its lane:
+    // the chat and the call both wait first in line.
+    for (id, channel) in [("c4", "chat"), ("v1", "voice")] {
+        let row = format!(
+            "\"call_id\":\"{id}\",\"callback\":false,\"channel\":\"{channel}\",\"kept_for_agent\":\"\",\"position\":1"
+        );
+        assert!(json.contains(&row), "{row} in {json}");
+    }
     // Ann cannot log out while she holds chats.
     let e = server
         .agents()

@@ -162,18 +162,29 @@ fn listed(
 ) -> Vec<pb::FloorCall> {
     let plan = app.router.plan();
     let name = &plan.queue(id).name;
+    // Places count within each lane (they are listed lane by lane, best first).
+    let mut ahead = [0u32; switchboard_core::capacity::LANES];
     calls
         .iter()
-        .enumerate()
-        .map(|(n, (c, kept))| pb::FloorCall {
-            call_id: c.call_id.to_string(),
-            queue: name.clone(),
-            tier: plan.tier(c.tier).name.clone(),
-            arrived: Some(convert::timestamp(c.arrived)),
-            priority: c.priority,
-            position: if kept.is_some() { 1 } else { n as u32 + 1 },
-            callback: c.callback,
-            kept_for_agent: kept.as_deref().unwrap_or_default().to_owned(),
+        .map(|(c, kept)| {
+            let position = if kept.is_some() {
+                1
+            } else {
+                let n = &mut ahead[switchboard_core::capacity::Lane::of(c.channel).index()];
+                *n += 1;
+                *n
+            };
+            pb::FloorCall {
+                call_id: c.call_id.to_string(),
+                queue: name.clone(),
+                tier: plan.tier(c.tier).name.clone(),
+                arrived: Some(convert::timestamp(c.arrived)),
+                priority: c.priority,
+                position,
+                callback: c.callback,
+                kept_for_agent: kept.as_deref().unwrap_or_default().to_owned(),
+                channel: c.channel.as_str().to_owned(),
+            }
         })
         .collect()
 }

@@ -221,6 +221,7 @@ pub(crate) fn move_call(
                 position: 0,
                 callback: a.call.callback,
                 kept_for_agent: String::new(),
+                channel: a.call.channel.as_str().to_owned(),
             });
         }
     }

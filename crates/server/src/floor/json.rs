@@ -79,6 +79,7 @@ fn queue(q: &pb::QueueFloor) -> Value {
             "position": c.position,
             "callback": c.callback,
             "kept_for_agent": c.kept_for_agent,
+            "channel": c.channel,
         })).collect::<Vec<_>>(),
     })
 }

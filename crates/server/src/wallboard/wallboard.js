@@ -132,7 +132,8 @@
     $("agents-empty").hidden = agents.length > 0;
     const calls = floor.queues.flatMap((q) => q.calls.map((c) => el("tr", { "data-call": c.call_id },
       el("td", {}, q.queue), el("td", { class: "num" }, c.position),
-      el("td", {}, c.call_id + (c.callback ? " (callback)" : "") +
+      el("td", {}, c.call_id + (c.channel !== "voice" && c.channel !== "callback" ? ` (${c.channel})` : "") +
+        (c.callback ? " (callback)" : "") +
         (c.kept_for_agent ? ` (for ${c.kept_for_agent})` : "")),
       el("td", {}, c.tier), el("td", { class: "num" }, clock(since(c.arrived))),
       el("td", { class: "num" }, c.priority))));
