@@ -14,6 +14,7 @@ mod explain;
 mod import;
 mod report;
 mod serve;
+mod simulate;
 mod status;
 mod token;
 
@@ -59,6 +60,9 @@ enum Command {
     Backup(backup::Args),
     /// Bearer tokens: make one (printed once; only its hash is stored), list or revoke.
     Token(token::Args),
+    /// What if? Run a scenario (arrivals, handle times, patience, agents) through the real
+    /// router and ACD under a virtual clock, and print what it delivered per tier and queue.
+    Simulate(simulate::Args),
 }
 
 /// Set with `--log-format json`: then what a command prints as it fails is a log line too,
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Token(args) => token::run(args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Backup(args) => backup::run(&args),

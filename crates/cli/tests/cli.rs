@@ -969,3 +969,81 @@ fn explain_reads_the_store_when_there_is_one_and_says_so_without_creating_it() {
         "{stdout}"
     );
 }
+
+#[test]
+fn simulate_prints_what_the_shipped_scenario_delivers_as_a_table_or_json() {
+    let scenario = shipped_config()
+        .with_file_name("scenarios")
+        .join("weekday.toml");
+    let out = switchboard()
+        .args([
+            "simulate",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--seed",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains(" calls\n\ntier / queue     standard "),
+        "{table}"
+    );
+    assert!(table.contains("\nplatinum         90% in 20s "), "{table}");
+    assert!(table.contains("\n  support        80% in 60s "), "{table}");
+    assert!(table.contains("\nestimated waits told: "), "{table}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("simulated ") && stderr.contains(" calls per second"),
+        "{stderr}"
+    );
+    // The same seed as JSON: the same calls.
+    let out = switchboard()
+        .args([
+            "simulate",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--seed",
+            "3",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let calls = json["calls"].as_u64().unwrap();
+    assert!(table.starts_with(&format!("{calls} calls\n")), "{table}");
+    assert_eq!(json["tiers"][2]["tier"], "platinum");
+    assert_eq!(json["tiers"][2]["intervals"].as_array().unwrap().len(), 48);
+}
+
+#[test]
+fn simulate_refuses_a_bad_scenario_with_exit_64_naming_the_field() {
+    let dir = std::env::temp_dir().join(format!("switchboard-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(
+        shipped_config()
+            .with_file_name("scenarios")
+            .join("weekday.toml"),
+    )
+    .unwrap()
+    .replacen("interval = \"15m\"", "interval = \"30s\"", 1);
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, text).unwrap();
+    let out = switchboard()
+        .args(["simulate", "--scenario", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        format!(
+            "{}: scenario: interval: must be a minute or longer\n",
+            bad.display()
+        )
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -1,0 +1,331 @@
+//! A scenario: who calls when, how long agents take, how long callers wait before they
+//! hang up, and who is at the desk. Written in TOML (see `config/scenarios/weekday.toml`),
+//! checked against the routing config it will run with, each mistake named by its field.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use serde::Deserialize;
+use switchboard_core::{RoutePlan, caller::Channel};
+
+use crate::random::{Distribution, RawDistribution};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScenarioError {
+    #[error("scenario: {0}")]
+    Toml(String),
+    #[error("scenario: {field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    seed: u64,
+    /// Seconds since the Unix epoch of the simulated day's start (UTC); calendars in
+    /// rules read the simulated time.
+    #[serde(default = "default_start")]
+    start: u64,
+    interval: String,
+    #[serde(default)]
+    menu_time: Option<String>,
+    #[serde(default)]
+    customers_per_tier: Option<usize>,
+    arrivals: Vec<RawArrivals>,
+    handle_time: RawByName,
+    #[serde(default)]
+    patience: Option<RawByName>,
+    agents: Vec<RawAgents>,
+}
+
+/// Monday 2027-01-04 08:00 UTC.
+fn default_start() -> u64 {
+    1_799_049_600
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArrivals {
+    line: String,
+    #[serde(default)]
+    channel: Option<String>,
+    per_interval: Vec<f64>,
+    callers: BTreeMap<String, f64>,
+    #[serde(default)]
+    menus: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+/// A default distribution, and others by name (of a queue, or of a tier).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawByName {
+    default: RawDistribution,
+    #[serde(default)]
+    queues: BTreeMap<String, RawDistribution>,
+    #[serde(default)]
+    tiers: BTreeMap<String, RawDistribution>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgents {
+    name: String,
+    count: usize,
+    skills: BTreeMap<String, u8>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// Who calls on a line: per interval the expected number of calls (a Poisson process
+/// within the interval), the mix of callers, and the choices they make at menus.
+#[derive(Clone, Debug)]
+pub struct Arrivals {
+    pub line: String,
+    pub channel: Channel,
+    pub per_interval: Vec<f64>,
+    /// Weights by tier index; `None` is an unknown caller.
+    pub callers: Vec<(Option<usize>, f64)>,
+    /// By menu name: digits and their weights.
+    pub menus: BTreeMap<String, Vec<(String, f64)>>,
+}
+
+/// A group of agents alike: their skills and tags, and when they are at the desk.
+#[derive(Clone, Debug)]
+pub struct Agents {
+    pub name: String,
+    pub count: usize,
+    pub skills: Vec<(String, u8)>,
+    pub tags: Vec<String>,
+    pub from: Duration,
+    pub to: Duration,
+}
+
+/// A checked scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub seed: u64,
+    /// The simulated day's start, milliseconds since the epoch.
+    pub start_ms: u64,
+    pub interval: Duration,
+    pub menu_time: Duration,
+    pub customers_per_tier: usize,
+    pub arrivals: Vec<Arrivals>,
+    /// Handle time by queue index (talk time; the queue's wrap-up comes on top).
+    pub handle_time: Vec<Distribution>,
+    /// Patience by tier index, `None` for callers who never hang up.
+    pub patience: Vec<Option<Distribution>>,
+    pub agents: Vec<Agents>,
+}
+
+impl Scenario {
+    /// The number of intervals the longest arrival pattern covers.
+    pub fn intervals(&self) -> usize {
+        self.arrivals
+            .iter()
+            .map(|a| a.per_interval.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Reads a scenario for `plan`.
+    pub fn parse(text: &str, plan: &RoutePlan) -> Result<Scenario, ScenarioError> {
+        let raw: Raw = toml::from_str(text).map_err(|e| ScenarioError::Toml(e.to_string()))?;
+        let duration = |field: &str, text: &str| {
+            switchboard_config::duration::parse_duration(text)
+                .map_err(|e| invalid(field, e.to_string()))
+        };
+        let interval = duration("interval", &raw.interval)?;
+        if interval < Duration::from_secs(60) {
+            return Err(invalid("interval", "must be a minute or longer"));
+        }
+        let menu_time = match &raw.menu_time {
+            Some(t) => duration("menu_time", t)?,
+            None => Duration::from_secs(8),
+        };
+        let tier_of = |name: &str| plan.tiers.iter().position(|t| t.name == name);
+        let mut arrivals = Vec::new();
+        if raw.arrivals.is_empty() {
+            return Err(invalid("arrivals", "at least one [[arrivals]] is needed"));
+        }
+        for (i, a) in raw.arrivals.iter().enumerate() {
+            let at = |f: &str| format!("arrivals[{i}].{f}");
+            let channel = match &a.channel {
+                None => Channel::Voice,
+                Some(c) => Channel::parse(c)
+                    .ok_or_else(|| invalid(at("channel"), format!("{c:?} is not a channel")))?,
+            };
+            if let Some(n) = a
+                .per_interval
+                .iter()
+                .find(|n| !(n.is_finite() && **n >= 0.0))
+            {
+                return Err(invalid(
+                    at("per_interval"),
+                    format!("{n} is not a count of calls"),
+                ));
+            }
+            let mut callers = Vec::new();
+            for (name, weight) in &a.callers {
+                let tier = match name.as_str() {
+                    "unknown" => None,
+                    t => Some(tier_of(t).ok_or_else(|| {
+                        invalid(
+                            at("callers"),
+                            format!("{t:?} is neither a tier nor \"unknown\""),
+                        )
+                    })?),
+                };
+                if !(weight.is_finite() && *weight >= 0.0) {
+                    return Err(invalid(
+                        at("callers"),
+                        format!("{name}: a weight is 0 or more"),
+                    ));
+                }
+                callers.push((tier, *weight));
+            }
+            if callers.iter().all(|(_, w)| *w == 0.0) {
+                return Err(invalid(at("callers"), "some caller needs a weight above 0"));
+            }
+            let mut menus = BTreeMap::new();
+            for (menu, choices) in &a.menus {
+                if !plan.menus.iter().any(|m| m.name == *menu) {
+                    return Err(invalid(
+                        at("menus"),
+                        format!("{menu:?} is not a menu of the config"),
+                    ));
+                }
+                let choices: Vec<(String, f64)> =
+                    choices.iter().map(|(d, w)| (d.clone(), *w)).collect();
+                if let Some((d, _)) = choices.iter().find(|(_, w)| !(w.is_finite() && *w >= 0.0)) {
+                    return Err(invalid(
+                        at("menus"),
+                        format!("{menu}.{d}: a weight is 0 or more"),
+                    ));
+                }
+                if choices.iter().all(|(_, w)| *w == 0.0) {
+                    return Err(invalid(
+                        at("menus"),
+                        format!("{menu}: some choice needs a weight above 0"),
+                    ));
+                }
+                menus.insert(menu.clone(), choices);
+            }
+            arrivals.push(Arrivals {
+                line: a.line.clone(),
+                channel,
+                per_interval: a.per_interval.clone(),
+                callers,
+                menus,
+            });
+        }
+        let dist = |field: String, raw: &RawDistribution| {
+            Distribution::from_raw(raw).map_err(|m| invalid(field, m))
+        };
+        let by_queue = |field: &str, raw: &RawByName| -> Result<Vec<Distribution>, ScenarioError> {
+            let default = dist(format!("{field}.default"), &raw.default)?;
+            for name in raw.queues.keys() {
+                if !plan.queues.iter().any(|q| q.name == *name) {
+                    return Err(invalid(
+                        format!("{field}.queues"),
+                        format!("{name:?} is not a queue"),
+                    ));
+                }
+            }
+            plan.queues
+                .iter()
+                .map(|q| match raw.queues.get(&q.name) {
+                    Some(d) => dist(format!("{field}.queues.{}", q.name), d),
+                    None => Ok(default.clone()),
+                })
+                .collect()
+        };
+        let handle_time = by_queue("handle_time", &raw.handle_time)?;
+        let patience = match &raw.patience {
+            None => vec![None; plan.tiers.len()],
+            Some(p) => {
+                let default = dist("patience.default".into(), &p.default)?;
+                for name in p.tiers.keys() {
+                    if tier_of(name).is_none() {
+                        return Err(invalid("patience.tiers", format!("{name:?} is not a tier")));
+                    }
+                }
+                plan.tiers
+                    .iter()
+                    .map(|t| match p.tiers.get(&t.name) {
+                        Some(d) => dist(format!("patience.tiers.{}", t.name), d).map(Some),
+                        None => Ok(Some(default.clone())),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        let day = interval
+            * u32::try_from(
+                raw.arrivals
+                    .iter()
+                    .map(|a| a.per_interval.len())
+                    .max()
+                    .unwrap_or(0),
+            )
+            .unwrap_or(u32::MAX);
+        let mut agents = Vec::new();
+        for (i, g) in raw.agents.iter().enumerate() {
+            let at = |f: &str| format!("agents[{i}].{f}");
+            if g.name.is_empty() || g.name.len() > 32 {
+                return Err(invalid(at("name"), "1 to 32 characters"));
+            }
+            if g.count > 100_000 {
+                return Err(invalid(at("count"), "at most 100000"));
+            }
+            if let Some((s, p)) = g.skills.iter().find(|(_, p)| !(1..=10).contains(*p)) {
+                return Err(invalid(
+                    at("skills"),
+                    format!("{s}: proficiency {p} is not 1 to 10"),
+                ));
+            }
+            let from = g
+                .from
+                .as_deref()
+                .map(|t| duration(&at("from"), t))
+                .transpose()?
+                .unwrap_or_default();
+            let to =
+                g.to.as_deref()
+                    .map(|t| duration(&at("to"), t))
+                    .transpose()?
+                    .unwrap_or(day);
+            if to <= from {
+                return Err(invalid(at("to"), "the shift ends after it starts"));
+            }
+            agents.push(Agents {
+                name: g.name.clone(),
+                count: g.count,
+                skills: g.skills.iter().map(|(s, p)| (s.clone(), *p)).collect(),
+                tags: g.tags.clone(),
+                from,
+                to,
+            });
+        }
+        Ok(Scenario {
+            seed: raw.seed,
+            start_ms: raw.start.saturating_mul(1_000),
+            interval,
+            menu_time,
+            customers_per_tier: raw.customers_per_tier.unwrap_or(2_000).clamp(1, 1_000_000),
+            arrivals,
+            handle_time,
+            patience,
+            agents,
+        })
+    }
+}

@@ -1,0 +1,117 @@
+//! The shipped scenario against the shipped config, reproducibility, and scenario
+//! mistakes named by their field.
+
+use switchboard_sim::{Scenario, figures, render, run};
+
+fn shipped() -> (switchboard_core::RoutePlan, Scenario) {
+    let plan = switchboard_config::load_default().unwrap().plan;
+    let text = include_str!("../../../config/scenarios/weekday.toml");
+    let scenario = Scenario::parse(text, &plan).unwrap();
+    (plan, scenario)
+}
+
+#[test]
+fn the_shipped_scenario_runs_through_the_shipped_config() {
+    let (plan, scenario) = shipped();
+    let out = run(plan.clone(), &scenario, None);
+    let f = figures(&out, &plan, &scenario);
+    let text = render(&f);
+    eprintln!("{text}");
+    assert!(f.calls > 6_000, "{text}");
+    let answered: u64 = f.tiers.iter().map(|t| t.all.answered).sum();
+    assert!(answered > f.calls * 8 / 10, "{text}");
+}
+
+#[test]
+fn a_seed_gives_the_same_day_and_another_seed_another() {
+    let (plan, scenario) = shipped();
+    let day = |seed| {
+        let out = run(plan.clone(), &scenario, Some(seed));
+        format!("{:?}", figures(&out, &plan, &scenario))
+    };
+    assert_eq!(day(5), day(5));
+    assert_ne!(day(5), day(6));
+}
+
+fn refused(text: &str) -> String {
+    let plan = switchboard_config::load_default().unwrap().plan;
+    match Scenario::parse(text, &plan) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("accepted: {text}"),
+    }
+}
+
+/// The shipped scenario with one line replaced.
+fn edited(from: &str, to: &str) -> String {
+    let text = include_str!("../../../config/scenarios/weekday.toml");
+    assert!(text.contains(from), "{from}");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn scenario_mistakes_are_refused_naming_the_field() {
+    for (from, to, says) in [
+        (
+            "interval = \"15m\"",
+            "interval = \"30s\"",
+            "scenario: interval: must be a minute or longer",
+        ),
+        (
+            "interval = \"15m\"",
+            "interval = \"soon\"",
+            "scenario: interval: expected a number before \"soon\"",
+        ),
+        (
+            "callers = { platinum = 80, concierge = 20 }",
+            "callers = { platinum = 80, diamond = 20 }",
+            "scenario: arrivals[1].callers: \"diamond\" is neither a tier nor \"unknown\"",
+        ),
+        (
+            "callers = { platinum = 80, concierge = 20 }",
+            "callers = { platinum = 0 }",
+            "scenario: arrivals[1].callers: some caller needs a weight above 0",
+        ),
+        (
+            "menus = { main = {",
+            "menus = { lobby = {",
+            "scenario: arrivals[0].menus: \"lobby\" is not a menu of the config",
+        ),
+        (
+            "default = { exponential = \"4m\" }",
+            "default = { exponential = \"0s\" }",
+            "scenario: handle_time.default: the mean must be more than 0",
+        ),
+        (
+            "queues = { support = {",
+            "queues = { helpdesk = {",
+            "scenario: handle_time.queues: \"helpdesk\" is not a queue",
+        ),
+        (
+            "tiers = { gold = {",
+            "tiers = { bronze = {",
+            "scenario: patience.tiers: \"bronze\" is not a tier",
+        ),
+        (
+            "from = \"4h\"",
+            "from = \"13h\"",
+            "scenario: agents[2].to: the shift ends after it starts",
+        ),
+        (
+            "count = 30",
+            "count = 300000",
+            "scenario: agents[0].count: at most 100000",
+        ),
+        (
+            "skills = { general = 5, billing = 3 }",
+            "skills = { general = 11 }",
+            "scenario: agents[0].skills: general: proficiency 11 is not 1 to 10",
+        ),
+    ] {
+        assert_eq!(refused(&edited(from, to)), says, "{from} -> {to}");
+    }
+    // Unknown keys and a missing section are the TOML reader's to name.
+    let e = refused(&edited("menu_time = \"8s\"", "menu_tme = \"8s\""));
+    assert!(e.starts_with("scenario: ") && e.contains("menu_tme"), "{e}");
+    let e = refused("interval = \"15m\"\n");
+    assert!(e.contains("missing field"), "{e}");
+}
