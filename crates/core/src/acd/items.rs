@@ -339,6 +339,9 @@ impl Acd {
         let agents: Vec<Arc<Agent>> = self
             .agents
             .iter()
+            // An item in wrap-up still holds its unit: an agent holding none has none
+            // (read from the agent's word, without taking the items' lock).
+            .filter(|a| a.held()[1..].iter().any(|n| *n > 0))
             .filter(|a| {
                 lock(&a.items)
                     .iter()

@@ -414,16 +414,19 @@ impl Acd {
     /// keeping their arrival time; returns the assignments they met at once.
     pub fn expire_promises(&self, now: Millis) -> Vec<Assignment> {
         let mut released = Vec::new();
-        for mut entry in self.promised.iter_mut() {
+        // An agent's entry goes once nothing is kept for them, so this walk is over the
+        // agents with a call kept for them now, not every agent who ever had one.
+        self.promised.retain(|agent_id, list| {
             let gone = self
-                .agent(entry.key())
+                .agent(agent_id)
                 .is_none_or(|a| a.state() == AgentState::LoggedOut);
-            let (due, keep): (Vec<Promise>, Vec<Promise>) = std::mem::take(entry.value_mut())
+            let (due, keep): (Vec<Promise>, Vec<Promise>) = std::mem::take(list)
                 .into_iter()
                 .partition(|p| gone || p.until <= now);
-            *entry.value_mut() = keep;
+            *list = keep;
             released.extend(due);
-        }
+            !list.is_empty()
+        });
         let mut made = Vec::new();
         for p in released {
             // Gone already if the caller hung up meanwhile.
