@@ -39,8 +39,8 @@ pub struct CallOutcome {
     pub told: Option<f64>,
     /// Sent to voicemail at the queue's maximum wait.
     pub voicemail: bool,
-    /// When it joined its first queue (simulated milliseconds).
-    queued_at: Option<u64>,
+    /// When it joined its first queue (simulated milliseconds since the epoch).
+    pub queued_at: Option<u64>,
 }
 
 /// Per agent group and interval: seconds at the desk and seconds busy with calls.
