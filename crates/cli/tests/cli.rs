@@ -1047,3 +1047,56 @@ fn simulate_refuses_a_bad_scenario_with_exit_64_naming_the_field() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn simulate_compares_two_configs_on_the_same_day() {
+    let scenario = shipped_config()
+        .with_file_name("scenarios")
+        .join("weekday.toml");
+    // The platinum desk opened to every agent with general 5, not only platinum ones.
+    let other = edited_config(
+        "simulate-compare",
+        "skills = { general = 5, platinum = 1 }",
+        "skills = { general = 5 }",
+    );
+    let out = switchboard()
+        .args([
+            "simulate",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--compare",
+            other.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[2].starts_with("tier / queue        level    other   change"),
+        "{text}"
+    );
+    let platinum = lines
+        .iter()
+        .find(|l| l.starts_with("platinum "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = platinum.split_whitespace().collect();
+    let level = |cell: &str| cell.trim_end_matches('%').parse::<f64>().unwrap();
+    assert!(level(cells[2]) > level(cells[1]) + 10.0, "{platinum}");
+    // The same config twice: nothing changes.
+    let out = switchboard()
+        .args([
+            "simulate",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--compare",
+            shipped_config().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in text.lines().skip(3) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!((cells[3], cells[6]), ("+0.0", "+0s"), "{line}");
+    }
+}

@@ -256,3 +256,56 @@ pub fn render(f: &Figures) -> String {
     }
     out
 }
+
+/// Two runs of one scenario and seed side by side (`before` under the config, `after`
+/// under the other one): per tier and queue, the service level, the speed of answer and
+/// the calls abandoned of each, with the change (other minus this, in points and seconds).
+pub fn render_comparison(before: &Figures, after: &Figures) -> String {
+    let mut out = format!(
+        "{:<16} {:>8} {:>8} {:>8}   {:>7} {:>7} {:>7}   {:>9} {:>9}\n",
+        "tier / queue", "level", "other", "change", "ASA", "other", "change", "abandoned", "other"
+    );
+    let row = |name: &str, a: &Slice, b: &Slice| {
+        let change = match (a.service_level, b.service_level) {
+            // A change that rounds to nothing is shown as none, never as -0.0.
+            (Some(x), Some(y)) => format!("{:+.1}", ((y - x) * 1000.0).round() / 10.0 + 0.0),
+            _ => "-".to_owned(),
+        };
+        let asa_change = match (a.asa, b.asa) {
+            (Some(x), Some(y)) => format!("{:+.0}s", (y - x).round() + 0.0),
+            _ => "-".to_owned(),
+        };
+        format!(
+            "{name:<16} {:>8} {:>8} {:>8}   {:>7} {:>7} {:>7}   {:>9} {:>9}\n",
+            percent(a.service_level),
+            percent(b.service_level),
+            change,
+            seconds(a.asa),
+            seconds(b.asa),
+            asa_change,
+            a.abandoned,
+            b.abandoned,
+        )
+    };
+    for (ta, tb) in before.tiers.iter().zip(&after.tiers) {
+        if ta.all.offered == 0 && tb.all.offered == 0 {
+            continue;
+        }
+        out.push_str(&row(&ta.tier, &ta.all, &tb.all));
+        let mut queues: Vec<&String> = ta.queues.iter().chain(&tb.queues).map(|(q, _)| q).collect();
+        queues.sort();
+        queues.dedup();
+        let empty = Slice::default();
+        let of = |t: &TierFigures, q: &String| {
+            t.queues
+                .iter()
+                .find(|(n, _)| n == q)
+                .map_or(&empty, |(_, s)| s)
+                .clone()
+        };
+        for q in queues {
+            out.push_str(&row(&format!("  {q}"), &of(ta, q), &of(tb, q)));
+        }
+    }
+    out
+}

@@ -13,5 +13,5 @@ pub mod random;
 pub mod scenario;
 
 pub use engine::{CallOutcome, Run, run};
-pub use figures::{Figures, figures, render};
+pub use figures::{Figures, figures, render, render_comparison};
 pub use scenario::{Scenario, ScenarioError};
