@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use switchboard_sim::{Scenario, figures, render, render_comparison, run as simulate};
+use switchboard_sim::{Scenario, chart, figures, render, render_comparison, run as simulate};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -23,6 +23,9 @@ pub(crate) struct Args {
     /// by side with this one: per tier and queue, service level, ASA and abandons of both.
     #[arg(long)]
     compare: Option<PathBuf>,
+    /// Write an SVG chart of each tier's service level over the day to this file.
+    #[arg(long)]
+    chart: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -51,6 +54,18 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let out = simulate(config.plan.clone(), &scenario, args.seed);
     let took = started.elapsed();
     let f = figures(&out, &config.plan, &scenario);
+    if let Some(path) = &args.chart {
+        let title = format!(
+            "Service level per tier: {}",
+            args.scenario
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        );
+        if let Err(e) = std::fs::write(path, chart(&f, &title)) {
+            crate::fail_line(&format!("{}: {e}", path.display()));
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&f)?);
     } else {

@@ -1100,3 +1100,52 @@ fn simulate_compares_two_configs_on_the_same_day() {
         assert_eq!((cells[3], cells[6]), ("+0.0", "+0s"), "{line}");
     }
 }
+
+#[test]
+fn simulate_draws_each_tiers_service_level_over_the_day_as_svg() {
+    let scenario = shipped_config()
+        .with_file_name("scenarios")
+        .join("weekday.toml");
+    let dir = std::env::temp_dir().join(format!("switchboard-sim-chart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("day.svg");
+    let out = switchboard()
+        .args([
+            "simulate",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--chart",
+            svg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("</svg>"));
+    for tier in ["standard", "gold", "platinum", "concierge"] {
+        assert!(
+            text.contains(&format!(">{tier}</text>")),
+            "{tier} in the legend"
+        );
+    }
+    assert!(text.matches("<polyline").count() >= 4);
+    assert!(text.contains(">12h</text>"), "the day's hours on the axis");
+    // A chart that cannot be written: exit 1 naming the file, nothing else changes.
+    let out = switchboard()
+        .args([
+            "simulate",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--chart",
+            "/nonexistent-dir/day.svg",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("/nonexistent-dir/day.svg: "), "{stderr}");
+}
