@@ -3,7 +3,10 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use switchboard_sim::{Scenario, chart, figures, render, render_comparison, run as simulate};
+use switchboard_sim::{
+    Replayed, Scenario, chart, figures, render, render_comparison, replay, run as simulate,
+};
+use switchboard_store::report::ReplayedCall;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -26,6 +29,44 @@ pub(crate) struct Args {
     /// Write an SVG chart of each tier's service level over the day to this file.
     #[arg(long)]
     chart: Option<PathBuf>,
+    /// Replay the calls the store (the config's `[store]`) recorded from this time, e.g.
+    /// 2026-12-01T08:00:00Z, instead of the scenario's arrivals; with --replay-to.
+    #[arg(long, value_parser = time, requires = "replay_to")]
+    replay_from: Option<u64>,
+    /// The end of the replayed period (calls that arrived before it).
+    #[arg(long, value_parser = time, requires = "replay_from")]
+    replay_to: Option<u64>,
+}
+
+/// A time as milliseconds since the epoch.
+fn time(text: &str) -> Result<u64, String> {
+    let ts: jiff::Timestamp = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a time like 2026-12-01T08:00:00Z"))?;
+    u64::try_from(ts.as_millisecond()).map_err(|_| format!("{text:?} is before 1970"))
+}
+
+/// A recorded call as the simulator replays it: the line's number in `plan`, the talk
+/// time of an answered call, the wait of one that hung up in a queue. `None` for a call
+/// on a line the config no longer has, or a channel it does not know.
+fn replayed(plan: &switchboard_core::RoutePlan, r: &ReplayedCall) -> Option<Replayed> {
+    let line = plan.lines.iter().find(|l| l.name == r.line)?;
+    let since = |a: Option<switchboard_core::Millis>, b: Option<switchboard_core::Millis>| {
+        Some(b?.0.checked_sub(a?.0)? as f64 / 1_000.0)
+    };
+    Some(Replayed {
+        at_ms: r.arrived.0,
+        caller: r.caller.clone().unwrap_or_else(|| "anonymous".to_owned()),
+        dialed: line.number.to_string(),
+        channel: switchboard_core::caller::Channel::parse(&r.channel)?,
+        digits: r.digits.clone(),
+        talk_s: since(r.answered_at, r.ended_at),
+        patience_s: if r.outcome == "abandoned" && r.answered_at.is_none() {
+            since(r.queued_at, r.ended_at)
+        } else {
+            None
+        },
+    })
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -51,7 +92,62 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         return compare(args, &config, &scenario, other);
     }
     let started = std::time::Instant::now();
-    let out = simulate(config.plan.clone(), &scenario, args.seed);
+    let (scenario, out) = match (args.replay_from, args.replay_to) {
+        (Some(from), Some(to)) => {
+            let Some(store) = &config.settings.store else {
+                crate::fail_line(
+                    "--replay-from needs the config's [store], whose call records it replays",
+                );
+                return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
+            };
+            if to <= from {
+                crate::fail_line("--replay-to must be after --replay-from");
+                return Ok(ExitCode::from(2));
+            }
+            let records = match switchboard_store::report::replayed_calls(
+                store,
+                switchboard_core::Millis(from),
+                switchboard_core::Millis(to),
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    crate::fail_line(&format!("switchboard: {e}"));
+                    return Ok(ExitCode::from(crate::EXIT_STORE));
+                }
+            };
+            let calls: Vec<Replayed> = records
+                .iter()
+                .filter_map(|r| replayed(&config.plan, r))
+                .collect();
+            if calls.len() < records.len() {
+                eprintln!(
+                    "{} recorded calls left out: their line or channel is not in this config",
+                    records.len() - calls.len()
+                );
+            }
+            // The store's customers, as the server would know them.
+            let directory = switchboard_core::Directory::new();
+            if let Ok(Some(s)) = switchboard_store::Store::open_read_only(store) {
+                let (customers, _) = s.customers(|name| config.plan.tier_by_name(name))?;
+                for c in customers {
+                    let _ = directory.upsert(c);
+                }
+            }
+            let replay_scenario = scenario.for_replay(from, to);
+            let out = replay(
+                config.plan.clone(),
+                &replay_scenario,
+                &calls,
+                directory,
+                args.seed,
+            );
+            (replay_scenario, out)
+        }
+        _ => {
+            let out = simulate(config.plan.clone(), &scenario, args.seed);
+            (scenario, out)
+        }
+    };
     let took = started.elapsed();
     let f = figures(&out, &config.plan, &scenario);
     if let Some(path) = &args.chart {
@@ -129,4 +225,36 @@ fn compare(
         print!("{}", render_comparison(&this, &that));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_core::Millis;
+
+    #[test]
+    fn a_recorded_call_is_replayed_on_its_lines_number_with_its_talk_and_patience() {
+        let plan = switchboard_config::load_default().unwrap().plan;
+        let record = |outcome: &str, answered: Option<u64>| ReplayedCall {
+            arrived: Millis(1_000_000),
+            caller: Some("+12125550104".into()),
+            channel: "voice".into(),
+            line: "platinum".into(),
+            digits: vec!["2".into(), "1".into()],
+            queued_at: Some(Millis(1_016_000)),
+            answered_at: answered.map(Millis),
+            ended_at: Some(Millis(1_200_000)),
+            outcome: outcome.into(),
+        };
+        let answered = replayed(&plan, &record("completed", Some(1_080_000))).unwrap();
+        assert_eq!(answered.dialed, "+18005550199");
+        assert_eq!(answered.at_ms, 1_000_000);
+        assert_eq!(answered.digits, ["2", "1"]);
+        assert_eq!((answered.talk_s, answered.patience_s), (Some(120.0), None));
+        let gave_up = replayed(&plan, &record("abandoned", None)).unwrap();
+        assert_eq!((gave_up.talk_s, gave_up.patience_s), (None, Some(184.0)));
+        let mut gone = record("completed", None);
+        gone.line = "retired-line".into();
+        assert!(replayed(&plan, &gone).is_none());
+    }
 }

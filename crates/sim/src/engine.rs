@@ -71,10 +71,34 @@ enum Event {
     Tick,
 }
 
-/// An arrival to make: which arrival pattern, and the caller.
+/// An arrival to make: the caller, the line and channel, and (for a replayed call) what
+/// its record says they pressed, talked and waited before hanging up.
 struct Pending {
-    stream: usize,
+    /// The scenario's arrival pattern it comes from; `None` for a replayed call.
+    stream: Option<usize>,
     caller: String,
+    dialed: String,
+    channel: Channel,
+    digits: std::collections::VecDeque<String>,
+    talk_s: Option<f64>,
+    patience_s: Option<f64>,
+}
+
+/// A call to replay, as its record tells it.
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    /// When it arrived, milliseconds since the epoch.
+    pub at_ms: u64,
+    pub caller: String,
+    pub dialed: String,
+    pub channel: Channel,
+    /// The menu answers it gave, in order (then the scenario's choices).
+    pub digits: Vec<String>,
+    /// Its talk time when it was answered (else the scenario's handle time is drawn).
+    pub talk_s: Option<f64>,
+    /// How long it waited before hanging up, when it did; a call that was answered
+    /// waits as long as it takes.
+    pub patience_s: Option<f64>,
 }
 
 struct Sim<'a> {
@@ -138,9 +162,33 @@ pub fn directory(plan: &RoutePlan, per_tier: usize) -> Directory {
 
 /// Runs a scenario against `plan` with `seed` (the scenario's own when `None`).
 pub fn run(plan: RoutePlan, scenario: &Scenario, seed: Option<u64>) -> Run {
+    let directory = directory(&plan, scenario.customers_per_tier);
+    simulate(plan, scenario, directory, &[], seed)
+}
+
+/// Replays recorded calls against `plan` with the scenario's agents, handle times (for
+/// calls not answered then) and patience, and the customers of `directory`: the
+/// scenario's own arrivals are left out, its day runs from its start for as many
+/// intervals as it has (see [`Scenario::for_replay`]).
+pub fn replay(
+    plan: RoutePlan,
+    scenario: &Scenario,
+    calls: &[Replayed],
+    directory: Directory,
+    seed: Option<u64>,
+) -> Run {
+    simulate(plan, scenario, directory, calls, seed)
+}
+
+fn simulate(
+    plan: RoutePlan,
+    scenario: &Scenario,
+    directory: Directory,
+    replayed: &[Replayed],
+    seed: Option<u64>,
+) -> Run {
     let seed = seed.unwrap_or(scenario.seed);
-    let directory = Arc::new(directory(&plan, scenario.customers_per_tier));
-    let router = Router::new(plan, directory);
+    let router = Router::new(plan, Arc::new(directory));
     let plan = router.plan();
     let intervals = scenario.intervals();
     let interval_ms = scenario.interval.as_millis() as u64;
@@ -168,6 +216,7 @@ pub fn run(plan: RoutePlan, scenario: &Scenario, seed: Option<u64>) -> Run {
         end_ms: scenario.start_ms + interval_ms * intervals as u64,
     };
     sim.arrivals(seed);
+    sim.replayed(replayed);
     for (g, group) in scenario.agents.iter().enumerate() {
         for k in 0..group.count {
             let i = sim.agents.len() as u32;
@@ -224,13 +273,52 @@ impl Sim<'_> {
                         interval: i,
                         ..Default::default()
                     });
-                    self.pending.push(Pending { stream: s, caller });
+                    self.pending.push(Pending {
+                        stream: Some(s),
+                        caller,
+                        dialed: a.line.clone(),
+                        channel: a.channel,
+                        digits: Default::default(),
+                        talk_s: None,
+                        patience_s: None,
+                    });
                     let at =
                         self.scenario.start_ms + ((i as f64 * interval_s + t) * 1_000.0) as u64;
                     self.at(at, Event::Arrive(n));
                     t += rng.exponential(interval_s / mean);
                 }
             }
+        }
+    }
+
+    /// The recorded calls, each at its time, its tier that of its customer.
+    fn replayed(&mut self, calls: &[Replayed]) {
+        let interval = self.scenario.interval.as_millis() as u64;
+        for r in calls {
+            let tier = self
+                .plan
+                .numbers
+                .normalize(&r.caller)
+                .ok()
+                .and_then(|n| self.router.directory().lookup(n))
+                .map_or(0, |c| usize::from(c.tier.0));
+            let n = self.calls.len() as u32;
+            self.calls.push(CallOutcome {
+                tier,
+                channel: Some(r.channel),
+                interval: (r.at_ms.saturating_sub(self.scenario.start_ms) / interval) as usize,
+                ..Default::default()
+            });
+            self.pending.push(Pending {
+                stream: None,
+                caller: r.caller.clone(),
+                dialed: r.dialed.clone(),
+                channel: r.channel,
+                digits: r.digits.iter().cloned().collect(),
+                talk_s: r.talk_s,
+                patience_s: r.patience_s,
+            });
+            self.at(r.at_ms, Event::Arrive(n));
         }
     }
 
@@ -242,14 +330,13 @@ impl Sim<'_> {
         match event {
             Event::Arrive(n) => {
                 let p = &self.pending[n as usize];
-                let a = &self.scenario.arrivals[p.stream];
                 let id = Self::call_id(n);
-                let caller = p.caller.clone();
+                let (caller, dialed) = (p.caller.clone(), p.dialed.clone());
                 let req = CallRequest {
                     call_id: &id,
                     caller: &caller,
-                    dialed: &a.line,
-                    channel: a.channel,
+                    dialed: &dialed,
+                    channel: p.channel,
                     switch_id: "sim",
                 };
                 self.ids.insert(Arc::from(id.as_str()), n);
@@ -383,8 +470,16 @@ impl Sim<'_> {
                 call.queued_at.get_or_insert(now.0);
                 if let Placement::Waiting { estimated_wait, .. } = routed.decision.placement {
                     call.told = estimated_wait.map(|d| d.as_secs_f64());
-                    if let Some(p) = &self.scenario.patience[call.tier] {
-                        let after = p.sample(&mut self.patience);
+                    let pending = &self.pending[n as usize];
+                    let after = match (pending.stream, pending.patience_s) {
+                        (_, Some(p)) => Some(p),
+                        // Replayed and answered then: as patient as it takes.
+                        (None, None) => None,
+                        (Some(_), None) => self.scenario.patience[call.tier]
+                            .as_ref()
+                            .map(|p| p.sample(&mut self.patience)),
+                    };
+                    if let Some(after) = after {
                         self.at(now.0 + (after * 1_000.0) as u64, Event::Abandon(n));
                     }
                 }
@@ -396,8 +491,14 @@ impl Sim<'_> {
     /// What the caller of `n` presses at the menu playing to them.
     fn choice(&mut self, n: u32) -> Option<String> {
         let menu = self.plan.menu(*self.at_menu.get(&n)?);
-        let stream = self.pending[n as usize].stream;
-        Some(match self.scenario.arrivals[stream].menus.get(&menu.name) {
+        let pending = &mut self.pending[n as usize];
+        if let Some(d) = pending.digits.pop_front() {
+            return Some(d);
+        }
+        let said = pending
+            .stream
+            .and_then(|s| self.scenario.arrivals[s].menus.get(&menu.name));
+        Some(match said {
             Some(c) => {
                 let weights: Vec<f64> = c.iter().map(|(_, w)| *w).collect();
                 c[self.menus.weighted(&weights)].0.clone()
@@ -423,7 +524,10 @@ impl Sim<'_> {
             call.queue = Some(a.queue.index());
             call.answered_after =
                 Some(call.queued_at.map_or(0.0, |q| (now.0 - q) as f64 / 1_000.0));
-            let talk = self.scenario.handle_time[a.queue.index()].sample(&mut self.handle);
+            let talk = match self.pending[n as usize].talk_s {
+                Some(t) => t,
+                None => self.scenario.handle_time[a.queue.index()].sample(&mut self.handle),
+            };
             self.busy_since.insert(agent.clone(), now.0);
             self.agent_of.insert(n, agent);
             self.at(now.0 + (talk * 1_000.0).max(1.0) as u64, Event::End(n));

@@ -15,6 +15,6 @@ pub mod random;
 pub mod scenario;
 
 pub use chart::chart;
-pub use engine::{CallOutcome, Run, run};
+pub use engine::{CallOutcome, Replayed, Run, replay, run};
 pub use figures::{Figures, figures, render, render_comparison};
 pub use scenario::{Scenario, ScenarioError};

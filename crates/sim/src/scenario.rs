@@ -138,6 +138,26 @@ impl Scenario {
             .unwrap_or(0)
     }
 
+    /// The scenario for replaying the calls that arrived in `[from_ms, to_ms)`: its day
+    /// starts at `from_ms` and has as many intervals as cover `to_ms`, and its own
+    /// arrivals are left out (the recorded calls come instead). Agents, handle times and
+    /// patience stay.
+    pub fn for_replay(&self, from_ms: u64, to_ms: u64) -> Scenario {
+        let interval = self.interval.as_millis().max(1) as u64;
+        let intervals = to_ms.saturating_sub(from_ms).div_ceil(interval).max(1) as usize;
+        Scenario {
+            start_ms: from_ms,
+            arrivals: vec![Arrivals {
+                line: String::new(),
+                channel: Channel::Voice,
+                per_interval: vec![0.0; intervals],
+                callers: vec![(None, 1.0)],
+                menus: BTreeMap::new(),
+            }],
+            ..self.clone()
+        }
+    }
+
     /// Reads a scenario for `plan`.
     pub fn parse(text: &str, plan: &RoutePlan) -> Result<Scenario, ScenarioError> {
         let raw: Raw = toml::from_str(text).map_err(|e| ScenarioError::Toml(e.to_string()))?;

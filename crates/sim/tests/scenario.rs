@@ -115,3 +115,49 @@ fn scenario_mistakes_are_refused_naming_the_field() {
     let e = refused("interval = \"15m\"\n");
     assert!(e.contains("missing field"), "{e}");
 }
+
+#[test]
+fn a_replay_brings_each_recorded_call_at_its_time_and_reproduces_the_arrival_counts() {
+    use switchboard_sim::{Replayed, replay};
+    let (plan, scenario) = shipped();
+    let from = scenario.start_ms;
+    let replay_scenario = scenario.for_replay(from, from + 4 * 900_000);
+    // Calls at known times over four intervals: 3, 0, 5 and 2 of them; some pressed 2
+    // (support) at the main menu, one hung up after 30 s, the answered ones talked 2 min.
+    let counts = [3usize, 0, 5, 2];
+    let mut calls = Vec::new();
+    for (i, n) in counts.iter().enumerate() {
+        for k in 0..*n {
+            calls.push(Replayed {
+                at_ms: from + i as u64 * 900_000 + k as u64 * 60_000,
+                caller: format!("+1718200{:04}", calls.len()),
+                dialed: "+18005550100".into(),
+                channel: switchboard_core::caller::Channel::Voice,
+                digits: vec!["2".into()],
+                talk_s: Some(120.0),
+                patience_s: (k == 1).then_some(30.0),
+            });
+        }
+    }
+    let directory = switchboard_sim::engine::directory(&plan, 10);
+    let out = replay(plan.clone(), &replay_scenario, &calls, directory, None);
+    let mut got = [0usize; 4];
+    for c in &out.calls {
+        got[c.interval] += 1;
+    }
+    assert_eq!(got, counts);
+    assert!(
+        out.calls.iter().all(|c| c.queue.is_some()),
+        "every call reached a queue"
+    );
+    let f = figures(&out, &plan, &replay_scenario);
+    assert_eq!(f.tiers[0].intervals.len(), 4);
+    assert_eq!(
+        f.tiers[0]
+            .intervals
+            .iter()
+            .map(|s| s.offered)
+            .collect::<Vec<_>>(),
+        [3, 0, 5, 2]
+    );
+}

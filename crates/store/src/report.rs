@@ -166,3 +166,65 @@ pub fn delivered(
         })
         .collect()
 }
+
+/// A call as its record tells it, for a replay: when it came, who called on which line
+/// and channel, what they pressed, and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayedCall {
+    pub arrived: Millis,
+    /// E.164 with a leading `+` (or the address of a written contact), when usable.
+    pub caller: Option<String>,
+    pub channel: String,
+    /// The line's name in the config the call came under.
+    pub line: String,
+    /// The menu answers in order.
+    pub digits: Vec<String>,
+    pub queued_at: Option<Millis>,
+    pub answered_at: Option<Millis>,
+    pub ended_at: Option<Millis>,
+    pub outcome: String,
+}
+
+/// Every call that arrived in `[from, to)`, oldest first, for a replay.
+pub fn replayed_calls(
+    path: &Path,
+    from: Millis,
+    to: Millis,
+) -> Result<Vec<ReplayedCall>, StoreError> {
+    let shown = path.display().to_string();
+    let conn = read_only(path)?;
+    let sqlite = |source| StoreError::Sqlite {
+        path: shown.clone(),
+        source,
+    };
+    let ms = |t: Millis| i64::try_from(t.0).unwrap_or(i64::MAX);
+    let at = |n: i64| Millis(u64::try_from(n).unwrap_or(0));
+    let mut stmt = conn
+        .prepare(
+            "SELECT arrived, caller, channel, line, menu_path, queued_at, answered_at, ended_at,
+                    outcome
+             FROM call_records WHERE arrived >= ?1 AND arrived < ?2 ORDER BY arrived, id",
+        )
+        .map_err(sqlite)?;
+    stmt.query_map(params![ms(from), ms(to)], |r| {
+        let digits: String = r.get(4)?;
+        Ok(ReplayedCall {
+            arrived: at(r.get(0)?),
+            caller: r.get(1)?,
+            channel: r.get(2)?,
+            line: r.get(3)?,
+            digits: digits
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            queued_at: r.get::<_, Option<i64>>(5)?.map(at),
+            answered_at: r.get::<_, Option<i64>>(6)?.map(at),
+            ended_at: r.get::<_, Option<i64>>(7)?.map(at),
+            outcome: r.get(8)?,
+        })
+    })
+    .map_err(sqlite)?
+    .collect::<Result<Vec<_>, _>>()
+    .map_err(sqlite)
+}

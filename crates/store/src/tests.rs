@@ -561,6 +561,27 @@ mod journal_rows {
             ]
         );
         assert_eq!(got[1], [crate::report::Delivered::default()]);
+        // The same window for a replay: every call in it, oldest first, with what became
+        // of it.
+        let replayed =
+            crate::report::replayed_calls(&path, Millis(t0 - 10_000), Millis(t0 + 3_600_000))
+                .unwrap();
+        let outcomes: Vec<(&str, bool)> = replayed
+            .iter()
+            .map(|c| (c.outcome.as_str(), c.answered_at.is_some()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("completed", true),
+                ("completed", true),
+                ("abandoned", false),
+                ("abandoned", false),
+                ("completed", true),
+            ]
+        );
+        assert!(replayed.windows(2).all(|w| w[0].arrived <= w[1].arrived));
+        assert_eq!(replayed[4].channel, "email");
         drop(store);
         let missing = crate::report::delivered(
             &temp("report-none").join("none.db"),
