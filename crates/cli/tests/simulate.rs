@@ -16,6 +16,11 @@ fn shipped_config() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../config/switchboard.toml")
 }
 
+/// `switchboard simulate` with `args`, run to its end.
+fn simulate(args: &[&str]) -> std::process::Output {
+    switchboard().arg("simulate").args(args).output().unwrap()
+}
+
 fn weekday() -> PathBuf {
     shipped_config()
         .with_file_name("scenarios")
@@ -27,16 +32,7 @@ fn simulate_prints_what_the_shipped_scenario_delivers_as_a_table_or_json() {
     let scenario = shipped_config()
         .with_file_name("scenarios")
         .join("weekday.toml");
-    let out = switchboard()
-        .args([
-            "simulate",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--seed",
-            "3",
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&["--scenario", scenario.to_str().unwrap(), "--seed", "3"]);
     assert!(out.status.success(), "{out:?}");
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -52,17 +48,13 @@ fn simulate_prints_what_the_shipped_scenario_delivers_as_a_table_or_json() {
         "{stderr}"
     );
     // The same seed as JSON: the same calls.
-    let out = switchboard()
-        .args([
-            "simulate",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--seed",
-            "3",
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--json",
+    ]);
     assert!(out.status.success(), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let calls = json["calls"].as_u64().unwrap();
@@ -84,10 +76,7 @@ fn simulate_refuses_a_bad_scenario_with_exit_64_naming_the_field() {
     .replacen("interval = \"15m\"", "interval = \"30s\"", 1);
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, text).unwrap();
-    let out = switchboard()
-        .args(["simulate", "--scenario", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = simulate(&["--scenario", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(64));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
@@ -113,16 +102,12 @@ fn simulate_compares_two_configs_on_the_same_day() {
             "skills = { general = 5 }",
         )],
     );
-    let out = switchboard()
-        .args([
-            "simulate",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--compare",
-            other.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--compare",
+        other.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -138,16 +123,12 @@ fn simulate_compares_two_configs_on_the_same_day() {
     let level = |cell: &str| cell.trim_end_matches('%').parse::<f64>().unwrap();
     assert!(level(cells[2]) > level(cells[1]) + 10.0, "{platinum}");
     // The same config twice: nothing changes.
-    let out = switchboard()
-        .args([
-            "simulate",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--compare",
-            shipped_config().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--compare",
+        shipped_config().to_str().unwrap(),
+    ]);
     let text = String::from_utf8(out.stdout).unwrap();
     for line in text.lines().skip(3) {
         let cells: Vec<&str> = line.split_whitespace().collect();
@@ -163,16 +144,12 @@ fn simulate_draws_each_tiers_service_level_over_the_day_as_svg() {
     let dir = std::env::temp_dir().join(format!("switchboard-sim-chart-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let svg = dir.join("day.svg");
-    let out = switchboard()
-        .args([
-            "simulate",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--chart",
-            svg.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--chart",
+        svg.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{out:?}");
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(
@@ -189,16 +166,12 @@ fn simulate_draws_each_tiers_service_level_over_the_day_as_svg() {
     assert!(text.matches("<polyline").count() >= 4);
     assert!(text.contains(">12h</text>"), "the day's hours on the axis");
     // A chart that cannot be written: exit 1 naming the file, nothing else changes.
-    let out = switchboard()
-        .args([
-            "simulate",
-            "--scenario",
-            scenario.to_str().unwrap(),
-            "--chart",
-            "/nonexistent-dir/day.svg",
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--chart",
+        "/nonexistent-dir/day.svg",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.starts_with("/nonexistent-dir/day.svg: "), "{stderr}");
@@ -234,25 +207,21 @@ fn simulate_replays_the_calls_a_store_recorded() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     });
     server.kill();
-    let out = switchboard()
-        .args([
-            "simulate",
-            "--config",
-            path.to_str().unwrap(),
-            "--scenario",
-            weekday().to_str().unwrap(),
-            "--replay-from",
-            &jiff::Timestamp::from_second(before as i64 - 60)
-                .unwrap()
-                .to_string(),
-            "--replay-to",
-            &jiff::Timestamp::from_second(before as i64 + 3_600)
-                .unwrap()
-                .to_string(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--scenario",
+        weekday().to_str().unwrap(),
+        "--replay-from",
+        &jiff::Timestamp::from_second(before as i64 - 60)
+            .unwrap()
+            .to_string(),
+        "--replay-to",
+        &jiff::Timestamp::from_second(before as i64 + 3_600)
+            .unwrap()
+            .to_string(),
+        "--json",
+    ]);
     assert!(out.status.success(), "{out:?}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["calls"], 5, "{json}");
@@ -268,20 +237,16 @@ fn simulate_replays_the_calls_a_store_recorded() {
     assert_eq!(standard[0][0], "operator", "{standard}");
 
     // A period the store has nothing in: no calls, and still a report.
-    let out = switchboard()
-        .args([
-            "simulate",
-            "--config",
-            path.to_str().unwrap(),
-            "--scenario",
-            weekday().to_str().unwrap(),
-            "--replay-from",
-            "2020-01-01T00:00:00Z",
-            "--replay-to",
-            "2020-01-02T00:00:00Z",
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--scenario",
+        weekday().to_str().unwrap(),
+        "--replay-from",
+        "2020-01-01T00:00:00Z",
+        "--replay-to",
+        "2020-01-02T00:00:00Z",
+    ]);
     assert!(out.status.success(), "{out:?}");
     assert!(
         String::from_utf8(out.stdout)
@@ -289,18 +254,14 @@ fn simulate_replays_the_calls_a_store_recorded() {
             .starts_with("0 calls\n")
     );
     // The shipped config's store was never made here: exit 74 naming it.
-    let out = switchboard()
-        .args([
-            "simulate",
-            "--scenario",
-            weekday().to_str().unwrap(),
-            "--replay-from",
-            "2020-01-01T00:00:00Z",
-            "--replay-to",
-            "2020-01-02T00:00:00Z",
-        ])
-        .output()
-        .unwrap();
+    let out = simulate(&[
+        "--scenario",
+        weekday().to_str().unwrap(),
+        "--replay-from",
+        "2020-01-01T00:00:00Z",
+        "--replay-to",
+        "2020-01-02T00:00:00Z",
+    ]);
     assert_eq!(out.status.code(), Some(74));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(

@@ -10,6 +10,8 @@
 //! means (plus 1% of the answer for the start from an empty floor) of the formula's. The
 //! test also checks that the standard error is small enough for that to mean something.
 
+mod support;
+
 use switchboard_sim::{Scenario, engine::CallOutcome, run};
 
 /// One tier, one line straight to one queue with no wrap-up; repeat callers are not kept
@@ -38,16 +40,7 @@ handle_time = "3m"
 "#;
 
 fn plan() -> switchboard_core::RoutePlan {
-    let dir = std::env::temp_dir().join(format!("switchboard-sim-erlang-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("none.csv"),
-        "customer_id,name,phone_numbers,tier\n",
-    )
-    .unwrap();
-    switchboard_config::parse(CONFIG, &dir.join("switchboard.toml"))
-        .unwrap()
-        .plan
+    support::plan_of("erlang", CONFIG)
 }
 
 /// Erlang C for `n` agents and `a` Erlangs: the probability a call waits.

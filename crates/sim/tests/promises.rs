@@ -3,6 +3,8 @@
 //! from being passed, however many platinum callers keep arriving, by any who joined the
 //! queue more than the tiers' priority gap (in aging minutes) after them.
 
+mod support;
+
 use switchboard_sim::{CallOutcome, Scenario, run};
 
 /// Standard and platinum (100 points apart), one line to one queue aging 10 points a
@@ -38,17 +40,10 @@ aging_per_minute = AGING
 "#;
 
 fn plan(aging: u32) -> switchboard_core::RoutePlan {
-    let dir = std::env::temp_dir().join(format!("switchboard-sim-promises-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("none.csv"),
-        "customer_id,name,phone_numbers,tier\n",
+    support::plan_of(
+        &format!("promises-{aging}"),
+        &CONFIG.replace("AGING", &aging.to_string()),
     )
-    .unwrap();
-    let text = CONFIG.replace("AGING", &aging.to_string());
-    switchboard_config::parse(&text, &dir.join("switchboard.toml"))
-        .unwrap()
-        .plan
 }
 
 /// `hours` of 10 agents (180 s exponential handle times) offered `erlangs`, the mix of
