@@ -269,3 +269,65 @@ fn simulate_replays_the_calls_a_store_recorded() {
         "{stderr}"
     );
 }
+
+#[test]
+fn simulate_refuses_bad_flags_naming_them() {
+    let scenario = weekday();
+    let scenario = scenario.to_str().unwrap();
+    // A time that is not one.
+    let out = simulate(&[
+        "--scenario",
+        scenario,
+        "--replay-from",
+        "yesterday",
+        "--replay-to",
+        "2020-01-02T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("\"yesterday\" is not a time like 2026-12-01T08:00:00Z"),
+        "{stderr}"
+    );
+    // One end of the period without the other.
+    let out = simulate(&[
+        "--scenario",
+        scenario,
+        "--replay-from",
+        "2020-01-01T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("--replay-to")
+    );
+    // A period that ends before it starts, with a store to read.
+    let path = config("simulate-bad-period", &[]);
+    let out = simulate(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--scenario",
+        scenario,
+        "--replay-from",
+        "2020-01-02T00:00:00Z",
+        "--replay-to",
+        "2020-01-01T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "--replay-to must be after --replay-from\n"
+    );
+    // A config to compare with that is not there.
+    let out = simulate(&[
+        "--scenario",
+        scenario,
+        "--compare",
+        "/nonexistent/other.toml",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/other.toml"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
