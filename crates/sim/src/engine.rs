@@ -48,6 +48,8 @@ pub struct CallOutcome {
 pub struct Occupancy {
     pub staffed_s: Vec<f64>,
     pub busy_s: Vec<f64>,
+    /// Of the staffed time, seconds away on breaks.
+    pub away_s: Vec<f64>,
 }
 
 /// What a run produced: each call's outcome, and the agents' occupancy by interval.
@@ -68,6 +70,8 @@ enum Event {
     WrapUpEnd,
     ShiftStart(u32),
     ShiftEnd(u32),
+    BreakStart(u32),
+    BreakEnd(u32),
     Tick,
 }
 
@@ -120,6 +124,10 @@ struct Sim<'a> {
     /// Agents (group, id, from, to), by their index in events.
     agents: Vec<(usize, String, u64, u64)>,
     leaving: std::collections::HashSet<String>,
+    /// Agents due a break who were on a call: they step away once it ends.
+    break_due: std::collections::HashSet<String>,
+    /// Agents away on a break, since when (simulated milliseconds).
+    away_since: HashMap<String, u64>,
     busy_since: HashMap<String, u64>,
     occupancy: Occupancy,
     end_ms: u64,
@@ -208,10 +216,13 @@ fn simulate(
         menus: Rng::stream(seed, 4),
         agents: Vec::new(),
         leaving: Default::default(),
+        break_due: Default::default(),
+        away_since: HashMap::new(),
         busy_since: HashMap::new(),
         occupancy: Occupancy {
             staffed_s: vec![0.0; intervals],
             busy_s: vec![0.0; intervals],
+            away_s: vec![0.0; intervals],
         },
         end_ms: scenario.start_ms + interval_ms * intervals as u64,
     };
@@ -226,6 +237,11 @@ fn simulate(
                 .push((g, format!("{}-{k}", group.name), from, to));
             sim.at(from, Event::ShiftStart(i));
             sim.at(to, Event::ShiftEnd(i));
+            for b in &group.breaks {
+                let start = scenario.start_ms + b.start_of(k, group.count).as_millis() as u64;
+                sim.at(start, Event::BreakStart(i));
+                sim.at(start + b.lasts.as_millis() as u64, Event::BreakEnd(i));
+            }
         }
     }
     sim.at(scenario.start_ms + 1_000, Event::Tick);
@@ -372,6 +388,10 @@ impl Sim<'_> {
                 self.busy_until(&agent, now);
                 if self.leaving.contains(&agent) {
                     let _ = self.router.acd().not_ready(&agent, "shift over", now);
+                } else if self.break_due.remove(&agent)
+                    && self.router.acd().not_ready(&agent, "break", now).is_ok()
+                {
+                    self.away_since.insert(agent.clone(), now.0);
                 }
                 let queue = self.calls[n as usize].queue.unwrap_or(0);
                 let wrap = self.plan.queues[queue].wrap_up;
@@ -404,6 +424,35 @@ impl Sim<'_> {
                 if self.router.acd().not_ready(&id, "shift over", now).is_err() {
                     // On a call: they go once it ends.
                     self.leaving.insert(id);
+                }
+            }
+            Event::BreakStart(i) => {
+                let id = self.agents[i as usize].1.clone();
+                if self.leaving.contains(&id) {
+                    return;
+                }
+                if self.router.acd().not_ready(&id, "break", now).is_ok() {
+                    self.away_since.insert(id, now.0);
+                } else {
+                    // On a call: the break starts once it ends.
+                    self.break_due.insert(id);
+                }
+            }
+            Event::BreakEnd(i) => {
+                let id = self.agents[i as usize].1.clone();
+                self.break_due.remove(&id);
+                if let Some(since) = self.away_since.remove(&id) {
+                    spread(
+                        &mut self.occupancy.away_s,
+                        self.scenario,
+                        since,
+                        now.0.min(self.end_ms),
+                    );
+                    if !self.leaving.contains(&id)
+                        && let Ok(made) = self.router.acd().ready(&id, now)
+                    {
+                        self.assigned(made, now);
+                    }
                 }
             }
             Event::Tick => {

@@ -88,7 +88,8 @@ pub struct Figures {
     /// The longest wait of the lowest tier's callers (served or not): fairness while
     /// higher tiers keep arriving.
     pub lowest_tier_worst_wait: f64,
-    /// Share of staffed time agents spent on calls, by interval.
+    /// Share of the time agents were at the desk (staffed, not on a break) they spent on
+    /// calls, by interval.
     pub occupancy: Vec<Option<f64>>,
 }
 
@@ -169,8 +170,10 @@ pub fn figures(run: &Run, plan: &RoutePlan, scenario: &Scenario) -> Figures {
         .occupancy
         .staffed_s
         .iter()
+        .zip(&run.occupancy.away_s)
+        .map(|(staffed, away)| staffed - away)
         .zip(&run.occupancy.busy_s)
-        .map(|(staffed, busy)| (*staffed > 0.0).then(|| busy / staffed))
+        .map(|(at_desk, busy)| (at_desk > 0.5).then(|| busy / at_desk))
         .collect();
     Figures {
         calls: run.calls.len() as u64,

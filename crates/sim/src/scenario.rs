@@ -85,6 +85,20 @@ struct RawAgents {
     from: Option<String>,
     #[serde(default)]
     to: Option<String>,
+    #[serde(default)]
+    breaks: Vec<RawBreak>,
+}
+
+/// A break: when it starts (after the day's start) and how long it lasts; with `spread`,
+/// the group's agents start theirs one after another over that time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBreak {
+    at: String,
+    #[serde(rename = "for")]
+    lasts: String,
+    #[serde(default)]
+    spread: Option<String>,
 }
 
 /// Who calls on a line: per interval the expected number of calls (a Poisson process
@@ -109,6 +123,24 @@ pub struct Agents {
     pub tags: Vec<String>,
     pub from: Duration,
     pub to: Duration,
+    /// Breaks: when the group's first agent steps away, for how long, and over how long
+    /// the others follow one after another.
+    pub breaks: Vec<Break>,
+}
+
+/// A break of a group of agents (times after the day's start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Break {
+    pub at: Duration,
+    pub lasts: Duration,
+    pub spread: Duration,
+}
+
+impl Break {
+    /// When the `k`-th of `count` agents of the group starts this break.
+    pub fn start_of(&self, k: usize, count: usize) -> Duration {
+        self.at + self.spread.mul_f64(k as f64 / count.max(1) as f64)
+    }
 }
 
 /// A checked scenario.
@@ -327,6 +359,27 @@ impl Scenario {
             if to <= from {
                 return Err(invalid(at("to"), "the shift ends after it starts"));
             }
+            let mut breaks = Vec::new();
+            for (b, raw) in g.breaks.iter().enumerate() {
+                let field = |f: &str| at(&format!("breaks[{b}].{f}"));
+                let brk = Break {
+                    at: duration(&field("at"), &raw.at)?,
+                    lasts: duration(&field("for"), &raw.lasts)?,
+                    spread: raw
+                        .spread
+                        .as_deref()
+                        .map(|t| duration(&field("spread"), t))
+                        .transpose()?
+                        .unwrap_or_default(),
+                };
+                if brk.lasts.is_zero() {
+                    return Err(invalid(field("for"), "a break lasts more than 0s"));
+                }
+                if brk.at < from || brk.at + brk.spread + brk.lasts > to {
+                    return Err(invalid(field("at"), "every break falls within the shift"));
+                }
+                breaks.push(brk);
+            }
             agents.push(Agents {
                 name: g.name.clone(),
                 count: g.count,
@@ -334,6 +387,7 @@ impl Scenario {
                 tags: g.tags.clone(),
                 from,
                 to,
+                breaks,
             });
         }
         Ok(Scenario {

@@ -161,3 +161,62 @@ fn a_replay_brings_each_recorded_call_at_its_time_and_reproduces_the_arrival_cou
         [3, 0, 5, 2]
     );
 }
+
+#[test]
+fn agents_on_a_break_are_away_for_its_time_and_back_after_it() {
+    let plan = switchboard_config::load_default().unwrap().plan;
+    // The early technical shift (24 agents, until 8 h) takes an hour's break at 4 h.
+    let text = edited(
+        "to = \"8h\"\n",
+        "to = \"8h\"\nbreaks = [{ at = \"4h\", for = \"1h\" }]\n",
+    );
+    let scenario = Scenario::parse(&text, &plan).unwrap();
+    let out = run(plan.clone(), &scenario, None);
+    // All 24 away from 4 h to 5 h (intervals 16 to 19); those on a call at 4 h go when
+    // it ends, and all are back at 5 h.
+    let away = &out.occupancy.away_s;
+    let hour: f64 = away[16..20].iter().sum();
+    assert!(hour > 20.0 * 3_600.0 && hour <= 24.0 * 3_600.0, "{away:?}");
+    assert!(
+        away[..16].iter().chain(&away[20..]).all(|s| *s == 0.0),
+        "{away:?}"
+    );
+    // The support queue feels it: its longest wait in that hour is longer.
+    let (_, without) = shipped();
+    let before = run(plan.clone(), &without, None);
+    let support = plan.queues.iter().position(|q| q.name == "support");
+    let support_wait = |out: &switchboard_sim::Run, hours: std::ops::Range<usize>| {
+        out.calls
+            .iter()
+            .filter(|c| c.queue == support && hours.contains(&c.interval))
+            .filter_map(|c| c.answered_after.or(c.abandoned_after))
+            .fold(0.0, f64::max)
+    };
+    assert!(
+        support_wait(&out, 16..20) > support_wait(&before, 16..20) + 60.0,
+        "{} against {}",
+        support_wait(&out, 16..20),
+        support_wait(&before, 16..20)
+    );
+}
+
+#[test]
+fn a_break_outside_its_shift_or_of_no_time_is_refused() {
+    for (breaks, says) in [
+        (
+            "breaks = [{ at = \"7h\", for = \"2h\" }]",
+            "scenario: agents[1].breaks[0].at: every break falls within the shift",
+        ),
+        (
+            "breaks = [{ at = \"1h\", for = \"0s\" }]",
+            "scenario: agents[1].breaks[0].for: a break lasts more than 0s",
+        ),
+        (
+            "breaks = [{ at = \"1h\", for = \"15m\", spread = \"never\" }]",
+            "scenario: agents[1].breaks[0].spread: expected a number before \"never\"",
+        ),
+    ] {
+        let text = edited("to = \"8h\"\n", &format!("to = \"8h\"\n{breaks}\n"));
+        assert_eq!(refused(&text), says, "{breaks}");
+    }
+}
