@@ -14,33 +14,16 @@ mod support;
 
 use switchboard_sim::{Scenario, engine::CallOutcome, run};
 
-/// One tier, one line straight to one queue with no wrap-up; repeat callers are not kept
-/// for their last agent (which makes them wait while others are free: not M/M/n).
-const CONFIG: &str = r#"
-[learning]
-same_agent_for = "0s"
+/// One tier.
+const TIERS: &str = r#"
 [[tiers]]
 name = "standard"
 base_priority = 0
 standard = { answer_percent = 80, within = "20s" }
-
-[directory]
-default_country = "US"
-customers = "none.csv"
-
-[lines.main]
-number = "+18005550100"
-queue = "q"
-default = true
-
-[queues.q]
-skills = { general = 1 }
-wrap_up = "0s"
-handle_time = "3m"
 "#;
 
 fn plan() -> switchboard_core::RoutePlan {
-    support::plan_of("erlang", CONFIG)
+    support::one_queue_plan("erlang", TIERS, "")
 }
 
 /// Erlang C for `n` agents and `a` Erlangs: the probability a call waits.

@@ -7,12 +7,9 @@ mod support;
 
 use switchboard_sim::{CallOutcome, Scenario, run};
 
-/// Standard and platinum (100 points apart), one line to one queue aging 10 points a
-/// minute: a standard caller outranks a platinum caller who joined 10 minutes later.
-const CONFIG: &str = r#"
-[learning]
-same_agent_for = "0s"
-
+/// Standard and platinum, 100 points apart: with the queue aging 10 points a minute (as the
+/// tests set it), a standard caller outranks a platinum caller who joined 10 minutes later.
+const TIERS: &str = r#"
 [[tiers]]
 name = "standard"
 base_priority = 0
@@ -22,27 +19,13 @@ standard = { answer_percent = 80, within = "60s" }
 name = "platinum"
 base_priority = 100
 standard = { answer_percent = 90, within = "20s" }
-
-[directory]
-default_country = "US"
-customers = "none.csv"
-
-[lines.main]
-number = "+18005550100"
-queue = "q"
-default = true
-
-[queues.q]
-skills = { general = 1 }
-wrap_up = "0s"
-handle_time = "3m"
-aging_per_minute = AGING
 "#;
 
 fn plan(aging: u32) -> switchboard_core::RoutePlan {
-    support::plan_of(
+    support::one_queue_plan(
         &format!("promises-{aging}"),
-        &CONFIG.replace("AGING", &aging.to_string()),
+        TIERS,
+        &format!("aging_per_minute = {aging}"),
     )
 }
 

@@ -1,8 +1,37 @@
-//! What the simulator's tests share: a plan from a small config of their own.
+//! What the simulator's tests share: a plan with one line straight to one queue.
 
-/// The plan of `config` (a config naming `customers = "none.csv"`), compiled in a folder
-/// of its own named after `name`, with an empty customers file beside it.
-pub(crate) fn plan_of(name: &str, config: &str) -> switchboard_core::RoutePlan {
+/// A config of `tiers` (their `[[tiers]]` tables) and one line straight to one queue `q`
+/// (skill general 1, no wrap-up, 3 minutes' handle time, and `queue_extra`), whose repeat
+/// callers are not kept for their last agent (that makes them wait while others are
+/// free); compiled in a folder of its own named after `name`, with an empty customers file.
+pub(crate) fn one_queue_plan(
+    name: &str,
+    tiers: &str,
+    queue_extra: &str,
+) -> switchboard_core::RoutePlan {
+    let config = format!(
+        r#"
+[learning]
+same_agent_for = "0s"
+
+{tiers}
+
+[directory]
+default_country = "US"
+customers = "none.csv"
+
+[lines.main]
+number = "+18005550100"
+queue = "q"
+default = true
+
+[queues.q]
+skills = {{ general = 1 }}
+wrap_up = "0s"
+handle_time = "3m"
+{queue_extra}
+"#
+    );
     let dir = std::env::temp_dir().join(format!("switchboard-sim-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
@@ -10,7 +39,7 @@ pub(crate) fn plan_of(name: &str, config: &str) -> switchboard_core::RoutePlan {
         "customer_id,name,phone_numbers,tier\n",
     )
     .unwrap();
-    switchboard_config::parse(config, &dir.join("switchboard.toml"))
+    switchboard_config::parse(&config, &dir.join("switchboard.toml"))
         .unwrap()
         .plan
 }
