@@ -3,9 +3,16 @@
 //! decision (rules, menus, queues, agent choice, aging, overflow) is the engine's own; the
 //! simulator only plays the callers, the switch and the agents around it.
 //!
-//! The switch side is the simplest honest one: an offered call is connected at once, the
-//! agent talks for a handle time drawn for the queue, then wraps up for the queue's
-//! wrap-up time; a waiting caller hangs up after a patience drawn for their tier.
+//! The switch side is the simplest honest one: an offered call is connected at once (or,
+//! for an agent who lets it ring out, handed back as not answered after the ring time),
+//! the agent talks for a handle time drawn for the queue, then wraps up for the queue's
+//! wrap-up time; a waiting caller hangs up after a patience drawn for their tier, unless
+//! they took a callback offered to them.
+//!
+//! Each call draws its talk time, patience and answer to a callback offer from a random
+//! stream of its own, so two runs of one seed (under two configs, two rosters, or the
+//! steps of a staffing search) give every caller the same day: their differences are the
+//! engine's and the roster's, not the dice's.
 
 use std::{
     cmp::Reverse,
@@ -15,12 +22,17 @@ use std::{
 
 use switchboard_core::{
     Customer, Directory, Millis, RoutePlan, Router, TierId,
-    acd::{AgentProfile, Assignment, WaitExpired},
+    acd::{Assignment, WaitExpired},
     caller::Channel,
     router::{Action, CallRequest, Input, Placement, Routed},
 };
 
 use crate::{random::Rng, scenario::Scenario};
+
+mod desk;
+
+/// How long after the day's last interval the simulation sees calls through.
+const DRAIN_MS: u64 = 4 * 3_600_000;
 
 /// What became of one simulated call.
 #[derive(Clone, Debug, Default)]
@@ -41,6 +53,11 @@ pub struct CallOutcome {
     pub voicemail: bool,
     /// When it joined its first queue (simulated milliseconds since the epoch).
     pub queued_at: Option<u64>,
+    /// The caller took a callback offered while waiting: they hung up and were called
+    /// back when an agent was free (their wait runs until then).
+    pub callback: bool,
+    /// Offers of the call that rang out unanswered.
+    pub missed: u32,
 }
 
 /// Per agent group and interval: seconds at the desk and seconds busy with calls.
@@ -67,9 +84,12 @@ enum Event {
     Input(u32),
     Abandon(u32),
     End(u32),
+    NoAnswer(u32),
     WrapUpEnd,
-    ShiftStart(u32),
+    /// An agent's stretch at the desk starts; it ends at the time given.
+    ShiftStart(u32, u64),
     ShiftEnd(u32),
+    ReadyAgain(u32),
     BreakStart(u32),
     BreakEnd(u32),
     Tick,
@@ -118,17 +138,23 @@ struct Sim<'a> {
     agent_of: HashMap<u32, String>,
     /// The menu playing to each call at one.
     at_menu: HashMap<u32, switchboard_core::plan::MenuId>,
-    handle: Rng,
-    patience: Rng,
+    seed: u64,
     menus: Rng,
-    /// Agents (group, id, from, to), by their index in events.
-    agents: Vec<(usize, String, u64, u64)>,
+    rings_out: Rng,
+    /// Agents (group, id), by their index in events.
+    agents: Vec<(usize, String)>,
+    agent_index: HashMap<String, u32>,
+    /// Offers ringing at agents who will not answer them: call, agent.
+    ringing: HashMap<u32, String>,
     leaving: std::collections::HashSet<String>,
+    /// Agents whose stretch at the desk is over.
+    off_shift: std::collections::HashSet<String>,
     /// Agents due a break who were on a call: they step away once it ends.
     break_due: std::collections::HashSet<String>,
     /// Agents away on a break, since when (simulated milliseconds).
     away_since: HashMap<String, u64>,
-    busy_since: HashMap<String, u64>,
+    /// Per agent: the work they hold, and since when they have held any.
+    held: HashMap<String, (u32, u64)>,
     occupancy: Occupancy,
     end_ms: u64,
 }
@@ -211,14 +237,17 @@ fn simulate(
         ids: HashMap::new(),
         agent_of: HashMap::new(),
         at_menu: HashMap::new(),
-        handle: Rng::stream(seed, 2),
-        patience: Rng::stream(seed, 3),
+        seed,
         menus: Rng::stream(seed, 4),
+        rings_out: Rng::stream(seed, 6),
         agents: Vec::new(),
+        agent_index: HashMap::new(),
+        ringing: HashMap::new(),
         leaving: Default::default(),
+        off_shift: Default::default(),
         break_due: Default::default(),
         away_since: HashMap::new(),
-        busy_since: HashMap::new(),
+        held: HashMap::new(),
         occupancy: Occupancy {
             staffed_s: vec![0.0; intervals],
             busy_s: vec![0.0; intervals],
@@ -231,12 +260,15 @@ fn simulate(
     for (g, group) in scenario.agents.iter().enumerate() {
         for k in 0..group.count {
             let i = sim.agents.len() as u32;
-            let from = scenario.start_ms + group.from.as_millis() as u64;
-            let to = scenario.start_ms + group.to.as_millis() as u64;
-            sim.agents
-                .push((g, format!("{}-{k}", group.name), from, to));
-            sim.at(from, Event::ShiftStart(i));
-            sim.at(to, Event::ShiftEnd(i));
+            let id = format!("{}-{k}", group.name);
+            sim.agent_index.insert(id.clone(), i);
+            sim.agents.push((g, id));
+            for (from, to) in group.stretches(k, scenario.interval) {
+                let from = scenario.start_ms + from.as_millis() as u64;
+                let to = scenario.start_ms + to.as_millis() as u64;
+                sim.at(from, Event::ShiftStart(i, to));
+                sim.at(to, Event::ShiftEnd(i));
+            }
             for b in &group.breaks {
                 let start = scenario.start_ms + b.start_of(k, group.count).as_millis() as u64;
                 sim.at(start, Event::BreakStart(i));
@@ -246,7 +278,13 @@ fn simulate(
     }
     sim.at(scenario.start_ms + 1_000, Event::Tick);
     let mut events = 0;
+    // After the day, the calls still in the building are seen through, for a while: one
+    // still waiting then (no agent who answers at all, say) is left unanswered.
+    let last = sim.end_ms + DRAIN_MS;
     while let Some(Reverse((t, _, event))) = sim.queue.pop() {
+        if t > last {
+            break;
+        }
         events += 1;
         sim.handle_event(Millis(t), event);
     }
@@ -370,13 +408,29 @@ impl Sim<'_> {
                 }
             }
             Event::Abandon(n) => {
+                if self.calls[n as usize].callback {
+                    // They hung up for the callback: nobody is left to give up.
+                    return;
+                }
                 let id = Self::call_id(n);
-                if self.router.acd().abandon(&id) {
+                let acd = self.router.acd();
+                let gone = if acd.abandon(&id) {
+                    Some(Vec::new())
+                } else if self.ringing.remove(&n).is_some() {
+                    // Hung up while it rang at an agent who was not answering.
+                    acd.withdraw_offer(&id, now).ok()
+                } else {
+                    None
+                };
+                if let Some(made) = gone {
                     self.router.record_abandoned(&id, now);
                     let call = &mut self.calls[n as usize];
                     call.abandoned_after = call.queued_at.map(|q| (now.0 - q) as f64 / 1_000.0);
+                    self.assigned(made, now);
                 }
             }
+            Event::NoAnswer(n) => self.no_answer(n, now),
+            Event::ReadyAgain(i) => self.ready_again(i, now),
             Event::End(n) => {
                 let id = Self::call_id(n);
                 let Some(agent) = self.agent_of.remove(&n) else {
@@ -385,7 +439,7 @@ impl Sim<'_> {
                 if self.router.acd().ended(&agent, &id, now).is_ok() {
                     self.router.record_served(&id, &agent, true, "", now);
                 }
-                self.busy_until(&agent, now);
+                self.let_go(&agent, now);
                 if self.leaving.contains(&agent) {
                     let _ = self.router.acd().not_ready(&agent, "shift over", now);
                 } else if self.break_due.remove(&agent)
@@ -402,59 +456,10 @@ impl Sim<'_> {
                 }
             }
             Event::WrapUpEnd => self.wrap_ups(now),
-            Event::ShiftStart(i) => {
-                let (g, id, _, to) = self.agents[i as usize].clone();
-                let group = &self.scenario.agents[g];
-                let profile = AgentProfile {
-                    id: id.clone(),
-                    endpoint: format!("sip:{id}@sim"),
-                    skills: group.skills.clone(),
-                    tags: group.tags.clone(),
-                    capacity: Default::default(),
-                };
-                self.staffed(now.0, to);
-                if self.router.acd().log_in(profile, now).is_ok()
-                    && let Ok(made) = self.router.acd().ready(&id, now)
-                {
-                    self.assigned(made, now);
-                }
-            }
-            Event::ShiftEnd(i) => {
-                let id = self.agents[i as usize].1.clone();
-                if self.router.acd().not_ready(&id, "shift over", now).is_err() {
-                    // On a call: they go once it ends.
-                    self.leaving.insert(id);
-                }
-            }
-            Event::BreakStart(i) => {
-                let id = self.agents[i as usize].1.clone();
-                if self.leaving.contains(&id) {
-                    return;
-                }
-                if self.router.acd().not_ready(&id, "break", now).is_ok() {
-                    self.away_since.insert(id, now.0);
-                } else {
-                    // On a call: the break starts once it ends.
-                    self.break_due.insert(id);
-                }
-            }
-            Event::BreakEnd(i) => {
-                let id = self.agents[i as usize].1.clone();
-                self.break_due.remove(&id);
-                if let Some(since) = self.away_since.remove(&id) {
-                    spread(
-                        &mut self.occupancy.away_s,
-                        self.scenario,
-                        since,
-                        now.0.min(self.end_ms),
-                    );
-                    if !self.leaving.contains(&id)
-                        && let Ok(made) = self.router.acd().ready(&id, now)
-                    {
-                        self.assigned(made, now);
-                    }
-                }
-            }
+            Event::ShiftStart(i, to) => self.shift_start(i, to, now),
+            Event::ShiftEnd(i) => self.shift_end(i, now),
+            Event::BreakStart(i) => self.break_start(i, now),
+            Event::BreakEnd(i) => self.break_end(i, now),
             Event::Tick => {
                 self.tick(now);
                 if now.0 + 1_000 <= self.end_ms || !self.agent_of.is_empty() {
@@ -464,12 +469,13 @@ impl Sim<'_> {
         }
     }
 
-    /// The server's once-a-second upkeep, minus what a simulated switch never needs
-    /// (offers are connected at once, so none expires).
+    /// The server's once-a-second upkeep, minus what a simulated switch never needs: its
+    /// offers are always answered or reported unanswered, so none expires, and its
+    /// callers ask for no callback at a time of their own.
     fn tick(&mut self, now: Millis) {
-        let acd = self.router.acd();
-        let mut made: Vec<Assignment> = acd.offer_overflow(now);
-        for outcome in acd.expire_waits(now) {
+        let mut made: Vec<Assignment> = self.router.acd().offer_overflow(now);
+        let expired = self.router.acd().expire_waits(now);
+        for outcome in expired {
             match outcome {
                 WaitExpired::Overflowed {
                     call_id,
@@ -483,8 +489,11 @@ impl Sim<'_> {
                     }
                     made.extend(assignment);
                 }
-                // The caller keeps waiting (they did not take the offer).
-                WaitExpired::OfferCallback { .. } => {}
+                WaitExpired::OfferCallback { call, .. } => {
+                    if let Some(&n) = self.ids.get(&call.call_id) {
+                        self.offer_callback(n);
+                    }
+                }
                 WaitExpired::Voicemail { call, .. } => {
                     self.router.record_timed_out(&call.call_id);
                     if let Some(&n) = self.ids.get(&call.call_id) {
@@ -493,7 +502,7 @@ impl Sim<'_> {
                 }
             }
         }
-        made.extend(acd.expire_promises(now));
+        made.extend(self.router.acd().expire_promises(now));
         self.assigned(made, now);
     }
 
@@ -517,24 +526,56 @@ impl Sim<'_> {
                 let call = &mut self.calls[n as usize];
                 call.queue = Some(queue.index());
                 call.queued_at.get_or_insert(now.0);
-                if let Placement::Waiting { estimated_wait, .. } = routed.decision.placement {
+                if let Placement::Waiting {
+                    estimated_wait,
+                    callback_offered,
+                    ..
+                } = routed.decision.placement
+                {
                     call.told = estimated_wait.map(|d| d.as_secs_f64());
+                    let tier = call.tier;
                     let pending = &self.pending[n as usize];
                     let after = match (pending.stream, pending.patience_s) {
                         (_, Some(p)) => Some(p),
                         // Replayed and answered then: as patient as it takes.
                         (None, None) => None,
-                        (Some(_), None) => self.scenario.patience[call.tier]
+                        (Some(_), None) => self.scenario.patience[tier]
                             .as_ref()
-                            .map(|p| p.sample(&mut self.patience)),
+                            .map(|p| p.sample(&mut self.call_rng(n, 3))),
                     };
                     if let Some(after) = after {
                         self.at(now.0 + (after * 1_000.0) as u64, Event::Abandon(n));
+                    }
+                    if callback_offered {
+                        self.offer_callback(n);
                     }
                 }
             }
         }
         self.assigned(routed.assignment.into_iter().collect(), now);
+    }
+
+    /// The random stream of call `n` for one purpose: the same whatever else happens.
+    fn call_rng(&self, n: u32, purpose: u64) -> Rng {
+        Rng::stream(
+            self.seed ^ (u64::from(n) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            purpose,
+        )
+    }
+
+    /// A callback is offered to the waiting caller of `n`: whether they take it is their
+    /// own (a caller who declined once declines again). One who takes it keeps their place
+    /// and hangs up to wait for the call back.
+    fn offer_callback(&mut self, n: u32) {
+        let call = &self.calls[n as usize];
+        // Replayed calls do what their record says they did.
+        if call.callback || self.pending[n as usize].stream.is_none() {
+            return;
+        }
+        let takes = self.call_rng(n, 5).unit() <= self.scenario.accept_callback[call.tier];
+        if takes && self.router.acd().accept_callback(&Self::call_id(n)) {
+            self.calls[n as usize].callback = true;
+        }
     }
 
     /// What the caller of `n` presses at the menu playing to them.
@@ -565,7 +606,22 @@ impl Sim<'_> {
             };
             let agent = a.agent.profile.id.clone();
             let id = Self::call_id(n);
+            self.hold(&agent, now);
+            let group = self
+                .agent_index
+                .get(&agent)
+                .map(|i| self.agents[*i as usize].0);
+            let rings_out = group.map_or(0.0, |g| self.scenario.agents[g].no_answer);
+            if rings_out > 0.0 && self.rings_out.unit() <= rings_out {
+                self.ringing.insert(n, agent);
+                self.at(
+                    now.0 + self.scenario.ring_time.as_millis() as u64,
+                    Event::NoAnswer(n),
+                );
+                continue;
+            }
             if self.router.acd().connected(&agent, &id, now).is_err() {
+                self.let_go(&agent, now);
                 continue;
             }
             self.router.record_answered(&id, now);
@@ -573,46 +629,17 @@ impl Sim<'_> {
             call.queue = Some(a.queue.index());
             call.answered_after =
                 Some(call.queued_at.map_or(0.0, |q| (now.0 - q) as f64 / 1_000.0));
+            let channel = call.channel.unwrap_or(Channel::Voice);
             let talk = match self.pending[n as usize].talk_s {
                 Some(t) => t,
-                None => self.scenario.handle_time[a.queue.index()].sample(&mut self.handle),
+                None => self
+                    .scenario
+                    .handle_time_for(a.queue.index(), channel)
+                    .sample(&mut self.call_rng(n, 2)),
             };
-            self.busy_since.insert(agent.clone(), now.0);
             self.agent_of.insert(n, agent);
             self.at(now.0 + (talk * 1_000.0).max(1.0) as u64, Event::End(n));
         }
-    }
-
-    /// Counts an agent's time at the desk from `from` to `to` into the intervals.
-    fn staffed(&mut self, from: u64, to: u64) {
-        let to = to.min(self.end_ms);
-        spread(&mut self.occupancy.staffed_s, self.scenario, from, to);
-    }
-
-    fn busy_until(&mut self, agent: &str, now: Millis) {
-        if let Some(from) = self.busy_since.remove(agent) {
-            spread(
-                &mut self.occupancy.busy_s,
-                self.scenario,
-                from,
-                now.0.min(self.end_ms),
-            );
-        }
-    }
-}
-
-/// Adds the seconds of `[from, to)` to the intervals they fall in.
-fn spread(into: &mut [f64], scenario: &Scenario, from: u64, to: u64) {
-    let interval = scenario.interval.as_millis() as u64;
-    let mut t = from.max(scenario.start_ms);
-    while t < to {
-        let i = ((t - scenario.start_ms) / interval) as usize;
-        let Some(slot) = into.get_mut(i) else {
-            return;
-        };
-        let end = (scenario.start_ms + (i as u64 + 1) * interval).min(to);
-        *slot += (end - t) as f64 / 1_000.0;
-        t = end;
     }
 }
 

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use switchboard_core::{RoutePlan, TierId, caller::Channel};
 
-use crate::{Run, Scenario};
+use crate::{CallOutcome, Run, Scenario};
 
 /// Calls of one slice (a tier, a queue and tier, an interval and tier).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -19,6 +19,9 @@ pub struct Slice {
     /// Abandoned after the standard's time (held against the service level).
     pub abandoned_late: u64,
     pub voicemail: u64,
+    /// Callers who took a callback offered while waiting (counted answered when called
+    /// back, their wait running until then).
+    pub callbacks: u64,
     /// answered_in_standard / (answered + abandoned_late); `None` without such calls.
     pub service_level: Option<f64>,
     /// Average wait of answered calls, seconds.
@@ -29,9 +32,10 @@ pub struct Slice {
 }
 
 impl Slice {
-    fn add(&mut self, wait: Option<(f64, bool)>, within: f64, voicemail: bool) {
+    fn add(&mut self, wait: Option<(f64, bool)>, within: f64, c: &CallOutcome) {
         self.offered += 1;
-        self.voicemail += u64::from(voicemail);
+        self.voicemail += u64::from(c.voicemail);
+        self.callbacks += u64::from(c.callback);
         match wait {
             Some((w, true)) => {
                 self.answered += 1;
@@ -88,6 +92,8 @@ pub struct Figures {
     /// The longest wait of the lowest tier's callers (served or not): fairness while
     /// higher tiers keep arriving.
     pub lowest_tier_worst_wait: f64,
+    /// Offers that rang out at agents who did not answer them.
+    pub offers_rung_out: u64,
     /// Share of the time agents were at the desk (staffed, not on a break) they spent on
     /// calls, by interval.
     pub occupancy: Vec<Option<f64>>,
@@ -123,9 +129,9 @@ pub fn figures(run: &Run, plan: &RoutePlan, scenario: &Scenario) -> Figures {
             _ => None,
         };
         let t = &mut tiers[c.tier];
-        t.all.add(wait, within, c.voicemail);
+        t.all.add(wait, within, c);
         if let Some(slot) = t.intervals.get_mut(c.interval) {
-            slot.add(wait, within, c.voicemail);
+            slot.add(wait, within, c);
         }
         if let Some(q) = c.queue {
             let name = &plan.queues[q].name;
@@ -136,7 +142,7 @@ pub fn figures(run: &Run, plan: &RoutePlan, scenario: &Scenario) -> Figures {
                     t.queues.len() - 1
                 }
             };
-            t.queues[at].1.add(wait, within, c.voicemail);
+            t.queues[at].1.add(wait, within, c);
         }
         if c.tier == 0
             && let Some((w, _)) = wait
@@ -181,6 +187,7 @@ pub fn figures(run: &Run, plan: &RoutePlan, scenario: &Scenario) -> Figures {
         tiers,
         expectations,
         lowest_tier_worst_wait: worst,
+        offers_rung_out: run.calls.iter().map(|c| u64::from(c.missed)).sum(),
         occupancy,
     }
 }
@@ -249,6 +256,13 @@ pub fn render(f: &Figures) -> String {
         f.tiers.first().map_or("", |t| t.tier.as_str()),
         f.lowest_tier_worst_wait
     ));
+    let callbacks: u64 = f.tiers.iter().map(|t| t.all.callbacks).sum();
+    if callbacks > 0 || f.offers_rung_out > 0 {
+        out.push_str(&format!(
+            "callbacks taken: {callbacks}; offers that rang out unanswered: {}\n",
+            f.offers_rung_out
+        ));
+    }
     let busy: Vec<f64> = f.occupancy.iter().flatten().copied().collect();
     if !busy.is_empty() {
         out.push_str(&format!(

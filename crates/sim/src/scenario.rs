@@ -5,7 +5,11 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use serde::Deserialize;
-use switchboard_core::{RoutePlan, caller::Channel};
+use switchboard_core::{
+    RoutePlan,
+    caller::Channel,
+    capacity::{Lane, Limits, MAX_PER_LANE},
+};
 
 use crate::random::{Distribution, RawDistribution};
 
@@ -42,7 +46,22 @@ struct Raw {
     handle_time: RawByName,
     #[serde(default)]
     patience: Option<RawByName>,
+    #[serde(default)]
+    accept_callback: Option<RawShares>,
+    #[serde(default)]
+    ring_time: Option<String>,
+    #[serde(default)]
+    ready_after_missed: Option<String>,
     agents: Vec<RawAgents>,
+}
+
+/// A share (0 to 1) by default, and others by tier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShares {
+    default: f64,
+    #[serde(default)]
+    tiers: BTreeMap<String, f64>,
 }
 
 /// Monday 2027-01-04 08:00 UTC.
@@ -71,6 +90,8 @@ struct RawByName {
     queues: BTreeMap<String, RawDistribution>,
     #[serde(default)]
     tiers: BTreeMap<String, RawDistribution>,
+    #[serde(default)]
+    channels: BTreeMap<String, RawDistribution>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +108,12 @@ struct RawAgents {
     to: Option<String>,
     #[serde(default)]
     breaks: Vec<RawBreak>,
+    #[serde(default)]
+    no_answer: Option<f64>,
+    #[serde(default)]
+    capacity: Option<BTreeMap<String, u8>>,
+    #[serde(default)]
+    staffed: Option<Vec<usize>>,
 }
 
 /// A break: when it starts (after the day's start) and how long it lasts; with `spread`,
@@ -126,6 +153,36 @@ pub struct Agents {
     /// Breaks: when the group's first agent steps away, for how long, and over how long
     /// the others follow one after another.
     pub breaks: Vec<Break>,
+    /// The chance that an agent lets an offered call ring out.
+    pub no_answer: f64,
+    /// What each agent may hold at once per channel (the config's `[capacity]` unless
+    /// the group names its own).
+    pub capacity: Limits,
+    /// How many of the group are at the desk in each interval (the first ones by
+    /// number), instead of one shift for all: what a staffing search finds.
+    pub staffed: Option<Vec<usize>>,
+}
+
+impl Agents {
+    /// The stretches of time (after the day's start) the `k`-th agent of the group is at
+    /// the desk, with `interval` the scenario's.
+    pub fn stretches(&self, k: usize, interval: Duration) -> Vec<(Duration, Duration)> {
+        let Some(staffed) = &self.staffed else {
+            return vec![(self.from, self.to)];
+        };
+        let mut out: Vec<(Duration, Duration)> = Vec::new();
+        for (i, n) in staffed.iter().enumerate() {
+            if k >= *n {
+                continue;
+            }
+            let (from, to) = (interval * i as u32, interval * (i as u32 + 1));
+            match out.last_mut() {
+                Some(last) if last.1 == from => last.1 = to,
+                _ => out.push((from, to)),
+            }
+        }
+        out
+    }
 }
 
 /// A break of a group of agents (times after the day's start).
@@ -155,8 +212,20 @@ pub struct Scenario {
     pub arrivals: Vec<Arrivals>,
     /// Handle time by queue index (talk time; the queue's wrap-up comes on top).
     pub handle_time: Vec<Distribution>,
+    /// Handle time by channel, where the scenario names one (before the queue's).
+    pub handle_time_channels: Vec<(Channel, Distribution)>,
     /// Patience by tier index, `None` for callers who never hang up.
     pub patience: Vec<Option<Distribution>>,
+    /// By tier index: the share of callers who take a callback when it is offered.
+    pub accept_callback: Vec<f64>,
+    /// How long an offer rings before an agent who does not answer lets it go.
+    pub ring_time: Duration,
+    /// How long after missed offers put them not ready an agent says ready again.
+    pub ready_after_missed: Duration,
+    /// Offers an agent may leave unanswered in a row before going not ready: the
+    /// config's `no_answers_before_not_ready` (set by whoever loaded the config; 1, the
+    /// config's default, otherwise).
+    pub no_answers_before_not_ready: u32,
     pub agents: Vec<Agents>,
 }
 
@@ -168,6 +237,15 @@ impl Scenario {
             .map(|a| a.per_interval.len())
             .max()
             .unwrap_or(0)
+    }
+
+    /// The handle time of work of `channel` answered from queue `queue`: the channel's
+    /// where the scenario names one, else the queue's.
+    pub fn handle_time_for(&self, queue: usize, channel: Channel) -> &Distribution {
+        self.handle_time_channels
+            .iter()
+            .find(|(c, _)| *c == channel)
+            .map_or(&self.handle_time[queue], |(_, d)| d)
     }
 
     /// The scenario for replaying the calls that arrived in `[from_ms, to_ms)`: its day
@@ -303,9 +381,61 @@ impl Scenario {
                 .collect()
         };
         let handle_time = by_queue("handle_time", &raw.handle_time)?;
+        let mut handle_time_channels = Vec::new();
+        for (name, d) in &raw.handle_time.channels {
+            let channel = Channel::parse(name).ok_or_else(|| {
+                invalid("handle_time.channels", format!("{name:?} is not a channel"))
+            })?;
+            handle_time_channels.push((channel, dist(format!("handle_time.channels.{name}"), d)?));
+        }
+        if !raw.handle_time.tiers.is_empty() {
+            return Err(invalid(
+                "handle_time.tiers",
+                "handle time is by queue and channel, not by tier",
+            ));
+        }
+        let share = |field: String, v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(invalid(field, format!("{v} is not a share from 0 to 1")))
+            }
+        };
+        let accept_callback = match &raw.accept_callback {
+            None => vec![0.0; plan.tiers.len()],
+            Some(a) => {
+                let default = share("accept_callback.default".into(), a.default)?;
+                for name in a.tiers.keys() {
+                    if tier_of(name).is_none() {
+                        return Err(invalid(
+                            "accept_callback.tiers",
+                            format!("{name:?} is not a tier"),
+                        ));
+                    }
+                }
+                plan.tiers
+                    .iter()
+                    .map(|t| match a.tiers.get(&t.name) {
+                        Some(v) => share(format!("accept_callback.tiers.{}", t.name), *v),
+                        None => Ok(default),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        let ring_time = match &raw.ring_time {
+            Some(t) => duration("ring_time", t)?,
+            None => Duration::from_secs(15),
+        };
+        let ready_after_missed = match &raw.ready_after_missed {
+            Some(t) => duration("ready_after_missed", t)?,
+            None => Duration::from_secs(60),
+        };
         let patience = match &raw.patience {
             None => vec![None; plan.tiers.len()],
             Some(p) => {
+                if !(p.queues.is_empty() && p.channels.is_empty()) {
+                    return Err(invalid("patience", "patience is by tier only"));
+                }
                 let default = dist("patience.default".into(), &p.default)?;
                 for name in p.tiers.keys() {
                     if tier_of(name).is_none() {
@@ -359,6 +489,62 @@ impl Scenario {
             if to <= from {
                 return Err(invalid(at("to"), "the shift ends after it starts"));
             }
+            let no_answer = share(at("no_answer"), g.no_answer.unwrap_or(0.0))?;
+            let capacity = match &g.capacity {
+                None => plan.capacity.limits,
+                Some(named) => {
+                    let mut limits = [0u8; switchboard_core::capacity::LANES];
+                    for (name, n) in named {
+                        let lane = Lane::parse(name).ok_or_else(|| {
+                            invalid(
+                                at("capacity"),
+                                format!("{name:?} is not voice, chat, email or social"),
+                            )
+                        })?;
+                        let most = if lane == Lane::Voice { 1 } else { MAX_PER_LANE };
+                        if *n > most {
+                            return Err(invalid(
+                                at("capacity"),
+                                format!("{name}: {n} is more than {most}"),
+                            ));
+                        }
+                        limits[lane.index()] = *n;
+                    }
+                    if limits.iter().all(|n| *n == 0) {
+                        return Err(invalid(at("capacity"), "some channel needs room above 0"));
+                    }
+                    Limits(limits)
+                }
+            };
+            let intervals = raw
+                .arrivals
+                .iter()
+                .map(|a| a.per_interval.len())
+                .max()
+                .unwrap_or(0);
+            if let Some(staffed) = &g.staffed {
+                if g.from.is_some() || g.to.is_some() || !g.breaks.is_empty() {
+                    return Err(invalid(
+                        at("staffed"),
+                        "a group staffed per interval has no from, to or breaks",
+                    ));
+                }
+                if staffed.len() != intervals {
+                    return Err(invalid(
+                        at("staffed"),
+                        format!(
+                            "{} counts for {intervals} intervals of arrivals",
+                            staffed.len()
+                        ),
+                    ));
+                }
+                if staffed.iter().any(|n| *n > g.count) {
+                    return Err(invalid(
+                        at("staffed"),
+                        format!("at most the group's count ({}) in an interval", g.count),
+                    ));
+                }
+            }
             let mut breaks = Vec::new();
             for (b, raw) in g.breaks.iter().enumerate() {
                 let field = |f: &str| at(&format!("breaks[{b}].{f}"));
@@ -388,6 +574,9 @@ impl Scenario {
                 from,
                 to,
                 breaks,
+                no_answer,
+                capacity,
+                staffed: g.staffed.clone(),
             });
         }
         Ok(Scenario {
@@ -398,7 +587,12 @@ impl Scenario {
             customers_per_tier: raw.customers_per_tier.unwrap_or(2_000).clamp(1, 1_000_000),
             arrivals,
             handle_time,
+            handle_time_channels,
             patience,
+            accept_callback,
+            ring_time,
+            ready_after_missed,
+            no_answers_before_not_ready: 1,
             agents,
         })
     }

@@ -52,6 +52,46 @@ fn edited(from: &str, to: &str) -> String {
 fn scenario_mistakes_are_refused_naming_the_field() {
     for (from, to, says) in [
         (
+            "name = \"billing\"\ncount = 14\n",
+            "name = \"billing\"\ncount = 14\nno_answer = 1.5\n",
+            "scenario: agents[3].no_answer: 1.5 is not a share from 0 to 1",
+        ),
+        (
+            "name = \"billing\"\ncount = 14\n",
+            "name = \"billing\"\ncount = 14\ncapacity = { fax = 1 }\n",
+            "scenario: agents[3].capacity: \"fax\" is not voice, chat, email or social",
+        ),
+        (
+            "name = \"billing\"\ncount = 14\n",
+            "name = \"billing\"\ncount = 14\ncapacity = { voice = 2 }\n",
+            "scenario: agents[3].capacity: voice: 2 is more than 1",
+        ),
+        (
+            "name = \"billing\"\ncount = 14\n",
+            "name = \"billing\"\ncount = 14\nstaffed = [1, 2]\n",
+            "scenario: agents[3].staffed: 2 counts for 48 intervals of arrivals",
+        ),
+        (
+            "name = \"tech-early\"\ncount = 24\n",
+            "name = \"tech-early\"\ncount = 24\nstaffed = [1, 2]\n",
+            "scenario: agents[1].staffed: a group staffed per interval has no from, to or breaks",
+        ),
+        (
+            "accept_callback = { default = 0.3,",
+            "accept_callback = { default = 2,",
+            "scenario: accept_callback.default: 2 is not a share from 0 to 1",
+        ),
+        (
+            "tiers = { platinum = 0.1, concierge = 0.05 } }",
+            "tiers = { bronze = 0.1 } }",
+            "scenario: accept_callback.tiers: \"bronze\" is not a tier",
+        ),
+        (
+            "queues = { support = {",
+            "channels = { fax = { exponential = \"1m\" } }\nqueues = { support = {",
+            "scenario: handle_time.channels: \"fax\" is not a channel",
+        ),
+        (
             "interval = \"15m\"",
             "interval = \"30s\"",
             "scenario: interval: must be a minute or longer",
@@ -165,20 +205,21 @@ fn a_replay_brings_each_recorded_call_at_its_time_and_reproduces_the_arrival_cou
 #[test]
 fn agents_on_a_break_are_away_for_its_time_and_back_after_it() {
     let plan = switchboard_config::load_default().unwrap().plan;
-    // The early technical shift (24 agents, until 8 h) takes an hour's break at 4 h.
+    // The early technical shift (24 agents, until 8 h) takes an hour's break at 2 h, in
+    // the morning peak, before the late shift comes.
     let text = edited(
         "to = \"8h\"\n",
-        "to = \"8h\"\nbreaks = [{ at = \"4h\", for = \"1h\" }]\n",
+        "to = \"8h\"\nbreaks = [{ at = \"2h\", for = \"1h\" }]\n",
     );
     let scenario = Scenario::parse(&text, &plan).unwrap();
     let out = run(plan.clone(), &scenario, None);
-    // All 24 away from 4 h to 5 h (intervals 16 to 19); those on a call at 4 h go when
-    // it ends, and all are back at 5 h.
+    // All 24 away from 2 h to 3 h (intervals 8 to 11); those on a call at 2 h go when
+    // it ends, and all are back at 3 h.
     let away = &out.occupancy.away_s;
-    let hour: f64 = away[16..20].iter().sum();
+    let hour: f64 = away[8..12].iter().sum();
     assert!(hour > 20.0 * 3_600.0 && hour <= 24.0 * 3_600.0, "{away:?}");
     assert!(
-        away[..16].iter().chain(&away[20..]).all(|s| *s == 0.0),
+        away[..8].iter().chain(&away[12..]).all(|s| *s == 0.0),
         "{away:?}"
     );
     // The support queue feels it: its longest wait in that hour is longer.
@@ -193,10 +234,10 @@ fn agents_on_a_break_are_away_for_its_time_and_back_after_it() {
             .fold(0.0, f64::max)
     };
     assert!(
-        support_wait(&out, 16..20) > support_wait(&before, 16..20) + 60.0,
+        support_wait(&out, 8..12) > support_wait(&before, 8..12) + 60.0,
         "{} against {}",
-        support_wait(&out, 16..20),
-        support_wait(&before, 16..20)
+        support_wait(&out, 8..12),
+        support_wait(&before, 8..12)
     );
 }
 
