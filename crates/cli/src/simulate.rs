@@ -26,6 +26,10 @@ pub(crate) struct Args {
     /// by side with this one: per tier and queue, service level, ASA and abandons of both.
     #[arg(long)]
     compare: Option<PathBuf>,
+    /// Another scenario (another roster, say) to run under the same config and seed,
+    /// side by side with this one; with --compare, under that config.
+    #[arg(long)]
+    compare_scenario: Option<PathBuf>,
     /// Write an SVG chart of each tier's service level over the day to this file.
     #[arg(long)]
     chart: Option<PathBuf>,
@@ -36,7 +40,18 @@ pub(crate) struct Args {
     /// The end of the replayed period (calls that arrived before it).
     #[arg(long, value_parser = time, requires = "replay_from")]
     replay_to: Option<u64>,
+    /// Find the fewest agents at the desk per interval (in the scenario's mix of groups)
+    /// with which every tier meets its standard, and print them with the roster as
+    /// scenario text.
+    #[arg(long, conflicts_with_all = ["compare", "compare_scenario", "replay_from", "chart"])]
+    target: bool,
+    /// With --target: the runs per step of the search, pooled (from the seed on).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50), requires = "target")]
+    replications: u32,
 }
+
+/// `--target` found no staffing that meets every standard (within its limits).
+const EXIT_NOT_MET: u8 = 3;
 
 /// A time as milliseconds since the epoch.
 fn time(text: &str) -> Result<u64, String> {
@@ -88,8 +103,36 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
         }
     };
-    if let Some(other) = &args.compare {
-        return compare(args, &config, &scenario, other);
+    let scenario = Scenario {
+        no_answers_before_not_ready: config.settings.no_answers_before_not_ready,
+        ..scenario
+    };
+    if args.compare.is_some() || args.compare_scenario.is_some() {
+        return compare(args, &config, &scenario);
+    }
+    if args.target {
+        let started = std::time::Instant::now();
+        let found = switchboard_sim::search(
+            &config.plan,
+            &scenario,
+            args.seed.unwrap_or(scenario.seed),
+            args.replications as usize,
+        );
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&found)?);
+        } else {
+            print!("{}", switchboard_sim::render_staffing(&found, &scenario));
+        }
+        eprintln!(
+            "searched in {:.1}s ({} simulated days)",
+            started.elapsed().as_secs_f64(),
+            found.runs
+        );
+        return Ok(if found.met {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_NOT_MET)
+        });
     }
     let started = std::time::Instant::now();
     let (scenario, out) = match (args.replay_from, args.replay_to) {
@@ -176,37 +219,66 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The scenario under the config and under `other`, side by side.
+/// The scenario under the config, and under `--compare`'s config or with
+/// `--compare-scenario`'s scenario (another roster, say), side by side.
 fn compare(
     args: &Args,
     config: &switchboard_config::Config,
     scenario: &Scenario,
-    other: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
-    let other_config = match crate::config_or_default(Some(other)) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
+    let loaded;
+    let other_config = match &args.compare {
+        Some(other) => match crate::config_or_default(Some(other)) {
+            Ok(c) => {
+                loaded = c;
+                &loaded
+            }
+            Err(code) => return Ok(code),
+        },
+        None => config,
     };
-    // The scenario names tiers, queues and menus: it must fit the other config too.
-    let text = std::fs::read_to_string(&args.scenario)?;
-    let other_scenario = match Scenario::parse(&text, &other_config.plan) {
-        Ok(s) => s,
-        Err(e) => {
-            crate::fail_line(&format!(
-                "{} with {}: {e}",
-                args.scenario.display(),
-                other.display()
-            ));
-            return Ok(ExitCode::from(crate::EXIT_BAD_CONFIG));
+    let other_path = args.compare_scenario.as_ref().unwrap_or(&args.scenario);
+    let (other_scenario, what) = {
+        // The scenario names tiers, queues and menus: it must fit the other config too.
+        let refused = |e: &dyn std::fmt::Display| {
+            let with = args
+                .compare
+                .as_ref()
+                .map_or_else(String::new, |c| format!(" with {}", c.display()));
+            crate::fail_line(&format!("{}{with}: {e}", other_path.display()));
+            Ok(ExitCode::from(crate::EXIT_BAD_CONFIG))
+        };
+        let text = match std::fs::read_to_string(other_path) {
+            Ok(t) => t,
+            Err(e) => return refused(&e),
+        };
+        let what = match (&args.compare, &args.compare_scenario) {
+            (Some(c), None) => format!("under this config, {{}} under {}", c.display()),
+            (None, _) => format!("with this scenario, {{}} with {}", other_path.display()),
+            (Some(c), Some(_)) => format!(
+                "as given, {{}} with {} under {}",
+                other_path.display(),
+                c.display()
+            ),
+        };
+        match Scenario::parse(&text, &other_config.plan) {
+            Ok(s) => (s, what),
+            Err(e) => return refused(&e),
         }
     };
+    let other_scenario = Scenario {
+        no_answers_before_not_ready: other_config.settings.no_answers_before_not_ready,
+        ..other_scenario
+    };
+    // One seed for both: the scenario's own unless --seed says.
+    let seed = Some(args.seed.unwrap_or(scenario.seed));
     let this = figures(
-        &simulate(config.plan.clone(), scenario, args.seed),
+        &simulate(config.plan.clone(), scenario, seed),
         &config.plan,
         scenario,
     );
     let that = figures(
-        &simulate(other_config.plan.clone(), &other_scenario, args.seed),
+        &simulate(other_config.plan.clone(), &other_scenario, seed),
         &other_config.plan,
         &other_scenario,
     );
@@ -217,10 +289,9 @@ fn compare(
         );
     } else {
         println!(
-            "{} calls under this config, {} under {}\n",
+            "{} calls {}\n",
             this.calls,
-            that.calls,
-            other.display()
+            what.replacen("{}", &that.calls.to_string(), 1)
         );
         print!("{}", render_comparison(&this, &that));
     }

@@ -331,3 +331,114 @@ fn simulate_refuses_bad_flags_naming_them() {
     assert!(stderr.contains("/nonexistent/other.toml"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+/// A morning of the shipped config's main line, with `agents` at the desk.
+fn small_scenario(name: &str, agents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-sim-small-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+seed = 9
+interval = "15m"
+handle_time = {{ default = {{ exponential = "3m" }} }}
+patience = {{ default = {{ exponential = "3m" }} }}
+
+[[arrivals]]
+line = "+18005550100"
+per_interval = [30, 60, 60, 30]
+callers = {{ standard = 3, gold = 1 }}
+menus = {{ main = {{ "2" = 1 }} }}
+
+{agents}
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn simulate_target_finds_the_fewest_agents_per_interval_and_prints_them_as_a_roster() {
+    let config = shipped_config();
+    let scenario = small_scenario(
+        "target",
+        "[[agents]]\nname = \"desk\"\ncount = 10\nskills = { general = 5, technical = 5, billing = 5 }",
+    );
+    let out = simulate(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--target",
+        "--replications",
+        "2",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("from     calls  agents  scenario"),
+        "{text}"
+    );
+    assert!(
+        text.contains("every interval with every standard met"),
+        "{text}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("searched in "), "{stderr}");
+    // The roster it prints is scenario text: the day with it, against the day with the
+    // ten agents all day, side by side.
+    let roster = &text[text.find("\n[[agents]]\n").expect("a roster")..];
+    let staffed: Vec<usize> = roster
+        .lines()
+        .find_map(|l| l.strip_prefix("staffed = ["))
+        .unwrap()
+        .trim_end_matches(']')
+        .split(", ")
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(staffed.len(), 4);
+    // Twice the calls in the middle half hour take more agents than its ends.
+    assert!(
+        staffed[1] > staffed[0] && staffed[2] > staffed[3],
+        "{staffed:?}"
+    );
+    let found = small_scenario("found", roster);
+    let out = simulate(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--compare-scenario",
+        found.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "{0} calls with this scenario, {0} with ",
+            text.split(' ').next().unwrap()
+        )),
+        "the same calls under both: {text}"
+    );
+    assert!(text.contains(&found.display().to_string()), "{text}");
+    // The search and a bad count of replications are refused before anything runs.
+    let out = simulate(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--target",
+        "--replications",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = simulate(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--target",
+        "--compare",
+        config.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -12,6 +12,7 @@
 
 mod support;
 
+use support::erlang_c;
 use switchboard_sim::{Scenario, engine::CallOutcome, run};
 
 /// One tier.
@@ -24,15 +25,6 @@ standard = { answer_percent = 80, within = "20s" }
 
 fn plan() -> switchboard_core::RoutePlan {
     support::one_queue_plan("erlang", TIERS, "")
-}
-
-/// Erlang C for `n` agents and `a` Erlangs: the probability a call waits.
-fn erlang_c(n: u32, a: f64) -> f64 {
-    let mut b = 1.0;
-    for k in 1..=n {
-        b = a * b / (f64::from(k) + a * b);
-    }
-    f64::from(n) * b / (f64::from(n) - a * (1.0 - b))
 }
 
 /// A day of `hours` with `agents` agents and `erlangs` of offered load at a 180 s mean

@@ -1,4 +1,5 @@
-//! What the simulator's tests share: a plan with one line straight to one queue.
+//! What the simulator's tests share: a plan with one line straight to one queue, and
+//! Erlang C.
 
 /// A config of `tiers` (their `[[tiers]]` tables) and one line straight to one queue `q`
 /// (skill general 1, no wrap-up, 3 minutes' handle time, and `queue_extra`), whose repeat
@@ -42,4 +43,15 @@ handle_time = "3m"
     switchboard_config::parse(&config, &dir.join("switchboard.toml"))
         .unwrap()
         .plan
+}
+
+/// Erlang C for `n` agents and `a` Erlangs: the probability a call waits (the known
+/// answer of the Erlang and staffing tests; the others leave it unused).
+#[allow(dead_code)]
+pub(crate) fn erlang_c(n: u32, a: f64) -> f64 {
+    let mut b = 1.0;
+    for k in 1..=n {
+        b = a * b / (f64::from(k) + a * b);
+    }
+    f64::from(n) * b / (f64::from(n) - a * (1.0 - b))
 }
