@@ -5,7 +5,7 @@
 //! The modules form layers without cycles (`tests/layers.rs` checks it): `clock`,
 //! `number` and `text` at the bottom; customers, learned behaviour, ids, calendars and
 //! the caller's vocabulary above them; conditions (which read the plan through
-//! [`condition::PlanFacts`]), then the plan; the ACD and statistics; the router on top.
+//! [`condition::PlanFacts`]) and the rules' index over them, then the plan; the ACD and statistics; the router on top.
 //!
 //! Layout:
 //! - [`number`]: strict normalization of caller and dialed numbers to E.164.
@@ -15,6 +15,8 @@
 //!   words conditions, the router and the ACD share, below all three.
 //! - [`plan`]: the compiled routing plan (tiers, lines, menus, queues, rules).
 //! - [`condition`]: compiled rule conditions and their allocation-free evaluation.
+//! - [`rule_index`]: which rules a caller can match at all, by the attribute values and
+//!   tags their conditions need (built with the plan).
 //! - [`calendar`]: business hours in a time zone, with holidays.
 //! - [`router`]: the route path, menu input, explanations and idempotent call state.
 //! - [`acd`]: agents, waiting calls and race-free matching of the two.
@@ -37,6 +39,7 @@ pub mod ids;
 pub mod number;
 pub mod plan;
 pub mod router;
+pub mod rule_index;
 pub mod scorecard;
 pub mod stats;
 pub mod text;

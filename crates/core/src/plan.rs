@@ -261,6 +261,8 @@ pub struct RoutePlan {
     digit_rules: Vec<RuleId>,
     /// Each rule's guard, by rule id: calls outside it skip the rule.
     guards: Box<[crate::condition::Guard]>,
+    /// Which rules a caller can match, by the attribute values and tags they carry.
+    rule_index: crate::rule_index::RuleIndex,
 }
 
 impl std::ops::Deref for RoutePlan {
@@ -396,17 +398,24 @@ impl RoutePlan {
             .map(|(i, _)| RuleId(i as u16))
             .collect();
         let guards = rules.iter().map(|r| r.when.guard()).collect();
+        let rule_index = crate::rule_index::RuleIndex::new(rules.iter().map(|r| &r.when));
         Ok(RoutePlan {
             parts,
             line_by_number,
             digit_rules,
             guards,
+            rule_index,
         })
     }
 
     /// The guard of each rule, by rule id (see [`crate::condition::Guard`]).
     pub fn guards(&self) -> &[crate::condition::Guard] {
         &self.guards
+    }
+
+    /// The rules' index (see [`crate::rule_index`]).
+    pub fn rule_index(&self) -> &crate::rule_index::RuleIndex {
+        &self.rule_index
     }
 
     /// Rules that read the caller's menu answers, in order.

@@ -1278,7 +1278,15 @@ fn evaluate<T: Trace>(
     let mut offer_callback = false;
     let mut prefer_agent = None;
     let guards = plan.guards();
-    for (i, rule) in plan.rules.iter().enumerate() {
+    // Explained, every rule shows; decided, only those the caller's attribute values and
+    // tags leave within reach, in the same order.
+    let candidates = if T::ON {
+        crate::rule_index::Candidates::Every(0..plan.rules.len())
+    } else {
+        plan.rule_index().candidates(caller.customer.as_deref())
+    };
+    for i in candidates {
+        let rule = &plan.rules[i];
         let id = RuleId(i as u16);
         let ok = if T::ON {
             let mut tests = Vec::new();
@@ -1550,5 +1558,7 @@ pub use journal::{
 };
 pub use upkeep::HungUp;
 
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod tests;

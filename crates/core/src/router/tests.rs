@@ -52,7 +52,7 @@ fn rule(name: &str, when: Condition, then: Then) -> Rule {
     }
 }
 
-fn plan() -> RoutePlan {
+pub(super) fn plan() -> RoutePlan {
     let mut platinum_only = TierSet::default();
     platinum_only.insert(PLATINUM);
     RoutePlan::new(PlanParts {
@@ -169,7 +169,7 @@ fn plan() -> RoutePlan {
     .unwrap()
 }
 
-fn customer(id: &str, number: &str, tier: TierId, preference: Preference) -> Customer {
+pub(super) fn customer(id: &str, number: &str, tier: TierId, preference: Preference) -> Customer {
     Customer {
         id: id.into(),
         name: format!("Customer {id}").into(),
