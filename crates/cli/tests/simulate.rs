@@ -433,6 +433,11 @@ fn simulate_target_finds_the_fewest_agents_per_interval_and_prints_them_as_a_ros
         "0",
     ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("'--replications <REPLICATIONS>': 0 is not in 1..=50"),
+        "{stderr}"
+    );
     let out = simulate(&[
         "--scenario",
         scenario.to_str().unwrap(),
@@ -441,4 +446,35 @@ fn simulate_target_finds_the_fewest_agents_per_interval_and_prints_them_as_a_ros
         config.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("'--target' cannot be used with '--compare <COMPARE>'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn simulate_target_exits_3_when_no_staffing_meets_the_standards() {
+    // Callers go to support; the only agents are concierge agents, whom support never
+    // reaches: more of them never helps, and every caller gives up.
+    let scenario = small_scenario(
+        "unservable",
+        "[[agents]]\nname = \"concierge\"\ncount = 2\nskills = { concierge = 5 }",
+    );
+    let out = simulate(&[
+        "--config",
+        shipped_config().to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--target",
+        "--replications",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("NOT every interval with every standard met"),
+        "{text}"
+    );
+    assert!(text.contains("the best more agents reach"), "{text}");
 }

@@ -52,6 +52,26 @@ fn edited(from: &str, to: &str) -> String {
 fn scenario_mistakes_are_refused_naming_the_field() {
     for (from, to, says) in [
         (
+            "ring_time = \"15s\"",
+            "ring_time = \"soon\"",
+            "scenario: ring_time: expected a number before \"soon\"",
+        ),
+        (
+            "ready_after_missed = \"1m\"",
+            "ready_after_missed = \"later\"",
+            "scenario: ready_after_missed: expected a number before \"later\"",
+        ),
+        (
+            "queues = { support = {",
+            "tiers = { gold = { fixed = \"1m\" } }\nqueues = { support = {",
+            "scenario: handle_time.tiers: handle time is by queue and channel, not by tier",
+        ),
+        (
+            "tiers = { gold = { exponential = \"6m\" }",
+            "queues = { support = { fixed = \"1m\" } }\ntiers = { gold = { exponential = \"6m\" }",
+            "scenario: patience: patience is by tier only",
+        ),
+        (
             "name = \"billing\"\ncount = 14\n",
             "name = \"billing\"\ncount = 14\nno_answer = 1.5\n",
             "scenario: agents[3].no_answer: 1.5 is not a share from 0 to 1",
