@@ -21,6 +21,26 @@ fn simulate(args: &[&str]) -> std::process::Output {
     switchboard().arg("simulate").args(args).output().unwrap()
 }
 
+/// Asserts `out` is a refusal of bad flags (exit 2) whose message says `says`.
+fn refused_flags(out: std::process::Output, says: &str) {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(says), "{stderr}");
+}
+
+/// `switchboard simulate --target` on the shipped config with `replications`.
+fn target(scenario: &std::path::Path, replications: &str) -> std::process::Output {
+    simulate(&[
+        "--config",
+        shipped_config().to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--target",
+        "--replications",
+        replications,
+    ])
+}
+
 fn weekday() -> PathBuf {
     shipped_config()
         .with_file_name("scenarios")
@@ -283,12 +303,7 @@ fn simulate_refuses_bad_flags_naming_them() {
         "--replay-to",
         "2020-01-02T00:00:00Z",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("\"yesterday\" is not a time like 2026-12-01T08:00:00Z"),
-        "{stderr}"
-    );
+    refused_flags(out, "\"yesterday\" is not a time like 2026-12-01T08:00:00Z");
     // One end of the period without the other.
     let out = simulate(&[
         "--scenario",
@@ -296,12 +311,7 @@ fn simulate_refuses_bad_flags_naming_them() {
         "--replay-from",
         "2020-01-01T00:00:00Z",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8(out.stderr)
-            .unwrap()
-            .contains("--replay-to")
-    );
+    refused_flags(out, "--replay-to");
     // A period that ends before it starts, with a store to read.
     let path = config("simulate-bad-period", &[]);
     let out = simulate(&[
@@ -367,15 +377,7 @@ fn simulate_target_finds_the_fewest_agents_per_interval_and_prints_them_as_a_ros
         "target",
         "[[agents]]\nname = \"desk\"\ncount = 10\nskills = { general = 5, technical = 5, billing = 5 }",
     );
-    let out = simulate(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--target",
-        "--replications",
-        "2",
-    ]);
+    let out = target(&scenario, "2");
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -425,18 +427,9 @@ fn simulate_target_finds_the_fewest_agents_per_interval_and_prints_them_as_a_ros
     );
     assert!(text.contains(&found.display().to_string()), "{text}");
     // The search and a bad count of replications are refused before anything runs.
-    let out = simulate(&[
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--target",
-        "--replications",
-        "0",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("'--replications <REPLICATIONS>': 0 is not in 1..=50"),
-        "{stderr}"
+    refused_flags(
+        target(&scenario, "0"),
+        "'--replications <REPLICATIONS>': 0 is not in 1..=50",
     );
     let out = simulate(&[
         "--scenario",
@@ -445,12 +438,7 @@ fn simulate_target_finds_the_fewest_agents_per_interval_and_prints_them_as_a_ros
         "--compare",
         config.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("'--target' cannot be used with '--compare <COMPARE>'"),
-        "{stderr}"
-    );
+    refused_flags(out, "'--target' cannot be used with '--compare <COMPARE>'");
 }
 
 #[test]
@@ -461,15 +449,7 @@ fn simulate_target_exits_3_when_no_staffing_meets_the_standards() {
         "unservable",
         "[[agents]]\nname = \"concierge\"\ncount = 2\nskills = { concierge = 5 }",
     );
-    let out = simulate(&[
-        "--config",
-        shipped_config().to_str().unwrap(),
-        "--scenario",
-        scenario.to_str().unwrap(),
-        "--target",
-        "--replications",
-        "1",
-    ]);
+    let out = target(&scenario, "1");
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(

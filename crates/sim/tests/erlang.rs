@@ -35,30 +35,17 @@ fn scenario(agents: u32, erlangs: f64, hours: usize) -> Scenario {
 
 /// [`scenario`] with more scenario text (a `[patience]` section).
 fn scenario_with(agents: u32, erlangs: f64, hours: usize, more: &str) -> Scenario {
-    let per_interval = erlangs / 180.0 * 900.0;
-    let text = format!(
-        r#"
-seed = 11
-interval = "15m"
-customers_per_tier = 50000
-handle_time = {{ default = {{ exponential = "3m" }} }}
-
-[[arrivals]]
-line = "+18005550100"
-per_interval = [{}]
-callers = {{ standard = 1 }}
-
-[[agents]]
-name = "a"
-count = {agents}
-skills = {{ general = 5 }}
-to = "{}h"
-{more}
-"#,
-        vec![per_interval.to_string(); hours * 4].join(", "),
-        hours + 10
-    );
-    Scenario::parse(&text, &plan()).unwrap()
+    support::steady_day(
+        &plan(),
+        11,
+        "15m",
+        hours * 4,
+        erlangs / 180.0 * 900.0,
+        "{ standard = 1 }",
+        agents,
+        &format!("to = \"{}h\"", hours + 10),
+        more,
+    )
 }
 
 /// The mean of `f` over the answered calls, and its standard error by batch means.

@@ -37,29 +37,17 @@ fn scenario(
     erlangs: f64,
     callers: &str,
 ) -> Scenario {
-    let per_interval = erlangs / 180.0 * 900.0;
-    let text = format!(
-        r#"
-seed = 5
-interval = "15m"
-customers_per_tier = 50000
-handle_time = {{ default = {{ exponential = "3m" }} }}
-
-[[arrivals]]
-line = "+18005550100"
-per_interval = [{}]
-callers = {callers}
-
-[[agents]]
-name = "a"
-count = 10
-skills = {{ general = 5 }}
-to = "{}h"
-"#,
-        vec![per_interval.to_string(); hours * 4].join(", "),
-        hours + 24
-    );
-    Scenario::parse(&text, plan).unwrap()
+    support::steady_day(
+        plan,
+        5,
+        "15m",
+        hours * 4,
+        erlangs / 180.0 * 900.0,
+        callers,
+        10,
+        &format!("to = \"{}h\"", hours + 24),
+        "",
+    )
 }
 
 #[test]

@@ -5,7 +5,7 @@
 mod support;
 
 use support::erlang_c;
-use switchboard_sim::{Scenario, search, staffing::staffed};
+use switchboard_sim::{search, staffing::staffed};
 
 const TIERS: &str = r#"
 [[tiers]]
@@ -29,26 +29,17 @@ fn the_fewest_agents_found_for_a_steady_hour_are_those_erlang_c_gives() {
         // Three hours at `a` Erlangs (180 s calls): the first brings the floor from
         // empty to its steady state (an empty floor serves its first calls at once), the
         // last ends with the day; the middle one is Erlang C's steady state.
-        let per_hour = (a / 180.0 * 3_600.0).to_string();
-        let text = format!(
-            r#"
-seed = 3
-interval = "1h"
-customers_per_tier = 50000
-handle_time = {{ default = {{ exponential = "3m" }} }}
-
-[[arrivals]]
-line = "+18005550100"
-per_interval = [{per_hour}, {per_hour}, {per_hour}]
-callers = {{ standard = 1 }}
-
-[[agents]]
-name = "a"
-count = 10
-skills = {{ general = 5 }}
-"#
+        let scenario = support::steady_day(
+            &plan,
+            3,
+            "1h",
+            3,
+            a / 180.0 * 3_600.0,
+            "{ standard = 1 }",
+            10,
+            "",
+            "",
         );
-        let scenario = Scenario::parse(&text, &plan).unwrap();
         let found = search(&plan, &scenario, 3, 8);
         assert!(found.met, "{a} Erlangs");
         let row = &found.intervals[1];

@@ -55,3 +55,43 @@ pub(crate) fn erlang_c(n: u32, a: f64) -> f64 {
     }
     f64::from(n) * b / (f64::from(n) - a * (1.0 - b))
 }
+
+/// A steady day on a [`one_queue_plan`]: `intervals` intervals of `interval` with
+/// `per_interval` calls each from `callers` (e.g. `{ standard = 1 }`), 3-minute
+/// exponential handle times, one group of `agents` agents with `shift` (e.g. `to =
+/// "30h"`, so they stay until every call is answered), and `more` scenario text.
+#[allow(dead_code, clippy::too_many_arguments)]
+pub(crate) fn steady_day(
+    plan: &switchboard_core::RoutePlan,
+    seed: u64,
+    interval: &str,
+    intervals: usize,
+    per_interval: f64,
+    callers: &str,
+    agents: u32,
+    shift: &str,
+    more: &str,
+) -> switchboard_sim::Scenario {
+    let text = format!(
+        r#"
+seed = {seed}
+interval = "{interval}"
+customers_per_tier = 50000
+handle_time = {{ default = {{ exponential = "3m" }} }}
+
+[[arrivals]]
+line = "+18005550100"
+per_interval = [{}]
+callers = {callers}
+
+[[agents]]
+name = "a"
+count = {agents}
+skills = {{ general = 5 }}
+{shift}
+{more}
+"#,
+        vec![per_interval.to_string(); intervals].join(", "),
+    );
+    switchboard_sim::Scenario::parse(&text, plan).unwrap()
+}
