@@ -15,13 +15,7 @@ mod support;
 use support::erlang_c;
 use switchboard_sim::{Scenario, engine::CallOutcome, run};
 
-/// One tier.
-const TIERS: &str = r#"
-[[tiers]]
-name = "standard"
-base_priority = 0
-standard = { answer_percent = 80, within = "20s" }
-"#;
+use support::ONE_TIER as TIERS;
 
 fn plan() -> switchboard_core::RoutePlan {
     support::one_queue_plan("erlang", TIERS, "")

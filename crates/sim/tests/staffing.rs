@@ -7,12 +7,7 @@ mod support;
 use support::erlang_c;
 use switchboard_sim::{search, staffing::staffed};
 
-const TIERS: &str = r#"
-[[tiers]]
-name = "standard"
-base_priority = 0
-standard = { answer_percent = 80, within = "20s" }
-"#;
+use support::ONE_TIER as TIERS;
 
 /// The service level within `t` seconds of `n` agents on `a` Erlangs at handle time `h`.
 fn service_level(n: u32, a: f64, t: f64, h: f64) -> f64 {

@@ -45,6 +45,15 @@ handle_time = "3m"
         .plan
 }
 
+/// One tier, standard: 80% in 20 s (the Erlang and staffing tests' tier).
+#[allow(dead_code)]
+pub(crate) const ONE_TIER: &str = r#"
+[[tiers]]
+name = "standard"
+base_priority = 0
+standard = { answer_percent = 80, within = "20s" }
+"#;
+
 /// Erlang C for `n` agents and `a` Erlangs: the probability a call waits (the known
 /// answer of the Erlang and staffing tests; the others leave it unused).
 #[allow(dead_code)]
