@@ -1719,6 +1719,7 @@ fn calendars(c: &mut Checker<'_>, raw: &BTreeMap<String, S<RawCalendar>>) -> Vec
                 time_zone_name: tz_name.clone(),
                 hours,
                 holidays,
+                memo: Default::default(),
             });
         }
     }

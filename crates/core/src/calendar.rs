@@ -1,5 +1,11 @@
 //! Business-hours calendars: weekly opening hours in a time zone, with holidays closed.
 //! Rules ask `open("support_hours")`; the answer depends only on the time passed in.
+//!
+//! Opening hours change on whole local minutes, so a calendar remembers its answer for
+//! the UTC minute it last worked out ([`OpenMemo`]): every rule asking within that minute
+//! gets it without converting the time again.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::{Timestamp, tz::TimeZone};
 
@@ -20,7 +26,24 @@ pub struct Calendar {
     pub hours: [Vec<(u16, u16)>; 7],
     /// Local dates (days since 1970-01-01) on which the calendar is closed, sorted.
     pub holidays: Vec<i64>,
+    pub memo: OpenMemo,
 }
+
+/// The answer of [`Calendar::is_open`] for one UTC minute: the minute's number shifted
+/// left by one, the answer in the low bit; zero when nothing is remembered. One word, so
+/// threads asking at once read either the old minute or the new one, never a mix.
+#[derive(Debug, Default)]
+pub struct OpenMemo(AtomicU64);
+
+impl Clone for OpenMemo {
+    /// A copy starts empty: the memo is a cache of answers, not part of the calendar.
+    fn clone(&self) -> Self {
+        OpenMemo::default()
+    }
+}
+
+/// Minutes since 1970 beyond which the memo is not used (it keeps one bit for the answer).
+const MEMO_MINUTES: u64 = u64::MAX >> 2;
 
 impl PartialEq for Calendar {
     fn eq(&self, other: &Self) -> bool {
@@ -57,6 +80,29 @@ impl Calendar {
     }
 
     pub fn is_open(&self, now: Millis) -> bool {
+        let minute = now.0 / 60_000;
+        let remembered = self.memo.0.load(Ordering::Relaxed);
+        // Minute numbers start at one here, so zero stays "nothing remembered".
+        let key = (minute + 1) << 1;
+        if minute < MEMO_MINUTES && remembered & !1 == key {
+            return remembered & 1 == 1;
+        }
+        let open = self.work_out(now);
+        if minute < MEMO_MINUTES && self.whole_minute_offset(now) {
+            self.memo.0.store(key | u64::from(open), Ordering::Relaxed);
+        }
+        open
+    }
+
+    /// Whether the zone's offset from UTC at `now` is whole minutes (every zone's today;
+    /// only old local mean times have seconds), so local minutes start on UTC minutes.
+    fn whole_minute_offset(&self, now: Millis) -> bool {
+        let ms = i64::try_from(now.0).unwrap_or(i64::MAX);
+        let ts = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::MAX);
+        self.time_zone.to_offset(ts).seconds() % 60 == 0
+    }
+
+    fn work_out(&self, now: Millis) -> bool {
         let local = self.local(now);
         self.holidays.binary_search(&local.day).is_err()
             && self.hours[local.weekday]
@@ -69,7 +115,7 @@ impl Calendar {
         let local = self.local(now);
         let state = if self.holidays.binary_search(&local.day).is_ok() {
             "closed (holiday)"
-        } else if self.is_open(now) {
+        } else if self.work_out(now) {
             "open"
         } else {
             "closed"
@@ -105,6 +151,7 @@ mod tests {
                 vec![],
             ],
             holidays: vec![parse_date("2026-12-25").unwrap()],
+            memo: OpenMemo::default(),
         }
     }
 
@@ -145,5 +192,23 @@ mod tests {
             c.describe(noon),
             "closed (holiday) at fri 12:00 America/New_York"
         );
+    }
+
+    #[test]
+    fn a_remembered_answer_is_the_answer_worked_out_afresh() {
+        let c = support_hours();
+        // Every 7 minutes over the week of the autumn clock change, then back in time
+        // over the same week, the memo agrees with the long way round.
+        let start = at("2026-10-30T00:00:00Z").0;
+        let steps = (0..7 * 24 * 60 / 7).map(|i| start + i * 7 * 60_000);
+        for t in steps.clone().chain(steps.rev()) {
+            for ms in [t, t + 59_999] {
+                assert_eq!(c.is_open(Millis(ms)), c.work_out(Millis(ms)), "{ms}");
+            }
+        }
+        // A copy remembers nothing, and answers the same.
+        let noon = at("2026-11-23T17:00:00Z");
+        assert!(c.is_open(noon));
+        assert!(c.clone().is_open(noon));
     }
 }

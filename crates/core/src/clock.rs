@@ -88,12 +88,11 @@ pub fn parse_date(text: &str) -> Option<i64> {
     if b.len() > 10 && !matches!(b[10], b'T' | b't' | b' ') {
         return None;
     }
+    // ASCII digits only (no sign, no other script's digits), read straight from bytes.
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let s = text.get(r)?;
-        if !s.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
     };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {

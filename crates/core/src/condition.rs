@@ -330,6 +330,35 @@ impl Condition {
         }
     }
 
+    /// The same condition with the branches of every `all` and `any` in order of
+    /// [`Test::cost`], cheapest first: evaluation stops at the first false (or true)
+    /// branch, and tests have no side effects, so the result is the same, found sooner.
+    /// Explanations keep the order as written.
+    pub fn cheapest_first(&self) -> Condition {
+        match self {
+            Condition::All(cs) | Condition::Any(cs) => {
+                let mut cs: Vec<Condition> = cs.iter().map(Condition::cheapest_first).collect();
+                cs.sort_by_key(Condition::cost);
+                if matches!(self, Condition::All(_)) {
+                    Condition::All(cs.into())
+                } else {
+                    Condition::Any(cs.into())
+                }
+            }
+            Condition::Not(c) => Condition::Not(Box::new(c.cheapest_first())),
+            Condition::Test(leaf) => Condition::Test(leaf.clone()),
+        }
+    }
+
+    /// The sum of its tests' [`Test::cost`].
+    pub fn cost(&self) -> u32 {
+        match self {
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().map(Condition::cost).sum(),
+            Condition::Not(c) => c.cost(),
+            Condition::Test(leaf) => leaf.test.cost(),
+        }
+    }
+
     /// The tests of the tree, in order.
     pub fn leaves(&self) -> Vec<&Leaf> {
         let mut out = Vec::new();
@@ -355,20 +384,24 @@ fn attr<'a>(customer: Option<&'a Customer>, key: &str) -> Option<&'a str> {
 }
 
 /// A cheap necessary condition of a [`Condition`], over the facts every call has at
-/// hand: the caller's tier, preference and whether they are known, and the call's line
-/// and channel. A call outside a rule's guard cannot match it, so evaluation skips the
-/// rule after five mask tests; inside it, the rule is evaluated in full. Sets are bit
-/// masks; a line id of 64 or more is not tracked (always admitted).
+/// hand: the caller's tier, preference and whether they are known, the call's line and
+/// channel, and which calendars are open. A call outside a rule's guard cannot match it,
+/// so the rules' index (`rule_index`) leaves the rule out; inside it, the rule
+/// is evaluated in full. Sets are bit masks; a line id or calendar of 64 or more is not
+/// tracked (always admitted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Guard {
-    tiers: u32,
-    preferences: u8,
+    pub tiers: u32,
+    pub preferences: u8,
     /// Bit 0: unknown caller; bit 1: known.
-    known: u8,
-    channels: u8,
-    lines: u64,
+    pub known: u8,
+    pub channels: u8,
+    pub lines: u64,
     /// Lines with ids of 64 or more are admitted while this is set.
-    far_lines: bool,
+    pub far_lines: bool,
+    /// Calendars that must be open, and that must be closed.
+    pub open: u64,
+    pub closed: u64,
 }
 
 impl Guard {
@@ -380,6 +413,8 @@ impl Guard {
         channels: u8::MAX,
         lines: u64::MAX,
         far_lines: true,
+        open: 0,
+        closed: 0,
     };
     /// Admits no call.
     pub const NONE: Guard = Guard {
@@ -389,6 +424,8 @@ impl Guard {
         channels: 0,
         lines: 0,
         far_lines: false,
+        open: u64::MAX,
+        closed: u64::MAX,
     };
 
     fn and(self, o: Guard) -> Guard {
@@ -399,6 +436,8 @@ impl Guard {
             channels: self.channels & o.channels,
             lines: self.lines & o.lines,
             far_lines: self.far_lines && o.far_lines,
+            open: self.open | o.open,
+            closed: self.closed | o.closed,
         }
     }
 
@@ -412,6 +451,8 @@ impl Guard {
             channels: self.channels | o.channels,
             lines: self.lines | o.lines,
             far_lines: self.far_lines || o.far_lines,
+            open: self.open & o.open,
+            closed: self.closed & o.closed,
         }
     }
 
@@ -419,6 +460,15 @@ impl Guard {
     pub fn admits(&self, f: &Facts<'_>) -> bool {
         let tier = f.caller.tier.0;
         let line = f.line.index();
+        let calendar = |i: u32| f.plan.calendar(i as u16).is_some_and(|c| c.is_open(f.now));
+        let mut calendars_agree = true;
+        for (mask, open) in [(self.open, true), (self.closed, false)] {
+            let mut m = mask;
+            while m != 0 && calendars_agree {
+                calendars_agree = calendar(m.trailing_zeros()) == open;
+                m &= m - 1;
+            }
+        }
         tier < 32
             && self.tiers & (1 << tier) != 0
             && self.preferences & f.caller.preference.bit() != 0
@@ -429,10 +479,61 @@ impl Guard {
             } else {
                 self.far_lines
             }
+            && calendars_agree
+    }
+
+    /// The guard of an `open(calendar)` test, or of its negation.
+    fn calendar(calendar: u16, open: bool) -> Guard {
+        let bit = if calendar < 64 { 1 << calendar } else { 0 };
+        let mut g = Guard::ALL;
+        if open {
+            g.open = bit;
+        } else {
+            g.closed = bit;
+        }
+        g
     }
 }
 
 impl Test {
+    /// Whether a [`Guard`] holds exactly the calls this test holds for: a test of tier,
+    /// preference, line (below 64) or channel alone, whether the caller is known, or a
+    /// constant.
+    pub fn guard_is_exact(&self) -> bool {
+        match self {
+            Test::LineIn(lines) => lines.iter().all(|l| l.index() < 64),
+            other => other.exact_guard().is_some(),
+        }
+    }
+
+    /// A rough relative cost of evaluating the test: a flag or a mask test is 1, a read
+    /// of a free attribute or a tag several, a queue's live figure the most.
+    pub fn cost(&self) -> u32 {
+        let number = |n: &Number| match n {
+            Number::Const(_) => 0,
+            Number::LifetimeValue | Number::Influence | Number::ZeroOuts => 1,
+            Number::Attr(_) => 5,
+            Number::Queue(..) => 10,
+        };
+        let text = |t: &Text| match t {
+            Text::Attr(_) => 3,
+            _ => 1,
+        };
+        let date = |d: &Date| match d {
+            Date::Attr(_) => 5,
+            _ => 1,
+        };
+        match self {
+            Test::Number(a, _, b) => 1 + number(a) + number(b),
+            Test::Text(t, ..) => 1 + text(t),
+            Test::TextIn(t, set) => text(t) + set.len() as u32,
+            Test::Tagged(_) => 3,
+            Test::Date(a, _, b) => 1 + date(a) + date(b),
+            Test::Open(_) => 2,
+            _ => 1,
+        }
+    }
+
     /// The exact set of calls this test holds for, when it depends only on the facts a
     /// [`Guard`] tracks; `None` otherwise.
     fn exact_guard(&self) -> Option<Guard> {
@@ -494,18 +595,20 @@ impl Condition {
             Condition::All(cs) => cs.iter().fold(Guard::ALL, |g, c| g.and(c.guard())),
             Condition::Any(cs) => cs.iter().fold(Guard::NONE, |g, c| g.or(c.guard())),
             Condition::Not(c) => match &**c {
-                Condition::Test(leaf) => match leaf.test.exact_guard() {
+                Condition::Test(leaf) => match (&leaf.test, leaf.test.exact_guard()) {
+                    (Test::Open(cal), _) => Guard::calendar(*cal, leaf.negated),
                     // `not` of a negated leaf is the plain test.
-                    Some(g) if leaf.negated => g,
-                    Some(g) => complement(g),
-                    None => Guard::ALL,
+                    (_, Some(g)) if leaf.negated => g,
+                    (_, Some(g)) => complement(g),
+                    (_, None) => Guard::ALL,
                 },
                 _ => Guard::ALL,
             },
-            Condition::Test(leaf) => match leaf.test.exact_guard() {
-                Some(g) if leaf.negated => complement(g),
-                Some(g) => g,
-                None => Guard::ALL,
+            Condition::Test(leaf) => match (&leaf.test, leaf.test.exact_guard()) {
+                (Test::Open(cal), _) => Guard::calendar(*cal, !leaf.negated),
+                (_, Some(g)) if leaf.negated => complement(g),
+                (_, Some(g)) => g,
+                (_, None) => Guard::ALL,
             },
         }
     }
@@ -519,13 +622,25 @@ fn format_date(days: i64) -> String {
 }
 
 impl Number {
+    /// The caller's own figure this operand reads (lifetime value, influence,
+    /// zero-outs), which an unknown caller has too; `None` for any other operand.
+    pub fn of_caller(&self, caller: &Caller, zero_out_window: u8) -> Option<f64> {
+        let customer = caller.customer.as_deref();
+        match self {
+            Number::LifetimeValue => Some(customer.map_or(0.0, |c| c.lifetime_value)),
+            Number::Influence => Some(customer.map_or(0.0, |c| f64::from(c.influence))),
+            Number::ZeroOuts => Some(f64::from(caller.learned.zero_outs(zero_out_window))),
+            _ => None,
+        }
+    }
+
     fn value(&self, f: &Facts<'_>) -> Option<f64> {
         let customer = f.caller.customer.as_deref();
         Some(match self {
             Number::Const(v) => *v,
-            Number::LifetimeValue => customer.map_or(0.0, |c| c.lifetime_value),
-            Number::Influence => customer.map_or(0.0, |c| f64::from(c.influence)),
-            Number::ZeroOuts => f64::from(f.caller.learned.zero_outs(f.plan.zero_out_window())),
+            Number::LifetimeValue | Number::Influence | Number::ZeroOuts => {
+                self.of_caller(f.caller, f.plan.zero_out_window())?
+            }
             Number::Attr(key) => attr(customer, key)?.trim().parse::<f64>().ok()?,
             Number::Queue(q, metric) => match metric {
                 QueueMetric::Waiting => f.live.waiting(*q) as f64,

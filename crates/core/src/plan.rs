@@ -261,8 +261,11 @@ pub struct RoutePlan {
     digit_rules: Vec<RuleId>,
     /// Each rule's guard, by rule id: calls outside it skip the rule.
     guards: Box<[crate::condition::Guard]>,
-    /// Which rules a caller can match, by the attribute values and tags they carry.
+    /// Which rules a call can match, by its guards and the caller's attribute values,
+    /// tags and figures.
     rule_index: crate::rule_index::RuleIndex,
+    /// Each rule's condition as evaluated: cheapest tests first.
+    quick: Box<[crate::condition::Condition]>,
 }
 
 impl std::ops::Deref for RoutePlan {
@@ -397,15 +400,23 @@ impl RoutePlan {
             .filter(|(_, r)| r.when.leaves().iter().any(|l| l.test.reads_digits()))
             .map(|(i, _)| RuleId(i as u16))
             .collect();
-        let guards = rules.iter().map(|r| r.when.guard()).collect();
-        let rule_index = crate::rule_index::RuleIndex::new(rules.iter().map(|r| &r.when));
+        let guards: Box<[_]> = rules.iter().map(|r| r.when.guard()).collect();
+        let rule_index = crate::rule_index::RuleIndex::new(rules.iter().map(|r| &r.when), &guards);
+        let quick = rules.iter().map(|r| r.when.cheapest_first()).collect();
         Ok(RoutePlan {
             parts,
             line_by_number,
             digit_rules,
             guards,
             rule_index,
+            quick,
         })
+    }
+
+    /// Whether rule `rule` holds for a call with these facts, evaluated cheapest tests
+    /// first (see [`crate::condition::Condition::cheapest_first`]).
+    pub fn holds(&self, rule: RuleId, facts: &crate::condition::Facts<'_>) -> bool {
+        self.quick[usize::from(rule.0)].eval(facts)
     }
 
     /// The guard of each rule, by rule id (see [`crate::condition::Guard`]).

@@ -1278,13 +1278,16 @@ fn evaluate<T: Trace>(
     let mut offer_callback = false;
     let mut prefer_agent = None;
     let guards = plan.guards();
-    // Explained, every rule shows; decided, only those the caller's attribute values and
-    // tags leave within reach, in the same order.
+    // Explained, every rule shows; decided, only those the call's guards and the
+    // caller's attribute values, tags and figures leave within reach, in the same order.
+    let index = plan.rule_index();
+    let mut room = crate::rule_index::Bits::default();
     let candidates = if T::ON {
         crate::rule_index::Candidates::Every(0..plan.rules.len())
     } else {
-        plan.rule_index().candidates(caller.customer.as_deref())
+        index.candidates(&facts, &mut room)
     };
+    let guarded = index.guarded();
     for i in candidates {
         let rule = &plan.rules[i];
         let id = RuleId(i as u16);
@@ -1294,9 +1297,10 @@ fn evaluate<T: Trace>(
             trace.rule(rule_trace(plan, id, tests, ok));
             ok
         } else {
-            // The guard first: most rules are out of reach of most calls on tier,
-            // preference, line or channel alone.
-            guards[i].admits(&facts) && rule.when.eval(&facts)
+            // Candidates are within their guards (tier, preference, line, channel,
+            // calendars) unless there are too many rules to index. A rule the guard and
+            // the index decide between them needs nothing more.
+            (guarded || guards[i].admits(&facts)) && (index.decides(i) || plan.holds(id, &facts))
         };
         if !ok {
             continue;
@@ -1362,7 +1366,7 @@ fn digit_rules(
     let mut target = None;
     for id in plan.digit_rules() {
         let rule = plan.rule(*id);
-        if !rule.when.eval(&facts) {
+        if !plan.holds(*id, &facts) {
             continue;
         }
         decision.matched.push(*id);

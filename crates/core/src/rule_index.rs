@@ -1,20 +1,24 @@
 //! The rules' index, built with the plan: which rules a caller can match at all, by the
-//! attribute values and tags their conditions cannot hold without.
+//! attribute values and tags their conditions cannot hold without, and by the bounds
+//! their conditions set on the caller's own figures.
 //!
 //! A rule whose condition needs `caller.attr.segment == "s7"`, `caller.attr.plan in
-//! ["a", "b"]` or `"vip" in caller.tags` (as a test every branch of it requires, not
-//! negated) is filed under those values; a caller is offered it only when their own
-//! attributes or tags carry one, found by hash look-ups over the few the caller has.
-//! Every other rule is always a candidate. The candidates come out in rule order, so
-//! first-match order and `continue` are exactly those of evaluating every rule; the
-//! index only skips rules whose condition is sure to be false.
+//! ["a", "b"]`, `"vip" in caller.tags` or `caller.lifetime_value > 5000` (as a test
+//! every branch of it requires, not negated; a disjunction files the rule under each of
+//! its branches' needs) is filed under those needs. A caller is offered it only when one
+//! of them holds: attribute values and tags are found by hash look-ups over the few the
+//! caller has; bounds on lifetime value, influence and zero-outs are kept sorted, so the
+//! ones a caller's figure passes are a run from the front, walked until the first that
+//! fails. Every other rule is always a candidate (the plan's guards and the interpreter
+//! judge it). The candidates come out in rule order, so first-match order and `continue`
+//! are exactly those of evaluating every rule; the index only skips rules whose
+//! condition is sure to be false.
 
-use std::collections::HashMap;
+mod rows;
 
-use crate::{
-    condition::{Cmp, Condition, Test, Text},
-    customer::Customer,
-};
+use crate::condition::{Cmp, Condition, Facts, Guard, Number, Test, Text};
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// Rules beyond this many are not indexed (every rule is then a candidate).
 pub const MOST_INDEXED: usize = 64 * WORDS;
@@ -27,74 +31,212 @@ enum Key {
     Tag(Box<str>),
 }
 
-/// Keys of which the caller must have one for `c` to hold; `None` when `c` needs none.
-fn required(c: &Condition) -> Option<Vec<Key>> {
+/// The caller's own figures a bound can be set on, in [`Ranges`] order.
+const FIGURES: [Number; 3] = [Number::LifetimeValue, Number::Influence, Number::ZeroOuts];
+
+/// Something a condition cannot hold without.
+#[derive(Clone, Debug)]
+enum Need {
+    Key(Key),
+    /// The figure (index into [`FIGURES`]) compares so with the bound.
+    Bound(usize, Cmp, f64),
+}
+
+fn figure(n: &Number) -> Option<usize> {
+    FIGURES.iter().position(|f| f == n)
+}
+
+/// `figure cmp bound`, as written either way round (`5 < caller.influence`).
+fn bound(test: &Test) -> Option<Need> {
+    let Test::Number(a, cmp, b) = test else {
+        return None;
+    };
+    let (f, cmp, t) = match (a, b) {
+        (a, Number::Const(t)) => (figure(a)?, *cmp, *t),
+        (Number::Const(t), b) => {
+            let flipped = match cmp {
+                Cmp::Lt => Cmp::Gt,
+                Cmp::Le => Cmp::Ge,
+                Cmp::Gt => Cmp::Lt,
+                Cmp::Ge => Cmp::Le,
+                other => *other,
+            };
+            (figure(b)?, flipped, *t)
+        }
+        _ => return None,
+    };
+    (matches!(cmp, Cmp::Lt | Cmp::Le | Cmp::Gt | Cmp::Ge) && !t.is_nan())
+        .then_some(Need::Bound(f, cmp, t))
+}
+
+/// Needs of which the caller must meet one for `c` to hold; `None` when `c` has none.
+/// With them, whether meeting one is also enough, given the rule's guard (see
+/// [`guard_decides`]): then `c` holds exactly for the candidates its guard admits.
+fn required(c: &Condition) -> Option<(Vec<Need>, bool)> {
     match c {
         Condition::Test(leaf) if !leaf.negated => match &leaf.test {
-            Test::Text(Text::Attr(k), Cmp::Eq, v) => Some(vec![Key::Attr(k.clone(), v.clone())]),
-            Test::TextIn(Text::Attr(k), values) => Some(
+            Test::Text(Text::Attr(k), Cmp::Eq, v) => {
+                Some((vec![Need::Key(Key::Attr(k.clone(), v.clone()))], true))
+            }
+            Test::TextIn(Text::Attr(k), values) => Some((
                 values
                     .iter()
-                    .map(|v| Key::Attr(k.clone(), v.clone()))
+                    .map(|v| Need::Key(Key::Attr(k.clone(), v.clone())))
                     .collect(),
-            ),
-            Test::Tagged(tag) => Some(vec![Key::Tag(tag.clone())]),
-            _ => None,
+                true,
+            )),
+            Test::Tagged(tag) => Some((vec![Need::Key(Key::Tag(tag.clone()))], true)),
+            test => bound(test).map(|n| (vec![n], true)),
         },
-        // Any one requirement of a conjunction will do: the narrowest.
-        Condition::All(cs) => cs.iter().filter_map(required).min_by_key(Vec::len),
-        // A disjunction needs one of its branches' keys, if every branch needs some.
+        // Any one requirement of a conjunction will do: the narrowest, values before
+        // bounds (a value is met by few callers, a bound often by many). It is enough
+        // when the other branches are all the guard's.
+        Condition::All(cs) => {
+            let (at, (needs, enough)) = cs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| Some((i, required(c)?)))
+                .min_by_key(|(_, (needs, _))| {
+                    let bounds = needs.iter().any(|n| matches!(n, Need::Bound(..)));
+                    (needs.len(), bounds)
+                })?;
+            let rest_guarded = cs
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == at || guard_decides(c));
+            Some((needs, enough && rest_guarded))
+        }
+        // A disjunction needs one of its branches' needs, if every branch has some; they
+        // are enough when every branch is a need alone.
         Condition::Any(cs) if !cs.is_empty() => {
-            let mut keys = Vec::new();
+            let mut needs = Vec::new();
+            let mut enough = true;
             for c in cs.iter() {
-                keys.extend(required(c)?);
+                let (n, e) = required(c)?;
+                enough &= e && matches!(c, Condition::Test(_));
+                needs.extend(n);
             }
-            Some(keys)
+            Some((needs, enough))
         }
         _ => None,
+    }
+}
+
+/// Whether the plan's guard of `c` holds exactly when `c` does: `c` is a conjunction of
+/// tests a guard tracks exactly ([`Test::guard_is_exact`]), each perhaps negated.
+fn guard_decides(c: &Condition) -> bool {
+    match c {
+        Condition::Test(leaf) => leaf.test.guard_is_exact(),
+        Condition::Not(c) => matches!(&**c, Condition::Test(leaf) if leaf.test.guard_is_exact()),
+        Condition::All(cs) => cs.iter().all(guard_decides),
+        Condition::Any(_) => false,
     }
 }
 
 /// Rules filed under each value of one attribute.
 type ByValue = HashMap<Box<str>, Box<[u16]>>;
 
-/// Which rules each attribute value and tag makes candidates, and which always are.
+/// Bounds on one figure, each with the rule filed under it: those a figure must exceed
+/// (`>`, `>=`) from the lowest, those it must stay under (`<`, `<=`) from the highest,
+/// inclusive ones first among equal bounds. A figure meets a run of each from the front.
+#[derive(Clone, Debug, Default)]
+struct Ranges {
+    above: Box<[(f64, bool, u16)]>,
+    below: Box<[(f64, bool, u16)]>,
+}
+
+impl Ranges {
+    fn is_empty(&self) -> bool {
+        self.above.is_empty() && self.below.is_empty()
+    }
+
+    /// Calls `add` with the rule of every bound `v` meets.
+    fn met(&self, v: f64, mut add: impl FnMut(u16)) {
+        for &(t, inclusive, rule) in self.above.iter() {
+            if !(v > t || inclusive && v == t) {
+                break;
+            }
+            add(rule);
+        }
+        for &(t, inclusive, rule) in self.below.iter() {
+            if !(v < t || inclusive && v == t) {
+                break;
+            }
+            add(rule);
+        }
+    }
+}
+
+/// Which rules each attribute value, tag and bound makes candidates, and which always
+/// are.
 #[derive(Clone, Debug, Default)]
 pub struct RuleIndex {
     /// False beyond [`MOST_INDEXED`] rules.
     enabled: bool,
     rules: usize,
     always: [u64; WORDS],
+    /// Rules whose guard and needs decide them (see [`RuleIndex::decides`]).
+    decided: [u64; WORDS],
     /// Attribute name, then value: the rules filed under them.
     attrs: HashMap<Box<str>, ByValue>,
     tags: HashMap<Box<str>, Box<[u16]>>,
+    /// Per figure of [`FIGURES`].
+    ranges: [Ranges; FIGURES.len()],
+    /// The rules' guards, as rows of bits.
+    rows: rows::GuardRows,
 }
 
 impl RuleIndex {
-    pub fn new<'a>(conditions: impl ExactSizeIterator<Item = &'a Condition>) -> RuleIndex {
+    /// The index of rules with these conditions and their guards (see
+    /// [`Condition::guard`]), in rule order.
+    pub fn new<'a>(
+        conditions: impl ExactSizeIterator<Item = &'a Condition>,
+        guards: &[Guard],
+    ) -> RuleIndex {
         let rules = conditions.len();
         let mut index = RuleIndex {
-            enabled: rules <= MOST_INDEXED,
+            enabled: rules <= MOST_INDEXED && guards.len() == rules,
             rules,
             ..RuleIndex::default()
         };
         if !index.enabled {
             return index;
         }
-        let mut attrs: HashMap<Box<str>, HashMap<Box<str>, Vec<u16>>> = HashMap::new();
-        let mut tags: HashMap<Box<str>, Vec<u16>> = HashMap::new();
+        index.rows = rows::GuardRows::new(guards);
+        let mut attrs: HashMap<Box<str>, HashMap<Box<str>, Vec<u16>>> = HashMap::default();
+        let mut tags: HashMap<Box<str>, Vec<u16>> = HashMap::default();
+        let mut above: [Vec<(f64, bool, u16)>; FIGURES.len()] = Default::default();
+        let mut below: [Vec<(f64, bool, u16)>; FIGURES.len()] = Default::default();
         for (i, c) in conditions.enumerate() {
-            let Some(keys) = required(c) else {
+            let Some((needs, enough)) = required(c) else {
                 index.always[i / 64] |= 1 << (i % 64);
+                // A condition the guard decides alone needs no evaluation either.
+                if guard_decides(c) {
+                    index.decided[i / 64] |= 1 << (i % 64);
+                }
                 continue;
             };
-            for key in keys {
-                let list = match key {
-                    Key::Attr(k, v) => attrs.entry(k).or_default().entry(v).or_default(),
-                    Key::Tag(t) => tags.entry(t).or_default(),
+            if enough {
+                index.decided[i / 64] |= 1 << (i % 64);
+            }
+            let rule = i as u16;
+            for need in needs {
+                let list = match need {
+                    Need::Key(Key::Attr(k, v)) => attrs.entry(k).or_default().entry(v).or_default(),
+                    Need::Key(Key::Tag(t)) => tags.entry(t).or_default(),
+                    Need::Bound(f, cmp, t) => {
+                        let inclusive = matches!(cmp, Cmp::Ge | Cmp::Le);
+                        let side = if matches!(cmp, Cmp::Gt | Cmp::Ge) {
+                            &mut above[f]
+                        } else {
+                            &mut below[f]
+                        };
+                        side.push((t, inclusive, rule));
+                        continue;
+                    }
                 };
-                if list.last() != Some(&(i as u16)) {
-                    list.push(i as u16);
+                if list.last() != Some(&rule) {
+                    list.push(rule);
                 }
             }
         }
@@ -106,66 +248,93 @@ impl RuleIndex {
             })
             .collect();
         index.tags = tags.into_iter().map(|(t, l)| (t, l.into())).collect();
+        for (f, (mut above, mut below)) in above.into_iter().zip(below).enumerate() {
+            // Inclusive first among equal bounds: `>= 5` is met wherever `> 5` is.
+            above.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+            below.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+            index.ranges[f] = Ranges {
+                above: above.into(),
+                below: below.into(),
+            };
+        }
         index
     }
 
-    /// The rules `customer` (or an unknown caller) can match, in order.
-    pub fn candidates(&self, customer: Option<&Customer>) -> Candidates {
-        // Nothing filed (no rule needs a value): every rule, with no bits to walk.
-        if !self.enabled || (self.attrs.is_empty() && self.tags.is_empty()) {
+    /// Whether [`RuleIndex::candidates`] leaves out the rules whose guard does not admit
+    /// the call (else the caller tests each candidate's guard).
+    pub fn guarded(&self) -> bool {
+        self.enabled
+    }
+
+    /// Whether rule `i`, being a candidate (see [`RuleIndex::candidates`]), holds for
+    /// every call its guard admits: its condition is tests the guard decides exactly,
+    /// with perhaps a need (or needs, any of which will do), so there is nothing left to
+    /// evaluate.
+    pub fn decides(&self, i: usize) -> bool {
+        self.decided
+            .get(i / 64)
+            .is_some_and(|w| w & 1 << (i % 64) != 0)
+    }
+
+    /// The rules the call of `f` can match, in order, worked out in `room`.
+    pub fn candidates<'a>(&self, f: &Facts<'_>, room: &'a mut Bits) -> Candidates<'a> {
+        if !self.enabled {
             return Candidates::Every(0..self.rules);
         }
-        let mut bits = self.always;
-        let mut add = |list: &[u16]| {
-            for &i in list {
-                bits[usize::from(i) / 64] |= 1 << (i % 64);
-            }
-        };
-        if let Some(c) = customer {
+        let words = self.rules.div_ceil(64);
+        let bits = &mut room[..words];
+        bits.copy_from_slice(&self.always[..words]);
+        let mut add = |i: u16| bits[usize::from(i) / 64] |= 1 << (i % 64);
+        if let Some(c) = f.caller.customer.as_deref() {
             if !self.attrs.is_empty() {
                 for (k, v) in c.attributes.iter() {
                     if let Some(list) = self.attrs.get(k).and_then(|values| values.get(v)) {
-                        add(list);
+                        list.iter().for_each(|&i| add(i));
                     }
                 }
             }
             if !self.tags.is_empty() {
                 for t in c.tags.iter() {
                     if let Some(list) = self.tags.get(t) {
-                        add(list);
+                        list.iter().for_each(|&i| add(i));
                     }
                 }
             }
         }
-        Candidates::Bits {
-            bits,
-            word: 0,
-            words: self.rules.div_ceil(64),
+        for (ranges, figure) in self.ranges.iter().zip(&FIGURES) {
+            if !ranges.is_empty()
+                && let Some(v) = figure.of_caller(f.caller, f.plan.zero_out_window())
+            {
+                ranges.met(v, &mut add);
+            }
         }
+        self.rows.admit(bits, f);
+        Candidates::Bits { bits, word: 0 }
     }
 }
 
+/// Room for the candidates' bits: one bit per rule, [`MOST_INDEXED`] at most.
+pub type Bits = [u64; WORDS];
+
 /// Rule indexes in ascending order.
-#[derive(Clone, Debug)]
-pub enum Candidates {
+#[derive(Debug)]
+pub enum Candidates<'a> {
     Every(std::ops::Range<usize>),
-    /// The candidates' bits, the word at, and the words in use.
+    /// The candidates' bits, in the words in use, and the word at.
     Bits {
-        bits: [u64; WORDS],
+        bits: &'a mut [u64],
         word: usize,
-        words: usize,
     },
 }
 
-impl Iterator for Candidates {
+impl Iterator for Candidates<'_> {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
         match self {
             Candidates::Every(range) => range.next(),
-            Candidates::Bits { bits, word, words } => {
-                while *word < *words {
-                    let w = &mut bits[*word];
+            Candidates::Bits { bits, word } => {
+                while let Some(w) = bits.get_mut(*word) {
                     if *w != 0 {
                         let bit = w.trailing_zeros() as usize;
                         *w &= *w - 1;
@@ -181,8 +350,70 @@ impl Iterator for Candidates {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::condition::Leaf;
+    use crate::{
+        Millis, TierId,
+        calendar::Calendar,
+        caller::{Caller, Channel, PreferenceSource},
+        condition::{Leaf, NoLiveQueues, PlanFacts},
+        customer::{Customer, Preference},
+        ids::LineId,
+    };
+
+    /// Calendar 0 is always open, calendar 1 never.
+    struct Plan([Calendar; 2]);
+
+    impl PlanFacts for Plan {
+        fn zero_out_window(&self) -> u8 {
+            5
+        }
+        fn tier_name(&self, _: TierId) -> &str {
+            ""
+        }
+        fn line_name(&self, _: LineId) -> &str {
+            ""
+        }
+        fn calendar(&self, index: u16) -> Option<&Calendar> {
+            self.0.get(usize::from(index))
+        }
+    }
+
+    fn plan() -> Plan {
+        let calendar = |name: &str, hours: Vec<(u16, u16)>| Calendar {
+            name: name.into(),
+            time_zone: jiff::tz::TimeZone::UTC,
+            time_zone_name: "UTC".into(),
+            hours: std::array::from_fn(|_| hours.clone()),
+            holidays: vec![],
+            memo: Default::default(),
+        };
+        Plan([
+            calendar("always", vec![(0, 24 * 60)]),
+            calendar("never", vec![]),
+        ])
+    }
+
+    fn index_of(rules: &[Condition]) -> RuleIndex {
+        let guards: Vec<Guard> = rules.iter().map(Condition::guard).collect();
+        RuleIndex::new(rules.iter(), &guards)
+    }
+
+    /// The candidates for `caller` on line 0 by voice.
+    fn candidates(index: &RuleIndex, caller: &Caller) -> Vec<usize> {
+        let plan = plan();
+        let facts = Facts {
+            plan: &plan,
+            caller,
+            line: LineId(0),
+            channel: Channel::Voice,
+            now: Millis(1_800_000_000_000),
+            live: &NoLiveQueues,
+            digits: "",
+        };
+        index.candidates(&facts, &mut Bits::default()).collect()
+    }
 
     fn attr_is(k: &str, v: &str) -> Condition {
         Condition::Test(Leaf::new(
@@ -218,6 +449,22 @@ mod tests {
         }
     }
 
+    fn caller(customer: Option<&Customer>) -> Caller {
+        Caller {
+            number: "+12125550100".parse(),
+            customer: customer.cloned().map(Arc::new),
+            tier: crate::TierId(0),
+            preference: Preference::None,
+            source: PreferenceSource::None,
+            repeat: false,
+            learned: Default::default(),
+        }
+    }
+
+    fn figure_is(n: Number, cmp: Cmp, bound: f64) -> Condition {
+        Condition::Test(Leaf::new("", Test::Number(n, cmp, Number::Const(bound))))
+    }
+
     #[test]
     fn a_rule_is_offered_only_to_callers_carrying_a_value_it_needs() {
         let rules = [
@@ -228,8 +475,8 @@ mod tests {
             Condition::Any(Box::new([tagged("vip"), Condition::default()])),
             Condition::Not(Box::new(attr_is("segment", "s1"))),
         ];
-        let index = RuleIndex::new(rules.iter());
-        let of = |c: Option<&Customer>| index.candidates(c).collect::<Vec<_>>();
+        let index = index_of(&rules);
+        let of = |c: Option<&Customer>| candidates(&index, &caller(c));
         assert_eq!(of(None), [3, 4]);
         assert_eq!(of(Some(&customer(&[("segment", "s1")], &[]))), [0, 3, 4]);
         assert_eq!(
@@ -242,16 +489,76 @@ mod tests {
     #[test]
     fn beyond_the_most_indexed_every_rule_is_a_candidate() {
         let rules = vec![attr_is("segment", "s1"); MOST_INDEXED + 1];
-        let index = RuleIndex::new(rules.iter());
-        assert_eq!(index.candidates(None).count(), MOST_INDEXED + 1);
+        let index = index_of(&rules);
+        assert!(!index.guarded());
+        assert_eq!(candidates(&index, &caller(None)).len(), MOST_INDEXED + 1);
         let rules = vec![attr_is("segment", "s1"); MOST_INDEXED];
-        let index = RuleIndex::new(rules.iter());
-        assert_eq!(index.candidates(None).count(), 0);
+        let index = index_of(&rules);
+        assert!(index.guarded());
+        assert_eq!(candidates(&index, &caller(None)).len(), 0);
+        let known = customer(&[("segment", "s1")], &[]);
         assert_eq!(
-            index
-                .candidates(Some(&customer(&[("segment", "s1")], &[])))
-                .last(),
+            candidates(&index, &caller(Some(&known))).last().copied(),
             Some(MOST_INDEXED - 1)
         );
+    }
+
+    #[test]
+    fn a_rule_bounding_a_figure_is_offered_only_to_callers_within_the_bound() {
+        let ltv = |cmp, b| figure_is(Number::LifetimeValue, cmp, b);
+        let rules = [
+            ltv(Cmp::Gt, 100.0),
+            ltv(Cmp::Ge, 100.0),
+            ltv(Cmp::Lt, 100.0),
+            ltv(Cmp::Le, 50.0),
+            // Written the other way round: influence above 3.
+            Condition::Test(Leaf::new(
+                "",
+                Test::Number(Number::Const(3.0), Cmp::Lt, Number::Influence),
+            )),
+            // A tag or a bound: either will do.
+            Condition::Any(Box::new([tagged("vip"), ltv(Cmp::Gt, 1000.0)])),
+            // Equality is not a bound; an unknown caller's lifetime value is 0.
+            ltv(Cmp::Eq, 0.0),
+        ];
+        let index = index_of(&rules);
+        let of = |ltv: f64, influence: u8, tags: &[&str]| {
+            let mut c = customer(&[], tags);
+            c.lifetime_value = ltv;
+            c.influence = influence;
+            candidates(&index, &caller(Some(&c)))
+        };
+        assert_eq!(of(100.0, 0, &[]), [1, 6]);
+        assert_eq!(of(100.5, 4, &[]), [0, 1, 4, 6]);
+        assert_eq!(of(50.0, 3, &["vip"]), [2, 3, 5, 6]);
+        assert_eq!(of(5000.0, 0, &[]), [0, 1, 5, 6]);
+        assert_eq!(of(f64::NAN, 9, &[]), [4, 6]);
+        assert_eq!(candidates(&index, &caller(None)), [2, 3, 6]);
+    }
+
+    #[test]
+    fn a_rule_outside_its_guard_is_no_candidate() {
+        let leaf = |test| Condition::Test(Leaf::new("", test));
+        let rules = [
+            leaf(Test::Tier(Cmp::Ge, TierId(1))),
+            leaf(Test::Flag(crate::condition::Flag::Known)),
+            leaf(Test::ChannelIn(Channel::Chat.bit())),
+            leaf(Test::LineIn(Box::new([LineId(0)]))),
+            leaf(Test::Open(0)),
+            leaf(Test::Open(1)),
+            Condition::Not(Box::new(leaf(Test::Open(1)))),
+            // Open and not open at once: never.
+            Condition::All(Box::new([
+                leaf(Test::Open(0)),
+                Condition::Not(Box::new(leaf(Test::Open(0)))),
+            ])),
+            // Either calendar will do.
+            Condition::Any(Box::new([leaf(Test::Open(0)), leaf(Test::Open(1))])),
+        ];
+        let index = index_of(&rules);
+        assert_eq!(candidates(&index, &caller(None)), [3, 4, 6, 8]);
+        let mut gold = caller(Some(&customer(&[], &[])));
+        gold.tier = TierId(2);
+        assert_eq!(candidates(&index, &gold), [0, 1, 3, 4, 6, 8]);
     }
 }

@@ -1,19 +1,44 @@
-//! The rules' index changes no decision: over random rule sets (attribute, tag, tier and
-//! preference tests, negated or not, nested in `all`, `any` and `not`, with `continue`)
-//! and random callers, the decision made through the index is the one made by evaluating
-//! every rule, as `explain` does.
+//! The rules' index changes no decision: over random rule sets (attribute, tag, tier,
+//! preference, known-caller, channel and calendar tests, bounds on lifetime value and
+//! influence written either way round, negated or not, nested in `all`, `any` and
+//! `not`, with `continue`) and random callers (lifetime values on and around the bounds,
+//! and not a number), the decision made through the index, with the rules' tests
+//! cheapest first and the rules their guard and the index decide left unevaluated, is
+//! the one made by evaluating every rule as written, as `explain` does.
 
 use proptest::prelude::*;
 
 use super::{tests::customer, *};
 use crate::{
-    condition::{Cmp, Condition, Leaf, Test, Text},
+    condition::{Cmp, Condition, Flag, Leaf, Number, Test, Text},
     plan::{PlanParts, Rule, Then},
 };
 
 const KEYS: [&str; 2] = ["segment", "plan"];
 const VALUES: [&str; 3] = ["a", "b", "c"];
 const TAGS: [&str; 3] = ["vip", "churn", "press"];
+const CMPS: [Cmp; 6] = [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
+/// Bounds, and the lifetime values callers have: on them, between them, beyond them.
+const BOUNDS: [f64; 3] = [0.0, 1.0, 2.5];
+const LIFETIME_VALUES: [f64; 5] = [0.0, 1.0, 2.0, 2.5, f64::NAN];
+
+fn bound() -> impl Strategy<Value = Test> {
+    (0..CMPS.len(), 0..BOUNDS.len(), any::<bool>(), any::<bool>()).prop_map(
+        |(cmp, b, influence, reversed)| {
+            let figure = if influence {
+                Number::Influence
+            } else {
+                Number::LifetimeValue
+            };
+            let bound = Number::Const(BOUNDS[b]);
+            if reversed {
+                Test::Number(bound, CMPS[cmp], figure)
+            } else {
+                Test::Number(figure, CMPS[cmp], bound)
+            }
+        },
+    )
+}
 
 fn leaf() -> impl Strategy<Value = Condition> {
     let test = prop_oneof![
@@ -33,6 +58,11 @@ fn leaf() -> impl Strategy<Value = Condition> {
         (0..TAGS.len()).prop_map(|t| Test::Tagged(TAGS[t].into())),
         (0u8..3).prop_map(|t| Test::Tier(Cmp::Ge, TierId(t))),
         (0u8..16).prop_map(Test::PreferenceIn),
+        Just(Test::Flag(Flag::Known)),
+        Just(Test::ChannelIn(Channel::Voice.bit())),
+        // Calendar 0 is open, 1 closed.
+        (0u16..2).prop_map(Test::Open),
+        bound(),
     ];
     (test, any::<bool>()).prop_map(|(test, negated)| {
         Condition::Test(if negated {
@@ -72,12 +102,34 @@ fn rule() -> impl Strategy<Value = Rule> {
         })
 }
 
-/// A customer's attributes (a value or none per key) and tags.
-fn profile() -> impl Strategy<Value = (Vec<Option<usize>>, Vec<bool>, u8)> {
+/// A calendar open from midnight for `minutes` every day.
+fn calendar(name: &str, minutes: u16) -> crate::calendar::Calendar {
+    let hours = if minutes == 0 {
+        vec![]
+    } else {
+        vec![(0, minutes)]
+    };
+    crate::calendar::Calendar {
+        name: name.into(),
+        time_zone: jiff::tz::TimeZone::UTC,
+        time_zone_name: "UTC".into(),
+        hours: std::array::from_fn(|_| hours.clone()),
+        holidays: vec![],
+        memo: Default::default(),
+    }
+}
+
+/// A customer's attributes (a value or none per key), tags, tier, lifetime value (one
+/// of [`LIFETIME_VALUES`]) and influence.
+type Profile = (Vec<Option<usize>>, Vec<bool>, u8, usize, u8);
+
+fn profile() -> impl Strategy<Value = Profile> {
     (
         proptest::collection::vec(proptest::option::of(0..VALUES.len()), KEYS.len()),
         proptest::collection::vec(any::<bool>(), TAGS.len()),
         0u8..3,
+        0..LIFETIME_VALUES.len(),
+        0u8..4,
     )
 }
 
@@ -91,10 +143,13 @@ proptest! {
     ) {
         let mut parts: PlanParts = (*tests::plan()).clone();
         parts.rules = rules;
+        parts.calendars = vec![calendar("open", 24 * 60), calendar("closed", 0)];
         let plan = RoutePlan::new(parts).unwrap();
         let directory = Directory::new();
-        for (i, (attrs, tags, tier)) in profiles.iter().enumerate() {
+        for (i, (attrs, tags, tier, ltv, influence)) in profiles.iter().enumerate() {
             let mut c = customer(&format!("c{i}"), &format!("+1212555{:04}", 100 + i), TierId(*tier), Default::default());
+            c.lifetime_value = LIFETIME_VALUES[*ltv];
+            c.influence = *influence;
             let mut attributes: Vec<(Box<str>, Box<str>)> = attrs
                 .iter()
                 .zip(KEYS)
