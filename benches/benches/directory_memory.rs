@@ -14,15 +14,14 @@ static GLOBAL: LiveBytes = LiveBytes;
 
 /// The bytes of a customer's own strings.
 fn string_bytes(c: &Customer) -> usize {
-    c.id.len()
-        + c.name.len()
-        + c.language.len()
-        + c.tags.iter().map(|t| t.len()).sum::<usize>()
-        + c.attributes
-            .iter()
+    c.id().len()
+        + c.name().len()
+        + c.language().len()
+        + c.tags().map(|t| t.len()).sum::<usize>()
+        + c.attributes()
             .map(|(k, v)| k.len() + v.len())
             .sum::<usize>()
-        + c.preferred_agent.as_ref().map_or(0, |a| a.len())
+        + c.preferred_agent().map_or(0, str::len)
 }
 
 fn main() {

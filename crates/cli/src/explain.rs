@@ -133,8 +133,8 @@ fn render(e: &Explanation) -> String {
     let caller = match (&e.caller.number, &e.caller.customer) {
         (Ok(n), Some(c)) => format!(
             "{n}: customer {} ({}), tier {}",
-            c.id,
-            c.name,
+            c.id(),
+            c.name(),
             plan.tier(e.caller.tier).name
         ),
         (Ok(n), None) => format!(

@@ -661,7 +661,7 @@ mod tests {
     use std::sync::Arc;
 
     use switchboard_core::{
-        Customer, Millis,
+        Customer, Millis, Profile,
         behaviour::Learned,
         condition::{Facts, NoLiveQueues},
         number::E164,
@@ -721,7 +721,7 @@ mod tests {
     }
 
     fn customer(attrs: &[(&str, &str)], tags: &[&str]) -> Customer {
-        Customer {
+        Profile {
             id: "C1".into(),
             name: "Maria".into(),
             numbers: Box::default(),
@@ -739,6 +739,7 @@ mod tests {
             contacts: Box::default(),
             preferred_channel: None,
         }
+        .into()
     }
 
     /// 2026-11-23 12:00 UTC.

@@ -9,7 +9,7 @@
 use std::{fmt, fs::File, io::Read, path::Path, sync::Arc};
 
 use switchboard_core::{
-    Customer, Directory, Preference, RoutePlan, TierId, channel::Channel, text::shown,
+    Customer, Directory, Preference, Profile, RoutePlan, TierId, channel::Channel, text::shown,
 };
 
 use crate::diagnostic::did_you_mean;
@@ -242,7 +242,7 @@ impl Columns {
                 format!("preferred_channel: unknown channel {}{hint}", shown(name))
             })?),
         };
-        Customer {
+        Profile {
             id: self.get(r, "customer_id").into(),
             name: self.get(r, "name").into(),
             numbers: numbers.into(),
@@ -258,6 +258,7 @@ impl Columns {
             preferred_channel,
         }
         .validated()
+        .map(Customer::from)
         .map_err(|e| e.to_string())
     }
 }

@@ -32,7 +32,7 @@ fax,,cust-3,+12125550183,
         ]
     );
     let jane = directory.lookup_address("jane@example.com").unwrap();
-    assert_eq!(&*jane.id, "cust-1");
+    assert_eq!(jane.id(), "cust-1");
     assert_eq!(jane.preferred_channel, Some(Channel::Chat));
     assert_eq!(
         jane.social_handles().collect::<Vec<_>>(),

@@ -6,7 +6,7 @@ use std::{path::Path, sync::Arc};
 
 use switchboard_config::{DEFAULT_CONFIG, parse};
 use switchboard_core::{
-    Customer, Millis, Preference, TierId,
+    Customer, Millis, Preference, Profile, TierId,
     behaviour::Learned,
     condition::{Facts, NoLiveQueues},
     plan::LineId,
@@ -37,7 +37,7 @@ fn evaluating_every_rule_allocates_nothing() {
     )
     .unwrap();
     let plan = config.plan;
-    let profile = Customer {
+    let profile = Profile {
         id: "C1".into(),
         name: "Maria".into(),
         numbers: Box::default(),
@@ -56,7 +56,7 @@ fn evaluating_every_rule_allocates_nothing() {
         contacts: Box::default(),
         preferred_channel: None,
     };
-    let callers: Vec<Caller> = [Some(profile), None]
+    let callers: Vec<Caller> = [Some(Customer::from(profile)), None]
         .into_iter()
         .map(|customer| Caller {
             number: "+12125550101".parse().map_err(|_| unreachable!()),

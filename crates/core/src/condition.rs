@@ -376,11 +376,7 @@ impl Condition {
 }
 
 fn attr<'a>(customer: Option<&'a Customer>, key: &str) -> Option<&'a str> {
-    let attrs = &customer?.attributes;
-    attrs
-        .binary_search_by(|(k, _)| (**k).cmp(key))
-        .ok()
-        .map(|i| &*attrs[i].1)
+    customer?.attribute(key)
 }
 
 /// A cheap necessary condition of a [`Condition`], over the facts every call has at
@@ -685,9 +681,9 @@ impl Text {
         let customer = f.caller.customer.as_deref()?;
         match self {
             Text::Digits => Some(f.digits),
-            Text::CustomerId => Some(&customer.id),
-            Text::Language => Some(&customer.language),
-            Text::PreferredAgent => customer.preferred_agent.as_deref(),
+            Text::CustomerId => Some(customer.id()),
+            Text::Language => Some(customer.language()),
+            Text::PreferredAgent => customer.preferred_agent(),
             Text::Attr(key) => attr(Some(customer), key),
         }
     }
@@ -739,10 +735,7 @@ impl Test {
             },
             Test::Text(t, cmp, lit) => t.value(f).is_some_and(|v| cmp.holds(v, lit)),
             Test::TextIn(t, set) => t.value(f).is_some_and(|v| set.iter().any(|s| **s == *v)),
-            Test::Tagged(tag) => caller
-                .customer
-                .as_ref()
-                .is_some_and(|c| c.tags.iter().any(|t| **t == **tag)),
+            Test::Tagged(tag) => caller.customer.as_ref().is_some_and(|c| c.has_tag(tag)),
             Test::Date(a, cmp, b) => match (a.value(f), b.value(f)) {
                 (Some(a), Some(b)) => cmp.holds(a, b),
                 _ => false,
@@ -795,8 +788,8 @@ impl Test {
             }
             Test::Text(t, ..) | Test::TextIn(t, _) => text(t),
             Test::Tagged(_) => match &caller.customer {
-                Some(c) if c.tags.is_empty() => "no tags".to_owned(),
-                Some(c) => format!("tags [{}]", c.tags.join(", ")),
+                Some(c) if c.tags().len() == 0 => "no tags".to_owned(),
+                Some(c) => format!("tags [{}]", c.tags().collect::<Vec<_>>().join(", ")),
                 None => "unknown caller".to_owned(),
             },
             Test::Date(a, _, b) => format!("{} vs {}", a.describe(f), b.describe(f)),

@@ -1,4 +1,10 @@
-//! Customers and the directory that finds them by phone number.
+//! Customers and the directory that finds them by phone number. A profile comes in as a
+//! [`Profile`] (owned fields, checked by [`Profile::validated`]) and is held packed as a
+//! [`Customer`] (see [`packed`]).
+
+mod packed;
+
+pub use packed::Customer;
 
 use std::{
     fmt,
@@ -81,14 +87,10 @@ impl FromStr for Preference {
     }
 }
 
-/// A customer profile. Shared (`Arc`) between the directory's indexes and the calls that
-/// routed with it; replaced whole on update, never mutated in place.
+/// A customer profile as imports, the admin API and the store give it, field by field;
+/// the directory holds it packed ([`Customer`]).
 #[derive(Clone, Debug, PartialEq)]
-///
-/// Text is held in boxed slices rather than growable strings and vectors: a profile is
-/// built once and lives as long as the directory, so the capacity words would be waste
-/// (a million profiles make it tens of megabytes).
-pub struct Customer {
+pub struct Profile {
     pub id: Box<str>,
     pub name: Box<str>,
     pub numbers: Box<[E164]>,
@@ -160,7 +162,7 @@ fn check_len(
     Ok(())
 }
 
-impl Customer {
+impl Profile {
     /// Checks every field against [`limits`], sorts attributes and drops duplicate
     /// numbers. Numbers are already normalized by the caller (it knows the default
     /// country).
@@ -251,29 +253,6 @@ impl Customer {
         self.contacts = contacts.into_boxed_slice();
         Ok(self)
     }
-
-    /// The customer's email addresses.
-    pub fn emails(&self) -> impl Iterator<Item = &str> {
-        self.contacts
-            .iter()
-            .map(|c| &**c)
-            .filter(|c| !c.contains(':'))
-    }
-
-    /// The customer's social handles (`network:name`).
-    pub fn social_handles(&self) -> impl Iterator<Item = &str> {
-        self.contacts
-            .iter()
-            .map(|c| &**c)
-            .filter(|c| c.contains(':'))
-    }
-
-    pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes
-            .binary_search_by(|(k, _)| (**k).cmp(key))
-            .ok()
-            .map(|i| &*self.attributes[i].1)
-    }
 }
 
 /// Why the directory refused a change.
@@ -292,7 +271,7 @@ struct ById(Arc<Customer>);
 
 impl PartialEq for ById {
     fn eq(&self, other: &Self) -> bool {
-        self.0.id == other.0.id
+        self.0.id() == other.0.id()
     }
 }
 
@@ -301,13 +280,13 @@ impl Eq for ById {}
 impl std::hash::Hash for ById {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         // As `str` hashes, so that a lookup by `&str` finds it.
-        (*self.0.id).hash(state);
+        self.0.id().hash(state);
     }
 }
 
 impl std::borrow::Borrow<str> for ById {
     fn borrow(&self) -> &str {
-        &self.0.id
+        self.0.id()
     }
 }
 
@@ -372,26 +351,27 @@ impl Directory {
     /// Inserts or replaces the customer with `customer.id`. Numbers the old profile had
     /// and the new one lacks stop resolving to it. A number owned by another customer is
     /// refused and nothing changes.
-    pub fn upsert(&self, customer: Customer) -> Result<Arc<Customer>, DirectoryError> {
+    pub fn upsert(&self, customer: impl Into<Customer>) -> Result<Arc<Customer>, DirectoryError> {
+        let customer = customer.into();
         // A poisoned lock only means another writer panicked; the maps are still whole.
         let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         for number in &customer.numbers {
             if let Some(owner) = self.by_number.get(number)
-                && owner.id != customer.id
+                && owner.id() != customer.id()
             {
                 return Err(DirectoryError::NumberTaken {
                     number: *number,
-                    owner: owner.id.to_string(),
+                    owner: owner.id().to_owned(),
                 });
             }
         }
-        for address in &customer.contacts {
+        for address in customer.contacts() {
             if let Some(owner) = self.by_address.get(address)
-                && owner.id != customer.id
+                && owner.id() != customer.id()
             {
                 return Err(DirectoryError::AddressTaken {
-                    address: address.to_string(),
-                    owner: owner.id.to_string(),
+                    address: address.to_owned(),
+                    owner: owner.id().to_owned(),
                 });
             }
         }
@@ -407,18 +387,17 @@ impl Directory {
         for number in &customer.numbers {
             self.by_number.insert(*number, Arc::clone(&customer));
         }
-        for address in &customer.contacts {
+        for address in customer.contacts() {
             self.by_address
-                .insert(address.clone(), Arc::clone(&customer));
+                .insert(address.into(), Arc::clone(&customer));
         }
         if let Some(old) = old {
             for number in old.numbers.iter().filter(|n| !customer.numbers.contains(n)) {
                 self.by_number.remove(number);
             }
             for address in old
-                .contacts
-                .iter()
-                .filter(|a| !customer.contacts.contains(a))
+                .contacts()
+                .filter(|a| !customer.contacts().any(|b| b == *a))
             {
                 self.by_address.remove(address);
             }
@@ -435,8 +414,8 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn customer(id: &str, numbers: &[&str]) -> Customer {
-        Customer {
+    fn customer(id: &str, numbers: &[&str]) -> Profile {
+        Profile {
             id: id.into(),
             name: format!("Customer {id}").into(),
             numbers: numbers.iter().map(|s| n(s)).collect(),
@@ -458,15 +437,12 @@ mod tests {
         let dir = Directory::new();
         let mut c1 = customer("c1", &["+12125550101"]);
         c1.contacts = vec!["Jane@Example.com".into(), "x:@JaneDoe".into()].into();
-        let c1 = c1.validated().unwrap();
+        let c1 = Customer::from(c1.validated().unwrap());
         assert_eq!(c1.emails().collect::<Vec<_>>(), ["jane@example.com"]);
         assert_eq!(c1.social_handles().collect::<Vec<_>>(), ["x:janedoe"]);
         dir.upsert(c1).unwrap();
-        assert_eq!(
-            dir.lookup_address("jane@example.com").unwrap().id,
-            "c1".into()
-        );
-        assert_eq!(dir.lookup_address("x:janedoe").unwrap().id, "c1".into());
+        assert_eq!(dir.lookup_address("jane@example.com").unwrap().id(), "c1");
+        assert_eq!(dir.lookup_address("x:janedoe").unwrap().id(), "c1");
         let mut c2 = customer("c2", &["+12125550102"]);
         c2.contacts = vec!["x:janedoe".into()].into();
         assert_eq!(
@@ -491,8 +467,8 @@ mod tests {
         let dir = Directory::new();
         dir.upsert(customer("c1", &["+12125550101", "+12125550102"]))
             .unwrap();
-        assert_eq!(dir.lookup(n("+12125550101")).unwrap().id, "c1".into());
-        assert_eq!(dir.lookup(n("+12125550102")).unwrap().id, "c1".into());
+        assert_eq!(dir.lookup(n("+12125550101")).unwrap().id(), "c1");
+        assert_eq!(dir.lookup(n("+12125550102")).unwrap().id(), "c1");
         assert_eq!(dir.get("c1").unwrap().numbers.len(), 2);
         assert!(dir.lookup(n("+12125550103")).is_none());
     }
@@ -505,7 +481,7 @@ mod tests {
         dir.upsert(customer("c1", &["+12125550102", "+12125550104"]))
             .unwrap();
         assert!(dir.lookup(n("+12125550101")).is_none());
-        assert_eq!(dir.lookup(n("+12125550104")).unwrap().id, "c1".into());
+        assert_eq!(dir.lookup(n("+12125550104")).unwrap().id(), "c1");
         assert_eq!(dir.len(), 1);
         // By id, too, the new profile answers.
         let by_id = dir.get("c1").unwrap();
@@ -565,7 +541,7 @@ mod tests {
             ("z".into(), "last".into()),
             ("device_purchased".into(), "2024-03-01".into()),
         ]);
-        let c = c.validated().unwrap();
+        let c = Customer::from(c.validated().unwrap());
         assert_eq!(c.attribute("device_purchased"), Some("2024-03-01"));
         assert_eq!(c.attribute("z"), Some("last"));
         assert_eq!(c.attribute("missing"), None);

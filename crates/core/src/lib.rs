@@ -50,7 +50,7 @@ pub mod text;
 pub type FastHash = foldhash::fast::RandomState;
 
 pub use clock::Millis;
-pub use customer::{Customer, Directory, Preference, TierId};
+pub use customer::{Customer, Directory, Preference, Profile, TierId};
 pub use number::{E164, NumberError, NumberPlan};
 pub use plan::RoutePlan;
 pub use router::{Decision, Router};

@@ -287,14 +287,14 @@ impl RuleIndex {
         let mut add = |i: u16| bits[usize::from(i) / 64] |= 1 << (i % 64);
         if let Some(c) = f.caller.customer.as_deref() {
             if !self.attrs.is_empty() {
-                for (k, v) in c.attributes.iter() {
+                for (k, v) in c.attributes() {
                     if let Some(list) = self.attrs.get(k).and_then(|values| values.get(v)) {
                         list.iter().for_each(|&i| add(i));
                     }
                 }
             }
             if !self.tags.is_empty() {
-                for t in c.tags.iter() {
+                for t in c.tags() {
                     if let Some(list) = self.tags.get(t) {
                         list.iter().for_each(|&i| add(i));
                     }
@@ -358,7 +358,7 @@ mod tests {
         calendar::Calendar,
         caller::{Caller, Channel, PreferenceSource},
         condition::{Leaf, NoLiveQueues, PlanFacts},
-        customer::{Customer, Preference},
+        customer::{Customer, Preference, Profile},
         ids::LineId,
     };
 
@@ -426,13 +426,13 @@ mod tests {
         Condition::Test(Leaf::new("", Test::Tagged(t.into())))
     }
 
-    fn customer(attrs: &[(&str, &str)], tags: &[&str]) -> Customer {
+    fn customer(attrs: &[(&str, &str)], tags: &[&str]) -> Profile {
         let mut attributes: Vec<(Box<str>, Box<str>)> = attrs
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
         attributes.sort();
-        Customer {
+        Profile {
             id: "c".into(),
             name: "C".into(),
             numbers: Box::new([]),
@@ -449,10 +449,10 @@ mod tests {
         }
     }
 
-    fn caller(customer: Option<&Customer>) -> Caller {
+    fn caller(customer: Option<&Profile>) -> Caller {
         Caller {
             number: "+12125550100".parse(),
-            customer: customer.cloned().map(Arc::new),
+            customer: customer.cloned().map(|p| Arc::new(Customer::from(p))),
             tier: crate::TierId(0),
             preference: Preference::None,
             source: PreferenceSource::None,
@@ -476,7 +476,7 @@ mod tests {
             Condition::Not(Box::new(attr_is("segment", "s1"))),
         ];
         let index = index_of(&rules);
-        let of = |c: Option<&Customer>| candidates(&index, &caller(c));
+        let of = |c: Option<&Profile>| candidates(&index, &caller(c));
         assert_eq!(of(None), [3, 4]);
         assert_eq!(of(Some(&customer(&[("segment", "s1")], &[]))), [0, 3, 4]);
         assert_eq!(

@@ -130,7 +130,7 @@ impl Admin for AdminService {
         if let Some(refusal) = self.app.refuses_durable_writes() {
             return Err(refusal.into());
         }
-        let before = self.app.router.directory().get(&customer.id);
+        let before = self.app.router.directory().get(customer.id());
         let stored = self
             .app
             .router
@@ -141,12 +141,12 @@ impl Admin for AdminService {
         self.app.audit(
             &caller,
             "switchboard.v1.Admin/UpsertCustomer",
-            &stored.id,
+            stored.id(),
             audit::customer_change(&plan, before.as_deref(), &stored),
         );
         // Upserted means stored: the answer waits for the disk.
         self.app.durable().await?;
-        tracing::info!(customer_id = %stored.id, "customer upserted");
+        tracing::info!(customer_id = %stored.id(), "customer upserted");
         Ok(Response::new(self.view(&stored)))
     }
 
@@ -510,7 +510,7 @@ pub(crate) fn explanation(e: &switchboard_core::router::Explanation) -> pb::Expl
             .caller
             .customer
             .as_ref()
-            .map(|c| c.id.to_string())
+            .map(|c| c.id().to_string())
             .unwrap_or_default(),
         tier: plan.tier(e.caller.tier).name.clone(),
         effective_preference: convert::preference_to(e.caller.preference).into(),

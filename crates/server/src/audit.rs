@@ -133,20 +133,20 @@ pub(crate) fn customer_change(
             after.numbers.len()
         ));
     }
-    if before.name != after.name {
+    if before.name() != after.name() {
         changes.push("name changed".to_owned());
     }
-    if before.preferred_agent != after.preferred_agent {
+    if before.preferred_agent() != after.preferred_agent() {
         changes.push(format!(
             "preferred agent {} -> {}",
-            before.preferred_agent.as_deref().unwrap_or("none"),
-            after.preferred_agent.as_deref().unwrap_or("none")
+            before.preferred_agent().unwrap_or("none"),
+            after.preferred_agent().unwrap_or("none")
         ));
     }
-    if before.tags != after.tags || before.attributes != after.attributes {
+    if !before.tags().eq(after.tags()) || !before.attributes().eq(after.attributes()) {
         changes.push("tags or attributes changed".to_owned());
     }
-    if before.language != after.language
+    if before.language() != after.language()
         || before.influence != after.influence
         || before.lifetime_value.to_bits() != after.lifetime_value.to_bits()
     {

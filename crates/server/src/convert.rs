@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use switchboard_core::{
-    Customer, Millis, Preference, RoutePlan, TierId,
+    Customer, Millis, Preference, Profile, RoutePlan, TierId,
     acd::{Agent, AgentProfile, AgentState},
     behaviour::Learned,
     capacity::{LANES, Lane, Limits, MAX_PER_LANE},
@@ -223,7 +223,7 @@ pub(crate) fn customer_from(plan: &RoutePlan, c: pb::Customer) -> Result<Custome
             format!("must be 0 to 100 (got {})", c.influence),
         )
     })?;
-    let customer = Customer {
+    let customer = Profile {
         id: c.customer_id.into(),
         name: c.name.into(),
         numbers: numbers.into(),
@@ -253,6 +253,7 @@ pub(crate) fn customer_from(plan: &RoutePlan, c: pb::Customer) -> Result<Custome
     };
     customer
         .validated()
+        .map(Customer::from)
         .map_err(|e| ApiError::invalid(format!("customer.{}", e.field), e.problem))
 }
 
@@ -282,21 +283,20 @@ fn contacts(emails: &[String], handles: &[String]) -> Result<Box<[Box<str>]>, Ap
 
 pub(crate) fn customer_to(plan: &RoutePlan, c: &Customer) -> pb::Customer {
     pb::Customer {
-        customer_id: c.id.to_string(),
-        name: c.name.to_string(),
+        customer_id: c.id().to_string(),
+        name: c.name().to_string(),
         phone_numbers: c.numbers.iter().map(ToString::to_string).collect(),
         tier: plan.tier(c.tier).name.clone(),
         preference: preference_to(c.preference).into(),
-        language: c.language.to_string(),
+        language: c.language().to_string(),
         lifetime_value: c.lifetime_value,
         influence: u32::from(c.influence),
-        tags: c.tags.iter().map(ToString::to_string).collect(),
+        tags: c.tags().map(str::to_owned).collect(),
         attributes: c
-            .attributes
-            .iter()
+            .attributes()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<HashMap<_, _>>(),
-        preferred_agent: c.preferred_agent.as_deref().unwrap_or_default().to_owned(),
+        preferred_agent: c.preferred_agent().unwrap_or_default().to_owned(),
         emails: c.emails().map(str::to_owned).collect(),
         social_handles: c.social_handles().map(str::to_owned).collect(),
         preferred_channel: c
@@ -342,8 +342,8 @@ pub(crate) fn assignment(
             ..Default::default()
         };
         if let Some(c) = known {
-            context.customer_id = c.id.to_string();
-            context.name = c.name.to_string();
+            context.customer_id = c.id().to_string();
+            context.name = c.name().to_string();
             context.tier = plan.tier(c.tier).name.clone();
             context.preference = preference_to(c.preference).into();
             context.last_contact = router

@@ -21,7 +21,7 @@ use std::{
 };
 
 use switchboard_core::{
-    Customer, Directory, Millis, RoutePlan, Router, TierId,
+    Directory, Millis, Profile, RoutePlan, Router, TierId,
     acd::{Assignment, WaitExpired},
     caller::Channel,
     router::{Action, CallRequest, Input, Placement, Routed},
@@ -171,7 +171,7 @@ pub fn directory(plan: &RoutePlan, per_tier: usize) -> Directory {
     for tier in 0..plan.tiers.len() {
         for k in 0..per_tier {
             let number = customer_number(tier, k);
-            let customer = Customer {
+            let customer = Profile {
                 id: format!("sim-{tier}-{k}").into(),
                 name: "Simulated".into(),
                 numbers: Box::new([plan.numbers.normalize(&number).expect("a valid number")]),

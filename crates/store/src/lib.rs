@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use switchboard_core::{
-    Customer, E164, Millis, Preference, TierId,
+    Customer, E164, Millis, Preference, Profile, TierId,
     behaviour::{LastContact, Learned},
     channel::Channel,
 };
@@ -507,7 +507,7 @@ impl Store {
     pub fn customers(
         &self,
         tier_id: impl Fn(&str) -> Option<TierId>,
-    ) -> Result<(Vec<Customer>, Vec<RowNote>), StoreError> {
+    ) -> Result<(Vec<Profile>, Vec<RowNote>), StoreError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -555,7 +555,7 @@ impl Store {
                 .iter()
                 .map(|kv| split_pair(kv).ok_or_else(|| damaged("a stored attribute has no '='")))
                 .collect::<Result<Vec<_>, _>>()?;
-            out.push(Customer {
+            out.push(Profile {
                 name: get(1)?.into(),
                 numbers: numbers.into(),
                 tier,
@@ -602,8 +602,7 @@ pub(crate) fn put_customer(
 ) -> Result<(), rusqlite::Error> {
     let numbers = join(c.numbers.iter().map(ToString::to_string));
     let attributes = join(
-        c.attributes
-            .iter()
+        c.attributes()
             .map(|(k, v)| format!("{}={}", escape(k), escape(v))),
     );
     tx.prepare_cached(
@@ -613,18 +612,18 @@ pub(crate) fn put_customer(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
-        c.id,
-        c.name,
+        c.id(),
+        c.name(),
         numbers,
         tier,
         c.preference.as_str(),
-        c.language,
+        c.language(),
         c.lifetime_value,
         c.influence,
-        join(c.tags.iter().map(|t| escape(t))),
+        join(c.tags().map(escape)),
         attributes,
-        c.preferred_agent,
-        join(c.contacts.iter().map(|a| escape(a))),
+        c.preferred_agent(),
+        join(c.contacts().map(escape)),
         c.preferred_channel.map(Channel::as_str),
     ])?;
     Ok(())

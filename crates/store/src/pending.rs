@@ -71,7 +71,9 @@ impl Pending {
         match change {
             Change::Customer { customer, tier } => {
                 let size = customer_bytes(&customer);
-                if let Some((old, _)) = self.customers.insert(customer.id.clone(), (customer, tier))
+                if let Some((old, _)) = self
+                    .customers
+                    .insert(customer.id().into(), (customer, tier))
                 {
                     self.bytes -= customer_bytes(&old);
                 } else {
@@ -226,18 +228,18 @@ impl Pending {
 }
 
 fn customer_bytes(c: &Customer) -> u64 {
+    // The packed profile, its text and its pieces' ends, and the key's copy of the id.
     size_of::<Customer>() as u64
-        + 2 * text(&c.id)
-        + text(&c.name)
-        + text(&c.language)
+        + 2 * text(c.id())
+        + c.name().len() as u64
+        + c.language().len() as u64
+        + c.preferred_agent().map_or(0, |a| a.len() as u64)
         + 8 * c.numbers.len() as u64
-        + c.tags.iter().map(|t| 16 + text(t)).sum::<u64>()
-        + c.attributes
-            .iter()
-            .map(|(k, v)| 32 + text(k) + text(v))
+        + c.tags().map(|t| 4 + t.len() as u64).sum::<u64>()
+        + c.attributes()
+            .map(|(k, v)| 8 + (k.len() + v.len()) as u64)
             .sum::<u64>()
-        + c.preferred_agent.as_deref().map_or(0, text)
-        + c.contacts.iter().map(|a| 16 + text(a)).sum::<u64>()
+        + c.contacts().map(|a| 4 + a.len() as u64).sum::<u64>()
 }
 
 fn contact_bytes(c: &LastContact) -> u64 {

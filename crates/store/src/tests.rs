@@ -24,7 +24,11 @@ fn tier_id(name: &str) -> Option<TierId> {
 }
 
 fn customer(id: &str, number: &str) -> Customer {
-    Customer {
+    profile(id, number).into()
+}
+
+fn profile(id: &str, number: &str) -> Profile {
+    Profile {
         id: id.into(),
         name: "Maria; \"M\" = Lopez".into(),
         numbers: Box::new([number.parse().unwrap(), "+442079460000".parse().unwrap()]),
@@ -53,7 +57,7 @@ fn a_new_store_is_created_with_its_folder_and_customers_round_trip() {
     drop(store);
     let store = Store::open(&path).unwrap();
     let (back, notes) = store.customers(tier_id).unwrap();
-    assert_eq!(back, [c]);
+    assert_eq!(back, [c.profile()]);
     assert!(notes.is_empty());
 }
 
@@ -723,10 +727,10 @@ fn a_batch_the_store_refuses_is_kept_and_written_in_order_once_it_can_be() {
     let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::from_millis(5));
     let tier: Arc<str> = Arc::from("gold");
     let send = |id: &str, number: &str, name: &str| {
-        let mut c = customer(id, number);
+        let mut c = profile(id, number);
         c.name = name.into();
         writer.send(Change::Customer {
-            customer: Arc::new(c),
+            customer: Arc::new(c.into()),
             tier: Arc::clone(&tier),
         });
     };
@@ -863,10 +867,12 @@ fn customers_addresses_and_preferred_channel_round_trip_and_a_schema_5_store_gai
     let path = temp("contacts").join("s.db");
     {
         let mut store = Store::open(&path).unwrap();
-        let mut plain = customer("c-1", "+12125550101");
+        let mut plain = profile("c-1", "+12125550101");
         plain.contacts = Box::default();
         plain.preferred_channel = None;
-        store.put_customers([&plain], tier_name).unwrap();
+        store
+            .put_customers([&Customer::from(plain)], tier_name)
+            .unwrap();
         store
             .conn
             .execute_batch(
@@ -886,5 +892,5 @@ fn customers_addresses_and_preferred_channel_round_trip_and_a_schema_5_store_gai
     drop(store);
     let store = Store::open(&path).unwrap();
     let (customers, _) = store.customers(tier_id).unwrap();
-    assert_eq!(customers[1], full);
+    assert_eq!(customers[1], full.profile());
 }

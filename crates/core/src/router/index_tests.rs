@@ -121,9 +121,9 @@ fn calendar(name: &str, minutes: u16) -> crate::calendar::Calendar {
 
 /// A customer's attributes (a value or none per key), tags, tier, lifetime value (one
 /// of [`LIFETIME_VALUES`]) and influence.
-type Profile = (Vec<Option<usize>>, Vec<bool>, u8, usize, u8);
+type Persona = (Vec<Option<usize>>, Vec<bool>, u8, usize, u8);
 
-fn profile() -> impl Strategy<Value = Profile> {
+fn profile() -> impl Strategy<Value = Persona> {
     (
         proptest::collection::vec(proptest::option::of(0..VALUES.len()), KEYS.len()),
         proptest::collection::vec(any::<bool>(), TAGS.len()),

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::Profile;
 use crate::{
     behaviour::ZeroOutPolicy,
     condition::{Condition, Leaf, Test},
@@ -169,8 +170,8 @@ pub(super) fn plan() -> RoutePlan {
     .unwrap()
 }
 
-pub(super) fn customer(id: &str, number: &str, tier: TierId, preference: Preference) -> Customer {
-    Customer {
+pub(super) fn customer(id: &str, number: &str, tier: TierId, preference: Preference) -> Profile {
+    Profile {
         id: id.into(),
         name: format!("Customer {id}").into(),
         numbers: Box::new([number.parse().unwrap()]),
