@@ -8,8 +8,10 @@
 //! operation N times, each through its `measured_*` function (counted); anything done to
 //! undo an operation between two (a call withdrawn, an agent stepping away) is outside it.
 //!
-//! Cases: `normalize`, `lookup`, `route_shipped`, `route_200_rules`, `enqueue_idle`,
-//! `agent_ready`.
+//! Cases: `normalize`, `lookup`, `route_shipped`, `route_200_rules` (the rules'
+//! decision for a known caller), `route_full_shipped`, `route_full_200_rules` (whole
+//! calls routed: looked up, decided and placed, the latter for callers spread over the
+//! directory on the floor of the queue benches), `enqueue_idle`, `agent_ready`.
 
 use std::{hint::black_box, sync::Arc};
 
@@ -20,6 +22,7 @@ use switchboard_core::{
     acd::{Acd, Assignment, Placed, WaitingCall},
     caller::Channel,
     plan::LineId,
+    router::CallRequest,
 };
 
 #[global_allocator]
@@ -58,6 +61,13 @@ fn measured_route(router: &Router, plan: &RoutePlan, line: LineId) -> i32 {
     router.decide(plan, &caller, line, Channel::Voice, NOW).1
 }
 
+/// A whole RouteCall in the core: the caller looked up, the rules' decision, the call
+/// placed (queued, or offered to an idle agent).
+#[inline(never)]
+fn measured_full(router: &Router, req: &CallRequest<'_>) -> bool {
+    router.route(black_box(req), NOW).is_ok()
+}
+
 #[inline(never)]
 fn measured_enqueue(acd: &Acd, call: WaitingCall) -> Option<Assignment> {
     match acd.enqueue(IDLE_QUEUE, black_box(call), NOW) {
@@ -84,9 +94,36 @@ fn route(plan: RoutePlan, n: u64) {
 
 /// The floor of the queue benches (5,000 agents, 1,000 waiting calls, 200 rules).
 fn floor_router() -> Router {
-    let router = Router::new(floor::plan(), Arc::new(Directory::new()));
+    floor_router_with(Directory::new())
+}
+
+fn floor_router_with(directory: Directory) -> Router {
+    let router = Router::new(floor::plan(), Arc::new(directory));
     floor::staff(router.acd());
     router
+}
+
+/// Whole calls routed (looked up, decided, placed), fresh call ids, the `i`-th from
+/// `callers[i % len]` to `dialed(i)`; calls are forgotten every 1,000 (not counted),
+/// which frees the agents they reached.
+fn route_full(router: &Router, callers: &[String], dialed: impl Fn(u64) -> &'static str, n: u64) {
+    let mut id = String::new();
+    for i in 0..n {
+        use std::fmt::Write;
+        id.clear();
+        let _ = write!(id, "route-{i}");
+        let req = CallRequest {
+            call_id: &id,
+            caller: &callers[(i as usize * 13) % callers.len()],
+            dialed: dialed(i),
+            channel: Channel::Voice,
+            switch_id: "sbc-1",
+        };
+        assert!(measured_full(router, &req));
+        if i % 1_000 == 999 {
+            router.forget_calls_before(Millis(u64::MAX), Millis(u64::MAX));
+        }
+    }
 }
 
 fn main() {
@@ -110,6 +147,33 @@ fn main() {
         }
         "route_shipped" => route(load_default().unwrap().plan, n),
         "route_200_rules" => route(floor::plan(), n),
+        "route_full_shipped" => {
+            let plan = load_default().unwrap().plan;
+            let router = Router::new(plan.clone(), Arc::new(directory(&plan)));
+            let callers = [KNOWN.to_owned()];
+            route_full(&router, &callers, |_| "+18005550199", n);
+        }
+        "route_full_200_rules" => {
+            let router = floor_router_with(directory(&floor::plan()));
+            // Callers spread over the directory, one in four on the platinum line.
+            let callers: Vec<String> = (0..4_096u64)
+                .map(|k| {
+                    switchboard_benches::synthetic::customer_number(k * 241 % (CUSTOMERS - 100))
+                })
+                .collect();
+            route_full(
+                &router,
+                &callers,
+                |i| {
+                    if i % 4 == 0 {
+                        "+18005550199"
+                    } else {
+                        "+18005550100"
+                    }
+                },
+                n,
+            );
+        }
         "enqueue_idle" => {
             let router = floor_router();
             let acd = router.acd();
@@ -141,7 +205,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown case {other:?}: normalize, lookup, route_shipped, route_200_rules, enqueue_idle or agent_ready"
+                "unknown case {other:?}: normalize, lookup, route_shipped, route_200_rules, route_full_shipped, route_full_200_rules, enqueue_idle or agent_ready"
             );
             std::process::exit(2);
         }

@@ -89,12 +89,20 @@ pub fn parse_date(text: &str) -> Option<i64> {
         return None;
     }
     // ASCII digits only (no sign, no other script's digits), read straight from bytes.
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let mut digits = [0u32; 10];
+    for i in [0, 1, 2, 3, 5, 6, 8, 9] {
+        let d = b[i].wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        digits[i] = u32::from(d);
+    }
+    let [y0, y1, y2, y3, _, m0, m1, _, d0, d1] = digits;
+    let (y, m, d) = (
+        ((y0 * 10 + y1) * 10 + y2) * 10 + y3,
+        m0 * 10 + m1,
+        d0 * 10 + d1,
+    );
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month(i64::from(y), m) {
         return None;
     }

@@ -379,6 +379,16 @@ fn attr<'a>(customer: Option<&'a Customer>, key: &str) -> Option<&'a str> {
     customer?.attribute(key)
 }
 
+/// A free attribute read as a number, as `caller.attr.KEY` in a number test reads it.
+pub fn attr_number(customer: Option<&Customer>, key: &str) -> Option<f64> {
+    attr(customer, key)?.trim().parse::<f64>().ok()
+}
+
+/// Today (in UTC) as days since 1970-01-01, as `days_ago` counts from.
+pub fn today(now: Millis) -> i64 {
+    i64::try_from(now.0).unwrap_or(i64::MAX) / DAY_MS
+}
+
 /// A cheap necessary condition of a [`Condition`], over the facts every call has at
 /// hand: the caller's tier, preference and whether they are known, the call's line and
 /// channel, and which calendars are open. A call outside a rule's guard cannot match it,
@@ -637,7 +647,7 @@ impl Number {
             Number::LifetimeValue | Number::Influence | Number::ZeroOuts => {
                 self.of_caller(f.caller, f.plan.zero_out_window())?
             }
-            Number::Attr(key) => attr(customer, key)?.trim().parse::<f64>().ok()?,
+            Number::Attr(key) => attr_number(customer, key)?,
             Number::Queue(q, metric) => match metric {
                 QueueMetric::Waiting => f.live.waiting(*q) as f64,
                 QueueMetric::EstimatedWait => f
@@ -693,7 +703,7 @@ impl Date {
     fn value(&self, f: &Facts<'_>) -> Option<i64> {
         match self {
             Date::Const(d) => Some(*d),
-            Date::DaysAgo(n) => Some(i64::try_from(f.now.0).unwrap_or(i64::MAX) / DAY_MS - n),
+            Date::DaysAgo(n) => Some(today(f.now) - n),
             Date::Attr(key) => parse_date(attr(f.caller.customer.as_deref(), key)?),
         }
     }

@@ -1,22 +1,30 @@
-//! The rules' index, built with the plan: which rules a caller can match at all, by the
-//! attribute values and tags their conditions cannot hold without, and by the bounds
-//! their conditions set on the caller's own figures.
+//! The rules' index, built with the plan: which rules a call can match at all, by their
+//! guards, by the attribute values and tags their conditions cannot hold without, and by
+//! the bounds their conditions set on the caller's figures.
 //!
-//! A rule whose condition needs `caller.attr.segment == "s7"`, `caller.attr.plan in
-//! ["a", "b"]`, `"vip" in caller.tags` or `caller.lifetime_value > 5000` (as a test
-//! every branch of it requires, not negated; a disjunction files the rule under each of
-//! its branches' needs) is filed under those needs. A caller is offered it only when one
-//! of them holds: attribute values and tags are found by hash look-ups over the few the
-//! caller has; bounds on lifetime value, influence and zero-outs are kept sorted, so the
-//! ones a caller's figure passes are a run from the front, walked until the first that
-//! fails. Every other rule is always a candidate (the plan's guards and the interpreter
-//! judge it). The candidates come out in rule order, so first-match order and `continue`
-//! are exactly those of evaluating every rule; the index only skips rules whose
-//! condition is sure to be false.
+//! - Guards (tier, preference, known caller, channel, line, calendars open or closed)
+//!   are rows of bits, one bit per rule, ANDed for the call (see [`rows`]).
+//! - A rule whose condition needs `caller.attr.segment == "s7"`, `caller.attr.plan in
+//!   ["a", "b"]` or `"vip" in caller.tags` (as a test every branch of it requires, not
+//!   negated; a disjunction files the rule under each of its branches' needs) is filed
+//!   under those values, found by hash look-ups over the few the caller has.
+//! - A bound on a figure (`caller.lifetime_value > 5000`, `caller.attr.seats >= 10`,
+//!   `caller.attr.device_purchased < days_ago(730)`, see [`figures`]) files the rule
+//!   under it; bounds are kept sorted, so the ones a figure passes are a run from the
+//!   front, walked until the first that fails, the figure worked out once.
+//!
+//! Every other rule is a candidate whenever its guard admits the call, and is
+//! evaluated. The candidates come out in rule order, so first-match order and
+//! `continue` are exactly those of evaluating every rule; the index only skips rules
+//! whose condition is sure to be false, and marks those whose condition its guard and
+//! needs decide exactly, which are then not evaluated at all.
 
+mod figures;
 mod rows;
 
-use crate::condition::{Cmp, Condition, Facts, Guard, Number, Test, Text};
+use figures::Figure;
+
+use crate::condition::{Cmp, Condition, Facts, Guard, Test, Text};
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
@@ -31,42 +39,12 @@ enum Key {
     Tag(Box<str>),
 }
 
-/// The caller's own figures a bound can be set on, in [`Ranges`] order.
-const FIGURES: [Number; 3] = [Number::LifetimeValue, Number::Influence, Number::ZeroOuts];
-
 /// Something a condition cannot hold without.
 #[derive(Clone, Debug)]
 enum Need {
     Key(Key),
-    /// The figure (index into [`FIGURES`]) compares so with the bound.
-    Bound(usize, Cmp, f64),
-}
-
-fn figure(n: &Number) -> Option<usize> {
-    FIGURES.iter().position(|f| f == n)
-}
-
-/// `figure cmp bound`, as written either way round (`5 < caller.influence`).
-fn bound(test: &Test) -> Option<Need> {
-    let Test::Number(a, cmp, b) = test else {
-        return None;
-    };
-    let (f, cmp, t) = match (a, b) {
-        (a, Number::Const(t)) => (figure(a)?, *cmp, *t),
-        (Number::Const(t), b) => {
-            let flipped = match cmp {
-                Cmp::Lt => Cmp::Gt,
-                Cmp::Le => Cmp::Ge,
-                Cmp::Gt => Cmp::Lt,
-                Cmp::Ge => Cmp::Le,
-                other => *other,
-            };
-            (figure(b)?, flipped, *t)
-        }
-        _ => return None,
-    };
-    (matches!(cmp, Cmp::Lt | Cmp::Le | Cmp::Gt | Cmp::Ge) && !t.is_nan())
-        .then_some(Need::Bound(f, cmp, t))
+    /// The figure compares so with the bound.
+    Bound(Figure, Cmp, f64),
 }
 
 /// Needs of which the caller must meet one for `c` to hold; `None` when `c` has none.
@@ -86,7 +64,7 @@ fn required(c: &Condition) -> Option<(Vec<Need>, bool)> {
                 true,
             )),
             Test::Tagged(tag) => Some((vec![Need::Key(Key::Tag(tag.clone()))], true)),
-            test => bound(test).map(|n| (vec![n], true)),
+            test => figures::bound(test).map(|(f, cmp, t)| (vec![Need::Bound(f, cmp, t)], true)),
         },
         // Any one requirement of a conjunction will do: the narrowest, values before
         // bounds (a value is met by few callers, a bound often by many). It is enough
@@ -143,13 +121,12 @@ type ByValue = HashMap<Box<str>, Box<[u16]>>;
 struct Ranges {
     above: Box<[(f64, bool, u16)]>,
     below: Box<[(f64, bool, u16)]>,
+    /// The rules filed under any of them, as bits: a call whose guards admit none of
+    /// them need not work the figure out.
+    rules: Box<[u64]>,
 }
 
 impl Ranges {
-    fn is_empty(&self) -> bool {
-        self.above.is_empty() && self.below.is_empty()
-    }
-
     /// Calls `add` with the rule of every bound `v` meets.
     fn met(&self, v: f64, mut add: impl FnMut(u16)) {
         for &(t, inclusive, rule) in self.above.iter() {
@@ -180,8 +157,8 @@ pub struct RuleIndex {
     /// Attribute name, then value: the rules filed under them.
     attrs: HashMap<Box<str>, ByValue>,
     tags: HashMap<Box<str>, Box<[u16]>>,
-    /// Per figure of [`FIGURES`].
-    ranges: [Ranges; FIGURES.len()],
+    /// The figures bounded, each with its bounds.
+    ranges: Box<[(Figure, Ranges)]>,
     /// The rules' guards, as rows of bits.
     rows: rows::GuardRows,
 }
@@ -203,10 +180,12 @@ impl RuleIndex {
             return index;
         }
         index.rows = rows::GuardRows::new(guards);
+        let words = rules.div_ceil(64);
         let mut attrs: HashMap<Box<str>, HashMap<Box<str>, Vec<u16>>> = HashMap::default();
         let mut tags: HashMap<Box<str>, Vec<u16>> = HashMap::default();
-        let mut above: [Vec<(f64, bool, u16)>; FIGURES.len()] = Default::default();
-        let mut below: [Vec<(f64, bool, u16)>; FIGURES.len()] = Default::default();
+        // Per figure bounded: the bounds it must exceed, and stay under.
+        type Sides = (Vec<(f64, bool, u16)>, Vec<(f64, bool, u16)>);
+        let mut bounds: HashMap<Figure, Sides> = HashMap::default();
         for (i, c) in conditions.enumerate() {
             let Some((needs, enough)) = required(c) else {
                 index.always[i / 64] |= 1 << (i % 64);
@@ -226,10 +205,11 @@ impl RuleIndex {
                     Need::Key(Key::Tag(t)) => tags.entry(t).or_default(),
                     Need::Bound(f, cmp, t) => {
                         let inclusive = matches!(cmp, Cmp::Ge | Cmp::Le);
+                        let (above, below) = bounds.entry(f).or_default();
                         let side = if matches!(cmp, Cmp::Gt | Cmp::Ge) {
-                            &mut above[f]
+                            above
                         } else {
-                            &mut below[f]
+                            below
                         };
                         side.push((t, inclusive, rule));
                         continue;
@@ -248,15 +228,27 @@ impl RuleIndex {
             })
             .collect();
         index.tags = tags.into_iter().map(|(t, l)| (t, l.into())).collect();
-        for (f, (mut above, mut below)) in above.into_iter().zip(below).enumerate() {
-            // Inclusive first among equal bounds: `>= 5` is met wherever `> 5` is.
-            above.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
-            below.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
-            index.ranges[f] = Ranges {
-                above: above.into(),
-                below: below.into(),
-            };
-        }
+        let mut ranges: Vec<(Figure, Ranges)> = bounds
+            .into_iter()
+            .map(|(figure, (mut above, mut below))| {
+                // Inclusive first among equal bounds: `>= 5` is met wherever `> 5` is.
+                above.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+                below.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)));
+                let mut rules = vec![0u64; words];
+                for &(_, _, rule) in above.iter().chain(&below) {
+                    rules[usize::from(rule) / 64] |= 1 << (rule % 64);
+                }
+                let ranges = Ranges {
+                    above: above.into(),
+                    below: below.into(),
+                    rules: rules.into(),
+                };
+                (figure, ranges)
+            })
+            .collect();
+        // In a fixed order, so two builds of one plan are the same.
+        ranges.sort_by(|a, b| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)));
+        index.ranges = ranges.into();
         index
     }
 
@@ -282,9 +274,19 @@ impl RuleIndex {
             return Candidates::Every(0..self.rules);
         }
         let words = self.rules.div_ceil(64);
+        // The rules whose guards admit the call, first: only they can be candidates.
+        let mut admitted: Bits = [!0; WORDS];
+        let admitted = &mut admitted[..words];
+        self.rows.admit(admitted, f);
+        let admitted = &*admitted;
         let bits = &mut room[..words];
-        bits.copy_from_slice(&self.always[..words]);
-        let mut add = |i: u16| bits[usize::from(i) / 64] |= 1 << (i % 64);
+        for ((b, a), always) in bits.iter_mut().zip(admitted).zip(&self.always) {
+            *b = a & always;
+        }
+        let mut add = |i: u16| {
+            let w = usize::from(i) / 64;
+            bits[w] |= admitted[w] & 1 << (i % 64);
+        };
         if let Some(c) = f.caller.customer.as_deref() {
             if !self.attrs.is_empty() {
                 for (k, v) in c.attributes() {
@@ -301,14 +303,12 @@ impl RuleIndex {
                 }
             }
         }
-        for (ranges, figure) in self.ranges.iter().zip(&FIGURES) {
-            if !ranges.is_empty()
-                && let Some(v) = figure.of_caller(f.caller, f.plan.zero_out_window())
-            {
+        for (figure, ranges) in self.ranges.iter() {
+            let wanted = ranges.rules.iter().zip(admitted).any(|(r, a)| r & a != 0);
+            if wanted && let Some(v) = figure.value(f) {
                 ranges.met(v, &mut add);
             }
         }
-        self.rows.admit(bits, f);
         Candidates::Bits { bits, word: 0 }
     }
 }
@@ -357,7 +357,7 @@ mod tests {
         Millis, TierId,
         calendar::Calendar,
         caller::{Caller, Channel, PreferenceSource},
-        condition::{Leaf, NoLiveQueues, PlanFacts},
+        condition::{Leaf, NoLiveQueues, Number, PlanFacts},
         customer::{Customer, Preference, Profile},
         ids::LineId,
     };

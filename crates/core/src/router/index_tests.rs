@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 use super::{tests::customer, *};
 use crate::{
-    condition::{Cmp, Condition, Flag, Leaf, Number, Test, Text},
+    condition::{Cmp, Condition, Date, Flag, Leaf, Number, Test, Text},
     plan::{PlanParts, Rule, Then},
 };
 
@@ -21,6 +21,48 @@ const CMPS: [Cmp; 6] = [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge];
 /// Bounds, and the lifetime values callers have: on them, between them, beyond them.
 const BOUNDS: [f64; 3] = [0.0, 1.0, 2.5];
 const LIFETIME_VALUES: [f64; 5] = [0.0, 1.0, 2.0, 2.5, f64::NAN];
+/// Values of `caller.attr.seats` and `caller.attr.since` callers may have.
+const SEATS: [&str; 6] = ["0", "1", " 2.5 ", "2", "NaN", "many"];
+const SINCE: [&str; 5] = [
+    "2027-01-13",
+    "2027-01-14",
+    "2027-01-15",
+    "2027-01-16",
+    "soon",
+];
+/// The tests' now, and its day (2027-01-15).
+const NOW: Millis = Millis(1_800_000_000_000);
+const TODAY: i64 = 20_833;
+
+/// `caller.attr.seats` against a number, or `caller.attr.since` against a date or a
+/// number of days ago, either way round; the callers' values include none and nonsense.
+fn attribute_bound() -> impl Strategy<Value = Test> {
+    let cmp = 0..CMPS.len();
+    prop_oneof![
+        (cmp.clone(), 0..BOUNDS.len(), any::<bool>()).prop_map(|(cmp, b, reversed)| {
+            let (attr, bound) = (Number::Attr("seats".into()), Number::Const(BOUNDS[b]));
+            if reversed {
+                Test::Number(bound, CMPS[cmp], attr)
+            } else {
+                Test::Number(attr, CMPS[cmp], bound)
+            }
+        }),
+        (cmp, 0..3usize, 0i64..3, any::<bool>()).prop_map(|(cmp, kind, n, reversed)| {
+            let attr = Date::Attr("since".into());
+            // Days ago, or the date that many days before the tests' today.
+            let bound = if kind == 0 {
+                Date::Const(TODAY - n)
+            } else {
+                Date::DaysAgo(n)
+            };
+            if reversed {
+                Test::Date(bound, CMPS[cmp], attr)
+            } else {
+                Test::Date(attr, CMPS[cmp], bound)
+            }
+        }),
+    ]
+}
 
 fn bound() -> impl Strategy<Value = Test> {
     (0..CMPS.len(), 0..BOUNDS.len(), any::<bool>(), any::<bool>()).prop_map(
@@ -63,6 +105,7 @@ fn leaf() -> impl Strategy<Value = Condition> {
         // Calendar 0 is open, 1 closed.
         (0u16..2).prop_map(Test::Open),
         bound(),
+        attribute_bound(),
     ];
     (test, any::<bool>()).prop_map(|(test, negated)| {
         Condition::Test(if negated {
@@ -120,8 +163,16 @@ fn calendar(name: &str, minutes: u16) -> crate::calendar::Calendar {
 }
 
 /// A customer's attributes (a value or none per key), tags, tier, lifetime value (one
-/// of [`LIFETIME_VALUES`]) and influence.
-type Persona = (Vec<Option<usize>>, Vec<bool>, u8, usize, u8);
+/// of [`LIFETIME_VALUES`]), influence, and seats and since (one of [`SEATS`] and
+/// [`SINCE`], or none).
+type Persona = (
+    Vec<Option<usize>>,
+    Vec<bool>,
+    u8,
+    usize,
+    u8,
+    (Option<usize>, Option<usize>),
+);
 
 fn profile() -> impl Strategy<Value = Persona> {
     (
@@ -130,6 +181,10 @@ fn profile() -> impl Strategy<Value = Persona> {
         0u8..3,
         0..LIFETIME_VALUES.len(),
         0u8..4,
+        (
+            proptest::option::of(0..SEATS.len()),
+            proptest::option::of(0..SINCE.len()),
+        ),
     )
 }
 
@@ -146,7 +201,7 @@ proptest! {
         parts.calendars = vec![calendar("open", 24 * 60), calendar("closed", 0)];
         let plan = RoutePlan::new(parts).unwrap();
         let directory = Directory::new();
-        for (i, (attrs, tags, tier, ltv, influence)) in profiles.iter().enumerate() {
+        for (i, (attrs, tags, tier, ltv, influence, (seats, since))) in profiles.iter().enumerate() {
             let mut c = customer(&format!("c{i}"), &format!("+1212555{:04}", 100 + i), TierId(*tier), Default::default());
             c.lifetime_value = LIFETIME_VALUES[*ltv];
             c.influence = *influence;
@@ -154,6 +209,8 @@ proptest! {
                 .iter()
                 .zip(KEYS)
                 .filter_map(|(v, k)| v.map(|v| (Box::from(k), Box::from(VALUES[v]))))
+                .chain(seats.map(|s| (Box::from("seats"), Box::from(SEATS[s]))))
+                .chain(since.map(|s| (Box::from("since"), Box::from(SINCE[s]))))
                 .collect();
             attributes.sort();
             c.attributes = attributes.into();
@@ -162,7 +219,7 @@ proptest! {
         }
         let router = Router::new(plan, Arc::new(directory));
         let plan = router.plan();
-        let now = Millis(1_800_000_000_000);
+        let now = NOW;
         let line = plan.lines[0].number.to_string();
         let numbers = (0..profiles.len()).map(|i| format!("+1212555{:04}", 100 + i)).chain(["+13125550199".to_owned()]);
         for number in numbers {
