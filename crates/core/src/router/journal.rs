@@ -490,8 +490,8 @@ impl super::Router {
                 .digits
                 .as_deref()
                 .map_or(String::new(), |d| d.as_str().to_owned()),
-            first: decision(&state.first),
-            current: (state.current != state.first).then(|| decision(&state.current)),
+            first: decision(&state.first()),
+            current: state.first.is_some().then(|| decision(&state.current)),
             queued: state.queued.map(|(q, t)| (queue_name(q), t)),
             place,
             record: state.record.as_deref().cloned().unwrap_or_default(),
@@ -553,7 +553,7 @@ impl super::Router {
                 .and_then(|(q, t)| names.queue(q).map(|q| (self.acd.destination(q), *t)));
             let state = CallState {
                 plan: Arc::clone(&plan),
-                first,
+                first: (first != current).then(|| Box::new(first)),
                 current,
                 number: image.number.and_then(E164::from_u64),
                 priority: image.priority,
@@ -575,7 +575,7 @@ impl super::Router {
                 record: (image.record != CallRecord::default())
                     .then(|| Box::new(image.record.clone())),
             };
-            self.calls.insert(Arc::clone(&call_id), state);
+            self.calls.insert(Arc::clone(&call_id), Box::new(state));
             out.calls += 1;
             if let Some(place) = &image.place {
                 self.restore_place(&names, &image, place, now, &mut out);

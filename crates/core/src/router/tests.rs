@@ -335,6 +335,24 @@ fn continuing_rules_raise_priority_and_later_rules_still_decide() {
 }
 
 #[test]
+fn a_call_past_its_menu_keeps_its_first_decision_for_replays_and_the_agents_screen() {
+    let r = router();
+    let menu = route(&r, "c1", "+12125550102", MAIN_LINE);
+    let (_, first) = r.first_decision("c1").unwrap();
+    assert_eq!(first, menu);
+    let next = r
+        .submit_input("c1", Input::Digits("2"), T0)
+        .unwrap()
+        .decision;
+    assert_ne!(next, menu);
+    let (_, first) = r.first_decision("c1").unwrap();
+    assert_eq!(first, menu, "the first decision outlives the second");
+    let again = r.route(&call("c1", "+12125550102", MAIN_LINE), T0).unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.decision, menu);
+}
+
+#[test]
 fn the_same_call_id_gets_the_same_decision_and_learns_nothing_more() {
     let r = router();
     let first = route(&r, "dup", "+12125550101", MAIN_LINE);
