@@ -284,7 +284,8 @@ struct CallState {
     preference: Preference,
     /// The agent the call is kept for first: one a rule prefers, or the one who served
     /// this caller last, if recently.
-    last_agent: Option<Arc<str>>,
+    /// Boxed: few calls have one, and a box is one word where the id is two.
+    last_agent: Option<Box<Arc<str>>>,
     /// A rule said to offer a callback whatever the wait.
     offer_callback: bool,
     tier: TierId,
@@ -298,20 +299,29 @@ struct CallState {
     /// answer, so calls that never reach a menu carry one pointer.
     digits: Option<Box<DigitTrail>>,
     channel: Channel,
-    created: Millis,
     /// When the current decision was made: a call at a menu that long ago was hung up
     /// on without a word from the switch.
     decided: Millis,
-    call_id: Arc<str>,
+    /// (The call's id is its key in the map of calls.)
     switch_id: Arc<str>,
     /// What happened after the first decision, for the call detail record; boxed on the
     /// first event.
     record: Option<Box<CallRecord>>,
-    /// The call's key in the store: unique and rising with arrival time.
+    /// The call's key in the store: unique and rising with arrival time, its arrival
+    /// millisecond above 20 bits (see [`CallState::created`]).
     key: u64,
 }
 
+// A call's state is boxed; 192 bytes is one of the allocator's size classes, and the
+// next is 224: a field more costs 32 bytes a call.
+const _: () = assert!(size_of::<CallState>() <= 192);
+
 impl CallState {
+    /// When the call arrived: its journal key's millisecond (see [`journal_key`]).
+    fn created(&self) -> Millis {
+        Millis(self.key >> 20)
+    }
+
     /// The call's first decision.
     fn first(&self) -> Decision {
         self.first.as_deref().copied().unwrap_or(self.current)
@@ -419,6 +429,10 @@ pub struct Router {
     switches: DashMap<Box<str>, Arc<str>, FastHash>,
     /// Calls hung up at a menu lately (they are gone from `calls`).
     hang_ups: upkeep::RecentHangUps,
+    /// Calls by the time they began, and by the time of each decision that left them at
+    /// a menu: where upkeep looks for calls to forget (see [`upkeep`]).
+    began: upkeep::Deadlines,
+    at_menu: upkeep::Deadlines,
 }
 
 /// Most switch ids shared; past this (a client inventing ids) each call has its own copy,
@@ -559,6 +573,8 @@ impl Router {
             next_key: std::sync::atomic::AtomicU64::new(0),
             switches: DashMap::default(),
             hang_ups: upkeep::RecentHangUps::default(),
+            began: upkeep::Deadlines::default(),
+            at_menu: upkeep::Deadlines::default(),
             reloading: std::sync::Mutex::new(()),
         }
     }
@@ -818,7 +834,7 @@ impl Router {
                     number: caller.number.ok(),
                     priority,
                     preference: caller.preference,
-                    last_agent,
+                    last_agent: last_agent.map(Box::new),
                     offer_callback: decision.offer_callback,
                     tier: caller.tier,
                     queued: None,
@@ -826,17 +842,19 @@ impl Router {
                     first_prompt_pending: true,
                     digits: None,
                     channel: req.channel,
-                    created: now,
                     decided: now,
                     key: journal_key(now, &self.next_key),
-                    call_id,
                     switch_id: self.switch_id(req.switch_id),
                     record: None,
                 };
-                let assignment = self.place(&mut decision, &mut state, now);
+                let assignment = self.place(&call_id, &mut decision, &mut state, now);
                 state.current = decision;
                 let response_within = response_within(&state, &decision);
                 slot.insert(Box::new(state));
+                self.began.push(now, &call_id);
+                if matches!(decision.action, Action::PlayMenu { .. }) {
+                    self.at_menu.push(now, &call_id);
+                }
                 Ok(Routed {
                     plan,
                     decision,
@@ -885,6 +903,7 @@ impl Router {
         check_call_id(call_id)?;
         check_input(input)?;
         let mut state = self.calls.get_mut(call_id).ok_or(RouteError::UnknownCall)?;
+        let id = Arc::clone(state.key());
         let Action::PlayMenu { menu, attempt } = state.current.action else {
             return Err(RouteError::NotAtMenu);
         };
@@ -933,9 +952,12 @@ impl Router {
                 state.offer_callback |= decision.offer_callback;
             }
         }
-        let assignment = self.place(&mut decision, &mut state, now);
+        let assignment = self.place(&id, &mut decision, &mut state, now);
         state.set_current(decision);
         state.decided = now;
+        if matches!(decision.action, Action::PlayMenu { .. }) {
+            self.at_menu.push(now, &id);
+        }
         Ok(Routed {
             response_within: response_within(&state, &decision),
             plan,
@@ -1036,6 +1058,7 @@ impl Router {
     /// Puts an enqueue decision's call in its live queue, recording where it stands.
     fn place(
         &self,
+        call_id: &Arc<str>,
         decision: &mut Decision,
         state: &mut CallState,
         now: Millis,
@@ -1065,7 +1088,7 @@ impl Router {
         self.stats.offered(queue, state.tier, now);
         self.stats.channel_offered(state.channel, state.tier);
         let call = WaitingCall {
-            call_id: Arc::clone(&state.call_id),
+            call_id: Arc::clone(call_id),
             switch_id: Arc::clone(&state.switch_id),
             priority,
             arrived: now,
@@ -1092,8 +1115,8 @@ impl Router {
         match placed {
             // Under concurrent arrivals the agent claimed may have taken another call;
             // this one then waits, and says where.
-            Ok(Placed::Assigned(a)) if a.call.call_id != state.call_id => {
-                let position = self.acd.position(&state.call_id).unwrap_or(1);
+            Ok(Placed::Assigned(a)) if a.call.call_id != *call_id => {
+                let position = self.acd.position(call_id).unwrap_or(1);
                 decision.placement =
                     self.waiting(queue, state.channel, position, state.offer_callback);
                 Some(a)

@@ -415,15 +415,20 @@ impl super::Router {
     pub fn call_image(&self, call_id: &str) -> Option<CallImage> {
         let state = self.calls.get(call_id)?;
         let current = self.plan.load();
-        Some(self.image_of(&state, &current))
+        Some(self.image_of(call_id, &state, &current))
     }
 
-    pub(super) fn image_of(&self, state: &CallState, current: &RoutePlan) -> CallImage {
+    pub(super) fn image_of(
+        &self,
+        call_id: &str,
+        state: &CallState,
+        current: &RoutePlan,
+    ) -> CallImage {
         let own = &state.plan;
         // Queue ids mean the same in every plan of this process, and the current plan
         // knows them all (a reload only adds queues).
         let queue_name = |q: QueueId| current.queue(q).name.clone();
-        let place = self.acd.locate(&state.call_id).map(|l| match l {
+        let place = self.acd.locate(call_id).map(|l| match l {
             Located::Waiting {
                 queue,
                 key,
@@ -474,18 +479,18 @@ impl super::Router {
         let decision = |d: &Decision| decision_image(own, current, d);
         CallImage {
             key: state.key,
-            call_id: state.call_id.to_string(),
+            call_id: call_id.to_owned(),
             switch_id: state.switch_id.to_string(),
             number: state.number.map(E164::as_u64),
             channel: state.channel,
-            created: state.created,
+            created: state.created(),
             tier: own.tier(state.tier).name.clone(),
             preference: state.preference,
             priority: state.priority,
             offer_callback: state.offer_callback,
             first_prompt_pending: state.first_prompt_pending,
             outcome_counted: state.outcome_counted,
-            last_agent: state.last_agent.as_deref().map(str::to_owned),
+            last_agent: state.last_agent.as_deref().map(|a| a.to_string()),
             digits: state
                 .digits
                 .as_deref()
@@ -558,7 +563,7 @@ impl super::Router {
                 number: image.number.and_then(E164::from_u64),
                 priority: image.priority,
                 preference: image.preference,
-                last_agent: image.last_agent.as_deref().map(Arc::from),
+                last_agent: image.last_agent.as_deref().map(|a| Box::new(Arc::from(a))),
                 offer_callback: image.offer_callback,
                 tier: names.tier(&image.tier),
                 queued,
@@ -566,16 +571,19 @@ impl super::Router {
                 first_prompt_pending: image.first_prompt_pending,
                 digits,
                 channel: image.channel,
-                created: image.created,
                 // A call back at a menu gets the whole of `calls.menu_timeout` again.
                 decided: now,
                 key: image.key,
-                call_id: Arc::clone(&call_id),
                 switch_id: Arc::from(image.switch_id.as_str()),
                 record: (image.record != CallRecord::default())
                     .then(|| Box::new(image.record.clone())),
             };
+            let (began, at_menu) = (super::upkeep::began(&state), super::upkeep::at_menu(&state));
             self.calls.insert(Arc::clone(&call_id), Box::new(state));
+            self.began.push(began, &call_id);
+            if at_menu {
+                self.at_menu.push(now, &call_id);
+            }
             out.calls += 1;
             if let Some(place) = &image.place {
                 self.restore_place(&names, &image, place, now, &mut out);

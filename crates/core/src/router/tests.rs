@@ -576,6 +576,58 @@ fn repeat_callers_are_recognized_within_the_window() {
 }
 
 #[test]
+fn upkeep_forgets_from_its_lists_exactly_the_calls_a_walk_over_every_call_finds() {
+    let r = router();
+    let mut scheduled = 0;
+    // A minute of calls: some answer the menu (to a queue), some press a key it does not
+    // know (and hear it again), some wait in a queue with a callback scheduled well after
+    // the others are forgotten.
+    for i in 0..60u64 {
+        let at = Millis(T0.0 + i * 1_000);
+        let id = format!("c{i}");
+        let caller = ["+12125550101", "+12125550102", "+12125550104"][(i % 3) as usize];
+        r.route(&call(&id, caller, MAIN_LINE), at).unwrap();
+        if i % 4 == 1 {
+            let _ = r.submit_input(&id, Input::Digits("2"), Millis(at.0 + 500 + i * 300));
+        }
+        // A key the menu does not know: the menu again, decided later.
+        if i % 4 == 3 {
+            let _ = r.submit_input(&id, Input::Digits("9"), Millis(at.0 + 8_000));
+        }
+        if i % 5 == 0 && r.schedule_callback(&id, Millis(T0.0 + 95_000)).is_ok() {
+            scheduled += 1;
+        }
+    }
+    assert!(scheduled > 0, "no callback was scheduled");
+    let (mut forgotten, mut silent) = (0, 0);
+    for k in 0..30u64 {
+        let now = Millis(T0.0 + k * 5_000);
+        let cutoff = Millis(now.0.saturating_sub(40_000));
+        let menu_cutoff = Millis(now.0.saturating_sub(12_000));
+        let mut expected: Vec<String> = r
+            .calls
+            .iter()
+            .filter(|s| {
+                upkeep::began(s) < cutoff || (upkeep::at_menu(s) && s.decided < menu_cutoff)
+            })
+            .map(|s| s.key().to_string())
+            .collect();
+        expected.sort();
+        let out = r.forget_calls(cutoff, menu_cutoff, now);
+        let mut ids: Vec<String> = out.calls.iter().map(|c| c.call_id.clone()).collect();
+        ids.sort();
+        assert_eq!(ids, expected, "at +{}s", k * 5);
+        forgotten += ids.len();
+        silent += out.silent_at.len();
+    }
+    assert_eq!(forgotten, 60, "every call is forgotten in the end");
+    assert!(silent > 0, "some were silent at a menu");
+    // Nothing is left listed once every call is gone.
+    r.forget_calls(Millis(u64::MAX), Millis(u64::MAX), Millis(u64::MAX));
+    assert_eq!(r.began.len() + r.at_menu.len(), 0);
+}
+
+#[test]
 fn old_calls_are_forgotten() {
     let r = router();
     route(&r, "old", "+12125550101", MAIN_LINE);

@@ -3,9 +3,16 @@
 //! `calls.menu_timeout`), and calls the switch never reports on again (forgotten after
 //! `calls.forget_after`). Each leaves memory at once with its final image, for its call
 //! detail record.
+//!
+//! Upkeep finds them without walking every call in memory: each call is listed by the
+//! time it began, and again by the time of each decision that leaves it at a menu
+//! ([`Deadlines`]). Upkeep takes from the front of those lists only what is older than
+//! its cutoffs, and looks at each such call again (a later decision, or a callback
+//! scheduled for later, makes an entry stale), so its work follows what expires.
 
 use std::{
-    collections::{HashSet, VecDeque},
+    cmp::Reverse,
+    collections::{BinaryHeap, HashSet, VecDeque},
     sync::{Arc, Mutex},
 };
 
@@ -48,6 +55,63 @@ impl RecentHangUps {
     }
 }
 
+/// Call ids by a time, earliest first, in shards so that routing threads rarely meet on
+/// one lock. An entry is a hint (the call may have moved on since), checked when taken.
+#[derive(Debug)]
+pub(super) struct Deadlines(Box<[Mutex<Earliest>]>);
+
+/// Entries by time, the earliest on top.
+type Earliest = BinaryHeap<Reverse<(Millis, Arc<str>)>>;
+
+const DEADLINE_SHARDS: usize = 16;
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines((0..DEADLINE_SHARDS).map(|_| Mutex::default()).collect())
+    }
+}
+
+impl Deadlines {
+    pub(super) fn push(&self, at: Millis, id: &Arc<str>) {
+        // By the id's address: spread, and no hashing of its text.
+        let shard = (Arc::as_ptr(id).cast::<u8>() as usize >> 4) % self.0.len();
+        let mut heap = self.0[shard].lock().unwrap_or_else(|e| e.into_inner());
+        heap.push(Reverse((at, Arc::clone(id))));
+    }
+
+    /// Takes every entry before `cutoff`.
+    fn take_before(&self, cutoff: Millis) -> Vec<(Millis, Arc<str>)> {
+        let mut out = Vec::new();
+        for shard in self.0.iter() {
+            let mut heap = shard.lock().unwrap_or_else(|e| e.into_inner());
+            while heap.peek().is_some_and(|Reverse((at, _))| *at < cutoff) {
+                if let Some(Reverse(entry)) = heap.pop() {
+                    out.push(entry);
+                }
+            }
+        }
+        out
+    }
+
+    /// Entries held, stale ones included.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.0
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+}
+
+/// When a call began, for forgetting it: a scheduled callback counts from the time it
+/// was scheduled for, not its call's.
+pub(super) fn began(s: &CallState) -> Millis {
+    s.record
+        .as_ref()
+        .and_then(|r| r.callback_due)
+        .map_or(s.created(), |due| due.max(s.created()))
+}
+
 /// A call that ended at a menu.
 #[derive(Debug)]
 pub struct HungUp {
@@ -57,7 +121,7 @@ pub struct HungUp {
     pub menu: String,
 }
 
-fn at_menu(state: &CallState) -> bool {
+pub(super) fn at_menu(state: &CallState) -> bool {
     matches!(state.current.action, Action::PlayMenu { .. })
 }
 
@@ -80,7 +144,7 @@ impl Router {
         record.ended = Some(now);
         self.hang_ups.remember(&id);
         Some(HungUp {
-            call: self.image_of(&state, &self.plan.load()),
+            call: self.image_of(&id, &state, &self.plan.load()),
             menu,
         })
     }
@@ -99,19 +163,27 @@ impl Router {
     /// freed agents made.
     pub fn forget_calls(&self, cutoff: Millis, menu_cutoff: Millis, now: Millis) -> Forgotten {
         let silent = |s: &CallState| at_menu(s) && s.decided < menu_cutoff;
-        // A scheduled callback counts from the time it was scheduled for, not its call's.
-        let began = |s: &CallState| {
-            s.record
-                .as_ref()
-                .and_then(|r| r.callback_due)
-                .map_or(s.created, |due| due.max(s.created))
-        };
-        let due: Vec<Arc<str>> = self
-            .calls
-            .iter()
-            .filter(|s| began(s) < cutoff || silent(s))
-            .map(|s| Arc::clone(s.key()))
-            .collect();
+        let mut due: Vec<Arc<str>> = Vec::new();
+        for (_, id) in self.began.take_before(cutoff) {
+            let Some(began) = self.calls.get(&id).map(|s| began(&s)) else {
+                continue; // Gone already.
+            };
+            if began < cutoff {
+                due.push(id);
+            } else {
+                // A callback scheduled for later: listed again by its time.
+                self.began.push(began, &id);
+            }
+        }
+        for (_, id) in self.at_menu.take_before(menu_cutoff) {
+            // A call that moved on has no business here; one at a menu again since has a
+            // later entry.
+            if self.calls.get(&id).is_some_and(|s| silent(&s)) {
+                due.push(id);
+            }
+        }
+        due.sort_unstable();
+        due.dedup();
         let mut out = Forgotten::default();
         let current = self.plan.load_full();
         for id in due {
@@ -130,9 +202,9 @@ impl Router {
             // Looked at again as it goes: an answer may have moved it on from the menu.
             let gone = self
                 .calls
-                .remove_if(&id, |_, s| s.created < cutoff || silent(s));
+                .remove_if(&id, |_, s| s.created() < cutoff || silent(s));
             if let Some((_, mut state)) = gone {
-                if state.created >= cutoff {
+                if state.created() >= cutoff {
                     out.silent_at.push(menu_of(&state));
                 }
                 let record = state.record.get_or_insert_with(Box::default);
@@ -140,7 +212,7 @@ impl Router {
                     record.outcome = Some(Outcome::Expired);
                     record.ended = Some(now);
                 }
-                out.calls.push(self.image_of(&state, &current));
+                out.calls.push(self.image_of(&id, &state, &current));
             }
         }
         out
