@@ -228,7 +228,7 @@ impl Compiler<'_> {
                 | O::Attr(_)
                 | O::Number(_)
                 | O::Test(_),
-            ) => (b, flip(cmp), a),
+            ) => (b, cmp.flipped(), a),
             _ => (a, cmp, b),
         };
         let equality = matches!(cmp, Cmp::Eq | Cmp::Ne);
@@ -638,16 +638,6 @@ fn example(function: &str) -> &'static str {
         "queue" => "queue(\"support\").estimated_wait",
         "date" => "date(\"2026-12-25\")",
         _ => "call.repeat_within(\"7d\")",
-    }
-}
-
-fn flip(cmp: Cmp) -> Cmp {
-    match cmp {
-        Cmp::Lt => Cmp::Gt,
-        Cmp::Le => Cmp::Ge,
-        Cmp::Gt => Cmp::Lt,
-        Cmp::Ge => Cmp::Le,
-        same => same,
     }
 }
 

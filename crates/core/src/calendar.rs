@@ -110,6 +110,19 @@ impl Calendar {
                 .any(|(start, end)| (*start..*end).contains(&local.minute))
     }
 
+    /// A calendar in UTC open the same hours every day, no holidays: for tests.
+    #[cfg(test)]
+    pub(crate) fn daily_utc(name: &str, hours: Vec<(u16, u16)>) -> Calendar {
+        Calendar {
+            name: name.into(),
+            time_zone: TimeZone::UTC,
+            time_zone_name: "UTC".into(),
+            hours: std::array::from_fn(|_| hours.clone()),
+            holidays: vec![],
+            memo: OpenMemo::default(),
+        }
+    }
+
     /// e.g. `closed (holiday) at sat 10:30 America/New_York`.
     pub fn describe(&self, now: Millis) -> String {
         let local = self.local(now);

@@ -381,17 +381,9 @@ mod tests {
     }
 
     fn plan() -> Plan {
-        let calendar = |name: &str, hours: Vec<(u16, u16)>| Calendar {
-            name: name.into(),
-            time_zone: jiff::tz::TimeZone::UTC,
-            time_zone_name: "UTC".into(),
-            hours: std::array::from_fn(|_| hours.clone()),
-            holidays: vec![],
-            memo: Default::default(),
-        };
         Plan([
-            calendar("always", vec![(0, 24 * 60)]),
-            calendar("never", vec![]),
+            Calendar::daily_utc("always", vec![(0, 24 * 60)]),
+            Calendar::daily_utc("never", vec![]),
         ])
     }
 

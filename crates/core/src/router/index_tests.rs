@@ -10,6 +10,7 @@ use proptest::prelude::*;
 
 use super::{tests::customer, *};
 use crate::{
+    calendar::Calendar,
     condition::{Cmp, Condition, Date, Flag, Leaf, Number, Test, Text},
     plan::{PlanParts, Rule, Then},
 };
@@ -145,23 +146,6 @@ fn rule() -> impl Strategy<Value = Rule> {
         })
 }
 
-/// A calendar open from midnight for `minutes` every day.
-fn calendar(name: &str, minutes: u16) -> crate::calendar::Calendar {
-    let hours = if minutes == 0 {
-        vec![]
-    } else {
-        vec![(0, minutes)]
-    };
-    crate::calendar::Calendar {
-        name: name.into(),
-        time_zone: jiff::tz::TimeZone::UTC,
-        time_zone_name: "UTC".into(),
-        hours: std::array::from_fn(|_| hours.clone()),
-        holidays: vec![],
-        memo: Default::default(),
-    }
-}
-
 /// A customer's attributes (a value or none per key), tags, tier, lifetime value (one
 /// of [`LIFETIME_VALUES`]), influence, and seats and since (one of [`SEATS`] and
 /// [`SINCE`], or none).
@@ -198,7 +182,10 @@ proptest! {
     ) {
         let mut parts: PlanParts = (*tests::plan()).clone();
         parts.rules = rules;
-        parts.calendars = vec![calendar("open", 24 * 60), calendar("closed", 0)];
+        parts.calendars = vec![
+            Calendar::daily_utc("open", vec![(0, 24 * 60)]),
+            Calendar::daily_utc("closed", vec![]),
+        ];
         let plan = RoutePlan::new(parts).unwrap();
         let directory = Directory::new();
         for (i, (attrs, tags, tier, ltv, influence, (seats, since))) in profiles.iter().enumerate() {

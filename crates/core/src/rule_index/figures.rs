@@ -53,30 +53,20 @@ impl Figure {
     }
 }
 
-fn flip(cmp: Cmp) -> Cmp {
-    match cmp {
-        Cmp::Lt => Cmp::Gt,
-        Cmp::Le => Cmp::Ge,
-        Cmp::Gt => Cmp::Lt,
-        Cmp::Ge => Cmp::Le,
-        other => other,
-    }
-}
-
 /// The test as `figure cmp bound`, when it is one (written either way round).
 pub(super) fn bound(test: &Test) -> Option<(Figure, Cmp, f64)> {
     let (figure, cmp, t) = match test {
         Test::Number(a, cmp, Number::Const(t)) => (Figure::of_number(a)?, *cmp, *t),
-        Test::Number(Number::Const(t), cmp, b) => (Figure::of_number(b)?, flip(*cmp), *t),
+        Test::Number(Number::Const(t), cmp, b) => (Figure::of_number(b)?, cmp.flipped(), *t),
         Test::Date(Date::Attr(k), cmp, Date::Const(d)) => {
             (Figure::Date(k.clone()), *cmp, *d as f64)
         }
         Test::Date(Date::Const(d), cmp, Date::Attr(k)) => {
-            (Figure::Date(k.clone()), flip(*cmp), *d as f64)
+            (Figure::Date(k.clone()), cmp.flipped(), *d as f64)
         }
         // date < today - n: the date is more than n days old.
         Test::Date(Date::Attr(k), cmp, Date::DaysAgo(n)) => {
-            (Figure::Age(k.clone()), flip(*cmp), *n as f64)
+            (Figure::Age(k.clone()), cmp.flipped(), *n as f64)
         }
         // today - n < date: the date is less than n days old.
         Test::Date(Date::DaysAgo(n), cmp, Date::Attr(k)) => {
