@@ -7,7 +7,8 @@
 //! `cargo bench --bench queues` (add `-- --quick` for a fast look)
 //!
 //! Switchboard's choice (`switchboard_core::acd`):
-//! - waiting calls: one mutex per queue around an ordered map, as in the plain design;
+//! - waiting calls: a lock-free ordered list per queue lane (a skip list whose calls are
+//!   claimed by one bit; `waiting_lists` compares the two structures alone);
 //! - idle agents: ordered maps per queue as well, but an agent's state is one atomic
 //!   word and a claim is a compare-and-swap on it. A claimed agent's entries in their
 //!   other queues are left behind, stale, and dropped by whichever claim meets them,

@@ -9,9 +9,10 @@
 //!   never waits while an eligible agent sits idle. A side that claims but finds nothing
 //!   undoes its claim and looks once more.
 //!
-//! Each queue's waiting calls sit in an ordered map behind a short per-queue mutex; keys
-//! are fixed at insert (see [`WaitKey`]), so the critical section is one map operation.
-//! Agents and the call index are sharded concurrent maps: there is no global lock.
+//! Each lane of a queue keeps its waiting calls in an ordered map without a lock (a skip
+//! list, see `waitlist`): a call is claimed by setting one bit in its entry, so one call
+//! goes to one owner. Keys are fixed at insert (see [`WaitKey`]). Agents and the call
+//! index are sharded concurrent maps: there is no global lock.
 //!
 //! Layout: this file holds the types, the distributor's construction and reloads; the
 //! rest is split by responsibility, each an `impl Acd` of its own:
@@ -23,13 +24,14 @@
 //! - `offers`: offered calls connected, ended, missed or withdrawn;
 //! - `closing`: queues a supervisor closed; `callbacks`: callbacks scheduled for a time;
 //! - `figures`: snapshots, staffing and estimated waits;
-//! - `idle`: the orders idle agents are kept in; `journal`: images for restarts.
+//! - `idle`: the orders idle agents are kept in; `waitlist`: a lane's waiting calls;
+//!   `journal`: images for restarts.
 
 use std::{
     collections::BTreeMap,
     sync::{
         Arc, Mutex, OnceLock, RwLock,
-        atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::SeqCst},
+        atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::SeqCst},
     },
 };
 
@@ -314,13 +316,12 @@ pub struct WaitingCall {
 struct QueueState {
     /// The queue's policy; swapped whole by a reload, read without locking.
     spec: ArcSwap<Queue>,
-    /// Waiting calls, best first; reached through [`QueueState::lock_waiting`], which
-    /// keeps `waiting_len`.
-    waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
-    /// How many calls wait, as of the last release of `waiting`'s lock: read by rules
-    /// and statistics without taking the lock (two threads evaluating rules would
-    /// otherwise pass every queue's lock back and forth).
-    waiting_len: AtomicUsize,
+    /// Waiting calls, best first.
+    waiting: WaitList,
+    /// The aging rate of the policy in force, which waiting keys are made under: stored
+    /// by a reload after the policy, read by an arrival after publishing its call (see
+    /// `waitlist`).
+    rate: AtomicI64,
     /// Logged-in agents whose skills qualify for this queue.
     members: RwLock<Vec<Arc<Agent>>>,
     /// The members who are idle, in the orders claims need.
@@ -344,8 +345,7 @@ struct QueueState {
 /// A non-voice lane of a queue.
 #[derive(Debug)]
 struct LaneQueue {
-    waiting: Mutex<BTreeMap<WaitKey, WaitingCall>>,
-    len: AtomicUsize,
+    waiting: WaitList,
     idle: Mutex<IdleAgents>,
     /// Average handle time of the lane's recent work, milliseconds (as the queue's).
     handle_ms: AtomicU64,
@@ -493,76 +493,52 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The 1-based place of `key` (which is in `waiting`), counted from whichever end of the
-/// queue is nearer: most calls join at the tail (same priority, later arrival) or near
-/// the head (a higher priority), so this is a few steps rather than the queue's length.
-fn place_of(waiting: &BTreeMap<WaitKey, WaitingCall>, key: WaitKey) -> usize {
-    use std::ops::Bound::{Excluded, Unbounded};
-    let mut before = waiting.range(..key);
-    let mut after = waiting.range((Excluded(key), Unbounded));
-    let mut steps = 0;
-    loop {
-        if before.next().is_none() {
-            return steps + 1;
-        }
-        if after.next().is_none() {
-            // `steps + 1` entries before it have been seen; `steps` after it are all.
-            return waiting.len() - steps;
-        }
-        steps += 1;
-    }
-}
-
 /// Most queues an ACD holds over its life, retired ones included.
 pub const MAX_QUEUES: usize = 4_096;
 
-/// A queue's waiting calls, locked; the count is published when the lock is released.
-struct WaitingGuard<'a> {
-    calls: std::sync::MutexGuard<'a, BTreeMap<WaitKey, WaitingCall>>,
-    len: &'a AtomicUsize,
-}
-
-impl std::ops::Deref for WaitingGuard<'_> {
-    type Target = BTreeMap<WaitKey, WaitingCall>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.calls
-    }
-}
-
-impl std::ops::DerefMut for WaitingGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.calls
-    }
-}
-
-impl Drop for WaitingGuard<'_> {
-    fn drop(&mut self) {
-        self.len.store(self.calls.len(), SeqCst);
+impl WaitKey {
+    /// The key of a call in `lane` whose order key (see above) is `neg_key`, the
+    /// `seq`-th to arrive.
+    pub fn new(neg_key: i64, seq: u64, lane: Lane) -> WaitKey {
+        WaitKey { neg_key, seq, lane }
     }
 }
 
 impl QueueState {
-    /// The voice lane's waiting calls, locked.
-    fn lock_waiting(&self) -> WaitingGuard<'_> {
-        self.lock_lane(Lane::Voice)
+    /// The voice lane's waiting calls.
+    fn voice(&self) -> &WaitList {
+        &self.waiting
     }
 
-    /// A lane's waiting work, locked.
-    fn lock_lane(&self, lane: Lane) -> WaitingGuard<'_> {
+    /// A lane's waiting work.
+    fn list(&self, lane: Lane) -> &WaitList {
         match lane {
-            Lane::Voice => WaitingGuard {
-                calls: lock(&self.waiting),
-                len: &self.waiting_len,
-            },
-            other => {
-                let l = &self.lanes[other.index() - 1];
-                WaitingGuard {
-                    calls: lock(&l.waiting),
-                    len: &l.len,
-                }
-            }
+            Lane::Voice => &self.waiting,
+            other => &self.lanes[other.index() - 1].waiting,
         }
+    }
+
+    /// Publishes a call in its lane under the key aging rate `rate` gives (the rate in
+    /// force as the caller read it), and returns its key and 1-based place. A reload that changed the rate
+    /// since may have looked at the list before the call was in it: then the call moves
+    /// itself under the new rate's key.
+    fn publish(&self, lane: Lane, seq: u64, call: WaitingCall, rate: i64) -> (WaitKey, usize) {
+        let waiting = self.list(lane);
+        let key = WaitKey {
+            neg_key: Acd::key(rate, call.priority, call.arrived),
+            seq,
+            lane,
+        };
+        let place = waiting.insert(key, call, rate);
+        let now_rate = self.rate.load(SeqCst);
+        if now_rate != rate
+            && let Some(moving) = waiting.take_to_rekey(&key, now_rate)
+        {
+            let moved = moving.key;
+            waiting.put_moved(moving);
+            return (moved, waiting.place_of(moved));
+        }
+        (key, place)
     }
 
     /// The effective priority (scaled, see [`WaitKey`]) of the work under `key` at
@@ -610,17 +586,16 @@ impl QueueState {
             ),
             idle: Mutex::new(IdleAgents::new(spec.strategy, Lane::Voice)),
             lanes: [Lane::Chat, Lane::Email, Lane::Social].map(|lane| LaneQueue {
-                waiting: Mutex::new(BTreeMap::new()),
-                len: AtomicUsize::new(0),
+                waiting: WaitList::default(),
                 idle: Mutex::new(IdleAgents::new(spec.strategy, lane)),
                 handle_ms: AtomicU64::new(
                     u64::try_from(spec.handle_time.as_millis()).unwrap_or(u64::MAX),
                 ),
                 units_at: AtomicU64::new(0),
             }),
+            rate: AtomicI64::new(spec.aging_per_minute),
             spec: ArcSwap::from_pointee(spec),
-            waiting: Mutex::new(BTreeMap::new()),
-            waiting_len: AtomicUsize::new(0),
+            waiting: WaitList::default(),
             members: RwLock::new(Vec::new()),
             staffed_at: AtomicU64::new(0),
             voice_units_at: AtomicU64::new(0),
@@ -745,7 +720,7 @@ impl Acd {
             };
             let calls: Vec<WaitingCall> = Lane::ALL
                 .into_iter()
-                .flat_map(|lane| std::mem::take(&mut *q.lock_lane(lane)).into_values())
+                .flat_map(|lane| q.list(lane).drain())
                 .collect();
             for call in calls {
                 // Gone from the index: the caller hung up while it moved.
@@ -767,34 +742,32 @@ impl Acd {
         })
     }
 
-    /// Replaces a queue's policy under its lock. If the aging rate changed, its waiting
-    /// calls take the keys the new rate gives (see [`WaitKey`]), shifted by the same
-    /// amount so that a call put back at the head stays ahead of those it was before.
+    /// Replaces a queue's policy. If the aging rate changed, its waiting calls take the
+    /// keys the new rate gives, shifted by the same amount so that a call put back at the
+    /// head stays ahead of those it was before (see `waitlist`).
     fn replace_policy(&self, id: QueueId, q: &QueueState, spec: &Queue) {
-        // Every lane locked (in lane order, as nowhere else takes two), since each
-        // lane's keys are made from the policy under its own lock.
-        let mut lanes = Lane::ALL.map(|lane| q.lock_lane(lane));
-        let old_rate = q.spec.load().aging_per_minute;
         let new_rate = spec.aging_per_minute;
         q.spec.store(Arc::new(spec.clone()));
-        if old_rate == new_rate {
+        if q.rate.swap(new_rate, SeqCst) == new_rate {
             return;
         }
-        for waiting in &mut lanes {
-            let calls = std::mem::take(&mut **waiting);
-            for (key, call) in calls {
-                let arrived = i64::try_from(call.arrived.0).unwrap_or(i64::MAX / 2);
-                let moved = WaitKey {
-                    neg_key: key
-                        .neg_key
-                        .saturating_add(new_rate.saturating_sub(old_rate).saturating_mul(arrived)),
-                    ..key
+        for lane in Lane::ALL {
+            let list = q.list(lane);
+            // Read after the rate is stored: every call published before an arrival
+            // could read the old rate is in the list from here on (see `waitlist`).
+            if list.is_empty() {
+                continue;
+            }
+            for key in list.keys_not_under(new_rate) {
+                let Some(moving) = list.take_to_rekey(&key, new_rate) else {
+                    continue;
                 };
-                // A call whose index entry is gone is being abandoned: let it go.
-                if let Some(mut entry) = self.waiting.get_mut(&call.call_id) {
-                    *entry = (id, moved);
-                    drop(entry);
-                    waiting.insert(moved, call);
+                // Put back under the index's guard, so whoever finds it in the index
+                // finds it in the queue; a call whose index entry is gone is being
+                // abandoned: let it go.
+                if let Some(mut entry) = self.waiting.get_mut(moving.call_id()) {
+                    *entry = (id, moving.key);
+                    list.put_moved(moving);
                 }
             }
         }
@@ -813,7 +786,7 @@ impl Acd {
 
 impl crate::condition::LiveQueues for Acd {
     fn waiting(&self, queue: QueueId) -> usize {
-        self.queue(queue).map_or(0, |q| q.waiting_len.load(SeqCst))
+        self.queue(queue).map_or(0, |q| q.voice().len())
     }
 
     fn estimated_wait(&self, queue: QueueId) -> Option<std::time::Duration> {
@@ -850,10 +823,14 @@ pub mod lanes;
 mod matching;
 mod offers;
 mod waiting;
+mod waitlist;
 use idle::IdleAgents;
 pub use items::{Item, Stage};
 pub use journal::{AgentImage, Located};
 use lanes::{LANES, Lane, LaneRules, LaneSet, Limits};
+pub use waitlist::{WaitList, Waiting};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod waitlist_tests;

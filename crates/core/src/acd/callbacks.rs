@@ -18,8 +18,8 @@ impl Acd {
         let (queue, call) = if let Some((_, (queue, key))) = self.waiting.remove(call_id) {
             let call = self
                 .at(queue)
-                .lock_lane(key.lane)
-                .remove(&key)
+                .list(key.lane)
+                .take(&key)
                 .ok_or(AcdError::NotWaiting)?;
             (queue, call)
         } else if let Some((_, agent)) = self.promised_calls.remove(call_id) {

@@ -77,7 +77,7 @@ impl Acd {
             };
             let mut calls: Vec<WaitingCall> = Lane::ALL
                 .into_iter()
-                .flat_map(|lane| std::mem::take(&mut *q.lock_lane(lane)).into_values())
+                .flat_map(|lane| q.list(lane).drain())
                 .collect();
             for mut list in self.promised.iter_mut() {
                 let (out, keep): (Vec<Promise>, Vec<Promise>) = std::mem::take(list.value_mut())

@@ -10,7 +10,12 @@ impl Acd {
         let q = self.queue(queue).ok()?;
         let mut waiting: Vec<(TierId, Millis)> = Vec::new();
         for lane in Lane::ALL {
-            waiting.extend(q.lock_lane(lane).values().map(|c| (c.tier, c.arrived)));
+            waiting.extend(
+                q.list(lane)
+                    .glance_all()
+                    .iter()
+                    .map(|c| (c.tier, c.arrived)),
+            );
         }
         for list in self.promised.iter() {
             waiting.extend(

@@ -88,9 +88,8 @@ impl Acd {
         let q = self.at(queue);
         loop {
             let wants = q
-                .lock_lane(lane)
-                .values()
-                .next()
+                .list(lane)
+                .head()
                 .map_or(Preference::None, |c| c.preference);
             let (agent, taken) = q.lock_idle(lane).claim_from(wants, now)?;
             if let Some(a) = self.pop_lane(&agent, lane, Some(queue), now) {
@@ -102,7 +101,7 @@ impl Acd {
             // there since looks for agents itself); look again while work is here.
             agent.release_unit(lane);
             self.relist_lane(&agent, lane, now);
-            if q.lock_lane(lane).is_empty() {
+            if q.list(lane).is_empty() {
                 return None;
             }
         }
@@ -164,22 +163,24 @@ impl Acd {
             .filter(|l| agent.can_take(**l))
             .filter_map(|&lane| {
                 // The lane's best waiting work across the agent's queues.
-                let (_, call) = routing
+                let (_, (tier, arrived)) = routing
                     .queues
                     .iter()
                     .filter_map(|(queue, _)| {
                         let q = self.at(*queue);
-                        let waiting = q.lock_lane(lane);
-                        let (key, call) = waiting.iter().next()?;
-                        let effective = q.effective(*key, now_ms);
-                        Some(((effective, std::cmp::Reverse(key.seq)), call.clone()))
+                        let head = q.list(lane).head()?;
+                        let effective = q.effective(head.key, now_ms);
+                        Some((
+                            (effective, std::cmp::Reverse(head.key.seq)),
+                            (head.tier, head.arrived),
+                        ))
                     })
                     .max_by_key(|(rank, _)| *rank)?;
                 let within = standards
-                    .get(usize::from(call.tier.0))
+                    .get(usize::from(tier.0))
                     .map_or(DEFAULT_STANDARD_MS, |by_lane| by_lane[lane.index()])
                     .max(1);
-                let waited = u128::from(now.0.saturating_sub(call.arrived.0));
+                let waited = u128::from(now.0.saturating_sub(arrived.0));
                 Some((waited * 1_000_000 / u128::from(within), lane))
             })
             .max_by_key(|(share, lane)| (*share, std::cmp::Reverse(*lane)))
@@ -248,13 +249,13 @@ impl Acd {
                 .filter(|queue| only.is_none_or(|o| o == *queue))
                 .filter_map(|queue| {
                     let q = self.at(queue);
-                    let key = *q.lock_lane(lane).keys().next()?;
+                    let key = q.list(lane).head()?.key;
                     let effective = q.effective(key, now_ms);
                     Some((effective, std::cmp::Reverse(key.seq), queue, key))
                 })
                 .max()?;
             let (_, _, queue, key) = best;
-            let Some(call) = self.at(queue).lock_lane(lane).remove(&key) else {
+            let Some(call) = self.at(queue).list(lane).take(&key) else {
                 continue;
             };
             self.waiting.remove(&call.call_id);

@@ -80,12 +80,12 @@ impl Acd {
     pub fn locate(&self, call_id: &str) -> Option<Located> {
         if let Some((queue, key)) = self.waiting.get(call_id).map(|e| *e.value()) {
             let q = self.at(queue);
-            if let Some(call) = q.lock_lane(key.lane).get(&key).cloned() {
+            if let Some(call) = q.list(key.lane).get(&key) {
                 return Some(Located::Waiting {
                     queue,
                     key,
                     call,
-                    aging_per_minute: q.spec.load().aging_per_minute,
+                    aging_per_minute: q.rate.load(SeqCst),
                 });
             }
         }
@@ -199,7 +199,7 @@ impl Acd {
         {
             return Err(AcdError::AlreadyWaiting);
         }
-        let rate = q.spec.load().aging_per_minute;
+        let rate = q.rate.load(SeqCst);
         let arrived = i64::try_from(call.arrived.0).unwrap_or(i64::MAX / 2);
         let key = WaitKey {
             neg_key: key.neg_key.saturating_add(
@@ -210,9 +210,12 @@ impl Acd {
             lane: Lane::of(call.channel),
         };
         self.seq.fetch_max(key.seq.saturating_add(1), SeqCst);
-        let mut waiting = q.lock_lane(key.lane);
-        self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
-        waiting.insert(key, call);
+        let mut index = self
+            .waiting
+            .entry(Arc::clone(&call.call_id))
+            .or_insert((queue, key));
+        q.list(key.lane).insert(key, call, rate);
+        *index = (queue, key);
         Ok(())
     }
 

@@ -15,9 +15,8 @@ impl Acd {
     /// agent now.
     pub(super) fn head_preference(&self, queue: QueueId) -> Preference {
         self.at(queue)
-            .lock_waiting()
-            .values()
-            .next()
+            .voice()
+            .head()
             .map_or(Preference::None, |c| c.preference)
     }
 
@@ -50,7 +49,7 @@ impl Acd {
                     if let Some(a) = self.offer_agent(&agent, now) {
                         return Some(a);
                     }
-                    if q.lock_waiting().is_empty() {
+                    if q.voice().is_empty() {
                         return None;
                     }
                 }
@@ -66,11 +65,14 @@ impl Acd {
         now: Millis,
     ) -> Option<WaitKey> {
         let cutoff = now.saturating_sub(after);
-        self.at(queue)
-            .lock_waiting()
-            .iter()
-            .find(|(_, c)| c.arrived <= cutoff)
-            .map(|(k, _)| *k)
+        let mut found = None;
+        self.at(queue).voice().visit(|c, _| {
+            if c.arrived <= cutoff {
+                found = Some(c.key);
+            }
+            found.is_none()
+        });
+        found
     }
 
     /// Whether a call is there for the agent now: in their queues, kept for them, or old
@@ -83,7 +85,7 @@ impl Acd {
             || routing
                 .queues
                 .iter()
-                .any(|(q, _)| !self.at(*q).lock_waiting().is_empty())
+                .any(|(q, _)| !self.at(*q).voice().is_empty())
             || routing
                 .overflow_in
                 .iter()
@@ -266,9 +268,7 @@ impl Acd {
                 .iter()
                 .map(|(queue, _)| *queue)
                 .filter(|queue| only.is_none_or(|o| o == *queue))
-                .filter_map(|queue| {
-                    Some((queue, self.at(queue).lock_waiting().keys().next().copied()?))
-                });
+                .filter_map(|queue| Some((queue, self.at(queue).voice().head()?.key)));
             let overflow = routing.overflow_in.iter().filter_map(|(queue, after)| {
                 Some((*queue, self.overflow_call(*queue, *after, now)?))
             });
@@ -282,14 +282,16 @@ impl Acd {
                 }
             }
             let (_, _, queue, key) = best?;
-            let call = {
-                let mut waiting = self.at(queue).lock_waiting();
-                // The call is there: the agent takes it if a voice call fits beside
-                // their other work now (a chat may have come in while they looked).
-                if waiting.contains_key(&key) && !agent.confirm_voice() {
-                    return None;
-                }
-                waiting.remove(&key)
+            // The call is there: the agent takes it if a voice call fits beside their
+            // other work now (a chat may have come in while they looked). Confirmed but
+            // then taken by someone else, the agent looks again and stays confirmed; a
+            // look that finds nothing gives the claim back, which clears it.
+            let Ok(call) = self
+                .at(queue)
+                .voice()
+                .take_confirmed(&key, || agent.confirm_voice())
+            else {
+                return None;
             };
             // Gone already (another agent or an abandon): look again.
             if let Some(call) = call {

@@ -50,7 +50,7 @@ fn agent(id: &str, skills: &[(&str, u8)]) -> AgentProfile {
     }
 }
 
-fn waiting(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
+pub(super) fn waiting(id: &str, priority: i32, arrived: Millis) -> WaitingCall {
     WaitingCall {
         call_id: Arc::from(id),
         switch_id: Arc::from("sbc-1"),
@@ -991,11 +991,12 @@ fn concurrent_arrivals_readies_and_abandons_never_double_assign_or_strand_a_call
 }
 
 fn waiting_ids(acd: &Acd, queue: QueueId) -> Vec<String> {
-    acd.at(queue)
-        .lock_waiting()
-        .values()
-        .map(|c| c.call_id.to_string())
-        .collect()
+    let mut ids = Vec::new();
+    acd.at(queue).voice().visit(|_, c| {
+        ids.push(c.call_id.to_string());
+        true
+    });
+    ids
 }
 
 #[test]
@@ -1125,20 +1126,21 @@ fn a_reload_that_renames_or_drops_a_queue_slot_is_refused() {
 #[test]
 fn a_calls_place_counted_from_the_nearer_end_is_its_place() {
     for len in 0..12 {
-        let map: BTreeMap<WaitKey, WaitingCall> = (0..len)
-            .map(|i| {
-                (
-                    WaitKey {
-                        neg_key: i64::from(i) * 10,
-                        seq: 0,
-                        lane: Lane::Voice,
-                    },
-                    waiting(&format!("c{i}"), 0, T0),
-                )
-            })
-            .collect();
-        for (i, key) in map.keys().enumerate() {
-            assert_eq!(place_of(&map, *key), i + 1, "{i} of {len}");
+        let list = WaitList::default();
+        let key = |n: i64| WaitKey {
+            neg_key: n,
+            seq: 0,
+            lane: Lane::Voice,
+        };
+        for i in 0..len {
+            list.insert(key(i * 10), waiting(&format!("c{i}"), 0, T0), 0);
+            // Calls taken by others between them count for nothing.
+            list.insert(key(i * 10 + 5), waiting(&format!("gone{i}"), 0, T0), 0);
+            assert!(list.take(&key(i * 10 + 5)).is_some());
+        }
+        for i in 0..len {
+            let place = usize::try_from(i).unwrap() + 1;
+            assert_eq!(list.place_of(key(i * 10)), place, "{i} of {len}");
         }
     }
 }

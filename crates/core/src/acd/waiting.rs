@@ -23,31 +23,19 @@ impl Acd {
         let seq = self.seq.fetch_add(1, SeqCst);
         let lane = Lane::of(call.channel);
         let (position, wants) = {
-            let mut waiting = q.lock_lane(lane);
-            // The key comes from the policy in force under the queue's lock, which is
-            // where a reload changes it. The call is indexed under the same lock (queue
-            // then index, the order a reload takes them in), so whoever finds it in the
-            // index finds it in the queue.
-            let key = WaitKey {
-                neg_key: Self::key(&q.spec.load(), call.priority, call.arrived),
-                seq,
-                lane,
+            let waiting = q.list(lane);
+            // The call is indexed while its index entry is held (the same order a reload
+            // takes them in), so whoever finds it in the index finds it in the queue.
+            let dashmap::mapref::entry::Entry::Vacant(index) =
+                self.waiting.entry(Arc::clone(&call.call_id))
+            else {
+                return Err(AcdError::AlreadyWaiting);
             };
-            match self.waiting.entry(Arc::clone(&call.call_id)) {
-                dashmap::mapref::entry::Entry::Occupied(_) => {
-                    return Err(AcdError::AlreadyWaiting);
-                }
-                dashmap::mapref::entry::Entry::Vacant(v) => {
-                    v.insert((queue, key));
-                }
-            }
-            waiting.insert(key, call);
+            let (key, position) = q.publish(lane, seq, call, q.rate.load(SeqCst));
+            index.insert((queue, key));
             // The call at the head now is the one an agent is wanted for.
-            let wants = waiting
-                .values()
-                .next()
-                .map_or(Preference::None, |c| c.preference);
-            (place_of(&waiting, key), wants)
+            let wants = waiting.head().map_or(Preference::None, |c| c.preference);
+            (position, wants)
         };
         // Published; now look for an agent.
         let met = match lane {
@@ -66,7 +54,7 @@ impl Acd {
             return Some(1);
         }
         let (queue, key) = *self.waiting.get(call_id)?;
-        Some(place_of(&self.at(queue).lock_lane(key.lane), key))
+        Some(self.at(queue).list(key.lane).place_of(key))
     }
 
     /// Moves a call to another queue, keeping its original arrival time (so its aging
@@ -81,7 +69,7 @@ impl Acd {
     ) -> Result<Option<Assignment>, AcdError> {
         self.queue(to)?;
         let call = if let Some((_, (queue, key))) = self.waiting.remove(call_id) {
-            self.at(queue).lock_lane(key.lane).remove(&key)
+            self.at(queue).list(key.lane).take(&key)
         } else if let Some(agent) = self.holder_of(call_id)
             && let Some(item) = self.item_of(&agent, call_id)
         {
@@ -123,7 +111,7 @@ impl Acd {
             self.queue(to)?;
         }
         let (from, call) = if let Some((_, (queue, key))) = self.waiting.remove(call_id) {
-            (queue, self.at(queue).lock_lane(key.lane).remove(&key))
+            (queue, self.at(queue).list(key.lane).take(&key))
         } else if let Some((_, agent)) = self.promised_calls.remove(call_id) {
             let mut taken = None;
             if let Some(mut list) = self.promised.get_mut(&agent)
@@ -154,31 +142,26 @@ impl Acd {
                 continue;
             };
             let cutoff = now.saturating_sub(max_wait);
-            let due: Vec<(WaitKey, WaitingCall)> = {
-                let mut waiting = q.lock_waiting();
+            let due: Vec<WaitingCall> = {
+                let waiting = q.voice();
                 let keys: Vec<WaitKey> = waiting
+                    .glance_all()
                     .iter()
-                    .filter(|(_, c)| !c.max_wait_met && !c.callback && c.arrived <= cutoff)
-                    .map(|(k, _)| *k)
+                    .filter(|c| !c.max_wait_met && !c.callback && c.arrived <= cutoff)
+                    .map(|c| c.key)
                     .collect();
                 match action {
                     // Stays in place, marked.
                     MaxWaitAction::Callback => keys
                         .iter()
-                        .filter_map(|k| {
-                            waiting.get_mut(k).map(|c| {
-                                c.max_wait_met = true;
-                                (*k, c.clone())
-                            })
-                        })
+                        .filter_map(|k| waiting.mark_max_wait(k))
                         .collect(),
-                    MaxWaitAction::Overflow(_) | MaxWaitAction::Voicemail => keys
-                        .iter()
-                        .filter_map(|k| waiting.remove(k).map(|c| (*k, c)))
-                        .collect(),
+                    MaxWaitAction::Overflow(_) | MaxWaitAction::Voicemail => {
+                        keys.iter().filter_map(|k| waiting.take(k)).collect()
+                    }
                 }
             };
-            for (_, mut call) in due {
+            for mut call in due {
                 call.max_wait_met = true;
                 match action {
                     MaxWaitAction::Callback => {
@@ -232,11 +215,7 @@ impl Acd {
         let Some((queue, key)) = self.waiting.get(call_id).map(|e| *e.value()) else {
             return false;
         };
-        self.at(queue)
-            .lock_lane(key.lane)
-            .get_mut(&key)
-            .map(|c| c.callback = true)
-            .is_some()
+        self.at(queue).list(key.lane).mark_callback(&key)
     }
 
     pub fn abandon(&self, call_id: &str) -> bool {
@@ -252,13 +231,13 @@ impl Acd {
         let Some((_, (queue, key))) = self.waiting.remove(call_id) else {
             return false;
         };
-        self.at(queue).lock_lane(key.lane).remove(&key).is_some()
+        self.at(queue).list(key.lane).take(&key).is_some()
     }
 
     /// A queue's waiting calls as a wallboard shows them: the first `limit` in the order
     /// agents will take them (then those kept for one agent, within the limit), how many
-    /// wait, how many of each tier (by tier id), and the oldest arrival. One pass under
-    /// the queue's lock, cloning only what is listed.
+    /// wait, how many of each tier (by tier id), and the oldest arrival. One pass over
+    /// each lane, cloning only what is listed.
     pub fn waiting_view(&self, queue: QueueId, limit: usize) -> WaitingView {
         let mut view = WaitingView::default();
         let Ok(q) = self.queue(queue) else {
@@ -274,12 +253,15 @@ impl Acd {
             view.oldest = Some(view.oldest.map_or(c.arrived, |o: Millis| o.min(c.arrived)));
         };
         for lane in Lane::ALL {
-            for c in q.lock_lane(lane).values() {
+            q.list(lane).visit(|w, c| {
                 count(c, &mut view);
                 if view.first.len() < limit {
-                    view.first.push((c.clone(), None));
+                    let mut c = c.clone();
+                    (c.callback, c.max_wait_met) = (w.callback, w.max_wait_met);
+                    view.first.push((c, None));
                 }
-            }
+                true
+            });
         }
         for list in self.promised.iter() {
             for p in list.iter().filter(|p| p.queue == queue) {
@@ -295,10 +277,7 @@ impl Acd {
 
     pub fn waiting_in(&self, queue: QueueId) -> usize {
         self.queue(queue).map_or(0, |q| {
-            Lane::ALL
-                .into_iter()
-                .map(|lane| q.lock_lane(lane).len())
-                .sum()
+            Lane::ALL.into_iter().map(|lane| q.list(lane).len()).sum()
         })
     }
 
@@ -307,25 +286,30 @@ impl Acd {
     pub(super) fn put_back(&self, queue: QueueId, call: WaitingCall) {
         let q = self.at(queue);
         let lane = Lane::of(call.channel);
-        let mut waiting = q.lock_lane(lane);
-        let own = Self::key(&q.spec.load(), call.priority, call.arrived);
+        let waiting = q.list(lane);
+        let rate = q.rate.load(SeqCst);
+        let own = Self::key(rate, call.priority, call.arrived);
         let neg_key = waiting
-            .keys()
-            .next()
-            .map_or(own, |head| own.min(head.neg_key - 1));
+            .head()
+            .map_or(own, |head| own.min(head.key.neg_key - 1));
         let key = WaitKey {
             neg_key,
             seq: self.seq.fetch_add(1, SeqCst),
             lane,
         };
-        self.waiting.insert(Arc::clone(&call.call_id), (queue, key));
-        waiting.insert(key, call);
+        // Indexed while the index entry is held, as on arrival.
+        let mut index = self
+            .waiting
+            .entry(Arc::clone(&call.call_id))
+            .or_insert((queue, key));
+        waiting.insert(key, call, rate);
+        *index = (queue, key);
     }
 
     /// The negated order key of a call (see [`WaitKey`]).
-    pub(super) fn key(spec: &Queue, priority: i32, arrived: Millis) -> i64 {
+    pub(super) fn key(aging_per_minute: i64, priority: i32, arrived: Millis) -> i64 {
         let arrived = i64::try_from(arrived.0).unwrap_or(i64::MAX / 2);
-        spec.aging_per_minute.saturating_mul(arrived) - i64::from(priority) * AGING_SCALE
+        aging_per_minute.saturating_mul(arrived) - i64::from(priority) * AGING_SCALE
     }
 
     /// Where calls bound for a retired queue go instead: the queue it was made from, if
