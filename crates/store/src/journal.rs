@@ -139,19 +139,137 @@ fn from_ms(t: i64) -> Millis {
     Millis(u64::try_from(t).unwrap_or(0))
 }
 
-pub(crate) fn put_call(tx: &Transaction<'_>, call: &CallImage) -> Result<(), rusqlite::Error> {
-    let image = serde_json::to_string(call)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO live_calls (id, call_id, created, image) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![key(call), call.call_id, ms(call.created), image])?;
-    // The record is written once the call has an outcome (and again for a survey that
-    // comes after); until then the journal row holds everything it will say.
-    if call.record.outcome.is_some() {
-        put_record(tx, key(call), &CallRecordRow::from_image(call))?;
+/// The first byte of a call image in its binary form (postcard, every field in order).
+/// Images written before it are JSON text, and are still read.
+const CALL_IMAGE_V1: u8 = 1;
+
+/// The calls of a batch, read from the live source before the transaction and kept only
+/// as their encoded images, in one buffer for all: a batch of thousands of calls then
+/// costs a few allocations, not thousands of images held as structs.
+#[derive(Debug, Default)]
+pub(crate) struct EncodedCalls {
+    bytes: Vec<u8>,
+    ids: String,
+    calls: Vec<EncodedCall>,
+}
+
+#[derive(Debug)]
+struct EncodedCall {
+    key: i64,
+    created: i64,
+    id: std::ops::Range<usize>,
+    image: std::ops::Range<usize>,
+    /// The call detail record, once the call has an outcome.
+    record: Option<Box<CallRecordRow>>,
+}
+
+impl EncodedCalls {
+    /// Room for `calls` calls, at about what an image takes.
+    pub(crate) fn with_capacity(calls: usize) -> EncodedCalls {
+        EncodedCalls {
+            bytes: Vec::with_capacity(calls * 256),
+            ids: String::with_capacity(calls * 24),
+            calls: Vec::with_capacity(calls),
+        }
     }
-    Ok(())
+
+    /// Encodes a call as it is now.
+    pub(crate) fn push(&mut self, call: &CallImage) -> Result<(), postcard::Error> {
+        let start = self.bytes.len();
+        self.bytes.push(CALL_IMAGE_V1);
+        postcard::to_io(call, &mut self.bytes)?;
+        let id_start = self.ids.len();
+        self.ids.push_str(&call.call_id);
+        // The record is written once the call has an outcome (and again for a survey
+        // that comes after); until then the journal row holds everything it will say.
+        let record = call
+            .record
+            .outcome
+            .is_some()
+            .then(|| Box::new(CallRecordRow::from_image(call)));
+        self.calls.push(EncodedCall {
+            key: key(call),
+            created: ms(call.created),
+            id: id_start..self.ids.len(),
+            image: start..self.bytes.len(),
+            record,
+        });
+        Ok(())
+    }
+
+    /// Writes each call's journal row, and its record when it has one. Rows go
+    /// [`ROWS_PER_INSERT`] to a statement: a statement's own start and end cost SQLite
+    /// about as much as the row it writes.
+    pub(crate) fn put(&self, tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+        let mut chunks = self.calls.chunks_exact(ROWS_PER_INSERT);
+        if chunks.len() > 0 {
+            let mut insert = tx.prepare_cached(&insert_rows(ROWS_PER_INSERT))?;
+            for chunk in &mut chunks {
+                let mut values: Vec<rusqlite::types::ToSqlOutput<'_>> =
+                    Vec::with_capacity(4 * ROWS_PER_INSERT);
+                for c in chunk {
+                    self.values(c, &mut values);
+                }
+                insert.execute(rusqlite::params_from_iter(values))?;
+            }
+        }
+        if !chunks.remainder().is_empty() {
+            let mut insert = tx.prepare_cached(&insert_rows(1))?;
+            for c in chunks.remainder() {
+                let mut values = Vec::with_capacity(4);
+                self.values(c, &mut values);
+                insert.execute(rusqlite::params_from_iter(values))?;
+            }
+        }
+        for c in &self.calls {
+            if let Some(record) = &c.record {
+                put_record(tx, c.key, record)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn values<'a>(&'a self, c: &EncodedCall, out: &mut Vec<rusqlite::types::ToSqlOutput<'a>>) {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        out.extend([
+            ToSqlOutput::Borrowed(ValueRef::Integer(c.key)),
+            ToSqlOutput::Borrowed(ValueRef::Text(self.ids[c.id.clone()].as_bytes())),
+            ToSqlOutput::Borrowed(ValueRef::Integer(c.created)),
+            ToSqlOutput::Borrowed(ValueRef::Blob(&self.bytes[c.image.clone()])),
+        ]);
+    }
+}
+
+/// Journal rows written by one statement.
+const ROWS_PER_INSERT: usize = 32;
+
+fn insert_rows(rows: usize) -> String {
+    let mut sql =
+        "INSERT OR REPLACE INTO live_calls (id, call_id, created, image) VALUES ".to_owned();
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let n = 4 * i;
+        sql.push_str(&format!("(?{}, ?{}, ?{}, ?{})", n + 1, n + 2, n + 3, n + 4));
+    }
+    sql
+}
+
+/// A call image as the journal holds it: binary (a blob) or, written by earlier
+/// versions, JSON (text).
+fn decode_call(value: rusqlite::types::ValueRef<'_>) -> Result<CallImage, String> {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Blob([CALL_IMAGE_V1, rest @ ..]) => {
+            postcard::from_bytes(rest).map_err(|e| e.to_string())
+        }
+        ValueRef::Blob([version, ..]) => Err(format!(
+            "image format {version} is not one this version reads (written by a newer one?)"
+        )),
+        ValueRef::Text(text) => serde_json::from_slice(text).map_err(|e| e.to_string()),
+        _ => Err("not an image".to_owned()),
+    }
 }
 
 /// The row id of a call in both tables.
@@ -226,11 +344,16 @@ impl Store {
             "SELECT agent_id, image FROM live_agents ORDER BY agent_id",
             "agent",
             &mut out.unreadable,
+            |v| {
+                let text = v.as_str().map_err(|e| e.to_string())?;
+                serde_json::from_str(text).map_err(|e| e.to_string())
+            },
         )?;
         out.calls = self.images(
             "SELECT call_id, image FROM live_calls ORDER BY id",
             "call",
             &mut out.unreadable,
+            decode_call,
         )?;
         let mut stmt = self
             .conn
@@ -245,19 +368,20 @@ impl Store {
 
     /// The images a query returns as (key, image) rows; a row that does not read is
     /// named in `unreadable` and skipped.
-    fn images<T: serde::de::DeserializeOwned>(
+    fn images<T>(
         &self,
         sql: &str,
         what: &str,
         unreadable: &mut Vec<String>,
+        decode: impl Fn(rusqlite::types::ValueRef<'_>) -> Result<T, String>,
     ) -> Result<Vec<T>, StoreError> {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             let key: String = r.get(0).map_err(|e| self.err(e))?;
-            let image: String = r.get(1).map_err(|e| self.err(e))?;
-            match serde_json::from_str(&image) {
+            let image = r.get_ref(1).map_err(|e| self.err(e))?;
+            match decode(image) {
                 Ok(v) => out.push(v),
                 Err(e) => unreadable.push(format!("{what} {key}: {e}")),
             }

@@ -142,10 +142,14 @@ impl Pending {
     ) -> Result<u64, StoreError> {
         // Read before the transaction: the source takes locks of its own, and none is
         // held while SQLite waits for the disk.
-        let calls: Vec<_> = match source {
-            Some(s) => self.calls.iter().filter_map(|id| s.call(id)).collect(),
-            None => Vec::new(),
-        };
+        let mut calls = journal::EncodedCalls::with_capacity(self.calls.len());
+        if let Some(s) = source {
+            for image in self.calls.iter().filter_map(|id| s.call(id)) {
+                calls
+                    .push(&image)
+                    .map_err(|e| store.err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+            }
+        }
         let agents: Vec<_> = match source {
             Some(s) => self.agents.iter().map(|id| (id, s.agent(id))).collect(),
             None => Vec::new(),
@@ -209,9 +213,7 @@ impl Pending {
                 };
             }
             // A call gone from the source was forgotten: its record above took its row.
-            for c in &calls {
-                journal::put_call(tx, c)?;
-            }
+            calls.put(tx)?;
             for (id, agent) in &agents {
                 match agent {
                     Some(a) => journal::put_agent(tx, a)?,

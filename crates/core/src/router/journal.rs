@@ -65,43 +65,32 @@ pub struct CallRecord {
     /// Survey answers: satisfaction 1 to 5, likelihood to recommend 0 to 10.
     pub satisfaction: Option<u8>,
     pub recommend: Option<u8>,
-    #[serde(skip_serializing_if = "is_zero")]
     pub transfers: u8,
     /// A retention offer made on the call: accepted (a customer save) or declined.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<bool>,
     /// When the customer's callback is (or was last) scheduled for, and how many times
     /// they did not answer one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub callback_due: Option<Millis>,
-    #[serde(skip_serializing_if = "is_zero")]
     pub callbacks_unanswered: u8,
 }
 
-fn is_zero(n: &u8) -> bool {
-    *n == 0
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-/// A decision by names. Written compactly: empty lists, `None` and `false` are left out.
+/// A decision by names. Fields marked `default` may be missing from images written by
+/// earlier versions (as JSON, which left out empty lists, `None` and `false`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionImage {
     pub action: ActionImage,
     pub reason: ReasonImage,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub matched: Vec<String>,
     pub line: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub redirected_from: Option<String>,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub menu_skipped: bool,
     pub placement: PlacementImage,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub offer_callback: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub prefer_agent: Option<String>,
 }
 
@@ -198,23 +187,19 @@ pub struct CallImage {
     pub outcome_counted: bool,
     pub last_agent: Option<String>,
     /// Menu answers so far, comma-separated.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(default)]
     pub digits: String,
     pub first: DecisionImage,
     /// The latest decision; `None` while it is still the first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub current: Option<DecisionImage>,
     /// The queue the call entered last, and when.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub queued: Option<(String, Millis)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub place: Option<PlaceImage>,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default)]
     pub record: CallRecord,
-}
-
-fn is_default(r: &CallRecord) -> bool {
-    *r == CallRecord::default()
 }
 
 /// What putting calls back did.

@@ -1,0 +1,484 @@
+//! Calls and agents in the journal, call records, retention, and older schemas gaining
+//! the journal's tables.
+
+use std::{collections::HashMap, sync::Mutex};
+
+use switchboard_core::{
+    Millis,
+    acd::{AgentImage, AgentProfile, AgentState},
+    router::{
+        ActionImage, CallImage, CallRecord, Channel, DecisionImage, Outcome, PlaceImage,
+        PlacementImage, ReasonImage, WaitImage,
+    },
+};
+
+use super::*;
+use crate::journal::{CallRecordRow, LiveSource};
+
+#[derive(Default)]
+struct Source {
+    calls: Mutex<HashMap<String, CallImage>>,
+    agents: Mutex<HashMap<String, AgentImage>>,
+}
+
+impl LiveSource for Source {
+    fn call(&self, id: &str) -> Option<CallImage> {
+        self.calls.lock().unwrap().get(id).cloned()
+    }
+    fn agent(&self, id: &str) -> Option<AgentImage> {
+        self.agents.lock().unwrap().get(id).cloned()
+    }
+}
+
+fn waiting(id: &str, arrived: u64, seq: u64) -> CallImage {
+    let decision = DecisionImage {
+        action: ActionImage::Enqueue {
+            queue: "support".into(),
+            priority: 20,
+        },
+        reason: ReasonImage::Rule("gold-billing".into()),
+        matched: vec!["repeat-callers-first".into(), "gold-billing".into()],
+        line: "main".into(),
+        redirected_from: None,
+        menu_skipped: false,
+        placement: PlacementImage::Waiting {
+            position: 1,
+            estimated_wait_ms: Some(90_000),
+            callback_offered: false,
+        },
+        offer_callback: false,
+        prefer_agent: None,
+    };
+    let call = WaitImage {
+        priority: 20,
+        arrived: Millis(arrived),
+        preference: Preference::GetItDone,
+        callback: false,
+        tier: "gold".into(),
+        max_wait_met: false,
+    };
+    CallImage {
+        key: arrived << 20,
+        call_id: id.into(),
+        switch_id: "sbc-1".into(),
+        number: Some(12_125_550_102),
+        channel: Channel::Voice,
+        created: Millis(arrived - 5_000),
+        tier: "gold".into(),
+        preference: Preference::GetItDone,
+        priority: 20,
+        offer_callback: false,
+        first_prompt_pending: false,
+        outcome_counted: false,
+        last_agent: None,
+        digits: "3,1".into(),
+        first: decision,
+        current: None,
+        queued: Some(("support".into(), Millis(arrived))),
+        place: Some(PlaceImage::Waiting {
+            queue: "support".into(),
+            neg_key: -1_200_000,
+            seq,
+            aging_per_minute: 10,
+            call,
+        }),
+        record: CallRecord::default(),
+    }
+}
+
+fn agent(id: &str) -> AgentImage {
+    AgentImage {
+        profile: AgentProfile {
+            id: id.into(),
+            endpoint: format!("sip:{id}@pbx"),
+            skills: vec![("billing".into(), 7)],
+            tags: vec!["rapport".into()],
+            capacity: Default::default(),
+        },
+        state: AgentState::NotReady,
+        since: Millis(1_000),
+        reason: Some("training".into()),
+        logged_in: Millis(500),
+        busy_ms: 42_000,
+        missed: 1,
+        wrap_up_until: Millis(0),
+    }
+}
+
+#[test]
+fn calls_and_agents_are_journaled_as_they_are_when_the_batch_is_written() {
+    let path = temp("journal").join("s.db");
+    let source = Arc::new(Source::default());
+    let dyn_source: Arc<dyn LiveSource> = source.clone();
+    {
+        // A batch window long enough that the change below lands inside it.
+        let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::from_millis(500));
+        writer.read_live_state_from(&dyn_source);
+        let mut first = waiting("c1", 1_000_000, 7);
+        source
+            .calls
+            .lock()
+            .unwrap()
+            .insert("c1".into(), first.clone());
+        source
+            .calls
+            .lock()
+            .unwrap()
+            .insert("c2".into(), waiting("c2", 1_000_100, 8));
+        source
+            .agents
+            .lock()
+            .unwrap()
+            .insert("ann".into(), agent("ann"));
+        for c in ["c1", "c2", "c1"] {
+            writer.send(Change::Call(c.into()));
+        }
+        writer.send(Change::Agent("ann".into()));
+        // The call changes after it was reported, before the batch is written: the
+        // batch writes it as it is then.
+        first.record.agent = Some("ann".into());
+        source.calls.lock().unwrap().insert("c1".into(), first);
+        writer.flush().unwrap();
+        // c2 is forgotten: its last image ends its record and its journal row goes.
+        let mut done = source.calls.lock().unwrap().remove("c2").unwrap();
+        done.record.outcome = Some(Outcome::Expired);
+        done.record.ended = Some(Millis(2_000_000));
+        writer.send(Change::CallDone(Box::new(done)));
+        writer.send(Change::Call("c2".into()));
+        writer.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let journal = store.journal().unwrap();
+    assert!(journal.unreadable.is_empty());
+    assert_eq!(journal.agents, [agent("ann")]);
+    let ids: Vec<&str> = journal.calls.iter().map(|c| c.call_id.as_str()).collect();
+    assert_eq!(ids, ["c1"]);
+    assert_eq!(journal.calls[0].record.agent.as_deref(), Some("ann"));
+    assert_eq!(journal.calls[0].place, waiting("c1", 1_000_000, 7).place);
+    // A call in progress has its record in the journal row; the record table gets
+    // it once the call has an outcome.
+    assert!(store.call_records("c1").unwrap().is_empty());
+    let c1 = &CallRecordRow::from_image(&journal.calls[0]);
+    assert_eq!(
+        (
+            c1.caller.as_deref(),
+            c1.decision.as_str(),
+            c1.rule.as_deref(),
+            c1.menu_path.as_str(),
+            c1.outcome.as_str(),
+            c1.agent.as_deref()
+        ),
+        (
+            Some("+12125550102"),
+            "queue support",
+            Some("gold-billing"),
+            "3,1",
+            "in_progress",
+            Some("ann")
+        )
+    );
+    let c2 = &store.call_records("c2").unwrap()[0];
+    assert_eq!(
+        (c2.outcome.as_str(), c2.ended_at),
+        ("expired", Some(Millis(2_000_000)))
+    );
+    assert!(!store.has_live_call("c2").unwrap());
+}
+
+#[test]
+fn a_call_is_journaled_as_a_binary_image_and_a_json_one_from_an_earlier_version_still_reads() {
+    let path = temp("binary-image").join("s.db");
+    let source = Arc::new(Source::default());
+    let dyn_source: Arc<dyn LiveSource> = source.clone();
+    // Every optional part set, so each field's place in the binary form is exercised.
+    let mut full = waiting("c-full", 1_000_000, 7);
+    full.current = Some(full.first.clone());
+    full.first.redirected_from = Some("platinum".into());
+    full.first.prefer_agent = Some("ann".into());
+    full.first.menu_skipped = true;
+    full.last_agent = Some("bob".into());
+    full.record = CallRecord {
+        answered: Some(Millis(1_000_500)),
+        agent: Some("ann".into()),
+        satisfaction: Some(4),
+        transfers: 2,
+        retention: Some(true),
+        callback_due: Some(Millis(2_000_000)),
+        callbacks_unanswered: 1,
+        ..CallRecord::default()
+    };
+    {
+        let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::ZERO);
+        writer.read_live_state_from(&dyn_source);
+        source
+            .calls
+            .lock()
+            .unwrap()
+            .insert("c-full".into(), full.clone());
+        writer.send(Change::Call("c-full".into()));
+        writer.flush().unwrap();
+    }
+    // The image JSON had before this build: `None`, `false`, empty and default parts
+    // left out.
+    let old = waiting("c-json", 1_000_100, 8);
+    let mut json = serde_json::to_value(&old).unwrap();
+    let top = json.as_object_mut().unwrap();
+    for gone in ["current", "record"] {
+        top.remove(gone);
+    }
+    let first = top["first"].as_object_mut().unwrap();
+    for gone in [
+        "redirected_from",
+        "menu_skipped",
+        "offer_callback",
+        "prefer_agent",
+    ] {
+        first.remove(gone);
+    }
+    let store = Store::open(&path).unwrap();
+    store
+        .conn
+        .execute(
+            "INSERT INTO live_calls (id, call_id, created, image) VALUES (?1, 'c-json', 0, ?2)",
+            rusqlite::params![(old.key as i64), json.to_string()],
+        )
+        .unwrap();
+    let (kind, head): (String, Vec<u8>) = store
+        .conn
+        .query_row(
+            "SELECT typeof(image), substr(image, 1, 1) FROM live_calls WHERE call_id = 'c-full'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((kind.as_str(), head.as_slice()), ("blob", [1u8].as_slice()));
+    let journal = store.journal().unwrap();
+    assert!(journal.unreadable.is_empty(), "{:?}", journal.unreadable);
+    assert_eq!(journal.calls, [full, old]);
+}
+
+#[test]
+fn a_batch_of_many_calls_writes_every_one_of_them_and_records_the_finished_ones() {
+    let path = temp("many-calls").join("s.db");
+    let source = Arc::new(Source::default());
+    let dyn_source: Arc<dyn LiveSource> = source.clone();
+    // Two full statements of rows and some over; every fifth call has ended.
+    let calls: Vec<CallImage> = (0..70u64)
+        .map(|i| {
+            let mut c = waiting(&format!("m{i}"), 1_000_000 + i, i);
+            if i % 5 == 0 {
+                c.record.outcome = Some(Outcome::Abandoned);
+                c.record.ended = Some(Millis(1_100_000 + i));
+            }
+            c
+        })
+        .collect();
+    {
+        // A window long enough that all 70 land in one batch.
+        let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::from_millis(500));
+        writer.read_live_state_from(&dyn_source);
+        for c in &calls {
+            source
+                .calls
+                .lock()
+                .unwrap()
+                .insert(c.call_id.clone(), c.clone());
+            writer.send(Change::Call(c.call_id.as_str().into()));
+        }
+        writer.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let journal = store.journal().unwrap();
+    assert!(journal.unreadable.is_empty(), "{:?}", journal.unreadable);
+    assert_eq!(journal.calls, calls);
+    assert_eq!(store.count_call_records().unwrap(), 14);
+    assert_eq!(store.call_records("m35").unwrap()[0].outcome, "abandoned");
+}
+
+#[test]
+fn retention_prunes_only_records_older_than_the_cutoff() {
+    let path = temp("prune").join("s.db");
+    let mut store = Store::open(&path).unwrap();
+    let old = waiting("old", 1_000_000, 1);
+    let new = waiting("new", 9_000_000, 2);
+    store
+        .apply(&[
+            Change::CallDone(Box::new(old)),
+            Change::CallDone(Box::new(new)),
+        ])
+        .unwrap();
+    assert_eq!(store.count_call_records().unwrap(), 2);
+    let writer = Writer::spawn(store, Duration::ZERO);
+    writer.send(Change::Prune(Millis(5_000_000)));
+    writer.flush().unwrap();
+    assert_eq!(
+        writer
+            .stats()
+            .pruned
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    drop(writer);
+    let store = Store::open(&path).unwrap();
+    assert!(store.call_records("old").unwrap().is_empty());
+    assert_eq!(store.call_records("new").unwrap().len(), 1);
+}
+
+#[test]
+fn the_report_counts_what_each_tier_was_delivered_on_each_channel_in_the_window() {
+    let path = temp("report").join("s.db");
+    let mut store = Store::open(&path).unwrap();
+    let ended = |id: &str, arrived: u64, seq, waited_s: u64, outcome| {
+        let mut c = waiting(id, arrived, seq);
+        let at = Millis(arrived + waited_s * 1_000);
+        // An answered call ends after a talk; an abandoned one when the caller hangs up.
+        c.record.ended = Some(at);
+        if outcome == Outcome::Completed {
+            c.record.answered = Some(at);
+            c.record.ended = Some(Millis(at.0 + 60_000));
+        }
+        c.record.outcome = Some(outcome);
+        c
+    };
+    let t0 = 10_000_000;
+    let calls = [
+        ended("fast", t0, 1, 10, Outcome::Completed),
+        ended("slow", t0 + 1_000, 2, 50, Outcome::Completed),
+        ended("gave-up-late", t0 + 2_000, 3, 40, Outcome::Abandoned),
+        ended("gave-up-early", t0 + 3_000, 4, 5, Outcome::Abandoned),
+        // Outside the window.
+        ended("later", t0 + 50_000_000, 5, 1, Outcome::Completed),
+        // An email answered after an hour: within its 8 hours.
+        {
+            let mut e = ended("email", t0 + 4_000, 6, 3_600, Outcome::Completed);
+            e.channel = switchboard_core::channel::Channel::Email;
+            e
+        },
+    ];
+    let changes: Vec<Change> = calls
+        .into_iter()
+        .map(|c| Change::CallDone(Box::new(c)))
+        .collect();
+    store.apply(&changes).unwrap();
+    // Gold calls are held to 30 s on the phone and 8 h by email.
+    let tiers = [
+        (
+            "gold".to_owned(),
+            vec![
+                ("voice".to_owned(), Duration::from_secs(30)),
+                ("email".to_owned(), Duration::from_secs(8 * 3_600)),
+            ],
+        ),
+        (
+            "platinum".to_owned(),
+            vec![("voice".to_owned(), Duration::from_secs(20))],
+        ),
+    ];
+    // Read while the writer's connection is open.
+    let got = crate::report::delivered(&path, Millis(t0 - 10_000), Millis(t0 + 3_600_000), &tiers)
+        .unwrap();
+    // Each channel apart: the voice calls against 30 s, the email against 8 h.
+    assert_eq!(
+        got[0],
+        [
+            crate::report::Delivered {
+                answered: 2,
+                answered_in_standard: 1,
+                answer_wait: Duration::from_secs(60),
+                abandoned: 2,
+                abandoned_after_standard: 1,
+            },
+            crate::report::Delivered {
+                answered: 1,
+                answered_in_standard: 1,
+                answer_wait: Duration::from_secs(3_600),
+                abandoned: 0,
+                abandoned_after_standard: 0,
+            }
+        ]
+    );
+    assert_eq!(got[1], [crate::report::Delivered::default()]);
+    // The same window for a replay: every call in it, oldest first, with what became
+    // of it.
+    let replayed =
+        crate::report::replayed_calls(&path, Millis(t0 - 10_000), Millis(t0 + 3_600_000)).unwrap();
+    let outcomes: Vec<(&str, bool)> = replayed
+        .iter()
+        .map(|c| (c.outcome.as_str(), c.answered_at.is_some()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("completed", true),
+            ("completed", true),
+            ("abandoned", false),
+            ("abandoned", false),
+            ("completed", true),
+        ]
+    );
+    assert!(replayed.windows(2).all(|w| w[0].arrived <= w[1].arrived));
+    assert_eq!(replayed[4].channel, "email");
+    drop(store);
+    let missing = crate::report::delivered(
+        &temp("report-none").join("none.db"),
+        Millis(0),
+        Millis(1),
+        &tiers,
+    );
+    assert!(missing.is_err());
+}
+
+#[test]
+fn a_store_of_schema_1_gains_the_journal_and_keeps_its_customers() {
+    let path = temp("v1").join("s.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .put_customers([&customer("c-1", "+12125550101")], tier_name)
+            .unwrap();
+        store
+            .conn
+            .execute_batch(
+                "DROP TABLE call_records; DROP TABLE live_calls; DROP TABLE live_agents;
+                 DROP TABLE audit;
+                 ALTER TABLE customers DROP COLUMN contacts;
+                 ALTER TABLE customers DROP COLUMN preferred_channel;
+                 UPDATE meta SET value = '1' WHERE key = 'schema';",
+            )
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.customers(tier_id).unwrap().0.len(), 1);
+    assert!(store.journal().unwrap().calls.is_empty());
+    assert_eq!(store.count_call_records().unwrap(), 0);
+}
+
+#[test]
+fn a_store_of_schema_2_gains_the_retention_column_and_keeps_its_records() {
+    let path = temp("v2").join("s.db");
+    {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .apply(&[Change::CallDone(Box::new(waiting("old", 1_000_000, 1)))])
+            .unwrap();
+        store
+            .conn
+            .execute_batch(
+                "ALTER TABLE call_records DROP COLUMN retention;
+                 DROP TABLE audit;
+                 ALTER TABLE customers DROP COLUMN contacts;
+                 ALTER TABLE customers DROP COLUMN preferred_channel;
+                 UPDATE meta SET value = '2' WHERE key = 'schema';",
+            )
+            .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.call_records("old").unwrap()[0].retention, None);
+    let mut saved = waiting("saved", 2_000_000, 2);
+    saved.record.retention = Some(true);
+    store.apply(&[Change::CallDone(Box::new(saved))]).unwrap();
+    assert_eq!(
+        store.call_records("saved").unwrap()[0].retention,
+        Some(true)
+    );
+}
