@@ -197,63 +197,27 @@ impl EncodedCalls {
         Ok(())
     }
 
-    /// Writes each call's journal row, and its record when it has one. Rows go
-    /// [`ROWS_PER_INSERT`] to a statement: a statement's own start and end cost SQLite
-    /// about as much as the row it writes.
+    /// Writes each call's journal row, and its record when it has one. One row to a
+    /// statement: a statement of several rows needs SQLite's statement journal (a copy
+    /// of each page it changes, in case it fails part way), which costs more than the
+    /// statements it saves.
     pub(crate) fn put(&self, tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
-        let mut chunks = self.calls.chunks_exact(ROWS_PER_INSERT);
-        if chunks.len() > 0 {
-            let mut insert = tx.prepare_cached(&insert_rows(ROWS_PER_INSERT))?;
-            for chunk in &mut chunks {
-                let mut values: Vec<rusqlite::types::ToSqlOutput<'_>> =
-                    Vec::with_capacity(4 * ROWS_PER_INSERT);
-                for c in chunk {
-                    self.values(c, &mut values);
-                }
-                insert.execute(rusqlite::params_from_iter(values))?;
-            }
-        }
-        if !chunks.remainder().is_empty() {
-            let mut insert = tx.prepare_cached(&insert_rows(1))?;
-            for c in chunks.remainder() {
-                let mut values = Vec::with_capacity(4);
-                self.values(c, &mut values);
-                insert.execute(rusqlite::params_from_iter(values))?;
-            }
-        }
+        let mut insert = tx.prepare_cached(
+            "INSERT OR REPLACE INTO live_calls (id, call_id, created, image) VALUES (?1, ?2, ?3, ?4)",
+        )?;
         for c in &self.calls {
+            insert.execute(params![
+                c.key,
+                &self.ids[c.id.clone()],
+                c.created,
+                &self.bytes[c.image.clone()],
+            ])?;
             if let Some(record) = &c.record {
                 put_record(tx, c.key, record)?;
             }
         }
         Ok(())
     }
-
-    fn values<'a>(&'a self, c: &EncodedCall, out: &mut Vec<rusqlite::types::ToSqlOutput<'a>>) {
-        use rusqlite::types::{ToSqlOutput, ValueRef};
-        out.extend([
-            ToSqlOutput::Borrowed(ValueRef::Integer(c.key)),
-            ToSqlOutput::Borrowed(ValueRef::Text(self.ids[c.id.clone()].as_bytes())),
-            ToSqlOutput::Borrowed(ValueRef::Integer(c.created)),
-            ToSqlOutput::Borrowed(ValueRef::Blob(&self.bytes[c.image.clone()])),
-        ]);
-    }
-}
-
-/// Journal rows written by one statement.
-const ROWS_PER_INSERT: usize = 32;
-
-fn insert_rows(rows: usize) -> String {
-    let mut sql =
-        "INSERT OR REPLACE INTO live_calls (id, call_id, created, image) VALUES ".to_owned();
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        let n = 4 * i;
-        sql.push_str(&format!("(?{}, ?{}, ?{}, ?{})", n + 1, n + 2, n + 3, n + 4));
-    }
-    sql
 }
 
 /// A call image as the journal holds it: binary (a blob) or, written by earlier

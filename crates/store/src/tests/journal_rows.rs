@@ -262,7 +262,7 @@ fn a_batch_of_many_calls_writes_every_one_of_them_and_records_the_finished_ones(
     let path = temp("many-calls").join("s.db");
     let source = Arc::new(Source::default());
     let dyn_source: Arc<dyn LiveSource> = source.clone();
-    // Two full statements of rows and some over; every fifth call has ended.
+    // More calls than any other test writes at once; every fifth has ended.
     let calls: Vec<CallImage> = (0..70u64)
         .map(|i| {
             let mut c = waiting(&format!("m{i}"), 1_000_000 + i, i);
