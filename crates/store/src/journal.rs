@@ -164,8 +164,10 @@ struct EncodedCall {
 }
 
 impl EncodedCalls {
-    /// Room for `calls` calls, at about what an image takes.
+    /// Room for `calls` calls, at about what an image takes (a backlog kept through a
+    /// store outage gets room for its first 8,192 and grows from there).
     pub(crate) fn with_capacity(calls: usize) -> EncodedCalls {
+        let calls = calls.min(8_192);
         EncodedCalls {
             bytes: Vec::with_capacity(calls * 256),
             ids: String::with_capacity(calls * 24),
