@@ -256,6 +256,9 @@ impl Default for AgentStandard {
 pub struct RoutePlan {
     parts: PlanParts,
     line_by_number: HashMap<E164, LineId>,
+    /// Each line's number as E.164 text (`+18005550100`), as switches send the dialed
+    /// number: such a number finds its line without being normalized.
+    line_by_text: HashMap<Box<str>, LineId, crate::FastHash>,
     /// Rules whose condition reads `call.digits`, in order: they run again after every
     /// menu answer.
     digit_rules: Vec<RuleId>,
@@ -346,6 +349,7 @@ impl RoutePlan {
         };
         check_line(default_line)?;
         let mut line_by_number = HashMap::with_capacity(lines.len());
+        let mut line_by_text = HashMap::with_capacity_and_hasher(lines.len(), Default::default());
         for (i, line) in lines.iter().enumerate() {
             check_target(line.entry)?;
             if let Some(r) = &line.others {
@@ -357,6 +361,7 @@ impl RoutePlan {
             {
                 return Err(PlanError::DuplicateLineNumber(line.number));
             }
+            line_by_text.insert(line.number.to_string().into(), LineId(i as u16));
         }
         for menu in menus {
             check_target(menu.fallback)?;
@@ -406,6 +411,7 @@ impl RoutePlan {
         Ok(RoutePlan {
             parts,
             line_by_number,
+            line_by_text,
             digit_rules,
             guards,
             rule_index,
@@ -437,6 +443,12 @@ impl RoutePlan {
     /// The line for a dialed number, if it is one of ours.
     pub fn line_for(&self, dialed: E164) -> Option<LineId> {
         self.line_by_number.get(&dialed).copied()
+    }
+
+    /// The line whose number is exactly this E.164 text (`+` and digits, as a line's
+    /// number prints), with no normalizing; `None` for any other spelling.
+    pub fn line_for_text(&self, dialed: &str) -> Option<LineId> {
+        self.line_by_text.get(dialed).copied()
     }
 
     pub fn tier(&self, id: TierId) -> &Tier {

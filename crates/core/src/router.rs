@@ -1263,10 +1263,13 @@ fn response_within(state: &CallState, decision: &Decision) -> Option<std::time::
 }
 
 fn configured_line(plan: &RoutePlan, dialed: &str) -> Option<LineId> {
-    plan.numbers
-        .normalize(dialed)
-        .ok()
-        .and_then(|n| plan.line_for(n))
+    // Switches mostly send a line's number as it prints; other spellings are normalized.
+    plan.line_for_text(dialed).or_else(|| {
+        plan.numbers
+            .normalize(dialed)
+            .ok()
+            .and_then(|n| plan.line_for(n))
+    })
 }
 
 /// The call as the rules see it, apart from who is calling.

@@ -510,6 +510,40 @@ fn bad_requests_name_the_field_and_leave_other_calls_alone() {
 }
 
 #[test]
+fn a_line_is_found_by_its_number_however_the_switch_spells_it() {
+    let r = router();
+    let platinum = r
+        .plan()
+        .line(route(&r, "c0", "+12125550103", PLATINUM_LINE).line)
+        .name
+        .clone();
+    assert_eq!(platinum, "platinum");
+    // As the line's number prints (found without normalizing), and other spellings
+    // (normalized first).
+    for (i, dialed) in [
+        "+18005550199",
+        "1-800-555-0199",
+        "(800) 555-0199",
+        "tel:+1-800-555-0199",
+        "sip:+18005550199@sbc-1",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let d = route(&r, &format!("c{}", i + 1), "+12125550103", dialed);
+        assert_eq!(r.plan().line(d.line).name, "platinum", "{dialed}");
+    }
+    // Near misses are no line of ours.
+    for (i, dialed) in ["+1800555019", "+180055501990", "+18005550199x"]
+        .into_iter()
+        .enumerate()
+    {
+        let d = route(&r, &format!("m{i}"), "+12125550103", dialed);
+        assert_eq!(d.line, LineId(0), "{dialed}");
+    }
+}
+
+#[test]
 fn unknown_dialed_number_follows_the_default_line() {
     let r = router();
     let d = route(&r, "c1", "+12125550101", "+18005559999");
