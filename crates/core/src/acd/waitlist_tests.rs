@@ -35,13 +35,19 @@ fn race(threads: usize, f: impl Fn(usize) + Sync) {
     });
 }
 
+/// A list of `calls` calls of equal priority, `c0` first.
+fn filled(calls: u64) -> WaitList {
+    let list = WaitList::default();
+    for n in 0..calls {
+        list.insert(key(n), call(&format!("c{n}"), 0, T0), 0);
+    }
+    list
+}
+
 #[test]
 fn threads_taking_the_heads_of_one_list_each_get_different_calls_and_all_of_them() {
     const CALLS: u64 = 20_000;
-    let list = WaitList::default();
-    for n in 0..CALLS {
-        list.insert(key(n), call(&format!("c{n}"), 0, T0), 0);
-    }
+    let list = filled(CALLS);
     let taken = Mutex::new(Vec::new());
     race(4, |_| {
         let mut mine = Vec::new();
@@ -63,10 +69,7 @@ fn threads_taking_the_heads_of_one_list_each_get_different_calls_and_all_of_them
 #[test]
 fn a_callback_accepted_as_the_call_is_taken_is_either_carried_or_refused() {
     const CALLS: u64 = 20_000;
-    let list = WaitList::default();
-    for n in 0..CALLS {
-        list.insert(key(n), call(&format!("c{n}"), 0, T0), 0);
-    }
+    let list = filled(CALLS);
     let accepted = Mutex::new(HashSet::new());
     let taken = Mutex::new(Vec::new());
     race(2, |t| {
