@@ -146,7 +146,7 @@ const CALL_IMAGE_V1: u8 = 1;
 /// The calls of a batch, read from the live source before the transaction and kept only
 /// as their encoded images, in one buffer for all: a batch of thousands of calls then
 /// costs a few allocations, not thousands of images held as structs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct EncodedCalls {
     bytes: Vec<u8>,
     ids: String,
