@@ -14,7 +14,8 @@
 //!   per request. Windows rotate between the three; medians of the rounds and the ratios
 //!   to the empty service are printed. Budgets: at least 85% of the empty one's
 //!   throughput at concurrency 64 (issue 6); at least 90% at 1, 16 and 64 with the store
-//!   on (issue 19).
+//!   on (issue 19). For profiling, `--empty REAL_ADDRESS` runs the empty service alone
+//!   (answering as the daemon at that address does) and `--client` drives either.
 //! - **A mixed floor**: 500 callers a second arrive (RouteCall, then menu answers for
 //!   those sent to a menu) for 50 agents, who answer (CONNECTED), talk 20-180 ms, hang
 //!   up (ENDED) and say ready again (SetAgentState AVAILABLE) after a pause, with a
@@ -307,6 +308,21 @@ fn client_process(args: &[String]) {
     }
     use std::io::Write;
     std::io::stdout().write_all(out.as_bytes()).unwrap();
+}
+
+/// `--empty REAL_ADDRESS`: the empty service alone, answering with the decisions the
+/// real server at that address gives, until killed; prints its address. For profiling
+/// it beside a daemon under the same `--client` load.
+fn empty_process(args: &[String]) {
+    let [real] = args else {
+        panic!("usage: --empty REAL_ADDRESS");
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let address = start_empty(capture(real).await).await;
+        println!("{address}");
+        std::future::pending::<()>().await;
+    });
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -614,6 +630,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--client") {
         client_process(&args[2..]);
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("--empty") {
+        empty_process(&args[2..]);
         return;
     }
     let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
