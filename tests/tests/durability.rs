@@ -21,7 +21,7 @@ use tonic_health::pb::{
 /// disk, until [`heal`].
 fn break_store(store: &Path) -> rusqlite::Connection {
     let other = rusqlite::Connection::open(store).unwrap();
-    for table in ["live_calls", "live_agents", "customers", "call_records"] {
+    for table in ["call_log", "live_agents", "customers", "call_records"] {
         other
             .execute_batch(&format!(
                 "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table}
@@ -33,7 +33,7 @@ fn break_store(store: &Path) -> rusqlite::Connection {
 }
 
 fn heal(other: &rusqlite::Connection) {
-    for table in ["live_calls", "live_agents", "customers", "call_records"] {
+    for table in ["call_log", "live_agents", "customers", "call_records"] {
         other
             .execute_batch(&format!("DROP TRIGGER refuse_{table}"))
             .unwrap();
@@ -57,7 +57,7 @@ fn stranger(id: &str, n: u32) -> pb::RouteCallRequest {
         call_id: id.into(),
         caller: format!("+1907555{n:04}"),
         // The platinum line sends strangers on to the main menu, which has them wait
-        // for input: each call is one journal row.
+        // for input: each call is one journal entry.
         dialed: MAIN_LINE.into(),
         switch_id: "sbc-1".into(),
         ..Default::default()

@@ -274,7 +274,7 @@ impl App {
         let now = self.clock.now();
         let acd = self.router.acd();
         for row in journal.unreadable {
-            notes.push(format!("journal row left unread: {row}"));
+            notes.push(format!("journal: left unread: {row}"));
         }
         for (name, reason) in &journal.closed_queues {
             match self.router.plan().queue_by_name(name) {

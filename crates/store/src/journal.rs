@@ -1,21 +1,22 @@
 //! The journal of live state (calls in progress, agents) and the call detail records.
 //!
-//! The journal holds each call and agent as it is now, one row each, rather than a log of
-//! every step: the writer is told *which* call or agent changed and reads its state when
-//! it writes the batch, so a row can never be older than the last change reported before
-//! the batch began, and replaying it is putting rows back. A call's row goes when the call
-//! is forgotten; its call detail record stays until retention prunes it.
+//! The journal holds each call and agent as it is now rather than every step: the writer
+//! is told *which* call or agent changed and reads its state when it writes the batch, so
+//! what the journal holds can never be older than the last change reported before the
+//! batch began. Agents are one row each; calls are a log of batches, compacted
+//! ([`crate::call_log`]). A call leaves the journal when it is forgotten; its call detail
+//! record stays until retention prunes it.
 
 use std::sync::Arc;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Transaction, params};
 use switchboard_core::{
     Millis, Router,
     acd::AgentImage,
     router::{ActionImage, CallImage, Outcome, ReasonImage},
 };
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, call_log};
 
 /// Where the writer reads the current state of what changed.
 pub trait LiveSource: Send + Sync {
@@ -139,122 +140,6 @@ fn from_ms(t: i64) -> Millis {
     Millis(u64::try_from(t).unwrap_or(0))
 }
 
-/// The first byte of a call image in its binary form (postcard, every field in order).
-/// Images written before it are JSON text, and are still read.
-const CALL_IMAGE_V1: u8 = 1;
-
-/// The calls of a batch, read from the live source before the transaction and kept only
-/// as their encoded images, in one buffer for all: a batch of thousands of calls then
-/// costs a few allocations, not thousands of images held as structs.
-#[derive(Debug)]
-pub(crate) struct EncodedCalls {
-    bytes: Vec<u8>,
-    ids: String,
-    calls: Vec<EncodedCall>,
-}
-
-#[derive(Debug)]
-struct EncodedCall {
-    key: i64,
-    created: i64,
-    id: std::ops::Range<usize>,
-    image: std::ops::Range<usize>,
-    /// The call detail record, once the call has an outcome.
-    record: Option<Box<CallRecordRow>>,
-}
-
-impl EncodedCalls {
-    /// Room for `calls` calls, at about what an image takes (a backlog kept through a
-    /// store outage gets room for its first 8,192 and grows from there).
-    pub(crate) fn with_capacity(calls: usize) -> EncodedCalls {
-        let calls = calls.min(8_192);
-        EncodedCalls {
-            bytes: Vec::with_capacity(calls * 256),
-            ids: String::with_capacity(calls * 24),
-            calls: Vec::with_capacity(calls),
-        }
-    }
-
-    /// Encodes a call as it is now.
-    pub(crate) fn push(&mut self, call: &CallImage) -> Result<(), postcard::Error> {
-        let start = self.bytes.len();
-        self.bytes.push(CALL_IMAGE_V1);
-        postcard::to_io(call, &mut self.bytes)?;
-        let id_start = self.ids.len();
-        self.ids.push_str(&call.call_id);
-        // The record is written once the call has an outcome (and again for a survey
-        // that comes after); until then the journal row holds everything it will say.
-        let record = call
-            .record
-            .outcome
-            .is_some()
-            .then(|| Box::new(CallRecordRow::from_image(call)));
-        self.calls.push(EncodedCall {
-            key: key(call),
-            created: ms(call.created),
-            id: id_start..self.ids.len(),
-            image: start..self.bytes.len(),
-            record,
-        });
-        Ok(())
-    }
-
-    /// Writes each call's journal row, and its record when it has one. One row to a
-    /// statement: a statement of several rows needs SQLite's statement journal (a copy
-    /// of each page it changes, in case it fails part way), which costs more than the
-    /// statements it saves.
-    pub(crate) fn put(&self, tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR REPLACE INTO live_calls (id, call_id, created, image) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        for c in &self.calls {
-            insert.execute(params![
-                c.key,
-                &self.ids[c.id.clone()],
-                c.created,
-                &self.bytes[c.image.clone()],
-            ])?;
-            if let Some(record) = &c.record {
-                put_record(tx, c.key, record)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A call image as the journal holds it: binary (a blob) or, written by earlier
-/// versions, JSON (text).
-fn decode_call(value: rusqlite::types::ValueRef<'_>) -> Result<CallImage, String> {
-    use rusqlite::types::ValueRef;
-    match value {
-        ValueRef::Blob([CALL_IMAGE_V1, rest @ ..]) => {
-            postcard::from_bytes(rest).map_err(|e| e.to_string())
-        }
-        ValueRef::Blob([version, ..]) => Err(format!(
-            "image format {version} is not one this version reads (written by a newer one?)"
-        )),
-        ValueRef::Text(text) => serde_json::from_slice(text).map_err(|e| e.to_string()),
-        _ => Err("not an image".to_owned()),
-    }
-}
-
-/// The row id of a call in both tables.
-fn key(call: &CallImage) -> i64 {
-    i64::try_from(call.key).unwrap_or(i64::MAX)
-}
-
-/// A finished call: its final record, and its journal row goes.
-pub(crate) fn end_call(
-    tx: &Transaction<'_>,
-    key: i64,
-    record: &CallRecordRow,
-) -> Result<(), rusqlite::Error> {
-    put_record(tx, key, record)?;
-    tx.prepare_cached("DELETE FROM live_calls WHERE id = ?1")?
-        .execute(params![key])?;
-    Ok(())
-}
-
 pub(crate) fn put_agent(tx: &Transaction<'_>, agent: &AgentImage) -> Result<(), rusqlite::Error> {
     let image = serde_json::to_string(agent)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -263,7 +148,11 @@ pub(crate) fn put_agent(tx: &Transaction<'_>, agent: &AgentImage) -> Result<(), 
     Ok(())
 }
 
-fn put_record(tx: &Transaction<'_>, id: i64, r: &CallRecordRow) -> Result<(), rusqlite::Error> {
+pub(crate) fn put_record(
+    tx: &Transaction<'_>,
+    id: i64,
+    r: &CallRecordRow,
+) -> Result<(), rusqlite::Error> {
     tx.prepare_cached(
         "INSERT OR REPLACE INTO call_records (
              id, call_id, arrived, switch_id, caller, tier, channel, line, menu_path, decision,
@@ -315,12 +204,15 @@ impl Store {
                 serde_json::from_str(text).map_err(|e| e.to_string())
             },
         )?;
-        out.calls = self.images(
-            "SELECT call_id, image FROM live_calls ORDER BY id",
-            "call",
-            &mut out.unreadable,
-            decode_call,
-        )?;
+        let live = call_log::read(&self.conn).map_err(|e| self.err(e))?;
+        out.calls.reserve(live.len());
+        for (id, image) in live.calls() {
+            match call_log::decode(image) {
+                Ok(call) => out.calls.push(call),
+                Err(e) => out.unreadable.push(format!("call {id}: {e}")),
+            }
+        }
+        out.unreadable.extend(live.broken);
         let mut stmt = self
             .conn
             .prepare("SELECT queue, reason FROM closed_queues ORDER BY queue")
@@ -412,17 +304,10 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Whether the journal has a row for this call.
+    /// Whether the journal holds this call as live (reads the whole journal).
     pub fn has_live_call(&self, call_id: &str) -> Result<bool, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM live_calls WHERE call_id = ?1",
-                params![call_id],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|r| r.is_some())
-            .map_err(|e| self.err(e))
+        let live = call_log::read(&self.conn).map_err(|e| self.err(e))?;
+        Ok(live.calls().any(|(id, _)| id == call_id))
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`Store`]: opening, schema, and the customer table.
 //! - [`lock`]: one daemon per store.
 //! - [`journal`]: the journal of live calls and agents, and the call detail records.
+//! - `call_log`: the journal's calls as a log of batches, and its compaction.
 //! - `pending`: changes on their way to the disk, each thing once as last changed.
 //! - [`writer`]: the writer thread that batches changes into transactions (group
 //!   commit), so that nothing on the route path waits for the disk, and keeps and
@@ -24,6 +25,7 @@ use switchboard_core::{
 
 pub mod audit;
 pub mod backup;
+mod call_log;
 pub mod journal;
 pub mod lock;
 mod pending;
@@ -31,7 +33,7 @@ pub mod report;
 pub mod writer;
 
 /// The schema this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The first 16 bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -71,11 +73,16 @@ pub enum StoreError {
     },
 }
 
+/// One step of the schema, from the version before it.
+type Migration = fn(&Store) -> Result<(), StoreError>;
+
 /// An open store.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The journal's log of calls: its size, and when it is next compacted.
+    log: call_log::LogSize,
 }
 
 /// A customer row that no longer fits the config (a tier that was removed), kept in the
@@ -118,6 +125,7 @@ impl Store {
             Some(Ok(_)) => Ok(Some(Store {
                 conn,
                 path: path.to_path_buf(),
+                log: call_log::LogSize::new(call_log::COMPACT_MIN),
             })),
             other => Err(StoreError::Damaged {
                 path: shown,
@@ -191,11 +199,14 @@ impl Store {
              PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=10000;",
         )
         .map_err(|e| classify(&shown, e))?;
-        let store = Store {
+        let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            log: call_log::LogSize::new(call_log::COMPACT_MIN),
         };
         store.migrate()?;
+        store.log = call_log::LogSize::count(&store.conn, call_log::COMPACT_MIN)
+            .map_err(|e| store.err(e))?;
         Ok(store)
     }
 
@@ -220,7 +231,7 @@ impl Store {
             })
             .optional()
             .map_err(|e| self.err(e))?;
-        match version.map(|v| v.parse::<i64>()) {
+        let from = match version.map(|v| v.parse::<i64>()) {
             None => {
                 self.conn
                     .execute_batch(
@@ -257,45 +268,36 @@ impl Store {
                          COMMIT;",
                     )
                     .map_err(|e| self.err(e))?;
-                self.migrate_to_2()?;
-                self.migrate_to_3()?;
-                self.migrate_to_4()?;
-                self.migrate_to_5()?;
-                self.migrate_to_6()
+                1
             }
-            Some(Ok(1)) => {
-                self.migrate_to_2()?;
-                self.migrate_to_3()?;
-                self.migrate_to_4()?;
-                self.migrate_to_5()?;
-                self.migrate_to_6()
+            Some(Ok(v)) if (1..SCHEMA_VERSION).contains(&v) => v,
+            Some(Ok(v)) if v == SCHEMA_VERSION => return Ok(()),
+            Some(Ok(v)) if v > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema {
+                    path: self.path.display().to_string(),
+                    found: v,
+                });
             }
-            Some(Ok(2)) => {
-                self.migrate_to_3()?;
-                self.migrate_to_4()?;
-                self.migrate_to_5()?;
-                self.migrate_to_6()
+            Some(other) => {
+                return Err(StoreError::Damaged {
+                    path: self.path.display().to_string(),
+                    detail: format!("unexpected schema version {other:?}"),
+                });
             }
-            Some(Ok(3)) => {
-                self.migrate_to_4()?;
-                self.migrate_to_5()?;
-                self.migrate_to_6()
-            }
-            Some(Ok(4)) => {
-                self.migrate_to_5()?;
-                self.migrate_to_6()
-            }
-            Some(Ok(5)) => self.migrate_to_6(),
-            Some(Ok(v)) if v == SCHEMA_VERSION => Ok(()),
-            Some(Ok(v)) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
-                path: self.path.display().to_string(),
-                found: v,
-            }),
-            Some(other) => Err(StoreError::Damaged {
-                path: self.path.display().to_string(),
-                detail: format!("unexpected schema version {other:?}"),
-            }),
+        };
+        // Each step takes the schema from the version before it to its own.
+        let steps: [Migration; 6] = [
+            Self::migrate_to_2,
+            Self::migrate_to_3,
+            Self::migrate_to_4,
+            Self::migrate_to_5,
+            Self::migrate_to_6,
+            Self::migrate_to_7,
+        ];
+        for step in &steps[usize::try_from(from - 1).unwrap_or(0)..] {
+            step(self)?;
         }
+        Ok(())
     }
 
     /// Schema 2 adds call detail records and the journal of live state. Both are keyed by
@@ -346,6 +348,16 @@ impl Store {
                  UPDATE meta SET value = '2' WHERE key = 'schema';
                  COMMIT;",
             )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Schema 7 keeps the journal's calls as a log of batches rather than a row each
+    /// ([`call_log`]); the calls journaled before move into it as they were stored.
+    fn migrate_to_7(&self) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        call_log::migrate_from_rows(&tx)
+            .and_then(|()| tx.execute("UPDATE meta SET value = '7' WHERE key = 'schema'", []))
+            .and_then(|_| tx.commit())
             .map_err(|e| self.err(e))
     }
 
@@ -437,6 +449,59 @@ impl Store {
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
         f(&tx).map_err(|e| classify(&path, e))?;
         tx.commit().map_err(|e| classify(&path, e))
+    }
+
+    /// Counts a batch's row of the journal's log, and compacts the log when it is due.
+    /// A compaction that fails changes nothing and is tried again once as much again of
+    /// the log has been replaced; the batch was written either way.
+    pub(crate) fn appended(&mut self, batch: &call_log::LogBatch) {
+        self.log.appended(batch);
+        if self.log.due() {
+            let _ = self.compact_journal();
+        }
+    }
+
+    /// Rewrites the calls the journal holds as live as fresh rows of its log and deletes
+    /// the rows before them, in one transaction. False, changing nothing, when a row of
+    /// the log does not read (it stays in place, named at every start).
+    pub fn compact_journal(&mut self) -> Result<bool, StoreError> {
+        let path = self.path.display().to_string();
+        let compacted = self
+            .conn
+            .transaction()
+            .and_then(|tx| {
+                let written = call_log::compact(&tx)?;
+                tx.commit()?;
+                Ok(written)
+            })
+            .map_err(|e| classify(&path, e));
+        match compacted {
+            Ok(Some(_)) => {
+                self.log.compacted();
+                Ok(true)
+            }
+            Ok(None) => {
+                self.log.postponed();
+                Ok(false)
+            }
+            Err(e) => {
+                self.log.postponed();
+                Err(e)
+            }
+        }
+    }
+
+    /// The bytes of the journal's log of calls: (live, dead). Live is each call's last
+    /// entry; dead, the entries since replaced and the calls gone, until compaction.
+    pub fn journal_log_bytes(&self) -> (u64, u64) {
+        (self.log.live_bytes, self.log.dead_bytes)
+    }
+
+    /// Compacts the journal's log from `bytes` dead bytes on (and as many as are live),
+    /// instead of 8 MiB: for tests that compact small logs.
+    #[doc(hidden)]
+    pub fn compact_journal_from(&mut self, bytes: u64) {
+        self.log.compact_from(bytes);
     }
 
     /// What was learned of every number, with the last contact where there was one.

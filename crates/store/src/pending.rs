@@ -16,6 +16,7 @@ use switchboard_core::{
 
 use crate::{
     Store, StoreError,
+    call_log::LogBatch,
     journal::{self, CallRecordRow, LiveSource},
     writer::Change,
 };
@@ -142,12 +143,17 @@ impl Pending {
     ) -> Result<u64, StoreError> {
         // Read before the transaction: the source takes locks of its own, and none is
         // held while SQLite waits for the disk.
-        let mut calls = journal::EncodedCalls::with_capacity(self.calls.len());
+        let mut calls = LogBatch::with_capacity(self.calls.len());
+        // Finished calls first: a call id the switch reused for a new call is journaled
+        // after them under the new call's key.
+        for key in self.done.keys() {
+            calls.gone(*key);
+        }
         if let Some(s) = source {
             for image in self.calls.iter().filter_map(|id| s.call(id)) {
                 calls
                     .push(&image)
-                    .map_err(|e| store.err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+                    .map_err(|e| store.err(rusqlite::Error::ToSqlConversionFailure(e)))?;
             }
         }
         let agents: Vec<_> = match source {
@@ -189,10 +195,8 @@ impl Pending {
                     &*contact.wrap_up_code,
                 ])?;
             }
-            // Finished calls first: a call id the switch reused for a new call is
-            // journaled below under the new call's key.
             for (key, row) in &self.done {
-                journal::end_call(tx, *key, row)?;
+                journal::put_record(tx, *key, row)?;
             }
             if let Some(before) = self.prune {
                 pruned = journal::prune(tx, before)?;
@@ -212,8 +216,8 @@ impl Pending {
                         .execute(rusqlite::params![&**name])?,
                 };
             }
-            // A call gone from the source was forgotten: its record above took its row.
-            calls.put(tx)?;
+            // A call gone from the source was forgotten: its record above is its last.
+            calls.write(tx)?;
             for (id, agent) in &agents {
                 match agent {
                     Some(a) => journal::put_agent(tx, a)?,
@@ -225,6 +229,7 @@ impl Pending {
             }
             Ok(())
         })?;
+        store.appended(&calls);
         Ok(pruned)
     }
 }

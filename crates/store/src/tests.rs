@@ -10,6 +10,16 @@ fn temp(name: &str) -> PathBuf {
     dir
 }
 
+/// Turns a fresh store's journal of calls back into its shape before schema 7 (a row a
+/// call), for tests of older stores.
+const BEFORE_THE_LOG: &str = "DROP TABLE call_log;
+     CREATE TABLE live_calls (
+         id INTEGER PRIMARY KEY,
+         call_id TEXT NOT NULL,
+         created INTEGER NOT NULL,
+         image TEXT NOT NULL
+     );";
+
 const TIERS: [&str; 3] = ["standard", "gold", "platinum"];
 
 fn tier_name(t: TierId) -> &'static str {
@@ -155,7 +165,7 @@ fn a_store_written_by_a_newer_build_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}: written by a newer Switchboard (schema 99, this build reads up to 6)",
+            "{}: written by a newer Switchboard (schema 99, this build reads up to 7)",
             path.display()
         )
     );
@@ -285,12 +295,13 @@ fn audit_entries_are_kept_in_order_read_newest_first_and_a_schema_3_store_gains_
         let store = Store::open(&path).unwrap();
         store
             .conn
-            .execute_batch(
-                "DROP TABLE audit;
+            .execute_batch(&format!(
+                "{BEFORE_THE_LOG}
+                 DROP TABLE audit;
                  ALTER TABLE customers DROP COLUMN contacts;
                  ALTER TABLE customers DROP COLUMN preferred_channel;
-                 UPDATE meta SET value = '3' WHERE key = 'schema';",
-            )
+                 UPDATE meta SET value = '3' WHERE key = 'schema';"
+            ))
             .unwrap();
     }
     let mut store = Store::open(&path).unwrap();
@@ -320,23 +331,27 @@ fn audit_entries_are_kept_in_order_read_newest_first_and_a_schema_3_store_gains_
 }
 
 #[test]
-fn journal_rows_that_cannot_be_read_are_named_and_the_rest_still_come_back() {
+fn journal_rows_that_cannot_be_read_are_named_left_in_place_and_the_rest_still_come_back() {
     let path = temp("unreadable").join("s.db");
     {
+        // A store of schema 6 (a row a call), its bad rows carried into the log as
+        // they are.
         let store = Store::open(&path).unwrap();
         store
             .conn
-            .execute_batch(
-                "INSERT INTO live_calls (id, call_id, created, image) VALUES (1, 'c-bad', 0, '{\"call_id\": 7');
+            .execute_batch(&format!(
+                "{BEFORE_THE_LOG}
+                 INSERT INTO live_calls (id, call_id, created, image) VALUES (1, 'c-bad', 0, '{{\"call_id\": 7');
                  INSERT INTO live_calls (id, call_id, created, image) VALUES (2, 'c-newer', 0, x'09aa');
                  INSERT INTO live_calls (id, call_id, created, image) VALUES (3, 'c-cut', 0, x'0103');
-                 INSERT INTO live_agents (agent_id, image) VALUES ('a-bad', 'not json');",
-            )
+                 INSERT INTO live_agents (agent_id, image) VALUES ('a-bad', 'not json');
+                 UPDATE meta SET value = '6' WHERE key = 'schema';"
+            ))
             .unwrap();
     }
-    let journal = Store::open(&path).unwrap().journal().unwrap();
+    let mut store = Store::open(&path).unwrap();
+    let journal = store.journal().unwrap();
     assert!(journal.calls.is_empty() && journal.agents.is_empty());
-    assert_eq!(journal.unreadable.len(), 4, "{:?}", journal.unreadable);
     // The last two: a binary image of a format this build does not know, and one cut
     // short.
     let starts = [
@@ -345,9 +360,38 @@ fn journal_rows_that_cannot_be_read_are_named_and_the_rest_still_come_back() {
         "call c-newer: image format 9 is not one",
         "call c-cut: ",
     ];
+    assert_eq!(journal.unreadable.len(), 4, "{:?}", journal.unreadable);
     for (line, start) in journal.unreadable.iter().zip(starts) {
         assert!(line.starts_with(start), "{:?}", journal.unreadable);
     }
+    // Rows of the log itself: one of a format this build does not know, one whose
+    // first entry is cut short in its key.
+    store
+        .conn
+        .execute_batch(
+            "INSERT INTO call_log (seq, entries) VALUES (100, x'09010203');
+             INSERT INTO call_log (seq, entries) VALUES (101, x'0101020304');",
+        )
+        .unwrap();
+    let journal = store.journal().unwrap();
+    assert_eq!(journal.unreadable.len(), 6, "{:?}", journal.unreadable);
+    assert_eq!(
+        journal.unreadable[4..],
+        [
+            "journal row 100: log format 9 is not one this version reads (written by a newer one?)",
+            "journal row 101: cut short after 0 entries; the rest is not read",
+        ]
+    );
+    // Compaction would drop what it cannot read: it leaves everything as it is.
+    let rows = |s: &Store| -> i64 {
+        s.conn
+            .query_row("SELECT COUNT(*) FROM call_log", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = rows(&store);
+    assert!(!store.compact_journal().unwrap());
+    assert_eq!(rows(&store), before);
+    assert_eq!(store.journal().unwrap().unreadable, journal.unreadable);
 }
 
 #[test]
@@ -426,12 +470,13 @@ fn closed_queues_are_kept_until_opened_and_a_schema_4_store_gains_them() {
         let store = Store::open(&path).unwrap();
         store
             .conn
-            .execute_batch(
-                "DROP TABLE closed_queues;
+            .execute_batch(&format!(
+                "{BEFORE_THE_LOG}
+                 DROP TABLE closed_queues;
                  ALTER TABLE customers DROP COLUMN contacts;
                  ALTER TABLE customers DROP COLUMN preferred_channel;
-                 UPDATE meta SET value = '4' WHERE key = 'schema';",
-            )
+                 UPDATE meta SET value = '4' WHERE key = 'schema';"
+            ))
             .unwrap();
     }
     let queue = |name: &str, closed: Option<&str>| Change::Queue {
@@ -504,11 +549,12 @@ fn customers_addresses_and_preferred_channel_round_trip_and_a_schema_5_store_gai
             .unwrap();
         store
             .conn
-            .execute_batch(
-                "ALTER TABLE customers DROP COLUMN contacts;
+            .execute_batch(&format!(
+                "{BEFORE_THE_LOG}
+                 ALTER TABLE customers DROP COLUMN contacts;
                  ALTER TABLE customers DROP COLUMN preferred_channel;
-                 UPDATE meta SET value = '5' WHERE key = 'schema';",
-            )
+                 UPDATE meta SET value = '5' WHERE key = 'schema';"
+            ))
             .unwrap();
     }
     let mut store = Store::open(&path).unwrap();

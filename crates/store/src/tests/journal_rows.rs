@@ -30,6 +30,22 @@ impl LiveSource for Source {
     }
 }
 
+impl Source {
+    /// The call as it is now.
+    fn set(&self, c: &CallImage) {
+        self.calls
+            .lock()
+            .unwrap()
+            .insert(c.call_id.clone(), c.clone());
+    }
+}
+
+/// The call changed: the source holds it as it is now, and the writer is told.
+fn change(writer: &Writer, source: &Source, c: &CallImage) {
+    source.set(c);
+    writer.send(Change::Call(c.call_id.as_str().into()));
+}
+
 fn waiting(id: &str, arrived: u64, seq: u64) -> CallImage {
     let decision = DecisionImage {
         action: ActionImage::Enqueue {
@@ -207,19 +223,8 @@ fn a_call_is_journaled_as_a_binary_image_and_a_json_one_from_an_earlier_version_
         callbacks_unanswered: 1,
         ..CallRecord::default()
     };
-    {
-        let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::ZERO);
-        writer.read_live_state_from(&dyn_source);
-        source
-            .calls
-            .lock()
-            .unwrap()
-            .insert("c-full".into(), full.clone());
-        writer.send(Change::Call("c-full".into()));
-        writer.flush().unwrap();
-    }
     // The image JSON had before this build: `None`, `false`, empty and default parts
-    // left out.
+    // left out, in a store of schema 6 (a row a call), which opening moves into the log.
     let old = waiting("c-json", 1_000_100, 8);
     let mut json = serde_json::to_value(&old).unwrap();
     let top = json.as_object_mut().unwrap();
@@ -235,23 +240,49 @@ fn a_call_is_journaled_as_a_binary_image_and_a_json_one_from_an_earlier_version_
     ] {
         first.remove(gone);
     }
+    {
+        let store = Store::open(&path).unwrap();
+        store.conn.execute_batch(BEFORE_THE_LOG).unwrap();
+        store
+            .conn
+            .execute(
+                "INSERT INTO live_calls (id, call_id, created, image) VALUES (?1, 'c-json', 0, ?2)",
+                rusqlite::params![(old.key as i64), json.to_string()],
+            )
+            .unwrap();
+        store
+            .conn
+            .execute("UPDATE meta SET value = '6' WHERE key = 'schema'", [])
+            .unwrap();
+    }
+    {
+        let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::ZERO);
+        writer.read_live_state_from(&dyn_source);
+        source
+            .calls
+            .lock()
+            .unwrap()
+            .insert("c-full".into(), full.clone());
+        writer.send(Change::Call("c-full".into()));
+        writer.flush().unwrap();
+    }
     let store = Store::open(&path).unwrap();
-    store
-        .conn
-        .execute(
-            "INSERT INTO live_calls (id, call_id, created, image) VALUES (?1, 'c-json', 0, ?2)",
-            rusqlite::params![(old.key as i64), json.to_string()],
-        )
-        .unwrap();
-    let (kind, head): (String, Vec<u8>) = store
+    // The batch's row: the log's format, one entry putting the call under its key and
+    // id, then its image, binary.
+    let row: Vec<u8> = store
         .conn
         .query_row(
-            "SELECT typeof(image), substr(image, 1, 1) FROM live_calls WHERE call_id = 'c-full'",
+            "SELECT entries FROM call_log ORDER BY seq DESC LIMIT 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
         )
         .unwrap();
-    assert_eq!((kind.as_str(), head.as_slice()), ("blob", [1u8].as_slice()));
+    let mut head = vec![1u8, 1];
+    head.extend_from_slice(&(full.key as i64).to_le_bytes());
+    head.extend_from_slice(&6u16.to_le_bytes());
+    head.extend_from_slice(b"c-full");
+    assert_eq!(row[..head.len()], head[..]);
+    assert_eq!(row[head.len() + 4], 1, "the image's format byte");
     let journal = store.journal().unwrap();
     assert!(journal.unreadable.is_empty(), "{:?}", journal.unreadable);
     assert_eq!(journal.calls, [full, old]);
@@ -278,12 +309,7 @@ fn a_batch_of_many_calls_writes_every_one_of_them_and_records_the_finished_ones(
         let writer = Writer::spawn(Store::open(&path).unwrap(), Duration::from_millis(500));
         writer.read_live_state_from(&dyn_source);
         for c in &calls {
-            source
-                .calls
-                .lock()
-                .unwrap()
-                .insert(c.call_id.clone(), c.clone());
-            writer.send(Change::Call(c.call_id.as_str().into()));
+            change(&writer, &source, c);
         }
         writer.flush().unwrap();
     }
@@ -293,6 +319,168 @@ fn a_batch_of_many_calls_writes_every_one_of_them_and_records_the_finished_ones(
     assert_eq!(journal.calls, calls);
     assert_eq!(store.count_call_records().unwrap(), 14);
     assert_eq!(store.call_records("m35").unwrap()[0].outcome, "abandoned");
+}
+
+/// Spawns a writer on a store that compacts its log from `compact_from` bytes.
+fn writer_on(path: &std::path::Path, source: &Arc<Source>, compact_from: u64) -> Writer {
+    let mut store = Store::open(path).unwrap();
+    store.compact_journal_from(compact_from);
+    let writer = Writer::spawn(store, Duration::ZERO);
+    let dyn_source: Arc<dyn LiveSource> = source.clone();
+    writer.read_live_state_from(&dyn_source);
+    writer
+}
+
+fn log_rows(store: &Store) -> i64 {
+    store
+        .conn
+        .query_row("SELECT COUNT(*) FROM call_log", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_call_changed_over_many_batches_comes_back_as_last_written_and_a_finished_one_not_at_all() {
+    let path = temp("log-replay").join("s.db");
+    let source = Arc::new(Source::default());
+    let set = |c: &CallImage| {
+        source.set(c);
+    };
+    let (a, b) = (waiting("a", 1_000_000, 1), waiting("b", 1_000_100, 2));
+    let mut a_later = a.clone();
+    {
+        let writer = writer_on(&path, &source, u64::MAX);
+        set(&a);
+        set(&b);
+        writer.send(Change::Call("a".into()));
+        writer.send(Change::Call("b".into()));
+        writer.flush().unwrap();
+        a_later.digits = "3,1,9".into();
+        a_later.last_agent = Some("ann".into());
+        set(&a_later);
+        writer.send(Change::Call("a".into()));
+        writer.flush().unwrap();
+        source.calls.lock().unwrap().remove("b");
+        writer.send(Change::CallDone(Box::new(b.clone())));
+        writer.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(log_rows(&store), 3, "a row a batch");
+    let journal = store.journal().unwrap();
+    assert!(journal.unreadable.is_empty(), "{:?}", journal.unreadable);
+    assert_eq!(journal.calls, [a_later]);
+    assert_eq!(store.call_records("b").unwrap().len(), 1);
+    assert!(store.has_live_call("a").unwrap() && !store.has_live_call("b").unwrap());
+}
+
+#[test]
+fn compaction_keeps_every_live_call_in_order_and_the_log_near_their_size() {
+    let path = temp("log-compact").join("s.db");
+    let source = Arc::new(Source::default());
+    // 400 calls, a batch each; every call is changed again two batches later and every
+    // third one ends three batches later.
+    let mut live: Vec<CallImage> = Vec::new();
+    let writer = writer_on(&path, &source, 16 * 1024);
+    let mut calls: Vec<CallImage> = (0..400u64)
+        .map(|i| waiting(&format!("c{i}"), 1_000_000 + i, i))
+        .collect();
+    for i in 0..calls.len() + 3 {
+        if i < calls.len() {
+            let c = &calls[i];
+            change(&writer, &source, c);
+        }
+        if let Some(c) = i.checked_sub(2).and_then(|j| calls.get_mut(j)) {
+            c.digits = format!("{i},0");
+            change(&writer, &source, c);
+        }
+        if let Some(c) = i.checked_sub(3).and_then(|j| calls.get(j))
+            && i % 3 == 0
+        {
+            source.calls.lock().unwrap().remove(&c.call_id);
+            writer.send(Change::CallDone(Box::new(c.clone())));
+        }
+        writer.flush().unwrap();
+    }
+    for (j, c) in calls.iter().enumerate() {
+        if (j + 3) % 3 != 0 {
+            live.push(c.clone());
+        }
+    }
+    drop(writer);
+    let mut store = Store::open(&path).unwrap();
+    let journal = store.journal().unwrap();
+    assert!(journal.unreadable.is_empty(), "{:?}", journal.unreadable);
+    assert_eq!(journal.calls.len(), live.len());
+    assert_eq!(
+        journal.calls, live,
+        "every live call, as last changed, in order"
+    );
+    // 403 batches were written; compaction kept the log's dead entries (replaced, and
+    // calls gone) below its live ones, or the threshold, give or take a batch.
+    let rows = log_rows(&store);
+    assert!(rows < 300, "{rows} rows: the log was never compacted");
+    let (live_bytes, dead) = store.journal_log_bytes();
+    assert!(
+        dead <= live_bytes.max(16 * 1024) + 1024,
+        "{dead} dead bytes beside {live_bytes} live"
+    );
+    assert!(store.compact_journal().unwrap());
+    assert_eq!(store.journal_log_bytes(), (live_bytes, 0));
+    // What the store counts as live is what the rows hold, beside their format bytes.
+    let (rows, held): (i64, i64) = store
+        .conn
+        .query_row(
+            "SELECT COUNT(*), SUM(length(entries)) FROM call_log",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(held as u64, live_bytes + 1);
+    assert_eq!(store.journal().unwrap().calls, live);
+}
+
+#[test]
+fn a_compaction_the_database_refuses_changes_nothing_and_batches_go_on() {
+    let path = temp("log-refused").join("s.db");
+    let source = Arc::new(Source::default());
+    let calls: Vec<CallImage> = (0..30u64)
+        .map(|i| waiting(&format!("r{i}"), 1_000_000 + i, i))
+        .collect();
+    {
+        let store = Store::open(&path).unwrap();
+        // A real failure inside SQLite: rows of the log cannot be deleted, as a
+        // compaction must.
+        store
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER keep_log BEFORE DELETE ON call_log
+                 BEGIN SELECT RAISE(ABORT, 'the log is kept'); END;",
+            )
+            .unwrap();
+    }
+    {
+        // Small enough that every batch that replaces a call is past the threshold:
+        // each call is written, then written again in the next batch.
+        let writer = writer_on(&path, &source, 64);
+        for c in calls.iter().chain(&calls) {
+            change(&writer, &source, c);
+            writer.flush().unwrap();
+        }
+        assert!(
+            writer.stats().is_up(),
+            "a failed compaction is not a failed batch"
+        );
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(log_rows(&store), 60, "every batch's row, none taken away");
+    assert_eq!(store.journal().unwrap().calls, calls);
+    let err = store.compact_journal().unwrap_err();
+    assert!(err.to_string().contains("the log is kept"), "{err}");
+    assert_eq!(log_rows(&store), 60);
+    store.conn.execute_batch("DROP TRIGGER keep_log").unwrap();
+    assert!(store.compact_journal().unwrap());
+    assert_eq!(log_rows(&store), 1);
+    assert_eq!(store.journal().unwrap().calls, calls);
 }
 
 #[test]
@@ -439,7 +627,7 @@ fn a_store_of_schema_1_gains_the_journal_and_keeps_its_customers() {
         store
             .conn
             .execute_batch(
-                "DROP TABLE call_records; DROP TABLE live_calls; DROP TABLE live_agents;
+                "DROP TABLE call_records; DROP TABLE call_log; DROP TABLE live_agents;
                  DROP TABLE audit;
                  ALTER TABLE customers DROP COLUMN contacts;
                  ALTER TABLE customers DROP COLUMN preferred_channel;
@@ -463,13 +651,14 @@ fn a_store_of_schema_2_gains_the_retention_column_and_keeps_its_records() {
             .unwrap();
         store
             .conn
-            .execute_batch(
-                "ALTER TABLE call_records DROP COLUMN retention;
+            .execute_batch(&format!(
+                "{BEFORE_THE_LOG}
+                 ALTER TABLE call_records DROP COLUMN retention;
                  DROP TABLE audit;
                  ALTER TABLE customers DROP COLUMN contacts;
                  ALTER TABLE customers DROP COLUMN preferred_channel;
-                 UPDATE meta SET value = '2' WHERE key = 'schema';",
-            )
+                 UPDATE meta SET value = '2' WHERE key = 'schema';"
+            ))
             .unwrap();
     }
     let mut store = Store::open(&path).unwrap();

@@ -1,0 +1,512 @@
+//! The journal's calls as a log: each batch appends one row to `call_log` holding what
+//! it changed (a call as it is now, or a call gone), and replay applies the rows in order,
+//! the last word on each call winning. One row a batch, not one a call: SQLite's cost is
+//! per row, and a batch of a thousand calls is then one insert of a large blob.
+//!
+//! Compaction keeps the log near what is live. The store counts, from the entries it
+//! appends, the bytes of each call's last entry (live) and of every entry since replaced
+//! or ended (dead). Once the dead bytes reach the live ones (and at least [`COMPACT_MIN`]),
+//! the calls still live are written as fresh rows and everything before them deleted, in
+//! one transaction: each dead byte pays for at most one live byte copied, a log of calls
+//! that only arrive is never rewritten, and a failed compaction changes nothing.
+//! Compaction works from the rows alone (newest first, the first word on each call being
+//! its last) and decodes no image; a row whose framing does not read stops it, so the row
+//! stays in place, named at every start, until someone looks.
+//!
+//! A row is [`LOG_V1`], then entries:
+//! - a call as it is now: `1`, its key (i64, little-endian), its id's length (u16) and
+//!   the id, its image's length (u32) and the image;
+//! - a call gone: `2`, its key.
+//!
+//! An image is the call in binary ([`CALL_IMAGE_V1`], then postcard) or, carried over from
+//! stores written before the log, JSON text.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    ops::Range,
+};
+
+use rusqlite::{Connection, Transaction, params};
+use switchboard_core::router::CallImage;
+
+use crate::journal::{CallRecordRow, put_record};
+
+/// The first byte of a log row.
+pub(crate) const LOG_V1: u8 = 1;
+/// The first byte of a call image in its binary form (postcard, every field in order).
+pub(crate) const CALL_IMAGE_V1: u8 = 1;
+const PUT: u8 = 1;
+const GONE: u8 = 2;
+
+/// About the most bytes compaction writes to one row.
+const CHUNK: usize = 1 << 20;
+
+/// The log is never compacted below this size: below it, rewriting the live calls would
+/// cost more than the rows it saves.
+pub(crate) const COMPACT_MIN: u64 = 8 << 20;
+
+/// A batch's calls, encoded as the batch reads them into the row it will append, with
+/// the call detail records of those that have an outcome.
+#[derive(Debug)]
+pub(crate) struct LogBatch {
+    row: Vec<u8>,
+    /// Each entry's key and length in the row, `None` for a call gone.
+    entries: Vec<(i64, Option<u32>)>,
+    records: Vec<(i64, Box<CallRecordRow>)>,
+}
+
+type EncodeError = Box<dyn std::error::Error + Send + Sync>;
+
+impl LogBatch {
+    /// Room for `calls` calls, at about what an image takes (a backlog kept through a
+    /// store outage gets room for its first 8,192 and grows from there).
+    pub(crate) fn with_capacity(calls: usize) -> LogBatch {
+        let mut row = Vec::with_capacity(1 + calls.min(8_192) * 256);
+        row.push(LOG_V1);
+        LogBatch {
+            row,
+            entries: Vec::with_capacity(calls.min(8_192)),
+            records: Vec::new(),
+        }
+    }
+
+    /// A finished call leaves the journal.
+    pub(crate) fn gone(&mut self, key: i64) {
+        self.row.push(GONE);
+        self.row.extend_from_slice(&key.to_le_bytes());
+        self.entries.push((key, None));
+    }
+
+    /// A call as it is now.
+    pub(crate) fn push(&mut self, call: &CallImage) -> Result<(), EncodeError> {
+        let id = u16::try_from(call.call_id.len())
+            .map_err(|_| format!("call id of {} bytes", call.call_id.len()))?;
+        let key = key(call);
+        let start = self.row.len();
+        self.row.push(PUT);
+        self.row.extend_from_slice(&key.to_le_bytes());
+        self.row.extend_from_slice(&id.to_le_bytes());
+        self.row.extend_from_slice(call.call_id.as_bytes());
+        let length_at = self.row.len();
+        self.row.extend_from_slice(&[0; 4]);
+        self.row.push(CALL_IMAGE_V1);
+        postcard::to_io(call, &mut self.row)?;
+        let length =
+            u32::try_from(self.row.len() - length_at - 4).map_err(|_| "a call image over 4 GiB")?;
+        self.row[length_at..length_at + 4].copy_from_slice(&length.to_le_bytes());
+        let entry = u32::try_from(self.row.len() - start).unwrap_or(u32::MAX);
+        self.entries.push((key, Some(entry)));
+        // The record is written once the call has an outcome (and again for a survey
+        // that comes after); until then the journal holds everything it will say.
+        if call.record.outcome.is_some() {
+            self.records
+                .push((key, Box::new(CallRecordRow::from_image(call))));
+        }
+        Ok(())
+    }
+
+    /// Appends the row (when it holds anything) and writes the records.
+    pub(crate) fn write(&self, tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+        for (key, record) in &self.records {
+            put_record(tx, *key, record)?;
+        }
+        if self.row.len() > 1 {
+            append(tx, &self.row)?;
+        }
+        Ok(())
+    }
+
+    /// The entries the row holds: key and length, `None` for a call gone.
+    pub(crate) fn entries(&self) -> &[(i64, Option<u32>)] {
+        &self.entries
+    }
+}
+
+fn append(conn: &Connection, row: &[u8]) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached("INSERT INTO call_log (entries) VALUES (?1)")?
+        .execute(params![row])?;
+    Ok(())
+}
+
+/// The journal key of a call: its arrival order, and the id of its call detail record.
+pub(crate) fn key(call: &CallImage) -> i64 {
+    i64::try_from(call.key).unwrap_or(i64::MAX)
+}
+
+/// The calls the log holds as live, each as its last entry left it, in key order.
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    bytes: Vec<u8>,
+    calls: BTreeMap<i64, Entry>,
+    /// Rows whose framing does not read, named; what they held after the fault is not
+    /// applied.
+    pub(crate) broken: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    id: Range<usize>,
+    image: Range<usize>,
+}
+
+impl Live {
+    /// Applies one row of the log.
+    fn apply(&mut self, seq: i64, row: &[u8]) {
+        let mut entries = 0;
+        let parsed = parse(row, |e| {
+            entries += 1;
+            match e.put {
+                Some((id, image)) => {
+                    let id = self.keep(&row[id]);
+                    let image = self.keep(&row[image]);
+                    self.calls.insert(e.key, Entry { id, image });
+                }
+                None => {
+                    self.calls.remove(&e.key);
+                }
+            }
+        });
+        if let Err(why) = parsed {
+            self.broken.push(format!("journal row {seq}: {why}"));
+        }
+    }
+
+    /// A legacy row of `live_calls`, as one entry.
+    fn put(&mut self, key: i64, id: &[u8], image: &[u8]) {
+        let id = self.keep(id);
+        let image = self.keep(image);
+        self.calls.insert(key, Entry { id, image });
+    }
+
+    fn keep(&mut self, b: &[u8]) -> Range<usize> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        start..self.bytes.len()
+    }
+
+    /// The live calls in key order: (id, image).
+    pub(crate) fn calls(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.calls.values().map(|e| {
+            (
+                std::str::from_utf8(&self.bytes[e.id.clone()]).unwrap_or("(id not UTF-8)"),
+                &self.bytes[e.image.clone()],
+            )
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The live calls as rows of at most about [`CHUNK`] bytes each.
+    fn rows(&self) -> Vec<Vec<u8>> {
+        let mut rows = Vec::new();
+        let mut row = vec![LOG_V1];
+        for (key, e) in &self.calls {
+            if row.len() >= CHUNK {
+                rows.push(std::mem::replace(&mut row, vec![LOG_V1]));
+            }
+            let (id, image) = (&self.bytes[e.id.clone()], &self.bytes[e.image.clone()]);
+            row.push(PUT);
+            row.extend_from_slice(&key.to_le_bytes());
+            // Both lengths were read from an entry of the same width.
+            row.extend_from_slice(&(id.len() as u16).to_le_bytes());
+            row.extend_from_slice(id);
+            row.extend_from_slice(&(image.len() as u32).to_le_bytes());
+            row.extend_from_slice(image);
+        }
+        if row.len() > 1 {
+            rows.push(row);
+        }
+        rows
+    }
+}
+
+struct Reader<'a> {
+    row: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.row.len())
+            .ok_or_else(|| "cut short".to_owned())?;
+        let out = &self.row[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let b = self.take(N)?;
+        Ok(b.try_into().expect("took N bytes"))
+    }
+}
+
+/// An entry of a row, as [`parse`] finds it.
+struct Parsed {
+    key: i64,
+    /// The whole entry's place in the row.
+    entry: Range<usize>,
+    /// A call as it is now: its id's and image's places; `None` for a call gone.
+    put: Option<(Range<usize>, Range<usize>)>,
+}
+
+/// Walks a row's entries in order; an error says why the rest does not read.
+fn parse(row: &[u8], mut each: impl FnMut(Parsed)) -> Result<(), String> {
+    match row.first() {
+        Some(&LOG_V1) => {}
+        Some(v) => {
+            return Err(format!(
+                "log format {v} is not one this version reads (written by a newer one?)"
+            ));
+        }
+        None => return Err("empty".to_owned()),
+    }
+    let mut r = Reader { row, at: 1 };
+    let mut entries = 0;
+    while r.at < row.len() {
+        let start = r.at;
+        let entry = (|| {
+            let kind = r.take(1)?[0];
+            let key = i64::from_le_bytes(r.array()?);
+            let put = match kind {
+                PUT => {
+                    let id_len = u16::from_le_bytes(r.array()?);
+                    let id_at = r.at;
+                    r.take(usize::from(id_len))?;
+                    let id = id_at..r.at;
+                    let image_len = u32::from_le_bytes(r.array()?);
+                    let image_at = r.at;
+                    r.take(image_len as usize)?;
+                    Some((id, image_at..r.at))
+                }
+                GONE => None,
+                other => return Err(format!("unknown entry kind {other}")),
+            };
+            Ok((key, put))
+        })();
+        match entry {
+            Ok((key, put)) => each(Parsed {
+                key,
+                entry: start..r.at,
+                put,
+            }),
+            Err(why) => {
+                return Err(format!(
+                    "{why} after {entries} entries; the rest is not read"
+                ));
+            }
+        }
+        entries += 1;
+    }
+    Ok(())
+}
+
+/// Reads the whole log.
+pub(crate) fn read(conn: &Connection) -> Result<Live, rusqlite::Error> {
+    let mut live = Live::default();
+    let mut stmt = conn.prepare("SELECT seq, entries FROM call_log ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        match r.get_ref(1)? {
+            rusqlite::types::ValueRef::Blob(b) => live.apply(seq, b),
+            _ => live.broken.push(format!("journal row {seq}: not a blob")),
+        }
+    }
+    Ok(live)
+}
+
+/// Rewrites the live calls as fresh rows and deletes every row before them; returns the
+/// bytes written, or `None` (nothing changed) when a row does not read.
+///
+/// The rows are read newest first and each row's entries last first, so the first entry
+/// met for a call is its last word: a call put there is copied, and every older entry of
+/// it skipped. Each row is read by its own statement, so no read is open on the table
+/// while the fresh rows go in.
+pub(crate) fn compact(tx: &Transaction<'_>) -> Result<Option<u64>, rusqlite::Error> {
+    let seqs: Vec<i64> = tx
+        .prepare("SELECT seq FROM call_log ORDER BY seq DESC")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let Some(&last) = seqs.first() else {
+        return Ok(Some(0));
+    };
+    let mut read = tx.prepare("SELECT entries FROM call_log WHERE seq = ?1")?;
+    let mut seen = HashSet::new();
+    let (mut row, mut entries) = (Vec::new(), Vec::new());
+    let mut out = vec![LOG_V1];
+    let mut written = 0;
+    for seq in seqs {
+        row.clear();
+        let blob = read.query_row(params![seq], |r| match r.get_ref(0)? {
+            rusqlite::types::ValueRef::Blob(b) => {
+                row.extend_from_slice(b);
+                Ok(true)
+            }
+            _ => Ok(false),
+        })?;
+        entries.clear();
+        if !blob || parse(&row, |e| entries.push(e)).is_err() {
+            return Ok(None);
+        }
+        for e in entries.iter().rev() {
+            if !seen.insert(e.key) || e.put.is_none() {
+                continue;
+            }
+            if out.len() > 1 && out.len() + e.entry.len() > CHUNK {
+                append(tx, &out)?;
+                written += out.len() as u64;
+                out.truncate(1);
+            }
+            out.extend_from_slice(&row[e.entry.clone()]);
+        }
+    }
+    if out.len() > 1 {
+        append(tx, &out)?;
+        written += out.len() as u64;
+    }
+    tx.execute("DELETE FROM call_log WHERE seq <= ?1", params![last])?;
+    Ok(Some(written))
+}
+
+/// Schema 7: the calls of `live_calls` (one row a call) move into the log, images as
+/// they were stored (binary, or JSON text from earlier versions), and the table goes.
+pub(crate) fn migrate_from_rows(tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
+    tx.execute_batch(
+        "CREATE TABLE call_log (
+             seq INTEGER PRIMARY KEY,
+             entries BLOB NOT NULL
+         );",
+    )?;
+    let mut live = Live::default();
+    {
+        let mut stmt = tx.prepare("SELECT id, call_id, image FROM live_calls ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let key: i64 = r.get(0)?;
+            let id: String = r.get(1)?;
+            let image = match r.get_ref(2)? {
+                rusqlite::types::ValueRef::Blob(b) => b,
+                rusqlite::types::ValueRef::Text(t) => t,
+                _ => &[],
+            };
+            live.put(key, id.as_bytes(), image);
+        }
+    }
+    for row in live.rows() {
+        append(tx, &row)?;
+    }
+    tx.execute_batch("DROP TABLE live_calls;")
+}
+
+/// A call image as the log holds it: binary, or JSON text carried over from a store
+/// written before the log.
+pub(crate) fn decode(image: &[u8]) -> Result<CallImage, String> {
+    match image {
+        [CALL_IMAGE_V1, rest @ ..] => postcard::from_bytes(rest).map_err(|e| e.to_string()),
+        [b'{', ..] => serde_json::from_slice(image).map_err(|e| e.to_string()),
+        [version, ..] => Err(format!(
+            "image format {version} is not one this version reads (written by a newer one?)"
+        )),
+        [] => Err("empty image".to_owned()),
+    }
+}
+
+/// The length of a call-gone entry.
+const GONE_LEN: u64 = 9;
+
+/// How much of the log is live (each call's last entry) and dead (entries replaced, and
+/// calls gone), counted from the entries as they are appended; and when to compact.
+#[derive(Debug, Default)]
+pub(crate) struct LogSize {
+    /// The length of each live call's last entry, by key.
+    live: HashMap<i64, u32>,
+    pub(crate) live_bytes: u64,
+    pub(crate) dead_bytes: u64,
+    /// Dead bytes from which compaction is tried (at least the live bytes too).
+    due_at: u64,
+    pub(crate) min: u64,
+}
+
+impl LogSize {
+    pub(crate) fn new(min: u64) -> LogSize {
+        LogSize {
+            due_at: min,
+            min,
+            ..LogSize::default()
+        }
+    }
+
+    /// Counts the log as it stands (at open). What a row holds past a fault is not
+    /// counted; compaction will not run over that row anyway.
+    pub(crate) fn count(conn: &Connection, min: u64) -> Result<LogSize, rusqlite::Error> {
+        let mut size = LogSize::new(min);
+        let mut stmt = conn.prepare("SELECT entries FROM call_log ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            if let rusqlite::types::ValueRef::Blob(row) = r.get_ref(0)? {
+                let _ = parse(row, |e| match e.put {
+                    Some(_) => size.put(e.key, e.entry.len() as u64),
+                    None => size.gone(e.key),
+                });
+            }
+        }
+        Ok(size)
+    }
+
+    /// A batch's row was appended.
+    pub(crate) fn appended(&mut self, batch: &LogBatch) {
+        for &(key, len) in batch.entries() {
+            match len {
+                Some(len) => self.put(key, u64::from(len)),
+                None => self.gone(key),
+            }
+        }
+    }
+
+    fn put(&mut self, key: i64, len: u64) {
+        if let Some(old) = self
+            .live
+            .insert(key, u32::try_from(len).unwrap_or(u32::MAX))
+        {
+            self.live_bytes -= u64::from(old);
+            self.dead_bytes += u64::from(old);
+        }
+        self.live_bytes += len;
+    }
+
+    fn gone(&mut self, key: i64) {
+        if let Some(old) = self.live.remove(&key) {
+            self.live_bytes -= u64::from(old);
+            self.dead_bytes += u64::from(old);
+        }
+        self.dead_bytes += GONE_LEN;
+    }
+
+    /// Whether compaction is due: dead bytes past the live ones and the threshold.
+    pub(crate) fn due(&self) -> bool {
+        self.dead_bytes >= self.due_at.max(self.live_bytes)
+    }
+
+    /// Compaction from `min` dead bytes on, instead of [`COMPACT_MIN`].
+    pub(crate) fn compact_from(&mut self, min: u64) {
+        self.min = min;
+        self.due_at = min;
+    }
+
+    /// After a compaction: only the live entries are left.
+    pub(crate) fn compacted(&mut self) {
+        self.dead_bytes = 0;
+        self.due_at = self.min;
+    }
+
+    /// After a compaction that failed or could not run: try again once as much again
+    /// has died.
+    pub(crate) fn postponed(&mut self) {
+        self.due_at = self.dead_bytes + self.min;
+    }
+}
