@@ -3,9 +3,10 @@
 //! the last word on each call winning. One row a batch, not one a call: SQLite's cost is
 //! per row, and a batch of a thousand calls is then one insert of a large blob.
 //!
-//! Compaction keeps the log near what is live. The store counts, from the entries it
-//! appends, the bytes of each call's last entry (live) and of every entry since replaced
-//! or ended (dead). Once the dead bytes reach the live ones (and at least [`COMPACT_MIN`]),
+//! Compaction keeps the log near what is live. The store estimates the bytes of each live
+//! call's last entry (live: the calls in progress times the average entry) and counts the
+//! rest as dead (entries since replaced, and calls gone). Once the dead bytes reach the
+//! live ones (and at least [`COMPACT_MIN`]),
 //! the calls still live are written as fresh rows and everything before them deleted, in
 //! one transaction: each dead byte pays for at most one live byte copied, a log of calls
 //! that only arrive is never rewritten, and a failed compaction changes nothing.
@@ -22,7 +23,7 @@
 //! stores written before the log, JSON text.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashSet},
     ops::Range,
 };
 
@@ -50,8 +51,9 @@ pub(crate) const COMPACT_MIN: u64 = 8 << 20;
 #[derive(Debug)]
 pub(crate) struct LogBatch {
     row: Vec<u8>,
-    /// Each entry's key and length in the row, `None` for a call gone.
-    entries: Vec<(i64, Option<u32>)>,
+    /// Entries putting a call, and their bytes.
+    puts: u64,
+    put_bytes: u64,
     records: Vec<(i64, Box<CallRecordRow>)>,
 }
 
@@ -65,7 +67,8 @@ impl LogBatch {
         row.push(LOG_V1);
         LogBatch {
             row,
-            entries: Vec::with_capacity(calls.min(8_192)),
+            puts: 0,
+            put_bytes: 0,
             records: Vec::new(),
         }
     }
@@ -74,7 +77,6 @@ impl LogBatch {
     pub(crate) fn gone(&mut self, key: i64) {
         self.row.push(GONE);
         self.row.extend_from_slice(&key.to_le_bytes());
-        self.entries.push((key, None));
     }
 
     /// A call as it is now.
@@ -94,8 +96,8 @@ impl LogBatch {
         let length =
             u32::try_from(self.row.len() - length_at - 4).map_err(|_| "a call image over 4 GiB")?;
         self.row[length_at..length_at + 4].copy_from_slice(&length.to_le_bytes());
-        let entry = u32::try_from(self.row.len() - start).unwrap_or(u32::MAX);
-        self.entries.push((key, Some(entry)));
+        self.puts += 1;
+        self.put_bytes += (self.row.len() - start) as u64;
         // The record is written once the call has an outcome (and again for a survey
         // that comes after); until then the journal holds everything it will say.
         if call.record.outcome.is_some() {
@@ -114,11 +116,6 @@ impl LogBatch {
             append(tx, &self.row)?;
         }
         Ok(())
-    }
-
-    /// The entries the row holds: key and length, `None` for a call gone.
-    pub(crate) fn entries(&self) -> &[(i64, Option<u32>)] {
-        &self.entries
     }
 }
 
@@ -416,17 +413,21 @@ pub(crate) fn decode(image: &[u8]) -> Result<CallImage, String> {
     }
 }
 
-/// The length of a call-gone entry.
-const GONE_LEN: u64 = 9;
-
-/// How much of the log is live (each call's last entry) and dead (entries replaced, and
-/// calls gone), counted from the entries as they are appended; and when to compact.
+/// How big the log is, how much of it is live, and when to compact.
+///
+/// Live is estimated as the calls in progress (from the live source, at each batch)
+/// times the average entry a call is put with; dead is the rest. An estimate is enough:
+/// it only decides when compaction runs, and compaction works out what is live from the
+/// rows themselves.
 #[derive(Debug, Default)]
 pub(crate) struct LogSize {
-    /// The length of each live call's last entry, by key.
-    live: HashMap<i64, u32>,
-    pub(crate) live_bytes: u64,
-    pub(crate) dead_bytes: u64,
+    /// Bytes in the log's rows.
+    pub(crate) bytes: u64,
+    /// Entries putting a call, and their bytes, since the log began.
+    puts: u64,
+    put_bytes: u64,
+    /// Calls in progress at the last batch.
+    live_calls: u64,
     /// Dead bytes from which compaction is tried (at least the live bytes too).
     due_at: u64,
     pub(crate) min: u64,
@@ -441,55 +442,58 @@ impl LogSize {
         }
     }
 
-    /// Counts the log as it stands (at open). What a row holds past a fault is not
-    /// counted; compaction will not run over that row anyway.
+    /// Counts the log as it stands (at open): every call it holds as live, as replay
+    /// will find it.
     pub(crate) fn count(conn: &Connection, min: u64) -> Result<LogSize, rusqlite::Error> {
         let mut size = LogSize::new(min);
+        let mut live = HashSet::new();
         let mut stmt = conn.prepare("SELECT entries FROM call_log ORDER BY seq")?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             if let rusqlite::types::ValueRef::Blob(row) = r.get_ref(0)? {
+                size.bytes += row.len() as u64;
                 let _ = parse(row, |e| match e.put {
-                    Some(_) => size.put(e.key, e.entry.len() as u64),
-                    None => size.gone(e.key),
+                    Some(_) => {
+                        size.puts += 1;
+                        size.put_bytes += e.entry.len() as u64;
+                        live.insert(e.key);
+                    }
+                    None => {
+                        live.remove(&e.key);
+                    }
                 });
             }
         }
+        size.live_calls = live.len() as u64;
         Ok(size)
     }
 
-    /// A batch's row was appended.
-    pub(crate) fn appended(&mut self, batch: &LogBatch) {
-        for &(key, len) in batch.entries() {
-            match len {
-                Some(len) => self.put(key, u64::from(len)),
-                None => self.gone(key),
-            }
+    /// A batch's row was appended, with `live_calls` calls in progress.
+    pub(crate) fn appended(&mut self, batch: &LogBatch, live_calls: Option<usize>) {
+        if batch.row.len() > 1 {
+            self.bytes += batch.row.len() as u64;
+        }
+        self.puts += batch.puts;
+        self.put_bytes += batch.put_bytes;
+        if let Some(n) = live_calls {
+            self.live_calls = n as u64;
         }
     }
 
-    fn put(&mut self, key: i64, len: u64) {
-        if let Some(old) = self
-            .live
-            .insert(key, u32::try_from(len).unwrap_or(u32::MAX))
-        {
-            self.live_bytes -= u64::from(old);
-            self.dead_bytes += u64::from(old);
-        }
-        self.live_bytes += len;
+    /// About the bytes of each live call's last entry.
+    pub(crate) fn live_bytes(&self) -> u64 {
+        (self.put_bytes / self.puts.max(1))
+            .saturating_mul(self.live_calls)
+            .min(self.bytes)
     }
 
-    fn gone(&mut self, key: i64) {
-        if let Some(old) = self.live.remove(&key) {
-            self.live_bytes -= u64::from(old);
-            self.dead_bytes += u64::from(old);
-        }
-        self.dead_bytes += GONE_LEN;
+    pub(crate) fn dead_bytes(&self) -> u64 {
+        self.bytes - self.live_bytes()
     }
 
     /// Whether compaction is due: dead bytes past the live ones and the threshold.
     pub(crate) fn due(&self) -> bool {
-        self.dead_bytes >= self.due_at.max(self.live_bytes)
+        self.dead_bytes() >= self.due_at.max(self.live_bytes())
     }
 
     /// Compaction from `min` dead bytes on, instead of [`COMPACT_MIN`].
@@ -498,15 +502,15 @@ impl LogSize {
         self.due_at = min;
     }
 
-    /// After a compaction: only the live entries are left.
-    pub(crate) fn compacted(&mut self) {
-        self.dead_bytes = 0;
+    /// After a compaction that left `bytes` in the log.
+    pub(crate) fn compacted(&mut self, bytes: u64) {
+        self.bytes = bytes;
         self.due_at = self.min;
     }
 
     /// After a compaction that failed or could not run: try again once as much again
     /// has died.
     pub(crate) fn postponed(&mut self) {
-        self.due_at = self.dead_bytes + self.min;
+        self.due_at = self.dead_bytes() + self.min;
     }
 }

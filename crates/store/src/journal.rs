@@ -24,6 +24,8 @@ pub trait LiveSource: Send + Sync {
     fn call(&self, call_id: &str) -> Option<CallImage>;
     /// The agent as they are now; `None` for an agent the process never saw.
     fn agent(&self, agent_id: &str) -> Option<AgentImage>;
+    /// How many calls are in progress: what the journal holds as live.
+    fn calls_in_progress(&self) -> usize;
 }
 
 impl LiveSource for Router {
@@ -33,6 +35,10 @@ impl LiveSource for Router {
 
     fn agent(&self, agent_id: &str) -> Option<AgentImage> {
         self.acd().agent_image(agent_id)
+    }
+
+    fn calls_in_progress(&self) -> usize {
+        Router::calls_in_progress(self)
     }
 }
 

@@ -454,8 +454,8 @@ impl Store {
     /// Counts a batch's row of the journal's log, and compacts the log when it is due.
     /// A compaction that fails changes nothing and is tried again once as much again of
     /// the log has been replaced; the batch was written either way.
-    pub(crate) fn appended(&mut self, batch: &call_log::LogBatch) {
-        self.log.appended(batch);
+    pub(crate) fn appended(&mut self, batch: &call_log::LogBatch, live_calls: Option<usize>) {
+        self.log.appended(batch, live_calls);
         if self.log.due() {
             let _ = self.compact_journal();
         }
@@ -476,8 +476,8 @@ impl Store {
             })
             .map_err(|e| classify(&path, e));
         match compacted {
-            Ok(Some(_)) => {
-                self.log.compacted();
+            Ok(Some(bytes)) => {
+                self.log.compacted(bytes);
                 Ok(true)
             }
             Ok(None) => {
@@ -491,10 +491,11 @@ impl Store {
         }
     }
 
-    /// The bytes of the journal's log of calls: (live, dead). Live is each call's last
-    /// entry; dead, the entries since replaced and the calls gone, until compaction.
+    /// The bytes of the journal's log of calls: (live, dead), as the store estimates
+    /// them. Live is each call's last entry; dead, the entries since replaced and the
+    /// calls gone, until compaction.
     pub fn journal_log_bytes(&self) -> (u64, u64) {
-        (self.log.live_bytes, self.log.dead_bytes)
+        (self.log.live_bytes(), self.log.dead_bytes())
     }
 
     /// Compacts the journal's log from `bytes` dead bytes on (and as many as are live),

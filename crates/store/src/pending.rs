@@ -229,7 +229,7 @@ impl Pending {
             }
             Ok(())
         })?;
-        store.appended(&calls);
+        store.appended(&calls, source.map(LiveSource::calls_in_progress));
         Ok(pruned)
     }
 }

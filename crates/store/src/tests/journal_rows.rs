@@ -28,6 +28,9 @@ impl LiveSource for Source {
     fn agent(&self, id: &str) -> Option<AgentImage> {
         self.agents.lock().unwrap().get(id).cloned()
     }
+    fn calls_in_progress(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
 }
 
 impl Source {
@@ -420,12 +423,12 @@ fn compaction_keeps_every_live_call_in_order_and_the_log_near_their_size() {
     assert!(rows < 300, "{rows} rows: the log was never compacted");
     let (live_bytes, dead) = store.journal_log_bytes();
     assert!(
-        dead <= live_bytes.max(16 * 1024) + 1024,
+        dead <= live_bytes.max(16 * 1024) + 4096,
         "{dead} dead bytes beside {live_bytes} live"
     );
     assert!(store.compact_journal().unwrap());
-    assert_eq!(store.journal_log_bytes(), (live_bytes, 0));
-    // What the store counts as live is what the rows hold, beside their format bytes.
+    // What the store counts is what the rows hold; after compaction nearly all of it
+    // live (the estimate takes every call's entry to be of the average size).
     let (rows, held): (i64, i64) = store
         .conn
         .query_row(
@@ -435,7 +438,12 @@ fn compaction_keeps_every_live_call_in_order_and_the_log_near_their_size() {
         )
         .unwrap();
     assert_eq!(rows, 1);
-    assert_eq!(held as u64, live_bytes + 1);
+    let (live_bytes, dead) = store.journal_log_bytes();
+    assert_eq!(live_bytes + dead, held as u64);
+    assert!(
+        dead * 20 < held as u64,
+        "{dead} of {held} bytes taken as dead"
+    );
     assert_eq!(store.journal().unwrap().calls, live);
 }
 
