@@ -4,7 +4,8 @@
 //! customers: one keeps nothing, the other keeps its store in a temporary folder (every
 //! call journaled, its call record written, what it teaches stored). The same clients
 //! drive each in turn for a few seconds at a time, alternating which goes first, and the
-//! medians and their ratio are printed. The budget: the store costs at most 10%.
+//! medians and their ratio are printed. The budget: the store costs at most 10%. Then the
+//! journal the run left is opened, replayed and compacted, each timed.
 //!
 //! `cargo bench --bench persistence` (`-- --quick` for one short round)
 
@@ -165,6 +166,36 @@ fn main() {
             on / off
         );
     });
+    // The servers stop with the runtime; the store's writer writes what it holds.
     drop(rt);
+    journal_after(&store);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What the run left in the journal (every call still waiting or at a menu), and what
+/// reading it back and compacting it cost: a start's open and replay, and the writer's
+/// compaction of the whole log.
+fn journal_after(store: &Path) {
+    let size = |s: &switchboard_store::Store| {
+        let (live, dead) = s.journal_log_bytes();
+        (live + dead) as f64 / 1e6
+    };
+    let t = Instant::now();
+    let mut s = switchboard_store::Store::open(store).expect("the bench's store");
+    let opened = t.elapsed();
+    let t = Instant::now();
+    let journal = s.journal().expect("the journal reads");
+    let replayed = t.elapsed();
+    let before = size(&s);
+    let t = Instant::now();
+    s.compact_journal().expect("compaction");
+    let compacted = t.elapsed();
+    println!(
+        "journal left by the run: {} calls in progress, log {before:.1} MB; open (counting the log) {:.0} ms, replay {:.0} ms, compaction {:.0} ms to {:.1} MB",
+        journal.calls.len(),
+        opened.as_secs_f64() * 1e3,
+        replayed.as_secs_f64() * 1e3,
+        compacted.as_secs_f64() * 1e3,
+        size(&s)
+    );
 }
