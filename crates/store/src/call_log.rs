@@ -168,13 +168,6 @@ impl Live {
         }
     }
 
-    /// A legacy row of `live_calls`, as one entry.
-    fn put(&mut self, key: i64, id: &[u8], image: &[u8]) {
-        let id = self.keep(id);
-        let image = self.keep(image);
-        self.calls.insert(key, Entry { id, image });
-    }
-
     fn keep(&mut self, b: &[u8]) -> Range<usize> {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(b);
@@ -193,29 +186,6 @@ impl Live {
 
     pub(crate) fn len(&self) -> usize {
         self.calls.len()
-    }
-
-    /// The live calls as rows of at most about [`CHUNK`] bytes each.
-    fn rows(&self) -> Vec<Vec<u8>> {
-        let mut rows = Vec::new();
-        let mut row = vec![LOG_V1];
-        for (key, e) in &self.calls {
-            if row.len() >= CHUNK {
-                rows.push(std::mem::replace(&mut row, vec![LOG_V1]));
-            }
-            let (id, image) = (&self.bytes[e.id.clone()], &self.bytes[e.image.clone()]);
-            row.push(PUT);
-            row.extend_from_slice(&key.to_le_bytes());
-            // Both lengths were read from an entry of the same width.
-            row.extend_from_slice(&(id.len() as u16).to_le_bytes());
-            row.extend_from_slice(id);
-            row.extend_from_slice(&(image.len() as u32).to_le_bytes());
-            row.extend_from_slice(image);
-        }
-        if row.len() > 1 {
-            rows.push(row);
-        }
-        rows
     }
 }
 
@@ -317,6 +287,45 @@ pub(crate) fn read(conn: &Connection) -> Result<Live, rusqlite::Error> {
     Ok(live)
 }
 
+/// Rows written out of whole entries, each of at most about [`CHUNK`] bytes: by
+/// compaction and by the migration to the log.
+struct Chunks {
+    row: Vec<u8>,
+    written: u64,
+}
+
+impl Chunks {
+    fn new() -> Chunks {
+        Chunks {
+            row: vec![LOG_V1],
+            written: 0,
+        }
+    }
+
+    fn add(&mut self, conn: &Connection, entry: &[u8]) -> Result<(), rusqlite::Error> {
+        if self.row.len() > 1 && self.row.len() + entry.len() > CHUNK {
+            self.flush(conn)?;
+        }
+        self.row.extend_from_slice(entry);
+        Ok(())
+    }
+
+    fn flush(&mut self, conn: &Connection) -> Result<(), rusqlite::Error> {
+        if self.row.len() > 1 {
+            append(conn, &self.row)?;
+            self.written += self.row.len() as u64;
+            self.row.truncate(1);
+        }
+        Ok(())
+    }
+
+    /// Writes what is left; the bytes written in all.
+    fn finish(mut self, conn: &Connection) -> Result<u64, rusqlite::Error> {
+        self.flush(conn)?;
+        Ok(self.written)
+    }
+}
+
 /// Rewrites the live calls as fresh rows and deletes every row before them; returns the
 /// bytes written, or `None` (nothing changed) when a row does not read.
 ///
@@ -335,8 +344,7 @@ pub(crate) fn compact(tx: &Transaction<'_>) -> Result<Option<u64>, rusqlite::Err
     let mut read = tx.prepare("SELECT entries FROM call_log WHERE seq = ?1")?;
     let mut seen = HashSet::new();
     let (mut row, mut entries) = (Vec::new(), Vec::new());
-    let mut out = vec![LOG_V1];
-    let mut written = 0;
+    let mut out = Chunks::new();
     for seq in seqs {
         row.clear();
         let blob = read.query_row(params![seq], |r| match r.get_ref(0)? {
@@ -354,18 +362,10 @@ pub(crate) fn compact(tx: &Transaction<'_>) -> Result<Option<u64>, rusqlite::Err
             if !seen.insert(e.key) || e.put.is_none() {
                 continue;
             }
-            if out.len() > 1 && out.len() + e.entry.len() > CHUNK {
-                append(tx, &out)?;
-                written += out.len() as u64;
-                out.truncate(1);
-            }
-            out.extend_from_slice(&row[e.entry.clone()]);
+            out.add(tx, &row[e.entry.clone()])?;
         }
     }
-    if out.len() > 1 {
-        append(tx, &out)?;
-        written += out.len() as u64;
-    }
+    let written = out.finish(tx)?;
     tx.execute("DELETE FROM call_log WHERE seq <= ?1", params![last])?;
     Ok(Some(written))
 }
@@ -379,7 +379,9 @@ pub(crate) fn migrate_from_rows(tx: &Transaction<'_>) -> Result<(), rusqlite::Er
              entries BLOB NOT NULL
          );",
     )?;
-    let mut live = Live::default();
+    // Each call had one row, so each becomes one entry, in key order.
+    let mut out = Chunks::new();
+    let mut entry = Vec::new();
     {
         let mut stmt = tx.prepare("SELECT id, call_id, image FROM live_calls ORDER BY id")?;
         let mut rows = stmt.query([])?;
@@ -391,12 +393,23 @@ pub(crate) fn migrate_from_rows(tx: &Transaction<'_>) -> Result<(), rusqlite::Er
                 rusqlite::types::ValueRef::Text(t) => t,
                 _ => &[],
             };
-            live.put(key, id.as_bytes(), image);
+            let (Ok(id_len), Ok(image_len)) = (u16::try_from(id.len()), u32::try_from(image.len()))
+            else {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!("journal row {key}: too long to move into the log").into(),
+                ));
+            };
+            entry.clear();
+            entry.push(PUT);
+            entry.extend_from_slice(&key.to_le_bytes());
+            entry.extend_from_slice(&id_len.to_le_bytes());
+            entry.extend_from_slice(id.as_bytes());
+            entry.extend_from_slice(&image_len.to_le_bytes());
+            entry.extend_from_slice(image);
+            out.add(tx, &entry)?;
         }
     }
-    for row in live.rows() {
-        append(tx, &row)?;
-    }
+    out.finish(tx)?;
     tx.execute_batch("DROP TABLE live_calls;")
 }
 
