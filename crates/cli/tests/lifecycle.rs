@@ -319,3 +319,43 @@ fn a_second_signal_stops_at_once_after_flushing_the_store() {
     let store = path.parent().unwrap().join("data/s.db");
     assert!(Store::open(&store).unwrap().has_live_call("kept").unwrap());
 }
+
+#[test]
+fn a_journal_row_that_cannot_be_read_is_named_at_start_left_in_place_and_the_calls_before_it_come_back()
+ {
+    let path = config("unreadable-row", &[]);
+    let store = path.parent().unwrap().join("data/s.db");
+    let (mut first, _) = serve(&path);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        RoutingClient::new(channel(&first.address).await)
+            .route_call(route("before-the-bad-row", 1))
+            .await
+            .unwrap();
+    });
+    // Past the commit delay (50 ms): the call is on disk before the kill.
+    std::thread::sleep(Duration::from_millis(500));
+    first.kill();
+    // A row of the log in a format this build does not know, after the call's.
+    rusqlite::Connection::open(&store)
+        .unwrap()
+        .execute("INSERT INTO call_log (entries) VALUES (x'09010203')", [])
+        .unwrap();
+    let (mut second, start_log) = serve(&path);
+    second.kill();
+    assert!(
+        start_log
+            .iter()
+            .any(|l| l.contains("journal: left unread: journal row")
+                && l.contains("log format 9 is not one this version reads")),
+        "{start_log:#?}"
+    );
+    let journal = Store::open(&store).unwrap().journal().unwrap();
+    assert_eq!(journal.unreadable.len(), 1, "{:?}", journal.unreadable);
+    assert!(
+        journal
+            .calls
+            .iter()
+            .any(|c| c.call_id == "before-the-bad-row")
+    );
+}
