@@ -18,6 +18,7 @@
 //!   (`256MiB`).
 //! - [`security`]: TLS files, identities of client certificates, roles and their
 //!   bindings.
+//! - [`sip`]: the SIP redirect server's listeners, peers and URIs.
 //! - [`customers`]: customer CSV import with per-row errors.
 
 use std::{
@@ -38,6 +39,7 @@ mod limits;
 mod raw;
 mod reach;
 pub mod security;
+pub mod sip;
 mod validate;
 
 pub use diagnostic::{Diagnostic, Severity};
@@ -92,6 +94,8 @@ pub struct Settings {
     pub limits: Limits,
     /// `[security]`; the default is an open server (loopback only).
     pub security: security::Security,
+    /// `[sip]`; off by default.
+    pub sip: sip::Sip,
 }
 
 /// `calls.callback_*`.
@@ -203,6 +207,12 @@ impl Settings {
         );
         if self.security != running.security {
             out.push("security");
+        }
+        if self.sip.listen_udp != running.sip.listen_udp {
+            out.push("sip.listen_udp");
+        }
+        if self.sip.listen_tcp != running.sip.listen_tcp {
+            out.push("sip.listen_tcp");
         }
         out
     }
@@ -407,5 +417,7 @@ fn serde_message(message: &str) -> String {
 
 #[cfg(test)]
 mod security_tests;
+#[cfg(test)]
+mod sip_tests;
 #[cfg(test)]
 mod tests;

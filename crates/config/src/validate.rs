@@ -449,6 +449,7 @@ pub(crate) fn validate(
         listen.zip(raw.server.listen.as_ref().map(|l| l.span())),
         metrics_listen,
     );
+    let sip = crate::sip::sip(c, raw.sip.as_ref());
     let offer_timeout = match &raw.calls.offer_timeout {
         Some(d) => c.duration(d, "calls.offer_timeout", Duration::from_secs(1)),
         None => Some(DEFAULT_OFFER_TIMEOUT),
@@ -1259,6 +1260,7 @@ pub(crate) fn validate(
                 menu_timeout: menu_timeout?,
                 limits: limits?,
                 security: security?,
+                sip: sip?,
                 offer_timeout: offer_timeout?,
                 no_answers_before_not_ready: no_answers?,
                 callbacks: crate::Callbacks {
@@ -1559,6 +1561,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
     let mut server = None;
     let mut store = None;
     let mut security = None;
+    let mut sip = None;
     let mut directory = None;
     let mut learning = None;
     let mut calls = None;
@@ -1574,6 +1577,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
         once(c, &mut server, part.server, "server");
         once(c, &mut store, part.store, "store");
         once(c, &mut security, part.security, "security");
+        once(c, &mut sip, part.sip, "sip");
         once(c, &mut directory, part.directory, "directory");
         once(c, &mut learning, part.learning, "learning");
         once(c, &mut calls, part.calls, "calls");
@@ -1620,6 +1624,7 @@ pub(crate) fn merge(c: &mut Checker<'_>, parts: Vec<RawPart>) -> Option<RawConfi
         server: server.map(S::into_inner).unwrap_or_default(),
         store: store.map(S::into_inner).unwrap_or_default(),
         security,
+        sip,
         directory: directory?,
         learning: learning.map(S::into_inner).unwrap_or_default(),
         calls: calls.map(S::into_inner).unwrap_or_default(),

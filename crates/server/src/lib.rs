@@ -16,6 +16,7 @@
 //! - [`security`]: identities, roles and the one authorization layer every request
 //!   passes.
 //! - `metrics`: the Prometheus exposition.
+//! - `sip`: the SIP redirect server's sockets, peers, and decisions as SIP answers.
 //! - [`error`]: every client-visible failure and its one mapping to a gRPC status.
 
 use std::{
@@ -53,6 +54,7 @@ mod metrics;
 mod reload;
 mod routing;
 pub mod security;
+mod sip;
 mod supervise;
 mod wallboard;
 
@@ -117,6 +119,8 @@ pub struct App {
     floor_days: Arc<floor::AgentDays>,
     /// When this server started (today's figures count from here at the latest).
     started: Millis,
+    /// Where the SIP listeners are bound, once they are.
+    sip: Arc<sip::Bound>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +138,9 @@ pub enum StartError {
     /// Listening where other hosts reach the server without TLS and authentication.
     #[error("server.listen: {0}")]
     Insecure(String),
+    /// A SIP listener could not be bound: the key, the address and why.
+    #[error("{0}")]
+    Sip(String),
 }
 
 /// Where the customers came from at a start with a store.
@@ -188,6 +195,7 @@ impl App {
             floor: Arc::new(floor::feed::Feed::new(Millis::now())),
             floor_days: Arc::default(),
             started,
+            sip: Arc::default(),
         }
     }
 
@@ -434,6 +442,9 @@ pub async fn serve(
     // Background work stops on its own at shutdown, finishing the step it is in, so
     // nothing it changes arrives after the last flush.
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Bound before anything else starts, so a SIP address that cannot be had stops the
+    // start with nothing to undo.
+    let sip_tasks = sip::start(&app, &stopped).await?;
     let background = [
         tokio::spawn(every_second(
             app.clone(),
@@ -543,6 +554,9 @@ pub async fn serve(
     };
     let _ = stop.send(true);
     for task in background {
+        let _ = task.await;
+    }
+    for task in sip_tasks {
         let _ = task.await;
     }
     if let Some(r) = reloads {

@@ -137,7 +137,11 @@ impl RoutingService {
     }
 
     /// Routes a new call (or answers a repeat of one with its decision).
-    fn route(&self, caller: &Caller, req: &pb::RouteCallRequest) -> Result<pb::Decision, ApiError> {
+    pub(crate) fn route(
+        &self,
+        caller: &Caller,
+        req: &pb::RouteCallRequest,
+    ) -> Result<pb::Decision, ApiError> {
         let channel = convert::channel(req.channel)?;
         convert::check_id("switch_id", &req.switch_id, MAX_CALL_ID)?;
         caller.may_switch(&req.switch_id)?;

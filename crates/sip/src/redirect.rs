@@ -26,11 +26,15 @@ use crate::{
 /// The longest Call-ID taken as a call id (the API's limit).
 pub const MAX_CALL_ID: usize = 128;
 
+/// The Request-URI parameter that carries a call id through our own redirects.
+pub const CALL_PARAM: &str = "sb-call";
+
 /// A new INVITE, as routing needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invite<'a> {
-    /// The Call-ID: the call's id.
-    pub call_id: &'a str,
+    /// The call's id: the Request-URI's `sb-call` parameter when it has one (an INVITE
+    /// that follows one of our redirects), else the Call-ID.
+    pub call_id: String,
     /// The caller's number or URI user (from P-Asserted-Identity, else From), or
     /// `anonymous` when the caller withholds it.
     pub caller: String,
@@ -290,13 +294,26 @@ impl RedirectServer {
 
 /// The routing view of an INVITE.
 fn invite<'a>(request: &Request<'a>, call_id: &'a str) -> Result<Invite<'a>, ParseError> {
-    if call_id.len() > MAX_CALL_ID || !call_id.bytes().all(|b| b.is_ascii_graphic()) {
+    let target = Uri::parse(request.uri)?;
+    let (call_id, why) = match target.param(CALL_PARAM) {
+        Some(id) => (
+            id,
+            "the Request-URI's sb-call is over 128 characters or not printable ASCII",
+        ),
+        None => (
+            call_id.to_owned(),
+            "over 128 characters or not printable ASCII",
+        ),
+    };
+    if call_id.is_empty()
+        || call_id.len() > MAX_CALL_ID
+        || !call_id.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(ParseError::BadValue {
             header: "Call-ID",
-            why: "over 128 characters or not printable ASCII",
+            why,
         });
     }
-    let target = Uri::parse(request.uri)?;
     let h = &request.headers;
     let hidden = h.all(Name::Privacy).any(header::privacy_hides_caller);
     let asserted = h

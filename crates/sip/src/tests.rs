@@ -605,3 +605,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_invite_that_follows_our_redirect_keeps_the_call_id_it_carries() {
+    let text = invite("z9hG4bKs", "new-leg-2", "").replace(
+        "INVITE sip:+18005550100@switchboard.example;user=phone",
+        "INVITE sip:+18005550100@switchboard.example;sb-call=first%40carrier",
+    );
+    let mut seen = String::new();
+    RedirectServer::new(1).handle(text.as_bytes(), source(), false, 0, |i| {
+        seen = i.call_id.clone();
+        Answer::Redirect("sip:a@b".into())
+    });
+    assert_eq!(seen, "first@carrier");
+    // A carried id is held to the same limits as a Call-ID.
+    let long = text.replace("first%40carrier", &"x".repeat(129));
+    let (_, response) =
+        reply(
+            RedirectServer::new(1).handle(long.as_bytes(), source(), false, 0, |_| {
+                panic!("an over-long call id is not routed")
+            }),
+        );
+    assert!(
+        response.contains("the Request-URI's sb-call is over 128 characters"),
+        "{response}"
+    );
+}

@@ -15,6 +15,9 @@ pub struct Uri<'a> {
     pub host: &'a str,
     /// `;user=phone` was given: the user part is a telephone number.
     pub user_phone: bool,
+    /// The URI's parameters as written (after the host, or the tel number), without the
+    /// first `;`.
+    pub params: &'a str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +41,7 @@ impl<'a> Uri<'a> {
             return Err(bad("scheme is not sip, sips or tel"));
         };
         if scheme == Scheme::Tel {
-            let number = rest.split(';').next().unwrap_or_default();
+            let (number, params) = rest.split_once(';').unwrap_or((rest, ""));
             if number.is_empty() {
                 return Err(bad("tel URI without a number"));
             }
@@ -47,6 +50,7 @@ impl<'a> Uri<'a> {
                 user: unescape(number).ok_or(bad("bad percent-escape"))?,
                 host: "",
                 user_phone: true,
+                params,
             });
         }
         let rest = rest.split('?').next().unwrap_or_default();
@@ -57,8 +61,9 @@ impl<'a> Uri<'a> {
         };
         // A user may carry a password (user:password); it is not part of the number.
         let user = user.split(':').next().unwrap_or_default();
-        let mut params = host_and_params.split(';');
-        let host_port = params.next().unwrap_or_default();
+        let (host_port, params) = host_and_params
+            .split_once(';')
+            .unwrap_or((host_and_params, ""));
         let host = if host_port.starts_with('[') {
             host_port
                 .find(']')
@@ -70,13 +75,26 @@ impl<'a> Uri<'a> {
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        let user_phone = params.any(|p| p.eq_ignore_ascii_case("user=phone"));
+        let user_phone = params
+            .split(';')
+            .any(|p| p.eq_ignore_ascii_case("user=phone"));
         Ok(Uri {
             scheme,
             user: unescape(user).ok_or(bad("bad percent-escape"))?,
             host,
             user_phone,
+            params,
         })
+    }
+
+    /// The value of parameter `name` (case-insensitive), escapes decoded; `None` when
+    /// absent, valueless or badly escaped.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.params
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| unescape(v.trim()))
     }
 }
 

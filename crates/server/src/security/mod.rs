@@ -52,6 +52,8 @@ pub enum Via {
     Certificate,
     /// No security: everyone is admin.
     Open,
+    /// A SIP peer, by its address in `[[sip.peers]]`; the identity is its switch.
+    SipPeer,
 }
 
 /// Someone the server knows, with what they may do. Each holds its own rate limiter.
@@ -74,6 +76,7 @@ impl Identity {
             Via::Token(id) => format!("token:{id}"),
             Via::Certificate => format!("certificate:{name}"),
             Via::Open => "anyone".to_owned(),
+            Via::SipPeer => format!("sip-peer:{name}"),
         };
         Identity {
             name: Arc::from(name),
@@ -131,6 +134,7 @@ impl std::fmt::Display for Identity {
             Via::Token(id) => write!(f, "{} {:?} (token {id})", self.grant.role, self.name),
             Via::Certificate => write!(f, "{} {:?} (certificate)", self.grant.role, self.name),
             Via::Open => f.write_str("anyone (no [security])"),
+            Via::SipPeer => write!(f, "switch {:?} (SIP peer)", self.name),
         }
     }
 }

@@ -1,0 +1,449 @@
+//! The SIP redirect server (`[sip]`): switches that speak SIP send an INVITE, and the
+//! answer is where the call goes, as a 302. The SIP itself (parsing, responses,
+//! transactions and their timers) is `switchboard_sip`'s; this module owns the sockets,
+//! lets in only the configured peers, and turns a routing decision into an answer:
+//!
+//! - an agent took the call at once: 302 to the agent's endpoint;
+//! - a menu: 302 to `sip.ivr_uri`, the call id in `sb-call` so the IVR's SubmitInput
+//!   continues the same call, with the menu, its prompt and the attempt;
+//! - waiting in a queue: 302 to `sip.hold_uri` with the call id, the place, the expected
+//!   wait and whether to offer a callback; the agent's assignment comes later on the
+//!   switch's WatchAssignments stream, as for any switch;
+//! - the queue is closed: 302 to `sip.voicemail_uri`, or 480 without one;
+//! - a line that redirects the caller (a non-member on the platinum line): 302 to the
+//!   line the caller is sent to, at the host the INVITE was sent to, with the call id;
+//!   the INVITE that follows it gets the decision's menu or queue;
+//! - a refusal: 503 with Retry-After when the server cannot take calls now (shutting
+//!   down, its store failing), 403 for a call id of another switch's call.
+//!
+//! The call id is the Call-ID header, or the Request-URI's `sb-call` parameter when it
+//! has one (an INVITE that follows one of our 302s from a switch that makes a new call
+//! to follow it, as a B2BUA does).
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
+
+use switchboard_config::{
+    security::{Grant, Role},
+    sip::Sip,
+};
+use switchboard_proto::v1 as pb;
+use switchboard_sip::{
+    Answer, Destination, Handled, Invite, RedirectServer, frame, uri::escape_param,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream, UdpSocket},
+    sync::{Semaphore, watch},
+    task::JoinHandle,
+};
+
+use crate::{
+    App, StartError,
+    routing::RoutingService,
+    security::{Caller, Identity, Via},
+};
+
+/// TCP connections from peers held at once; more are closed when accepted.
+const MAX_TCP_CONNECTIONS: usize = 1_024;
+/// The biggest datagram read (anything over the parser's limit is refused by it).
+const DATAGRAM: usize = 65_535;
+
+/// Where the SIP listeners are bound, once they are.
+#[derive(Debug, Default)]
+pub(crate) struct Bound {
+    addresses: OnceLock<(Option<SocketAddr>, Option<SocketAddr>)>,
+}
+
+impl App {
+    /// The addresses the SIP listeners are bound to (UDP, TCP), once the server serves.
+    pub fn sip_addresses(&self) -> Option<(Option<SocketAddr>, Option<SocketAddr>)> {
+        self.sip.addresses.get().copied()
+    }
+}
+
+/// Binds the listeners `[sip]` asks for and serves them until `stop`.
+pub(crate) async fn start(
+    app: &App,
+    stop: &watch::Receiver<bool>,
+) -> Result<Vec<JoinHandle<()>>, StartError> {
+    let sip = app.settings().sip.clone();
+    let mut tasks = Vec::new();
+    let bind_error =
+        |at: SocketAddr, key: &str, e: std::io::Error| StartError::Sip(format!("{key} {at}: {e}"));
+    let udp = match sip.listen_udp {
+        Some(at) => {
+            let socket = UdpSocket::bind(at)
+                .await
+                .map_err(|e| bind_error(at, "sip.listen_udp", e))?;
+            let bound = socket.local_addr().ok();
+            tasks.push(tokio::spawn(serve_udp(app.clone(), socket, stop.clone())));
+            bound
+        }
+        None => None,
+    };
+    let tcp = match sip.listen_tcp {
+        Some(at) => {
+            let listener = TcpListener::bind(at)
+                .await
+                .map_err(|e| bind_error(at, "sip.listen_tcp", e))?;
+            let bound = listener.local_addr().ok();
+            tasks.push(tokio::spawn(serve_tcp(app.clone(), listener, stop.clone())));
+            bound
+        }
+        None => None,
+    };
+    if udp.is_some() || tcp.is_some() {
+        tracing::info!(
+            udp = udp.map(|a| a.to_string()),
+            tcp = tcp.map(|a| a.to_string()),
+            peers = sip.peers.len(),
+            "switchboard serving SIP"
+        );
+    }
+    let _ = app.sip.addresses.set((udp, tcp));
+    Ok(tasks)
+}
+
+/// Milliseconds since `start`, the transactions' clock.
+fn millis(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn serve_udp(app: App, socket: UdpSocket, mut stop: watch::Receiver<bool>) {
+    let start = Instant::now();
+    let mut server = RedirectServer::new(seed());
+    let mut peers = Peers::default();
+    let mut buf = vec![0u8; DATAGRAM];
+    loop {
+        let next = server
+            .next_due()
+            .map(|at| start + Duration::from_millis(at))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                let (n, source) = match received {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // An ICMP error from an earlier send, on some systems: not fatal.
+                        tracing::debug!(error = %e, "SIP: receive failed");
+                        continue;
+                    }
+                };
+                let settings = app.settings();
+                let Some(switch_id) = settings.sip.peer(source.ip()) else {
+                    tracing::debug!(%source, "SIP: datagram from an address not in sip.peers; dropped");
+                    continue;
+                };
+                let handled = server.handle(&buf[..n], source, false, millis(start), |invite| {
+                    decide(&app, &settings.sip, &mut peers, switch_id, source, invite)
+                });
+                if let Some((Destination::Udp(to), bytes)) = reply(handled, source) {
+                    send(&socket, &bytes, to).await;
+                }
+            }
+            () = tokio::time::sleep_until(next.into()) => {
+                for (to, bytes) in server.due(millis(start)) {
+                    send(&socket, &bytes, to).await;
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = socket.send_to(bytes, to).await {
+        tracing::debug!(%to, error = %e, "SIP: send failed");
+    }
+}
+
+/// The reply to send, logging what gets none.
+fn reply(handled: Handled, source: SocketAddr) -> Option<(Destination, Arc<[u8]>)> {
+    match handled {
+        Handled::Reply(to, bytes) => Some((to, bytes)),
+        Handled::Quiet => None,
+        Handled::Unreadable(e) => {
+            tracing::debug!(%source, error = %e, "SIP: message not read; no answer");
+            None
+        }
+        Handled::Unanswerable(e) => {
+            tracing::debug!(%source, error = %e, "SIP: request with nowhere to answer; no answer");
+            None
+        }
+    }
+}
+
+async fn serve_tcp(app: App, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        let (stream, source) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "SIP: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(switch_id) = app.settings().sip.peer(source.ip()).map(str::to_owned) else {
+            tracing::debug!(%source, "SIP: connection from an address not in sip.peers; closed");
+            continue;
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(%source, max = MAX_TCP_CONNECTIONS, "SIP: too many TCP connections; closed");
+            continue;
+        };
+        let (app, stop) = (app.clone(), stop.clone());
+        tokio::spawn(async move {
+            connection(app, stream, source, switch_id, stop).await;
+            drop(slot);
+        });
+    }
+}
+
+/// One peer's TCP connection: messages framed by Content-Length, each answered on it.
+/// Closed when the peer closes it, sends what cannot be framed, stays silent past
+/// `server.idle_timeout`, or the server stops.
+async fn connection(
+    app: App,
+    mut stream: TcpStream,
+    source: SocketAddr,
+    switch_id: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let start = Instant::now();
+    let mut server = RedirectServer::new(seed());
+    let mut peers = Peers::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(4_096);
+    let mut chunk = [0u8; 8_192];
+    let idle = app.settings().limits.idle_timeout;
+    loop {
+        let read = tokio::select! {
+            read = tokio::time::timeout(idle, stream.read(&mut chunk)) => read,
+            _ = stop.changed() => return,
+        };
+        let n = match read {
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => n,
+            Err(_) => {
+                tracing::debug!(%source, "SIP: idle TCP connection closed");
+                return;
+            }
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            let len = match frame(&buf) {
+                Ok(Some(len)) => len,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(%source, error = %e, "SIP: stream cannot be read on; closed");
+                    return;
+                }
+            };
+            let message: Vec<u8> = buf.drain(..len).collect();
+            let settings = app.settings();
+            let handled = server.handle(&message, source, true, millis(start), |invite| {
+                decide(&app, &settings.sip, &mut peers, &switch_id, source, invite)
+            });
+            if let Some((_, bytes)) = reply(handled, source)
+                && stream.write_all(&bytes).await.is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// A random seed for To tags, different for each listener and start.
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    u64::from_le_bytes(bytes)
+}
+
+/// The identities of the peers' switches, made once each.
+#[derive(Debug, Default)]
+struct Peers(HashMap<String, Arc<Identity>>);
+
+impl Peers {
+    fn caller(&mut self, switch_id: &str, source: SocketAddr) -> Caller {
+        let identity = self.0.entry(switch_id.to_owned()).or_insert_with(|| {
+            let grant = Grant::new(Role::Switch, vec![switch_id.to_owned()], vec![])
+                .expect("a switch grant names its switch");
+            Arc::new(Identity::new(switch_id, grant, Via::SipPeer))
+        });
+        Caller {
+            identity: Arc::clone(identity),
+            remote: Some(source),
+        }
+    }
+}
+
+/// Routes the INVITE's call (or finds its decision, for a call already routed) and
+/// answers it.
+fn decide(
+    app: &App,
+    sip: &Sip,
+    peers: &mut Peers,
+    switch_id: &str,
+    source: SocketAddr,
+    invite: &Invite<'_>,
+) -> Answer {
+    let caller = peers.caller(switch_id, source);
+    let call_id = invite.call_id.as_str();
+    let known = app.router.knows_call(call_id);
+    let request = pb::RouteCallRequest {
+        call_id: call_id.to_owned(),
+        caller: invite.caller.clone(),
+        dialed: invite.dialed.clone(),
+        channel: pb::Channel::Voice as i32,
+        switch_id: switch_id.to_owned(),
+    };
+    let service = RoutingService { app: app.clone() };
+    match service.route(&caller, &request) {
+        Ok(decision) => answer(app, sip, invite, &decision, known),
+        Err(e) => {
+            let status = tonic::Status::from(e);
+            let (code, retry) = match status.code() {
+                tonic::Code::Unavailable | tonic::Code::ResourceExhausted => (503, true),
+                tonic::Code::PermissionDenied | tonic::Code::AlreadyExists => (403, false),
+                tonic::Code::InvalidArgument => (400, false),
+                _ => (500, false),
+            };
+            Answer::Refuse {
+                code,
+                retry_after: retry.then(|| seconds(sip.retry_after)),
+                warning: Some(status.message().to_owned()),
+            }
+        }
+    }
+}
+
+fn seconds(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+/// The answer to a decision. `known`: the call was routed before this INVITE.
+fn answer(
+    app: &App,
+    sip: &Sip,
+    invite: &Invite<'_>,
+    decision: &pb::Decision,
+    known: bool,
+) -> Answer {
+    let call = escape_param(&invite.call_id);
+    if let Some(redirect) = &decision.redirect
+        && !known
+        && let Some(number) = line_number(app, &redirect.to_line)
+    {
+        return Answer::Redirect(format!(
+            "sip:{}@{};sb-call={call}",
+            escape_param(&number),
+            invite.host
+        ));
+    }
+    match &decision.action {
+        Some(pb::decision::Action::PlayMenu(menu)) => Answer::Redirect(with_params(
+            &sip.ivr_uri.replace("{menu}", &escape_param(&menu.menu)),
+            &[
+                ("sb-call", call),
+                ("sb-menu", escape_param(&menu.menu)),
+                ("sb-prompt", escape_param(&menu.prompt)),
+                ("sb-attempt", menu.attempt.to_string()),
+            ],
+        )),
+        Some(pb::decision::Action::Enqueue(queue)) if queue.closed => match &sip.voicemail_uri {
+            Some(uri) => Answer::Redirect(with_params(
+                &uri.replace("{queue}", &escape_param(&queue.queue)),
+                &[("sb-call", call), ("sb-queue", escape_param(&queue.queue))],
+            )),
+            None => Answer::Refuse {
+                code: 480,
+                retry_after: Some(seconds(sip.retry_after)),
+                warning: Some(format!("queue {} is closed", queue.queue)),
+            },
+        },
+        Some(pb::decision::Action::Enqueue(queue)) => {
+            let agent = (queue.position == Some(0))
+                .then(|| app.router.acd().holder_of(&invite.call_id))
+                .flatten();
+            match agent {
+                Some(agent) => {
+                    Answer::Redirect(agent_uri(&agent.profile.endpoint, sip, invite.host))
+                }
+                None => {
+                    let mut params =
+                        vec![("sb-call", call), ("sb-queue", escape_param(&queue.queue))];
+                    if let Some(p) = queue.position.filter(|p| *p > 0) {
+                        params.push(("sb-position", p.to_string()));
+                    }
+                    if let Some(wait) = &queue.estimated_wait {
+                        params.push(("sb-wait", wait.seconds.max(0).to_string()));
+                    }
+                    if queue.callback_offered {
+                        params.push(("sb-callback", "1".to_owned()));
+                    }
+                    Answer::Redirect(with_params(
+                        &sip.hold_uri.replace("{queue}", &escape_param(&queue.queue)),
+                        &params,
+                    ))
+                }
+            }
+        }
+        None => Answer::Refuse {
+            code: 500,
+            retry_after: None,
+            warning: Some("the decision has no action".to_owned()),
+        },
+    }
+}
+
+/// The number of the line named `name` in the plan in force.
+fn line_number(app: &App, name: &str) -> Option<String> {
+    let plan = app.router.plan();
+    plan.lines
+        .iter()
+        .find(|l| l.name == name)
+        .map(|l| l.number.to_string())
+}
+
+/// An agent's endpoint as a URI: as it is when it is one, else an extension at
+/// `sip.agent_domain` (or the host the INVITE was sent to).
+fn agent_uri(endpoint: &str, sip: &Sip, host: &str) -> String {
+    let scheme = endpoint
+        .split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase());
+    if matches!(scheme.as_deref(), Some("sip" | "sips" | "tel")) {
+        return endpoint.to_owned();
+    }
+    let domain = sip.agent_domain.as_deref().unwrap_or(host);
+    format!("sip:{}@{domain}", escape_param(endpoint))
+}
+
+/// `uri` with `;name=value` parameters, before any `?headers`.
+fn with_params(uri: &str, params: &[(&str, String)]) -> String {
+    let (base, headers) = match uri.split_once('?') {
+        Some((b, h)) => (b, Some(h)),
+        None => (uri, None),
+    };
+    let mut out = base.to_owned();
+    for (name, value) in params {
+        out.push(';');
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    if let Some(h) = headers {
+        out.push('?');
+        out.push_str(h);
+    }
+    out
+}
