@@ -98,9 +98,10 @@ pub(crate) async fn start(
         None => None,
     };
     if udp.is_some() || tcp.is_some() {
+        let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
         tracing::info!(
-            udp = udp.map(|a| a.to_string()),
-            tcp = tcp.map(|a| a.to_string()),
+            udp = %shown(udp),
+            tcp = %shown(tcp),
             peers = sip.peers.len(),
             "switchboard serving SIP"
         );
