@@ -29,7 +29,12 @@ switch_id = "kamailio-1"
 async fn sip_server(sip: &str) -> (TestServer, SocketAddr, SocketAddr) {
     let server = start_with(&format!("{DEFAULT_CONFIG}\n{sip}")).await;
     for _ in 0..200 {
-        if let Some((Some(udp), Some(tcp))) = server.app.sip_addresses() {
+        if let Some(switchboard_server::SipAddresses {
+            udp: Some(udp),
+            tcp: Some(tcp),
+            ..
+        }) = server.app.sip_addresses()
+        {
             return (server, udp, tcp);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

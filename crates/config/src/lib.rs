@@ -214,6 +214,9 @@ impl Settings {
         if self.sip.listen_tcp != running.sip.listen_tcp {
             out.push("sip.listen_tcp");
         }
+        if self.sip.http_listen != running.sip.http_listen {
+            out.push("sip.http_listen");
+        }
         out
     }
 }

@@ -26,6 +26,7 @@ const MAX_PEERS: usize = 1_000;
 pub(crate) struct RawSip {
     pub(crate) listen_udp: Option<S<String>>,
     pub(crate) listen_tcp: Option<S<String>>,
+    pub(crate) http_listen: Option<S<String>>,
     pub(crate) ivr_uri: Option<S<String>>,
     pub(crate) hold_uri: Option<S<String>>,
     pub(crate) voicemail_uri: Option<S<String>>,
@@ -47,6 +48,8 @@ pub(crate) struct RawPeer {
 pub struct Sip {
     pub listen_udp: Option<SocketAddr>,
     pub listen_tcp: Option<SocketAddr>,
+    /// The HTTP endpoints for Kamailio (routes as rtjson, call events).
+    pub http_listen: Option<SocketAddr>,
     /// Who may send requests, and the switch id their calls get.
     pub peers: Vec<Peer>,
     /// Where a menu decision sends the call; `{menu}` is the menu's name.
@@ -64,7 +67,7 @@ pub struct Sip {
 
 impl Sip {
     pub fn enabled(&self) -> bool {
-        self.listen_udp.is_some() || self.listen_tcp.is_some()
+        self.listen_udp.is_some() || self.listen_tcp.is_some() || self.http_listen.is_some()
     }
 
     /// The switch id of the peer at `ip`, the first listed that covers it.
@@ -165,7 +168,8 @@ pub(crate) fn sip(c: &mut Checker<'_>, raw: Option<&S<RawSip>>) -> Option<Sip> {
     };
     let listen_udp = address(c, &raw.listen_udp, "sip.listen_udp");
     let listen_tcp = address(c, &raw.listen_tcp, "sip.listen_tcp");
-    let enabled = raw.listen_udp.is_some() || raw.listen_tcp.is_some();
+    let http_listen = address(c, &raw.http_listen, "sip.http_listen");
+    let enabled = raw.listen_udp.is_some() || raw.listen_tcp.is_some() || raw.http_listen.is_some();
 
     let mut peers = Vec::new();
     if raw.peers.len() > MAX_PEERS {
@@ -207,7 +211,7 @@ pub(crate) fn sip(c: &mut Checker<'_>, raw: Option<&S<RawSip>>) -> Option<Sip> {
         c.error(
             section.clone(),
             "sip.peers",
-            "no peers: a SIP listener answers only the addresses listed in [[sip.peers]]",
+            "no peers: the SIP listeners and the HTTP endpoint answer only the addresses listed in [[sip.peers]]",
         );
         ok = false;
     }
@@ -313,6 +317,7 @@ pub(crate) fn sip(c: &mut Checker<'_>, raw: Option<&S<RawSip>>) -> Option<Sip> {
     Some(Sip {
         listen_udp,
         listen_tcp,
+        http_listen,
         peers,
         ivr_uri: ivr_uri.unwrap_or_default(),
         hold_uri: hold_uri.unwrap_or_default(),

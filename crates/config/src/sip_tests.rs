@@ -11,6 +11,7 @@ const GOOD: &str = r#"
 [sip]
 listen_udp = "127.0.0.1:5060"
 listen_tcp = "127.0.0.1:5060"
+http_listen = "127.0.0.1:8089"
 ivr_uri = "sip:ivr-{menu}@127.0.0.1:5090"
 hold_uri = "sip:hold-{queue}@127.0.0.1:5090"
 voicemail_uri = "sip:vm-{queue}@127.0.0.1:5090"
@@ -54,6 +55,7 @@ fn a_sip_section_gives_listeners_peers_and_uris() {
     let sip = parse(&with(GOOD), Path::new(FILE)).unwrap().settings.sip;
     assert!(sip.enabled());
     assert_eq!(sip.listen_udp, Some("127.0.0.1:5060".parse().unwrap()));
+    assert_eq!(sip.http_listen, Some("127.0.0.1:8089".parse().unwrap()));
     assert_eq!(sip.ivr_uri, "sip:ivr-{menu}@127.0.0.1:5090");
     assert_eq!(
         sip.voicemail_uri.as_deref(),
@@ -135,7 +137,7 @@ fn each_mistake_in_sip_is_named_with_its_key() {
         ),
         (
             GOOD.split("[[sip.peers]]").next().unwrap().to_owned(),
-            "sip.peers: no peers: a SIP listener answers only the addresses listed",
+            "sip.peers: no peers: the SIP listeners and the HTTP endpoint answer only the addresses listed",
         ),
         (
             GOOD.replace("agent_domain", "agent_domian"),

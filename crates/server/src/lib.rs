@@ -62,6 +62,7 @@ pub use durability::STORE_HEALTH;
 
 pub use metrics::serve_metrics;
 pub use reload::{ReloadCounts, ReloadOutcome};
+pub use sip::SipAddresses;
 
 /// Where time comes from: the wall clock in production, a hand-driven one in tests.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {

@@ -94,10 +94,7 @@ impl Routing for RoutingService {
     ) -> Result<Response<pb::CallEventAck>, Status> {
         let caller = Caller::of(&request)?;
         let event = request.into_inner();
-        let span = tracing::info_span!("call", call_id = %prefix(&event.call_id, MAX_CALL_ID));
-        let _in_call = span.enter();
-        self.owned(&caller, &event.call_id)?;
-        Ok(Response::new(self.call_event(&event)?))
+        Ok(Response::new(self.report(&caller, &event)?))
     }
 
     type WatchAssignmentsStream = AssignmentStream;
@@ -206,6 +203,19 @@ impl RoutingService {
             &routed.decision,
             routed.response_within,
         ))
+    }
+
+    /// Applies a call event `caller` reports (a switch of its own, or the SIP front's
+    /// HTTP endpoint for a peer).
+    pub(crate) fn report(
+        &self,
+        caller: &Caller,
+        event: &pb::CallEvent,
+    ) -> Result<pb::CallEventAck, ApiError> {
+        let span = tracing::info_span!("call", call_id = %prefix(&event.call_id, MAX_CALL_ID));
+        let _in_call = span.enter();
+        self.owned(caller, &event.call_id)?;
+        self.call_event(event)
     }
 
     /// Refuses a call of a switch the caller is not bound to as if it did not exist, so

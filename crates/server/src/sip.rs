@@ -21,20 +21,13 @@
 //! to follow it, as a B2BUA does).
 
 use std::{
-    collections::HashMap,
     net::SocketAddr,
     sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
 
-use switchboard_config::{
-    security::{Grant, Role},
-    sip::Sip,
-};
-use switchboard_proto::v1 as pb;
-use switchboard_sip::{
-    Answer, Destination, Handled, Invite, RedirectServer, frame, uri::escape_param,
-};
+use switchboard_config::sip::Sip;
+use switchboard_sip::{Answer, Destination, Handled, Invite, RedirectServer, frame};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream, UdpSocket},
@@ -42,11 +35,12 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{
-    App, StartError,
-    routing::RoutingService,
-    security::{Caller, Identity, Via},
-};
+use crate::{App, StartError};
+
+mod decide;
+mod http;
+
+use decide::{Peers, SipCall, Target};
 
 /// TCP connections from peers held at once; more are closed when accepted.
 const MAX_TCP_CONNECTIONS: usize = 1_024;
@@ -56,12 +50,20 @@ const DATAGRAM: usize = 65_535;
 /// Where the SIP listeners are bound, once they are.
 #[derive(Debug, Default)]
 pub(crate) struct Bound {
-    addresses: OnceLock<(Option<SocketAddr>, Option<SocketAddr>)>,
+    addresses: OnceLock<SipAddresses>,
+}
+
+/// The addresses `[sip]`'s listeners are bound to; `None` for one that is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipAddresses {
+    pub udp: Option<SocketAddr>,
+    pub tcp: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
 }
 
 impl App {
-    /// The addresses the SIP listeners are bound to (UDP, TCP), once the server serves.
-    pub fn sip_addresses(&self) -> Option<(Option<SocketAddr>, Option<SocketAddr>)> {
+    /// The addresses the SIP listeners are bound to, once the server serves.
+    pub fn sip_addresses(&self) -> Option<SipAddresses> {
         self.sip.addresses.get().copied()
     }
 }
@@ -97,16 +99,32 @@ pub(crate) async fn start(
         }
         None => None,
     };
-    if udp.is_some() || tcp.is_some() {
+    let http = match sip.http_listen {
+        Some(at) => {
+            let listener = TcpListener::bind(at)
+                .await
+                .map_err(|e| bind_error(at, "sip.http_listen", e))?;
+            let bound = listener.local_addr().ok();
+            tasks.push(tokio::spawn(http::serve(
+                app.clone(),
+                listener,
+                stop.clone(),
+            )));
+            bound
+        }
+        None => None,
+    };
+    if sip.enabled() {
         let shown = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
         tracing::info!(
             udp = %shown(udp),
             tcp = %shown(tcp),
+            http = %shown(http),
             peers = sip.peers.len(),
             "switchboard serving SIP"
         );
     }
-    let _ = app.sip.addresses.set((udp, tcp));
+    let _ = app.sip.addresses.set(SipAddresses { udp, tcp, http });
     Ok(tasks)
 }
 
@@ -270,26 +288,7 @@ fn seed() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// The identities of the peers' switches, made once each.
-#[derive(Debug, Default)]
-struct Peers(HashMap<String, Arc<Identity>>);
-
-impl Peers {
-    fn caller(&mut self, switch_id: &str, source: SocketAddr) -> Caller {
-        let identity = self.0.entry(switch_id.to_owned()).or_insert_with(|| {
-            let grant = Grant::new(Role::Switch, vec![switch_id.to_owned()], vec![])
-                .expect("a switch grant names its switch");
-            Arc::new(Identity::new(switch_id, grant, Via::SipPeer))
-        });
-        Caller {
-            identity: Arc::clone(identity),
-            remote: Some(source),
-        }
-    }
-}
-
-/// Routes the INVITE's call (or finds its decision, for a call already routed) and
-/// answers it.
+/// Routes an INVITE's call and answers it.
 fn decide(
     app: &App,
     sip: &Sip,
@@ -299,152 +298,22 @@ fn decide(
     invite: &Invite<'_>,
 ) -> Answer {
     let caller = peers.caller(switch_id, source);
-    let call_id = invite.call_id.as_str();
-    let known = app.router.knows_call(call_id);
-    let request = pb::RouteCallRequest {
-        call_id: call_id.to_owned(),
-        caller: invite.caller.clone(),
-        dialed: invite.dialed.clone(),
-        channel: pb::Channel::Voice as i32,
-        switch_id: switch_id.to_owned(),
+    let call = SipCall {
+        call_id: &invite.call_id,
+        caller: &invite.caller,
+        dialed: &invite.dialed,
+        host: invite.host,
     };
-    let service = RoutingService { app: app.clone() };
-    match service.route(&caller, &request) {
-        Ok(decision) => answer(app, sip, invite, &decision, known),
-        Err(e) => {
-            let status = tonic::Status::from(e);
-            let (code, retry) = match status.code() {
-                tonic::Code::Unavailable | tonic::Code::ResourceExhausted => (503, true),
-                tonic::Code::PermissionDenied | tonic::Code::AlreadyExists => (403, false),
-                tonic::Code::InvalidArgument => (400, false),
-                _ => (500, false),
-            };
-            Answer::Refuse {
-                code,
-                retry_after: retry.then(|| seconds(sip.retry_after)),
-                warning: Some(status.message().to_owned()),
-            }
-        }
-    }
-}
-
-fn seconds(d: Duration) -> u32 {
-    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
-}
-
-/// The answer to a decision. `known`: the call was routed before this INVITE.
-fn answer(
-    app: &App,
-    sip: &Sip,
-    invite: &Invite<'_>,
-    decision: &pb::Decision,
-    known: bool,
-) -> Answer {
-    let call = escape_param(&invite.call_id);
-    if let Some(redirect) = &decision.redirect
-        && !known
-        && let Some(number) = line_number(app, &redirect.to_line)
-    {
-        return Answer::Redirect(format!(
-            "sip:{}@{};sb-call={call}",
-            escape_param(&number),
-            invite.host
-        ));
-    }
-    match &decision.action {
-        Some(pb::decision::Action::PlayMenu(menu)) => Answer::Redirect(with_params(
-            &sip.ivr_uri.replace("{menu}", &escape_param(&menu.menu)),
-            &[
-                ("sb-call", call),
-                ("sb-menu", escape_param(&menu.menu)),
-                ("sb-prompt", escape_param(&menu.prompt)),
-                ("sb-attempt", menu.attempt.to_string()),
-            ],
-        )),
-        Some(pb::decision::Action::Enqueue(queue)) if queue.closed => match &sip.voicemail_uri {
-            Some(uri) => Answer::Redirect(with_params(
-                &uri.replace("{queue}", &escape_param(&queue.queue)),
-                &[("sb-call", call), ("sb-queue", escape_param(&queue.queue))],
-            )),
-            None => Answer::Refuse {
-                code: 480,
-                retry_after: Some(seconds(sip.retry_after)),
-                warning: Some(format!("queue {} is closed", queue.queue)),
-            },
-        },
-        Some(pb::decision::Action::Enqueue(queue)) => {
-            let agent = (queue.position == Some(0))
-                .then(|| app.router.acd().holder_of(&invite.call_id))
-                .flatten();
-            match agent {
-                Some(agent) => {
-                    Answer::Redirect(agent_uri(&agent.profile.endpoint, sip, invite.host))
-                }
-                None => {
-                    let mut params =
-                        vec![("sb-call", call), ("sb-queue", escape_param(&queue.queue))];
-                    if let Some(p) = queue.position.filter(|p| *p > 0) {
-                        params.push(("sb-position", p.to_string()));
-                    }
-                    if let Some(wait) = &queue.estimated_wait {
-                        params.push(("sb-wait", wait.seconds.max(0).to_string()));
-                    }
-                    if queue.callback_offered {
-                        params.push(("sb-callback", "1".to_owned()));
-                    }
-                    Answer::Redirect(with_params(
-                        &sip.hold_uri.replace("{queue}", &escape_param(&queue.queue)),
-                        &params,
-                    ))
-                }
-            }
-        }
-        None => Answer::Refuse {
-            code: 500,
-            retry_after: None,
-            warning: Some("the decision has no action".to_owned()),
+    match decide::place(app, sip, (switch_id, &caller), &call, true) {
+        Target::Agent { uri, .. } | Target::Elsewhere(uri) => Answer::Redirect(uri),
+        Target::Refused {
+            code,
+            retry_after,
+            why,
+        } => Answer::Refuse {
+            code,
+            retry_after,
+            warning: Some(why),
         },
     }
-}
-
-/// The number of the line named `name` in the plan in force.
-fn line_number(app: &App, name: &str) -> Option<String> {
-    let plan = app.router.plan();
-    plan.lines
-        .iter()
-        .find(|l| l.name == name)
-        .map(|l| l.number.to_string())
-}
-
-/// An agent's endpoint as a URI: as it is when it is one, else an extension at
-/// `sip.agent_domain` (or the host the INVITE was sent to).
-fn agent_uri(endpoint: &str, sip: &Sip, host: &str) -> String {
-    let scheme = endpoint
-        .split_once(':')
-        .map(|(s, _)| s.to_ascii_lowercase());
-    if matches!(scheme.as_deref(), Some("sip" | "sips" | "tel")) {
-        return endpoint.to_owned();
-    }
-    let domain = sip.agent_domain.as_deref().unwrap_or(host);
-    format!("sip:{}@{domain}", escape_param(endpoint))
-}
-
-/// `uri` with `;name=value` parameters, before any `?headers`.
-fn with_params(uri: &str, params: &[(&str, String)]) -> String {
-    let (base, headers) = match uri.split_once('?') {
-        Some((b, h)) => (b, Some(h)),
-        None => (uri, None),
-    };
-    let mut out = base.to_owned();
-    for (name, value) in params {
-        out.push(';');
-        out.push_str(name);
-        out.push('=');
-        out.push_str(value);
-    }
-    if let Some(h) = headers {
-        out.push('?');
-        out.push_str(h);
-    }
-    out
 }

@@ -100,7 +100,7 @@ impl<'a> Uri<'a> {
 
 /// `text` with its `%XX` escapes decoded; `None` for a broken escape or a result that is
 /// not UTF-8.
-fn unescape(text: &str) -> Option<String> {
+pub fn unescape(text: &str) -> Option<String> {
     if !text.contains('%') {
         return Some(text.to_owned());
     }
