@@ -310,6 +310,72 @@ fn client_process(args: &[String]) {
     std::io::stdout().write_all(out.as_bytes()).unwrap();
 }
 
+/// `--sip-client ADDRESS TAG CLIENTS WINDOW_MS`: the same closed loop as `--client`, of
+/// SIP calls over UDP to a daemon's redirect server (`[sip]`, this host a peer): each an
+/// INVITE from the same mix of callers, its 302, and the ACK. Prints what `--client`
+/// prints, a latency being the INVITE out to the ACK out.
+fn sip_client_process(args: &[String]) {
+    let [address, tag, clients, window] = args else {
+        panic!("usage: --sip-client ADDRESS TAG CLIENTS WINDOW_MS");
+    };
+    let clients: usize = clients.parse().expect("CLIENTS is a number");
+    let window = Duration::from_millis(window.parse().expect("WINDOW_MS is a number"));
+    let target: std::net::SocketAddr = address.parse().expect("ADDRESS is host:port");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (rps, latencies) = rt.block_on(async {
+        let mut sockets = Vec::new();
+        for _ in 0..clients {
+            let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            socket.connect(target).await.unwrap();
+            sockets.push(socket);
+        }
+        let tag = tag.clone();
+        switchboard_benches::load::closed_loop(sockets, window, move |socket, c, n| {
+            let local = socket.local_addr().unwrap();
+            let call_id = format!("{tag}-{c}-{n}");
+            let head = |method: &str| {
+                format!(
+                    "{method} sip:{MAIN_LINE}@{target} SIP/2.0\r\n\
+                     Via: SIP/2.0/UDP {local};branch=z9hG4bK-{call_id}\r\n\
+                     From: <sip:{}@carrier.example>;tag={c}-{n}\r\n\
+                     To: <sip:{MAIN_LINE}@{target}>\r\n\
+                     Call-ID: {call_id}\r\n\
+                     CSeq: 1 {method}\r\n\
+                     Max-Forwards: 70\r\n\
+                     Content-Length: 0\r\n\r\n",
+                    caller(n)
+                )
+            };
+            let invite = head("INVITE");
+            let ack = head("ACK");
+            async move {
+                socket.send(invite.as_bytes()).await.unwrap();
+                let mut buf = [0u8; 4_096];
+                loop {
+                    let got = socket.recv(&mut buf).await.unwrap();
+                    let answer = std::str::from_utf8(&buf[..got]).unwrap_or_default();
+                    // A late copy of an earlier call's 302 is not this call's answer.
+                    if answer.contains(call_id.as_str()) {
+                        assert!(answer.starts_with("SIP/2.0 302"), "{answer}");
+                        break;
+                    }
+                }
+                socket.send(ack.as_bytes()).await.unwrap();
+                socket
+            }
+        })
+        .await
+    });
+    let mut out = String::with_capacity(latencies.len() * 8);
+    out.push_str(&format!("rps {rps}\n"));
+    for l in latencies {
+        out.push_str(&l.as_nanos().to_string());
+        out.push('\n');
+    }
+    use std::io::Write;
+    std::io::stdout().write_all(out.as_bytes()).unwrap();
+}
+
 /// `--empty REAL_ADDRESS`: the empty service alone, answering with the decisions the
 /// real server at that address gives, until killed; prints its address. For profiling
 /// it beside a daemon under the same `--client` load.
@@ -630,6 +696,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--client") {
         client_process(&args[2..]);
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("--sip-client") {
+        sip_client_process(&args[2..]);
         return;
     }
     if args.get(1).map(String::as_str) == Some("--empty") {
