@@ -506,3 +506,53 @@ async fn a_sip_address_already_taken_stops_the_start_naming_it() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn the_sip_front_counts_requests_answers_and_what_it_dropped() {
+    let (server, udp, _) = sip_server(SIP).await;
+    let (server, metrics) = scraped(server).await;
+    let phone = Phone::new(udp).await;
+    let text = invite(
+        phone.local(),
+        "UDP",
+        "z9hG4bK-c1",
+        "count-1",
+        EMMA_STANDARD,
+        &main_line(),
+    );
+    phone.send(&text).await;
+    let answer = phone.receive().await;
+    phone.send(&text).await;
+    phone.receive().await;
+    let (_, to) = code_and(&answer, Name::To);
+    phone
+        .send(&ack(phone.local(), "z9hG4bK-c1", "count-1", &to))
+        .await;
+    phone.socket.send_to(b"\x00junk", udp).await.unwrap();
+    let (code, _) = phone
+        .call("z9hG4bK-c2", "count-2", EMMA_STANDARD, "mailto:x@y")
+        .await;
+    assert_eq!(code, 400);
+    // Until the counts show the ACK (sent last but one) and the junk.
+    let mut seen = scrape(metrics).await;
+    for _ in 0..100 {
+        if seen.get("switchboard_sip_dropped_total{reason=\"unreadable\"}") == Some(&1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        seen = scrape(metrics).await;
+    }
+    let value = |series: &str| seen.get(series).copied().unwrap_or(0.0);
+    assert_eq!(
+        value("switchboard_sip_requests_total{method=\"INVITE\"}"),
+        3.0
+    );
+    assert_eq!(value("switchboard_sip_requests_total{method=\"ACK\"}"), 1.0);
+    assert_eq!(value("switchboard_sip_responses_total{code=\"302\"}"), 2.0);
+    assert_eq!(value("switchboard_sip_responses_total{code=\"400\"}"), 1.0);
+    assert_eq!(
+        value("switchboard_sip_dropped_total{reason=\"unreadable\"}"),
+        1.0
+    );
+    drop(server);
+}

@@ -266,6 +266,22 @@ async fn bad_events_and_strangers_are_refused_by_name() {
     }
     let long = format!("/sip/route?call_id={}&dialed=1&host=h", "x".repeat(5_000));
     assert_eq!(call(http, &long).await.0, 413);
+    // Each is counted by endpoint and status.
+    let (server, metrics) = scraped(server).await;
+    let seen = scrape(metrics).await;
+    let value = |series: &str| seen.get(series).copied().unwrap_or(0.0);
+    assert_eq!(
+        value("switchboard_sip_http_requests_total{endpoint=\"event\",status=\"400\"}"),
+        3.0
+    );
+    assert_eq!(
+        value("switchboard_sip_http_requests_total{endpoint=\"event\",status=\"404\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("switchboard_sip_http_requests_total{endpoint=\"route\",status=\"413\"}"),
+        1.0
+    );
     drop(server);
 
     let (_server, http) = http_server(&SIP.replace("\"127.0.0.1\"", "\"10.9.9.9\"")).await;

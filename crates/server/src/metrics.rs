@@ -26,6 +26,7 @@ use crate::App;
 
 mod channels;
 mod operations;
+pub(crate) mod sip;
 pub(crate) mod text;
 mod times;
 
@@ -65,6 +66,8 @@ pub(crate) struct Metrics {
     menu_hang_ups: Family<Labels, Counter>,
     menu_silent: Family<Labels, Counter>,
     operations: operations::Operations,
+    /// The SIP front's counters.
+    pub(crate) sip: sip::Sip,
     /// Waits, talk and handle times as histograms; agents by state per queue.
     times: times::Times,
     /// One scrape at a time: counters catch up with totals read during the scrape.
@@ -395,6 +398,8 @@ impl Metrics {
         );
         let operations = operations::Operations::new(has_store);
         operations.register(&mut registry);
+        let sip = sip::Sip::default();
+        sip.register(&mut registry);
         let times = times::Times::default();
         times.register(&mut registry);
         let channels = channels::Channels::default();
@@ -423,6 +428,7 @@ impl Metrics {
             menu_hang_ups,
             menu_silent,
             operations,
+            sip,
             times,
             scraping: std::sync::Mutex::new(()),
         }

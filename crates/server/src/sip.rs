@@ -35,7 +35,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{App, StartError};
+use crate::{App, StartError, metrics::sip::Dropped};
 
 mod decide;
 mod http;
@@ -156,21 +156,53 @@ async fn serve_udp(app: App, socket: UdpSocket, mut stop: watch::Receiver<bool>)
                 let settings = app.settings();
                 let Some(switch_id) = settings.sip.peer(source.ip()) else {
                     tracing::debug!(%source, "SIP: datagram from an address not in sip.peers; dropped");
+                    app.metrics.sip.dropped(Dropped::NotAPeer);
                     continue;
                 };
                 let handled = server.handle(&buf[..n], source, false, millis(start), |invite| {
                     decide(&app, &settings.sip, &mut peers, switch_id, source, invite)
                 });
+                count(&app, &buf[..n], &handled);
                 if let Some((Destination::Udp(to), bytes)) = reply(handled, source) {
                     send(&socket, &bytes, to).await;
                 }
             }
             () = tokio::time::sleep_until(next.into()) => {
-                for (to, bytes) in server.due(millis(start)) {
+                let due = server.due(millis(start));
+                app.metrics.sip.resent(due.len());
+                for (to, bytes) in due {
                     send(&socket, &bytes, to).await;
                 }
             }
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Counts a message handled: its method, the answer's code, or why it got none.
+fn count(app: &App, data: &[u8], handled: &Handled) {
+    let metrics = &app.metrics.sip;
+    let text = &data[data
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count()..];
+    let method = text
+        .split(|b| *b == b' ')
+        .next()
+        .filter(|m| !m.is_empty() && !m.starts_with(b"SIP/"));
+    match handled {
+        Handled::Unreadable(_) => metrics.dropped(Dropped::Unreadable),
+        Handled::Unanswerable(_) => metrics.dropped(Dropped::Unanswerable),
+        Handled::Reply(_, bytes) => {
+            if let Some(m) = method {
+                metrics.request(m);
+            }
+            metrics.response(bytes);
+        }
+        Handled::Quiet => {
+            if let Some(m) = method {
+                metrics.request(m);
+            }
         }
     }
 }
@@ -214,6 +246,7 @@ async fn serve_tcp(app: App, listener: TcpListener, mut stop: watch::Receiver<bo
         };
         let Some(switch_id) = app.settings().sip.peer(source.ip()).map(str::to_owned) else {
             tracing::debug!(%source, "SIP: connection from an address not in sip.peers; closed");
+            app.metrics.sip.dropped(Dropped::NotAPeer);
             continue;
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
@@ -272,6 +305,7 @@ async fn connection(
             let handled = server.handle(&message, source, true, millis(start), |invite| {
                 decide(&app, &settings.sip, &mut peers, &switch_id, source, invite)
             });
+            count(&app, &message, &handled);
             if let Some((_, bytes)) = reply(handled, source)
                 && stream.write_all(&bytes).await.is_err()
             {

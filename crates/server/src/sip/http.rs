@@ -138,8 +138,19 @@ async fn route(
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     body: Bytes,
+) -> Response {
+    let answered = routed(&app, from, query.as_deref(), &body).into_response();
+    app.metrics.sip.http("route", answered.status().as_u16());
+    answered
+}
+
+fn routed(
+    app: &App,
+    from: SocketAddr,
+    query: Option<&str>,
+    body: &[u8],
 ) -> Result<Response, Refusal> {
-    let (switch_id, p) = admitted(&app, from, query.as_deref(), &body)?;
+    let (switch_id, p) = admitted(app, from, query, body)?;
     let call_id = required(&p, "call_id")?;
     let dialed = required(&p, "dialed")?;
     let host = required(&p, "host")?;
@@ -176,7 +187,7 @@ async fn route(
         .saturating_sub(std::time::Duration::from_secs(2))
         .max(std::time::Duration::from_secs(1));
     let (routes, agent, refuse) =
-        match decide::place(&app, &settings.sip, (&switch_id, &identity), &call, false) {
+        match decide::place(app, &settings.sip, (&switch_id, &identity), &call, false) {
             Target::Agent {
                 agent_id,
                 uri,
@@ -219,8 +230,19 @@ async fn event(
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     RawQuery(query): RawQuery,
     body: Bytes,
+) -> Response {
+    let answered = reported(&app, from, query.as_deref(), &body).into_response();
+    app.metrics.sip.http("event", answered.status().as_u16());
+    answered
+}
+
+fn reported(
+    app: &App,
+    from: SocketAddr,
+    query: Option<&str>,
+    body: &[u8],
 ) -> Result<Response, Refusal> {
-    let (switch_id, p) = admitted(&app, from, query.as_deref(), &body)?;
+    let (switch_id, p) = admitted(app, from, query, body)?;
     let call_id = required(&p, "call_id")?.to_owned();
     let what = required(&p, "event")?;
     let agent = p.get("agent").cloned().unwrap_or_default();
@@ -264,7 +286,7 @@ async fn event(
         ..Default::default()
     };
     let identity = Peers::default().caller(&switch_id, from);
-    match (RoutingService { app }).report(&identity, &report) {
+    match (RoutingService { app: app.clone() }).report(&identity, &report) {
         Ok(ack) => Ok(answer(StatusCode::OK, json!({ "applied": ack.applied }))),
         Err(e) => {
             let status = tonic::Status::from(e);
