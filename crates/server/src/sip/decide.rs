@@ -225,3 +225,63 @@ fn with_params(uri: &str, params: &[(&str, String)]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, atomic::Ordering};
+
+    use super::*;
+
+    fn app() -> (App, Sip) {
+        let text = format!(
+            "{}\n[sip]\nlisten_udp = \"127.0.0.1:0\"\nivr_uri = \"sip:ivr-{{menu}}@m\"\nhold_uri = \"sip:hold-{{queue}}@m\"\nretry_after = \"7s\"\n\n[[sip.peers]]\naddress = \"127.0.0.1\"\nswitch_id = \"sbc\"\n",
+            switchboard_config::DEFAULT_CONFIG
+        );
+        let config =
+            switchboard_config::parse(&text, std::path::Path::new("t.toml")).expect("valid");
+        let sip = config.settings.sip.clone();
+        let (app, _) = App::new(
+            config,
+            &crate::CustomerSource::None,
+            Arc::new(crate::SystemClock),
+        )
+        .unwrap();
+        (app, sip)
+    }
+
+    fn call(id: &str) -> SipCall<'_> {
+        SipCall {
+            call_id: id,
+            caller: "+13125550100",
+            dialed: "+18005550100",
+            host: "sb.example",
+        }
+    }
+
+    #[test]
+    fn while_the_server_shuts_down_a_new_call_is_refused_503_with_retry_after_and_a_known_one_keeps_its_place()
+     {
+        let (app, sip) = app();
+        let caller = Peers::default().caller("sbc", "127.0.0.1:5060".parse().unwrap());
+        let before = place(&app, &sip, ("sbc", &caller), &call("known"), true);
+        assert!(matches!(&before, Target::Elsewhere(uri) if uri.starts_with("sip:ivr-main@m;")));
+        app.stopping.store(true, Ordering::Relaxed);
+        match place(&app, &sip, ("sbc", &caller), &call("new"), true) {
+            Target::Refused {
+                code,
+                retry_after,
+                why,
+            } => {
+                assert_eq!((code, retry_after), (503, Some(7)));
+                assert!(why.contains("shutting down"), "{why}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // A call routed before still gets its place (an INVITE repeated by a new
+        // transaction).
+        assert_eq!(
+            place(&app, &sip, ("sbc", &caller), &call("known"), true),
+            before
+        );
+    }
+}
