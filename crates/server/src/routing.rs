@@ -94,6 +94,8 @@ impl Routing for RoutingService {
     ) -> Result<Response<pb::CallEventAck>, Status> {
         let caller = Caller::of(&request)?;
         let event = request.into_inner();
+        let span = tracing::info_span!("call", call_id = %prefix(&event.call_id, MAX_CALL_ID));
+        let _in_call = span.enter();
         Ok(Response::new(self.report(&caller, &event)?))
     }
 
@@ -206,14 +208,12 @@ impl RoutingService {
     }
 
     /// Applies a call event `caller` reports (a switch of its own, or the SIP front's
-    /// HTTP endpoint for a peer).
+    /// HTTP endpoint for a peer), in the caller's `call` span.
     pub(crate) fn report(
         &self,
         caller: &Caller,
         event: &pb::CallEvent,
     ) -> Result<pb::CallEventAck, ApiError> {
-        let span = tracing::info_span!("call", call_id = %prefix(&event.call_id, MAX_CALL_ID));
-        let _in_call = span.enter();
         self.owned(caller, &event.call_id)?;
         self.call_event(event)
     }

@@ -286,6 +286,11 @@ fn reported(
         ..Default::default()
     };
     let identity = Peers::default().caller(&switch_id, from);
+    let span = tracing::info_span!(
+        "call",
+        call_id = %switchboard_core::text::prefix(&report.call_id, switchboard_core::router::MAX_CALL_ID)
+    );
+    let _in_call = span.enter();
     match (RoutingService { app: app.clone() }).report(&identity, &report) {
         Ok(ack) => Ok(answer(StatusCode::OK, json!({ "applied": ack.applied }))),
         Err(e) => {
