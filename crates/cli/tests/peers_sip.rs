@@ -217,6 +217,29 @@ fn each_decision_gets_its_302_and_contact_from_sipp() {
         main,
         "<sip:vm-operator@media\\.example;sb-call=sipp-tom-3;sb-queue=operator>",
     );
+    // Another switch's call id: refused.
+    runtime.block_on(async {
+        switchboard_proto::v1::routing_client::RoutingClient::new(channel(&server.address).await)
+            .route_call(route("sipp-taken", 1))
+            .await
+            .unwrap();
+    });
+    refused(&dir, &target, "sipp-taken", "+19075550102", main, 403);
+}
+
+/// One call from `caller` to `dialed` that must be refused with `code`, run by SIPp.
+fn refused(dir: &Path, target: &str, call_id: &str, caller: &str, dialed: &str, code: u16) {
+    let scenario = std::fs::read_to_string(scenarios().join("refusal.xml"))
+        .unwrap()
+        .replace("CALLER", caller)
+        .replace("DIALED", dialed)
+        .replace("CODE", &code.to_string());
+    let dir = dir.join(call_id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("refusal.xml");
+    std::fs::write(&file, scenario).unwrap();
+    let (ok, said) = sipp(&dir, target, &file, &["-m", "1", "-cid_str", call_id]);
+    assert!(ok, "{call_id}: not refused with {code}:\n{said}");
 }
 
 #[test]
