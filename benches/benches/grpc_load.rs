@@ -300,6 +300,11 @@ fn client_process(args: &[String]) {
         })
         .await
     });
+    print_run(rps, &latencies);
+}
+
+/// What a client process prints: `rps N`, then each latency in nanoseconds, a line each.
+fn print_run(rps: f64, latencies: &[Duration]) {
     let mut out = String::with_capacity(latencies.len() * 8);
     out.push_str(&format!("rps {rps}\n"));
     for l in latencies {
@@ -366,14 +371,7 @@ fn sip_client_process(args: &[String]) {
         })
         .await
     });
-    let mut out = String::with_capacity(latencies.len() * 8);
-    out.push_str(&format!("rps {rps}\n"));
-    for l in latencies {
-        out.push_str(&l.as_nanos().to_string());
-        out.push('\n');
-    }
-    use std::io::Write;
-    std::io::stdout().write_all(out.as_bytes()).unwrap();
+    print_run(rps, &latencies);
 }
 
 /// `--empty REAL_ADDRESS`: the empty service alone, answering with the decisions the

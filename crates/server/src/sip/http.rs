@@ -139,9 +139,14 @@ async fn route(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let answered = routed(&app, from, query.as_deref(), &body).into_response();
-    app.metrics.sip.http("route", answered.status().as_u16());
-    answered
+    counted(&app, "route", routed(&app, from, query.as_deref(), &body))
+}
+
+/// The answer to a request to `endpoint`, counted by its status.
+fn counted(app: &App, endpoint: &'static str, answer: Result<Response, Refusal>) -> Response {
+    let answer = answer.into_response();
+    app.metrics.sip.http(endpoint, answer.status().as_u16());
+    answer
 }
 
 fn routed(
@@ -231,9 +236,7 @@ async fn event(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let answered = reported(&app, from, query.as_deref(), &body).into_response();
-    app.metrics.sip.http("event", answered.status().as_u16());
-    answered
+    counted(&app, "event", reported(&app, from, query.as_deref(), &body))
 }
 
 fn reported(
