@@ -556,3 +556,55 @@ async fn the_sip_front_counts_requests_answers_and_what_it_dropped() {
     );
     drop(server);
 }
+
+#[tokio::test]
+async fn a_peer_that_hangs_up_mid_message_leaves_the_server_answering_everyone_else() {
+    let (server, udp, tcp) = sip_server(SIP).await;
+    // Half an INVITE, then the connection is gone.
+    let mut gone = TcpStream::connect(tcp).await.unwrap();
+    let local = gone.local_addr().unwrap();
+    let text = invite(
+        local,
+        "TCP",
+        "z9hG4bK-g1",
+        "gone-1",
+        EMMA_STANDARD,
+        &main_line(),
+    );
+    gone.write_all(&text.as_bytes()[..text.len() / 2])
+        .await
+        .unwrap();
+    drop(gone);
+    assert!(
+        !server.app.router.knows_call("gone-1"),
+        "half a message routes nothing"
+    );
+    // A new connection and a datagram are answered as before.
+    let mut stream = TcpStream::connect(tcp).await.unwrap();
+    let local = stream.local_addr().unwrap();
+    let text = invite(
+        local,
+        "TCP",
+        "z9hG4bK-g2",
+        "after-gone",
+        EMMA_STANDARD,
+        &main_line(),
+    );
+    stream.write_all(text.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4_096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("an answer within 5 s")
+            .unwrap();
+        assert!(n > 0, "the connection stays open");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(code_and(&got, Name::Contact).0, 302);
+    let phone = Phone::new(udp).await;
+    let (code, _) = phone
+        .call("z9hG4bK-g3", "after-gone-udp", EMMA_STANDARD, &main_line())
+        .await;
+    assert_eq!(code, 302);
+}
