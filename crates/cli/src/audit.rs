@@ -37,7 +37,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let since = args
         .since
         .map_or(Millis(0), |back| Millis::now().saturating_sub(back));
-    let entries = match switchboard_store::audit::list(path, since, args.limit) {
+    let location = switchboard_store::Location::File(path.clone());
+    let entries = match switchboard_store::audit::list(&location, since, args.limit) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -45,7 +46,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     };
     if entries.is_empty() {
-        eprintln!("{}: no audit entries", path.display());
+        eprintln!("{}: no audit entries", location.shown());
     }
     for e in entries {
         let at = jiff::Timestamp::from_millisecond(i64::try_from(e.at.0).unwrap_or(i64::MAX))

@@ -58,8 +58,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let directory = Directory::new();
     let mut learned = Vec::new();
     let stored = match &config.settings.store {
-        Some(path) => match switchboard_store::Store::open_read_only(path) {
-            Ok(store) => store.map(|s| (path, s)),
+        Some(at) => match switchboard_store::Backend::open_read_only(
+            &switchboard_store::Location::File(at.clone()),
+        ) {
+            Ok(store) => store,
             Err(e) => {
                 eprintln!("switchboard: {e}");
                 return Ok(ExitCode::from(crate::EXIT_STORE));
@@ -68,7 +70,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let source = match stored {
-        Some((path, store)) => {
+        Some(mut store) => {
             let (customers, _) = store.customers(|name| config.plan.tier_by_name(name))?;
             let count = customers.len();
             for c in customers {
@@ -78,7 +80,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             format!(
                 "{count} customers and what was learned of {} numbers, from the store {}",
                 learned.len(),
-                path.display()
+                store.shown()
             )
         }
         None => {

@@ -4,7 +4,7 @@ use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use switchboard_config::customers;
 use switchboard_core::Directory;
-use switchboard_store::Store;
+use switchboard_store::Backend;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -37,7 +37,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let mut store = match Store::open(path) {
+    let mut store = match Backend::open(&switchboard_store::Location::File(path.clone())) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -101,7 +101,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         "{}: imported {} customers into {}{skipped}; a running server reads them at its next start (Admin.ImportCustomers loads them live)",
         args.file.display(),
         report.imported,
-        path.display()
+        store.shown()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -97,14 +97,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     tracing::warn!("customers {row} (row skipped)");
                 }
                 tracing::info!(
-                    store = %loaded.store.display(),
+                    store = %loaded.store,
                     customers = report.imported,
                     rejected = report.rejected.len(),
                     "new store: customer directory loaded from the customers file and stored"
                 );
             }
             None => tracing::info!(
-                store = %loaded.store.display(),
+                store = %loaded.store,
                 customers = app.router.directory().len(),
                 "customer directory loaded from the store"
             ),

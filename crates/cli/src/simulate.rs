@@ -147,8 +147,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 crate::fail_line("--replay-to must be after --replay-from");
                 return Ok(ExitCode::from(2));
             }
+            let location = switchboard_store::Location::File(store.clone());
             let records = match switchboard_store::report::replayed_calls(
-                store,
+                &location,
                 switchboard_core::Millis(from),
                 switchboard_core::Millis(to),
             ) {
@@ -170,7 +171,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             }
             // The store's customers, as the server would know them.
             let directory = switchboard_core::Directory::new();
-            if let Ok(Some(s)) = switchboard_store::Store::open_read_only(store) {
+            if let Ok(Some(mut s)) = switchboard_store::Backend::open_read_only(&location) {
                 let (customers, _) = s.customers(|name| config.plan.tier_by_name(name))?;
                 for c in customers {
                     let _ = directory.upsert(c);

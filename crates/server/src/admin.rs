@@ -443,7 +443,7 @@ impl Admin for AdminService {
             Some(t) => convert::millis_from(&t).map_err(|e| ApiError::invalid("since", e))?,
             None => Millis(0),
         };
-        let entries = match (&self.app.store, &self.app.store_path) {
+        let entries = match (&self.app.store, &self.app.store_location) {
             (Some(writer), Some(path)) => {
                 read_records(writer, path, move |p| {
                     switchboard_store::audit::list(p, since, limit)
@@ -571,12 +571,14 @@ fn window_before(now: Millis, window: std::time::Duration) -> (Millis, Millis) {
     )
 }
 
-/// Runs `read` on the store's file once the writer has written what it holds (so the
+/// Runs `read` on the store (a connection of its own) once the writer has written what it holds (so the
 /// records include every call that has ended), on a blocking thread.
 async fn read_records<T: Send + 'static>(
     writer: &Arc<switchboard_store::writer::Writer>,
-    path: &Arc<std::path::PathBuf>,
-    read: impl FnOnce(&std::path::Path) -> Result<T, switchboard_store::StoreError> + Send + 'static,
+    path: &Arc<switchboard_store::Location>,
+    read: impl FnOnce(&switchboard_store::Location) -> Result<T, switchboard_store::StoreError>
+    + Send
+    + 'static,
 ) -> Result<T, ApiError> {
     let (writer, path) = (Arc::clone(writer), Arc::clone(path));
     tokio::task::spawn_blocking(move || {
@@ -592,7 +594,7 @@ async fn recorded_figures(
     app: &App,
     window: std::time::Duration,
 ) -> Result<Vec<(Arc<str>, Figures)>, ApiError> {
-    let (Some(writer), Some(path)) = (&app.store, &app.store_path) else {
+    let (Some(writer), Some(path)) = (&app.store, &app.store_location) else {
         return Err(ApiError::invalid(
             "window",
             "agent figures over a window come from the call records: the store is off (store.enabled)",
@@ -653,7 +655,7 @@ async fn standards_report(
     let (from, to) = window_before(now, window);
     let channels = switchboard_core::channel::Channel::ALL;
     // Per tier, per channel (in `channels`' order): what was delivered.
-    let (source, delivered): (_, Vec<Vec<Counts>>) = match (&app.store, &app.store_path) {
+    let (source, delivered): (_, Vec<Vec<Counts>>) = match (&app.store, &app.store_location) {
         (Some(writer), Some(path)) => {
             // Each record is held to its tier's standard for its channel.
             let tiers: Vec<(String, Vec<(String, std::time::Duration)>)> = plan

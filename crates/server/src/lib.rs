@@ -34,7 +34,7 @@ use switchboard_proto::{
     v1::{admin_server::AdminServer, agents_server::AgentsServer, routing_server::RoutingServer},
 };
 use switchboard_store::{
-    Store, StoreError,
+    Backend, Location, StoreError,
     journal::{Journal, LiveSource},
     lock::StoreLock,
     writer::{Change, Writer},
@@ -100,8 +100,8 @@ pub struct App {
     reloads: Arc<reload::Counters>,
     /// Where changes are persisted, when the server keeps a store.
     store: Option<Arc<Writer>>,
-    /// The store's file, read by reports on connections of their own.
-    store_path: Option<Arc<PathBuf>>,
+    /// Where the store is, read by reports on connections of their own.
+    store_location: Option<Arc<switchboard_store::Location>>,
     metrics: Arc<metrics::Metrics>,
     /// Each agent's figures since start.
     scorecards: Arc<switchboard_core::scorecard::Scorecards>,
@@ -147,7 +147,8 @@ pub enum StartError {
 /// Where the customers came from at a start with a store.
 #[derive(Debug)]
 pub struct Loaded {
-    pub store: PathBuf,
+    /// The store's file, or its URL without the password.
+    pub store: String,
     /// Customers read back from the store.
     pub from_store: usize,
     /// The first start: the store was empty and the customers CSV (or the samples) filled
@@ -185,7 +186,7 @@ impl App {
             config_path: None,
             reloads: Arc::default(),
             store: None,
-            store_path: None,
+            store_location: None,
             metrics: Arc::default(),
             scorecards: Arc::default(),
             lock: None,
@@ -218,8 +219,12 @@ impl App {
         };
         // Taken before the store is read: a second server on it would restore the same
         // calls and agents and run a second distributor over one journal.
-        let lock = StoreLock::acquire(&path, &format!("pid {}", std::process::id()))?;
-        let mut store = Store::open(&path)?;
+        let lock = Some(StoreLock::acquire(
+            &path,
+            &format!("pid {}", std::process::id()),
+        )?);
+        let location = Location::File(path);
+        let mut store = Backend::open(&location)?;
         let plan = &config.plan;
         let directory = Arc::new(Directory::new());
         let (stored, stale) = store.customers(|name| plan.tier_by_name(name))?;
@@ -256,15 +261,15 @@ impl App {
         let source: Arc<dyn LiveSource> = app.router.clone();
         writer.read_live_state_from(&source);
         app.store = Some(writer);
-        app.store_path = Some(Arc::new(path.clone()));
-        app.lock = Some(Arc::new(lock));
+        app.store_location = Some(Arc::new(location.clone()));
+        app.lock = lock.map(Arc::new);
         app.metrics = Arc::new(metrics::Metrics::new(true));
         app.dispatch.journal_to(app.store.clone());
         let restored = app.restore(journal, &mut notes);
         Ok((
             app,
             Some(Loaded {
-                store: path,
+                store: location.shown(),
                 from_store,
                 seeded,
                 notes,

@@ -8,7 +8,7 @@ use std::path::Path;
 use rusqlite::{Transaction, params};
 use switchboard_core::Millis;
 
-use crate::{StoreError, report::read_only};
+use crate::{Location, StoreError, report::read_only};
 
 /// One audited change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,7 +70,18 @@ pub(crate) fn put(tx: &Transaction<'_>, e: &AuditEntry) -> rusqlite::Result<()> 
 }
 
 /// The entries at or after `since`, newest first, at most `limit`.
-pub fn list(path: &Path, since: Millis, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+pub fn list(
+    location: &Location,
+    since: Millis,
+    limit: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    match location {
+        Location::File(path) => sqlite_list(path, since, limit),
+        Location::Postgres(o) => crate::postgres::report::audit(o, since, limit),
+    }
+}
+
+fn sqlite_list(path: &Path, since: Millis, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
     let shown = path.display().to_string();
     let sqlite = |source| StoreError::Sqlite {
         path: shown.clone(),

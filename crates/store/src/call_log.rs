@@ -107,6 +107,16 @@ impl LogBatch {
         Ok(())
     }
 
+    /// The row to append, when it holds anything.
+    pub(crate) fn row(&self) -> Option<&[u8]> {
+        (self.row.len() > 1).then_some(&self.row[..])
+    }
+
+    /// The records of calls that have an outcome, by journal key.
+    pub(crate) fn records(&self) -> impl Iterator<Item = (&i64, &CallRecordRow)> {
+        self.records.iter().map(|(k, r)| (k, &**r))
+    }
+
     /// Appends the row (when it holds anything) and writes the records.
     pub(crate) fn write(&self, tx: &Transaction<'_>) -> Result<(), rusqlite::Error> {
         for (key, record) in &self.records {
@@ -148,7 +158,7 @@ struct Entry {
 
 impl Live {
     /// Applies one row of the log.
-    fn apply(&mut self, seq: i64, row: &[u8]) {
+    pub(crate) fn apply(&mut self, seq: i64, row: &[u8]) {
         let mut entries = 0;
         let parsed = parse(row, |e| {
             entries += 1;
@@ -288,31 +298,36 @@ pub(crate) fn read(conn: &Connection) -> Result<Live, rusqlite::Error> {
 }
 
 /// Rows written out of whole entries, each of at most about [`CHUNK`] bytes: by
-/// compaction and by the migration to the log.
-struct Chunks {
+/// compaction and by the migration to the log. `append` writes one row.
+pub(crate) struct Chunks<A> {
     row: Vec<u8>,
     written: u64,
+    append: A,
 }
 
-impl Chunks {
-    fn new() -> Chunks {
+impl<A, E> Chunks<A>
+where
+    A: FnMut(&[u8]) -> Result<(), E>,
+{
+    pub(crate) fn new(append: A) -> Chunks<A> {
         Chunks {
             row: vec![LOG_V1],
             written: 0,
+            append,
         }
     }
 
-    fn add(&mut self, conn: &Connection, entry: &[u8]) -> Result<(), rusqlite::Error> {
+    pub(crate) fn add(&mut self, entry: &[u8]) -> Result<(), E> {
         if self.row.len() > 1 && self.row.len() + entry.len() > CHUNK {
-            self.flush(conn)?;
+            self.flush()?;
         }
         self.row.extend_from_slice(entry);
         Ok(())
     }
 
-    fn flush(&mut self, conn: &Connection) -> Result<(), rusqlite::Error> {
+    fn flush(&mut self) -> Result<(), E> {
         if self.row.len() > 1 {
-            append(conn, &self.row)?;
+            (self.append)(&self.row)?;
             self.written += self.row.len() as u64;
             self.row.truncate(1);
         }
@@ -320,19 +335,46 @@ impl Chunks {
     }
 
     /// Writes what is left; the bytes written in all.
-    fn finish(mut self, conn: &Connection) -> Result<u64, rusqlite::Error> {
-        self.flush(conn)?;
+    pub(crate) fn finish(mut self) -> Result<u64, E> {
+        self.flush()?;
         Ok(self.written)
     }
 }
 
-/// Rewrites the live calls as fresh rows and deletes every row before them; returns the
-/// bytes written, or `None` (nothing changed) when a row does not read.
+/// The live calls of a log read newest row first, as fresh rows: `rows` are the log's
+/// row numbers newest first, `read` reads one (`None`: not a blob), `append` writes a
+/// fresh row. `None` (the fresh rows must be thrown away) when a row does not read.
 ///
-/// The rows are read newest first and each row's entries last first, so the first entry
-/// met for a call is its last word: a call put there is copied, and every older entry of
-/// it skipped. Each row is read by its own statement, so no read is open on the table
-/// while the fresh rows go in.
+/// Each row's entries are taken last first, so the first entry met for a call is its
+/// last word: a call put there is copied, and every older entry of it skipped.
+pub(crate) fn compact_rows<E>(
+    rows: &[i64],
+    mut read: impl FnMut(i64, &mut Vec<u8>) -> Result<bool, E>,
+    append: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<Option<u64>, E> {
+    let mut seen = HashSet::new();
+    let (mut row, mut entries) = (Vec::new(), Vec::new());
+    let mut out = Chunks::new(append);
+    for &seq in rows {
+        row.clear();
+        let blob = read(seq, &mut row)?;
+        entries.clear();
+        if !blob || parse(&row, |e| entries.push(e)).is_err() {
+            return Ok(None);
+        }
+        for e in entries.iter().rev() {
+            if !seen.insert(e.key) || e.put.is_none() {
+                continue;
+            }
+            out.add(&row[e.entry.clone()])?;
+        }
+    }
+    out.finish().map(Some)
+}
+
+/// Rewrites the live calls as fresh rows and deletes every row before them; returns the
+/// bytes written, or `None` (nothing changed) when a row does not read. Each row is read
+/// by its own statement, so no read is open on the table while the fresh rows go in.
 pub(crate) fn compact(tx: &Transaction<'_>) -> Result<Option<u64>, rusqlite::Error> {
     let seqs: Vec<i64> = tx
         .prepare("SELECT seq FROM call_log ORDER BY seq DESC")?
@@ -342,32 +384,23 @@ pub(crate) fn compact(tx: &Transaction<'_>) -> Result<Option<u64>, rusqlite::Err
         return Ok(Some(0));
     };
     let mut read = tx.prepare("SELECT entries FROM call_log WHERE seq = ?1")?;
-    let mut seen = HashSet::new();
-    let (mut row, mut entries) = (Vec::new(), Vec::new());
-    let mut out = Chunks::new();
-    for seq in seqs {
-        row.clear();
-        let blob = read.query_row(params![seq], |r| match r.get_ref(0)? {
-            rusqlite::types::ValueRef::Blob(b) => {
-                row.extend_from_slice(b);
-                Ok(true)
-            }
-            _ => Ok(false),
-        })?;
-        entries.clear();
-        if !blob || parse(&row, |e| entries.push(e)).is_err() {
-            return Ok(None);
-        }
-        for e in entries.iter().rev() {
-            if !seen.insert(e.key) || e.put.is_none() {
-                continue;
-            }
-            out.add(tx, &row[e.entry.clone()])?;
-        }
+    let written = compact_rows(
+        &seqs,
+        |seq, row| {
+            read.query_row(params![seq], |r| match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Blob(b) => {
+                    row.extend_from_slice(b);
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })
+        },
+        |row| append(tx, row),
+    )?;
+    if written.is_some() {
+        tx.execute("DELETE FROM call_log WHERE seq <= ?1", params![last])?;
     }
-    let written = out.finish(tx)?;
-    tx.execute("DELETE FROM call_log WHERE seq <= ?1", params![last])?;
-    Ok(Some(written))
+    Ok(written)
 }
 
 /// Schema 7: the calls of `live_calls` (one row a call) move into the log, images as
@@ -380,7 +413,7 @@ pub(crate) fn migrate_from_rows(tx: &Transaction<'_>) -> Result<(), rusqlite::Er
          );",
     )?;
     // Each call had one row, so each becomes one entry, in key order.
-    let mut out = Chunks::new();
+    let mut out = Chunks::new(|row: &[u8]| append(tx, row));
     let mut entry = Vec::new();
     {
         let mut stmt = tx.prepare("SELECT id, call_id, image FROM live_calls ORDER BY id")?;
@@ -406,10 +439,10 @@ pub(crate) fn migrate_from_rows(tx: &Transaction<'_>) -> Result<(), rusqlite::Er
             entry.extend_from_slice(id.as_bytes());
             entry.extend_from_slice(&image_len.to_le_bytes());
             entry.extend_from_slice(image);
-            out.add(tx, &entry)?;
+            out.add(&entry)?;
         }
     }
-    out.finish(tx)?;
+    out.finish()?;
     tx.execute_batch("DROP TABLE live_calls;")
 }
 
@@ -464,21 +497,31 @@ impl LogSize {
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             if let rusqlite::types::ValueRef::Blob(row) = r.get_ref(0)? {
-                size.bytes += row.len() as u64;
-                let _ = parse(row, |e| match e.put {
-                    Some(_) => {
-                        size.puts += 1;
-                        size.put_bytes += e.entry.len() as u64;
-                        live.insert(e.key);
-                    }
-                    None => {
-                        live.remove(&e.key);
-                    }
-                });
+                size.count_row(row, &mut live);
             }
         }
         size.live_calls = live.len() as u64;
         Ok(size)
+    }
+
+    /// Counts one row of the log read at open (`live`: the keys live so far).
+    pub(crate) fn count_row(&mut self, row: &[u8], live: &mut HashSet<i64>) {
+        self.bytes += row.len() as u64;
+        let _ = parse(row, |e| match e.put {
+            Some(_) => {
+                self.puts += 1;
+                self.put_bytes += e.entry.len() as u64;
+                live.insert(e.key);
+            }
+            None => {
+                live.remove(&e.key);
+            }
+        });
+    }
+
+    /// After the rows were counted with [`LogSize::count_row`].
+    pub(crate) fn set_live_calls(&mut self, n: usize) {
+        self.live_calls = n as u64;
     }
 
     /// A batch's row was appended, with `live_calls` calls in progress.
@@ -519,6 +562,28 @@ impl LogSize {
     pub(crate) fn compacted(&mut self, bytes: u64) {
         self.bytes = bytes;
         self.due_at = self.min;
+    }
+
+    /// Counts a compaction's outcome: `Some(bytes)` left in the log, `None` when a row
+    /// did not read (nothing changed), or the error; true when it compacted.
+    pub(crate) fn after_compaction<E>(
+        &mut self,
+        outcome: Result<Option<u64>, E>,
+    ) -> Result<bool, E> {
+        match outcome {
+            Ok(Some(bytes)) => {
+                self.compacted(bytes);
+                Ok(true)
+            }
+            Ok(None) => {
+                self.postponed();
+                Ok(false)
+            }
+            Err(e) => {
+                self.postponed();
+                Err(e)
+            }
+        }
     }
 
     /// After a compaction that failed or could not run: try again once as much again

@@ -24,13 +24,20 @@ use switchboard_core::{
 };
 
 pub mod audit;
+mod backend;
 pub mod backup;
 mod call_log;
 pub mod journal;
 pub mod lock;
 mod pending;
+pub mod postgres;
 pub mod report;
+#[doc(hidden)]
+pub mod testing;
 pub mod writer;
+
+pub use backend::{Backend, Location};
+pub use postgres::{PgOptions, PgStore};
 
 /// The schema this build reads and writes.
 pub const SCHEMA_VERSION: i64 = 7;
@@ -66,6 +73,13 @@ pub enum StoreError {
     Locked { path: String, holder: String },
     #[error("{path}: cannot write here ({detail})")]
     ReadOnly { path: String, detail: String },
+    #[error("{url}: {detail}")]
+    Postgres { url: String, detail: String },
+    /// A write carried an epoch the routing domain's lease has left: another node leads.
+    #[error("routing domain {domain}: {detail}")]
+    Fenced { domain: String, detail: String },
+    #[error("call {call_id}: cannot be written to the journal ({detail})")]
+    Encode { call_id: String, detail: String },
     #[error("{path}: {source}")]
     Sqlite {
         path: String,
@@ -82,7 +96,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     /// The journal's log of calls: its size, and when it is next compacted.
-    log: call_log::LogSize,
+    pub(crate) log: call_log::LogSize,
 }
 
 /// A customer row that no longer fits the config (a tier that was removed), kept in the
@@ -430,7 +444,10 @@ impl Store {
         self.put_customer_rows(&rows)
     }
 
-    fn put_customer_rows(&mut self, rows: &[(&Customer, &str)]) -> Result<usize, StoreError> {
+    pub(crate) fn put_customer_rows(
+        &mut self,
+        rows: &[(&Customer, &str)],
+    ) -> Result<usize, StoreError> {
         self.in_transaction(|tx| {
             for (c, tier) in rows {
                 put_customer(tx, c, tier)?;
@@ -475,20 +492,7 @@ impl Store {
                 Ok(written)
             })
             .map_err(|e| classify(&path, e));
-        match compacted {
-            Ok(Some(bytes)) => {
-                self.log.compacted(bytes);
-                Ok(true)
-            }
-            Ok(None) => {
-                self.log.postponed();
-                Ok(false)
-            }
-            Err(e) => {
-                self.log.postponed();
-                Err(e)
-            }
-        }
+        self.log.after_compaction(compacted)
     }
 
     /// The bytes of the journal's log of calls: (live, dead), as the store estimates
@@ -520,50 +524,23 @@ impl Store {
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
+        let shown = self.path.display().to_string();
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let number: i64 = r.get(0).map_err(|e| self.err(e))?;
-            let damaged = |what: &str| StoreError::Damaged {
-                path: self.path.display().to_string(),
-                detail: format!("learned record {number}: {what}"),
-            };
-            let number = u64::try_from(number)
-                .ok()
-                .and_then(E164::from_u64)
-                .ok_or_else(|| damaged("not a phone number"))?;
-            let chosen: Option<String> = r.get(3).map_err(|e| self.err(e))?;
-            let chosen = chosen
-                .map(|p| {
-                    p.parse::<Preference>()
-                        .map_err(|_| damaged("unknown preference"))
+            let row = (|| {
+                Ok(StoredLearned {
+                    number: r.get(0)?,
+                    bits: r.get(1)?,
+                    observed: r.get(2)?,
+                    chosen: r.get(3)?,
+                    last_call: r.get(4)?,
+                    contact: match r.get::<_, Option<String>>(5)? {
+                        None => None,
+                        Some(agent) => Some((agent, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)),
+                    },
                 })
-                .transpose()?;
-            let last_call: Option<i64> = r.get(4).map_err(|e| self.err(e))?;
-            let bits: i64 = r.get(1).map_err(|e| self.err(e))?;
-            let observed: i64 = r.get(2).map_err(|e| self.err(e))?;
-            let learned = Learned::from_parts(
-                u16::try_from(bits).map_err(|_| damaged("zero-out bits out of range"))?,
-                u8::try_from(observed).map_err(|_| damaged("observations out of range"))?,
-                chosen,
-                last_call.map(|t| Millis(t.max(0) as u64)),
-            );
-            let agent: Option<String> = r.get(5).map_err(|e| self.err(e))?;
-            let contact = match agent {
-                None => None,
-                Some(agent) => {
-                    let at: i64 = r.get(6).map_err(|e| self.err(e))?;
-                    let queue: String = r.get(7).map_err(|e| self.err(e))?;
-                    let resolved: bool = r.get(8).map_err(|e| self.err(e))?;
-                    let code: String = r.get(9).map_err(|e| self.err(e))?;
-                    Some(LastContact {
-                        agent: agent.into(),
-                        at: Millis(at.max(0) as u64),
-                        queue: queue.into(),
-                        resolved,
-                        wrap_up_code: code.into(),
-                    })
-                }
-            };
-            out.push((number, learned, contact));
+            })()
+            .map_err(|e| self.err(e))?;
+            out.push(row.decode(&shown)?);
         }
         Ok(out)
     }
@@ -585,78 +562,200 @@ impl Store {
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         let mut notes = Vec::new();
+        let shown = self.path.display().to_string();
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let get = |i: usize| -> Result<String, StoreError> {
-                r.get::<_, String>(i).map_err(|e| self.err(e))
-            };
-            let id = get(0)?;
-            let tier_name = get(3)?;
-            let tier = tier_id(&tier_name).unwrap_or_else(|| {
-                notes.push(RowNote {
-                    customer_id: id.clone(),
-                    note: format!(
-                        "tier {tier_name:?} is not in the config; served as the lowest tier"
-                    ),
-                });
-                TierId(0)
-            });
-            let damaged = |what: &str| StoreError::Damaged {
-                path: self.path.display().to_string(),
-                detail: format!("customer {id:?}: {what}"),
-            };
-            let numbers = split(&get(2)?)
-                .iter()
-                .map(|n| {
-                    n.parse::<E164>()
-                        .map_err(|_| damaged("a stored number is not E.164"))
+            let stored = (|| {
+                Ok(StoredCustomer {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    numbers: r.get(2)?,
+                    tier: r.get(3)?,
+                    preference: r.get(4)?,
+                    language: r.get(5)?,
+                    lifetime_value: r.get(6)?,
+                    influence: r.get(7)?,
+                    tags: r.get(8)?,
+                    attributes: r.get(9)?,
+                    preferred_agent: r.get(10)?,
+                    contacts: r.get(11)?,
+                    preferred_channel: r.get(12)?,
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            let stored = get(9)?;
-            let items = if stored.is_empty() {
-                Vec::new()
-            } else {
-                split_raw(&stored, ';')
-            };
-            let attributes = items
-                .iter()
-                .map(|kv| split_pair(kv).ok_or_else(|| damaged("a stored attribute has no '='")))
-                .collect::<Result<Vec<_>, _>>()?;
-            out.push(Profile {
-                name: get(1)?.into(),
-                numbers: numbers.into(),
-                tier,
-                preference: get(4)?
-                    .parse::<Preference>()
-                    .map_err(|_| damaged("unknown preference"))?,
-                language: get(5)?.into(),
-                lifetime_value: r.get(6).map_err(|e| self.err(e))?,
-                influence: r.get(7).map_err(|e| self.err(e))?,
-                tags: split(&get(8)?)
-                    .into_iter()
-                    .map(String::into_boxed_str)
-                    .collect(),
-                attributes: attributes
-                    .into_iter()
-                    .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
-                    .collect(),
-                preferred_agent: r
-                    .get::<_, Option<String>>(10)
-                    .map_err(|e| self.err(e))?
-                    .map(String::into_boxed_str),
-                contacts: split(&get(11)?)
-                    .into_iter()
-                    .map(String::into_boxed_str)
-                    .collect(),
-                preferred_channel: match r.get::<_, Option<String>>(12).map_err(|e| self.err(e))? {
-                    None => None,
-                    Some(name) => {
-                        Some(Channel::parse(&name).ok_or_else(|| damaged("unknown channel"))?)
-                    }
-                },
-                id: id.into_boxed_str(),
-            });
+            })()
+            .map_err(|e| self.err(e))?;
+            out.push(stored.profile(&shown, &tier_id, &mut notes)?);
         }
         Ok((out, notes))
+    }
+}
+
+/// A customer row as either backend stores it.
+#[derive(Debug)]
+pub(crate) struct StoredCustomer {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) numbers: String,
+    pub(crate) tier: String,
+    pub(crate) preference: String,
+    pub(crate) language: String,
+    pub(crate) lifetime_value: f64,
+    pub(crate) influence: u8,
+    pub(crate) tags: String,
+    pub(crate) attributes: String,
+    pub(crate) preferred_agent: Option<String>,
+    pub(crate) contacts: String,
+    pub(crate) preferred_channel: Option<String>,
+}
+
+impl StoredCustomer {
+    /// The profile the row holds; a tier the config no longer has is noted and served
+    /// as the lowest.
+    pub(crate) fn profile(
+        self,
+        shown: &str,
+        tier_id: &impl Fn(&str) -> Option<TierId>,
+        notes: &mut Vec<RowNote>,
+    ) -> Result<Profile, StoreError> {
+        let id = self.id;
+        let tier_name = self.tier;
+        let tier = tier_id(&tier_name).unwrap_or_else(|| {
+            notes.push(RowNote {
+                customer_id: id.clone(),
+                note: format!("tier {tier_name:?} is not in the config; served as the lowest tier"),
+            });
+            TierId(0)
+        });
+        let damaged = |what: &str| StoreError::Damaged {
+            path: shown.to_owned(),
+            detail: format!("customer {id:?}: {what}"),
+        };
+        let numbers = split(&self.numbers)
+            .iter()
+            .map(|n| {
+                n.parse::<E164>()
+                    .map_err(|_| damaged("a stored number is not E.164"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let items = if self.attributes.is_empty() {
+            Vec::new()
+        } else {
+            split_raw(&self.attributes, ';')
+        };
+        let attributes = items
+            .iter()
+            .map(|kv| split_pair(kv).ok_or_else(|| damaged("a stored attribute has no '='")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Profile {
+            name: self.name.into(),
+            numbers: numbers.into(),
+            tier,
+            preference: self
+                .preference
+                .parse::<Preference>()
+                .map_err(|_| damaged("unknown preference"))?,
+            language: self.language.into(),
+            lifetime_value: self.lifetime_value,
+            influence: self.influence,
+            tags: split(&self.tags)
+                .into_iter()
+                .map(String::into_boxed_str)
+                .collect(),
+            attributes: attributes
+                .into_iter()
+                .map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str()))
+                .collect(),
+            preferred_agent: self.preferred_agent.map(String::into_boxed_str),
+            contacts: split(&self.contacts)
+                .into_iter()
+                .map(String::into_boxed_str)
+                .collect(),
+            preferred_channel: match self.preferred_channel {
+                None => None,
+                Some(name) => {
+                    Some(Channel::parse(&name).ok_or_else(|| damaged("unknown channel"))?)
+                }
+            },
+            id: id.into_boxed_str(),
+        })
+    }
+}
+
+/// A learned row, with its number's last contact (agent, at, queue, resolved, wrap-up
+/// code), as either backend stores it.
+#[derive(Debug)]
+pub(crate) struct StoredLearned {
+    pub(crate) number: i64,
+    pub(crate) bits: i64,
+    pub(crate) observed: i64,
+    pub(crate) chosen: Option<String>,
+    pub(crate) last_call: Option<i64>,
+    pub(crate) contact: Option<(String, i64, String, bool, String)>,
+}
+
+impl StoredLearned {
+    pub(crate) fn decode(
+        self,
+        shown: &str,
+    ) -> Result<(E164, Learned, Option<LastContact>), StoreError> {
+        let number = self.number;
+        let damaged = |what: &str| StoreError::Damaged {
+            path: shown.to_owned(),
+            detail: format!("learned record {number}: {what}"),
+        };
+        let e164 = u64::try_from(number)
+            .ok()
+            .and_then(E164::from_u64)
+            .ok_or_else(|| damaged("not a phone number"))?;
+        let chosen = self
+            .chosen
+            .map(|p| {
+                p.parse::<Preference>()
+                    .map_err(|_| damaged("unknown preference"))
+            })
+            .transpose()?;
+        let learned = Learned::from_parts(
+            u16::try_from(self.bits).map_err(|_| damaged("zero-out bits out of range"))?,
+            u8::try_from(self.observed).map_err(|_| damaged("observations out of range"))?,
+            chosen,
+            self.last_call.map(|t| Millis(t.max(0) as u64)),
+        );
+        let contact = self
+            .contact
+            .map(|(agent, at, queue, resolved, code)| LastContact {
+                agent: agent.into(),
+                at: Millis(at.max(0) as u64),
+                queue: queue.into(),
+                resolved,
+                wrap_up_code: code.into(),
+            });
+        Ok((e164, learned, contact))
+    }
+}
+
+/// A customer's stored text columns, in order: id, name, numbers, tier, preference,
+/// language, tags, attributes, preferred agent, contacts, preferred channel.
+pub(crate) struct CustomerFields {
+    pub(crate) text: [Option<String>; 11],
+}
+
+pub(crate) fn customer_fields(c: &Customer, tier: &str) -> CustomerFields {
+    let attributes = join(
+        c.attributes()
+            .map(|(k, v)| format!("{}={}", escape(k), escape(v))),
+    );
+    CustomerFields {
+        text: [
+            Some(c.id().to_owned()),
+            Some(c.name().to_owned()),
+            Some(join(c.numbers.iter().map(ToString::to_string))),
+            Some(tier.to_owned()),
+            Some(c.preference.as_str().to_owned()),
+            Some(c.language().to_owned()),
+            Some(join(c.tags().map(escape))),
+            Some(attributes),
+            c.preferred_agent().map(str::to_owned),
+            Some(join(c.contacts().map(escape))),
+            c.preferred_channel.map(|ch| ch.as_str().to_owned()),
+        ],
     }
 }
 
@@ -666,11 +765,19 @@ pub(crate) fn put_customer(
     c: &Customer,
     tier: &str,
 ) -> Result<(), rusqlite::Error> {
-    let numbers = join(c.numbers.iter().map(ToString::to_string));
-    let attributes = join(
-        c.attributes()
-            .map(|(k, v)| format!("{}={}", escape(k), escape(v))),
-    );
+    let [
+        id,
+        name,
+        numbers,
+        tier,
+        preference,
+        language,
+        tags,
+        attributes,
+        agent,
+        contacts,
+        channel,
+    ] = customer_fields(c, tier).text;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO customers
          (id, name, numbers, tier, preference, language, lifetime_value, influence,
@@ -678,19 +785,19 @@ pub(crate) fn put_customer(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
-        c.id(),
-        c.name(),
+        id,
+        name,
         numbers,
         tier,
-        c.preference.as_str(),
-        c.language(),
+        preference,
+        language,
         c.lifetime_value,
         c.influence,
-        join(c.tags().map(escape)),
+        tags,
         attributes,
-        c.preferred_agent(),
-        join(c.contacts().map(escape)),
-        c.preferred_channel.map(Channel::as_str),
+        agent,
+        contacts,
+        channel,
     ])?;
     Ok(())
 }

@@ -14,8 +14,10 @@ use switchboard_core::{
     behaviour::{LastContact, Learned},
 };
 
+use switchboard_core::acd::AgentImage;
+
 use crate::{
-    Store, StoreError,
+    Backend, Store, StoreError,
     call_log::LogBatch,
     journal::{self, CallRecordRow, LiveSource},
     writer::Change,
@@ -24,18 +26,18 @@ use crate::{
 /// What a batch holds, each thing once, as it was last changed.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    customers: HashMap<Box<str>, (Arc<Customer>, Arc<str>)>,
-    learned: HashMap<E164, Learned>,
-    served: HashMap<E164, LastContact>,
-    calls: HashSet<Arc<str>>,
-    agents: HashSet<Arc<str>>,
+    pub(crate) customers: HashMap<Box<str>, (Arc<Customer>, Arc<str>)>,
+    pub(crate) learned: HashMap<E164, Learned>,
+    pub(crate) served: HashMap<E164, LastContact>,
+    pub(crate) calls: HashSet<Arc<str>>,
+    pub(crate) agents: HashSet<Arc<str>>,
     /// Finished calls by journal key: their final record, and their journal row goes.
-    done: HashMap<i64, CallRecordRow>,
-    prune: Option<Millis>,
+    pub(crate) done: HashMap<i64, CallRecordRow>,
+    pub(crate) prune: Option<Millis>,
     /// Queues closed (with why) or opened (`None`), by name, as last changed.
-    queues: HashMap<Arc<str>, Option<Arc<str>>>,
+    pub(crate) queues: HashMap<Arc<str>, Option<Arc<str>>>,
     /// Audit entries, each kept (they are events, not states), in order.
-    audit: Vec<crate::audit::AuditEntry>,
+    pub(crate) audit: Vec<crate::audit::AuditEntry>,
     /// Changes folded in since the last write.
     changes: u64,
     /// About how much memory the batch holds.
@@ -133,16 +135,13 @@ impl Pending {
         }
     }
 
-    /// Writes the batch, with the live state of the calls and agents it names read now,
-    /// in one transaction; returns how many call records retention removed. On an error
-    /// nothing was written and the batch is as it was.
-    pub(crate) fn write(
+    /// Reads the live state of the calls and agents the batch names, for a backend to
+    /// write the batch in one transaction. Read before the transaction: the source takes
+    /// locks of its own, and none is held while the database waits for the disk.
+    pub(crate) fn prepare(
         &self,
-        store: &mut Store,
         source: Option<&dyn LiveSource>,
-    ) -> Result<u64, StoreError> {
-        // Read before the transaction: the source takes locks of its own, and none is
-        // held while SQLite waits for the disk.
+    ) -> Result<Prepared<'_>, StoreError> {
         let mut calls = LogBatch::with_capacity(self.calls.len());
         // Finished calls first: a call id the switch reused for a new call is journaled
         // after them under the new call's key.
@@ -151,21 +150,62 @@ impl Pending {
         }
         if let Some(s) = source {
             for image in self.calls.iter().filter_map(|id| s.call(id)) {
-                calls
-                    .push(&image)
-                    .map_err(|e| store.err(rusqlite::Error::ToSqlConversionFailure(e)))?;
+                calls.push(&image).map_err(|e| StoreError::Encode {
+                    call_id: image.call_id.clone(),
+                    detail: e.to_string(),
+                })?;
             }
         }
         let agents: Vec<_> = match source {
-            Some(s) => self.agents.iter().map(|id| (id, s.agent(id))).collect(),
+            Some(s) => self.agents.iter().map(|id| (&**id, s.agent(id))).collect(),
             None => Vec::new(),
         };
+        Ok(Prepared {
+            pending: self,
+            calls,
+            agents,
+        })
+    }
+
+    /// Writes the batch with the live state read now, in one transaction; returns how
+    /// many call records retention removed. On an error nothing was written and the
+    /// batch is as it was.
+    pub(crate) fn write(
+        &self,
+        store: &mut Backend,
+        source: Option<&dyn LiveSource>,
+    ) -> Result<u64, StoreError> {
+        let batch = self.prepare(source)?;
+        let pruned = store.write(&batch)?;
+        store.appended(&batch.calls, source.map(LiveSource::calls_in_progress));
+        Ok(pruned)
+    }
+}
+
+/// A batch with the live state it names read, as a backend writes it in one
+/// transaction: customers, learned behaviour, last contacts, finished calls' records,
+/// retention, the audit trail, closed queues, then the journal's row of calls and the
+/// agents (a call gone from the source was forgotten: its record is its last).
+#[derive(Debug)]
+pub(crate) struct Prepared<'a> {
+    pub(crate) pending: &'a Pending,
+    pub(crate) calls: LogBatch,
+    /// Each agent named, as they are now; `None` for one the process never saw (their
+    /// row goes).
+    pub(crate) agents: Vec<(&'a str, Option<AgentImage>)>,
+}
+
+impl Store {
+    /// Writes a prepared batch in one SQLite transaction; returns how many call records
+    /// retention removed.
+    pub(crate) fn write_prepared(&mut self, batch: &Prepared<'_>) -> Result<u64, StoreError> {
+        let p = batch.pending;
         let mut pruned = 0;
-        store.in_transaction(|tx| {
-            for (customer, tier) in self.customers.values() {
+        self.in_transaction(|tx| {
+            for (customer, tier) in p.customers.values() {
                 crate::put_customer(tx, customer, tier)?;
             }
-            for (number, learned) in &self.learned {
+            for (number, learned) in &p.learned {
                 let (bits, observed, chosen, last_call) = learned.parts();
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO learned
@@ -180,7 +220,7 @@ impl Pending {
                     last_call.map(|t| t.0 as i64),
                 ])?;
             }
-            for (number, contact) in &self.served {
+            for (number, contact) in &p.served {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO last_contact
                      (number, agent, at, queue, resolved, wrap_up_code)
@@ -195,16 +235,16 @@ impl Pending {
                     &*contact.wrap_up_code,
                 ])?;
             }
-            for (key, row) in &self.done {
+            for (key, row) in &p.done {
                 journal::put_record(tx, *key, row)?;
             }
-            if let Some(before) = self.prune {
+            if let Some(before) = p.prune {
                 pruned = journal::prune(tx, before)?;
             }
-            for entry in &self.audit {
+            for entry in &p.audit {
                 crate::audit::put(tx, entry)?;
             }
-            for (name, closed) in &self.queues {
+            for (name, closed) in &p.queues {
                 match closed {
                     Some(reason) => tx
                         .prepare_cached(
@@ -216,20 +256,18 @@ impl Pending {
                         .execute(rusqlite::params![&**name])?,
                 };
             }
-            // A call gone from the source was forgotten: its record above is its last.
-            calls.write(tx)?;
-            for (id, agent) in &agents {
+            batch.calls.write(tx)?;
+            for (id, agent) in &batch.agents {
                 match agent {
                     Some(a) => journal::put_agent(tx, a)?,
                     None => {
                         tx.prepare_cached("DELETE FROM live_agents WHERE agent_id = ?1")?
-                            .execute(rusqlite::params![&***id])?;
+                            .execute(rusqlite::params![id])?;
                     }
                 }
             }
             Ok(())
         })?;
-        store.appended(&calls, source.map(LiveSource::calls_in_progress));
         Ok(pruned)
     }
 }

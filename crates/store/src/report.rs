@@ -1,12 +1,12 @@
 //! What was delivered per tier over a window, read from the call detail records by a
-//! read-only connection of its own, so a report never waits on the writer.
+//! connection of its own (read-only on a file), so a report never waits on the writer.
 
 use std::{path::Path, time::Duration};
 
 use rusqlite::{Connection, OpenFlags, params};
 use switchboard_core::Millis;
 
-use crate::{StoreError, classify};
+use crate::{Location, StoreError, classify};
 
 /// One tier's delivered service in a window: calls that reached a queue, arrived in the
 /// window and have ended (answered and served, or abandoned).
@@ -47,7 +47,18 @@ pub struct HandledCalls {
 
 /// The calls agents talked to that arrived in `[from, to)` and ended, and the arrival
 /// of every call in that time by caller number (to find a handled call repeated).
-pub fn handled_calls(path: &Path, from: Millis, to: Millis) -> Result<HandledCalls, StoreError> {
+pub fn handled_calls(
+    location: &Location,
+    from: Millis,
+    to: Millis,
+) -> Result<HandledCalls, StoreError> {
+    match location {
+        Location::File(path) => sqlite_handled_calls(path, from, to),
+        Location::Postgres(o) => crate::postgres::report::handled_calls(o, from, to),
+    }
+}
+
+fn sqlite_handled_calls(path: &Path, from: Millis, to: Millis) -> Result<HandledCalls, StoreError> {
     let shown = path.display().to_string();
     let conn = read_only(path)?;
     let sqlite = |source| StoreError::Sqlite {
@@ -120,6 +131,18 @@ pub(crate) fn read_only(path: &Path) -> Result<Connection, StoreError> {
 /// and channels are matched by name, as the records hold them; records of a channel not
 /// listed are not counted.
 pub fn delivered(
+    location: &Location,
+    from: Millis,
+    to: Millis,
+    tiers: &[(String, Vec<(String, Duration)>)],
+) -> Result<Vec<Vec<Delivered>>, StoreError> {
+    match location {
+        Location::File(path) => sqlite_delivered(path, from, to, tiers),
+        Location::Postgres(o) => crate::postgres::report::delivered(o, from, to, tiers),
+    }
+}
+
+fn sqlite_delivered(
     path: &Path,
     from: Millis,
     to: Millis,
@@ -187,6 +210,17 @@ pub struct ReplayedCall {
 
 /// Every call that arrived in `[from, to)`, oldest first, for a replay.
 pub fn replayed_calls(
+    location: &Location,
+    from: Millis,
+    to: Millis,
+) -> Result<Vec<ReplayedCall>, StoreError> {
+    match location {
+        Location::File(path) => sqlite_replayed_calls(path, from, to),
+        Location::Postgres(o) => crate::postgres::report::replayed_calls(o, from, to),
+    }
+}
+
+fn sqlite_replayed_calls(
     path: &Path,
     from: Millis,
     to: Millis,

@@ -2,7 +2,6 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use super::*;
 use crate::writer::{Change, Writer};
-use switchboard_core::behaviour::{LastContact, Learned};
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("switchboard-store-{}-{name}", std::process::id()));
@@ -242,50 +241,6 @@ fn the_writer_batches_changes_into_few_transactions_and_flush_makes_them_durable
     assert!(back.iter().all(|c| c.tier == TierId(1)));
 }
 
-#[test]
-fn learned_behaviour_and_last_contacts_round_trip() {
-    let path = temp("learned").join("s.db");
-    let mut store = Store::open(&path).unwrap();
-    let a: E164 = "+12125550101".parse().unwrap();
-    let b: E164 = "+447700900123".parse().unwrap();
-    let learned = Learned::from_parts(
-        0b1011,
-        4,
-        Some(Preference::GetItDone),
-        Some(Millis(1_800_000_000_000)),
-    );
-    let contact = LastContact {
-        agent: "ann".into(),
-        at: Millis(1_800_000_100_000),
-        queue: "support".into(),
-        resolved: false,
-        wrap_up_code: "billing-dispute".into(),
-    };
-    store
-        .apply(&[
-            Change::Learned { number: a, learned },
-            Change::Served {
-                number: a,
-                contact: contact.clone(),
-            },
-            Change::Served {
-                number: b,
-                contact: contact.clone(),
-            },
-        ])
-        .unwrap();
-    drop(store);
-    let mut back = Store::open(&path).unwrap().learned().unwrap();
-    back.sort_by_key(|(n, _, _)| n.as_u64());
-    assert_eq!(
-        back,
-        [
-            (a, learned, Some(contact.clone())),
-            (b, Learned::default(), Some(contact)),
-        ]
-    );
-}
-
 mod journal_rows;
 
 #[test]
@@ -321,11 +276,11 @@ fn audit_entries_are_kept_in_order_read_newest_first_and_a_schema_3_store_gains_
             Change::Audit(Box::new(entry(2_000, "c-3"))),
         ])
         .unwrap();
-    let all = crate::audit::list(&path, Millis(0), 10).unwrap();
+    let all = crate::audit::list(&Location::File(path.clone()), Millis(0), 10).unwrap();
     let targets: Vec<&str> = all.iter().map(|e| e.target.as_str()).collect();
     assert_eq!(targets, ["c-3", "c-2", "c-1"]);
     assert_eq!(all[2], entry(1_000, "c-1"));
-    let recent = crate::audit::list(&path, Millis(1_500), 1).unwrap();
+    let recent = crate::audit::list(&Location::File(path.clone()), Millis(1_500), 1).unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].target, "c-3");
 }

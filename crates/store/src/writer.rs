@@ -27,7 +27,7 @@ use switchboard_core::{
 };
 
 use crate::{
-    Store,
+    Backend, Store,
     journal::{self, LiveSource, SourceCell},
     pending::Pending,
 };
@@ -183,7 +183,8 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `store`.
-    pub fn spawn(store: Store, max_delay: Duration) -> Writer {
+    pub fn spawn(store: impl Into<Backend>, max_delay: Duration) -> Writer {
+        let store = store.into();
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
         let counters = Arc::clone(&stats);
@@ -255,7 +256,7 @@ impl Drop for Writer {
 }
 
 struct Thread<'a> {
-    store: Store,
+    store: Backend,
     max_delay: Duration,
     stats: &'a WriterStats,
     source: &'a SourceCell,
@@ -378,10 +379,13 @@ impl Thread<'_> {
 impl Store {
     /// Writes a batch of changes in one transaction.
     pub fn apply(&mut self, changes: &[Change]) -> Result<(), crate::StoreError> {
-        let mut batch = Pending::default();
+        let mut pending = Pending::default();
         for c in changes {
-            batch.add(c.clone());
+            pending.add(c.clone());
         }
-        batch.write(self, None).map(|_| ())
+        let batch = pending.prepare(None)?;
+        self.write_prepared(&batch)?;
+        self.appended(&batch.calls, None);
+        Ok(())
     }
 }

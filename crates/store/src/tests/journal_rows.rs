@@ -1,128 +1,15 @@
 //! Calls and agents in the journal, call records, retention, and older schemas gaining
 //! the journal's tables.
 
-use std::{collections::HashMap, sync::Mutex};
-
 use switchboard_core::{
     Millis,
-    acd::{AgentImage, AgentProfile, AgentState},
-    router::{
-        ActionImage, CallImage, CallRecord, Channel, DecisionImage, Outcome, PlaceImage,
-        PlacementImage, ReasonImage, WaitImage,
-    },
+    router::{CallImage, CallRecord, Outcome},
 };
 
 use super::*;
 use crate::journal::{CallRecordRow, LiveSource};
 
-#[derive(Default)]
-struct Source {
-    calls: Mutex<HashMap<String, CallImage>>,
-    agents: Mutex<HashMap<String, AgentImage>>,
-}
-
-impl LiveSource for Source {
-    fn call(&self, id: &str) -> Option<CallImage> {
-        self.calls.lock().unwrap().get(id).cloned()
-    }
-    fn agent(&self, id: &str) -> Option<AgentImage> {
-        self.agents.lock().unwrap().get(id).cloned()
-    }
-    fn calls_in_progress(&self) -> usize {
-        self.calls.lock().unwrap().len()
-    }
-}
-
-impl Source {
-    /// The call as it is now.
-    fn set(&self, c: &CallImage) {
-        self.calls
-            .lock()
-            .unwrap()
-            .insert(c.call_id.clone(), c.clone());
-    }
-}
-
-/// The call changed: the source holds it as it is now, and the writer is told.
-fn change(writer: &Writer, source: &Source, c: &CallImage) {
-    source.set(c);
-    writer.send(Change::Call(c.call_id.as_str().into()));
-}
-
-fn waiting(id: &str, arrived: u64, seq: u64) -> CallImage {
-    let decision = DecisionImage {
-        action: ActionImage::Enqueue {
-            queue: "support".into(),
-            priority: 20,
-        },
-        reason: ReasonImage::Rule("gold-billing".into()),
-        matched: vec!["repeat-callers-first".into(), "gold-billing".into()],
-        line: "main".into(),
-        redirected_from: None,
-        menu_skipped: false,
-        placement: PlacementImage::Waiting {
-            position: 1,
-            estimated_wait_ms: Some(90_000),
-            callback_offered: false,
-        },
-        offer_callback: false,
-        prefer_agent: None,
-    };
-    let call = WaitImage {
-        priority: 20,
-        arrived: Millis(arrived),
-        preference: Preference::GetItDone,
-        callback: false,
-        tier: "gold".into(),
-        max_wait_met: false,
-    };
-    CallImage {
-        key: arrived << 20,
-        call_id: id.into(),
-        switch_id: "sbc-1".into(),
-        number: Some(12_125_550_102),
-        channel: Channel::Voice,
-        created: Millis(arrived - 5_000),
-        tier: "gold".into(),
-        preference: Preference::GetItDone,
-        priority: 20,
-        offer_callback: false,
-        first_prompt_pending: false,
-        outcome_counted: false,
-        last_agent: None,
-        digits: "3,1".into(),
-        first: decision,
-        current: None,
-        queued: Some(("support".into(), Millis(arrived))),
-        place: Some(PlaceImage::Waiting {
-            queue: "support".into(),
-            neg_key: -1_200_000,
-            seq,
-            aging_per_minute: 10,
-            call,
-        }),
-        record: CallRecord::default(),
-    }
-}
-
-fn agent(id: &str) -> AgentImage {
-    AgentImage {
-        profile: AgentProfile {
-            id: id.into(),
-            endpoint: format!("sip:{id}@pbx"),
-            skills: vec![("billing".into(), 7)],
-            tags: vec!["rapport".into()],
-            capacity: Default::default(),
-        },
-        state: AgentState::NotReady,
-        since: Millis(1_000),
-        reason: Some("training".into()),
-        logged_in: Millis(500),
-        busy_ms: 42_000,
-        missed: 1,
-        wrap_up_until: Millis(0),
-    }
-}
+use crate::testing::{Source, agent, change, waiting};
 
 #[test]
 fn calls_and_agents_are_journaled_as_they_are_when_the_batch_is_written() {
@@ -492,35 +379,6 @@ fn a_compaction_the_database_refuses_changes_nothing_and_batches_go_on() {
 }
 
 #[test]
-fn retention_prunes_only_records_older_than_the_cutoff() {
-    let path = temp("prune").join("s.db");
-    let mut store = Store::open(&path).unwrap();
-    let old = waiting("old", 1_000_000, 1);
-    let new = waiting("new", 9_000_000, 2);
-    store
-        .apply(&[
-            Change::CallDone(Box::new(old)),
-            Change::CallDone(Box::new(new)),
-        ])
-        .unwrap();
-    assert_eq!(store.count_call_records().unwrap(), 2);
-    let writer = Writer::spawn(store, Duration::ZERO);
-    writer.send(Change::Prune(Millis(5_000_000)));
-    writer.flush().unwrap();
-    assert_eq!(
-        writer
-            .stats()
-            .pruned
-            .load(std::sync::atomic::Ordering::Relaxed),
-        1
-    );
-    drop(writer);
-    let store = Store::open(&path).unwrap();
-    assert!(store.call_records("old").unwrap().is_empty());
-    assert_eq!(store.call_records("new").unwrap().len(), 1);
-}
-
-#[test]
 fn the_report_counts_what_each_tier_was_delivered_on_each_channel_in_the_window() {
     let path = temp("report").join("s.db");
     let mut store = Store::open(&path).unwrap();
@@ -571,8 +429,13 @@ fn the_report_counts_what_each_tier_was_delivered_on_each_channel_in_the_window(
         ),
     ];
     // Read while the writer's connection is open.
-    let got = crate::report::delivered(&path, Millis(t0 - 10_000), Millis(t0 + 3_600_000), &tiers)
-        .unwrap();
+    let got = crate::report::delivered(
+        &Location::File(path.clone()),
+        Millis(t0 - 10_000),
+        Millis(t0 + 3_600_000),
+        &tiers,
+    )
+    .unwrap();
     // Each channel apart: the voice calls against 30 s, the email against 8 h.
     assert_eq!(
         got[0],
@@ -596,8 +459,12 @@ fn the_report_counts_what_each_tier_was_delivered_on_each_channel_in_the_window(
     assert_eq!(got[1], [crate::report::Delivered::default()]);
     // The same window for a replay: every call in it, oldest first, with what became
     // of it.
-    let replayed =
-        crate::report::replayed_calls(&path, Millis(t0 - 10_000), Millis(t0 + 3_600_000)).unwrap();
+    let replayed = crate::report::replayed_calls(
+        &Location::File(path.clone()),
+        Millis(t0 - 10_000),
+        Millis(t0 + 3_600_000),
+    )
+    .unwrap();
     let outcomes: Vec<(&str, bool)> = replayed
         .iter()
         .map(|c| (c.outcome.as_str(), c.answered_at.is_some()))
@@ -616,7 +483,7 @@ fn the_report_counts_what_each_tier_was_delivered_on_each_channel_in_the_window(
     assert_eq!(replayed[4].channel, "email");
     drop(store);
     let missing = crate::report::delivered(
-        &temp("report-none").join("none.db"),
+        &Location::File(temp("report-none").join("none.db")),
         Millis(0),
         Millis(1),
         &tiers,
