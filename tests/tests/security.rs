@@ -144,7 +144,8 @@ fn allowed(method: &str) -> Option<&'static [&'static str]> {
         | "Admin/MoveCall"
         | "Admin/SuperviseAgent"
         | "Admin/CloseQueue"
-        | "Admin/OpenQueue" => &["supervisor", "admin"],
+        | "Admin/OpenQueue"
+        | "Admin/GetNode" => &["supervisor", "admin"],
         _ => return None,
     })
 }

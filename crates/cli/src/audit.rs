@@ -37,7 +37,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let since = args
         .since
         .map_or(Millis(0), |back| Millis::now().saturating_sub(back));
-    let location = switchboard_store::Location::File(path.clone());
+    let location = switchboard_server::store_location(path);
     let entries = match switchboard_store::audit::list(&location, since, args.limit) {
         Ok(e) => e,
         Err(e) => {

@@ -25,6 +25,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     };
+    let Some(path) = path.file() else {
+        crate::fail_line(
+            "switchboard: backup copies an SQLite store (store.path); back a PostgreSQL store up \
+             with PostgreSQL's own tools (pg_dump, or base backups with WAL archiving)",
+        );
+        return Ok(ExitCode::FAILURE);
+    };
     match switchboard_store::backup::backup(path, &args.to) {
         Ok(b) => {
             println!(

@@ -59,7 +59,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut learned = Vec::new();
     let stored = match &config.settings.store {
         Some(at) => match switchboard_store::Backend::open_read_only(
-            &switchboard_store::Location::File(at.clone()),
+            &switchboard_server::store_location(at),
         ) {
             Ok(store) => store,
             Err(e) => {

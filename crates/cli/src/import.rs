@@ -37,7 +37,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let mut store = match Backend::open(&switchboard_store::Location::File(path.clone())) {
+    let mut store = match Backend::open(&switchboard_server::store_location(path)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("switchboard: {e}");

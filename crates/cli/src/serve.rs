@@ -87,6 +87,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.config {
         app = app.with_config_path(path.clone());
     }
+    app.on_step_down(Arc::new(start_over));
     if let Some(loaded) = &loaded {
         for note in &loaded.notes {
             tracing::warn!("{note}");
@@ -246,4 +247,20 @@ fn refuse(e: &ConfigError) -> ExitCode {
     }
     crate::fail_line(&format!("switchboard: not starting: {e}"));
     ExitCode::from(crate::EXIT_BAD_CONFIG)
+}
+
+/// A node that lost its routing domain's lease starts over as a standby: the binary runs
+/// again in this process (same pid, same arguments), so nothing it held in memory
+/// outlives the lease, and a service manager sees no exit.
+fn start_over(why: &str) {
+    use std::os::unix::process::CommandExt;
+    tracing::error!(why, "no longer leading: starting over as a standby");
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let error = match std::env::current_exe() {
+        Ok(exe) => std::process::Command::new(exe).args(args).exec(),
+        Err(e) => e,
+    };
+    // Only reached when the binary could not be run again.
+    tracing::error!(%error, "could not start over; exiting for the service manager to restart");
+    std::process::exit(i32::from(crate::EXIT_STORE));
 }

@@ -147,7 +147,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 crate::fail_line("--replay-to must be after --replay-from");
                 return Ok(ExitCode::from(2));
             }
-            let location = switchboard_store::Location::File(store.clone());
+            let location = switchboard_server::store_location(store);
             let records = match switchboard_store::report::replayed_calls(
                 &location,
                 switchboard_core::Millis(from),

@@ -218,12 +218,64 @@ fn render(v: &View, now: i64) -> String {
     out
 }
 
+/// One line on the node: `leader of default (epoch 3) ...` or `standby of default ...`.
+fn node_line(n: &pb::NodeStatus) -> String {
+    let secs = |d: Option<&prost_types::Duration>| {
+        d.map_or("-".to_owned(), |d| {
+            format!("{:.1}s", d.seconds as f64 + f64::from(d.nanos) / 1e9)
+        })
+    };
+    if n.leading {
+        format!(
+            "node {} ({}): leader of routing domain {}, epoch {}, lease left {}, takeovers {}",
+            n.node,
+            n.address,
+            n.domain,
+            n.epoch,
+            secs(n.leader_lease_left.as_ref()),
+            n.takeovers
+        )
+    } else if n.leader_node.is_empty() {
+        format!(
+            "node {} ({}): standby of routing domain {}, no leader at the moment, lag {}",
+            n.node,
+            n.address,
+            n.domain,
+            secs(n.lag.as_ref())
+        )
+    } else {
+        format!(
+            "node {} ({}): standby of routing domain {}; the leader is {} at {} (epoch {}, lease left {}); lag {}",
+            n.node,
+            n.address,
+            n.domain,
+            n.leader_node,
+            n.leader_address,
+            n.leader_epoch,
+            secs(n.leader_lease_left.as_ref()),
+            secs(n.lag.as_ref())
+        )
+    }
+}
+
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let mut client = AdminClient::new(args.connect.channel().await?);
+        // On a shared store: which node this is, who leads, and how far behind it is.
+        let node = client
+            .get_node(pb::GetNodeRequest {})
+            .await
+            .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+            .into_inner();
+        if node.shared_store {
+            println!("{}", node_line(&node));
+            if !node.leading {
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
         let mut stream = client
             .watch_floor(pb::WatchFloorRequest {
                 last_event_id: String::new(),

@@ -19,6 +19,8 @@
 //! - [`security`]: TLS files, identities of client certificates, roles and their
 //!   bindings.
 //! - [`sip`]: the SIP redirect server's listeners, peers and URIs.
+//! - [`store`]: where the store is: an SQLite file, or a PostgreSQL database shared by
+//!   several nodes, with its TLS, pool, routing domain and lease.
 //! - [`customers`]: customer CSV import with per-row errors.
 
 use std::{
@@ -40,6 +42,7 @@ mod raw;
 mod reach;
 pub mod security;
 pub mod sip;
+pub mod store;
 mod validate;
 
 pub use diagnostic::{Diagnostic, Severity};
@@ -84,8 +87,9 @@ pub struct Settings {
     pub callbacks: Callbacks,
     /// The customers file named in the config, resolved against the config's folder.
     pub customers: Option<PathBuf>,
-    /// The store's file, resolved against the config's folder; `None` keeps nothing.
-    pub store: Option<PathBuf>,
+    /// Where the store is (a file resolved against the config's folder, or a
+    /// PostgreSQL database); `None` keeps nothing.
+    pub store: Option<store::StoreAt>,
     /// The longest a change waits before the transaction that makes it durable begins.
     pub commit_delay: Duration,
     /// Call detail records older than this are pruned.
@@ -162,7 +166,12 @@ impl Settings {
             out.push("directory.customers");
         }
         if self.store != running.store {
-            out.push("store.path");
+            out.push(match (&self.store, &running.store) {
+                (Some(store::StoreAt::Postgres(_)), _) | (_, Some(store::StoreAt::Postgres(_))) => {
+                    "store.url"
+                }
+                _ => "store.path",
+            });
         }
         if self.commit_delay != running.commit_delay {
             out.push("store.commit_delay");

@@ -84,6 +84,12 @@ pub(crate) struct RawServer {
 pub(crate) struct RawStore {
     pub(crate) enabled: Option<bool>,
     pub(crate) path: Option<S<String>>,
+    pub(crate) url: Option<S<String>>,
+    pub(crate) tls_ca: Option<S<String>>,
+    pub(crate) pool_size: Option<S<i64>>,
+    pub(crate) domain: Option<S<String>>,
+    pub(crate) lease: Option<S<String>>,
+    pub(crate) advertise: Option<S<String>>,
     pub(crate) commit_delay: Option<S<String>>,
     pub(crate) keep_call_records: Option<S<String>>,
     pub(crate) on_failure: Option<S<String>>,

@@ -1282,11 +1282,73 @@ fn new_keys_of_the_wrong_kind_are_refused_by_name() {
 }
 
 #[test]
+fn a_postgresql_store_is_read_with_its_defaults_and_each_mistake_named() {
+    use crate::store::{Postgres, StoreAt};
+    let text = format!(
+        "{DEFAULT_CONFIG}\n[store]\nurl = \"postgres://sb@db.example/switchboard\"\ntls_ca = \"ca.pem\"\n"
+    );
+    assert_eq!(
+        parse(&text, Path::new(FILE)).unwrap().settings.store,
+        Some(StoreAt::Postgres(Postgres {
+            url: "postgres://sb@db.example/switchboard".into(),
+            tls_ca: Some(Path::new("config").join("ca.pem")),
+            pool_size: 4,
+            domain: "default".into(),
+            lease: std::time::Duration::from_secs(5),
+            advertise: None,
+        }))
+    );
+    let text = format!(
+        "{DEFAULT_CONFIG}\n[store]\nurl = \"mysql://db\"\npath = \"x.db\"\npool_size = 0\n\
+         domain = \"a b\"\nlease = \"10m\"\nadvertise = \"\"\n"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            format!(
+                "{}: store.path: give either store.path (an SQLite file) or store.url (PostgreSQL), not both",
+                at(&text, "\"x.db\"")
+            ),
+            format!(
+                "{}: store.url: must be a PostgreSQL URL, postgres://user@host:port/database (at most 1024 characters)",
+                at(&text, "\"mysql://db\"")
+            ),
+            format!(
+                "{}: store.pool_size: 0 is not between 1 and 64",
+                at(&text, "0\ndomain")
+            ),
+            format!(
+                "{}: store.domain: \"a b\" must be 1 to 64 letters, digits, '-', '_' or '.'",
+                at(&text, "\"a b\"")
+            ),
+            format!(
+                "{}: store.lease: \"10m\" is longer than the maximum 5m",
+                at(&text, "\"10m\"\nadvertise")
+            ),
+            format!(
+                "{}: store.advertise: must be the address clients reach this node's gRPC port at (at most 256 characters)",
+                at(&text, "\"\"\n")
+            ),
+        ]
+    );
+    let text = format!("{DEFAULT_CONFIG}\n[store]\nlease = \"2s\"\n");
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{}: store.lease: applies only to a PostgreSQL store (store.url)",
+            at(&text, "\"2s\"")
+        )]
+    );
+}
+
+#[test]
 fn store_settings_are_read_and_each_mistake_named() {
     let config = parse(DEFAULT_CONFIG, Path::new(FILE)).unwrap();
     assert_eq!(
         config.settings.store,
-        Some(Path::new("config").join("data/switchboard.db"))
+        Some(crate::store::StoreAt::File(
+            Path::new("config").join("data/switchboard.db")
+        ))
     );
     assert_eq!(
         config.settings.commit_delay,

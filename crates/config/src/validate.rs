@@ -35,9 +35,6 @@ use crate::{
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 /// Where Prometheus scrapes `/metrics` unless the config says otherwise.
 pub(crate) const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
-/// The store, relative to the config's folder (the working folder for the embedded
-/// config).
-pub(crate) const DEFAULT_STORE: &str = "data/switchboard.db";
 /// Long enough to gather a burst of changes into one commit; short enough that a crash
 /// loses at most this much of what was acknowledged.
 const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(50);
@@ -358,19 +355,7 @@ pub(crate) fn validate(
     let capacity = crate::capacity::capacity(c, &raw.capacity);
 
     // Store.
-    let store_path = match (&raw.store.enabled, &raw.store.path) {
-        (Some(false), _) => None,
-        (_, Some(p)) if p.get_ref().trim().is_empty() => {
-            c.error(
-                p.span(),
-                "store.path",
-                "must not be empty (set enabled = false to keep nothing)",
-            );
-            None
-        }
-        (_, Some(p)) => Some(base_dir.join(p.get_ref())),
-        (_, None) => Some(base_dir.join(DEFAULT_STORE)),
-    };
+    let store_at = crate::store::store_at(c, &raw.store, base_dir);
     let commit_delay = match &raw.store.commit_delay {
         Some(d) => match c.duration(d, "store.commit_delay", Duration::ZERO) {
             Some(v) if v > MAX_COMMIT_DELAY => {
@@ -1253,7 +1238,7 @@ pub(crate) fn validate(
                 service_level_window: service_level_window?,
                 reload_on_change: raw.server.reload_on_change.unwrap_or(true),
                 log_caller_numbers: raw.server.log_caller_numbers.unwrap_or(false),
-                store: store_path,
+                store: store_at?,
                 commit_delay: commit_delay?,
                 keep_call_records: keep_call_records?,
                 forget_calls_after: forget_after?,

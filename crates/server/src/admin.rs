@@ -107,6 +107,38 @@ impl Admin for AdminService {
         Ok(Response::new(queue))
     }
 
+    async fn get_node(
+        &self,
+        _request: Request<pb::GetNodeRequest>,
+    ) -> Result<Response<pb::NodeStatus>, Status> {
+        let duration = |d: std::time::Duration| prost_types::Duration {
+            seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+        };
+        let Some(view) = self.app.node() else {
+            return Ok(Response::new(pb::NodeStatus {
+                leading: true,
+                address: self.app.settings().listen.to_string(),
+                ..pb::NodeStatus::default()
+            }));
+        };
+        let leader = view.leader.as_ref();
+        Ok(Response::new(pb::NodeStatus {
+            domain: view.domain,
+            node: view.name,
+            address: view.address,
+            leading: view.leading,
+            shared_store: true,
+            epoch: view.epoch,
+            leader_node: leader.map(|h| h.node.clone()).unwrap_or_default(),
+            leader_address: leader.map(|h| h.address.clone()).unwrap_or_default(),
+            leader_epoch: leader.map_or(0, |h| h.epoch),
+            leader_lease_left: leader.map(|h| duration(h.expires_in)),
+            lag: view.lag.filter(|_| !view.leading).map(duration),
+            takeovers: view.takeovers,
+        }))
+    }
+
     async fn open_queue(
         &self,
         request: Request<pb::OpenQueueRequest>,

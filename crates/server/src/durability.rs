@@ -67,6 +67,9 @@ impl App {
         if self.is_stopping() {
             return Some(ApiError::Unavailable(stopping.to_owned()));
         }
+        if let Some(why) = self.node.as_ref().and_then(|n| n.refusal()) {
+            return Some(ApiError::Unavailable(why));
+        }
         let stats = self.store_stats()?;
         let limits = &self.settings.load().limits;
         if stats.pending_bytes() > limits.max_pending {
@@ -93,6 +96,14 @@ impl App {
                     "the store flush failed; see the server log".into(),
                 ))
             }
+        }
+    }
+
+    /// UNAVAILABLE naming the leader unless this node leads its routing domain.
+    pub(crate) fn leads_or_refuses(&self) -> Result<(), ApiError> {
+        match self.node.as_ref().and_then(|n| n.refusal()) {
+            Some(why) => Err(ApiError::Unavailable(why)),
+            None => Ok(()),
         }
     }
 
@@ -141,7 +152,8 @@ impl Health {
                 ServingStatus::NotServing
             }
         };
-        let up = !app.is_stopping();
+        // A standby reports NOT_SERVING everywhere, so traffic goes to the leader.
+        let up = !app.is_stopping() && app.leads();
         let routing = up && app.refuses_new_calls().is_none();
         let mut wanted = vec![
             ("", serving(routing)),

@@ -27,14 +27,14 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use switchboard_config::{Config, Settings, customers};
+use switchboard_config::{Config, Settings, customers, store::StoreAt};
 use switchboard_core::{Directory, Millis, Router, acd::WaitExpired, router::Outcome};
 use switchboard_proto::{
     FILE_DESCRIPTOR_SET, v1 as pb,
     v1::{admin_server::AdminServer, agents_server::AgentsServer, routing_server::RoutingServer},
 };
 use switchboard_store::{
-    Backend, Location, StoreError,
+    Backend, Location, PgOptions, StoreError,
     journal::{Journal, LiveSource},
     lock::StoreLock,
     writer::{Change, Writer},
@@ -48,6 +48,8 @@ mod connections;
 mod convert;
 mod dispatch;
 mod durability;
+mod ha;
+pub use ha::{NodeView, StepDown};
 pub mod error;
 mod floor;
 mod metrics;
@@ -122,6 +124,26 @@ pub struct App {
     started: Millis,
     /// Where the SIP listeners are bound, once they are.
     sip: Arc<sip::Bound>,
+    /// On a store shared by several nodes: this node's standing in its routing domain,
+    /// and the store's settings for the lease.
+    node: Option<Arc<ha::Node>>,
+    lease: Option<Arc<ha::Shared>>,
+    /// What happens when this node loses the lease.
+    step_down: StepDownHook,
+}
+
+/// What a node does once it no longer leads (see [`ha`]).
+#[derive(Clone, Default)]
+struct StepDownHook(Option<ha::StepDown>);
+
+impl std::fmt::Debug for StepDownHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "StepDown(set)"
+        } else {
+            "StepDown(none)"
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +185,25 @@ pub struct Loaded {
     pub resent_offers: usize,
 }
 
+/// Where the config's store is, as the store crate names it.
+pub fn store_location(at: &StoreAt) -> Location {
+    match at {
+        StoreAt::File(path) => Location::File(path.clone()),
+        StoreAt::Postgres(p) => Location::Postgres(pg_options(p)),
+    }
+}
+
+/// The store's view of `[store] url` and its settings.
+pub(crate) fn pg_options(p: &switchboard_config::store::Postgres) -> PgOptions {
+    PgOptions {
+        url: p.url.clone(),
+        tls_ca: p.tls_ca.clone(),
+        pool_size: p.pool_size,
+        domain: p.domain.clone(),
+        lease: p.lease,
+    }
+}
+
 impl App {
     /// Builds the router from a valid config and loads the customers. Bad customer rows
     /// are returned for the caller to report; they never stop the start.
@@ -198,6 +239,9 @@ impl App {
             floor_days: Arc::default(),
             started,
             sip: Arc::default(),
+            node: None,
+            lease: None,
+            step_down: StepDownHook::default(),
         }
     }
 
@@ -209,7 +253,7 @@ impl App {
         customers: &CustomerSource,
         clock: Arc<dyn Clock>,
     ) -> Result<(App, Option<Loaded>), StartError> {
-        let Some(path) = config.settings.store.clone() else {
+        let Some(at) = config.settings.store.clone() else {
             let (app, report) = App::new(config, customers, clock)?;
             tracing::warn!(
                 customers = report.imported,
@@ -217,14 +261,31 @@ impl App {
             );
             return Ok((app, None));
         };
-        // Taken before the store is read: a second server on it would restore the same
-        // calls and agents and run a second distributor over one journal.
-        let lock = Some(StoreLock::acquire(
-            &path,
-            &format!("pid {}", std::process::id()),
-        )?);
-        let location = Location::File(path);
+        let (location, lock) = match at {
+            StoreAt::File(path) => {
+                // Taken before the store is read: a second server on it would restore the
+                // same calls and agents and run a second distributor over one journal.
+                let lock = StoreLock::acquire(&path, &format!("pid {}", std::process::id()))?;
+                (Location::File(path), Some(lock))
+            }
+            StoreAt::Postgres(p) => (Location::Postgres(pg_options(&p)), None),
+        };
         let mut store = Backend::open(&location)?;
+        // On a shared store nothing is written with a fence until the lease is taken
+        // (epoch 0 is never a lease's), and the journal is read when it is.
+        let shared = match (&mut store, config.settings.store.as_ref()) {
+            (Backend::Postgres(pg), Some(StoreAt::Postgres(p))) => {
+                pg.fence_with(Some(0));
+                let node =
+                    ha::Node::new(&p.domain, &ha::node_name(), p.advertise.as_deref(), p.lease);
+                let shared = ha::Shared {
+                    options: pg.options().clone(),
+                    from: pg.follow_from()?,
+                };
+                Some((Arc::new(node), Arc::new(shared)))
+            }
+            _ => None,
+        };
         let plan = &config.plan;
         let directory = Arc::new(Directory::new());
         let (stored, stale) = store.customers(|name| plan.tier_by_name(name))?;
@@ -250,7 +311,10 @@ impl App {
             None
         };
         let learned = store.learned()?;
-        let journal = store.journal()?;
+        let journal = match shared {
+            Some(_) => Journal::default(),
+            None => store.journal()?,
+        };
         let writer = Arc::new(Writer::spawn(store, config.settings.commit_delay));
         let mut app = App::assemble(config, directory, clock);
         let behaviour = app.router.behaviour();
@@ -263,7 +327,11 @@ impl App {
         app.store = Some(writer);
         app.store_location = Some(Arc::new(location.clone()));
         app.lock = lock.map(Arc::new);
-        app.metrics = Arc::new(metrics::Metrics::new(true));
+        if let Some((node, shared)) = shared {
+            app.node = Some(node);
+            app.lease = Some(shared);
+        }
+        app.metrics = Arc::new(metrics::Metrics::new(true, app.node.is_some()));
         app.dispatch.journal_to(app.store.clone());
         let restored = app.restore(journal, &mut notes);
         Ok((
@@ -368,6 +436,23 @@ impl App {
         }
     }
 
+    /// Whether this node leads its routing domain: always on an SQLite store or none;
+    /// on a shared store while it holds the lease.
+    pub fn leads(&self) -> bool {
+        self.node.as_ref().is_none_or(|n| n.is_leading())
+    }
+
+    /// This node's standing in its routing domain, on a store shared by several nodes.
+    pub fn node(&self) -> Option<ha::NodeView> {
+        self.node.as_ref().map(|n| n.view())
+    }
+
+    /// What to do when this node loses its routing domain's lease (the binary starts
+    /// over as a standby). Without it the node refuses everything until restarted.
+    pub fn on_step_down(&mut self, step_down: ha::StepDown) {
+        self.step_down = StepDownHook(Some(step_down));
+    }
+
     /// How the store's writer stands, when the server keeps a store.
     pub fn store_stats(&self) -> Option<&switchboard_store::writer::WriterStats> {
         self.store.as_deref().map(Writer::stats)
@@ -466,6 +551,20 @@ pub async fn serve(
         )),
         tokio::spawn(security::watch_files(Arc::clone(&guard), stopped.clone())),
     ];
+    if let (Some(node), Ok(at)) = (&app.node, listener.local_addr()) {
+        node.bound(at);
+    }
+    let lease = app.lease.clone().map(|shared| {
+        let step_down = app.step_down.0.clone().unwrap_or_else(|| {
+            Arc::new(|why: &str| {
+                tracing::error!(
+                    why,
+                    "no longer leading: every request is refused until this process is restarted"
+                );
+            })
+        });
+        ha::start(&app, shared, step_down)
+    });
     let reloads = reload::reload_triggers(app.clone());
     let limits = app.settings().limits.clone();
     let connection_limits = connections::ConnectionLimits {
@@ -491,6 +590,7 @@ pub async fn serve(
     let authorize = security::authorize::Authorize {
         guard,
         denials: Arc::clone(&app.denials),
+        node: app.node.clone(),
     };
 
     let (began, shutdown_began) = tokio::sync::oneshot::channel();
@@ -565,6 +665,10 @@ pub async fn serve(
     for task in sip_tasks {
         let _ = task.await;
     }
+    if let Some(thread) = lease {
+        // It flushes the writer and gives the lease up, off the async workers.
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
     if let Some(r) = reloads {
         r.abort();
     }
@@ -623,6 +727,10 @@ async fn every_second(app: App, mut stop: tokio::sync::watch::Receiver<bool>, wo
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
+        // A standby holds nothing to work on; a node that lost its lease must not act.
+        if !app.leads() {
+            continue;
+        }
         let app = app.clone();
         let _ = tokio::task::spawn_blocking(move || work(&app)).await;
     }
@@ -674,7 +782,7 @@ async fn prune_call_records(app: App, mut stop: tokio::sync::watch::Receiver<boo
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        if let Some(w) = &app.store {
+        if let Some(w) = app.store.as_ref().filter(|_| app.leads()) {
             let before = app
                 .clock
                 .now()

@@ -203,13 +203,14 @@ fn catch_up(counter: &Counter, total: u64) {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics::new(false)
+        Metrics::new(false, false)
     }
 }
 
 impl Metrics {
-    /// The metrics of a server, with the store's series when it keeps one.
-    pub(crate) fn new(has_store: bool) -> Self {
+    /// The metrics of a server, with the store's series when it keeps one and the
+    /// lease's when the store is shared by several nodes.
+    pub(crate) fn new(has_store: bool, shared: bool) -> Self {
         let decisions = Family::<Labels, Counter>::default();
         // 1 µs to about 33 ms, doubling.
         let decision_seconds = LatencyHistogram::default();
@@ -396,7 +397,7 @@ impl Metrics {
             "Calls at a menu with no answer and no report past calls.menu_timeout, by menu",
             menu_silent.clone(),
         );
-        let operations = operations::Operations::new(has_store);
+        let operations = operations::Operations::new(has_store, shared);
         operations.register(&mut registry);
         let sip = sip::Sip::default();
         sip.register(&mut registry);

@@ -141,6 +141,8 @@ impl RoutingService {
         caller: &Caller,
         req: &pb::RouteCallRequest,
     ) -> Result<pb::Decision, ApiError> {
+        // Reached past the gRPC gate by the SIP front: a standby routes nothing.
+        self.app.leads_or_refuses()?;
         let channel = convert::channel(req.channel)?;
         convert::check_id("switch_id", &req.switch_id, MAX_CALL_ID)?;
         caller.may_switch(&req.switch_id)?;
@@ -214,6 +216,7 @@ impl RoutingService {
         caller: &Caller,
         event: &pb::CallEvent,
     ) -> Result<pb::CallEventAck, ApiError> {
+        self.app.leads_or_refuses()?;
         self.owned(caller, &event.call_id)?;
         self.call_event(event)
     }

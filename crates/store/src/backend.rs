@@ -180,6 +180,20 @@ impl Backend {
         batch.write(self, None).map(|_| ())
     }
 
+    /// Writes from now on carry `epoch` (PostgreSQL); the journal's log is counted again
+    /// as it stands, since another node may have written it.
+    pub(crate) fn fence_with(&mut self, epoch: i64) -> Result<(), StoreError> {
+        match self {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(p) => {
+                p.fence_with(Some(epoch));
+                let size = p.count_log()?;
+                *p.log() = size;
+                Ok(())
+            }
+        }
+    }
+
     pub(crate) fn write(&mut self, batch: &Prepared<'_>) -> Result<u64, StoreError> {
         match self {
             Backend::Sqlite(s) => s.write_prepared(batch),

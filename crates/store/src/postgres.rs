@@ -10,6 +10,9 @@
 //! - `read`: customers, learned behaviour, the journal, call records and compaction.
 //! - `report`: reports and the audit trail, each on a connection of its own.
 //!
+//! - [`lease`]: the lease of a routing domain and its epoch.
+//! - [`follow`]: a standby's warm copy, following what the leader writes.
+//!
 //! Every write can carry the epoch of the routing domain's lease ([`PgStore::fence_with`]):
 //! the database refuses it once the lease has moved on (`switchboard_fence`).
 
@@ -19,6 +22,8 @@ use postgres::{Client, NoTls, config::SslMode};
 
 use crate::{StoreError, call_log};
 
+pub mod follow;
+pub mod lease;
 pub(crate) mod read;
 pub(crate) mod report;
 pub(crate) mod write;
@@ -31,7 +36,7 @@ pub const PG_SCHEMA_VERSION: i64 = 1;
 pub(crate) const FENCED: &str = "SB001";
 
 /// Where a PostgreSQL store is and how to reach it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PgOptions {
     /// `postgres://user[:password]@host[:port]/database[?options]`.
     pub url: String,
@@ -44,6 +49,18 @@ pub struct PgOptions {
     pub domain: String,
     /// How long a lease lasts unless renewed.
     pub lease: Duration,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("url", &shown(&self.url))
+            .field("tls_ca", &self.tls_ca)
+            .field("pool_size", &self.pool_size)
+            .field("domain", &self.domain)
+            .field("lease", &self.lease)
+            .finish()
+    }
 }
 
 /// An open PostgreSQL store.
@@ -351,8 +368,14 @@ fn migrate(client: &mut Client, shown: &str) -> Result<(), StoreError> {
     // The number is the store's own: "SWBD" in ASCII.
     tx.execute("SELECT pg_advisory_xact_lock(1398227524)", &[])
         .map_err(err)?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        .map_err(err)?;
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])
+        .map_err(err)?
+        .get(0);
+    if !exists {
+        tx.batch_execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            .map_err(err)?;
+    }
     let version: Option<String> = tx
         .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])
         .map_err(err)?

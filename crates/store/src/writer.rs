@@ -73,6 +73,8 @@ pub enum Change {
 enum Message {
     Change(Change),
     Flush(mpsc::Sender<Result<(), String>>),
+    /// Writes from now on carry this epoch of the routing domain's lease (PostgreSQL).
+    Fence(i64, mpsc::Sender<Result<(), String>>),
 }
 
 /// How the writer stands: its work so far and, while the store cannot write, for how
@@ -87,6 +89,8 @@ pub struct WriterStats {
     pub failures: AtomicU64,
     /// Call detail records removed by retention.
     pub pruned: AtomicU64,
+    /// A write was refused by the lease's fence: another node leads the domain now.
+    fenced: AtomicBool,
     /// The last try wrote (or nothing has failed yet).
     up: AtomicBool,
     /// About how many bytes the waiting batch holds.
@@ -108,6 +112,7 @@ impl Default for WriterStats {
             commits: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             pruned: AtomicU64::new(0),
+            fenced: AtomicBool::new(false),
             up: AtomicBool::new(true),
             pending_bytes: AtomicU64::new(0),
             oldest: AtomicU64::new(0),
@@ -122,6 +127,12 @@ impl WriterStats {
     /// Whether the last write succeeded: false from a failed batch until it is written.
     pub fn is_up(&self) -> bool {
         self.up.load(Relaxed)
+    }
+
+    /// Whether the database refused a write for carrying an epoch the routing domain's
+    /// lease has left: this node no longer leads, and what it holds is not written.
+    pub fn is_fenced(&self) -> bool {
+        self.fenced.load(Relaxed)
     }
 
     /// Changes sent and not yet on disk.
@@ -243,6 +254,21 @@ impl Writer {
     pub fn stats(&self) -> &WriterStats {
         &self.stats
     }
+
+    /// From now on every write carries `epoch`, the lease this node took, and the
+    /// database refuses it once another node takes the lease (PostgreSQL; a file store
+    /// has no lease and ignores it). Waits until the writer has it, and has counted the
+    /// journal's log as it now stands.
+    pub fn fence_with(&self, epoch: i64) -> Result<(), String> {
+        let (done, wait) = mpsc::channel();
+        self.tx
+            .as_ref()
+            .ok_or_else(|| "the writer has stopped".to_owned())?
+            .send(Message::Fence(epoch, done))
+            .map_err(|_| "the writer has stopped".to_owned())?;
+        wait.recv()
+            .map_err(|_| "the writer has stopped".to_owned())?
+    }
 }
 
 impl Drop for Writer {
@@ -328,6 +354,9 @@ impl Thread<'_> {
                     .store(self.pending.bytes(), Relaxed);
             }
             Message::Flush(done) => self.flushes.push(done),
+            Message::Fence(epoch, done) => {
+                let _ = done.send(self.store.fence_with(epoch).map_err(|e| e.to_string()));
+            }
         }
     }
 
@@ -350,7 +379,12 @@ impl Thread<'_> {
                     self.stats.pending_bytes.store(0, Relaxed);
                     self.stats.oldest.store(0, Relaxed);
                 })
-                .map_err(|e| e.to_string())
+                .map_err(|e| {
+                    if matches!(e, crate::StoreError::Fenced { .. }) {
+                        self.stats.fenced.store(true, Relaxed);
+                    }
+                    e.to_string()
+                })
         };
         match &result {
             Ok(()) => {

@@ -16,6 +16,8 @@ use crate::App;
 pub(super) struct Operations {
     /// Only for a server that keeps a store.
     store: Option<StoreGauges>,
+    /// Only for a node of a store shared by several (PostgreSQL).
+    lease: Option<LeaseGauges>,
     connections: Gauge,
     connections_refused: Counter,
     accept_errors: Counter,
@@ -38,15 +40,46 @@ struct StoreGauges {
     write_errors: Counter,
 }
 
+#[derive(Debug, Default)]
+struct LeaseGauges {
+    leading: Gauge,
+    epoch: Gauge,
+    lag: Gauge<f64, AtomicU64>,
+    takeovers: Counter,
+}
+
 impl Operations {
-    pub(super) fn new(has_store: bool) -> Operations {
+    pub(super) fn new(has_store: bool, shared: bool) -> Operations {
         Operations {
             store: has_store.then(StoreGauges::default),
+            lease: shared.then(LeaseGauges::default),
             ..Operations::default()
         }
     }
 
     pub(super) fn register(&self, registry: &mut Registry) {
+        if let Some(lease) = &self.lease {
+            registry.register(
+                "lease_leading",
+                "1 while this node holds its routing domain's lease and serves, 0 while it stands by",
+                lease.leading.clone(),
+            );
+            registry.register(
+                "lease_epoch",
+                "The epoch of the lease this node holds or last held (0 before it ever led)",
+                lease.epoch.clone(),
+            );
+            registry.register(
+                "replay_lag_seconds",
+                "A standby: the age of its warm copy of the leader's journal (0 while leading)",
+                lease.lag.clone(),
+            );
+            registry.register(
+                "lease_takeovers",
+                "Times this node took its routing domain over (its first lease included)",
+                lease.takeovers.clone(),
+            );
+        }
         if let Some(store) = &self.store {
             for (name, help, gauge) in [
                 (
@@ -131,6 +164,17 @@ impl Operations {
     }
 
     pub(super) fn render(&self, app: &App) {
+        if let (Some(gauges), Some(node)) = (&self.lease, &app.node) {
+            let view = node.view();
+            gauges.leading.set(i64::from(view.leading));
+            gauges.epoch.set(view.epoch);
+            gauges.lag.set(if view.leading {
+                0.0
+            } else {
+                view.lag.unwrap_or_default().as_secs_f64()
+            });
+            catch_up(&gauges.takeovers, view.takeovers);
+        }
         if let (Some(gauges), Some(writer)) = (&self.store, &app.store) {
             let stats = writer.stats();
             let set = |g: &Gauge, v: u64| {

@@ -76,7 +76,11 @@ pub(crate) const RULES: &[(&str, Access)] = &[
     ("/switchboard.v1.Admin/SuperviseAgent", SUPERVISOR),
     ("/switchboard.v1.Admin/CloseQueue", SUPERVISOR),
     ("/switchboard.v1.Admin/OpenQueue", SUPERVISOR),
+    ("/switchboard.v1.Admin/GetNode", SUPERVISOR),
 ];
+
+/// The one method of the API a standby answers (besides health).
+const ANSWERED_BY_STANDBYS: &str = "/switchboard.v1.Admin/GetNode";
 
 /// `method` as named in messages: `switchboard.v1.Admin/ReloadConfig`.
 fn method(path: &str) -> &str {
@@ -178,6 +182,8 @@ impl Guard {
 pub(crate) struct Authorize {
     pub(crate) guard: Arc<Guard>,
     pub(crate) denials: Arc<Denials>,
+    /// The node's standing on a shared store: a standby refuses the API.
+    pub(crate) node: Option<Arc<crate::ha::Node>>,
 }
 
 impl<S> tower_layer::Layer<S> for Authorize {
@@ -188,6 +194,7 @@ impl<S> tower_layer::Layer<S> for Authorize {
             inner,
             guard: Arc::clone(&self.guard),
             denials: Arc::clone(&self.denials),
+            node: self.node.clone(),
         }
     }
 }
@@ -197,6 +204,7 @@ pub(crate) struct Authorized<S> {
     inner: S,
     guard: Arc<Guard>,
     denials: Arc<Denials>,
+    node: Option<Arc<crate::ha::Node>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -223,6 +231,20 @@ where
         );
         match decided {
             Ok(caller) => {
+                let path = request.uri().path();
+                if path.starts_with("/switchboard.v1.")
+                    && path != ANSWERED_BY_STANDBYS
+                    && let Some(node) = &self.node
+                    && let Some(why) = node.refusal()
+                {
+                    let mut status = Status::unavailable(why);
+                    if let Some(leader) = node.leader_address()
+                        && let Ok(value) = leader.parse()
+                    {
+                        status.metadata_mut().insert("switchboard-leader", value);
+                    }
+                    return Box::pin(std::future::ready(Ok(status.into_http())));
+                }
                 request.extensions_mut().insert(caller);
                 Box::pin(self.inner.call(request))
             }

@@ -1,5 +1,5 @@
-//! Reports and the audit trail read from a PostgreSQL store, each on a connection of its
-//! own so a report never waits on the writer.
+//! Reports and the audit trail read from a PostgreSQL store, on connections of their own
+//! (a pool of `store.pool_size`), so a report never waits on the writer.
 
 use std::time::Duration;
 
@@ -24,13 +24,78 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// Runs `f` on a connection of its own, the errors in the store's words.
+/// Runs `f` on a connection of the pool, the errors in the store's words.
 fn read<T>(
     o: &PgOptions,
     f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error>,
 ) -> Result<T, StoreError> {
-    let mut client = connect(o)?;
-    f(&mut client).map_err(|e| classify(&shown(&o.url), &o.domain, &e))
+    let mut client = pool::take(o)?;
+    let out = f(&mut client).map_err(|e| classify(&shown(&o.url), &o.domain, &e));
+    pool::give_back(o, client);
+    out
+}
+
+/// The connections reports read on, per store: at most `store.pool_size` open at once
+/// (a report beyond them waits for one), kept open between reports.
+mod pool {
+    use std::{
+        collections::HashMap,
+        sync::{Condvar, Mutex, OnceLock},
+    };
+
+    use super::{PgOptions, connect};
+    use crate::StoreError;
+
+    #[derive(Default)]
+    struct Pool {
+        idle: Vec<postgres::Client>,
+        /// Connections handed out or idle.
+        open: usize,
+    }
+
+    fn pools() -> &'static (Mutex<HashMap<String, Pool>>, Condvar) {
+        static POOLS: OnceLock<(Mutex<HashMap<String, Pool>>, Condvar)> = OnceLock::new();
+        POOLS.get_or_init(Default::default)
+    }
+
+    pub(super) fn take(o: &PgOptions) -> Result<postgres::Client, StoreError> {
+        let (lock, freed) = pools();
+        let mut all = lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let pool = all.entry(o.url.clone()).or_default();
+            if let Some(c) = pool.idle.pop() {
+                if !c.is_closed() {
+                    return Ok(c);
+                }
+                pool.open -= 1;
+                continue;
+            }
+            if pool.open < o.pool_size.max(1) {
+                pool.open += 1;
+                drop(all);
+                return connect(o).inspect_err(|_| {
+                    let mut all = lock.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(p) = all.get_mut(&o.url) {
+                        p.open -= 1;
+                    }
+                    freed.notify_one();
+                });
+            }
+            all = freed.wait(all).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    pub(super) fn give_back(o: &PgOptions, client: postgres::Client) {
+        let (lock, freed) = pools();
+        let mut all = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let pool = all.entry(o.url.clone()).or_default();
+        if client.is_closed() {
+            pool.open = pool.open.saturating_sub(1);
+        } else {
+            pool.idle.push(client);
+        }
+        freed.notify_one();
+    }
 }
 
 /// As [`crate::report::handled_calls`].
