@@ -252,13 +252,22 @@ fn refuse(e: &ConfigError) -> ExitCode {
 /// A node that lost its routing domain's lease starts over as a standby: the binary runs
 /// again in this process (same pid, same arguments), so nothing it held in memory
 /// outlives the lease, and a service manager sees no exit.
+///
+/// `execv` directly rather than std's `Command::exec`: that one first sets SIGPIPE back
+/// to its default for the whole process, and another thread writing to a socket its peer
+/// closed in that moment would kill the process.
 fn start_over(why: &str) {
-    use std::os::unix::process::CommandExt;
+    use std::os::unix::ffi::OsStrExt;
     tracing::error!(why, "no longer leading: starting over as a standby");
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    let error = match std::env::current_exe() {
-        Ok(exe) => std::process::Command::new(exe).args(args).exec(),
-        Err(e) => e,
+    let c = |s: &std::ffi::OsStr| std::ffi::CString::new(s.as_bytes()).ok();
+    let args: Option<Vec<std::ffi::CString>> = std::env::args_os().map(|a| c(&a)).collect();
+    let exe = std::env::current_exe().ok().and_then(|p| c(p.as_os_str()));
+    let error = match (exe, args) {
+        (Some(exe), Some(args)) => match nix::unistd::execv(&exe, &args) {
+            Err(e) => e.to_string(),
+            Ok(never) => match never {},
+        },
+        _ => "the binary's path or arguments hold a NUL byte".to_owned(),
     };
     // Only reached when the binary could not be run again.
     tracing::error!(%error, "could not start over; exiting for the service manager to restart");

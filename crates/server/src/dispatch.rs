@@ -1,6 +1,10 @@
 //! Assignments on their way to switches. Each switch has one live stream at a time and a
 //! list of assignments not yet settled by a call event; a switch that reconnects gets
 //! that list first, so an assignment made while it was away is not lost.
+//!
+//! On a store shared by several nodes an assignment goes out only once the journal holds
+//! it ([`Dispatch::hold_until_written`]): a leader that dies or loses its lease right
+//! after deciding can never have offered an agent a call its successor does not know of.
 
 use std::{
     collections::HashMap,
@@ -82,6 +86,10 @@ pub(crate) struct Dispatch {
     switches: Mutex<HashMap<Arc<str>, Switch>>,
     /// Told of every call and agent an assignment or directive changed.
     journal: OnceLock<Arc<Writer>>,
+    /// Messages waiting for the journal to hold what they say, in order, with the
+    /// writer's mark after their changes (only when holding).
+    held: Mutex<std::collections::VecDeque<(u64, Arc<str>, pb::Assignment)>>,
+    holding: std::sync::atomic::AtomicBool,
 }
 
 impl Dispatch {
@@ -126,9 +134,52 @@ impl Dispatch {
         );
     }
 
+    /// From now on a message goes out once the writer has written the changes made
+    /// before it (a store shared by several nodes).
+    pub(crate) fn hold_until_written(self: &Arc<Self>) {
+        let Some(writer) = self.journal.get() else {
+            return;
+        };
+        self.holding
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let me = Arc::downgrade(self);
+        writer.on_written(Box::new(move |written| {
+            if let Some(d) = me.upgrade() {
+                d.release(written);
+            }
+        }));
+    }
+
+    /// Sends the held messages whose changes are written.
+    fn release(&self, written: u64) {
+        let ready: Vec<_> = {
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let n = held
+                .iter()
+                .take_while(|(mark, ..)| *mark <= written)
+                .count();
+            held.drain(..n).collect()
+        };
+        for (_, switch_id, message) in ready {
+            self.deliver(&switch_id, message);
+        }
+    }
+
     /// Sends any message for the stream (an assignment, or a directive with no agent such
     /// as a callback offer or voicemail) and keeps it until the switch reports on the call.
     fn send_message(&self, switch_id: &Arc<str>, message: pb::Assignment) {
+        if self.holding.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(writer) = self.journal.get()
+        {
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            // Taken under the lock, so the queue's marks rise in its order.
+            held.push_back((writer.mark(), Arc::clone(switch_id), message));
+            return;
+        }
+        self.deliver(switch_id, message);
+    }
+
+    fn deliver(&self, switch_id: &Arc<str>, message: pb::Assignment) {
         let mut switches = self.lock();
         let switch = switches.entry(Arc::clone(switch_id)).or_default();
         switch.pending.push(message.clone());
@@ -198,6 +249,10 @@ impl Dispatch {
 
     /// The switch reported on the call: its assignment is no longer pending.
     pub(crate) fn settle(&self, call_id: &str) {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(_, _, a)| a.call_id != call_id);
         for switch in self.lock().values_mut() {
             switch.pending.retain(|a| a.call_id != call_id);
         }

@@ -333,6 +333,9 @@ impl App {
         }
         app.metrics = Arc::new(metrics::Metrics::new(true, app.node.is_some()));
         app.dispatch.journal_to(app.store.clone());
+        if app.node.is_some() {
+            app.dispatch.hold_until_written();
+        }
         let restored = app.restore(journal, &mut notes);
         Ok((
             app,

@@ -311,7 +311,16 @@ pub(crate) fn connect(options: &PgOptions) -> Result<Client, StoreError> {
         .url
         .parse()
         .map_err(|e: postgres::Error| bad(format!("not a PostgreSQL URL: {e}")))?;
+    // A session left inside a transaction (a node paused or cut off mid-write) is ended
+    // by the server after a lease, so its lock on the lease row never holds a takeover
+    // up for longer.
+    let lease_ms = options.lease.as_millis().max(1_000);
+    let session = match config.get_options() {
+        Some(given) => format!("{given} -c idle_in_transaction_session_timeout={lease_ms}"),
+        None => format!("-c idle_in_transaction_session_timeout={lease_ms}"),
+    };
     config
+        .options(&session)
         .connect_timeout(Duration::from_secs(5))
         .keepalives_idle(Duration::from_secs(10))
         .application_name("switchboard");

@@ -183,6 +183,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Called by the writer thread after each batch it wrote, with how many changes are
+/// written so far (see [`Writer::mark`]).
+pub type OnWritten = Box<dyn Fn(u64) + Send + Sync>;
+
 /// Handle to the writer thread; dropping it writes what is queued and stops the thread.
 #[derive(Debug)]
 pub struct Writer {
@@ -190,6 +194,20 @@ pub struct Writer {
     thread: Option<JoinHandle<()>>,
     stats: Arc<WriterStats>,
     source: Arc<SourceCell>,
+    on_written: Arc<OnWrittenCell>,
+}
+
+#[derive(Default)]
+struct OnWrittenCell(std::sync::OnceLock<OnWritten>);
+
+impl std::fmt::Debug for OnWrittenCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "OnWritten(set)"
+        } else {
+            "OnWritten(none)"
+        })
+    }
 }
 
 impl Writer {
@@ -201,6 +219,8 @@ impl Writer {
         let counters = Arc::clone(&stats);
         let source = Arc::new(SourceCell::new());
         let cell = Arc::clone(&source);
+        let on_written = Arc::new(OnWrittenCell::default());
+        let hook = Arc::clone(&on_written);
         let thread = std::thread::Builder::new()
             .name("switchboard-store".into())
             .spawn(move || {
@@ -209,6 +229,7 @@ impl Writer {
                     max_delay,
                     stats: &counters,
                     source: &cell,
+                    on_written: &hook,
                     pending: Pending::default(),
                     flushes: Vec::new(),
                 }
@@ -220,6 +241,7 @@ impl Writer {
             thread: Some(thread),
             stats,
             source,
+            on_written,
         }
     }
 
@@ -227,6 +249,19 @@ impl Writer {
     /// writer never keeps the source alive. Set once; later calls are ignored.
     pub fn read_live_state_from(&self, source: &Arc<dyn LiveSource>) {
         let _ = self.source.set(Arc::downgrade(source));
+    }
+
+    /// Changes sent so far: once [`OnWritten`] reports this many written, every change
+    /// sent before this call is durable (the channel keeps their order, so any change
+    /// counted here but sent after is behind them).
+    pub fn mark(&self) -> u64 {
+        self.stats.sent.load(Relaxed)
+    }
+
+    /// Tells `f` after each batch written how many changes are written so far. Set
+    /// once; later calls are ignored.
+    pub fn on_written(&self, f: OnWritten) {
+        let _ = self.on_written.0.set(f);
     }
 
     /// Queues a change; never blocks.
@@ -286,6 +321,7 @@ struct Thread<'a> {
     max_delay: Duration,
     stats: &'a WriterStats,
     source: &'a SourceCell,
+    on_written: &'a OnWrittenCell,
     pending: Pending,
     /// Flushes waiting for the changes sent before them.
     flushes: Vec<mpsc::Sender<Result<(), String>>>,
@@ -402,6 +438,11 @@ impl Thread<'_> {
                 }
                 *lock(&self.stats.last_error) = Some(e.clone());
             }
+        }
+        if result.is_ok()
+            && let Some(f) = self.on_written.0.get()
+        {
+            f(self.stats.written.load(Relaxed));
         }
         for done in self.flushes.drain(..) {
             let _ = done.send(result.clone());

@@ -1,0 +1,511 @@
+//! Three real Switchboard processes on one real PostgreSQL store (lease 2 s): the leader
+//! killed with SIGKILL under load, and a leader paused with SIGSTOP past its lease. A
+//! "switch" here knows every node's address and sends each request to the first that
+//! accepts it, as a switch with a list of addresses does; it watches the assignments of
+//! whichever node leads. No agent may ever be offered two calls, and every call
+//! acknowledged before the durability bound must be back, in order.
+#![cfg(unix)]
+
+mod support;
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use support::{SWITCH, press_zero, route};
+use switchboard_pgtest::PgServer;
+use switchboard_proto::v1::{
+    self as pb, admin_client::AdminClient, agents_client::AgentsClient,
+    routing_client::RoutingClient,
+};
+use tonic::transport::Channel;
+
+/// A call acknowledged this long before the leader died must be back: `commit_delay`
+/// (50 ms) plus a commit, with a wide margin for a loaded machine.
+const DURABLE_WITHIN: Duration = Duration::from_millis(1_500);
+/// Each request to one node waits at most this long (a paused node never answers).
+const TRY_FOR: Duration = Duration::from_millis(700);
+
+fn config(pg: &PgServer, name: &str, commit_delay: &str) -> PathBuf {
+    let url = pg.create_database(name);
+    support::config(
+        name,
+        &[
+            (
+                "path = \"data/s.db\"",
+                &format!("url = \"{url}\"\nlease = \"2s\""),
+            ),
+            (
+                "commit_delay = \"50ms\"",
+                &format!("commit_delay = \"{commit_delay}\""),
+            ),
+            // Offers stay open: no agent answers, and none may come back to the queue.
+            ("offer_timeout = \"20s\"", "offer_timeout = \"10m\""),
+        ],
+    )
+}
+
+/// A channel that notices a node gone silent (paused) within about two seconds.
+fn lazy(address: &str) -> Channel {
+    Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect_timeout(TRY_FOR)
+        .http2_keep_alive_interval(Duration::from_millis(500))
+        .keep_alive_timeout(Duration::from_secs(1))
+        .keep_alive_while_idle(true)
+        .connect_lazy()
+}
+
+/// Every node's address, as a switch is configured with them.
+#[derive(Clone)]
+struct Nodes {
+    addresses: Arc<Mutex<Vec<String>>>,
+}
+
+impl Nodes {
+    fn all(&self) -> Vec<String> {
+        self.addresses.lock().unwrap().clone()
+    }
+
+    /// Which node leads now, asked of each.
+    async fn leader(&self) -> Option<String> {
+        for address in self.all() {
+            let answer = tokio::time::timeout(
+                TRY_FOR,
+                AdminClient::new(lazy(&address)).get_node(pb::GetNodeRequest {}),
+            )
+            .await;
+            if let Ok(Ok(node)) = answer
+                && node.get_ref().leading
+            {
+                return Some(address);
+            }
+        }
+        None
+    }
+
+    /// Waits until some node leads; its address.
+    async fn wait_for_leader(&self, within: Duration) -> String {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(a) = self.leader().await {
+                return a;
+            }
+            assert!(Instant::now() < until, "no node led within {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Routes call `id` and presses 0 on the first node that takes both; the node.
+    async fn queue_call(&self, id: &str, n: usize) -> Option<String> {
+        for address in self.all() {
+            let mut routing = RoutingClient::new(lazy(&address));
+            let routed = tokio::time::timeout(TRY_FOR, routing.route_call(route(id, n))).await;
+            if !matches!(routed, Ok(Ok(_))) {
+                continue;
+            }
+            let pressed = tokio::time::timeout(TRY_FOR, routing.submit_input(press_zero(id))).await;
+            if matches!(pressed, Ok(Ok(_))) {
+                return Some(address);
+            }
+        }
+        None
+    }
+}
+
+/// Every assignment the switch was sent, by any node, in the order it got them.
+type Seen = Arc<Mutex<Vec<(String, pb::Assignment)>>>;
+
+/// The switch's assignment stream, kept open on whichever node takes it.
+fn watch(nodes: &Nodes, seen: &Seen) -> tokio::task::JoinHandle<()> {
+    let (nodes, seen) = (nodes.clone(), Arc::clone(seen));
+    tokio::spawn(async move {
+        loop {
+            for address in nodes.all() {
+                let mut routing = RoutingClient::new(lazy(&address));
+                let opened = tokio::time::timeout(
+                    TRY_FOR,
+                    routing.watch_assignments(pb::WatchAssignmentsRequest {
+                        switch_id: SWITCH.into(),
+                    }),
+                )
+                .await;
+                let Ok(Ok(stream)) = opened else { continue };
+                let mut stream = stream.into_inner();
+                while let Ok(Some(a)) = stream.message().await {
+                    seen.lock().unwrap().push((address.clone(), a));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+/// No agent was ever offered two different calls (no agent here answers or declines,
+/// so an offer stands until the end); the offers by agent.
+fn offers_by_agent(seen: &Seen) -> BTreeMap<String, String> {
+    let mut by_agent: BTreeMap<String, String> = BTreeMap::new();
+    for (node, a) in seen.lock().unwrap().iter() {
+        if a.kind() != pb::AssignmentKind::Call {
+            continue;
+        }
+        match by_agent.get(&a.agent_id) {
+            Some(call) => assert_eq!(
+                call, &a.call_id,
+                "agent {} was offered {call} and then {} (by {node})",
+                a.agent_id, a.call_id
+            ),
+            None => {
+                by_agent.insert(a.agent_id.clone(), a.call_id.clone());
+            }
+        }
+    }
+    by_agent
+}
+
+fn agent(id: &str, state: pb::AgentState) -> pb::SetAgentStateRequest {
+    pb::SetAgentStateRequest {
+        agent_id: id.into(),
+        state: state.into(),
+        skills: vec![pb::Skill {
+            name: "general".into(),
+            proficiency: 1,
+        }],
+        endpoint: format!("sip:{id}@pbx.example"),
+        ..Default::default()
+    }
+}
+
+async fn waiting(address: &str) -> Vec<String> {
+    AdminClient::new(lazy(address))
+        .list_waiting_calls(pb::ListWaitingCallsRequest {
+            queue: "operator".into(),
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .calls
+        .into_iter()
+        .map(|c| c.call_id)
+        .collect()
+}
+
+fn start_three(config: &std::path::Path) -> (Vec<support::Server>, Nodes) {
+    let servers: Vec<support::Server> = (0..3).map(|_| support::serve(config).0).collect();
+    let nodes = Nodes {
+        addresses: Arc::new(Mutex::new(
+            servers.iter().map(|s| s.address.clone()).collect(),
+        )),
+    };
+    (servers, nodes)
+}
+
+#[test]
+fn a_standby_takes_over_a_killed_leader_under_load_with_every_acknowledged_call_and_agent() {
+    let pg = PgServer::start();
+    let config = config(&pg, "failover_kill", "50ms");
+    let (mut servers, nodes) = start_three(&config);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let leader = nodes.wait_for_leader(Duration::from_secs(10)).await;
+        let seen: Seen = Arc::default();
+        let watcher = watch(&nodes, &seen);
+        let mut agents = AgentsClient::new(lazy(&leader));
+        let mut routing = RoutingClient::new(lazy(&leader));
+        // Ann is offered the first call and never answers; Cy is on the second; Bo is
+        // at lunch.
+        agents
+            .set_agent_state(agent("ann", pb::AgentState::Available))
+            .await
+            .unwrap();
+        assert_eq!(
+            nodes.queue_call("first", 9001).await.as_ref(),
+            Some(&leader)
+        );
+        agents
+            .set_agent_state(agent("cy", pb::AgentState::Available))
+            .await
+            .unwrap();
+        assert_eq!(
+            nodes.queue_call("second", 9002).await.as_ref(),
+            Some(&leader)
+        );
+        routing
+            .report_call_event(pb::CallEvent {
+                call_id: "second".into(),
+                kind: pb::CallEventKind::Connected.into(),
+                agent_id: "cy".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        agents
+            .set_agent_state(pb::SetAgentStateRequest {
+                reason: "lunch".into(),
+                ..agent("bo", pb::AgentState::NotReady)
+            })
+            .await
+            .unwrap();
+
+        // The load: a call every 10 ms, to whichever node takes it, before and after the
+        // kill until a new leader has taken calls for a second.
+        let victim = servers
+            .iter()
+            .position(|s| s.address == leader)
+            .expect("the leader is one of the three");
+        let mut acked: Vec<(String, Instant, String)> = Vec::new();
+        let mut killed: Option<Instant> = None;
+        let mut served_again: Option<Instant> = None;
+        let started = Instant::now();
+        for n in 0.. {
+            if killed.is_none() && started.elapsed() > Duration::from_secs(3) {
+                servers[victim].kill();
+                killed = Some(Instant::now());
+            }
+            if served_again.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
+                break;
+            }
+            assert!(
+                killed.is_none_or(|k| k.elapsed() < Duration::from_secs(30)),
+                "no node took calls within 30 s of the kill"
+            );
+            let id = format!("load-{n:05}");
+            if let Some(node) = nodes.queue_call(&id, n).await {
+                if killed.is_some() && served_again.is_none() {
+                    assert_ne!(node, leader, "a killed node answered");
+                    served_again = Some(Instant::now());
+                }
+                acked.push((id, Instant::now(), node));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (killed, served_again) = (killed.unwrap(), served_again.unwrap());
+        let new_leader = nodes.leader().await.expect("a leader after the kill");
+        eprintln!(
+            "failover: a standby took calls {} ms after the leader was killed (lease 2 s)",
+            served_again.duration_since(killed).as_millis()
+        );
+
+        // Agents are in their states on the new leader.
+        let mut agents = AgentsClient::new(lazy(&new_leader));
+        let get = |id: &str| pb::GetAgentRequest {
+            agent_id: id.into(),
+        };
+        let ann = agents.get_agent(get("ann")).await.unwrap().into_inner();
+        let bo = agents.get_agent(get("bo")).await.unwrap().into_inner();
+        let cy = agents.get_agent(get("cy")).await.unwrap().into_inner();
+        assert_eq!(
+            (ann.state(), ann.call_ids.as_slice()),
+            (pb::AgentState::Reserved, ["first".to_owned()].as_slice())
+        );
+        assert_eq!(
+            (bo.state(), bo.reason.as_str()),
+            (pb::AgentState::NotReady, "lunch")
+        );
+        assert_eq!(
+            (cy.state(), cy.call_ids.as_slice()),
+            (pb::AgentState::OnCall, ["second".to_owned()].as_slice())
+        );
+
+        // Every call acknowledged before the durability bound waits, in the order it was
+        // acknowledged, each once; those after the takeover follow them.
+        let back = waiting(&new_leader).await;
+        let before: Vec<&str> = acked
+            .iter()
+            .filter(|(_, at, _)| *at < killed)
+            .map(|(id, ..)| id.as_str())
+            .collect();
+        let must = acked
+            .iter()
+            .filter(|(_, at, _)| killed.duration_since(*at) > DURABLE_WITHIN && *at < killed)
+            .count();
+        let after: Vec<&str> = acked
+            .iter()
+            .filter(|(_, at, _)| *at > killed)
+            .map(|(id, ..)| id.as_str())
+            .collect();
+        let kept = back.len() - after.len();
+        assert!(
+            kept >= must,
+            "{kept} calls from before the kill are back; {must} had to be"
+        );
+        assert_eq!(
+            &back[..kept],
+            &before[..kept],
+            "the calls from before, in order"
+        );
+        assert_eq!(
+            &back[kept..],
+            after.as_slice(),
+            "then the calls after the takeover"
+        );
+        eprintln!(
+            "{} calls acknowledged before the kill, {kept} back ({must} had to be), {} after",
+            before.len(),
+            after.len()
+        );
+
+        // The switch, back on the new leader, got Ann's offer again: the same call.
+        let until = Instant::now() + Duration::from_secs(10);
+        while !seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(node, a)| *node == new_leader && a.agent_id == "ann")
+        {
+            assert!(Instant::now() < until, "Ann's offer was not sent again");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let offers = offers_by_agent(&seen);
+        assert_eq!(offers.get("ann").map(String::as_str), Some("first"));
+        watcher.abort();
+    });
+}
+
+#[test]
+fn a_leader_paused_past_its_lease_is_fenced_steps_down_by_itself_and_no_agent_holds_two_calls() {
+    let pg = PgServer::start();
+    let config = config(&pg, "failover_stop", "50ms");
+    let (mut servers, nodes) = start_three(&config);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let leader = nodes.wait_for_leader(Duration::from_secs(10)).await;
+        let paused = servers.iter().position(|s| s.address == leader).unwrap();
+        let pid = servers[paused].pid();
+        let seen: Seen = Arc::default();
+        let watcher = watch(&nodes, &seen);
+        let mut agents = AgentsClient::new(lazy(&leader));
+        for id in ["a1", "a2", "a3"] {
+            agents.set_agent_state(agent(id, pb::AgentState::Available)).await.unwrap();
+        }
+        for n in 0..6 {
+            assert!(nodes.queue_call(&format!("early-{n}"), n).await.is_some());
+        }
+        // The three offers go out once the journal holds them.
+        let until = Instant::now() + Duration::from_secs(10);
+        while offers_by_agent(&seen).len() < 3 {
+            assert!(Instant::now() < until, "the first three offers never went out");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The calls still waiting are durable past this bound (a pause is no excuse to
+        // lose what was acknowledged long enough before).
+        tokio::time::sleep(DURABLE_WITHIN).await;
+        // Paused for twice the lease: a standby takes over meanwhile.
+        servers[paused].signal("STOP");
+        let stopped = Instant::now();
+        let new_leader = loop {
+            if let Some(a) = nodes.leader().await.filter(|a| *a != leader) {
+                break a;
+            }
+            assert!(stopped.elapsed() < Duration::from_secs(15), "no standby took over");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        eprintln!(
+            "a standby led {} ms after the leader was paused (lease 2 s)",
+            stopped.elapsed().as_millis()
+        );
+        // Work goes on at the new leader: a new agent takes a waiting call, more calls.
+        let mut agents = AgentsClient::new(lazy(&new_leader));
+        agents.set_agent_state(agent("a4", pb::AgentState::Available)).await.unwrap();
+        for n in 0..4 {
+            let node = nodes.queue_call(&format!("later-{n}"), 100 + n).await;
+            assert_eq!(node.as_ref(), Some(&new_leader));
+        }
+        std::thread::sleep(Duration::from_secs(4).saturating_sub(stopped.elapsed()));
+        servers[paused].signal("CONT");
+        // The old leader finds it lost the lease and starts over as a standby, in the
+        // same process, on a new port (it was started on port 0).
+        let until = Instant::now() + Duration::from_secs(20);
+        let mut stepped_down = false;
+        let mut again = None;
+        while again.is_none() {
+            let Ok(line) = servers[paused].log.recv_timeout(Duration::from_millis(100)) else {
+                if Instant::now() > until {
+                    let threads = std::process::Command::new("sh")
+                        .arg("-c")
+                        .arg(format!(
+                            "for t in /proc/{pid}/task/*; do echo \"$(cat $t/comm) $(cat $t/wchan) $(cut -d' ' -f3 $t/stat) $(cat $t/syscall)\"; done; gdb -batch -ex 'thread apply all bt 12' -p {pid} 2>&1 | grep -E '^#|^Thread' | head -40"
+                        ))
+                        .output()
+                        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                        .unwrap_or_default();
+                    let sessions = pg.psql(
+                        "failover_stop",
+                        "SELECT pid, application_name, state, wait_event_type, wait_event, left(query, 80) FROM pg_stat_activity WHERE datname IS NOT NULL",
+                    );
+                    let status = servers[paused].child.try_wait();
+                    panic!("the old leader did not start over ({status:?}); its threads:\n{threads}\nsessions:\n{sessions}");
+                }
+                continue;
+            };
+            eprintln!("old leader: {line}");
+            if line.contains("no longer leading") {
+                stepped_down = true;
+            }
+            if stepped_down && line.contains("switchboard serving gRPC") {
+                again = line
+                    .split("address=")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                    .map(str::to_owned);
+            }
+        }
+        let again = again.unwrap();
+        assert_eq!(servers[paused].pid(), pid);
+        assert!(servers[paused].child.try_wait().unwrap().is_none(), "it is still running");
+        // Standing by: once it has read the lease, it names the new leader.
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let node = AdminClient::new(lazy(&again))
+                .get_node(pb::GetNodeRequest {})
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(!node.leading, "{node:?}");
+            if !node.leader_address.is_empty() {
+                assert_eq!(node.leader_address, new_leader);
+                break;
+            }
+            assert!(Instant::now() < until, "the standby never named the leader");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Asked for work, it names the leader.
+        let refused = RoutingClient::new(lazy(&again))
+            .route_call(route("to-standby", 7))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unavailable);
+        assert!(refused.message().contains(&new_leader), "{}", refused.message());
+        assert_eq!(
+            refused.metadata().get("switchboard-leader").and_then(|v| v.to_str().ok()),
+            Some(new_leader.as_str())
+        );
+        // Whatever the switch was sent, by either leader, no agent holds two calls.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let offers = offers_by_agent(&seen);
+        let expected: BTreeMap<String, String> = [
+            ("a1", "early-0"),
+            ("a2", "early-1"),
+            ("a3", "early-2"),
+            ("a4", "early-3"),
+        ]
+        .into_iter()
+        .map(|(a, c)| (a.to_owned(), c.to_owned()))
+        .collect();
+        assert_eq!(offers, expected);
+        // The new leader still has every agent on the call it was first offered.
+        for (id, call) in &offers {
+            let a = agents
+                .get_agent(pb::GetAgentRequest { agent_id: id.clone() })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(a.call_ids, std::slice::from_ref(call), "{id}");
+        }
+        watcher.abort();
+    });
+}
