@@ -12,6 +12,7 @@ mod check;
 mod client;
 mod explain;
 mod import;
+mod migrate;
 mod report;
 mod serve;
 mod simulate;
@@ -58,6 +59,9 @@ enum Command {
     Audit(audit::Args),
     /// A consistent, checked copy of the store, taken while the server runs.
     Backup(backup::Args),
+    /// Move a store from its SQLite file into an empty PostgreSQL database; the file is
+    /// left as it was.
+    Migrate(migrate::Args),
     /// Bearer tokens: make one (printed once; only its hash is stored), list or revoke.
     Token(token::Args),
     /// What if? Run a scenario (arrivals, handle times, patience, agents) through the real
@@ -143,6 +147,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Backup(args) => backup::run(&args),
+        Command::Migrate(args) => migrate::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -77,3 +77,147 @@ fn a_write_carrying_an_epoch_the_lease_has_left_is_refused_by_the_database() {
     let closed = server.psql("fence", "SELECT queue FROM closed_queues ORDER BY queue");
     assert_eq!(closed.trim(), "billing");
 }
+
+/// Runs the binary with `args`: its exit code, stdout and stderr.
+fn switchboard(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn migrate_moves_every_table_of_a_file_into_an_empty_database_and_refuses_anything_else() {
+    use std::{sync::Arc, time::Duration};
+    use switchboard_core::{Millis, router::Outcome};
+    use switchboard_store::{
+        Backend, Store, audit,
+        journal::LiveSource,
+        lock::StoreLock,
+        report,
+        testing::{Source, agent, change, waiting},
+        writer::{Change, Writer},
+    };
+    let dir = std::env::temp_dir().join(format!("switchboard-migrate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let file = dir.join("s.db");
+    // A file store with something in every table.
+    {
+        let source = Arc::new(Source::default());
+        let writer = Writer::spawn(Store::open(&file).unwrap(), Duration::ZERO);
+        let dyn_source: Arc<dyn LiveSource> = source.clone();
+        writer.read_live_state_from(&dyn_source);
+        for i in 0..40u64 {
+            let mut c = waiting(&format!("call-{i:02}"), 1_000_000 + i * 10, i);
+            if i % 4 == 0 {
+                c.record.outcome = Some(Outcome::Abandoned);
+                c.record.ended = Some(Millis(2_000_000 + i));
+            }
+            change(&writer, &source, &c);
+        }
+        source
+            .agents
+            .lock()
+            .unwrap()
+            .insert("ann".into(), agent("ann"));
+        writer.send(Change::Agent("ann".into()));
+        writer.send(Change::Queue {
+            name: "billing".into(),
+            closed: Some("fire drill".into()),
+        });
+        writer.send(Change::Audit(Box::new(audit::AuditEntry {
+            at: Millis(5_000),
+            who: "admin ops".into(),
+            role: "admin".into(),
+            remote: None,
+            action: "Admin/CloseQueue".into(),
+            target: "billing".into(),
+            detail: "fire drill".into(),
+        })));
+        writer.flush().unwrap();
+    }
+    let mut sqlite = Backend::open(&Location::File(file.clone())).unwrap();
+    let (customers, learned, journal) = (
+        sqlite
+            .customers(|_| Some(switchboard_core::TierId(0)))
+            .unwrap()
+            .0,
+        sqlite.learned().unwrap(),
+        sqlite.journal().unwrap(),
+    );
+    drop(sqlite);
+    let server = PgServer::start();
+    let url = server.create_database("migrated");
+    let from = format!("sqlite:{}", file.display());
+    let (code, out, err) = switchboard(&["migrate", "--from", &from, "--to", &url]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("10 call records")
+            && out.contains("1 agents")
+            && out.contains("1 audit entries"),
+        "{out}"
+    );
+    // Everything reads back from PostgreSQL as it did from the file.
+    let pg = Location::Postgres(options(url.clone()));
+    let mut moved = Backend::open(&pg).unwrap();
+    assert_eq!(
+        moved
+            .customers(|_| Some(switchboard_core::TierId(0)))
+            .unwrap()
+            .0,
+        customers
+    );
+    assert_eq!(moved.learned().unwrap(), learned);
+    let back = moved.journal().unwrap();
+    assert_eq!(back.calls, journal.calls);
+    assert_eq!(back.calls.len(), 40);
+    assert_eq!(back.agents, journal.agents);
+    assert_eq!(back.closed_queues, journal.closed_queues);
+    assert_eq!(moved.count_call_records().unwrap(), 10);
+    let window = (Millis(0), Millis(10_000_000));
+    assert_eq!(
+        report::replayed_calls(&pg, window.0, window.1).unwrap(),
+        report::replayed_calls(&Location::File(file.clone()), window.0, window.1).unwrap()
+    );
+    assert_eq!(
+        audit::list(&pg, Millis(0), 10).unwrap(),
+        audit::list(&Location::File(file.clone()), Millis(0), 10).unwrap()
+    );
+    drop(moved);
+    // Into a database that holds a store: refused, nothing copied.
+    let (code, _, err) = switchboard(&["migrate", "--from", &from, "--to", &url]);
+    assert_eq!(code, 74, "{err}");
+    assert!(err.contains("already holds a store"), "{err}");
+    // A file a server holds: refused, naming the holder.
+    let empty = server.create_database("empty");
+    let lock = StoreLock::acquire(&file, "pid 4242").unwrap();
+    let (code, _, err) = switchboard(&["migrate", "--from", &from, "--to", &empty]);
+    assert_eq!(code, 75, "{err}");
+    assert!(err.contains("pid 4242"), "{err}");
+    drop(lock);
+    // Not a file store, or not a PostgreSQL URL: usage errors.
+    let (code, _, err) = switchboard(&["migrate", "--from", "postgres://x/y", "--to", &empty]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expected sqlite:PATH"), "{err}");
+    let (code, _, err) = switchboard(&["migrate", "--from", &from, "--to", "mysql://db"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expected postgres://"), "{err}");
+    let none = format!("sqlite:{}", dir.join("none.db").display());
+    let (code, _, err) = switchboard(&["migrate", "--from", &none, "--to", &empty]);
+    assert_eq!(code, 74, "{err}");
+    assert!(err.contains("no store there"), "{err}");
+    assert_eq!(
+        server
+            .psql(
+                "empty",
+                "SELECT count(*) FROM pg_tables WHERE tablename = 'customers'"
+            )
+            .trim(),
+        "0"
+    );
+}

@@ -13,6 +13,8 @@
 //!   commit), so that nothing on the route path waits for the disk, and keeps and
 //!   retries a batch the disk refused.
 //! - [`report`]: reading the call records for reports, beside a running writer.
+//! - [`postgres`]: the same store in a PostgreSQL database shared by several nodes, and
+//!   [`migrate`]: moving a file's store into one.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +31,7 @@ pub mod backup;
 mod call_log;
 pub mod journal;
 pub mod lock;
+pub mod migrate;
 mod pending;
 pub mod postgres;
 pub mod report;
