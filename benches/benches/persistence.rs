@@ -1,11 +1,15 @@
-//! RouteCall throughput over gRPC with the store on and off, side by side in one run.
+//! RouteCall throughput over gRPC with no store, the SQLite store and a PostgreSQL store,
+//! side by side in one run.
 //!
-//! Two real servers run in this process on 127.0.0.1, on the shipped config and sample
-//! customers: one keeps nothing, the other keeps its store in a temporary folder (every
-//! call journaled, its call record written, what it teaches stored). The same clients
-//! drive each in turn for a few seconds at a time, alternating which goes first, and the
-//! medians and their ratio are printed. The budget: the store costs at most 10%. Then the
-//! journal the run left is opened, replayed and compacted, each timed.
+//! Real servers run in this process on 127.0.0.1, on the shipped config and sample
+//! customers: one keeps nothing, one keeps its SQLite store in a temporary folder, and
+//! one (when PostgreSQL's programs are installed; the run says so when they are not)
+//! leads the routing domain of a PostgreSQL server of its own, started with fsync on as
+//! SQLite's synchronous=FULL is. Every call is journaled, its call record written, what
+//! it teaches stored. The same clients drive each in turn for a few seconds at a time,
+//! rotating which goes first, and the medians and their ratios are printed. The budget:
+//! the SQLite store costs at most 10%. Then the journal the SQLite run left is opened,
+//! replayed and compacted, each timed.
 //!
 //! `cargo bench --bench persistence` (`-- --quick` for one short round)
 
@@ -138,37 +142,63 @@ fn main() {
         store.display().to_string()
     );
     let off = format!("{DEFAULT_CONFIG}\n[store]\nenabled = false\n");
+    // PostgreSQL when its programs are here; the run says so when they are not.
+    let pg = switchboard_pgtest::binaries().map(|_| {
+        switchboard_pgtest::PgServer::start_with(switchboard_pgtest::Options { fsync: true })
+    });
+    if pg.is_none() {
+        println!("PostgreSQL left out: {}", switchboard_pgtest::INSTALL);
+    }
+    let pg_url = pg.as_ref().map(|pg| pg.create_database("bench"));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
+        let mut servers: Vec<(&str, String, Option<App>)> = Vec::new();
         let (_, off_addr) = start(&off).await;
+        servers.push(("no store", off_addr, None));
         let (on_app, on_addr) = start(&on).await;
-        // Warm both up (connections, allocator, the store's first pages).
-        measure(&off_addr, "warm-off", window / 3, None).await;
-        measure(&on_addr, "warm-on", window / 3, Some(&on_app)).await;
-        let (mut offs, mut ons) = (Vec::new(), Vec::new());
+        servers.push(("SQLite", on_addr, Some(on_app)));
+        if let Some(url) = &pg_url {
+            let text = format!("{DEFAULT_CONFIG}\n[store]\nurl = {url:?}\nlease = \"5s\"\n");
+            let (pg_app, pg_addr) = start(&text).await;
+            while !pg_app.leads() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            servers.push(("PostgreSQL", pg_addr, Some(pg_app)));
+        }
+        // Warm each up (connections, allocator, the store's first pages).
+        for (i, (_, address, app)) in servers.iter().enumerate() {
+            measure(address, &format!("warm-{i}"), window / 3, app.as_ref()).await;
+        }
+        let mut runs = vec![Vec::new(); servers.len()];
         for round in 0..rounds {
-            let order = if round % 2 == 0 { [false, true] } else { [true, false] };
-            for store_on in order {
-                let (address, runs) = if store_on {
-                    (&on_addr, &mut ons)
-                } else {
-                    (&off_addr, &mut offs)
-                };
-                let tag = format!("r{round}-{}", if store_on { "on" } else { "off" });
-                let rps = measure(address, &tag, window, store_on.then_some(&on_app)).await;
-                println!("round {round}: store {:3} {rps:>9.0} RouteCall/s", if store_on { "on" } else { "off" });
-                runs.push(rps);
+            for k in 0..servers.len() {
+                let i = (round + k) % servers.len();
+                let (name, address, app) = &servers[i];
+                let tag = format!("r{round}-{i}");
+                let rps = measure(address, &tag, window, app.as_ref()).await;
+                println!("round {round}: {name:<10} {rps:>9.0} RouteCall/s");
+                runs[i].push(rps);
             }
         }
-        let (off, on) = (median(&mut offs), median(&mut ons));
+        let medians: Vec<f64> = runs.iter_mut().map(|r| median(r)).collect();
+        let off = medians[0];
+        for ((name, ..), m) in servers.iter().zip(&medians) {
+            println!(
+                "RouteCall at concurrency {CLIENTS}, {name}: {m:.0}/s (median of {rounds}), {:.3} of no store",
+                m / off
+            );
+        }
         println!(
-            "RouteCall at concurrency {CLIENTS}: store off {off:.0}/s, store on {on:.0}/s (medians of {rounds}); on/off = {:.3} (budget: at least 0.90)",
-            on / off
+            "budget: the SQLite store at least 0.90 of no store: {:.3}",
+            medians[1] / off
         );
     });
     // The servers stop with the runtime; the store's writer writes what it holds.
     drop(rt);
     journal_after(&store);
+    if let Some(url) = pg_url {
+        standby_after(&url);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -197,5 +227,45 @@ fn journal_after(store: &Path) {
         replayed.as_secs_f64() * 1e3,
         compacted.as_secs_f64() * 1e3,
         size(&s)
+    );
+}
+
+/// What a standby's warm copy of the PostgreSQL run's journal costs: reading the whole
+/// log from nothing (a standby starting beside a busy leader), a poll with nothing new
+/// (every quarter lease while standing by), and the journal put together at a takeover.
+fn standby_after(url: &str) {
+    use switchboard_store::{
+        PgOptions,
+        postgres::follow::{FollowFrom, Follower},
+    };
+    let options = PgOptions {
+        url: url.to_owned(),
+        tls_ca: None,
+        pool_size: 1,
+        domain: "default".to_owned(),
+        lease: Duration::from_secs(5),
+    };
+    let mut copy = Follower::connect(&options, FollowFrom::default()).expect("a follower");
+    let t = Instant::now();
+    let first = copy
+        .poll(|_| Some(switchboard_core::TierId(0)))
+        .expect("the first poll");
+    let whole = t.elapsed();
+    let t = Instant::now();
+    copy.poll(|_| Some(switchboard_core::TierId(0)))
+        .expect("a poll");
+    let idle = t.elapsed();
+    let t = Instant::now();
+    let journal = copy.journal().expect("the journal");
+    let put_together = t.elapsed();
+    println!(
+        "standby on the PostgreSQL run's store: {} calls in progress ({} log rows, {} customers, {} numbers learned); first read {:.0} ms, an idle poll {:.1} ms, the journal at a takeover {:.0} ms",
+        journal.calls.len(),
+        first.log_rows,
+        first.customers.len(),
+        first.learned.len(),
+        whole.as_secs_f64() * 1e3,
+        idle.as_secs_f64() * 1e3,
+        put_together.as_secs_f64() * 1e3
     );
 }

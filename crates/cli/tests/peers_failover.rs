@@ -362,6 +362,22 @@ fn a_standby_takes_over_a_killed_leader_under_load_with_every_acknowledged_call_
         }
         let offers = offers_by_agent(&seen);
         assert_eq!(offers.get("ann").map(String::as_str), Some("first"));
+        // Reports read the shared store on connections of their own.
+        let mut admin = AdminClient::new(lazy(&new_leader));
+        let report = admin
+            .get_standards_report(pb::GetStandardsReportRequest { window: None })
+            .await
+            .expect("the standards report reads the shared store")
+            .into_inner();
+        assert_eq!(report.source, "call records");
+        assert!(!report.tiers.is_empty(), "{report:?}");
+        admin
+            .list_audit(pb::ListAuditRequest {
+                since: None,
+                limit: 10,
+            })
+            .await
+            .expect("the audit trail reads the shared store");
         watcher.abort();
     });
 }

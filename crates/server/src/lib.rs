@@ -253,6 +253,23 @@ impl App {
         customers: &CustomerSource,
         clock: Arc<dyn Clock>,
     ) -> Result<(App, Option<Loaded>), StartError> {
+        // PostgreSQL's client blocks on a runtime of its own, which cannot start inside
+        // another: called from async code, the start runs on a thread of its own.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return std::thread::scope(|s| {
+                s.spawn(|| App::open_store(config, customers, clock))
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+        }
+        App::open_store(config, customers, clock)
+    }
+
+    fn open_store(
+        config: Config,
+        customers: &CustomerSource,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(App, Option<Loaded>), StartError> {
         let Some(at) = config.settings.store.clone() else {
             let (app, report) = App::new(config, customers, clock)?;
             tracing::warn!(
