@@ -144,7 +144,10 @@ fn main() {
     let off = format!("{DEFAULT_CONFIG}\n[store]\nenabled = false\n");
     // PostgreSQL when its programs are here; the run says so when they are not.
     let pg = switchboard_pgtest::binaries().map(|_| {
-        switchboard_pgtest::PgServer::start_with(switchboard_pgtest::Options { fsync: true })
+        switchboard_pgtest::PgServer::start_with(switchboard_pgtest::Options {
+            fsync: true,
+            ..Default::default()
+        })
     });
     if pg.is_none() {
         println!("PostgreSQL left out: {}", switchboard_pgtest::INSTALL);

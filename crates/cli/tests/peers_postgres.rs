@@ -221,3 +221,87 @@ fn migrate_moves_every_table_of_a_file_into_an_empty_database_and_refuses_anythi
         "0"
     );
 }
+
+/// A certificate authority and a certificate it signed for 127.0.0.1 (PEM): (CA, cert,
+/// key).
+fn tls_for_loopback(name: &str) -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, name);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let mut server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "database");
+    let key = KeyPair::generate().unwrap();
+    let cert = server.signed_by(&key, &ca).unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn the_store_reaches_the_database_over_tls_checked_against_its_ca_and_refuses_a_stranger() {
+    use switchboard_store::{Backend, StoreError};
+    let (ca, cert, key) = tls_for_loopback("database CA");
+    let (other_ca, ..) = tls_for_loopback("someone else's CA");
+    let server = PgServer::start_tls(&cert, &key);
+    let url = server.create_database("tls");
+    let dir = std::env::temp_dir().join(format!("switchboard-pg-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ca.pem"), &ca).unwrap();
+    std::fs::write(dir.join("other.pem"), &other_ca).unwrap();
+    let with_ca = |file: &str| {
+        Location::Postgres(PgOptions {
+            tls_ca: Some(dir.join(file)),
+            ..options(url.clone())
+        })
+    };
+    // With the database's CA: a store over TLS, as the server itself reports.
+    let mut store = Backend::open(&with_ca("ca.pem")).unwrap();
+    store.count_call_records().unwrap();
+    let encrypted = server.psql(
+        "tls",
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.application_name = 'switchboard' AND s.ssl",
+    );
+    assert_eq!(encrypted.trim(), "1", "the store's connection uses TLS");
+    drop(store);
+    // Another CA: the certificate is not trusted, nothing is opened.
+    let err = Backend::open(&with_ca("other.pem")).unwrap_err();
+    assert!(matches!(err, StoreError::Postgres { .. }), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    // A CA file that holds no certificate, or is not there: named.
+    std::fs::write(dir.join("empty.pem"), "not a certificate\n").unwrap();
+    let err = Backend::open(&with_ca("empty.pem"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("store.tls_ca") && err.contains("holds no PEM certificate"),
+        "{err}"
+    );
+    let err = Backend::open(&with_ca("missing.pem"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("store.tls_ca") && err.contains("missing.pem"),
+        "{err}"
+    );
+    // TLS asked for in the URL without a CA to check it against: refused, naming the key.
+    let err = Backend::open(&Location::Postgres(options(format!(
+        "{url}?sslmode=require"
+    ))))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("name the database's certificate authority in store.tls_ca"),
+        "{err}"
+    );
+}

@@ -28,12 +28,15 @@ pub struct PgServer {
 }
 
 /// How the server is made.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Whether commits wait for the disk (`fsync`). Off for tests, where the process
     /// killed is Switchboard rather than PostgreSQL; on for benches, to compare with a
     /// store that does.
     pub fsync: bool,
+    /// TLS: the server's certificate chain and private key (PEM). Clients may then use
+    /// TLS; plain connections are still taken.
+    pub tls: Option<(String, String)>,
 }
 
 impl PgServer {
@@ -42,9 +45,18 @@ impl PgServer {
         PgServer::start_with(Options::default())
     }
 
+    /// Starts a server for tests that also speaks TLS with `cert` and `key` (PEM).
+    pub fn start_tls(cert: &str, key: &str) -> PgServer {
+        PgServer::start_with(Options {
+            tls: Some((cert.to_owned(), key.to_owned())),
+            ..Options::default()
+        })
+    }
+
     /// Starts a server. Panics saying why it could not (what to install, or the
     /// server's own log).
     pub fn start_with(options: Options) -> PgServer {
+        let options = &options;
         let bin = binaries().unwrap_or_else(|| panic!("{INSTALL}"));
         let user = run_as();
         let dir = std::env::temp_dir().join(format!(
@@ -87,6 +99,21 @@ impl PgServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&initdb.stderr)
         );
+        let mut tls_args = Vec::new();
+        if let Some((cert, key)) = &options.tls {
+            let data = server.dir.join("data");
+            for (name, pem) in [("server.crt", cert), ("server.key", key)] {
+                let path = data.join(name);
+                std::fs::write(&path, pem).expect("writing the server's TLS files");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("the key readable by its owner only");
+                if let Some((uid, gid)) = user {
+                    std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+                        .expect("giving the TLS files to the cluster's user");
+                }
+            }
+            tls_args = vec!["-c", "ssl=on"];
+        }
         // A port that was free a moment ago; another process taking it in between makes
         // the start fail, and it is tried again on another.
         for _ in 0..5 {
@@ -109,6 +136,7 @@ impl PgServer {
                     &format!("fsync={}", if options.fsync { "on" } else { "off" }),
                 ])
                 .args(["-c", "max_connections=200", "-c", "shared_buffers=64MB"])
+                .args(&tls_args)
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
