@@ -113,10 +113,7 @@ impl Backend {
         customers: impl IntoIterator<Item = &'a Customer>,
         tier_name: impl Fn(TierId) -> &'n str,
     ) -> Result<usize, StoreError> {
-        let rows: Vec<(&Customer, &str)> = customers
-            .into_iter()
-            .map(|c| (c, tier_name(c.tier)))
-            .collect();
+        let rows = crate::customer_rows(customers, tier_name);
         match self {
             Backend::Sqlite(s) => s.put_customer_rows(&rows),
             Backend::Postgres(p) => p

@@ -55,6 +55,29 @@ pub struct Journal {
     pub closed_queues: Vec<(String, String)>,
 }
 
+impl Journal {
+    /// The calls a log holds as live, decoded in key order; a call that does not read,
+    /// and a log row whose framing does not, are named in `unreadable`.
+    pub(crate) fn add_calls(&mut self, live: &call_log::Live) {
+        self.calls.reserve(live.len());
+        for (id, image) in live.calls() {
+            match call_log::decode(image) {
+                Ok(call) => self.calls.push(call),
+                Err(e) => self.unreadable.push(format!("call {id}: {e}")),
+            }
+        }
+        self.unreadable.extend(live.broken.iter().cloned());
+    }
+
+    /// An agent as stored (JSON); one that does not read is named in `unreadable`.
+    pub(crate) fn add_agent(&mut self, id: &str, image: &str) {
+        match serde_json::from_str(image) {
+            Ok(a) => self.agents.push(a),
+            Err(e) => self.unreadable.push(format!("agent {id}: {e}")),
+        }
+    }
+}
+
 /// One call detail record as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecordRow {
@@ -211,14 +234,7 @@ impl Store {
             },
         )?;
         let live = call_log::read(&self.conn).map_err(|e| self.err(e))?;
-        out.calls.reserve(live.len());
-        for (id, image) in live.calls() {
-            match call_log::decode(image) {
-                Ok(call) => out.calls.push(call),
-                Err(e) => out.unreadable.push(format!("call {id}: {e}")),
-            }
-        }
-        out.unreadable.extend(live.broken);
+        out.add_calls(&live);
         let mut stmt = self
             .conn
             .prepare("SELECT queue, reason FROM closed_queues ORDER BY queue")

@@ -134,19 +134,15 @@ impl Store {
             })
             .optional()
             .map_err(|e| classify(&shown, e))?;
-        match version.map(|v| v.parse::<i64>()) {
-            Some(Ok(v)) if v > SCHEMA_VERSION => Err(StoreError::NewerSchema {
-                path: shown,
-                found: v,
-            }),
-            Some(Ok(_)) => Ok(Some(Store {
+        match schema_version(version.as_deref(), SCHEMA_VERSION, &shown)? {
+            Some(_) => Ok(Some(Store {
                 conn,
                 path: path.to_path_buf(),
                 log: call_log::LogSize::new(call_log::COMPACT_MIN),
             })),
-            other => Err(StoreError::Damaged {
+            None => Err(StoreError::Damaged {
                 path: shown,
-                detail: format!("unexpected schema version {other:?}"),
+                detail: "no schema version".to_owned(),
             }),
         }
     }
@@ -440,11 +436,7 @@ impl Store {
         customers: impl IntoIterator<Item = &'a Customer>,
         tier_name: impl Fn(TierId) -> &'n str,
     ) -> Result<usize, StoreError> {
-        let rows: Vec<(&Customer, &str)> = customers
-            .into_iter()
-            .map(|c| (c, tier_name(c.tier)))
-            .collect();
-        self.put_customer_rows(&rows)
+        self.put_customer_rows(&customer_rows(customers, tier_name))
     }
 
     pub(crate) fn put_customer_rows(
@@ -762,6 +754,17 @@ pub(crate) fn customer_fields(c: &Customer, tier: &str) -> CustomerFields {
     }
 }
 
+/// Customers with their tiers' names, as both backends store them.
+pub(crate) fn customer_rows<'a, 'n>(
+    customers: impl IntoIterator<Item = &'a Customer>,
+    tier_name: impl Fn(TierId) -> &'n str,
+) -> Vec<(&'a Customer, &'n str)> {
+    customers
+        .into_iter()
+        .map(|c| (c, tier_name(c.tier)))
+        .collect()
+}
+
 /// One customer row, replacing any with the same id.
 pub(crate) fn put_customer(
     tx: &rusqlite::Transaction<'_>,
@@ -867,6 +870,28 @@ fn split_pair(s: &str) -> Option<(String, String)> {
     match split_raw(s, '=').as_slice() {
         [k, v] => Some((unescape(k), unescape(v))),
         _ => None,
+    }
+}
+
+/// The schema version a store's `meta` table holds (`None`: no store yet), checked
+/// against `newest`, the one this build reads and writes: a newer one, or one that is
+/// not a version, is refused.
+pub(crate) fn schema_version(
+    found: Option<&str>,
+    newest: i64,
+    shown: &str,
+) -> Result<Option<i64>, StoreError> {
+    match found.map(str::parse::<i64>) {
+        None => Ok(None),
+        Some(Ok(v)) if v > newest => Err(StoreError::NewerSchema {
+            path: shown.to_owned(),
+            found: v,
+        }),
+        Some(Ok(v)) if v >= 1 => Ok(Some(v)),
+        other => Err(StoreError::Damaged {
+            path: shown.to_owned(),
+            detail: format!("unexpected schema version {other:?}"),
+        }),
     }
 }
 

@@ -235,21 +235,8 @@ impl PgStore {
             .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])
             .map_err(err)?
             .map(|r| r.get(0));
-        match version.as_deref().map(str::parse::<i64>) {
-            None => return Ok(None),
-            Some(Ok(v)) if v == PG_SCHEMA_VERSION => {}
-            Some(Ok(v)) if v > PG_SCHEMA_VERSION => {
-                return Err(StoreError::NewerSchema {
-                    path: shown,
-                    found: v,
-                });
-            }
-            other => {
-                return Err(StoreError::Damaged {
-                    path: shown,
-                    detail: format!("unexpected schema version {other:?}"),
-                });
-            }
+        if crate::schema_version(version.as_deref(), PG_SCHEMA_VERSION, &shown)?.is_none() {
+            return Ok(None);
         }
         Ok(Some(PgStore {
             client,
@@ -389,28 +376,14 @@ fn migrate(client: &mut Client, shown: &str) -> Result<(), StoreError> {
         .query_opt("SELECT value FROM meta WHERE key = 'schema'", &[])
         .map_err(err)?
         .map(|r| r.get(0));
-    match version.as_deref().map(str::parse::<i64>) {
-        None => {
-            tx.batch_execute(SCHEMA).map_err(err)?;
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', $1), ('compactions', '0')",
-                &[&PG_SCHEMA_VERSION.to_string()],
-            )
-            .map_err(err)?;
-        }
-        Some(Ok(v)) if v == PG_SCHEMA_VERSION => {}
-        Some(Ok(v)) if v > PG_SCHEMA_VERSION => {
-            return Err(StoreError::NewerSchema {
-                path: shown.to_owned(),
-                found: v,
-            });
-        }
-        other => {
-            return Err(StoreError::Damaged {
-                path: shown.to_owned(),
-                detail: format!("unexpected schema version {other:?}"),
-            });
-        }
+    // Version 1 is the only one so far: a store either is at it or is created.
+    if crate::schema_version(version.as_deref(), PG_SCHEMA_VERSION, shown)?.is_none() {
+        tx.batch_execute(SCHEMA).map_err(err)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema', $1), ('compactions', '0')",
+            &[&PG_SCHEMA_VERSION.to_string()],
+        )
+        .map_err(err)?;
     }
     tx.commit().map_err(err)
 }

@@ -12,8 +12,8 @@ use switchboard_core::{
     behaviour::{LastContact, Learned},
 };
 
-use super::{PgOptions, classify, connect, shown};
-use crate::{RowNote, StoreError, StoredCustomer, StoredLearned, call_log, journal::Journal};
+use super::{PgOptions, classify, connect, read, shown};
+use crate::{RowNote, StoreError, call_log, journal::Journal};
 
 /// What changed since the last poll, besides the calls the copy keeps.
 #[derive(Debug, Default)]
@@ -172,38 +172,17 @@ impl Follower {
         }
         for r in customers {
             self.customer_seq = self.customer_seq.max(r.get(13));
-            let stored = StoredCustomer {
-                id: r.get(0),
-                name: r.get(1),
-                numbers: r.get(2),
-                tier: r.get(3),
-                preference: r.get(4),
-                language: r.get(5),
-                lifetime_value: r.get(6),
-                influence: u8::try_from(r.get::<_, i16>(7)).unwrap_or(u8::MAX),
-                tags: r.get(8),
-                attributes: r.get(9),
-                preferred_agent: r.get(10),
-                contacts: r.get(11),
-                preferred_channel: r.get(12),
-            };
-            out.customers
-                .push(stored.profile(&self.shown, &tier_id, &mut out.notes)?);
+            out.customers.push(read::stored_customer(&r).profile(
+                &self.shown,
+                &tier_id,
+                &mut out.notes,
+            )?);
         }
         for r in learned {
             self.learned_seq = self.learned_seq.max(r.get(10));
             self.contact_seq = self.contact_seq.max(r.get(11));
-            let row = StoredLearned {
-                number: r.get(0),
-                bits: i64::from(r.get::<_, i32>(1)),
-                observed: i64::from(r.get::<_, i16>(2)),
-                chosen: r.get(3),
-                last_call: r.get(4),
-                contact: r
-                    .get::<_, Option<String>>(5)
-                    .map(|agent| (agent, r.get(6), r.get(7), r.get(8), r.get(9))),
-            };
-            out.learned.push(row.decode(&self.shown)?);
+            out.learned
+                .push(read::stored_learned(&r).decode(&self.shown)?);
         }
         self.caught_up = Some(started);
         Ok(out)
@@ -228,23 +207,7 @@ impl Follower {
                 &[],
             )
             .map_err(err)?;
-        let mut out = Journal::default();
-        for r in agents {
-            let (id, image): (String, String) = (r.get(0), r.get(1));
-            match serde_json::from_str(&image) {
-                Ok(a) => out.agents.push(a),
-                Err(e) => out.unreadable.push(format!("agent {id}: {e}")),
-            }
-        }
-        for (id, image) in self.live.calls() {
-            match call_log::decode(image) {
-                Ok(call) => out.calls.push(call),
-                Err(e) => out.unreadable.push(format!("call {id}: {e}")),
-            }
-        }
-        out.unreadable.extend(self.live.broken.iter().cloned());
-        out.closed_queues = queues.iter().map(|r| (r.get(0), r.get(1))).collect();
-        Ok(out)
+        Ok(read::journal_from(&agents, &self.live, &queues))
     }
 
     /// Calls the copy holds as live.

@@ -22,6 +22,64 @@ fn small(v: i16) -> u8 {
     u8::try_from(v).unwrap_or(u8::MAX)
 }
 
+/// A customer row as `customers` selects it (its first 13 columns, in table order).
+pub(super) fn stored_customer(r: &postgres::Row) -> StoredCustomer {
+    StoredCustomer {
+        id: r.get(0),
+        name: r.get(1),
+        numbers: r.get(2),
+        tier: r.get(3),
+        preference: r.get(4),
+        language: r.get(5),
+        lifetime_value: r.get(6),
+        influence: small(r.get(7)),
+        tags: r.get(8),
+        attributes: r.get(9),
+        preferred_agent: r.get(10),
+        contacts: r.get(11),
+        preferred_channel: r.get(12),
+    }
+}
+
+/// A learned row joined with its last contact, as `learned` selects it (10 columns).
+pub(super) fn stored_learned(r: &postgres::Row) -> StoredLearned {
+    StoredLearned {
+        number: r.get(0),
+        bits: i64::from(r.get::<_, i32>(1)),
+        observed: i64::from(r.get::<_, i16>(2)),
+        chosen: r.get(3),
+        last_call: r.get(4),
+        contact: r
+            .get::<_, Option<String>>(5)
+            .map(|agent| (agent, r.get(6), r.get(7), r.get(8), r.get(9))),
+    }
+}
+
+/// The calls live in the log's rows (seq, entries), applied in order.
+fn live_of(rows: &[postgres::Row]) -> call_log::Live {
+    let mut live = call_log::Live::default();
+    for r in rows {
+        live.apply(r.get(0), r.get::<_, &[u8]>(1));
+    }
+    live
+}
+
+/// The journal of the agents' rows (id, image), a log's live calls and the closed
+/// queues' rows (queue, reason).
+pub(super) fn journal_from(
+    agents: &[postgres::Row],
+    live: &call_log::Live,
+    queues: &[postgres::Row],
+) -> Journal {
+    let mut out = Journal::default();
+    for r in agents {
+        out.add_agent(r.get(0), r.get(1));
+    }
+    out.add_calls(live);
+    out.closed_queues = queues.iter().map(|r| (r.get(0), r.get(1))).collect();
+    out
+}
+
 impl PgStore {
     /// Every stored customer, as [`crate::Store::customers`] reads them.
     pub fn customers(
@@ -40,22 +98,7 @@ impl PgStore {
         let mut out = Vec::with_capacity(rows.len());
         let mut notes = Vec::new();
         for r in rows {
-            let stored = StoredCustomer {
-                id: r.get(0),
-                name: r.get(1),
-                numbers: r.get(2),
-                tier: r.get(3),
-                preference: r.get(4),
-                language: r.get(5),
-                lifetime_value: r.get(6),
-                influence: small(r.get(7)),
-                tags: r.get(8),
-                attributes: r.get(9),
-                preferred_agent: r.get(10),
-                contacts: r.get(11),
-                preferred_channel: r.get(12),
-            };
-            out.push(stored.profile(&self.shown, &tier_id, &mut notes)?);
+            out.push(stored_customer(&r).profile(&self.shown, &tier_id, &mut notes)?);
         }
         Ok((out, notes))
     }
@@ -72,26 +115,13 @@ impl PgStore {
                 &[],
             )
             .map_err(|e| self.err(&e))?;
-        rows.into_iter()
-            .map(|r| {
-                StoredLearned {
-                    number: r.get(0),
-                    bits: i64::from(r.get::<_, i32>(1)),
-                    observed: i64::from(r.get::<_, i16>(2)),
-                    chosen: r.get(3),
-                    last_call: r.get(4),
-                    contact: r
-                        .get::<_, Option<String>>(5)
-                        .map(|agent| (agent, r.get(6), r.get(7), r.get(8), r.get(9))),
-                }
-                .decode(&self.shown)
-            })
+        rows.iter()
+            .map(|r| stored_learned(r).decode(&self.shown))
             .collect()
     }
 
     /// The journal of live state, to put back at start or at a takeover.
     pub fn journal(&mut self) -> Result<Journal, StoreError> {
-        let mut out = Journal::default();
         let client = self.client()?;
         let read = (|| {
             let agents = client.query(
@@ -106,27 +136,7 @@ impl PgStore {
             Ok((agents, log, queues))
         })();
         let (agents, log, queues) = read.map_err(|e: postgres::Error| self.err(&e))?;
-        for r in agents {
-            let (id, image): (String, String) = (r.get(0), r.get(1));
-            match serde_json::from_str(&image) {
-                Ok(a) => out.agents.push(a),
-                Err(e) => out.unreadable.push(format!("agent {id}: {e}")),
-            }
-        }
-        let mut live = call_log::Live::default();
-        for r in &log {
-            live.apply(r.get(0), r.get::<_, &[u8]>(1));
-        }
-        out.calls.reserve(live.len());
-        for (id, image) in live.calls() {
-            match call_log::decode(image) {
-                Ok(call) => out.calls.push(call),
-                Err(e) => out.unreadable.push(format!("call {id}: {e}")),
-            }
-        }
-        out.unreadable.extend(live.broken);
-        out.closed_queues = queues.iter().map(|r| (r.get(0), r.get(1))).collect();
-        Ok(out)
+        Ok(journal_from(&agents, &live_of(&log), &queues))
     }
 
     /// The call detail records of a call id, newest first.
@@ -191,11 +201,7 @@ impl PgStore {
             .client()?
             .query("SELECT seq, entries FROM call_log ORDER BY seq", &[])
             .map_err(|e| self.err(&e))?;
-        let mut live = call_log::Live::default();
-        for r in &rows {
-            live.apply(r.get(0), r.get::<_, &[u8]>(1));
-        }
-        Ok(live.calls().any(|(id, _)| id == call_id))
+        Ok(live_of(&rows).calls().any(|(id, _)| id == call_id))
     }
 
     /// Counts the log as it stands, as at open.
