@@ -525,3 +525,58 @@ fn a_leader_paused_past_its_lease_is_fenced_steps_down_by_itself_and_no_agent_ho
         watcher.abort();
     });
 }
+
+#[test]
+fn a_standby_answers_a_sip_invite_with_503_and_retry_after_while_the_leader_redirects_it() {
+    let pg = PgServer::start();
+    let config = config(&pg, "failover_sip", "50ms");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "\n[sip]\nlisten_udp = \"127.0.0.1:0\"\nivr_uri = \"sip:ivr-{menu}@media.example\"\n\
+         hold_uri = \"sip:hold-{queue}@media.example\"\n\n[[sip.peers]]\naddress = \"127.0.0.1\"\n\
+         switch_id = \"kamailio-1\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let udp_of = |log: &[String]| {
+        log.iter()
+            .find_map(|l| l.split("udp=").nth(1))
+            .and_then(|r| r.split_whitespace().next())
+            .map(|a| a.trim_matches('"').to_owned())
+            .expect("the SIP listener's address in the log")
+    };
+    let (leader, leader_log) = support::serve(&config);
+    let (_standby, standby_log) = support::serve(&config);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let nodes = Nodes {
+        addresses: Arc::new(Mutex::new(vec![leader.address.clone()])),
+    };
+    rt.block_on(nodes.wait_for_leader(Duration::from_secs(10)));
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let local = socket.local_addr().unwrap();
+    let answer = |to: &str, branch: &str| {
+        let invite = format!(
+            "INVITE sip:+18005550100@switchboard SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {local};branch=z9hG4bK-{branch}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:+19075550001@carrier.example>;tag=f-{branch}\r\n\
+             To: <sip:+18005550100@switchboard>\r\n\
+             Call-ID: sip-{branch}\r\n\
+             CSeq: 1 INVITE\r\n\
+             Contact: <sip:caller@{local}>\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        socket.send_to(invite.as_bytes(), to).unwrap();
+        let mut buf = [0u8; 4096];
+        let (n, _) = socket.recv_from(&mut buf).expect("an answer");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let refused = answer(&udp_of(&standby_log), "standby");
+    assert!(refused.starts_with("SIP/2.0 503"), "{refused}");
+    assert!(refused.contains("Retry-After:"), "{refused}");
+    assert!(refused.contains("standby of routing domain default"), "{refused}");
+    let redirected = answer(&udp_of(&leader_log), "leader");
+    assert!(redirected.starts_with("SIP/2.0 302"), "{redirected}");
+}
