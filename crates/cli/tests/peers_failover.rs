@@ -576,7 +576,10 @@ fn a_standby_answers_a_sip_invite_with_503_and_retry_after_while_the_leader_redi
     let refused = answer(&udp_of(&standby_log), "standby");
     assert!(refused.starts_with("SIP/2.0 503"), "{refused}");
     assert!(refused.contains("Retry-After:"), "{refused}");
-    assert!(refused.contains("standby of routing domain default"), "{refused}");
+    assert!(
+        refused.contains("standby of routing domain default"),
+        "{refused}"
+    );
     let redirected = answer(&udp_of(&leader_log), "leader");
     assert!(redirected.starts_with("SIP/2.0 302"), "{redirected}");
 }
