@@ -30,13 +30,17 @@ const DURABLE_WITHIN: Duration = Duration::from_millis(1_500);
 const TRY_FOR: Duration = Duration::from_millis(700);
 
 fn config(pg: &PgServer, name: &str, commit_delay: &str) -> PathBuf {
+    config_with_lease(pg, name, commit_delay, "2s")
+}
+
+fn config_with_lease(pg: &PgServer, name: &str, commit_delay: &str, lease: &str) -> PathBuf {
     let url = pg.create_database(name);
     support::config(
         name,
         &[
             (
                 "path = \"data/s.db\"",
-                &format!("url = \"{url}\"\nlease = \"2s\""),
+                &format!("url = \"{url}\"\nlease = \"{lease}\""),
             ),
             (
                 "commit_delay = \"50ms\"",
@@ -582,4 +586,173 @@ fn a_standby_answers_a_sip_invite_with_503_and_retry_after_while_the_leader_redi
     );
     let redirected = answer(&udp_of(&leader_log), "leader");
     assert!(redirected.starts_with("SIP/2.0 302"), "{redirected}");
+}
+
+/// `GET /metrics` from `address`: the body (as sent, chunked or not).
+fn metrics(address: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    raw
+}
+
+/// `switchboard status --server http://ADDRESS`: its exit code and what it printed.
+fn status(address: &str) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["status", "--server", &format!("http://{address}")])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn status_and_metrics_say_who_leads_and_a_leader_stopped_with_sigterm_hands_over_before_its_lease_ends()
+ {
+    let pg = PgServer::start();
+    // A lease far longer than the test waits: a standby leads early only if it is given up.
+    let config = config_with_lease(&pg, "failover_term", "50ms", "60s");
+    let (mut leader, leader_metrics, _) = support::serve_with_metrics(&config);
+    let (standby, standby_metrics, _) = support::serve_with_metrics(&config);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let nodes = Nodes {
+        addresses: Arc::new(Mutex::new(vec![leader.address.clone()])),
+    };
+    rt.block_on(nodes.wait_for_leader(Duration::from_secs(10)));
+    // The standby names the leader once it has read the lease.
+    let until = Instant::now() + Duration::from_secs(10);
+    let said = loop {
+        let (code, out) = status(&standby.address);
+        assert_eq!(code, 0, "{out}");
+        if out.contains("the leader is") {
+            break out;
+        }
+        assert!(
+            Instant::now() < until,
+            "the standby never named the leader: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        said.contains("standby of routing domain default")
+            && said.contains(&format!("at {} (epoch 1", leader.address))
+            && said.contains("lag "),
+        "{said}"
+    );
+    assert_eq!(said.lines().count(), 1, "a standby shows no floor: {said}");
+    let (code, said) = status(&leader.address);
+    assert_eq!(code, 0, "{said}");
+    assert!(
+        said.lines()
+            .next()
+            .unwrap()
+            .contains("leader of routing domain default, epoch 1"),
+        "{said}"
+    );
+    assert!(said.contains("queue"), "the leader's floor follows: {said}");
+    let scraped = metrics(&leader_metrics);
+    assert!(scraped.contains("switchboard_lease_leading 1"), "{scraped}");
+    assert!(scraped.contains("switchboard_lease_epoch 1"), "{scraped}");
+    assert!(
+        scraped.contains("switchboard_lease_takeovers_total 1"),
+        "{scraped}"
+    );
+    let scraped = metrics(&standby_metrics);
+    assert!(scraped.contains("switchboard_lease_leading 0"), "{scraped}");
+    assert!(
+        scraped.contains("switchboard_replay_lag_seconds"),
+        "{scraped}"
+    );
+    // SIGTERM: the leader writes what it holds and gives the lease up, so the standby
+    // leads long before the 60 s lease would have run out.
+    leader.signal("TERM");
+    assert!(
+        leader.exit_within(Duration::from_secs(30)).is_some(),
+        "the leader did not stop"
+    );
+    assert!(
+        leader
+            .rest_of_log()
+            .iter()
+            .any(|l| l.contains("lease given up")),
+        "the leader did not say it gave the lease up"
+    );
+    nodes.addresses.lock().unwrap()[0] = standby.address.clone();
+    rt.block_on(nodes.wait_for_leader(Duration::from_secs(20)));
+    let scraped = metrics(&standby_metrics);
+    assert!(scraped.contains("switchboard_lease_leading 1"), "{scraped}");
+    assert!(scraped.contains("switchboard_lease_epoch 2"), "{scraped}");
+}
+
+#[test]
+fn when_the_database_goes_away_past_the_lease_no_node_leads_and_once_it_is_back_one_does_with_every_call()
+ {
+    let mut pg = PgServer::start();
+    let config = config(&pg, "failover_outage", "50ms");
+    let (mut first, _) = support::serve(&config);
+    let (second, _) = support::serve(&config);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let nodes = Nodes {
+        addresses: Arc::new(Mutex::new(vec![
+            first.address.clone(),
+            second.address.clone(),
+        ])),
+    };
+    let leader = rt.block_on(nodes.wait_for_leader(Duration::from_secs(10)));
+    assert_eq!(leader, first.address);
+    let queued: Vec<String> = (0..20).map(|n| format!("before-{n:02}")).collect();
+    rt.block_on(async {
+        for (n, id) in queued.iter().enumerate() {
+            assert_eq!(nodes.queue_call(id, n).await.as_ref(), Some(&leader));
+        }
+    });
+    std::thread::sleep(DURABLE_WITHIN);
+    // The database is gone for 6 s, three times the lease.
+    let outage = std::thread::spawn(move || {
+        pg.stop_for(Duration::from_secs(6));
+        pg
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    // Past the lease nobody leads: the leader could not renew and stopped by itself.
+    assert_eq!(
+        rt.block_on(nodes.leader()),
+        None,
+        "a node led without its lease"
+    );
+    let pg = outage.join().unwrap();
+    // The database is back: a node leads again, with every call queued before.
+    let leader = rt.block_on(async {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(a) = nodes.leader().await {
+                return a;
+            }
+            if Instant::now() > until {
+                let mut lines = Vec::new();
+                while let Ok(l) = second.log.try_recv() {
+                    lines.push(l);
+                }
+                panic!("no node led again; the standby logged: {lines:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let back = rt.block_on(waiting(&leader));
+    assert_eq!(back, queued, "the calls from before the outage, in order");
+    // The old leader started over without its database, which failed: it exited for the
+    // service manager to start it again (74), or came back as a standby.
+    match first.exit_within(Duration::from_millis(100)) {
+        Some(status) => assert_eq!(status.code(), Some(74), "{status:?}"),
+        None => assert_ne!(leader, first.address, "the old leader stayed on"),
+    }
+    drop(pg);
 }

@@ -25,6 +25,9 @@ pub struct PgServer {
     port: u16,
     child: Option<Child>,
     user: Option<(u32, u32)>,
+    /// `postgres` and its settings but the port, to start it again.
+    postgres: PathBuf,
+    settings: Vec<String>,
 }
 
 /// How the server is made.
@@ -75,6 +78,8 @@ impl PgServer {
             }
         }
         let mut server = PgServer {
+            postgres: bin.join("postgres"),
+            settings: Vec::new(),
             dir,
             port: 0,
             child: None,
@@ -99,7 +104,7 @@ impl PgServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&initdb.stderr)
         );
-        let mut tls_args = Vec::new();
+        let mut tls = false;
         if let Some((cert, key)) = &options.tls {
             let data = server.dir.join("data");
             for (name, pem) in [("server.crt", cert), ("server.key", key)] {
@@ -112,37 +117,23 @@ impl PgServer {
                         .expect("giving the TLS files to the cluster's user");
                 }
             }
-            tls_args = vec!["-c", "ssl=on"];
+            tls = true;
         }
         // A port that was free a moment ago; another process taking it in between makes
         // the start fail, and it is tried again on another.
+        server.settings = [
+            "listen_addresses=127.0.0.1".to_owned(),
+            format!("unix_socket_directories={}", server.dir.display()),
+            format!("fsync={}", if options.fsync { "on" } else { "off" }),
+            "max_connections=200".to_owned(),
+            "shared_buffers=64MB".to_owned(),
+        ]
+        .into_iter()
+        .chain(tls.then(|| "ssl=on".to_owned()))
+        .collect();
         for _ in 0..5 {
             server.port = free_port();
-            let log = std::fs::File::create(server.dir.join("server.log")).expect("server log");
-            if let Some((uid, gid)) = user {
-                std::os::unix::fs::chown(server.dir.join("server.log"), Some(uid), Some(gid))
-                    .expect("giving the log to the cluster's user");
-            }
-            let child = server
-                .command(&bin.join("postgres"))
-                .args(["-D", "data", "-p", &server.port.to_string()])
-                .args(["-c", "listen_addresses=127.0.0.1"])
-                .args([
-                    "-c",
-                    &format!("unix_socket_directories={}", server.dir.display()),
-                ])
-                .args([
-                    "-c",
-                    &format!("fsync={}", if options.fsync { "on" } else { "off" }),
-                ])
-                .args(["-c", "max_connections=200", "-c", "shared_buffers=64MB"])
-                .args(&tls_args)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("starting postgres");
-            server.child = Some(child);
-            if server.wait_ready() {
+            if server.spawn() {
                 return server;
             }
             server.stop();
@@ -151,6 +142,47 @@ impl PgServer {
             "postgres did not start; its log:\n{}",
             std::fs::read_to_string(server.dir.join("server.log")).unwrap_or_default()
         );
+    }
+
+    /// Starts `postgres` on this server's port; true once it accepts connections.
+    fn spawn(&mut self) -> bool {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .expect("server log");
+        if let Some((uid, gid)) = self.user {
+            std::os::unix::fs::chown(self.dir.join("server.log"), Some(uid), Some(gid))
+                .expect("giving the log to the cluster's user");
+        }
+        let mut command = self.command(&self.postgres.clone());
+        command.args(["-D", "data", "-p", &self.port.to_string()]);
+        for setting in &self.settings {
+            command.args(["-c", setting]);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting postgres");
+        self.child = Some(child);
+        self.wait_ready()
+    }
+
+    /// Stops the server (an immediate shutdown: every connection is cut), waits
+    /// `pause`, and starts it again on the same port with the same data.
+    pub fn stop_for(&mut self, pause: Duration) {
+        self.stop();
+        let _ = std::fs::remove_file(self.dir.join("data").join("postmaster.pid"));
+        std::thread::sleep(pause);
+        for _ in 0..50 {
+            if self.spawn() {
+                return;
+            }
+            self.stop();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("postgres did not start again on port {}", self.port);
     }
 
     fn command(&self, program: &Path) -> Command {

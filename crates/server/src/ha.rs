@@ -250,11 +250,11 @@ fn run(app: &App, shared: &Shared, step_down: &StepDown) {
             match lease.try_take() {
                 Ok(Some(held)) => {
                     if let Err(e) = take_over(app, &node, held, follower) {
-                        tracing::error!(error = %e, "taking over failed; starting over as a standby");
-                        node.let_go();
+                        // Nothing was put back yet: give the lease up and stand by again
+                        // (a connection the database dropped is opened anew next time).
+                        tracing::warn!(error = %e, "taking over failed; standing by again");
                         let _ = lease.release(held.epoch);
-                        step_down(&format!("taking over failed: {e}"));
-                        return;
+                        std::thread::sleep(poll);
                     }
                     continue;
                 }
@@ -343,7 +343,8 @@ fn apply(app: &App, changed: switchboard_store::postgres::follow::Followed) {
 }
 
 /// Takes the domain over at `held`: every later write carries its epoch, the last of
-/// the journal is read, and the calls and agents are put back.
+/// the journal is read, and the calls and agents are put back. Whatever fails, fails
+/// before anything is put back, so the node can stand by again as it was.
 fn take_over(app: &App, node: &Node, held: Held, follower: &mut Follower) -> Result<(), String> {
     let began = Instant::now();
     let had = node.lock().clone();
